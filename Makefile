@@ -1,0 +1,51 @@
+# Custodia: `make run` starts the hub, `make test` runs the suite (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+MANAGE := $(UV) run --frozen python manage.py
+
+.PHONY: help uv install run migrate seed test test-fast lint format bench browser-deps clean
+
+help:
+	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make lint   - ruff lint and format check"
+	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+install: uv
+	$(UV) sync --frozen
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+run: seed
+	$(UV) run --frozen honcho start -f Procfile
+
+browser-deps:
+	@bash scripts/install-browser.sh
+
+test: install browser-deps
+	$(UV) run --frozen pytest
+
+test-fast: install
+	$(UV) run --frozen pytest -m "not e2e and not browser"
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: install
+	$(UV) run --frozen python bench/run_all.py
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

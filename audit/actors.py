@@ -1,0 +1,65 @@
+"""Who did it: the actor recorded on audit events (a staff user, an API token, a system task)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+
+def truncate_ip(raw: str | None) -> str:
+    """IPv4 to /24, IPv6 to /48: enough for abuse analysis, not enough to identify a person."""
+    if not raw:
+        return ""
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "user" | "token" | "system" | "public"
+    id: str
+    label: str
+    ip: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(kind="system", id=name, label=name)
+
+    @classmethod
+    def public(cls, label: str, *, ip: str = "", request_id: str = "") -> Actor:
+        return cls(kind="public", id=label, label=label, ip=truncate_ip(ip), request_id=request_id)
+
+    @classmethod
+    def from_request(cls, request: Any) -> Actor:
+        """The actor behind an HTTP request: its API token if any, else its signed-in user."""
+        ip = truncate_ip(request.META.get("REMOTE_ADDR"))
+        request_id = getattr(request, "request_id", "")
+        token = getattr(request, "auth", None)
+        if token is not None and hasattr(token, "token_prefix"):
+            return cls(
+                kind="token",
+                id=str(token.pk),
+                label=token.token_prefix,
+                ip=ip,
+                request_id=request_id,
+            )
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return cls(
+                kind="user",
+                id=str(user.pk),
+                label=user.get_username(),
+                ip=ip,
+                request_id=request_id,
+            )
+        return cls(kind="public", id="anonymous", label="anonymous", ip=ip, request_id=request_id)
+
+    @classmethod
+    def for_user(cls, user: Any, *, request_id: str = "") -> Actor:
+        return cls(kind="user", id=str(user.pk), label=user.get_username(), request_id=request_id)

@@ -1,0 +1,122 @@
+"""One error format for the whole API: {"error": {"code", "message", "fields"}}.
+
+Domain exceptions raised by services subclass DomainError; this module maps them, DRF's own
+exceptions and Django's to JSON with a stable code. Messages never contain personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; carries a stable code and an HTTP status."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.fields = fields or {}
+
+
+class NotFoundError(DomainError):
+    """The object does not exist, or is outside the caller's scope (never tell which)."""
+
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class ForbiddenError(DomainError):
+    code = "permission_denied"
+    status = 403
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail: Any) -> dict[str, Any]:
+    """DRF's nested ValidationError detail as {field: [messages]} with plain strings."""
+    if isinstance(detail, dict):
+        return {str(key): _as_messages(value) for key, value in detail.items()}
+    return {"non_field_errors": _as_messages(detail)}
+
+
+def _as_messages(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _as_messages(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            return [str(item) for item in value]
+        return [_as_messages(item) for item in value]
+    return [str(value)]
+
+
+_DRF_CODES: dict[type[drf.APIException], str] = {
+    drf.ParseError: "malformed_request",
+    drf.AuthenticationFailed: "authentication_failed",
+    drf.NotAuthenticated: "not_authenticated",
+    drf.PermissionDenied: "permission_denied",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.Throttled: "rate_limited",
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF EXCEPTION_HANDLER: every handled error leaves as the one JSON error format."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(error_body("invalid", "Invalid input.", fields), status=400)
+    if isinstance(exc, Http404):
+        return Response(error_body("not_found", "Not found."), status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response(error_body("permission_denied", "Permission denied."), status=403)
+    if isinstance(exc, drf.ValidationError):
+        return Response(error_body("invalid", "Invalid input.", _flatten(exc.detail)), status=400)
+    if isinstance(exc, drf.APIException):
+        code = _DRF_CODES.get(type(exc), str(exc.default_code))
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
+    return None
+
+
+def json_error_response(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status)

@@ -1,0 +1,79 @@
+"""Signed outbound webhooks and signed callbacks, shared by consent (change notifications) and
+dsar (connected systems). Signature: HMAC-SHA256 over "<timestamp>.<body>", sent as
+`Custodia-Signature: t=<unix>,v1=<hex>`; receivers reject stale timestamps (replay)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+SIGNATURE_HEADER = "Custodia-Signature"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={digest}"
+
+
+def verify(
+    secret: str, body: bytes, header: str, *, tolerance: int = DEFAULT_TOLERANCE_SECONDS
+) -> bool:
+    """True if `header` is a fresh, valid signature of `body` under `secret`."""
+    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    try:
+        ts = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - ts) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp=ts).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    status: int | None
+    error: str
+    body: bytes
+
+
+def deliver(url: str, payload: dict[str, Any], *, secret: str, timeout: float = 10) -> Delivery:
+    """POST `payload` as signed JSON. Never raises for network errors: returns a Delivery."""
+    body = encode(payload)
+    request = urllib.request.Request(  # noqa: S310 - URLs are registered by staff, http(s) only
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, body),
+            "User-Agent": "Custodia-Webhook/1",
+        },
+    )
+    if not url.startswith(("http://", "https://")):
+        return Delivery(ok=False, status=None, error="unsupported URL scheme", body=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return Delivery(
+                ok=200 <= response.status < 300,
+                status=response.status,
+                error="",
+                body=response.read(65536),
+            )
+    except urllib.error.HTTPError as exc:
+        return Delivery(ok=False, status=exc.code, error=f"HTTP {exc.code}", body=b"")
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return Delivery(ok=False, status=None, error=type(exc).__name__, body=b"")

@@ -1,0 +1,72 @@
+"""The one Celery application. Configuration comes from Django settings (CELERY_ namespace)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from celery import Celery, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.base")
+
+app = Celery("custodia")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+SCHEDULE_MODULES = [
+    "ops.schedule",
+    "audit.schedule",
+    "access.schedule",
+    "profiles.schedule",
+    "consent.schedule",
+    "dsar.schedule",
+]
+
+
+@app.on_after_finalize.connect
+def _collect_beat_schedule(sender: Celery, **_: object) -> None:
+    """Each app declares its periodic tasks in <app>/schedule.py; beat runs their union."""
+    schedule: dict = dict(sender.conf.beat_schedule or {})
+    for module_name in SCHEDULE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        schedule.update(module.BEAT_SCHEDULE)
+    sender.conf.beat_schedule = schedule
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Records this worker as alive in the database, so /healthz works with any broker."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        from ops import services
+
+        interval = settings.CUSTODIA_WORKER_HEARTBEAT_SECONDS
+        services.worker_heartbeat_record(hostname=worker.hostname, pid=os.getpid())
+        self.tref = worker.timer.call_repeatedly(
+            interval,
+            services.worker_heartbeat_record,
+            kwargs={"hostname": worker.hostname, "pid": os.getpid()},
+        )
+
+    def stop(self, worker):
+        from ops import services
+
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        services.worker_heartbeat_stop(hostname=worker.hostname)
+
+
+app.steps["worker"].add(WorkerHeartbeat)

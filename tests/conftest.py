@@ -1,0 +1,57 @@
+"""Shared fixtures: users per role, API clients, and real Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from settings.celery import app as celery_app
+from tests.workers import WorkerProcess
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="custodia-test-"))
+
+
+def _test_broker_url() -> str:
+    """Redis/RabbitMQ when the environment names one (CI), else a private SQLite broker file,
+    so a running development hub never consumes the tests' messages."""
+    if os.environ.get("CELERY_BROKER_URL"):
+        return os.environ["CELERY_BROKER_URL"]
+    return f"sqla+sqlite:///{_RUN_DIR / 'broker.sqlite3'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_broker():
+    celery_app.conf.broker_url = _test_broker_url()
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(scope="session")
+def worker_log_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "test-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def start_worker(transactional_db, worker_log_dir):
+    """Factory for real worker processes; every one started is stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def _start(*, concurrency: int = 2, wait: bool = True) -> WorkerProcess:
+        worker = WorkerProcess(_test_broker_url(), worker_log_dir, concurrency=concurrency)
+        started.append(worker)
+        return worker.start(wait=wait)
+
+    yield _start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker):
+    """One real worker process consuming every queue against the test database."""
+    return start_worker()
