@@ -15,6 +15,25 @@ class RegionScope(models.Model):
         return "all regions" if self.all_regions else ", ".join(self.regions) or "no region"
 
 
+class UnmaskGrant(models.Model):
+    """A time-limited right for one user to see one subject's values in clear, with a reason."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unmask_grants"
+    )
+    subject_id = models.UUIDField(db_index=True)
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("view_unmasked", "Can see personal values unmasked")]
+
+    def __str__(self) -> str:
+        return f"unmask {self.subject_id} for {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
 class ApiToken(models.Model):
     """A bearer token for a service account. Only a SHA-256 of the secret is stored."""
 
