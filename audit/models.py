@@ -45,3 +45,36 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+
+class AuditAlert(models.Model):
+    """Raised when the periodic verification finds the chain broken; acknowledged by staff."""
+
+    raised_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=40, default="chain_broken")
+    message = models.CharField(max_length=500)
+    broken_sequence = models.PositiveBigIntegerField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.raised_at:%Y-%m-%d %H:%M}"
+
+
+class PublishedHead(models.Model):
+    """A chain head (sequence + hash) recorded for later truncation checks, and optionally
+    posted to an external write-once store."""
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    hash = models.CharField(max_length=64)
+    published_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sequence"]
+
+    def __str__(self) -> str:
+        return f"{self.sequence}:{self.hash}"

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.chain import GENESIS_HASH, link_hash
-from audit.models import AuditEvent
+from audit.models import AuditAlert, AuditEvent, PublishedHead
+from audit.verify import ChainReport, verify_chain
 
 # Key of the PostgreSQL transaction-scoped advisory lock that serializes appends.
 _CHAIN_LOCK_KEY = 0x637573746F6469  # "custodi"
@@ -57,3 +58,89 @@ def audit_record(
         return AuditEvent.objects.create(
             **values, prev_hash=prev_hash, hash=link_hash(prev_hash, values)
         )
+
+
+def audit_record_list_read(
+    *,
+    actor: Actor,
+    object_type: str,
+    count: int,
+    region: str = "",
+    fields: Iterable[str] = (),
+    reason: str = "",
+) -> AuditEvent:
+    """One event for a page of personal data read in a list (not one per row)."""
+    return audit_record(
+        actor=actor,
+        action=f"{object_type}.list",
+        object_type=object_type,
+        object_id=f"page:{count}",
+        region=region,
+        fields=fields,
+        reason=reason,
+    )
+
+
+def audit_alert_raise(*, kind: str, message: str, broken_sequence: int | None = None) -> AuditAlert:
+    """Open an alert unless the same one is already open (no alert storm from the beat task)."""
+    existing = AuditAlert.objects.filter(
+        kind=kind, broken_sequence=broken_sequence, acknowledged_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    return AuditAlert.objects.create(
+        kind=kind, message=message[:500], broken_sequence=broken_sequence
+    )
+
+
+def audit_alert_acknowledge(*, alert: AuditAlert, actor: Actor) -> None:
+    """Staff acknowledge an alert; the acknowledgement is itself audited."""
+    with transaction.atomic():
+        AuditAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=actor.label[:150]
+        )
+        audit_record(
+            actor=actor,
+            action="audit.alert.acknowledge",
+            object_type="audit.alert",
+            object_id=alert.pk,
+        )
+
+
+def audit_chain_check() -> ChainReport:
+    """Verify the chain (against the last published head, if any) and raise an alert if broken."""
+    from audit.selectors import last_published_head
+
+    report = verify_chain(head=last_published_head())
+    if not report.ok:
+        audit_alert_raise(
+            kind="chain_broken", message=report.describe(), broken_sequence=report.broken_sequence
+        )
+    return report
+
+
+def audit_head_publish() -> PublishedHead | None:
+    """Record the current head and, if CUSTODIA_AUDIT_HEAD_URL is set, post it there (signed).
+
+    A published head lets `audit_verify --head` prove no rows were cut off the end later.
+    """
+    from django.conf import settings
+
+    from ops import webhooks
+
+    last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+    if last is None:
+        return None
+    head, _ = PublishedHead.objects.get_or_create(
+        sequence=last["sequence"], defaults={"hash": last["hash"]}
+    )
+    url = getattr(settings, "CUSTODIA_AUDIT_HEAD_URL", "")
+    if url and not head.delivered_at:
+        delivery = webhooks.deliver(
+            url,
+            {"sequence": head.sequence, "hash": head.hash, "published_at": head.published_at},
+            secret=settings.CUSTODIA_SIGNING_KEY,
+        )
+        if delivery.ok:
+            PublishedHead.objects.filter(pk=head.pk).update(delivered_at=timezone.now())
+    return head

@@ -254,6 +254,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
+# Optional external write-once store that receives the audit chain head every 15 minutes.
+CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # --- Security --------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+from rest_framework import serializers
+
+from audit.models import AuditEvent
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "sequence",
+            "occurred_at",
+            "actor_type",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "subject_id",
+            "region",
+            "fields",
+            "reason",
+            "request_id",
+            "ip_truncated",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    subject = serializers.UUIDField(required=False)
+    actor = serializers.CharField(required=False, max_length=150)
+    action = serializers.CharField(required=False, max_length=80)
+    region = serializers.CharField(required=False, max_length=16)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)

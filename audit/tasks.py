@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from audit import services
+
+
+@shared_task(name="audit.verify_chain")
+def verify_chain() -> bool:
+    """Periodic chain verification; a broken chain raises an AuditAlert shown in the admin."""
+    return services.audit_chain_check().ok
+
+
+@shared_task(name="audit.publish_head")
+def publish_head() -> int:
+    head = services.audit_head_publish()
+    return head.sequence if head else 0
