@@ -12,7 +12,7 @@ from access.models import RegionScope
 _counter = itertools.count(1)
 
 
-def make_staff(role: str | None = None, regions: list[str] | None = None, **extra):  # noqa: ANN003, ANN201
+def make_staff(role: str | None = None, regions: list[str] | None = None, **extra):
     """A staff user in the role group `role`, seeing `regions` (None = all regions)."""
     user = get_user_model().objects.create_user(
         username=f"staff{next(_counter)}",

@@ -132,9 +132,12 @@ def test_postgresql_trigger_refuses_update_and_delete_by_plain_sql():
         "UPDATE audit_auditevent SET reason = 'x' WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [event.id])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.id])
     assert verify_chain().ok
 
 
@@ -146,7 +149,7 @@ def test_eight_concurrent_writers_never_fork_the_chain():
         try:
             barrier.wait()
             _append(15)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()
