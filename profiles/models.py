@@ -1,8 +1,56 @@
-import uuid
+"""The golden record: subjects, identifiers, attributes, events, and the systems data comes
+from or goes to. Personal values are encrypted per subject; exact lookups use blind indexes."""
 
-from django.db import models
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
 
 from access.scoping import ScopedManager
+from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
+from profiles.crypto.keyring import DecryptionError, master_keyring
+
+
+class DataCategory(models.TextChoices):
+    IDENTITY = "identity"
+    CONTACT = "contact"
+    DESCRIPTIVE = "descriptive"
+    BEHAVIORAL = "behavioral"
+    ATTITUDINAL = "attitudinal"
+    SENSITIVE = "sensitive"
+
+
+class System(models.Model):
+    """A system personal data comes from (a source: CRM, web, POS) or goes to (a destination:
+    e-mail tool, ad platform), with the data categories it holds: the data map."""
+
+    class Kind(models.TextChoices):
+        SOURCE = "source"
+        DESTINATION = "destination"
+        BOTH = "both"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SOURCE)
+    description = models.TextField(blank=True)
+    data_categories = models.JSONField(default=list, blank=True)
+    owner_contact = models.CharField(
+        max_length=200, blank=True, help_text="team or role, not a person"
+    )
+    country = models.CharField(
+        max_length=2, blank=True, help_text="where the data is stored (ISO 3166)"
+    )
+    is_processor = models.BooleanField(
+        default=False, help_text="operated by a third-party processor"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Subject(models.Model):
@@ -21,6 +69,9 @@ class Subject(models.Model):
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.ACTIVE, db_index=True
     )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_subjects"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -29,6 +80,298 @@ class Subject(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("search_subject", "Can look subjects up by identifier")]
 
     def __str__(self) -> str:
         return f"Subject {self.id}"
+
+    def data_key(self, *, create: bool = False) -> tuple[bytes, uuid.UUID]:
+        """This subject's unwrapped data key and its id (cached on the instance).
+
+        Raises DecryptionError when the key was destroyed (crypto-shredding)."""
+        cached = getattr(self, "_data_key_cache", None)
+        if cached is not None:
+            return cached
+        row = SubjectKey.objects.filter(subject_id=self.pk).first()
+        if row is None:
+            if not create:
+                raise DecryptionError("the subject's data key does not exist (shredded?)")
+            row = SubjectKey.create_for(self.pk)
+        key = master_keyring().unwrap(
+            row.wrapped_key,
+            version=row.master_version,
+            context=SubjectKey.context(self.pk, row.key_id),
+        )
+        self._data_key_cache = (key, row.key_id)
+        return self._data_key_cache
+
+    def forget_data_key(self) -> None:
+        self.__dict__.pop("_data_key_cache", None)
+
+
+class SubjectKey(models.Model):
+    """The subject's data key, wrapped by a master key version. Deleting it shreds the subject."""
+
+    subject_id = models.UUIDField(unique=True)
+    key_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    wrapped_key = models.BinaryField()
+    master_version = models.PositiveIntegerField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rewrapped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"key of {self.subject_id} (master v{self.master_version})"
+
+    @staticmethod
+    def context(subject_id: Any, key_id: Any) -> bytes:
+        return f"custodia|subject-key|{subject_id}|{key_id}".encode()
+
+    @classmethod
+    def create_for(cls, subject_id: Any) -> SubjectKey:
+        import os
+
+        key_id = uuid.uuid4()
+        wrapped, version = master_keyring().wrap(
+            os.urandom(32), context=cls.context(subject_id, key_id)
+        )
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    subject_id=subject_id,
+                    key_id=key_id,
+                    wrapped_key=wrapped,
+                    master_version=version,
+                )
+        except IntegrityError:
+            return cls.objects.get(subject_id=subject_id)  # a concurrent writer created it
+
+
+class SubjectOwned(models.Model):
+    """Rows holding a subject's encrypted values; the subject's data key encrypts them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scope_region_field = "subject__region"
+
+    class Meta:
+        abstract = True
+
+    def encryption_key(self, *, create: bool) -> tuple[bytes, uuid.UUID]:
+        return self.subject.data_key(create=create)
+
+
+class Identifier(SubjectOwned):
+    """A way to recognise the subject: e-mail, phone, customer id, device id."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email"
+        PHONE = "phone"
+        CUSTOMER_ID = "customer_id"
+        DEVICE_ID = "device_id"
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = EncryptedTextField()
+    value_index = models.CharField(
+        max_length=64, help_text="blind index (HMAC) of the normalized value"
+    )
+    source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
+    verified = models.BooleanField(default=False)
+    confidence = models.FloatField(default=1.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value_index"], name="identifier_unique")
+        ]
+        ordering = ["kind", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.subject_id}"
+
+
+class Attribute(SubjectOwned):
+    """What we know: one value per key and subject (the golden record), with its provenance."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="attributes")
+    key = models.SlugField(max_length=64)
+    value = EncryptedTextField()
+    category = models.CharField(max_length=12, choices=DataCategory.choices)
+    match_index = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="blind index for probabilistic matching (name, postcode, birth date)",
+    )
+    source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
+    collected_at = models.DateTimeField()
+
+    objects = ScopedManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "key"], name="attribute_unique")]
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} of {self.subject_id}"
+
+
+class Event(SubjectOwned):
+    """What the subject did: a name and a schemaless JSON payload (encrypted)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=100)
+    payload = EncryptedJSONField(default=dict)
+    category = models.CharField(
+        max_length=12, choices=DataCategory.choices, default=DataCategory.BEHAVIORAL
+    )
+    source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
+    occurred_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["subject", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.subject_id}"
+
+
+class SuppressedIdentity(models.Model):
+    """Blind indexes of erased identities: a later import of the same identity is refused."""
+
+    kind = models.CharField(max_length=16)
+    value_index = models.CharField(max_length=64)
+    suppressed_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=40, default="erasure")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value_index"], name="suppression_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"suppressed {self.kind}"
+
+
+class MergeLineage(models.Model):
+    """Which record was merged into which, when, why and from which source (kept forever)."""
+
+    survivor = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="lineage")
+    merged_subject_id = models.UUIDField(db_index=True)
+    method = models.CharField(max_length=16)  # deterministic / probabilistic / review / manual
+    confidence = models.FloatField()
+    signals = models.JSONField(default=list, help_text="names of the signals that matched")
+    source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
+    merged_by = models.CharField(max_length=150)
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    scope_region_field = "survivor__region"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_subject_id} -> {self.survivor_id}"
+
+
+class MatchReview(models.Model):
+    """A probable duplicate between the review and auto-merge thresholds, for an officer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="match_reviews")
+    candidate = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    signals = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    scope_region_field = "subject__region"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-score", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "candidate"], name="match_review_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"match {self.subject_id} ~ {self.candidate_id} ({self.score:.2f})"
+
+
+class ImportJob(models.Model):
+    """An NDJSON bulk import run by a worker; the file lives encrypted-at-rest on disk only
+    until the import finishes; per-line errors carry line numbers and reasons, never values."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
+    region = models.CharField(
+        max_length=16, blank=True, help_text="default region for lines without one"
+    )
+    file_name = models.CharField(max_length=255)
+    lines_total = models.PositiveIntegerField(default=0)
+    lines_done = models.PositiveIntegerField(default=0, help_text="resume point")
+    imported = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.id} ({self.status})"
+
+
+class ImportLineError(models.Model):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors")
+    line = models.PositiveIntegerField()
+    code = models.CharField(max_length=40)
+    message = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["line"]
+        constraints = [models.UniqueConstraint(fields=["job", "line"], name="import_error_unique")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.code}"
+
+
+class IngestionRequest(models.Model):
+    """Idempotency record of a batch upsert: same key + same body = same answer, once."""
+
+    key = models.CharField(max_length=100)
+    caller = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64)
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["caller", "key"], name="ingestion_idempotency")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

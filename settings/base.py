@@ -41,6 +41,11 @@ CUSTODIA_KEYS = _secret("CUSTODIA_KEYS")
 CUSTODIA_BLIND_INDEX_KEY = _secret("CUSTODIA_BLIND_INDEX_KEY")
 CUSTODIA_SIGNING_KEY = _secret("CUSTODIA_SIGNING_KEY")
 CUSTODIA_CURRENT_KEY_VERSION = env_int("CUSTODIA_CURRENT_KEY_VERSION", 0)  # 0 = highest version
+# Identity resolution: at or above AUTO_MERGE records merge; between REVIEW and AUTO_MERGE a
+# match-review item is created for a privacy officer; below REVIEW nothing happens.
+CUSTODIA_MATCH_AUTO_MERGE = env_float("CUSTODIA_MATCH_AUTO_MERGE", 0.9)
+CUSTODIA_MATCH_REVIEW = env_float("CUSTODIA_MATCH_REVIEW", 0.6)
+CUSTODIA_IMPORT_DIR = Path(env_str("CUSTODIA_IMPORT_DIR", str(VAR_DIR / "imports")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

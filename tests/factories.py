@@ -25,3 +25,36 @@ def make_staff(role: str | None = None, regions: list[str] | None = None, **extr
         user.groups.add(group)
     RegionScope.objects.create(user=user, all_regions=regions is None, regions=regions or [])
     return get_user_model().objects.get(pk=user.pk)
+
+
+def make_subject(
+    region: str = "EU",
+    email: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+    customer_id: str | None = None,
+    events: int = 0,
+    **attributes: str,
+):
+    """A subject created through the ingestion service, as production creates them."""
+    from audit.actors import Actor
+    from profiles.models import Subject
+    from profiles.services import subject_upsert
+
+    n = next(_counter)
+    identifiers = [{"kind": "email", "value": email or f"person{n}@example.com"}]
+    if phone:
+        identifiers.append({"kind": "phone", "value": phone})
+    if customer_id:
+        identifiers.append({"kind": "customer_id", "value": customer_id})
+    attrs = dict(attributes)
+    if name:
+        attrs["name"] = name
+    record = {
+        "region": region,
+        "identifiers": identifiers,
+        "attributes": attrs,
+        "events": [{"name": "page_view", "payload": {"path": f"/p/{i}"}} for i in range(events)],
+    }
+    result = subject_upsert(record=record, actor=Actor.system("tests"))
+    return Subject.objects.get(pk=result.subject_id)

@@ -1,0 +1,129 @@
+"""Encrypted model fields used like normal fields by services and the admin.
+
+Values are encrypted in `pre_save` with the owning subject's data key and bound to
+(model, field, row id, key id). Rows come back as ciphertext and are decrypted on first access
+to the attribute. Filtering on an encrypted field raises: search through the blind index.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import FieldError
+from django.db import models
+from django.db.models.query_utils import DeferredAttribute
+
+from profiles.crypto import aead
+
+
+class Ciphertext(str):
+    """A value exactly as stored: still encrypted."""
+
+
+class _Sealed(str):
+    """A value encrypted by pre_save in this process, safe to hand to the database."""
+
+
+class EncryptedAttribute(DeferredAttribute):
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        value = super().__get__(instance, cls)
+        if instance is None or not isinstance(value, Ciphertext):
+            return value
+        plain = self.field.decrypt_for(instance, value)
+        instance.__dict__[self.field.attname] = plain
+        return plain
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        # A data descriptor, so __get__ runs even once the value sits in instance.__dict__.
+        instance.__dict__[self.field.attname] = value
+
+
+class EncryptedFieldMixin:
+    """Needs the model to provide `encryption_key(*, create: bool) -> (key bytes, key id)`."""
+
+    descriptor_class = EncryptedAttribute
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", True)
+        super().__init__(*args, **kwargs)
+
+    def get_internal_type(self) -> str:
+        return "TextField"
+
+    def db_type(self, connection: Any) -> str:
+        return models.TextField().db_type(connection)
+
+    def _aad(self, instance: Any, key_id: object) -> bytes:
+        return aead.associated_data(
+            model=instance._meta.label_lower, field=self.name, row_id=instance.pk, key_id=key_id
+        )
+
+    def encode(self, value: Any) -> bytes:
+        return str(value).encode()
+
+    def decode(self, raw: bytes) -> Any:
+        return raw.decode()
+
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        value = getattr(model_instance, self.attname)
+        if value is None or isinstance(value, Ciphertext):
+            return value
+        if model_instance.pk is None:
+            raise ValueError("encrypted rows need their primary key before saving (UUID default)")
+        key, key_id = model_instance.encryption_key(create=True)
+        return _Sealed(
+            aead.encrypt(self.encode(value), key=key, aad=self._aad(model_instance, key_id))
+        )
+
+    def decrypt_for(self, instance: Any, token: str) -> Any:
+        key, key_id = instance.encryption_key(create=False)
+        return self.decode(aead.decrypt(token, key=key, aad=self._aad(instance, key_id)))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return None if value is None else Ciphertext(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, (_Sealed, Ciphertext)):
+            return str(value) if value is not None else None
+        # bulk_update() and update() skip pre_save: refuse rather than store plaintext.
+        raise FieldError(
+            f"'{self.name}' is encrypted: save it through the model's save(), never through "
+            "update() or bulk_update(), so it can be encrypted"
+        )
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        raise FieldError(
+            f"'{self.name}' is encrypted and cannot be filtered ({lookup_name}); search through "
+            f"the blind index instead, e.g. filter(value_index=blind_index(kind, value))"
+        )
+
+    def get_transform(self, lookup_name: str) -> Any:
+        raise FieldError(f"'{self.name}' is encrypted and cannot be transformed in queries")
+
+    def value_to_string(self, obj: Any) -> str:
+        return str(getattr(obj, self.attname))
+
+
+class EncryptedTextField(EncryptedFieldMixin, models.TextField):
+    pass
+
+
+class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
+    """Schemaless JSON, serialized then encrypted (never pickled)."""
+
+    def encode(self, value: Any) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+    def decode(self, raw: bytes) -> Any:
+        return json.loads(raw)
+
+    def formfield(self, **kwargs: Any) -> Any:
+        from django import forms
+
+        return forms.JSONField(**kwargs)

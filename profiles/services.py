@@ -1,0 +1,502 @@
+"""Writes to the golden record: upsert, merge, identity resolution, erasure (crypto-shredding),
+key rotation. Every write is transactional and audited with field names, never values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.actors import Actor
+from audit.services import audit_record
+from ops.errors import DomainError, NotFoundError
+from profiles import matching
+from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
+from profiles.crypto.keyring import master_keyring
+from profiles.models import (
+    Attribute,
+    DataCategory,
+    Event,
+    Identifier,
+    MatchReview,
+    MergeLineage,
+    Subject,
+    SubjectKey,
+    SuppressedIdentity,
+    System,
+)
+
+KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
+
+
+class IdentitySuppressed(DomainError):
+    code = "identity_suppressed"
+    status = 409
+
+
+@dataclass
+class UpsertResult:
+    subject_id: uuid.UUID
+    created: bool
+    merged: list[uuid.UUID] = field(default_factory=list)
+    review_items: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject_id": str(self.subject_id),
+            "created": self.created,
+            "merged": [str(m) for m in self.merged],
+            "review_items": self.review_items,
+        }
+
+
+@dataclass
+class _Record:
+    region: str
+    identifiers: list[tuple[str, str, str, bool]]  # kind, normalized, index, verified
+    attributes: list[tuple[str, str, str]]  # key, value, category
+    events: list[tuple[str, Any, dt.datetime]]
+
+
+def _bad(message: str, field_name: str) -> DomainError:
+    return DomainError(message, code="invalid", fields={field_name: [message]})
+
+
+def parse_record(record: Any, *, default_region: str = "") -> _Record:
+    """Validate one incoming profile record. Errors name fields, never quote values."""
+    if not isinstance(record, dict):
+        raise _bad("A record must be a JSON object.", "record")
+    region = str(record.get("region") or default_region or "").upper()
+    if region not in KNOWN_REGIONS:
+        raise _bad(f"Unknown or missing region; use one of {', '.join(KNOWN_REGIONS)}.", "region")
+    identifiers = []
+    raw_identifiers = record.get("identifiers") or []
+    if not isinstance(raw_identifiers, list) or not raw_identifiers:
+        raise _bad("At least one identifier is required.", "identifiers")
+    for item in raw_identifiers:
+        if not isinstance(item, dict) or item.get("kind") not in IDENTIFIER_KINDS:
+            raise _bad(
+                f"Identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}.", "identifiers"
+            )
+        value = item.get("value")
+        if not isinstance(value, str):
+            raise _bad("Identifier value must be a string.", "identifiers")
+        kind = item["kind"]
+        normalized = normalize(kind, value, default_region=region)
+        identifiers.append(
+            (kind, normalized, blind_index(kind, normalized), bool(item.get("verified")))
+        )
+    attributes = []
+    raw_attributes = record.get("attributes") or {}
+    if isinstance(raw_attributes, dict):
+        raw_attributes = [{"key": k, "value": v} for k, v in raw_attributes.items()]
+    if not isinstance(raw_attributes, list):
+        raise _bad("Attributes must be an object or a list.", "attributes")
+    for item in raw_attributes:
+        key = str(item.get("key", "")) if isinstance(item, dict) else ""
+        if not key or not key.replace("_", "").isalnum() or len(key) > 64:
+            raise _bad("Attribute keys are short slugs (letters, digits, _).", "attributes")
+        category = item.get("category") or _default_category(key)
+        if category not in DataCategory.values:
+            raise _bad(
+                f"Attribute category must be one of {', '.join(DataCategory.values)}.", "attributes"
+            )
+        value = item.get("value")
+        if value is None or isinstance(value, (dict, list)):
+            raise _bad("Attribute values are strings, numbers or booleans.", "attributes")
+        attributes.append((key, str(value), category))
+    events = []
+    raw_events = record.get("events") or []
+    if not isinstance(raw_events, list):
+        raise _bad("Events must be a list.", "events")
+    for item in raw_events:
+        if not isinstance(item, dict) or not str(item.get("name", "")).strip():
+            raise _bad("Each event needs a name.", "events")
+        occurred = item.get("occurred_at")
+        when = parse_datetime(occurred) if isinstance(occurred, str) else None
+        if occurred is not None and when is None:
+            raise _bad("occurred_at must be an ISO 8601 date-time.", "events")
+        if when is not None and timezone.is_naive(when):
+            when = timezone.make_aware(when, dt.UTC)
+        payload = item.get("payload", {})
+        if not isinstance(payload, (dict, list)):
+            raise _bad("Event payload must be a JSON object or array.", "events")
+        events.append((str(item["name"])[:100], payload, when or timezone.now()))
+    return _Record(region=region, identifiers=identifiers, attributes=attributes, events=events)
+
+
+def _default_category(key: str) -> str:
+    if key in ("name", "first_name", "last_name", "birth_date", "gender"):
+        return DataCategory.IDENTITY
+    if key in ("postcode", "address", "city", "country"):
+        return DataCategory.CONTACT
+    if key in ("health", "religion", "ethnicity", "biometric", "sexual_orientation"):
+        return DataCategory.SENSITIVE
+    return DataCategory.DESCRIPTIVE
+
+
+def _check_suppression(identifiers: Iterable[tuple[str, str, str, bool]]) -> None:
+    condition = Q()
+    for kind, _normalized, index, _verified in identifiers:
+        condition |= Q(kind=kind, value_index=index)
+    if SuppressedIdentity.objects.filter(condition).exists():
+        raise IdentitySuppressed(
+            "This identity was erased and is suppressed; it cannot be re-imported."
+        )
+
+
+def subject_create(*, region: str, actor: Actor, jurisdiction: str = "") -> Subject:
+    """A new subject with its own data key (wrapped by the current master key)."""
+    with transaction.atomic():
+        subject = Subject.objects.create(region=region, jurisdiction=jurisdiction)
+        SubjectKey.create_for(subject.pk)
+        audit_record(
+            actor=actor,
+            action="profiles.subject.create",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=region,
+        )
+    return subject
+
+
+def subject_upsert(
+    *, record: Any, actor: Actor, source: System | None = None, default_region: str = ""
+) -> UpsertResult:
+    """Create or update a subject from one record (identifiers, attributes, events).
+
+    Deterministic matching on identifier blind indexes first (several matched subjects are
+    merged); a new subject is then compared probabilistically. Suppressed identities are
+    refused. Transactional; a concurrent insert of the same identity is retried once.
+    """
+    parsed = parse_record(record, default_region=default_region)
+    _check_suppression(parsed.identifiers)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _upsert(parsed, actor=actor, source=source)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertResult:
+    condition = Q()
+    for kind, _normalized, index, _verified in parsed.identifiers:
+        condition |= Q(kind=kind, value_index=index)
+    matched_ids = list(
+        Identifier.objects.filter(condition).values_list("subject_id", flat=True).distinct()
+    )
+    matched = list(
+        Subject.objects.filter(pk__in=matched_ids, status=Subject.Status.ACTIVE)
+        .order_by("created_at")
+        .select_for_update()
+    )
+    created = not matched
+    if created:
+        subject = Subject.objects.create(region=parsed.region)
+        SubjectKey.create_for(subject.pk)
+    else:
+        subject = matched[0]
+    result = UpsertResult(subject_id=subject.pk, created=created)
+    for other in matched[1:]:
+        subjects_merge(
+            survivor=subject,
+            merged=other,
+            method="deterministic",
+            confidence=1.0,
+            signals=["identifier"],
+            actor=actor,
+            source=source,
+        )
+        result.merged.append(other.pk)
+    known = set(Identifier.objects.filter(subject=subject).values_list("kind", "value_index"))
+    changed: set[str] = set()
+    for kind, normalized, index, verified in parsed.identifiers:
+        if (kind, index) in known:
+            continue
+        Identifier.objects.create(
+            subject=subject,
+            kind=kind,
+            value=normalized,
+            value_index=index,
+            source=source,
+            verified=verified,
+        )
+        changed.add(f"identifier.{kind}")
+    existing = {
+        a.key: a for a in Attribute.objects.filter(subject=subject).select_related("subject")
+    }
+    for key, value, category in parsed.attributes:
+        attribute = existing.get(key) or Attribute(subject=subject, key=key)
+        attribute.subject = subject
+        attribute.value = value
+        attribute.category = category
+        attribute.match_index = matching.match_index(key, value)
+        attribute.source = source
+        attribute.collected_at = timezone.now()
+        attribute.save()
+        changed.add(f"attribute.{key}")
+    if parsed.events:
+        Event.objects.bulk_create(
+            [
+                Event(subject=subject, name=name, payload=payload, occurred_at=when, source=source)
+                for name, payload, when in parsed.events
+            ]
+        )
+        changed.add("events")
+    audit_record(
+        actor=actor,
+        action="profiles.subject.create" if created else "profiles.subject.update",
+        object_type="profiles.subject",
+        object_id=subject.pk,
+        subject_id=subject.pk,
+        region=subject.region,
+        fields=changed,
+    )
+    if created and parsed.attributes:
+        result.review_items, merged_into = _resolve_probabilistically(
+            subject, actor=actor, source=source
+        )
+        if merged_into is not None:
+            result.subject_id = merged_into
+            result.merged.append(subject.pk)
+    return result
+
+
+def match_candidates(subject: Subject) -> list[tuple[Subject, float, list[str]]]:
+    """Other active subjects sharing matching signals with `subject`, with their scores."""
+    mine = dict(
+        Attribute.objects.filter(subject=subject)
+        .exclude(match_index="")
+        .values_list("key", "match_index")
+    )
+    if not mine:
+        return []
+    condition = Q()
+    for key, index in mine.items():
+        condition |= Q(key=key, match_index=index)
+    rows = (
+        Attribute.objects.filter(condition)
+        .exclude(subject=subject)
+        .filter(subject__status=Subject.Status.ACTIVE)
+        .values("subject_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
+    )
+    candidates = []
+    for row in rows:
+        keys = set(
+            Attribute.objects.filter(condition, subject_id=row["subject_id"]).values_list(
+                "key", flat=True
+            )
+        )
+        candidates.append(
+            (Subject.objects.get(pk=row["subject_id"]), matching.score(keys), sorted(keys))
+        )
+    return sorted(candidates, key=lambda c: -c[1])
+
+
+def _resolve_probabilistically(
+    subject: Subject, *, actor: Actor, source: System | None
+) -> tuple[int, uuid.UUID | None]:
+    reviews = 0
+    for candidate, score, signals in match_candidates(subject):
+        if score >= settings.CUSTODIA_MATCH_AUTO_MERGE:
+            survivor = candidate if candidate.created_at <= subject.created_at else subject
+            merged = subject if survivor is candidate else candidate
+            subjects_merge(
+                survivor=survivor,
+                merged=merged,
+                method="probabilistic",
+                confidence=score,
+                signals=signals,
+                actor=actor,
+                source=source,
+            )
+            return reviews, survivor.pk
+        if score >= settings.CUSTODIA_MATCH_REVIEW:
+            _, made = MatchReview.objects.get_or_create(
+                subject=subject, candidate=candidate, defaults={"score": score, "signals": signals}
+            )
+            reviews += int(made)
+    return reviews, None
+
+
+def subjects_merge(
+    *,
+    survivor: Subject,
+    merged: Subject,
+    method: str,
+    confidence: float,
+    signals: list[str],
+    actor: Actor,
+    source: System | None = None,
+) -> MergeLineage:
+    """Fold `merged` into `survivor`: values are re-encrypted under the survivor's key, the
+    survivor keeps its own attribute values where both have one, lineage is kept, the merged
+    subject's key is destroyed and its status becomes `merged`. Audited on both subjects."""
+    if survivor.pk == merged.pk:
+        raise DomainError("A subject cannot be merged into itself.", code="invalid_merge")
+    with transaction.atomic():
+        kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
+        merged.forget_data_key()
+        for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
+            for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
+                if model is Attribute and row.key in kept:
+                    row.delete()
+                    continue
+                row.subject = merged  # decrypt under the merged subject's key (cached once)
+                value = getattr(row, attr)
+                row.subject = survivor  # re-encrypt under the survivor's key on save
+                setattr(row, attr, value)
+                row.save()
+        for lineage in MergeLineage.objects.filter(survivor=merged):
+            lineage.survivor = survivor
+            lineage.save(update_fields=["survivor"])
+        lineage = MergeLineage.objects.create(
+            survivor=survivor,
+            merged_subject_id=merged.pk,
+            method=method,
+            confidence=confidence,
+            signals=signals,
+            source=source,
+            merged_by=actor.label,
+        )
+        SubjectKey.objects.filter(subject_id=merged.pk).delete()
+        merged.forget_data_key()
+        Subject.objects.filter(pk=merged.pk).update(
+            status=Subject.Status.MERGED, merged_into=survivor
+        )
+        MatchReview.objects.filter(
+            Q(subject=merged) | Q(candidate=merged), status="pending"
+        ).update(status=MatchReview.Status.REJECTED, decided_by="merge", decided_at=timezone.now())
+        for subject_id, region in ((survivor.pk, survivor.region), (merged.pk, merged.region)):
+            audit_record(
+                actor=actor,
+                action="profiles.subject.merge",
+                object_type="profiles.subject",
+                object_id=subject_id,
+                subject_id=subject_id,
+                region=region,
+                reason=f"{method} merge, confidence {confidence:.2f}",
+            )
+    return lineage
+
+
+def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> MatchReview:
+    """An officer accepts (merge into the older subject) or rejects a probable match."""
+    with transaction.atomic():
+        review = MatchReview.objects.select_for_update().get(pk=review.pk)
+        if review.status != MatchReview.Status.PENDING:
+            raise DomainError("This match was already decided.", code="already_decided", status=409)
+        if accept:
+            a, b = review.subject, review.candidate
+            survivor, merged = (a, b) if a.created_at <= b.created_at else (b, a)
+            subjects_merge(
+                survivor=survivor,
+                merged=merged,
+                method="review",
+                confidence=review.score,
+                signals=review.signals,
+                actor=actor,
+            )
+        review.status = MatchReview.Status.ACCEPTED if accept else MatchReview.Status.REJECTED
+        review.decided_by = actor.label
+        review.decided_at = timezone.now()
+        review.save()
+        audit_record(
+            actor=actor,
+            action="profiles.match.accept" if accept else "profiles.match.reject",
+            object_type="profiles.matchreview",
+            object_id=review.pk,
+            subject_id=review.subject_id,
+            region=review.subject.region,
+        )
+    return review
+
+
+def subject_shred(*, subject_id: uuid.UUID) -> bool:
+    """Destroy the subject's data key: every ciphertext under it becomes undecryptable by
+    anyone, with any master key. Returns whether a key existed."""
+    deleted, _ = SubjectKey.objects.filter(subject_id=subject_id).delete()
+    return bool(deleted)
+
+
+def subject_erase(
+    *, subject_id: uuid.UUID, actor: Actor, reason: str = "erasure request"
+) -> dict[str, Any]:
+    """Erase a subject (Art. 17): suppress its identities' blind indexes, destroy its data key
+    (crypto-shredding, so backups hold only unreadable ciphertext), delete its rows, and keep
+    the Subject row as a PII-free anchor with status `erased`. Returns a PII-free summary."""
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().filter(pk=subject_id).first()
+        if subject is None:
+            raise NotFoundError("Subject not found.")
+        identities = list(
+            Identifier.objects.filter(subject=subject).values_list("kind", "value_index")
+        )
+        for kind, index in identities:
+            SuppressedIdentity.objects.get_or_create(kind=kind, value_index=index)
+        key_destroyed = subject_shred(subject_id=subject.pk)
+        summary = {
+            "subject_id": str(subject.pk),
+            "region": subject.region,
+            "identifiers": Identifier.objects.filter(subject=subject).delete()[0],
+            "attributes": Attribute.objects.filter(subject=subject).delete()[0],
+            "events": Event.objects.filter(subject=subject).delete()[0],
+            "suppressed_identities": len(identities),
+            "data_key_destroyed": key_destroyed,
+            "erased_at": timezone.now().isoformat(),
+        }
+        MatchReview.objects.filter(Q(subject=subject) | Q(candidate=subject)).delete()
+        Subject.objects.filter(pk=subject.pk).update(status=Subject.Status.ERASED)
+        audit_record(
+            actor=actor,
+            action="profiles.subject.erase",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            fields=["identifiers", "attributes", "events", "data_key"],
+            reason=reason,
+        )
+    return summary
+
+
+def rotate_keys_batch(*, batch_size: int = 500) -> int:
+    """Re-wrap up to `batch_size` data keys that are not under the current master key.
+
+    Online and resumable: each row is swapped with a compare-and-set on its old wrapped value,
+    so concurrent reads keep working (old versions stay in the keyring until retired) and a
+    concurrent shred or rotation is never overwritten. Returns how many keys were re-wrapped."""
+    keyring = master_keyring()
+    rows = list(
+        SubjectKey.objects.exclude(master_version=keyring.current).order_by("id")[:batch_size]
+    )
+    done = 0
+    for row in rows:
+        context = SubjectKey.context(row.subject_id, row.key_id)
+        data_key = keyring.unwrap(
+            bytes(row.wrapped_key), version=row.master_version, context=context
+        )
+        wrapped, version = keyring.wrap(data_key, context=context)
+        done += SubjectKey.objects.filter(
+            pk=row.pk, master_version=row.master_version, key_id=row.key_id
+        ).update(wrapped_key=wrapped, master_version=version, rewrapped_at=timezone.now())
+    return done
+
+
+def keys_depending_on(version: int) -> int:
+    """How many data keys are still wrapped by master key `version`."""
+    return SubjectKey.objects.filter(master_version=version).count()
