@@ -1,5 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccessConfig(AppConfig):
     name = "access"
+
+    def ready(self) -> None:
+        from access import schema  # noqa: F401 - registers the OpenAPI auth extension
+
+        # Setup, not business logic: after every migrate, role groups get the permissions of
+        # every model that now exists (models added later by upgrades included).
+        post_migrate.connect(_sync_roles_after_migrate, sender=self)
+
+
+def _sync_roles_after_migrate(**kwargs) -> None:
+    from access.services import sync_roles
+
+    sync_roles()

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -68,20 +71,45 @@ def region_allowed(who: Any, region: str) -> bool:
     return regions is None or region in regions
 
 
+def _shared_with(model: type[models.Model], user: Any) -> Q | None:
+    """Rows shared with `user` one by one (a per-object grant with an expiry), if the model
+    declares `scope_shares = ("app.ShareModel", "<field holding the shared object's id>")`."""
+    spec = getattr(model, "scope_shares", None)
+    if spec is None or user is None or not user.is_authenticated:
+        return None
+    share_model = apps.get_model(spec[0])
+    shares = share_model.objects.filter(
+        content_object=OuterRef(spec[1]), user=user, expires_at__gt=timezone.now()
+    )
+    return Q(Exists(shares))
+
+
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, who: Any, action: str = "view") -> ScopedQuerySet:
-        """Rows `who` may `action` (view/change/delete/add), limited to their regions."""
+        """Rows `who` may `action` (view/change/delete/add): their model permission limited to
+        their regions (and their token's), plus rows shared with them one by one (view only)."""
         principal = Principal.of(who)
         user = principal.user
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
         meta = self.model._meta
         permission = f"{meta.app_label}.{action}_{meta.model_name}"
-        if user is None or not user.is_authenticated or not user.has_perm(permission):
-            return self.none()
+        shared = (
+            _shared_with(self.model, user) if action == "view" and principal.token is None else None
+        )
+        if not user.has_perm(permission):
+            return self.filter(shared) if shared is not None else self.none()
         regions = allowed_regions(principal)
         if regions is None:
             return self
         field = getattr(self.model, "scope_region_field", "region")
-        return self.filter(**{f"{field}__in": sorted(regions)})
+        in_region = Q(**{f"{field}__in": sorted(regions)})
+        return self.filter(in_region | shared if shared is not None else in_region)
+
+
+def subject_visible(who: Any, subject: Any) -> bool:
+    """True if `who` may view this subject (regions or a share)."""
+    return type(subject).objects.restrict(who, "view").filter(pk=subject.pk).exists()
 
 
 ScopedManager = models.Manager.from_queryset(ScopedQuerySet)

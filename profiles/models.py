@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
+from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
 from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
@@ -77,6 +78,7 @@ class Subject(models.Model):
 
     objects = ScopedManager()
     scope_region_field = "region"
+    scope_shares = ("profiles.SubjectShare", "pk")
 
     class Meta:
         ordering = ["-created_at"]
@@ -107,6 +109,23 @@ class Subject(models.Model):
 
     def forget_data_key(self) -> None:
         self.__dict__.pop("_data_key_cache", None)
+
+
+class SubjectShare(UserObjectPermissionBase):
+    """A per-object grant (django-guardian, direct foreign key): one subject shared with one
+    staff user for a case, even outside their regions, until it expires."""
+
+    content_object = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="shares")
+    reason = models.CharField(max_length=500)
+    granted_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+    def __str__(self) -> str:
+        return f"{self.content_object_id} shared with {self.user_id}"
 
 
 class SubjectKey(models.Model):
@@ -151,6 +170,7 @@ class SubjectOwned(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scope_region_field = "subject__region"
+    scope_shares = ("profiles.SubjectShare", "subject_id")
 
     class Meta:
         abstract = True

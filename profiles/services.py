@@ -500,3 +500,38 @@ def rotate_keys_batch(*, batch_size: int = 500) -> int:
 def keys_depending_on(version: int) -> int:
     """How many data keys are still wrapped by master key `version`."""
     return SubjectKey.objects.filter(master_version=version).count()
+
+
+def subject_share(*, subject: Subject, user: Any, actor: Actor, reason: str, days: int = 7) -> Any:
+    """Share one subject with one staff user for a case (a django-guardian per-object grant on a
+    direct foreign-key model), even outside their regions, for `days` days. Audited."""
+    from django.contrib.auth.models import Permission
+
+    from profiles.models import SubjectShare
+
+    if len((reason or "").strip()) < 10:
+        raise DomainError(
+            "State the case this share is for.",
+            code="reason_required",
+            fields={"reason": ["required"]},
+        )
+    permission = Permission.objects.get(content_type__app_label="profiles", codename="view_subject")
+    with transaction.atomic():
+        share = SubjectShare.objects.create(
+            content_object=subject,
+            user=user,
+            permission=permission,
+            reason=reason[:500],
+            granted_by=actor.label,
+            expires_at=timezone.now() + dt.timedelta(days=days),
+        )
+        audit_record(
+            actor=actor,
+            action="access.subject.share",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            reason=reason,
+        )
+    return share

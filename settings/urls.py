@@ -22,7 +22,3 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("consent.public_urls")),
 ]
-
-admin.site.site_header = "Custodia"
-admin.site.site_title = "Custodia privacy hub"
-admin.site.index_title = "Privacy workspace"

@@ -1,2 +1,11 @@
+from django.urls import path
+
+from access.api import views
+
 app_name = "access"
-urlpatterns: list = []
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="me"),
+    path("tokens/", views.TokenListCreateView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("unmask/", views.UnmaskView.as_view(), name="unmask"),
+]

@@ -1,2 +1,20 @@
+from django.urls import path
+
+from profiles.api import views
+
 app_name = "profiles"
-urlpatterns: list = []
+urlpatterns = [
+    path("subjects/", views.SubjectListView.as_view(), name="subject-list"),
+    path("subjects/upsert/", views.SubjectUpsertView.as_view(), name="subject-upsert"),
+    path("subjects/batch/", views.SubjectBatchView.as_view(), name="subject-batch"),
+    path("subjects/search/", views.SubjectSearchView.as_view(), name="subject-search"),
+    path("subjects/<uuid:subject_id>/", views.SubjectDetailView.as_view(), name="subject-detail"),
+    path(
+        "subjects/<uuid:subject_id>/events/",
+        views.SubjectEventsView.as_view(),
+        name="subject-events",
+    ),
+    path("imports/", views.ImportCreateView.as_view(), name="import-create"),
+    path("imports/<uuid:job_id>/", views.ImportDetailView.as_view(), name="import-detail"),
+    path("imports/<uuid:job_id>/errors/", views.ImportErrorsView.as_view(), name="import-errors"),
+]

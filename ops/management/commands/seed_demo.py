@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from access import demo as access_demo
+
 # Dependency order: audit ← access ← profiles ← consent ← dsar.
-DEMO_MODULES = ["access.demo", "profiles.demo", "consent.demo", "dsar.demo"]
+DEMO_MODULES = ["profiles.demo", "consent.demo", "dsar.demo"]
 ADMIN_USERNAME = "admin"
 
 
@@ -27,6 +29,7 @@ class Command(BaseCommand):
         password = self._admin_password()
         with transaction.atomic():
             self._ensure_admin(password)
+            access_demo.seed(password=password, stdout=self.stdout)
         for module_name in DEMO_MODULES:
             try:
                 module = importlib.import_module(module_name)

@@ -1,0 +1,115 @@
+"""Access administration: region scopes on staff users, API tokens (secret shown once),
+unmask grants (read-only: created with a reason through the API or the subject page)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
+
+from access import services
+from access.models import ApiToken, RegionScope, UnmaskGrant
+from audit.actors import Actor
+
+
+class RegionScopeInline(admin.StackedInline):
+    model = RegionScope
+    can_delete = False
+    extra = 0
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    inlines = [RegionScopeInline]
+    list_display = ["username", "is_staff", "is_active", "roles", "regions", "last_login"]
+    list_filter = ["is_staff", "is_active", "groups"]
+
+    @admin.display(description="roles")
+    def roles(self, user) -> str:
+        return ", ".join(g.name for g in user.groups.all())
+
+    @admin.display(description="regions")
+    def regions(self, user) -> str:
+        scope = RegionScope.objects.filter(user=user).first()
+        return str(scope) if scope else "no region"
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(s, s) for s in services.TOKEN_SCOPES], widget=forms.CheckboxSelectMultiple
+    )
+    regions = forms.CharField(required=False, help_text="comma-separated region codes")
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "scopes", "all_regions", "regions", "expires_at"]
+
+    def clean_regions(self) -> list[str]:
+        return [r.strip().upper() for r in self.cleaned_data["regions"].split(",") if r.strip()]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = [
+        "name",
+        "token_prefix",
+        "user",
+        "scopes",
+        "all_regions",
+        "regions",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return ["token_prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            return
+        token, raw = services.api_token_create(
+            user=obj.user,
+            name=obj.name,
+            scopes=form.cleaned_data["scopes"],
+            regions=form.cleaned_data["regions"],
+            all_regions=obj.all_regions,
+            expires_at=obj.expires_at,
+            actor=Actor.from_request(request),
+        )
+        obj.pk = token.pk
+        messages.warning(request, f"Copy this token now, it will not be shown again: {raw}")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected tokens", permissions=["add"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        for token in queryset:
+            services.api_token_revoke(token=token, actor=Actor.from_request(request))
+        messages.success(request, "Tokens revoked.")
+
+
+@admin.register(UnmaskGrant)
+class UnmaskGrantAdmin(admin.ModelAdmin):
+    list_display = ["user", "subject_id", "reason", "created_at", "expires_at"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

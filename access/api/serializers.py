@@ -1,0 +1,40 @@
+from rest_framework import serializers
+
+from access.models import ApiToken
+from access.services import TOKEN_SCOPES
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "token_prefix",
+            "user",
+            "scopes",
+            "all_regions",
+            "regions",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    user = serializers.IntegerField(help_text="id of the service-account user")
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=TOKEN_SCOPES), min_length=1
+    )
+    regions = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
+    all_regions = serializers.BooleanField(default=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class UnmaskSerializer(serializers.Serializer):
+    subject = serializers.UUIDField()
+    reason = serializers.CharField(max_length=500)
+    minutes = serializers.IntegerField(min_value=1, max_value=60, default=15)

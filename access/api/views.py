@@ -1,0 +1,107 @@
+"""Access API: who am I, API tokens (DPO/administrators), unmask grants with a reason."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access import services
+from access.api import serializers
+from access.models import ApiToken
+from access.permissions import TokenScopePermission
+from access.scoping import Principal, allowed_regions
+from audit.actors import Actor
+from ops.errors import ForbiddenError, NotFoundError
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        regions = allowed_regions(request)
+        token = Principal.of(request).token
+        return Response(
+            {
+                "username": request.user.get_username(),
+                "roles": sorted(request.user.groups.values_list("name", flat=True)),
+                "regions": "all" if regions is None else sorted(regions),
+                "token_scopes": token.scopes if token else None,
+                "can_unmask": request.user.has_perm("access.add_unmaskgrant"),
+            }
+        )
+
+
+class SessionOnly(APIView):
+    """Token management and unmasking are for people signed in, not for tokens."""
+
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    required_scopes: dict = {}
+
+
+class TokenListCreateView(SessionOnly):
+    @extend_schema(responses=serializers.ApiTokenSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        if not request.user.has_perm("access.view_apitoken"):
+            raise ForbiddenError("Your role cannot see API tokens.")
+        return Response(
+            serializers.ApiTokenSerializer(ApiToken.objects.all()[:500], many=True).data
+        )
+
+    @extend_schema(
+        request=serializers.ApiTokenCreateSerializer, responses={201: OpenApiTypes.OBJECT}
+    )
+    def post(self, request: Request) -> Response:
+        if not request.user.has_perm("access.add_apitoken"):
+            raise ForbiddenError("Your role cannot create API tokens.")
+        data = serializers.ApiTokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        user = get_user_model().objects.filter(pk=values.pop("user")).first()
+        if user is None:
+            raise NotFoundError("User not found.")
+        token, raw = services.api_token_create(
+            user=user, actor=Actor.from_request(request), **values
+        )
+        return Response(
+            {**serializers.ApiTokenSerializer(token).data, "token": raw},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TokenRevokeView(SessionOnly):
+    @extend_schema(request=None, responses=serializers.ApiTokenSerializer)
+    def post(self, request: Request, token_id: int) -> Response:
+        if not request.user.has_perm("access.change_apitoken"):
+            raise ForbiddenError("Your role cannot revoke API tokens.")
+        token = ApiToken.objects.filter(pk=token_id).first()
+        if token is None:
+            raise NotFoundError("Token not found.")
+        token = services.api_token_revoke(token=token, actor=Actor.from_request(request))
+        return Response(serializers.ApiTokenSerializer(token).data)
+
+
+class UnmaskView(SessionOnly):
+    @extend_schema(request=serializers.UnmaskSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        from profiles.selectors import subject_get
+
+        data = serializers.UnmaskSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subject = subject_get(who=request, subject_id=data.validated_data["subject"])
+        grant = services.unmask_grant_create(
+            user=request.user,
+            subject=subject,
+            reason=data.validated_data["reason"],
+            minutes=data.validated_data["minutes"],
+            actor=Actor.from_request(request),
+        )
+        return Response(
+            {"subject": str(subject.pk), "expires_at": grant.expires_at},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,168 @@
+"""Writes about access: roles, region scopes, API tokens, unmask grants, per-object shares.
+Every change is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils import timezone
+
+from access import roles, tokens
+from access.models import ApiToken, RegionScope, UnmaskGrant
+from audit.actors import Actor
+from audit.services import audit_record
+from ops.errors import DomainError, ForbiddenError
+
+TOKEN_SCOPES = (
+    "profiles:read",
+    "profiles:write",
+    "consent:read",
+    "consent:write",
+    "dsar:manage",
+    "audit:read",
+)
+UNMASK_MAX_MINUTES = 60
+
+
+def sync_roles(*, permission_model: Any = Permission, group_model: Any = Group) -> dict[str, int]:
+    """Create the role groups and set exactly their declared permissions (idempotent)."""
+    all_permissions = list(permission_model.objects.select_related("content_type"))
+    counts = {}
+    for role, patterns in roles.ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = [
+            p
+            for p in all_permissions
+            if any(
+                fnmatch.fnmatchcase(f"{p.content_type.app_label}.{p.codename}", pattern)
+                for pattern in patterns
+            )
+        ]
+        group.permissions.set(wanted)
+        counts[role] = len(wanted)
+    return counts
+
+
+def region_scope_set(
+    *, user: Any, regions: list[str], all_regions: bool, actor: Actor
+) -> RegionScope:
+    with transaction.atomic():
+        scope, _ = RegionScope.objects.update_or_create(
+            user=user, defaults={"regions": sorted(set(regions)), "all_regions": all_regions}
+        )
+        audit_record(
+            actor=actor,
+            action="access.regionscope.set",
+            object_type="auth.user",
+            object_id=user.pk,
+            fields=["regions", "all_regions"],
+        )
+    return scope
+
+
+def api_token_create(
+    *,
+    user: Any,
+    name: str,
+    scopes: list[str],
+    actor: Actor,
+    regions: list[str] | None = None,
+    all_regions: bool = False,
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token for a service account; the raw secret is returned once and never stored."""
+    unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
+    if unknown or not scopes:
+        raise DomainError(
+            "Unknown or missing scopes.",
+            code="invalid",
+            fields={"scopes": [f"choose from {', '.join(TOKEN_SCOPES)}"]},
+        )
+    if not all_regions and not regions:
+        raise DomainError(
+            "Give regions or all_regions.",
+            code="invalid",
+            fields={"regions": ["required unless all_regions"]},
+        )
+    raw, prefix, digest = tokens.new_token()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            token_prefix=prefix,
+            token_hash=digest,
+            scopes=sorted(set(scopes)),
+            regions=sorted(set(regions or [])),
+            all_regions=all_regions,
+            expires_at=expires_at,
+        )
+        audit_record(
+            actor=actor,
+            action="access.apitoken.create",
+            object_type="access.apitoken",
+            object_id=token.pk,
+            fields=["scopes", "regions"],
+        )
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        audit_record(
+            actor=actor,
+            action="access.apitoken.revoke",
+            object_type="access.apitoken",
+            object_id=token.pk,
+        )
+    token.refresh_from_db()
+    return token
+
+
+def unmask_grant_create(
+    *, user: Any, subject: Any, reason: str, actor: Actor, minutes: int = 15
+) -> UnmaskGrant:
+    """Let `user` see one in-scope subject's values in clear for a limited time, with a reason.
+
+    Allowed to roles holding `access.add_unmaskgrant` (privacy officer, DPO) and to a support
+    agent for a subject shared with them for a case; never to auditors. Audited."""
+    from access.scoping import subject_visible
+
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise DomainError(
+            "State why you need to see this person's data (10 characters or more).",
+            code="reason_required",
+            fields={"reason": ["required"]},
+        )
+    if not subject_visible(user, subject):
+        from ops.errors import NotFoundError
+
+        raise NotFoundError("Subject not found.")
+    shared = subject.shares.filter(user=user, expires_at__gt=timezone.now()).exists()
+    if not (user.has_perm("access.add_unmaskgrant") or shared):
+        raise ForbiddenError("Your role cannot unmask personal data.")
+    minutes = max(1, min(minutes, UNMASK_MAX_MINUTES))
+    with transaction.atomic():
+        grant = UnmaskGrant.objects.create(
+            user=user,
+            subject_id=subject.pk,
+            reason=reason[:500],
+            expires_at=timezone.now() + dt.timedelta(minutes=minutes),
+        )
+        audit_record(
+            actor=actor,
+            action="access.subject.unmask",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            reason=reason,
+        )
+    return grant

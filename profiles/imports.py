@@ -1,0 +1,160 @@
+"""Bulk NDJSON import: any size, streamed, committed in chunks, resumable, with a per-line
+error report (line number and reason, never the line's content)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from ops.errors import DomainError
+from profiles.models import ImportJob, ImportLineError, System
+
+CHUNK_LINES = 500
+LEASE_SECONDS = 300
+
+
+def _path(job: ImportJob) -> Path:
+    return Path(settings.CUSTODIA_IMPORT_DIR) / f"{job.pk}.ndjson"
+
+
+def import_job_create(
+    *, stream: IO[bytes], actor: Actor, source: System | None = None, region: str = ""
+) -> ImportJob:
+    """Store the upload under var/imports (mode 0600) and queue its import after commit."""
+    from profiles.tasks import run_import
+
+    job = ImportJob(
+        id=uuid.uuid4(),
+        source=source,
+        region=region.upper(),
+        file_name="upload.ndjson",
+        created_by=actor.label,
+    )
+    path = _path(job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = 0
+    with open(path, "wb") as out:
+        path.chmod(0o600)
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            out.write(chunk)
+            lines += chunk.count(b"\n")
+        if out.tell() and not chunk.endswith(b"\n"):
+            lines += 1
+    job.lines_total = lines
+    with transaction.atomic():
+        job.save()
+        audit_record(
+            actor=actor,
+            action="profiles.import.create",
+            object_type="profiles.importjob",
+            object_id=job.pk,
+            reason=f"{lines} lines",
+        )
+        transaction.on_commit(lambda: run_import.delay(str(job.pk)))
+    return job
+
+
+def _claim(job_id: str) -> ImportJob | None:
+    """Claim-then-check: only one worker runs a job; an expired lease may be taken over."""
+    now = timezone.now()
+    lease = now + timezone.timedelta(seconds=LEASE_SECONDS)
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=now, lease_expires_at=lease
+    )
+    if not claimed:
+        claimed = ImportJob.objects.filter(
+            pk=job_id, status=ImportJob.Status.RUNNING, lease_expires_at__lt=now
+        ).update(lease_expires_at=lease)
+    return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
+def import_job_run(*, job_id: str) -> ImportJob | None:
+    """Import lines after `lines_done`; each chunk of lines commits with its progress, so a
+    crash repeats at most one chunk, and upserts are idempotent for repeated lines."""
+    from profiles.services import subject_upsert
+
+    job = _claim(job_id)
+    if job is None:
+        return None
+    actor = Actor.system(f"import:{job.pk}")
+    path = _path(job)
+    with open(path, "rb") as handle:
+        line_no = 0
+        pending: list[tuple[int, bytes]] = []
+        for raw in handle:
+            line_no += 1
+            if line_no <= job.lines_done:
+                continue
+            pending.append((line_no, raw))
+            if len(pending) >= CHUNK_LINES:
+                _import_chunk(job, pending, actor, subject_upsert)
+                pending = []
+        if pending:
+            _import_chunk(job, pending, actor, subject_upsert)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
+    )
+    path.unlink(missing_ok=True)  # the plaintext upload must not outlive the import
+    job.refresh_from_db()
+    return job
+
+
+def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:
+    imported = failed = 0
+    with transaction.atomic():
+        for line_no, raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+                with transaction.atomic():
+                    upsert(record=record, actor=actor, source=job.source, default_region=job.region)
+                imported += 1
+            except json.JSONDecodeError:
+                failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
+            except DomainError as exc:
+                reason = "; ".join(f"{f}: {', '.join(map(str, m))}" for f, m in exc.fields.items())
+                failed += _line_error(job, line_no, exc.code, (reason or exc.message)[:300])
+        ImportJob.objects.filter(pk=job.pk).update(
+            lines_done=lines[-1][0],
+            imported=F("imported") + imported,
+            failed=F("failed") + failed,
+            lease_expires_at=timezone.now() + timezone.timedelta(seconds=LEASE_SECONDS),
+        )
+
+
+def _line_error(job: ImportJob, line: int, code: str, message: str) -> int:
+    _, created = ImportLineError.objects.get_or_create(
+        job=job, line=line, defaults={"code": code, "message": message}
+    )
+    return int(created)
+
+
+def import_jobs_resume_stalled() -> int:
+    """Re-enqueue running jobs whose lease expired (their worker died) and stuck pending ones."""
+    from profiles.tasks import run_import
+
+    now = timezone.now()
+    stalled = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.RUNNING, lease_expires_at__lt=now
+        ).values_list("pk", flat=True)
+    )
+    stale_pending = list(
+        ImportJob.objects.filter(
+            status=ImportJob.Status.PENDING,
+            created_at__lt=now - timezone.timedelta(seconds=LEASE_SECONDS),
+        ).values_list("pk", flat=True)
+    )
+    for job_id in stalled + stale_pending:
+        run_import.delay(str(job_id))
+    return len(stalled) + len(stale_pending)

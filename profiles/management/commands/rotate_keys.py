@@ -1,0 +1,57 @@
+"""Key rotation: re-wrap every subject data key under the current master key, online."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from profiles import services
+from profiles.crypto.keyring import master_keyring
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-wrap data keys under the current master key (CUSTODIA_CURRENT_KEY_VERSION, default the "
+        "highest in CUSTODIA_KEYS), in resumable batches; or check that a version can be retired."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument(
+            "--async",
+            dest="run_async",
+            action="store_true",
+            help="queue the rotation on Celery workers instead of running here",
+        )
+        parser.add_argument(
+            "--retire",
+            type=int,
+            metavar="VERSION",
+            help="refuse unless no data depends on VERSION any more",
+        )
+
+    def handle(self, *args, batch_size: int, run_async: bool, retire: int | None, **options):
+        keyring = master_keyring()
+        if retire is not None:
+            if retire == keyring.current:
+                raise CommandError(f"version {retire} is the current master key; rotate first")
+            remaining = services.keys_depending_on(retire)
+            if remaining:
+                raise CommandError(
+                    f"{remaining} data keys still depend on master key version {retire}; "
+                    "run rotate_keys first"
+                )
+            self.stdout.write(
+                f"no data depends on master key version {retire}: remove it from CUSTODIA_KEYS"
+            )
+            return
+        if run_async:
+            from profiles.tasks import rotate_keys
+
+            rotate_keys.delay(batch_size)
+            self.stdout.write(f"rotation to master key version {keyring.current} queued")
+            return
+        total = 0
+        while done := services.rotate_keys_batch(batch_size=batch_size):
+            total += done
+            self.stdout.write(f"re-wrapped {total} data keys so far")
+        self.stdout.write(
+            f"done: {total} data keys re-wrapped under master key version {keyring.current}"
+        )

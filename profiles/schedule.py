@@ -1,0 +1,3 @@
+BEAT_SCHEDULE = {
+    "profiles-resume-imports": {"task": "profiles.resume_imports", "schedule": 60.0},
+}

@@ -1,0 +1,33 @@
+"""Celery tasks of profiles: thin, ids only, idempotent."""
+
+from celery import shared_task
+
+from profiles import imports, services
+
+
+@shared_task(
+    name="profiles.run_import",
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+)
+def run_import(self, job_id: str) -> None:
+    """Import an NDJSON file; resumes at the last committed line after a crash."""
+    imports.import_job_run(job_id=job_id)
+
+
+@shared_task(name="profiles.resume_imports")
+def resume_imports() -> int:
+    """Beat sweeper: re-enqueue imports whose worker died (lease expired)."""
+    return imports.import_jobs_resume_stalled()
+
+
+@shared_task(name="profiles.rotate_keys", acks_late=True)
+def rotate_keys(batch_size: int = 500) -> int:
+    """Re-wrap one batch of data keys, then re-enqueue itself until none is left."""
+    done = services.rotate_keys_batch(batch_size=batch_size)
+    if done:
+        rotate_keys.delay(batch_size)
+    return done
