@@ -249,12 +249,18 @@ class Event(SubjectOwned):
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
     occurred_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    dedup_key = models.CharField(
+        max_length=64,
+        help_text="keyed hash of name, time and payload: "
+        "the same event sent twice (a retried import) is stored once",
+    )
 
     objects = ScopedManager()
 
     class Meta:
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["subject", "occurred_at"])]
+        constraints = [models.UniqueConstraint(fields=["subject", "dedup_key"], name="event_dedup")]
 
     def __str__(self) -> str:
         return f"{self.name} of {self.subject_id}"

@@ -4,6 +4,7 @@ key rotation. Every write is transactional and audited with field names, never v
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -250,9 +251,17 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
     if parsed.events:
         Event.objects.bulk_create(
             [
-                Event(subject=subject, name=name, payload=payload, occurred_at=when, source=source)
+                Event(
+                    subject=subject,
+                    name=name,
+                    payload=payload,
+                    occurred_at=when,
+                    source=source,
+                    dedup_key=event_dedup_key(name, when, payload),
+                )
                 for name, payload, when in parsed.events
-            ]
+            ],
+            ignore_conflicts=True,
         )
         changed.add("events")
     audit_record(
@@ -272,6 +281,12 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
             result.subject_id = merged_into
             result.merged.append(subject.pk)
     return result
+
+
+def event_dedup_key(name: str, when: dt.datetime, payload: Any) -> str:
+    """Keyed (blind-index key) hash, so equal events collapse without revealing payloads."""
+    canonical = json.dumps([name, when.isoformat(), payload], sort_keys=True, default=str)
+    return blind_index("event", canonical)
 
 
 def match_candidates(subject: Subject) -> list[tuple[Subject, float, list[str]]]:
@@ -353,7 +368,11 @@ def subjects_merge(
         merged.forget_data_key()
         for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
             for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
-                if model is Attribute and row.key in kept:
+                duplicate = (model is Attribute and row.key in kept) or (
+                    model is Event
+                    and Event.objects.filter(subject=survivor, dedup_key=row.dedup_key).exists()
+                )
+                if duplicate:
                     row.delete()
                     continue
                 row.subject = merged  # decrypt under the merged subject's key (cached once)

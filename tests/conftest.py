@@ -55,3 +55,18 @@ def start_worker(transactional_db, worker_log_dir):
 def worker(start_worker):
     """One real worker process consuming every queue against the test database."""
     return start_worker()
+
+
+@pytest.fixture
+def roles(db):
+    """Role groups with their declared permissions (as the migration and seed_demo set them)."""
+    from access.services import sync_roles
+
+    sync_roles()
+
+
+@pytest.fixture
+def api():
+    from rest_framework.test import APIClient
+
+    return APIClient()

@@ -17,8 +17,7 @@ def make_staff(role: str | None = None, regions: list[str] | None = None, **extr
     user = get_user_model().objects.create_user(
         username=f"staff{next(_counter)}",
         password="correct horse battery staple",
-        is_staff=True,
-        **extra,
+        **{"is_staff": True, **extra},
     )
     if role:
         group, _ = Group.objects.get_or_create(name=role)
@@ -58,3 +57,20 @@ def make_subject(
     }
     result = subject_upsert(record=record, actor=Actor.system("tests"))
     return Subject.objects.get(pk=result.subject_id)
+
+
+def make_token(scopes: list[str], regions: list[str] | None = None, role: str = "Service account"):
+    """A service-account user with an API token; returns (token, raw secret)."""
+    from access.services import api_token_create, sync_roles
+    from audit.actors import Actor
+
+    sync_roles()
+    user = make_staff(role, regions=None, is_staff=False)
+    return api_token_create(
+        user=user,
+        name="test token",
+        scopes=scopes,
+        regions=regions,
+        all_regions=regions is None,
+        actor=Actor.system("tests"),
+    )

@@ -50,12 +50,10 @@ def normalize(kind: str, value: str, *, default_region: str | None = None) -> st
         if not text:
             raise InvalidIdentifier("Identifier is empty.", fields={"value": ["empty"]})
         return text
-    if kind in ("name", "postcode"):
-        return (
-            " ".join(text.lower().split()).replace(" ", "")
-            if kind == "postcode"
-            else " ".join(text.lower().split())
-        )
+    if kind == "name":
+        return " ".join(text.casefold().split())
+    if kind == "postcode":
+        return "".join(ch for ch in text.casefold() if ch.isalnum())  # "1000-001" == "1000 001"
     if kind == "birth_date":
         return text
     raise InvalidIdentifier(f"Unknown identifier kind '{kind}'.", fields={"kind": ["unknown kind"]})
