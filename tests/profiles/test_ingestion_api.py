@@ -97,7 +97,8 @@ def test_batch_is_idempotent_and_reports_each_record(writer):
     first = writer.post("/api/v1/profiles/subjects/batch/", batch, format="json")
     assert first.status_code == 200
     body = first.json()
-    assert body["succeeded"] == 1 and body["failed"] == 1
+    assert body["succeeded"] == 1
+    assert body["failed"] == 1
     assert body["results"][1]["error"]["fields"] == {
         "region": [
             "Unknown or missing region; use one of EU, GB, US-CA, US-VA, US-CO, US-CT, BR, CA, US."

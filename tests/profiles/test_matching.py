@@ -40,7 +40,8 @@ def test_a_record_linking_two_subjects_merges_them_deterministically_with_lineag
     assert result.subject_id == older.pk
     assert result.merged == [newer.pk]
     newer.refresh_from_db()
-    assert newer.status == Subject.Status.MERGED and newer.merged_into_id == older.pk
+    assert newer.status == Subject.Status.MERGED
+    assert newer.merged_into_id == older.pk
     values = sorted((i.kind, i.value) for i in Identifier.objects.filter(subject=older))
     # The merged subject's identifiers were re-encrypted under the survivor's key: readable.
     assert values == [
@@ -50,7 +51,8 @@ def test_a_record_linking_two_subjects_merges_them_deterministically_with_lineag
     ]
     assert Event.objects.filter(subject=older).count() == 3
     lineage = MergeLineage.objects.get(survivor=older)
-    assert lineage.merged_subject_id == newer.pk and lineage.method == "deterministic"
+    assert lineage.merged_subject_id == newer.pk
+    assert lineage.method == "deterministic"
 
 
 def test_name_postcode_and_birth_date_agreeing_merge_automatically():
@@ -63,7 +65,8 @@ def test_name_postcode_and_birth_date_agreeing_merge_automatically():
     )
     assert result.subject_id == first.pk
     lineage = MergeLineage.objects.get(survivor=first)
-    assert lineage.method == "probabilistic" and lineage.confidence == pytest.approx(1.0)
+    assert lineage.method == "probabilistic"
+    assert lineage.confidence == pytest.approx(1.0)
     assert sorted(lineage.signals) == ["birth_date", "name", "postcode"]
 
 
@@ -75,7 +78,8 @@ def test_name_and_birth_date_alone_open_a_review_instead_of_merging():
         identifiers=[{"kind": "email", "value": "q2@example.com"}],
         attributes={"name": "Liam Roy", "birth_date": "1990-01-01", "postcode": "M5V"},
     )
-    assert result.created and result.review_items == 1
+    assert result.created
+    assert result.review_items == 1
     review = MatchReview.objects.get()
     assert review.candidate_id == first.pk
     assert review.score == pytest.approx(0.75)
@@ -87,7 +91,8 @@ def test_a_single_shared_signal_does_nothing():
         identifiers=[{"kind": "email", "value": "r2@example.com"}],
         attributes={"name": "Emma Brown"},
     )
-    assert result.created and result.review_items == 0
+    assert result.created
+    assert result.review_items == 0
     assert not MatchReview.objects.exists()
 
 
