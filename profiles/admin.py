@@ -5,6 +5,7 @@ page of personal data audited; out-of-scope subjects answer 404."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -22,6 +23,8 @@ class ScopedAdmin(admin.ModelAdmin):
         return self.model.objects.restrict(request.user, "view")
 
     def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # no access to this kind of page at all: 403, as the changelist
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
             raise Http404("not found")  # never tell "exists but not yours" apart from "missing"
