@@ -1,0 +1,45 @@
+"""Every API endpoint is either in the access matrix or declared free of personal data, so a
+new endpoint cannot ship without its row in docs/access.md."""
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.access.matrix import MATRIX
+
+# Endpoints that show no personal data of subjects, or whose scoping is tested elsewhere.
+NOT_PERSONAL = {
+    "api/v1/access/me/": "the caller's own roles and scopes",
+    "api/v1/access/tokens/": "token metadata; DPO only (tests/access/test_tokens.py)",
+    "api/v1/access/tokens/<int:token_id>/revoke/": "token metadata; DPO only",
+    "api/v1/access/unmask/": "creates a grant; scoped by subject_get (tests/access/test_unmask.py)",
+    "api/v1/profiles/subjects/upsert/": "write-only; region-limited (tests/profiles/test_ingestion_api.py)",
+    "api/v1/profiles/subjects/batch/": "write-only; region-limited",
+    "api/v1/profiles/imports/": "write-only upload",
+    "api/v1/profiles/imports/<uuid:job_id>/": "progress counters of the caller's own import",
+    "api/v1/profiles/imports/<uuid:job_id>/errors/": "line numbers and reasons, never values",
+}
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> list[str]:
+    routes = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            routes += _routes(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            routes.append(route)
+    return routes
+
+
+def _matrix_routes() -> set[str]:
+    covered = set()
+    for endpoint in MATRIX:
+        if endpoint.startswith(("GET ", "POST ")):
+            path = endpoint.split(" ", 1)[1].split("?")[0].lstrip("/")
+            covered.add(path.replace("{id}", "<uuid:subject_id>"))
+    return covered
+
+
+def test_every_api_endpoint_is_in_the_matrix_or_declared_non_personal():
+    api_routes = {r for r in _routes(get_resolver()) if r.startswith("api/v1/")}
+    missing = sorted(api_routes - _matrix_routes() - set(NOT_PERSONAL))
+    assert missing == [], f"add these endpoints to tests/access/matrix.py: {missing}"
