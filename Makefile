@@ -45,7 +45,10 @@ format: install
 	$(UV) run --frozen ruff check --fix .
 
 bench: install
-	$(UV) run --frozen python bench/run_all.py
+	$(UV) run --frozen python bench/bench_crypto.py
+	$(UV) run --frozen python bench/bench_crypto.py --postgres
+	$(UV) run --frozen python bench/bench_import.py
+	$(UV) run --frozen python bench/bench_import.py --postgres
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
