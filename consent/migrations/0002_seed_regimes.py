@@ -1,0 +1,17 @@
+from django.db import migrations
+
+
+def seed(apps, schema_editor):
+    from consent.regimes import JURISDICTIONS, PURPOSES
+
+    Jurisdiction = apps.get_model("consent", "Jurisdiction")
+    Purpose = apps.get_model("consent", "Purpose")
+    for values in JURISDICTIONS:
+        Jurisdiction.objects.update_or_create(code=values["code"], defaults=values)
+    for values in PURPOSES:
+        Purpose.objects.update_or_create(slug=values["slug"], defaults=values)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("consent", "0001_initial")]
+    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

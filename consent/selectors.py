@@ -1,0 +1,146 @@
+"""Consent reads: which regime applies, and may a subject's data be used for a purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from consent.models import ConsentRecord, CurrentConsent, Jurisdiction, Purpose
+from ops.errors import NotFoundError
+
+
+class Reason:
+    ESSENTIAL = "essential"
+    EXPLICIT_GRANT = "explicit_grant"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    GPC_OPT_OUT = "gpc_opt_out"
+    EXPIRED = "expired"
+    REGIME_DEFAULT = "regime_default"
+    NOT_YET_COLLECTED = "not_yet_collected"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    purpose: str
+    jurisdiction: str
+    record_id: str | None = None
+    decided_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "purpose": self.purpose,
+            "jurisdiction": self.jurisdiction,
+            "record": self.record_id,
+            "at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+def jurisdiction_for_region(region: str) -> Jurisdiction:
+    """The regime governing `region` (e.g. 'EU' -> GDPR, 'US-CA' -> CCPA); NotFoundError if none."""
+    for jurisdiction in Jurisdiction.objects.all():
+        if region in jurisdiction.regions:
+            return jurisdiction
+    raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
+
+
+def jurisdiction_for_subject(subject: Any) -> Jurisdiction:
+    """The subject's overriding jurisdiction if set, else the one of its region."""
+    if subject.jurisdiction:
+        found = Jurisdiction.objects.filter(code=subject.jurisdiction).first()
+        if found is not None:
+            return found
+    return jurisdiction_for_region(subject.region)
+
+
+def _expired(record_time: dt.datetime, jurisdiction: Jurisdiction, at: dt.datetime) -> bool:
+    max_age = jurisdiction.consent_max_age_days
+    return bool(max_age) and record_time + dt.timedelta(days=max_age) < at
+
+
+def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None) -> Decision:
+    """May this subject's data be used for `purpose`, now or at time `at`?
+
+    Now: from the CurrentConsent projection (one indexed read). At a past time: from the ledger,
+    so a withdrawal never rewrites what was lawful before it (Art. 7(3))."""
+    jurisdiction = jurisdiction_for_subject(subject)
+    now = timezone.now()
+    when = at or now
+    base = {"purpose": purpose.slug, "jurisdiction": jurisdiction.code, "decided_at": when}
+    if purpose.essential:
+        return Decision(allowed=True, reason=Reason.ESSENTIAL, **base)
+    if at is None:
+        latest = CurrentConsent.objects.filter(subject=subject, purpose=purpose).first()
+        state, time, gpc, record_id = (
+            (latest.state, latest.recorded_at, latest.gpc, latest.record_id)
+            if latest
+            else (None, None, False, None)
+        )
+    else:
+        record = (
+            ConsentRecord.objects.filter(subject=subject, purpose=purpose, recorded_at__lte=at)
+            .order_by("-recorded_at")
+            .first()
+        )
+        state, time, gpc, record_id = (
+            (record.state, record.recorded_at, record.gpc, record.pk)
+            if record
+            else (None, None, False, None)
+        )
+    record_ref = str(record_id) if record_id else None
+    if state == ConsentRecord.State.GRANTED:
+        if _expired(time, jurisdiction, when):
+            return Decision(allowed=False, reason=Reason.EXPIRED, record_id=record_ref, **base)
+        return Decision(allowed=True, reason=Reason.EXPLICIT_GRANT, record_id=record_ref, **base)
+    if state == ConsentRecord.State.DENIED:
+        reason = Reason.GPC_OPT_OUT if gpc else Reason.DENIED
+        return Decision(allowed=False, reason=reason, record_id=record_ref, **base)
+    if state == ConsentRecord.State.WITHDRAWN:
+        return Decision(allowed=False, reason=Reason.WITHDRAWN, record_id=record_ref, **base)
+    opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
+    allowed = opt_out and not purpose.sensitive
+    return Decision(
+        allowed=allowed,
+        reason=Reason.REGIME_DEFAULT if opt_out else Reason.NOT_YET_COLLECTED,
+        **base,
+    )
+
+
+def purpose_get(slug: str) -> Purpose:
+    purpose = Purpose.objects.filter(slug=slug).first()
+    if purpose is None:
+        raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
+    return purpose
+
+
+def consent_history_export(*, subject_id: Any) -> list[dict[str, Any]]:
+    """A subject's whole ledger with the notice versions shown, oldest first (for Art. 15)."""
+    records = (
+        ConsentRecord.objects.filter(subject_id=subject_id)
+        .select_related("purpose", "notice")
+        .order_by("recorded_at")
+    )
+    return [
+        {
+            "record": str(r.pk),
+            "purpose": r.purpose.slug,
+            "state": r.state,
+            "channel": r.channel,
+            "recorded_at": r.recorded_at.isoformat(),
+            "jurisdiction": r.jurisdiction,
+            "notice": f"{r.notice.title} v{r.notice.version} ({r.notice.language})"
+            if r.notice
+            else None,
+            "gpc": r.gpc,
+            "tc_string": r.tc_string or None,
+            "hash": r.hash,
+        }
+        for r in records
+    ]

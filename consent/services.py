@@ -1,0 +1,265 @@
+"""Consent writes: the append-only ledger, its projection, per-owner hash chains."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from audit.actors import Actor, truncate_ip
+from audit.services import audit_record
+from consent.models import ConsentRecord, CurrentConsent, Notice, Purpose
+from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
+from ops.errors import ConflictError, DomainError
+
+GENESIS = "0" * 64
+AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
+
+
+class ConsentError(DomainError):
+    code = "consent_invalid"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What the person saw and how they answered: evidence kept with the record."""
+
+    user_agent: str = ""
+    ip: str = ""
+    gpc: bool = False
+    tc_string: str = ""
+
+
+def _owner_lock(owner: str) -> None:
+    """Serialize appends per subject/visitor so each chain has one order (PostgreSQL advisory
+    lock; SQLite's IMMEDIATE transactions serialize writers already)."""
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(owner.encode()).digest()[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _chain_hash(prev_hash: str, record: ConsentRecord) -> str:
+    content = {
+        "id": str(record.id),
+        "subject": str(record.subject_id or ""),
+        "visitor": record.visitor_id,
+        "purpose": record.purpose.slug,
+        "state": record.state,
+        "notice": record.notice_id,
+        "channel": record.channel,
+        "jurisdiction": record.jurisdiction,
+        "recorded_at": record.recorded_at.isoformat(timespec="microseconds"),
+        "gpc": record.gpc,
+        "tc_string": record.tc_string,
+        "ip": record.ip_truncated,
+        "ua": record.user_agent,
+    }
+    payload = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
+
+
+def consent_record(
+    *,
+    purpose: Purpose,
+    state: str,
+    channel: str,
+    actor: Actor,
+    subject: Any = None,
+    visitor_id: str = "",
+    region: str = "",
+    notice: Notice | None = None,
+    proof: Proof | None = None,
+    idempotency_key: str | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> ConsentRecord:
+    """Append one consent decision and update the projection, in one transaction.
+
+    Exactly one of `subject` / `visitor_id`. Essential purposes cannot be refused. A repeated
+    `idempotency_key` returns the first record (or 409 if it named something else). Appends of
+    one owner are serialized, so concurrent writes lose nothing and the projection equals the
+    last record. Staff, API, import and DSAR writes are also audited."""
+    if (subject is None) == (not visitor_id):
+        raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
+    if state not in ConsentRecord.State.values:
+        raise ConsentError(
+            "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
+        )
+    if purpose.essential and state != ConsentRecord.State.GRANTED:
+        raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+    if notice is not None and not notice.purposes.filter(pk=purpose.pk).exists():
+        raise ConsentError(
+            "That notice does not cover this purpose.", fields={"notice": ["mismatch"]}
+        )
+    proof = proof or Proof()
+    if idempotency_key:
+        existing = ConsentRecord.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, subject, visitor_id, purpose, state)
+    jurisdiction = (
+        jurisdiction_for_subject(subject)
+        if subject is not None
+        else jurisdiction_for_region(region)
+    )
+    region = subject.region if subject is not None else region
+    owner = f"subject:{subject.pk}" if subject is not None else f"visitor:{visitor_id}"
+    try:
+        with transaction.atomic():
+            _owner_lock(owner)
+            owner_filter = (
+                {"subject": subject}
+                if subject is not None
+                else {"subject__isnull": True, "visitor_id": visitor_id}
+            )
+            last = (
+                ConsentRecord.objects.filter(**owner_filter).order_by("-recorded_at", "-id").first()
+            )
+            now = recorded_at or timezone.now()
+            if last is not None and now <= last.recorded_at:
+                now = last.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
+            record = ConsentRecord(
+                id=uuid.uuid4(),
+                subject=subject,
+                visitor_id="" if subject is not None else visitor_id,
+                region=region,
+                jurisdiction=jurisdiction.code,
+                purpose=purpose,
+                state=state,
+                notice=notice,
+                channel=channel,
+                recorded_at=now,
+                user_agent=proof.user_agent[:300],
+                ip_truncated=truncate_ip(proof.ip),
+                gpc=proof.gpc,
+                tc_string=proof.tc_string,
+                idempotency_key=idempotency_key or None,
+                recorded_by=actor.label[:150],
+            )
+            record.prev_hash = last.hash if last else GENESIS
+            record.hash = _chain_hash(record.prev_hash, record)
+            record.save()
+            max_age = jurisdiction.consent_max_age_days
+            CurrentConsent.objects.update_or_create(
+                **(
+                    {"subject": subject}
+                    if subject is not None
+                    else {"subject": None, "visitor_id": visitor_id}
+                ),
+                purpose=purpose,
+                defaults={
+                    "state": state,
+                    "record": record,
+                    "gpc": proof.gpc,
+                    "recorded_at": now,
+                    "region": region,
+                    "expires_at": now + dt.timedelta(days=max_age)
+                    if max_age and state == ConsentRecord.State.GRANTED
+                    else None,
+                },
+            )
+            if channel in AUDITED_CHANNELS:
+                audit_record(
+                    actor=actor,
+                    action=f"consent.record.{state}",
+                    object_type="consent.record",
+                    object_id=record.pk,
+                    subject_id=getattr(subject, "pk", None),
+                    region=region,
+                    fields=[purpose.slug],
+                )
+    except IntegrityError:
+        if idempotency_key:  # a concurrent retry with the same key won the race
+            existing = ConsentRecord.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return _replay(existing, subject, visitor_id, purpose, state)
+        raise
+    return record
+
+
+def _replay(
+    existing: ConsentRecord, subject: Any, visitor_id: str, purpose: Purpose, state: str
+) -> ConsentRecord:
+    same = (
+        existing.purpose_id == purpose.pk
+        and existing.state == state
+        and existing.subject_id == getattr(subject, "pk", None)
+        and (subject is not None or existing.visitor_id == visitor_id)
+    )
+    if not same:
+        raise ConflictError(
+            "This idempotency key was used for another consent.", code="idempotency_key_reused"
+        )
+    return existing
+
+
+def consent_chain_verify(*, subject: Any = None, visitor_id: str = "") -> bool:
+    """Recompute one owner's chain: True if no record was altered, removed or inserted."""
+    owner_filter = (
+        {"subject": subject}
+        if subject is not None
+        else {"subject__isnull": True, "visitor_id": visitor_id}
+    )
+    prev = GENESIS
+    for record in (
+        ConsentRecord.objects.filter(**owner_filter)
+        .select_related("purpose")
+        .order_by("recorded_at", "id")
+    ):
+        if record.prev_hash != prev or _chain_hash(prev, record) != record.hash:
+            return False
+        prev = record.hash
+    return True
+
+
+def consent_opt_out_of_sale(
+    *, subject: Any, actor: Actor, channel: str = "dsar"
+) -> list[ConsentRecord]:
+    """Deny every sale/sharing purpose for the subject (a CCPA/CPRA opt-out request)."""
+    return [
+        consent_record(
+            purpose=p,
+            state=ConsentRecord.State.DENIED,
+            channel=channel,
+            actor=actor,
+            subject=subject,
+        )
+        for p in Purpose.objects.filter(sale_sharing=True)
+    ]
+
+
+def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> int:
+    """When a visitor is identified, carry their latest choices to the subject's ledger (new
+    records referencing the same proof), unless the subject has a newer choice for that purpose.
+    The visitor's own records stay as they are (append-only). Returns how many were carried."""
+    carried = 0
+    for current in CurrentConsent.objects.filter(
+        subject__isnull=True, visitor_id=visitor_id
+    ).select_related("record", "purpose"):
+        newer = CurrentConsent.objects.filter(
+            subject=subject, purpose=current.purpose, recorded_at__gte=current.recorded_at
+        ).exists()
+        if newer:
+            continue
+        source = current.record
+        consent_record(
+            purpose=current.purpose,
+            state=current.state,
+            channel=source.channel,
+            actor=actor,
+            subject=subject,
+            notice=source.notice,
+            proof=Proof(
+                user_agent=source.user_agent,
+                ip=source.ip_truncated,
+                gpc=source.gpc,
+                tc_string=source.tc_string,
+            ),
+        )
+        carried += 1
+    return carried
