@@ -23,6 +23,9 @@ class Jurisdiction(models.Model):
     honours_gpc = models.BooleanField(
         default=False, help_text="Global Privacy Control is a valid opt-out"
     )
+    gpc_overridable = models.BooleanField(
+        default=False, help_text="an explicit opt-in after the signal may override GPC (CO, CT)"
+    )
     consent_max_age_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="re-prompt after this; empty = no expiry"
     )
@@ -200,3 +203,23 @@ class CurrentConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose_id}: {self.state}"
+
+
+class ConsentProperty(models.Model):
+    """A website or app embedding the banner: identified by a publishable key (public, not a
+    secret), limited to its origins (CORS) and rate-limited per key."""
+
+    name = models.CharField(max_length=100)
+    publishable_key = models.CharField(max_length=40, unique=True)
+    allowed_origins = models.JSONField(default=list, help_text="e.g. https://shop.example.com")
+    default_region = models.CharField(max_length=16, default="EU")
+    default_language = models.CharField(max_length=8, default="en")
+    purposes = models.ManyToManyField(Purpose, related_name="properties")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "consent properties"
+
+    def __str__(self) -> str:
+        return self.name

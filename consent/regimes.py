@@ -53,6 +53,7 @@ JURISDICTIONS = [
     {
         "code": "CPA",
         "name": "Colorado Privacy Act",
+        "gpc_overridable": True,
         "regions": ["US-CO"],
         "consent_model": "opt_out",
         "honours_gpc": True,
@@ -64,6 +65,7 @@ JURISDICTIONS = [
     {
         "code": "CTDPA",
         "name": "Connecticut DPA",
+        "gpc_overridable": True,
         "regions": ["US-CT"],
         "consent_model": "opt_out",
         "honours_gpc": True,
@@ -129,3 +131,13 @@ PURPOSES = [
         "cross-context behavioural (targeted) advertising.",
     },
 ]
+
+
+def seed_regimes() -> None:
+    """Create or refresh the shipped jurisdictions and purposes (idempotent)."""
+    from consent.models import Jurisdiction, Purpose
+
+    for values in JURISDICTIONS:
+        Jurisdiction.objects.update_or_create(code=values["code"], defaults=values)
+    for values in PURPOSES:
+        Purpose.objects.update_or_create(slug=values["slug"], defaults=values)

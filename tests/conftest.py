@@ -70,3 +70,11 @@ def api():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def regimes(db):
+    """Seeded jurisdictions and purposes (a transactional test's flush removes migration data)."""
+    from consent.regimes import seed_regimes
+
+    seed_regimes()

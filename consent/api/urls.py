@@ -1,2 +1,15 @@
+from django.urls import path
+
+from consent.api import public, views
+
 app_name = "consent"
-urlpatterns: list = []
+urlpatterns = [
+    path("decision/", views.DecisionView.as_view(), name="decision"),
+    path("decisions/bulk/", views.BulkDecisionView.as_view(), name="decisions-bulk"),
+    path("records/", views.ConsentWriteView.as_view(), name="record-create"),
+    path("records/<uuid:record_id>/receipt/", views.ReceiptView.as_view(), name="receipt"),
+    path("subjects/<uuid:subject_id>/history/", views.SubjectHistoryView.as_view(), name="history"),
+    path("tcf/decode/", views.TCStringView.as_view(), name="tcf-decode"),
+    path("public/config/", public.BannerConfigView.as_view(), name="public-config"),
+    path("public/consents/", public.BannerConsentView.as_view(), name="public-consents"),
+]

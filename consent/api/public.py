@@ -1,0 +1,149 @@
+"""The public banner API: authenticated by a publishable property key (no user session), CORS
+limited to the property's origins, rate-limited per key; `Sec-GPC: 1` recorded and honoured
+where the visitor's jurisdiction says so."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from audit.actors import Actor
+from consent import banner
+from consent.models import ConsentProperty
+from ops.errors import DomainError, ForbiddenError
+
+VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
+
+
+class PropertyKeyThrottle(SimpleRateThrottle):
+    """Requests per publishable key (CUSTODIA_BANNER_RATE, default 600/min)."""
+
+    scope = "property_key"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        key = request.META.get(KEY_HEADER) or request.query_params.get("key")
+        return self.cache_format % {"scope": self.scope, "ident": key} if key else None
+
+
+class ChoicesSerializer(serializers.Serializer):
+    visitor_id = serializers.RegexField(VISITOR_ID)
+    region = serializers.CharField(max_length=16, required=False)
+    choices = serializers.DictField(
+        child=serializers.ChoiceField(choices=["granted", "denied", "withdrawn"])
+    )
+    notice = serializers.IntegerField(required=False)
+    tc_string = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+
+
+class PublicBannerView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PropertyKeyThrottle]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self.property = self._property(request)
+        super().initial(request, *args, **kwargs)
+
+    def _property(self, request: Request) -> ConsentProperty:
+        key = request.META.get(KEY_HEADER) or request.GET.get("key")
+        prop = (
+            ConsentProperty.objects.filter(publishable_key=key, active=True).first()
+            if key
+            else None
+        )
+        if prop is None:
+            raise DomainError(
+                "Unknown or inactive property key.", code="invalid_property_key", status=401
+            )
+        origin = request.META.get("HTTP_ORIGIN")
+        same_origin = origin == f"{request.scheme}://{request.get_host()}"  # the privacy center
+        if origin and not same_origin and origin not in prop.allowed_origins:
+            raise ForbiddenError(
+                "This origin is not allowed for this property.", code="origin_not_allowed"
+            )
+        return prop
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        origin = request.META.get("HTTP_ORIGIN")
+        prop = getattr(self, "property", None)
+        if origin and prop is not None and origin in prop.allowed_origins:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Headers"] = "Content-Type, X-Custodia-Key, Sec-GPC"
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def options(self, request: Request, *args, **kwargs) -> HttpResponse:
+        """CORS preflight: 204 for the property's origins (the key travels in the query)."""
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def gpc(request: Request) -> bool:
+        return request.META.get("HTTP_SEC_GPC", "").strip() == "1"
+
+    @staticmethod
+    def proof(request: Request) -> dict:
+        return {
+            "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+            "ip": request.META.get("REMOTE_ADDR", ""),
+            "gpc": PublicBannerView.gpc(request),
+        }
+
+
+class BannerConfigView(PublicBannerView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        """Purposes and notice in the visitor's language, the regime of their region, and their
+        current choices (a GPC signal is recorded first where it must be honoured)."""
+        visitor = request.query_params.get("visitor", "")
+        if visitor and not VISITOR_ID.match(visitor):
+            raise DomainError(
+                "Malformed visitor id.", fields={"visitor": ["8-64 letters, digits or -"]}
+            )
+        return Response(
+            banner.banner_config(
+                prop=self.property,
+                region=request.query_params.get("region", ""),
+                language=request.query_params.get("lang", ""),
+                visitor_id=visitor,
+                proof=self.proof(request),
+                actor=Actor.public(
+                    f"property:{self.property.pk}", ip=request.META.get("REMOTE_ADDR", "")
+                ),
+            )
+        )
+
+
+class BannerConsentView(PublicBannerView):
+    @extend_schema(request=ChoicesSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Record the visitor's choices (one ledger record per changed purpose)."""
+        body = ChoicesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        return Response(
+            banner.banner_record_choices(
+                prop=self.property,
+                visitor_id=data["visitor_id"],
+                region=data.get("region", ""),
+                choices=data["choices"],
+                notice_id=data.get("notice"),
+                tc_string=data.get("tc_string", ""),
+                proof=self.proof(request),
+                actor=Actor.public(
+                    f"property:{self.property.pk}", ip=request.META.get("REMOTE_ADDR", "")
+                ),
+            )
+        )

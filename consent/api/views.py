@@ -1,0 +1,177 @@
+"""Consent API for systems and staff: decisions (single, bulk, point-in-time), writes, history,
+receipts. Tokens need consent:read / consent:write; everything is scoped by region."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.permissions import TokenScopePermission
+from audit.actors import Actor
+from consent import selectors, services
+from consent.api import serializers
+from consent.models import ConsentRecord, Notice
+from consent.receipts import consent_receipt
+from consent.tcf import TCStringError, decode_tc_string
+from ops.errors import DomainError, ForbiddenError, NotFoundError
+from profiles.models import Subject
+from profiles.selectors import subject_get
+
+
+class ConsentView(APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    required_scopes = {"GET": "consent:read", "POST": "consent:read"}
+
+
+def _require_view(request: Request) -> None:
+    if not request.user.has_perm("consent.view_currentconsent"):
+        raise ForbiddenError("Your role cannot read consent decisions.")
+
+
+class DecisionView(ConsentView):
+    @extend_schema(
+        parameters=[serializers.DecisionQuerySerializer], responses={200: OpenApiTypes.OBJECT}
+    )
+    def get(self, request: Request) -> Response:
+        """May this subject's data be used for this purpose, now or at `at`?"""
+        _require_view(request)
+        query = serializers.DecisionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        subject = _subject_in_scope(request, query.validated_data["subject"])
+        purpose = selectors.purpose_get(query.validated_data["purpose"])
+        decision = selectors.may_process(
+            subject=subject, purpose=purpose, at=query.validated_data.get("at")
+        )
+        return Response({"subject": str(subject.pk), **decision.as_dict()})
+
+
+def _subject_in_scope(request: Request, subject_id) -> Subject:
+    """Consent readers (marketing) need no profile permission: scope by region only."""
+    from access.scoping import region_allowed
+
+    subject = Subject.objects.filter(pk=subject_id).only("id", "region", "jurisdiction").first()
+    if subject is None or not region_allowed(request, subject.region):
+        raise NotFoundError("Subject not found.")
+    return subject
+
+
+class BulkDecisionView(ConsentView):
+    @extend_schema(request=serializers.BulkDecisionSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Decisions for many subjects x purposes in one call (activation jobs). Subjects outside
+        the caller's scope, or unknown, are listed under `not_found`."""
+        _require_view(request)
+        body = serializers.BulkDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        purposes = [selectors.purpose_get(slug) for slug in body.validated_data["purposes"]]
+        decisions = selectors.may_process_bulk(
+            who=request,
+            subject_ids=body.validated_data["subjects"],
+            purposes=purposes,
+            at=body.validated_data.get("at"),
+        )
+        found = set(decisions)
+        return Response(
+            {
+                "decisions": {
+                    sid: {slug: d.as_dict() for slug, d in per.items()}
+                    for sid, per in decisions.items()
+                },
+                "not_found": [
+                    str(s) for s in body.validated_data["subjects"] if str(s) not in found
+                ],
+            }
+        )
+
+
+class ConsentWriteView(ConsentView):
+    required_scopes = {"POST": "consent:write"}
+
+    @extend_schema(
+        request=serializers.ConsentWriteSerializer,
+        responses={201: serializers.ConsentRecordSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        """Record a consent decision collected by another system (channel `api`)."""
+        if not request.user.has_perm("consent.add_consentrecord"):
+            raise ForbiddenError("Your role cannot record consent.")
+        body = serializers.ConsentWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        subject = subject_get(who=request, subject_id=data["subject"])
+        notice = Notice.objects.filter(pk=data["notice"]).first() if data.get("notice") else None
+        if data.get("notice") and notice is None:
+            raise DomainError("Unknown notice.", fields={"notice": ["not found"]})
+        tc_string = data.get("tc_string") or ""
+        if tc_string:
+            try:
+                decode_tc_string(tc_string)
+            except TCStringError as exc:
+                raise DomainError(
+                    str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
+                ) from exc
+        record = services.consent_record(
+            purpose=selectors.purpose_get(data["purpose"]),
+            state=data["state"],
+            channel="api",
+            actor=Actor.from_request(request),
+            subject=subject,
+            notice=notice,
+            proof=services.Proof(
+                user_agent=request.META.get("HTTP_USER_AGENT", ""), tc_string=tc_string
+            ),
+            idempotency_key=data.get("idempotency_key"),
+        )
+        return Response(
+            serializers.ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED
+        )
+
+
+class SubjectHistoryView(ConsentView):
+    @extend_schema(responses=serializers.ConsentRecordSerializer(many=True))
+    def get(self, request: Request, subject_id: str) -> Response:
+        if not request.user.has_perm("consent.view_consentrecord"):
+            raise ForbiddenError("Your role cannot read consent records.")
+        subject = _subject_in_scope(request, subject_id)
+        records = (
+            ConsentRecord.objects.restrict(request, "view")
+            .filter(subject=subject)
+            .select_related("purpose")
+        )
+        return Response(serializers.ConsentRecordSerializer(records[:500], many=True).data)
+
+
+class ReceiptView(ConsentView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, record_id: str) -> Response:
+        """The ISO/IEC TS 27560 receipt of one ledger record."""
+        record = (
+            ConsentRecord.objects.restrict(request, "view")
+            .select_related("purpose", "notice")
+            .filter(pk=record_id)
+            .first()
+        )
+        if record is None:
+            raise NotFoundError("Consent record not found.")
+        return Response(consent_receipt(record))
+
+
+class TCStringView(ConsentView):
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT}, responses={200: OpenApiTypes.OBJECT}
+    )
+    def post(self, request: Request) -> Response:
+        """Decode and validate an IAB TCF v2.2 TC string."""
+        value = request.data.get("tc_string") if isinstance(request.data, dict) else None
+        if not isinstance(value, str) or not value:
+            raise DomainError("Give tc_string.", fields={"tc_string": ["required"]})
+        try:
+            return Response(decode_tc_string(value).as_dict())
+        except TCStringError as exc:
+            raise DomainError(
+                str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
+            ) from exc

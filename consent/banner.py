@@ -1,0 +1,213 @@
+"""What the public banner and privacy center need: configuration for a visitor, their current
+choices, recording choices with proof and Global Privacy Control."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from audit.actors import Actor
+from consent.models import (
+    ConsentProperty,
+    ConsentRecord,
+    CurrentConsent,
+    Jurisdiction,
+    Notice,
+)
+from consent.selectors import jurisdiction_for_region
+from consent.services import Proof, consent_record
+from consent.tcf import TCStringError, decode_tc_string
+from ops.errors import DomainError
+
+DENIED = ConsentRecord.State.DENIED
+GRANTED = ConsentRecord.State.GRANTED
+
+
+def _region(prop: ConsentProperty, region: str) -> tuple[str, Jurisdiction]:
+    region = (region or prop.default_region).upper()
+    return region, jurisdiction_for_region(region)
+
+
+def _notice(prop: ConsentProperty, language: str) -> Notice | None:
+    notices = Notice.objects.filter(purposes__in=prop.purposes.all()).distinct()
+    return (
+        notices.filter(language=language).order_by("-version").first()
+        or notices.filter(language=prop.default_language).order_by("-version").first()
+    )
+
+
+def visitor_choices(*, visitor_id: str) -> dict[str, dict[str, Any]]:
+    rows = CurrentConsent.objects.filter(
+        subject__isnull=True, visitor_id=visitor_id
+    ).select_related("purpose")
+    return {
+        row.purpose.slug: {
+            "state": row.state,
+            "gpc": row.gpc,
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in rows
+    }
+
+
+def _apply_gpc(
+    *,
+    prop: ConsentProperty,
+    visitor_id: str,
+    region: str,
+    jurisdiction: Jurisdiction,
+    proof: dict,
+    actor: Actor,
+) -> None:
+    """Where the regime honours GPC, the signal opts the visitor out of sale/sharing, unless
+    they are already opted out, or the regime lets an explicit later opt-in override it."""
+    if not (proof.get("gpc") and jurisdiction.honours_gpc and visitor_id):
+        return
+    for purpose in prop.purposes.filter(sale_sharing=True):
+        current = CurrentConsent.objects.filter(
+            subject__isnull=True, visitor_id=visitor_id, purpose=purpose
+        ).first()
+        if current is not None and current.state == DENIED:
+            continue
+        if (
+            current is not None
+            and current.state == GRANTED
+            and not current.gpc
+            and jurisdiction.gpc_overridable
+        ):
+            continue
+        consent_record(
+            purpose=purpose,
+            state=DENIED,
+            channel="banner",
+            actor=actor,
+            visitor_id=visitor_id,
+            region=region,
+            proof=Proof(**proof),
+        )
+
+
+def banner_config(
+    *, prop: ConsentProperty, region: str, language: str, visitor_id: str, proof: dict, actor: Actor
+) -> dict[str, Any]:
+    region, jurisdiction = _region(prop, region)
+    language = (language or prop.default_language).lower()[:8]
+    _apply_gpc(
+        prop=prop,
+        visitor_id=visitor_id,
+        region=region,
+        jurisdiction=jurisdiction,
+        proof=proof,
+        actor=actor,
+    )
+    notice = _notice(prop, language)
+    opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
+    return {
+        "property": prop.name,
+        "region": region,
+        "jurisdiction": {
+            "code": jurisdiction.code,
+            "name": jurisdiction.name,
+            "consent_model": jurisdiction.consent_model,
+            "honours_gpc": jurisdiction.honours_gpc,
+        },
+        "gpc": bool(proof.get("gpc")),
+        "notice": (
+            {
+                "id": notice.pk,
+                "version": notice.version,
+                "language": notice.language,
+                "title": notice.title,
+                "text": notice.text,
+            }
+            if notice
+            else None
+        ),
+        "purposes": [
+            {
+                "slug": p.slug,
+                "name": p.name,
+                "description": p.description,
+                "essential": p.essential,
+                "sale_sharing": p.sale_sharing,
+                "default": "granted" if p.essential or (opt_out and not p.sensitive) else "denied",
+            }
+            for p in prop.purposes.order_by("-essential", "slug")
+        ],
+        "current": visitor_choices(visitor_id=visitor_id) if visitor_id else {},
+    }
+
+
+def banner_record_choices(
+    *,
+    prop: ConsentProperty,
+    visitor_id: str,
+    region: str,
+    choices: dict[str, str],
+    notice_id: int | None,
+    tc_string: str,
+    proof: dict,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Record a visitor's choices: one ledger record per purpose whose state changes. Under a
+    regime honouring GPC, a sale/sharing grant sent with the signal is recorded as a GPC
+    opt-out, unless the regime lets an explicit opt-in override the signal."""
+    region, jurisdiction = _region(prop, region)
+    purposes = {p.slug: p for p in prop.purposes.all()}
+    unknown = sorted(set(choices) - set(purposes))
+    if unknown:
+        raise DomainError(
+            "Unknown purposes for this property.",
+            code="unknown_purpose",
+            fields={"choices": [f"unknown: {', '.join(unknown)}"]},
+        )
+    notice = Notice.objects.filter(pk=notice_id).first() if notice_id else None
+    if tc_string:
+        try:
+            decode_tc_string(tc_string)
+        except TCStringError as exc:
+            raise DomainError(
+                str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
+            ) from exc
+    current = visitor_choices(visitor_id=visitor_id)
+    gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc
+    with transaction.atomic():
+        for slug, state in choices.items():
+            purpose = purposes[slug]
+            if purpose.essential:
+                continue
+            if (
+                gpc_applies
+                and purpose.sale_sharing
+                and state == GRANTED
+                and not jurisdiction.gpc_overridable
+            ):
+                state = DENIED
+            if current.get(slug, {}).get("state") == state:
+                continue
+            record_proof = Proof(
+                **{
+                    **proof,
+                    "gpc": bool(proof.get("gpc")) and purpose.sale_sharing and state == DENIED,
+                },
+                tc_string=tc_string,
+            )
+            consent_record(
+                purpose=purpose,
+                state=state,
+                channel="banner",
+                actor=actor,
+                visitor_id=visitor_id,
+                region=region,
+                notice=notice
+                if notice and notice.purposes.filter(pk=purpose.pk).exists()
+                else None,
+                proof=record_proof,
+            )
+    return {
+        "visitor_id": visitor_id,
+        "region": region,
+        "jurisdiction": jurisdiction.code,
+        "current": visitor_choices(visitor_id=visitor_id),
+    }

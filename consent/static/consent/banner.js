@@ -1,0 +1,132 @@
+/* Custodia consent banner: dependency-free, embedded with one script tag:
+   <script src="https://HUB/consent/banner.js" data-property-key="pk_..." data-region="EU" defer></script>
+   Optional: data-mode="center" renders the full choice list inline (privacy center).
+   The visitor id is random, kept in this site's localStorage; no personal data is sent. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) { return; }
+  var key = script.getAttribute("data-property-key");
+  var region = script.getAttribute("data-region") || "";
+  var mode = script.getAttribute("data-mode") || "banner";
+  var hub = new URL(script.src, window.location.href).origin;
+  var lang = (navigator.language || "en").slice(0, 2).toLowerCase();
+  var STORE = "custodia_visitor";
+  var state = { config: null, current: {} };
+
+  function randomId() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function visitorId() {
+    var fromHash = /(?:^|[#&])visitor=([A-Za-z0-9-]{8,64})/.exec(window.location.hash);
+    if (fromHash) { try { localStorage.setItem(STORE, fromHash[1]); } catch (e) { /* private mode */ } return fromHash[1]; }
+    var id = null;
+    try { id = localStorage.getItem(STORE); } catch (e) { id = null; }
+    if (!id) { id = randomId(); try { localStorage.setItem(STORE, id); } catch (e) { /* ignore */ } }
+    return id;
+  }
+
+  function api(path, params, body) {
+    var query = "key=" + encodeURIComponent(key);
+    Object.keys(params || {}).forEach(function (k) { query += "&" + k + "=" + encodeURIComponent(params[k]); });
+    var options = body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {};
+    options.credentials = "omit";
+    return fetch(hub + "/api/v1/consent/public/" + path + "?" + query, options).then(function (r) {
+      return r.json().then(function (data) { if (!r.ok) { throw data; } return data; });
+    });
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function publish() {
+    window.Custodia.choices = state.current;
+    document.dispatchEvent(new CustomEvent("custodia:consent", { detail: state.current }));
+  }
+
+  function decided() {
+    return state.config.purposes.every(function (p) { return p.essential || state.current[p.slug]; });
+  }
+
+  function save(choices) {
+    return api("consents/", {}, {
+      visitor_id: visitorId(), region: state.config.region, choices: choices,
+      notice: state.config.notice ? state.config.notice.id : undefined
+    }).then(function (data) { state.current = data.current; publish(); render(); });
+  }
+
+  function render() {
+    var old = document.getElementById("custodia-banner");
+    if (old) { old.remove(); }
+    var cfg = state.config;
+    if (mode !== "center" && decided()) { return renderReopen(); }
+    var box = el("div", { id: "custodia-banner", role: "dialog", "aria-label": "Privacy choices",
+      style: mode === "center" ? "" : "position:fixed;left:0;right:0;bottom:0;z-index:2147483647;background:#fff;" +
+        "border-top:2px solid #264b5d;padding:16px;font:14px/1.4 system-ui,sans-serif;color:#222;" });
+    if (cfg.notice) {
+      box.appendChild(el("strong", {}, cfg.notice.title));
+      box.appendChild(el("p", {}, cfg.notice.text));
+    }
+    if (cfg.gpc && cfg.jurisdiction.honours_gpc) {
+      box.appendChild(el("p", { "data-gpc": "honoured" }, "Your browser's Global Privacy Control signal is honoured: " +
+        "you are opted out of the sale or sharing of your personal information."));
+    }
+    var list = el("ul", { style: "list-style:none;padding:0" });
+    cfg.purposes.forEach(function (p) {
+      var item = el("li");
+      var current = state.current[p.slug] ? state.current[p.slug].state : p["default"];
+      var box2 = el("input", { type: "checkbox", name: p.slug, id: "custodia-" + p.slug });
+      box2.checked = p.essential || current === "granted";
+      box2.disabled = p.essential;
+      var label = el("label", { "for": "custodia-" + p.slug }, " " + p.name + (p.essential ? " (always on)" : ""));
+      item.appendChild(box2); item.appendChild(label);
+      item.appendChild(el("div", { style: "color:#555;font-size:12px" }, p.description));
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    function collect(all) {
+      var choices = {};
+      cfg.purposes.forEach(function (p) {
+        if (p.essential) { return; }
+        var checked = all === undefined ? document.getElementById("custodia-" + p.slug).checked : all;
+        choices[p.slug] = checked ? "granted" : (state.current[p.slug] && state.current[p.slug].state === "granted" ? "withdrawn" : "denied");
+      });
+      return choices;
+    }
+    [["Accept all", true], ["Reject all", false], ["Save choices", undefined]].forEach(function (b) {
+      var button = el("button", { type: "button", "data-action": String(b[1]) }, b[0]);
+      button.style.marginRight = "8px";
+      button.addEventListener("click", function () { save(collect(b[1])); });
+      box.appendChild(button);
+    });
+    if (mode !== "center") {
+      var link = el("a", { href: hub + "/privacy-center/?key=" + encodeURIComponent(key) + "#visitor=" + visitorId(),
+        target: "_blank", rel: "noopener", style: "margin-left:8px" }, "Privacy center");
+      box.appendChild(link);
+    }
+    (mode === "center" ? (document.getElementById("custodia-center") || document.body) : document.body).appendChild(box);
+  }
+
+  function renderReopen() {
+    var button = el("button", { id: "custodia-banner", type: "button", "aria-label": "Privacy choices",
+      style: "position:fixed;left:8px;bottom:8px;z-index:2147483647;font:12px system-ui,sans-serif" }, "Privacy choices");
+    button.addEventListener("click", function () { mode = "open"; render(); mode = "banner"; });
+    document.body.appendChild(button);
+  }
+
+  window.Custodia = { choices: {}, open: function () { mode = "open"; render(); mode = "banner"; } };
+  api("config/", { region: region, lang: lang, visitor: visitorId() }).then(function (cfg) {
+    state.config = cfg;
+    state.current = cfg.current || {};
+    publish();
+    render();
+  })["catch"](function (err) { if (window.console) { console.warn("Custodia banner:", err && err.error ? err.error.code : err); } });
+}());

@@ -1,0 +1,43 @@
+"""Pages served by the hub to the public: the banner script, the privacy center, gpc.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+from consent.models import ConsentProperty
+
+BANNER_JS = Path(__file__).resolve().parent / "static" / "consent" / "banner.js"
+GPC_SUPPORT_SINCE = dt.date(2026, 11, 25)
+
+
+@require_safe
+@cache_control(public=True, max_age=300)
+def banner_js(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(
+        BANNER_JS.read_bytes(), content_type="application/javascript; charset=utf-8"
+    )
+    response["Access-Control-Allow-Origin"] = "*"  # a public script, like any CDN asset
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@require_safe
+def privacy_center(request: HttpRequest) -> HttpResponse:
+    key = request.GET.get("key", "")
+    prop = ConsentProperty.objects.filter(publishable_key=key, active=True).first() if key else None
+    return render(
+        request, "consent/privacy_center.html", {"prop": prop}, status=200 if prop else 404
+    )
+
+
+@require_safe
+@cache_control(public=True, max_age=86400)
+def gpc_json(request: HttpRequest) -> JsonResponse:
+    """Declares support for Global Privacy Control (https://globalprivacycontrol.org)."""
+    return JsonResponse({"gpc": True, "version": 1, "lastUpdate": GPC_SUPPORT_SINCE.isoformat()})
