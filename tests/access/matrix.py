@@ -91,6 +91,35 @@ def admin_audit(client: Client, subject) -> str:
     return "listed" if any(e.subject_id == subject.pk for e in _rows(r)) else "not listed"
 
 
+def decision(client: Client, subject) -> str:
+    r = client.get(
+        "/api/v1/consent/decision/", {"subject": str(subject.pk), "purpose": "analytics"}
+    )
+    return _status(r) or "decided"
+
+
+def bulk_decision(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/consent/decisions/bulk/",
+        {"subjects": [str(subject.pk)], "purposes": ["analytics"]},
+        content_type="application/json",
+    )
+    return _status(r) or ("decided" if str(subject.pk) in r.json()["decisions"] else "not found")
+
+
+def history(client: Client, subject) -> str:
+    r = client.get(f"/api/v1/consent/subjects/{subject.pk}/history/")
+    return _status(r) or "listed"
+
+
+def receipt(client: Client, subject) -> str:
+    from consent.models import ConsentRecord
+
+    record = ConsentRecord.objects.filter(subject=subject).first()
+    r = client.get(f"/api/v1/consent/records/{record.pk}/receipt/")
+    return _status(r) or "shown"
+
+
 # Endpoint -> (observer, {role: (outcome for an in-scope subject, for an out-of-scope subject)}).
 # All-region roles have no out-of-scope subject: both columns show the same outcome.
 M, C, N = "masked", "clear", "404"
@@ -153,6 +182,46 @@ MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("listed", "listed"),
+        },
+    ),
+    "GET /api/v1/consent/decision/?subject={id}&purpose=analytics": (
+        decision,
+        {
+            "DPO": ("decided", "decided"),
+            "Privacy officer": ("decided", "404"),
+            "Support agent": ("decided", "404"),
+            "Marketing analyst": ("decided", "decided"),
+            "Auditor": ("decided", "decided"),
+        },
+    ),
+    "POST /api/v1/consent/decisions/bulk/": (
+        bulk_decision,
+        {
+            "DPO": ("decided", "decided"),
+            "Privacy officer": ("decided", "not found"),
+            "Support agent": ("decided", "not found"),
+            "Marketing analyst": ("decided", "decided"),
+            "Auditor": ("decided", "decided"),
+        },
+    ),
+    "GET /api/v1/consent/subjects/{id}/history/": (
+        history,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
+    "GET /api/v1/consent/records/{record}/receipt/": (
+        receipt,
+        {
+            "DPO": ("shown", "shown"),
+            "Privacy officer": ("shown", "404"),
+            "Support agent": ("404", "404"),
+            "Marketing analyst": ("404", "404"),
+            "Auditor": ("shown", "shown"),
         },
     ),
     "admin: subject changelist": (

@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 
 from audit.actors import Actor
+from consent.models import Purpose
+from consent.services import consent_record
 from profiles.selectors import subject_profile
 from tests.access.matrix import IN_REGION, MATRIX, OUT_REGION, ROLES, render
 from tests.factories import make_staff, make_subject
@@ -14,7 +16,7 @@ CASES = [(role, scope) for role in ROLES for scope in ("in", "out")]
 
 
 @pytest.fixture
-def subjects(roles):
+def subjects(roles, regimes):
     made = {}
     for scope, region in (("in", IN_REGION), ("out", OUT_REGION)):
         email = f"matrix-{scope}@example.com"
@@ -22,6 +24,13 @@ def subjects(roles):
         subject.email = email
         # One audit event per subject, so audit listings have something to show or hide.
         subject_profile(who=make_staff("DPO"), subject=subject, actor=Actor.system("tests"))
+        consent_record(
+            purpose=Purpose.objects.get(slug="analytics"),
+            state="granted",
+            channel="api",
+            actor=Actor.system("tests"),
+            subject=subject,
+        )
         made[scope] = subject
     return made
 

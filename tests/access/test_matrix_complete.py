@@ -16,6 +16,10 @@ NOT_PERSONAL = {
     "api/v1/profiles/imports/": "write-only upload",
     "api/v1/profiles/imports/<uuid:job_id>/": "progress counters of the caller's own import",
     "api/v1/profiles/imports/<uuid:job_id>/errors/": "line numbers and reasons, never values",
+    "api/v1/consent/records/": "write-only; subject scoped by subject_get",
+    "api/v1/consent/tcf/decode/": "decodes a string the caller sends",
+    "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key",
+    "api/v1/consent/public/consents/": "public banner API: records a visitor's own choices",
 }
 
 
@@ -35,7 +39,9 @@ def _matrix_routes() -> set[str]:
     for endpoint in MATRIX:
         if endpoint.startswith(("GET ", "POST ")):
             path = endpoint.split(" ", 1)[1].split("?")[0].lstrip("/")
-            covered.add(path.replace("{id}", "<uuid:subject_id>"))
+            covered.add(
+                path.replace("{id}", "<uuid:subject_id>").replace("{record}", "<uuid:record_id>")
+            )
     return covered
 
 
