@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from audit.actors import Actor
 from consent.models import (
@@ -38,9 +39,12 @@ def _notice(prop: ConsentProperty, language: str) -> Notice | None:
 
 
 def visitor_choices(*, visitor_id: str) -> dict[str, dict[str, Any]]:
-    rows = CurrentConsent.objects.filter(
-        subject__isnull=True, visitor_id=visitor_id
-    ).select_related("purpose")
+    """The visitor's current choices; expired grants are left out so the banner asks again."""
+    rows = (
+        CurrentConsent.objects.filter(subject__isnull=True, visitor_id=visitor_id)
+        .exclude(state=GRANTED, expires_at__lt=timezone.now())
+        .select_related("purpose")
+    )
     return {
         row.purpose.slug: {
             "state": row.state,

@@ -182,6 +182,7 @@ class CurrentConsent(models.Model):
     gpc = models.BooleanField(default=False)
     recorded_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    needs_reprompt = models.BooleanField(default=False, help_text="expired: ask again")
     region = models.CharField(max_length=16)
 
     objects = ScopedManager()
@@ -223,3 +224,44 @@ class ConsentProperty(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConsentWebhook(models.Model):
+    """A system notified of every consent change (signed with its own secret)."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField()
+    secret = models.CharField(
+        max_length=100, help_text="HMAC-SHA256 key of the Custodia-Signature header"
+    )
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """Outbox row: written in the same transaction as the consent record, delivered by Celery
+    with retries and backoff. The payload holds ids and states, never personal values."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    webhook = models.ForeignKey(ConsentWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=9, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id}: {self.status}"

@@ -16,6 +16,7 @@ from audit.actors import Actor, truncate_ip
 from audit.services import audit_record
 from consent.models import ConsentRecord, CurrentConsent, Notice, Purpose
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
+from consent.webhooks import outbox_enqueue
 from ops.errors import ConflictError, DomainError
 
 GENESIS = "0" * 64
@@ -163,6 +164,7 @@ def consent_record(
                     else None,
                 },
             )
+            outbox_enqueue(record)
             if channel in AUDITED_CHANNELS:
                 audit_record(
                     actor=actor,
@@ -263,3 +265,11 @@ def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> i
         )
         carried += 1
     return carried
+
+
+def consent_flag_expired() -> int:
+    """Flag granted consents past their regime's maximum age: decisions already treat them as
+    expired; the banner and the privacy center ask again. Returns how many were flagged."""
+    return CurrentConsent.objects.filter(
+        state=ConsentRecord.State.GRANTED, expires_at__lt=timezone.now(), needs_reprompt=False
+    ).update(needs_reprompt=True)

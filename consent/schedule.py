@@ -1,0 +1,9 @@
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "consent-deliver-webhooks": {"task": "consent.deliver_webhooks", "schedule": 60.0},
+    "consent-flag-expired": {
+        "task": "consent.flag_expired",
+        "schedule": crontab(minute=5, hour="*/6"),
+    },
+}

@@ -1,0 +1,84 @@
+"""Consent-change webhooks through an outbox: enqueued with the change, delivered by Celery."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
+from ops import webhooks
+
+MAX_ATTEMPTS = 8
+LEASE = dt.timedelta(minutes=2)
+
+
+def outbox_enqueue(record: ConsentRecord) -> int:
+    """Call inside the consent transaction: one delivery per active webhook, sent after commit."""
+    payload = {
+        "event": "consent.changed",
+        "record": str(record.pk),
+        "subject": str(record.subject_id) if record.subject_id else None,
+        "visitor": record.visitor_id or None,
+        "purpose": record.purpose.slug,
+        "state": record.state,
+        "jurisdiction": record.jurisdiction,
+        "gpc": record.gpc,
+        "recorded_at": record.recorded_at.isoformat(),
+    }
+    hooks = list(ConsentWebhook.objects.filter(active=True))
+    if not hooks:
+        return 0
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(webhook=hook, payload=payload, next_attempt_at=now) for hook in hooks]
+    )
+
+    def _send() -> None:
+        from consent.tasks import deliver_webhooks
+
+        deliver_webhooks.delay()
+
+    transaction.on_commit(_send)
+    return len(hooks)
+
+
+def outbox_deliver(*, batch: int = 100) -> int:
+    """Deliver due rows; each row is claimed (claim-then-check) so two workers never send it
+    twice at once; failures back off exponentially and give up after MAX_ATTEMPTS."""
+    now = timezone.now()
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    )
+    delivered = 0
+    for delivery_id in list(due.values_list("pk", flat=True)[:batch]):
+        claimed = WebhookDelivery.objects.filter(
+            Q(pk=delivery_id), Q(next_attempt_at__lte=now), status=WebhookDelivery.Status.PENDING
+        ).update(next_attempt_at=now + LEASE)
+        if not claimed:
+            continue
+        delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+        result = webhooks.deliver(
+            delivery.webhook.url, delivery.payload, secret=delivery.webhook.secret
+        )
+        attempts = delivery.attempts + 1
+        if result.ok:
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                status=WebhookDelivery.Status.DELIVERED,
+                attempts=attempts,
+                delivered_at=timezone.now(),
+                last_error="",
+            )
+            delivered += 1
+        else:
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                attempts=attempts,
+                last_error=result.error[:200],
+                status=WebhookDelivery.Status.FAILED
+                if attempts >= MAX_ATTEMPTS
+                else WebhookDelivery.Status.PENDING,
+                next_attempt_at=timezone.now() + dt.timedelta(seconds=min(3600, 2**attempts * 5)),
+            )
+    return delivered

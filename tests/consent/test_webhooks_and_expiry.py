@@ -1,0 +1,110 @@
+"""Consent changes reach connected systems as signed webhooks; expired consents are re-asked."""
+
+import datetime as dt
+import http.server
+import json
+import threading
+
+import pytest
+from django.utils import timezone
+
+from audit.actors import Actor
+from consent.models import ConsentWebhook, CurrentConsent, Purpose, WebhookDelivery
+from consent.services import consent_flag_expired, consent_record
+from consent.webhooks import outbox_deliver
+from ops.webhooks import SIGNATURE_HEADER, verify
+from tests.factories import make_subject
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP server playing the connected system; answers with the status in `status`."""
+    received: list[tuple[bytes, str]] = []
+    state = {"status": 200}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers[SIGNATURE_HEADER]))
+            self.send_response(state["status"])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, state
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_consent_change_is_delivered_signed_and_without_personal_values(receiver):
+    url, received, _ = receiver
+    ConsentWebhook.objects.create(name="CRM", url=url, secret="s3cret")
+    subject = make_subject(region="EU", email="webhook.person@example.com")
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=subject,
+    )
+    assert outbox_deliver() == 1
+    body, signature = received[0]
+    assert verify("s3cret", body, signature)
+    payload = json.loads(body)
+    assert (payload["subject"], payload["purpose"], payload["state"]) == (
+        str(subject.pk),
+        "analytics",
+        "granted",
+    )
+    assert "webhook.person" not in body.decode()
+    assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(receiver):
+    url, received, state = receiver
+    ConsentWebhook.objects.create(name="CRM", url=url, secret="s3cret")
+    state["status"] = 503
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="denied",
+        channel="api",
+        actor=SYSTEM,
+        subject=make_subject(),
+    )
+    assert outbox_deliver() == 0
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 503")
+    assert outbox_deliver() == 0  # not due yet: backing off
+    state["status"] = 200
+    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+    assert outbox_deliver() == 1
+    assert len(received) == 2
+
+
+def test_consents_past_the_regimes_maximum_age_are_flagged_for_a_new_prompt():
+    subject = make_subject(region="EU")
+    consent_record(
+        purpose=Purpose.objects.get(slug="personalization"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=subject,
+        recorded_at=timezone.now() - dt.timedelta(days=366),
+    )
+    fresh = make_subject(region="EU")
+    consent_record(
+        purpose=Purpose.objects.get(slug="personalization"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=fresh,
+    )
+    assert consent_flag_expired() == 1
+    assert CurrentConsent.objects.get(subject=subject).needs_reprompt
+    assert not CurrentConsent.objects.get(subject=fresh).needs_reprompt
