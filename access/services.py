@@ -22,6 +22,7 @@ TOKEN_SCOPES = (
     "profiles:write",
     "consent:read",
     "consent:write",
+    "dsar:read",
     "dsar:manage",
     "audit:read",
 )

@@ -10,7 +10,7 @@ from django.db import IntegrityError, models, transaction
 from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
-from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
+from profiles.crypto.fields import EncryptedFieldMixin, EncryptedJSONField, EncryptedTextField
 from profiles.crypto.keyring import DecryptionError, master_keyring
 
 
@@ -54,13 +54,69 @@ class System(models.Model):
         return self.name
 
 
-class Subject(models.Model):
+class CiphertextRefresh:
+    """`refresh_from_db` reloads encrypted fields as ciphertext (decrypted on first access, as
+    after any query), so refreshing a row whose key was destroyed does not raise."""
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        encrypted = [
+            f.attname
+            for f in self._meta.concrete_fields
+            if isinstance(f, EncryptedFieldMixin) and (fields is None or f.attname in fields)
+        ]
+        plain = [
+            f.attname
+            for f in self._meta.concrete_fields
+            if f.attname not in encrypted and (fields is None or f.attname in fields)
+        ]
+        if plain:
+            super().refresh_from_db(using=using, fields=plain, from_queryset=from_queryset)
+        if encrypted:
+            raw = type(self)._base_manager.filter(pk=self.pk).values_list(*encrypted).get()
+            for attname, value in zip(encrypted, raw, strict=True):
+                self.__dict__[attname] = value
+
+
+class KeyOwner(CiphertextRefresh):
+    """A row that owns a data key (a SubjectKey keyed by its primary key): subjects, and other
+    records holding personal values of their own, such as data-subject requests. Destroying the
+    key (`SubjectKey` row) makes every ciphertext under it unreadable."""
+
+    def encryption_key(self, *, create: bool) -> tuple[bytes, uuid.UUID]:
+        return self.data_key(create=create)
+
+    def data_key(self, *, create: bool = False) -> tuple[bytes, uuid.UUID]:
+        """This owner's unwrapped data key and its id (cached on the instance).
+
+        Raises DecryptionError when the key was destroyed (crypto-shredding)."""
+        cached = getattr(self, "_data_key_cache", None)
+        if cached is not None:
+            return cached
+        row = SubjectKey.objects.filter(subject_id=self.pk).first()
+        if row is None:
+            if not create:
+                raise DecryptionError("the data key does not exist (shredded?)")
+            row = SubjectKey.create_for(self.pk)
+        key = master_keyring().unwrap(
+            row.wrapped_key,
+            version=row.master_version,
+            context=SubjectKey.context(self.pk, row.key_id),
+        )
+        self._data_key_cache = (key, row.key_id)
+        return self._data_key_cache
+
+    def forget_data_key(self) -> None:
+        self.__dict__.pop("_data_key_cache", None)
+
+
+class Subject(KeyOwner, models.Model):
     """A data subject: the golden record's root. Region decides jurisdiction and who may see it."""
 
     class Status(models.TextChoices):
         ACTIVE = "active"
         MERGED = "merged"
         ERASED = "erased"
+        RESTRICTED = "restricted", "Restricted (erased except data kept by law)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     region = models.CharField(max_length=16, db_index=True, help_text="e.g. EU, GB, US-CA, BR, CA")
@@ -68,7 +124,7 @@ class Subject(models.Model):
         max_length=16, blank=True, help_text="Jurisdiction code; empty = derived from region"
     )
     status = models.CharField(
-        max_length=8, choices=Status.choices, default=Status.ACTIVE, db_index=True
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
     )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_subjects"
@@ -86,29 +142,6 @@ class Subject(models.Model):
 
     def __str__(self) -> str:
         return f"Subject {self.id}"
-
-    def data_key(self, *, create: bool = False) -> tuple[bytes, uuid.UUID]:
-        """This subject's unwrapped data key and its id (cached on the instance).
-
-        Raises DecryptionError when the key was destroyed (crypto-shredding)."""
-        cached = getattr(self, "_data_key_cache", None)
-        if cached is not None:
-            return cached
-        row = SubjectKey.objects.filter(subject_id=self.pk).first()
-        if row is None:
-            if not create:
-                raise DecryptionError("the subject's data key does not exist (shredded?)")
-            row = SubjectKey.create_for(self.pk)
-        key = master_keyring().unwrap(
-            row.wrapped_key,
-            version=row.master_version,
-            context=SubjectKey.context(self.pk, row.key_id),
-        )
-        self._data_key_cache = (key, row.key_id)
-        return self._data_key_cache
-
-    def forget_data_key(self) -> None:
-        self.__dict__.pop("_data_key_cache", None)
 
 
 class SubjectShare(UserObjectPermissionBase):
@@ -165,7 +198,7 @@ class SubjectKey(models.Model):
             return cls.objects.get(subject_id=subject_id)  # a concurrent writer created it
 
 
-class SubjectOwned(models.Model):
+class SubjectOwned(CiphertextRefresh, models.Model):
     """Rows holding a subject's encrypted values; the subject's data key encrypts them."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

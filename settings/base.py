@@ -233,6 +233,17 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CUSTODIA_WORKER_HEARTBEAT_SECONDS = env_float("CUSTODIA_WORKER_HEARTBEAT_SECONDS", 5.0)
 CUSTODIA_WORKER_STALE_SECONDS = env_float("CUSTODIA_WORKER_STALE_SECONDS", 20.0)
 CUSTODIA_STEP_LEASE_SECONDS = env_int("CUSTODIA_STEP_LEASE_SECONDS", 300)
+CUSTODIA_DSAR_SWEEP_SECONDS = env_float("CUSTODIA_DSAR_SWEEP_SECONDS", 30.0)
+
+# --- Data-subject requests -------------------------------------------------------------
+CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "Custodia demo controller")
+CUSTODIA_DSAR_VERIFY_HOURS = env_int("CUSTODIA_DSAR_VERIFY_HOURS", 72)
+CUSTODIA_DSAR_ARCHIVE_DAYS = env_int("CUSTODIA_DSAR_ARCHIVE_DAYS", 7)
+CUSTODIA_DSAR_TEAM_EMAIL = env_str("CUSTODIA_DSAR_TEAM_EMAIL", "")
+# Request kinds an officer approves before the pipeline runs (comma-separated).
+CUSTODIA_DSAR_APPROVAL_REQUIRED = env_list(
+    "CUSTODIA_DSAR_APPROVAL_REQUIRED", ["erasure", "rectification"]
+)
 
 # --- Staff sign-in: TOTP second factor and lockout -------------------------------------
 CUSTODIA_REQUIRE_MFA = env_bool("CUSTODIA_REQUIRE_MFA", PRODUCTION)

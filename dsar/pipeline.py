@@ -1,0 +1,664 @@
+"""The request pipeline: a plan of steps per request type, each run by a Celery task that gets
+only the step's id. A step's state lives in the database, not in the broker:
+
+- a worker *claims* a step with a compare-and-set (pending, or running with an expired lease)
+  and gets a fencing number (its attempt);
+- local effects and "step done" commit in one transaction, and only if the attempt still holds
+  the step, so a step that ran twice has its effect once;
+- a beat sweeper re-enqueues steps whose lease ran out (a killed worker) or that were never
+  picked up (a lost message: the embedded broker drops a message taken by a killed worker).
+
+Effects outside the database (mail, webhooks) are at-least-once; connected systems receive
+the task id as an idempotency key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from consent.models import ConsentRecord, Purpose
+from consent.services import consent_opt_out_of_sale, consent_record
+from dsar import archive as archives
+from dsar.models import (
+    DataSubjectRequest,
+    LegalHold,
+    RequestStep,
+    RetentionException,
+    SystemConnector,
+    SystemTask,
+)
+from dsar.services import _audit, _mail, request_purge_contact, timeline_add
+from ops import webhooks
+from profiles.models import Event, Identifier, Subject
+from profiles.selectors import subjects_find_by_identifier
+from profiles.services import subject_erase, subject_rectify
+
+logger = logging.getLogger(__name__)
+
+Kind = DataSubjectRequest.Kind
+ACTOR = Actor.system("dsar.pipeline")
+MAX_ATTEMPTS = 5
+
+PLANS: dict[str, list[str]] = {
+    Kind.ACCESS: ["locate", "package", "systems", "deliver", "close"],
+    Kind.PORTABILITY: ["locate", "package", "systems", "deliver", "close"],
+    Kind.ERASURE: ["locate", "erase", "systems", "notify", "close"],
+    Kind.RECTIFICATION: ["locate", "rectify", "systems", "notify", "close"],
+    Kind.RESTRICTION: ["locate", "restrict", "systems", "notify", "close"],
+    Kind.OBJECTION: ["locate", "restrict", "systems", "notify", "close"],
+    Kind.OPT_OUT: ["locate", "opt_out", "systems", "notify", "close"],
+}
+# Steps whose whole effect is in the database: effect and completion commit together.
+ATOMIC_STEPS = {"locate", "package", "erase", "rectify", "restrict", "opt_out", "close"}
+
+
+class Waiting(Exception):
+    """The step waits for connected systems; callbacks or the sweeper wake it up."""
+
+
+class Blocked(Exception):
+    """The request cannot go on (a legal hold): it is closed as rejected with this reason."""
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.CUSTODIA_STEP_LEASE_SECONDS)
+
+
+def plan_create(request: DataSubjectRequest) -> None:
+    for position, name in enumerate(PLANS[request.kind]):
+        RequestStep.objects.get_or_create(
+            request=request, name=name, defaults={"position": position}
+        )
+
+
+def _next_step(request_id: uuid.UUID) -> RequestStep | None:
+    return (
+        RequestStep.objects.filter(request_id=request_id)
+        .exclude(status=RequestStep.Status.DONE)
+        .order_by("position")
+        .first()
+    )
+
+
+def enqueue_next(request_id: uuid.UUID) -> None:
+    """Send the request's next pending step to a worker (ids only)."""
+    from dsar.tasks import run_step
+
+    step = _next_step(request_id)
+    if step is None or step.status != RequestStep.Status.PENDING:
+        return
+    # Mark the send, so the sweeper leaves it alone for one lease.
+    RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.PENDING).update(
+        lease_until=timezone.now() + _lease()
+    )
+    run_step.delay(step.pk)
+
+
+def _claim(step_id: int) -> RequestStep | None:
+    now = timezone.now()
+    claimed = (
+        RequestStep.objects.filter(pk=step_id)
+        .filter(
+            Q(status=RequestStep.Status.PENDING)
+            | Q(status=RequestStep.Status.RUNNING, lease_until__lt=now)
+        )
+        .filter(
+            request__status__in=[
+                DataSubjectRequest.Status.IN_PROGRESS,
+                DataSubjectRequest.Status.AWAITING_EXTERNAL,
+            ]
+        )
+        .update(
+            status=RequestStep.Status.RUNNING,
+            lease_until=now + _lease(),
+            attempts=F("attempts") + 1,
+            started_at=now,
+        )
+    )
+    if claimed != 1:
+        return None
+    step = RequestStep.objects.select_related("request", "request__subject").get(pk=step_id)
+    earlier = RequestStep.objects.filter(request_id=step.request_id, position__lt=step.position)
+    if earlier.exclude(status=RequestStep.Status.DONE).exists():
+        _release(step, "earlier step not done", backoff=False)
+        return None
+    return step
+
+
+def _settle(step: RequestStep, **fields: Any) -> bool:
+    """Compare-and-set on (running, this attempt): False if another attempt took the step."""
+    return bool(
+        RequestStep.objects.filter(
+            pk=step.pk, status=RequestStep.Status.RUNNING, attempts=step.attempts
+        ).update(**fields)
+    )
+
+
+def _release(step: RequestStep, error: str, *, backoff: bool = True) -> None:
+    delay = min(2**step.attempts * 5, 600) if backoff else 0
+    if step.attempts >= MAX_ATTEMPTS and backoff:
+        if _settle(step, status=RequestStep.Status.FAILED, error=error[:300], lease_until=None):
+            timeline_add(
+                request=step.request,
+                actor=ACTOR,
+                kind="step",
+                message=f"{step.name} failed after {step.attempts} attempts: an officer must act",
+            )
+        return
+    _settle(
+        step,
+        status=RequestStep.Status.PENDING,
+        error=error[:300],
+        lease_until=timezone.now() + dt.timedelta(seconds=delay),
+    )
+
+
+class _Superseded(Exception):
+    pass
+
+
+def _complete(step: RequestStep, result: dict[str, Any]) -> None:
+    if not _settle(
+        step,
+        status=RequestStep.Status.DONE,
+        result=result,
+        finished_at=timezone.now(),
+        lease_until=None,
+        error="",
+    ):
+        raise _Superseded
+    timeline_add(request=step.request, actor=ACTOR, kind="step", message=f"{step.name}: done")
+    transaction.on_commit(lambda: enqueue_next(step.request_id))
+
+
+def step_retry(*, step: RequestStep, actor: Actor) -> None:
+    """An officer retries a failed step (after fixing its cause): attempts start again."""
+    with transaction.atomic():
+        RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.FAILED).update(
+            status=RequestStep.Status.PENDING, attempts=0, lease_until=None, error=""
+        )
+        timeline_add(request=step.request, actor=actor, kind="step", message=f"{step.name}: retry")
+        _audit(step.request, actor, "retry_step", reason=step.name)
+        transaction.on_commit(lambda: enqueue_next(step.request_id))
+
+
+def step_run(*, step_id: int) -> str:
+    """Run one step if this worker can claim it. Returns what happened (for logs and tests)."""
+    step = _claim(step_id)
+    if step is None:
+        return "not claimed"
+    runner = RUNNERS[step.name]
+    try:
+        if step.name in ATOMIC_STEPS:
+            with transaction.atomic():
+                _complete(step, runner(step.request, step))
+        else:
+            result = runner(step.request, step)
+            with transaction.atomic():
+                _complete(step, result)
+    except _Superseded:
+        return "superseded"
+    except Waiting:
+        _settle(step, status=RequestStep.Status.WAITING, lease_until=None)
+        _set_request_status(step.request, DataSubjectRequest.Status.AWAITING_EXTERNAL)
+        systems_check(step.request_id)  # every callback may have arrived meanwhile
+        return "waiting"
+    except Blocked as blocked:
+        _block(step, str(blocked))
+        return "blocked"
+    except Exception as exc:  # any failure: retried by the sweeper with backoff
+        logger.exception("dsar step %s (%s) failed", step.pk, step.name)
+        _release(step, f"{type(exc).__name__}")
+        return "retry"
+    return "done"
+
+
+def _set_request_status(request: DataSubjectRequest, status: str) -> None:
+    if request.status == status:
+        return
+    updated = DataSubjectRequest.objects.filter(
+        pk=request.pk, status__in=DataSubjectRequest.OPEN
+    ).update(status=status)
+    if updated:
+        request.status = status
+        timeline_add(
+            request=request,
+            actor=ACTOR,
+            kind="status",
+            message=f"status: {DataSubjectRequest.Status(status).label}",
+        )
+
+
+def _block(step: RequestStep, reason: str) -> None:
+    request = step.request
+    with transaction.atomic():
+        if not _settle(step, status=RequestStep.Status.DONE, result={"blocked": reason}):
+            return
+        DataSubjectRequest.objects.filter(pk=request.pk).update(
+            status=DataSubjectRequest.Status.REJECTED,
+            outcome=reason[:500],
+            closed_at=timezone.now(),
+        )
+        request.steps.exclude(status=RequestStep.Status.DONE).update(
+            status=RequestStep.Status.FAILED, error="request blocked"
+        )
+        timeline_add(request=request, actor=ACTOR, kind="decision", message=reason)
+        _audit(request, ACTOR, "block", reason=reason)
+        transaction.on_commit(
+            lambda: _mail(
+                request,
+                f"Your privacy request {request.reference}",
+                f"We cannot erase your data at this time: {reason}.\n"
+                "You may lodge a complaint with a supervisory authority.",
+            )
+        )
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def _identifiers(subject: Subject | None) -> list[dict[str, str]]:
+    if subject is None:
+        return []
+    return [
+        {"kind": i.kind, "value": i.value}
+        for i in _with(Identifier.objects.filter(subject=subject), subject)
+    ]
+
+
+def _with(rows: Any, subject: Subject) -> list[Any]:
+    loaded = list(rows)
+    for row in loaded:
+        row.subject = subject
+    return loaded
+
+
+def _connectors_for(kind: str) -> list[SystemConnector]:
+    default = {Kind.ACCESS, Kind.PORTABILITY, Kind.ERASURE}
+    return [
+        c
+        for c in SystemConnector.objects.filter(active=True).select_related("system")
+        if kind in (c.handles or default)
+    ]
+
+
+def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Find the subject through the blind index, and prepare each connected system's task
+    with the identifiers it needs (encrypted; captured now, before any erasure)."""
+    subject = request.subject
+    if subject is None and request.contact_email:
+        subject = subjects_find_by_identifier(kind="email", value=request.contact_email).first()
+        while subject is not None and subject.merged_into_id:
+            subject = subject.merged_into
+        if subject is not None:
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                subject=subject, region=subject.region
+            )
+            request.subject, request.region = subject, subject.region
+    identifiers = _identifiers(subject)
+    if not identifiers and request.contact_email:
+        identifiers = [{"kind": "email", "value": request.contact_email}]
+    for connector in _connectors_for(request.kind):
+        task, created = SystemTask.objects.get_or_create(
+            request=request, connector=connector, defaults={"id": uuid.uuid4()}
+        )
+        if created or not task.payload:
+            task.payload = {"identifiers": identifiers}
+            task.save(update_fields=["payload"])
+    _audit(request, ACTOR, "locate", reason="subject found" if subject else "no subject found")
+    return {"subject_found": subject is not None, "systems": len(_connectors_for(request.kind))}
+
+
+def run_package(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Collect and package the subject's data (one transaction: archive and step together)."""
+    existing = getattr(request, "archive", None)
+    if existing is not None:
+        return {"archive": str(existing.pk), "bytes": existing.size}
+    data = archives.collect(request)
+    content = archives.package(data)
+    archive = archives.archive_store(request=request, content=content)
+    if request.subject_id:
+        audit_record(
+            actor=ACTOR,
+            action="dsar.export.collect",
+            object_type="dsar.request",
+            object_id=request.pk,
+            subject_id=request.subject_id,
+            region=request.region,
+            fields=["identifiers", "attributes", "events", "consent", "access_history"],
+            reason=f"{request.kind} request {request.reference}",
+        )
+    return {
+        "archive": str(archive.pk),
+        "bytes": archive.size,
+        "events": len(data.get("events", [])),
+        "consent_records": len(data.get("consent_history", [])),
+    }
+
+
+def _retained_events(subject: Subject) -> tuple[list[uuid.UUID], dt.datetime | None, list[str]]:
+    now = timezone.now()
+    keep: list[uuid.UUID] = []
+    until: dt.datetime | None = None
+    reasons: list[str] = []
+    for rule in RetentionException.objects.filter(active=True):
+        if rule.regions and subject.region not in rule.regions:
+            continue
+        cutoff = now - dt.timedelta(days=rule.keep_days)
+        rows = Event.objects.filter(
+            subject=subject, name__startswith=rule.event_prefix, occurred_at__gt=cutoff
+        ).values_list("pk", "occurred_at")
+        for pk, occurred in rows:
+            keep.append(pk)
+            end = occurred + dt.timedelta(days=rule.keep_days)
+            until = max(until, end) if until else end
+        if rows:
+            reasons.append(rule.reason)
+    return keep, until, reasons
+
+
+def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Honour legal holds (block) and retention exceptions (narrow), else crypto-shred and
+    delete, suppressing the identities so a re-import cannot bring the person back."""
+    subject = request.subject
+    if subject is None:
+        return {"subject_found": False}
+    hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
+    if hold is not None:
+        raise Blocked(f"legal hold: {hold.reason}")
+    if subject.status == Subject.Status.ERASED:
+        return {"subject_found": True, "already_erased": True}
+    keep, until, reasons = _retained_events(subject)
+    summary = subject_erase(
+        subject_id=subject.pk,
+        actor=ACTOR,
+        reason=f"erasure request {request.reference}",
+        keep_events=keep,
+    )
+    summary.pop("subject_id", None)
+    if keep:
+        summary["kept_until"] = until.isoformat()
+        summary["kept_because"] = reasons
+        DataSubjectRequest.objects.filter(pk=request.pk).update(retained_until=until)
+    return summary
+
+
+def run_rectify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    if request.subject is None:
+        return {"subject_found": False}
+    changed = subject_rectify(
+        subject=request.subject,
+        corrections=request.details.get("corrections", {}),
+        actor=ACTOR,
+        reason=f"rectification request {request.reference}",
+    )
+    return {"corrected": changed}
+
+
+def run_restrict(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Restriction / objection: every non-essential purpose (or the ones named) is denied in
+    the consent ledger, so every decision answers no until the person says otherwise."""
+    if request.subject is None:
+        return {"subject_found": False}
+    named = request.details.get("purposes") or []
+    purposes = Purpose.objects.filter(essential=False)
+    if named and request.kind == Kind.OBJECTION:
+        purposes = purposes.filter(slug__in=named)
+    for purpose in purposes:
+        consent_record(
+            purpose=purpose,
+            state=ConsentRecord.State.DENIED,
+            channel=ConsentRecord.Channel.DSAR,
+            actor=ACTOR,
+            subject=request.subject,
+            idempotency_key=f"dsar:{request.pk}:{purpose.slug}",
+        )
+    return {"purposes_denied": sorted(p.slug for p in purposes)}
+
+
+def run_opt_out(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    if request.subject is None:
+        return {"subject_found": False}
+    records = consent_opt_out_of_sale(subject=request.subject, actor=ACTOR)
+    return {"purposes_denied": sorted(r.purpose.slug for r in records)}
+
+
+def _dispatch(task: SystemTask, request: DataSubjectRequest) -> None:
+    connector = task.connector
+    now = timezone.now()
+    task.attempts += 1
+    if connector.mode == SystemConnector.Mode.MANUAL:
+        task.status = SystemTask.Status.SENT
+        task.sent_at = now
+        task.save(update_fields=["status", "sent_at", "attempts"])
+        timeline_add(
+            request=request,
+            actor=ACTOR,
+            kind="system",
+            message=f"{connector.system.name}: manual task opened for an officer",
+        )
+        return
+    payload = {
+        "type": f"dsar.{request.kind}",
+        "task_id": str(task.pk),
+        "request": request.reference,
+        "jurisdiction": request.jurisdiction,
+        "due_at": request.due_at.isoformat(),
+        "identifiers": task.payload.get("identifiers", []),
+        "callback_url": f"{settings.CUSTODIA_PUBLIC_URL}/api/v1/dsar/callbacks/{task.pk}/",
+    }
+    delivery = webhooks.deliver(
+        connector.webhook_url,
+        payload,
+        secret=connector.secret,
+        timeout=connector.timeout_seconds,
+    )
+    if delivery.ok:
+        task.status = SystemTask.Status.SENT
+        task.sent_at = now
+        task.last_error = ""
+        task.next_attempt_at = now + dt.timedelta(hours=connector.callback_timeout_hours)
+    else:
+        task.last_error = (delivery.error or f"HTTP {delivery.status}")[:200]
+        if task.attempts >= MAX_ATTEMPTS:
+            task.status = SystemTask.Status.FAILED
+            timeline_add(
+                request=request,
+                actor=ACTOR,
+                kind="system",
+                message=f"{connector.system.name}: unreachable, an officer must act",
+            )
+        else:
+            task.next_attempt_at = now + dt.timedelta(seconds=min(30 * 2**task.attempts, 3600))
+    task.save(update_fields=["status", "sent_at", "last_error", "next_attempt_at", "attempts"])
+
+
+def run_systems(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Ask every connected system to do its part (signed webhook, or a manual task), then wait
+    until each has called back or been marked done by an officer."""
+    now = timezone.now()
+    due = SystemTask.objects.filter(request=request).filter(
+        Q(status=SystemTask.Status.PENDING, next_attempt_at=None)
+        | Q(status=SystemTask.Status.PENDING, next_attempt_at__lte=now)
+        | Q(status=SystemTask.Status.SENT, next_attempt_at__lte=now)
+    )
+    for task in due.select_related("connector", "connector__system"):
+        _dispatch(task, request)
+    tasks = list(SystemTask.objects.filter(request=request).values_list("status", flat=True))
+    if any(status != SystemTask.Status.DONE for status in tasks):
+        raise Waiting
+    return {"systems_done": len(tasks)}
+
+
+def systems_check(request_id: uuid.UUID) -> bool:
+    """If the systems step waits and every system is done, finish it and go on."""
+    with transaction.atomic():
+        pending = SystemTask.objects.filter(request_id=request_id).exclude(
+            status=SystemTask.Status.DONE
+        )
+        if pending.exists():
+            return False
+        step = RequestStep.objects.filter(
+            request_id=request_id, name="systems", status=RequestStep.Status.WAITING
+        ).first()
+        if step is None:
+            return False
+        done = RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.WAITING).update(
+            status=RequestStep.Status.DONE,
+            finished_at=timezone.now(),
+            result={"systems_done": SystemTask.objects.filter(request_id=request_id).count()},
+        )
+        if not done:
+            return False
+        request = DataSubjectRequest.objects.get(pk=request_id)
+        _set_request_status(request, DataSubjectRequest.Status.IN_PROGRESS)
+        timeline_add(request=request, actor=ACTOR, kind="step", message="systems: done")
+        transaction.on_commit(lambda: enqueue_next(request_id))
+    return True
+
+
+def run_deliver(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Mail the person an expiring, single-use link to the encrypted archive."""
+    archive = request.archive
+    mailed = _mail(
+        request,
+        f"Your data is ready ({request.reference})",
+        "You can download a copy of your personal data (JSON and CSV in a ZIP file) once, "
+        f"within {settings.CUSTODIA_DSAR_ARCHIVE_DAYS} days:\n\n"
+        f"{archives.download_url(archive)}\n",
+    )
+    return {"mailed": mailed, "link_expires_at": archive.expires_at.isoformat()}
+
+
+def run_notify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    results = {s.name: s.result for s in request.steps.all()}
+    kept = results.get("erase", {}).get("events_kept")
+    lines = {
+        Kind.ERASURE: "Your personal data has been erased from our systems and those of our "
+        "processors."
+        + (
+            f" Some records ({kept}) must be kept by law and are restricted until then."
+            if kept
+            else ""
+        ),
+        Kind.RECTIFICATION: "Your data has been corrected.",
+        Kind.RESTRICTION: "We have restricted the processing of your data.",
+        Kind.OBJECTION: "We have stopped the processing you objected to.",
+        Kind.OPT_OUT: "You are opted out of the sale and sharing of your personal information.",
+    }
+    mailed = _mail(
+        request,
+        f"Your privacy request {request.reference} is complete",
+        lines.get(request.kind, "Your request is complete."),
+    )
+    return {"mailed": mailed}
+
+
+def run_close(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """Complete the request with a PII-free summary as proof, and destroy the contact details."""
+    summary = {s.name: s.result for s in request.steps.exclude(pk=step.pk) if s.name != "close"}
+    DataSubjectRequest.objects.filter(pk=request.pk).update(
+        status=DataSubjectRequest.Status.COMPLETED,
+        closed_at=timezone.now(),
+        result=summary,
+        outcome=f"{request.kind} completed",
+    )
+    timeline_add(request=request, actor=ACTOR, kind="status", message="status: Completed")
+    _audit(request, ACTOR, "complete", reason=f"{request.kind} completed")
+    request_purge_contact(request=request)
+    return {"completed": True}
+
+
+RUNNERS: dict[str, Callable[[DataSubjectRequest, RequestStep], dict[str, Any]]] = {
+    "locate": run_locate,
+    "package": run_package,
+    "erase": run_erase,
+    "rectify": run_rectify,
+    "restrict": run_restrict,
+    "opt_out": run_opt_out,
+    "systems": run_systems,
+    "deliver": run_deliver,
+    "notify": run_notify,
+    "close": run_close,
+}
+
+
+# --- the sweeper --------------------------------------------------------------------------
+
+
+def sweep() -> dict[str, int]:
+    """Beat: re-enqueue steps of open requests whose lease ran out or whose message was lost,
+    wake systems steps with deliveries due, finish deferred erasures, expire unverified
+    requests and destroy expired archives."""
+    from dsar.services import requests_expire_unverified
+    from dsar.tasks import run_step
+
+    now = timezone.now()
+    open_requests = [
+        DataSubjectRequest.Status.IN_PROGRESS,
+        DataSubjectRequest.Status.AWAITING_EXTERNAL,
+    ]
+    stale = RequestStep.objects.filter(request__status__in=open_requests).filter(
+        Q(status=RequestStep.Status.RUNNING, lease_until__lt=now)
+        | Q(status=RequestStep.Status.PENDING, lease_until__lt=now)
+        | Q(status=RequestStep.Status.PENDING, lease_until=None)
+    )
+    requeued = 0
+    for step in stale:
+        next_step = _next_step(step.request_id)
+        if next_step is None or next_step.pk != step.pk:
+            continue
+        if step.status == RequestStep.Status.PENDING:
+            RequestStep.objects.filter(pk=step.pk).update(lease_until=now + _lease())
+        run_step.delay(step.pk)
+        requeued += 1
+    woken = 0
+    due_tasks = SystemTask.objects.filter(
+        Q(status=SystemTask.Status.PENDING) | Q(status=SystemTask.Status.SENT),
+        next_attempt_at__lte=now,
+        request__status__in=open_requests,
+    ).values_list("request_id", flat=True)
+    for request_id in set(due_tasks):
+        woke = RequestStep.objects.filter(
+            request_id=request_id, name="systems", status=RequestStep.Status.WAITING
+        ).update(status=RequestStep.Status.PENDING, lease_until=None)
+        woken += woke
+    return {
+        "requeued": requeued,
+        "systems_woken": woken,
+        "deferred_erasures": erasures_finish_deferred(),
+        "expired": requests_expire_unverified(),
+        "archives_destroyed": archives.archives_destroy_expired(),
+    }
+
+
+def erasures_finish_deferred() -> int:
+    """Erase what a retention exception kept, once its time is up: the data key goes too."""
+    due = DataSubjectRequest.objects.filter(
+        kind=Kind.ERASURE, retained_until__lt=timezone.now(), retained_erased_at=None
+    ).exclude(subject=None)
+    count = 0
+    for request in due:
+        with transaction.atomic():
+            subject_erase(
+                subject_id=request.subject_id,
+                actor=ACTOR,
+                reason=f"retention period over ({request.reference})",
+            )
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                retained_erased_at=timezone.now()
+            )
+            timeline_add(request=request, actor=ACTOR, kind="step", message="retained data erased")
+        count += 1
+    return count

@@ -1,0 +1,608 @@
+"""Data-subject requests: intake, verification, approval, deadlines, assignment, notes, holds.
+
+Every change is audited in the same transaction (ids, kinds and reasons; never the requester's
+values). The pipeline itself lives in dsar/pipeline.py; these services start and steer it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from consent.models import Jurisdiction
+from consent.selectors import jurisdiction_for_region
+from dsar import deadlines
+from dsar.models import (
+    DataSubjectRequest,
+    LegalHold,
+    RequestAssignment,
+    SystemTask,
+    TimelineEntry,
+)
+from ops.errors import ConflictError, DomainError, NotFoundError
+from profiles.crypto.blind_index import InvalidIdentifier, index_of
+from profiles.crypto.keyring import blind_index_key
+from profiles.models import Subject, SubjectKey
+
+Kind = DataSubjectRequest.Kind
+Status = DataSubjectRequest.Status
+
+CODE_ATTEMPTS = 5
+
+
+class RequestError(DomainError):
+    code = "invalid_request"
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _reference() -> str:
+    # 10 characters from an alphabet without look-alikes: easy to read out on the phone.
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "DSR-" + "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def _code_hash(request_id: uuid.UUID, code: str) -> str:
+    """Keyed hash of a confirmation code (never stored in clear)."""
+    return hmac.new(blind_index_key(), f"dsar|{request_id}|{code}".encode(), "sha256").hexdigest()
+
+
+def _jurisdiction(region: str, code: str = "") -> Jurisdiction | None:
+    if code:
+        found = Jurisdiction.objects.filter(code=code).first()
+        if found:
+            return found
+    try:
+        return jurisdiction_for_region(region)
+    except NotFoundError:
+        return None
+
+
+def timeline_add(
+    *, request: DataSubjectRequest, actor: Actor | str, kind: str, message: str, note: str = ""
+) -> TimelineEntry:
+    """One line of the request's timeline; `message` is PII-free, `note` is encrypted."""
+    entry = TimelineEntry(
+        id=uuid.uuid4(),
+        request=request,
+        at=_now(),
+        actor=(actor if isinstance(actor, str) else actor.label)[:150],
+        kind=kind,
+        message=message[:300],
+        note=note,
+    )
+    entry.save()
+    return entry
+
+
+def _audit(request: DataSubjectRequest, actor: Actor, action: str, reason: str = "", **kw) -> None:
+    audit_record(
+        actor=actor,
+        action=f"dsar.request.{action}",
+        object_type="dsar.request",
+        object_id=request.pk,
+        subject_id=request.subject_id,
+        region=request.region,
+        reason=reason,
+        **kw,
+    )
+
+
+def _mail(request: DataSubjectRequest, subject: str, body: str) -> bool:
+    """Mail the requester, if we hold a contact address. Bodies carry references and links,
+    never the data itself."""
+    if request.purged_at or not request.contact_email:
+        return False
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [request.contact_email])
+    return True
+
+
+def _validate_kind(kind: str) -> None:
+    if kind not in Kind.values:
+        raise RequestError(
+            f"Unknown request type; use one of: {', '.join(Kind.values)}.",
+            fields={"kind": ["invalid"]},
+        )
+
+
+def _details(kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
+    details = dict(details or {})
+    if kind == Kind.RECTIFICATION:
+        corrections = details.get("corrections")
+        if not isinstance(corrections, dict) or not corrections:
+            raise RequestError(
+                "A rectification names the corrections: {attribute key: corrected value}.",
+                fields={"details.corrections": ["required"]},
+            )
+    return details
+
+
+def request_create(
+    *,
+    kind: str,
+    channel: str,
+    actor: Actor,
+    region: str = "",
+    subject: Subject | None = None,
+    email: str = "",
+    details: dict[str, Any] | None = None,
+    verification: str = "",
+    jurisdiction: str = "",
+) -> tuple[DataSubjectRequest, str]:
+    """Open a request. Public intake (no `verification`) starts in `verifying` and returns the
+    confirmation code to mail; staff and service intake are verified at once and start.
+
+    Deadline from the jurisdiction of the subject (or the given region). Audited. Returns the
+    request and the code ('' when none is needed)."""
+    _validate_kind(kind)
+    details = _details(kind, details)
+    if subject is not None:
+        region = subject.region
+        jurisdiction = jurisdiction or subject.jurisdiction
+    region = (region or "").upper()
+    if not region:
+        raise RequestError("Give a region or a subject.", fields={"region": ["required"]})
+    contact_index = ""
+    if email:
+        try:
+            contact_index = index_of("email", email)
+        except InvalidIdentifier as exc:
+            raise RequestError(
+                "That e-mail address is not valid.", fields={"email": ["invalid"]}
+            ) from exc
+    if subject is None and not email:
+        raise RequestError("Give a subject or an e-mail address.", fields={"email": ["required"]})
+    regime = _jurisdiction(region, jurisdiction)
+    now = _now()
+    request = DataSubjectRequest(
+        id=uuid.uuid4(),
+        kind=kind,
+        channel=channel,
+        subject=subject,
+        region=region,
+        jurisdiction=regime.code if regime else "",
+        contact_email=email.strip(),
+        contact_index=contact_index,
+        details=details,
+        received_at=now,
+        due_at=deadlines.due_date(regime, now),
+        created_by=actor.label,
+    )
+    code = ""
+    if verification:
+        request.verification = verification
+        request.verified_at = now
+    else:
+        code = f"{secrets.randbelow(10**6):06d}"
+        request.verification_code_hash = _code_hash(request.pk, code)
+        request.verification_expires_at = now + dt.timedelta(
+            hours=settings.CUSTODIA_DSAR_VERIFY_HOURS
+        )
+    with transaction.atomic():
+        for _ in range(5):
+            request.reference = _reference()
+            try:
+                with transaction.atomic():
+                    request.save()
+                break
+            except IntegrityError:
+                continue
+        timeline_add(
+            request=request,
+            actor=actor,
+            kind="status",
+            message=f"received through {channel}; due {request.due_at:%Y-%m-%d}",
+        )
+        _audit(request, actor, "create", reason=f"{kind} via {channel}")
+        if verification:
+            _after_verification(request, actor)
+    return request, code
+
+
+def intake_public(
+    *,
+    kind: str,
+    email: str,
+    region: str,
+    details: dict[str, Any] | None,
+    actor: Actor,
+    confirm_url: str,
+) -> DataSubjectRequest:
+    """Privacy-center intake: open the request and mail a confirmation code to the address.
+    The answer is the same whether or not we hold data on that address."""
+    request, code = request_create(
+        kind=kind,
+        channel=DataSubjectRequest.Channel.PRIVACY_CENTER,
+        actor=actor,
+        region=region,
+        email=email,
+        details=details,
+    )
+    confirm_url = f"{confirm_url}&ref={request.reference}"
+    _mail(
+        request,
+        f"Confirm your privacy request {request.reference}",
+        f"We received a {request.get_kind_display()} request for this address.\n\n"
+        f"Your confirmation code: {code}\n"
+        f"Enter it at {confirm_url} within {settings.CUSTODIA_DSAR_VERIFY_HOURS} hours.\n\n"
+        "If you did not ask for this, ignore this message: nothing will happen.",
+    )
+    return request
+
+
+def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectRequest:
+    """Check the mailed code (at most 5 tries, until the request expires) and start the
+    request. Errors never say whether the reference exists."""
+    wrong = RequestError(
+        "That code is not valid for this request (or the request has expired).",
+        code="invalid_code",
+    )
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().filter(reference=reference).first()
+        if request is None:
+            raise wrong
+        if request.status != Status.VERIFYING:
+            if request.verification == DataSubjectRequest.Verification.EMAIL_CODE:
+                return request  # confirmed already: the link was clicked twice
+            raise wrong
+        expired = request.verification_expires_at and request.verification_expires_at < _now()
+        if expired or request.verification_attempts >= CODE_ATTEMPTS:
+            raise wrong
+        if not hmac.compare_digest(
+            request.verification_code_hash, _code_hash(request.pk, (code or "").strip())
+        ):
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                verification_attempts=request.verification_attempts + 1
+            )
+            _audit(request, actor, "verify_failed", reason="wrong confirmation code")
+            return_error = wrong
+        else:
+            return_error = None
+            request.verification = DataSubjectRequest.Verification.EMAIL_CODE
+            request.verified_at = _now()
+            request.verification_code_hash = ""
+            request.save(update_fields=["verification", "verified_at", "verification_code_hash"])
+            timeline_add(
+                request=request, actor=actor, kind="status", message="e-mail address confirmed"
+            )
+            _audit(request, actor, "verify", reason="e-mail code")
+            _after_verification(request, actor)
+    if return_error:
+        raise return_error
+    return request
+
+
+def _needs_approval(kind: str) -> bool:
+    return kind in settings.CUSTODIA_DSAR_APPROVAL_REQUIRED
+
+
+def _after_verification(request: DataSubjectRequest, actor: Actor) -> None:
+    if _needs_approval(request.kind) and not request.approved_at:
+        _set_status(request, Status.AWAITING_APPROVAL, actor)
+    else:
+        _start(request, actor)
+
+
+def _set_status(request: DataSubjectRequest, status: str, actor: Actor | str) -> None:
+    request.status = status
+    DataSubjectRequest.objects.filter(pk=request.pk).update(status=status)
+    timeline_add(
+        request=request,
+        actor=actor,
+        kind="status",
+        message=f"status: {DataSubjectRequest.Status(status).label}",
+    )
+
+
+def _start(request: DataSubjectRequest, actor: Actor) -> None:
+    from dsar import pipeline
+
+    _set_status(request, Status.IN_PROGRESS, actor)
+    pipeline.plan_create(request)
+    transaction.on_commit(lambda: pipeline.enqueue_next(request.pk))
+
+
+def _locked(request: DataSubjectRequest) -> DataSubjectRequest:
+    return DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def request_approve(
+    *, request: DataSubjectRequest, actor: Actor, reason: str = ""
+) -> DataSubjectRequest:
+    """An officer approves a verified request that needs approval (erasure, rectification by
+    default); the pipeline starts."""
+    with transaction.atomic():
+        request = _locked(request)
+        if request.status != Status.AWAITING_APPROVAL:
+            raise ConflictError("Only a request awaiting approval can be approved.")
+        request.approved_at = _now()
+        request.approved_by = actor.label
+        request.save(update_fields=["approved_at", "approved_by"])
+        timeline_add(request=request, actor=actor, kind="decision", message="approved", note=reason)
+        _audit(request, actor, "approve")
+        _start(request, actor)
+    return request
+
+
+def request_deny(*, request: DataSubjectRequest, actor: Actor, reason: str) -> DataSubjectRequest:
+    """Refuse a request with the reason the person is told (Art. 12(4): why, and that they may
+    complain to a supervisory authority). The reason is kept as proof."""
+    if not reason.strip():
+        raise RequestError("A refusal needs a reason.", fields={"reason": ["required"]})
+    with transaction.atomic():
+        request = _locked(request)
+        if not request.is_open:
+            raise ConflictError("This request is closed already.")
+        request.status = Status.REJECTED
+        request.outcome = reason[:500]
+        request.closed_at = _now()
+        request.save(update_fields=["status", "outcome", "closed_at"])
+        request.steps.exclude(status="done").update(status="failed", error="request rejected")
+        timeline_add(request=request, actor=actor, kind="decision", message="rejected", note=reason)
+        _audit(request, actor, "reject", reason="refused by an officer")
+        transaction.on_commit(
+            lambda: _mail(
+                request,
+                f"Your privacy request {request.reference}",
+                "We cannot carry out your request. Reason:\n\n"
+                f"{reason}\n\nYou may lodge a complaint with a supervisory authority.",
+            )
+        )
+    return request
+
+
+def request_extend(*, request: DataSubjectRequest, actor: Actor, reason: str) -> DataSubjectRequest:
+    """Extend the deadline once, by the regime's extension, before it passes, with the reason
+    the person is told (GDPR Art. 12(3), CCPA §7021(b))."""
+    if not reason.strip():
+        raise RequestError("An extension needs a reason.", fields={"reason": ["required"]})
+    with transaction.atomic():
+        request = _locked(request)
+        regime = _jurisdiction(request.region, request.jurisdiction)
+        extension = deadlines.extension_period(regime)
+        if extension is None:
+            raise ConflictError("This regime allows no extension.", code="no_extension")
+        if request.extended_at:
+            raise ConflictError("The deadline was extended already.", code="already_extended")
+        if not request.is_open or request.due_at < _now():
+            raise ConflictError("Only an open request within its deadline can be extended.")
+        request.due_at = request.due_at + extension
+        request.extended_at = _now()
+        request.extension_reason = reason[:500]
+        request.save(update_fields=["due_at", "extended_at", "extension_reason"])
+        timeline_add(
+            request=request,
+            actor=actor,
+            kind="decision",
+            message=f"deadline extended to {request.due_at:%Y-%m-%d}",
+            note=reason,
+        )
+        _audit(request, actor, "extend", reason="deadline extended")
+        transaction.on_commit(
+            lambda: _mail(
+                request,
+                f"Your privacy request {request.reference}: more time needed",
+                f"We need more time to answer; the new deadline is {request.due_at:%Y-%m-%d}.\n"
+                f"Reason: {reason}",
+            )
+        )
+    return request
+
+
+def request_assign(
+    *, request: DataSubjectRequest, user: Any, actor: Actor, days: int = 60
+) -> RequestAssignment:
+    """Assign a request to an officer: a per-object grant (django-guardian, direct FK) that
+    lets them work on it even outside their regions, until it expires."""
+    with transaction.atomic():
+        assignment, _ = RequestAssignment.objects.update_or_create(
+            content_object=request,
+            user=user,
+            permission=_view_permission(),
+            defaults={
+                "assigned_by": actor.label,
+                "expires_at": _now() + dt.timedelta(days=days),
+            },
+        )
+        DataSubjectRequest.objects.filter(pk=request.pk).update(assigned_to=user)
+        request.assigned_to = user
+        timeline_add(
+            request=request,
+            actor=actor,
+            kind="decision",
+            message=f"assigned to {user.get_username()}",
+        )
+        _audit(request, actor, "assign", reason=f"assigned to user {user.pk}")
+    return assignment
+
+
+def _view_permission():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.get(
+        codename="view_datasubjectrequest", content_type__app_label="dsar"
+    )
+
+
+def request_note(*, request: DataSubjectRequest, actor: Actor, note: str) -> TimelineEntry:
+    """An officer's note on the timeline (encrypted; the audit row says only that one was added)."""
+    if not note.strip():
+        raise RequestError("The note is empty.", fields={"note": ["required"]})
+    with transaction.atomic():
+        entry = timeline_add(request=request, actor=actor, kind="note", message="note", note=note)
+        _audit(request, actor, "note", fields=["note"])
+    return entry
+
+
+def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHold:
+    """Keep a subject's data: erasures are refused (with this reason) while the hold is active."""
+    with transaction.atomic():
+        hold = LegalHold.objects.create(
+            subject=subject, reason=reason[:300], created_by=actor.label
+        )
+        audit_record(
+            actor=actor,
+            action="dsar.legal_hold.place",
+            object_type="dsar.legalhold",
+            object_id=hold.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            reason=reason,
+        )
+    return hold
+
+
+def legal_hold_release(*, hold: LegalHold, actor: Actor) -> LegalHold:
+    with transaction.atomic():
+        LegalHold.objects.filter(pk=hold.pk).update(released_at=_now())
+        audit_record(
+            actor=actor,
+            action="dsar.legal_hold.release",
+            object_type="dsar.legalhold",
+            object_id=hold.pk,
+            subject_id=hold.subject_id,
+            region=hold.subject.region,
+        )
+    hold.refresh_from_db()
+    return hold
+
+
+def system_task_complete(
+    *, task: SystemTask, actor: Actor, evidence: str, failed: bool = False
+) -> SystemTask:
+    """A connected system confirmed (signed callback) or an officer marked a manual task done
+    with evidence. When the last one is done, the request's pipeline goes on."""
+    from dsar import pipeline
+
+    if not evidence.strip():
+        raise RequestError("Say what was done (evidence).", fields={"evidence": ["required"]})
+    with transaction.atomic():
+        task = SystemTask.objects.select_for_update().select_related("request").get(pk=task.pk)
+        if task.status == SystemTask.Status.DONE:
+            return task  # a repeated callback: already recorded
+        task.status = SystemTask.Status.FAILED if failed else SystemTask.Status.DONE
+        task.completed_at = _now()
+        task.completed_by = actor.label
+        task.evidence = evidence[:500]
+        task.save(update_fields=["status", "completed_at", "completed_by", "evidence"])
+        timeline_add(
+            request=task.request,
+            actor=actor,
+            kind="system",
+            message=f"{task.connector.system.name}: {'failed' if failed else 'done'}",
+        )
+        audit_record(
+            actor=actor,
+            action="dsar.system_task.fail" if failed else "dsar.system_task.done",
+            object_type="dsar.systemtask",
+            object_id=task.pk,
+            subject_id=task.request.subject_id,
+            region=task.request.region,
+            reason=f"system {task.connector.system_id}",
+        )
+        pipeline.systems_check(task.request_id)
+    return task
+
+
+def requests_expire_unverified() -> int:
+    """Close public requests never confirmed in time (and forget their contact address)."""
+    expired = 0
+    stale = DataSubjectRequest.objects.filter(
+        status=Status.VERIFYING, verification_expires_at__lt=_now()
+    )
+    for request in stale.iterator():
+        with transaction.atomic():
+            request = _locked(request)
+            if request.status != Status.VERIFYING:
+                continue
+            request.status = Status.EXPIRED
+            request.closed_at = _now()
+            request.outcome = "identity not verified in time"
+            request.save(update_fields=["status", "closed_at", "outcome"])
+            timeline_add(request=request, actor="system", kind="status", message="expired")
+            _audit(request, Actor.system("dsar.expire"), "expire")
+            request_purge_contact(request=request)
+            expired += 1
+    return expired
+
+
+def request_purge_contact(*, request: DataSubjectRequest) -> None:
+    """Destroy the request's own data key: contact address, details and notes become
+    unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
+    keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
+    keys += list(request.system_tasks.values_list("pk", flat=True))
+    SubjectKey.objects.filter(subject_id__in=keys).delete()
+    DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=_now())
+    request.purged_at = _now()
+
+
+def deadline_reminders(*, soon_days: int = 7) -> int:
+    """Mail the assigned officer (or the privacy team) about open requests overdue or due
+    within `soon_days`, at most once a day per request. Returns how many were sent."""
+    now = _now()
+    due = DataSubjectRequest.objects.filter(
+        status__in=DataSubjectRequest.OPEN, due_at__lte=now + dt.timedelta(days=soon_days)
+    ).exclude(last_reminder_at__gt=now - dt.timedelta(hours=23))
+    sent = 0
+    for request in due.select_related("assigned_to"):
+        to = (request.assigned_to.email if request.assigned_to else "") or (
+            settings.CUSTODIA_DSAR_TEAM_EMAIL
+        )
+        if not to:
+            continue
+        state = deadlines.deadline_state(request.due_at, now, soon_days=soon_days)
+        send_mail(
+            f"[{state.replace('_', ' ')}] {request.reference} due {request.due_at:%Y-%m-%d}",
+            f"{request.get_kind_display()} request {request.reference} ({request.region}) is "
+            f"{state.replace('_', ' ')}: due {request.due_at:%Y-%m-%d %H:%M} UTC.\n"
+            f"{settings.CUSTODIA_PUBLIC_URL}/admin/dsar/datasubjectrequest/{request.pk}/change/",
+            settings.DEFAULT_FROM_EMAIL,
+            [to],
+        )
+        DataSubjectRequest.objects.filter(pk=request.pk).update(last_reminder_at=now)
+        timeline_add(request=request, actor="system", kind="mail", message=f"reminder: {state}")
+        sent += 1
+    return sent
+
+
+def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str, str]:
+    """A fresh signed link to the request's archive for staff to hand over (audited: whoever
+    holds the link can download the person's data once)."""
+    from dsar import archive as archives
+
+    found = getattr(request, "archive", None)
+    if found is None or found.destroyed_at:
+        raise NotFoundError("No archive is available for this request.", code="no_archive")
+    with transaction.atomic():
+        timeline_add(request=request, actor=actor, kind="decision", message="download link issued")
+        _audit(request, actor, "archive_link", reason="download link issued to staff")
+    return {"url": archives.download_url(found), "expires_at": found.expires_at.isoformat()}
+
+
+def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectRequest]:
+    """Hand out the archive once: decrypt it, then destroy bytes and key. Audited."""
+    from dsar import archive as archives
+
+    with transaction.atomic():
+        found = archives.archive_for_token(token)
+        found = type(found).objects.select_for_update().get(pk=found.pk)
+        if found.destroyed_at:
+            raise archives.ArchiveGone("This download link was used already.")
+        content = archives.archive_open(found)
+        archives.archive_destroy(archive=found, downloaded=True)
+        request = found.request
+        timeline_add(request=request, actor=actor, kind="system", message="archive downloaded")
+        _audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
+    return content, request

@@ -1,0 +1,50 @@
+/* Privacy center: open a data-subject request and confirm it with the mailed code.
+   Same origin as the hub; the property key identifies the website. No dependencies. */
+(function () {
+  "use strict";
+  var intake = document.getElementById("dsar-intake");
+  var confirm = document.getElementById("dsar-confirm");
+  var status = document.getElementById("dsar-status");
+  if (!intake) { return; }
+  var key = intake.getAttribute("data-key");
+
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Custodia-Key": key },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    });
+  }
+  function say(text) { status.textContent = text; }
+  function problem(data) {
+    return (data && data.error && data.error.message) || "Something went wrong; try again.";
+  }
+
+  intake.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = new FormData(intake);
+    var body = { kind: form.get("kind"), email: form.get("email"), region: form.get("region") };
+    if (form.get("description")) { body.details = { description: form.get("description") }; }
+    post("/api/v1/dsar/intake/", body).then(function (res) {
+      if (!res.ok) { return say(problem(res.data)); }
+      confirm.hidden = false;
+      confirm.elements.reference.value = res.data.reference;
+      say(res.data.message + " Your reference: " + res.data.reference + ".");
+    });
+  });
+
+  confirm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = new FormData(confirm);
+    post("/api/v1/dsar/intake/confirm/", {
+      reference: String(form.get("reference")).trim(), code: String(form.get("code")).trim()
+    }).then(function (res) {
+      if (!res.ok) { return say(problem(res.data)); }
+      confirm.hidden = true;
+      say("Thank you: request " + res.data.reference + " is confirmed. We will answer by " +
+          res.data.due_at.slice(0, 10) + ".");
+    });
+  });
+})();

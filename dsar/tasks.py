@@ -1,0 +1,30 @@
+"""Celery tasks of dsar: thin, ids only, idempotent (the step's state is in the database)."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from dsar import pipeline, services
+
+
+@shared_task(
+    name="dsar.run_step",
+    acks_late=True,
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def run_step(step_id: int) -> str:
+    """Claim and run one pipeline step; a second delivery of the same message is a no-op."""
+    return pipeline.step_run(step_id=step_id)
+
+
+@shared_task(name="dsar.sweep")
+def sweep() -> dict:
+    """Beat: resume steps of killed workers, retry connected systems, expire, clean up."""
+    return pipeline.sweep()
+
+
+@shared_task(name="dsar.deadline_reminders")
+def deadline_reminders() -> int:
+    """Beat: mail officers about requests overdue or due within a week."""
+    return services.deadline_reminders()

@@ -1,0 +1,34 @@
+"""Public pages of the request desk: the one-time download of an access archive."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from audit.actors import Actor
+from dsar import archive as archives
+from dsar.services import archive_download
+
+
+@require_http_methods(["GET", "POST"])
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners that follow links do not use up the download);
+    POST hands the archive out once, then it is destroyed."""
+    try:
+        found = archives.archive_for_token(token)
+    except archives.ArchiveGone:
+        return render(request, "dsar/download.html", {"gone": True}, status=410)
+    if request.method == "GET":
+        return render(request, "dsar/download.html", {"archive": found})
+    try:
+        content, dsr = archive_download(
+            token=token,
+            actor=Actor.public("requester", ip=request.META.get("REMOTE_ADDR", "")),
+        )
+    except archives.ArchiveGone:
+        return render(request, "dsar/download.html", {"gone": True}, status=410)
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{dsr.reference}.zip"'
+    response["Cache-Control"] = "no-store"
+    return response
