@@ -435,53 +435,55 @@ def run_opt_out(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any
 
 
 def _dispatch(task: SystemTask, request: DataSubjectRequest) -> None:
+    """Send one system its order. The task row is updated only if no callback settled it
+    meanwhile (a fast system may call back before the webhook's response reaches us)."""
     connector = task.connector
     now = timezone.now()
-    task.attempts += 1
+    fields: dict[str, Any] = {"attempts": task.attempts + 1}
     if connector.mode == SystemConnector.Mode.MANUAL:
-        task.status = SystemTask.Status.SENT
-        task.sent_at = now
-        task.save(update_fields=["status", "sent_at", "attempts"])
-        timeline_add(
-            request=request,
-            actor=ACTOR,
-            kind="system",
-            message=f"{connector.system.name}: manual task opened for an officer",
-        )
-        return
-    payload = {
-        "type": f"dsar.{request.kind}",
-        "task_id": str(task.pk),
-        "request": request.reference,
-        "jurisdiction": request.jurisdiction,
-        "due_at": request.due_at.isoformat(),
-        "identifiers": task.payload.get("identifiers", []),
-        "callback_url": f"{settings.CUSTODIA_PUBLIC_URL}/api/v1/dsar/callbacks/{task.pk}/",
-    }
-    delivery = webhooks.deliver(
-        connector.webhook_url,
-        payload,
-        secret=connector.secret,
-        timeout=connector.timeout_seconds,
-    )
-    if delivery.ok:
-        task.status = SystemTask.Status.SENT
-        task.sent_at = now
-        task.last_error = ""
-        task.next_attempt_at = now + dt.timedelta(hours=connector.callback_timeout_hours)
+        fields.update(status=SystemTask.Status.SENT, sent_at=now, next_attempt_at=None)
+        message = f"{connector.system.name}: manual task opened for an officer"
     else:
-        task.last_error = (delivery.error or f"HTTP {delivery.status}")[:200]
-        if task.attempts >= MAX_ATTEMPTS:
-            task.status = SystemTask.Status.FAILED
-            timeline_add(
-                request=request,
-                actor=ACTOR,
-                kind="system",
-                message=f"{connector.system.name}: unreachable, an officer must act",
+        payload = {
+            "type": f"dsar.{request.kind}",
+            "task_id": str(task.pk),
+            "request": request.reference,
+            "jurisdiction": request.jurisdiction,
+            "due_at": request.due_at.isoformat(),
+            "identifiers": task.payload.get("identifiers", []),
+            "callback_url": f"{settings.CUSTODIA_PUBLIC_URL}/api/v1/dsar/callbacks/{task.pk}/",
+        }
+        delivery = webhooks.deliver(
+            connector.webhook_url,
+            payload,
+            secret=connector.secret,
+            timeout=connector.timeout_seconds,
+        )
+        if delivery.ok:
+            fields.update(
+                status=SystemTask.Status.SENT,
+                sent_at=now,
+                last_error="",
+                next_attempt_at=now + dt.timedelta(hours=connector.callback_timeout_hours),
             )
+            message = f"{connector.system.name}: order sent"
+        elif fields["attempts"] >= MAX_ATTEMPTS:
+            fields.update(
+                status=SystemTask.Status.FAILED,
+                last_error=(delivery.error or f"HTTP {delivery.status}")[:200],
+            )
+            message = f"{connector.system.name}: unreachable, an officer must act"
         else:
-            task.next_attempt_at = now + dt.timedelta(seconds=min(30 * 2**task.attempts, 3600))
-    task.save(update_fields=["status", "sent_at", "last_error", "next_attempt_at", "attempts"])
+            fields.update(
+                last_error=(delivery.error or f"HTTP {delivery.status}")[:200],
+                next_attempt_at=now + dt.timedelta(seconds=min(30 * 2 ** fields["attempts"], 3600)),
+            )
+            message = f"{connector.system.name}: delivery failed, will retry"
+    updated = SystemTask.objects.filter(
+        pk=task.pk, status__in=[SystemTask.Status.PENDING, SystemTask.Status.SENT]
+    ).update(**fields)
+    if updated:
+        timeline_add(request=request, actor=ACTOR, kind="system", message=message)
 
 
 def run_systems(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:

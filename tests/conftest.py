@@ -41,8 +41,10 @@ def start_worker(transactional_db, worker_log_dir):
     """Factory for real worker processes; every one started is stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def _start(*, concurrency: int = 2, wait: bool = True) -> WorkerProcess:
-        worker = WorkerProcess(_test_broker_url(), worker_log_dir, concurrency=concurrency)
+    def _start(
+        *, concurrency: int = 2, wait: bool = True, env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        worker = WorkerProcess(_test_broker_url(), worker_log_dir, concurrency=concurrency, env=env)
         started.append(worker)
         return worker.start(wait=wait)
 

@@ -30,8 +30,15 @@ def test_database_url() -> str:
 class WorkerProcess:
     """A `celery worker` child process consuming every queue against the test database."""
 
-    def __init__(self, broker_url: str, log_dir: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        broker_url: str,
+        log_dir: Path,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.broker_url = broker_url
+        self.extra_env = env or {}
         self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log_path = log_dir / f"{self.hostname.split('@')[0]}.log"
         self.concurrency = concurrency
@@ -44,6 +51,7 @@ class WorkerProcess:
             "CELERY_BROKER_URL": self.broker_url,
             "CUSTODIA_VAR_DIR": str(settings.VAR_DIR),
             "CUSTODIA_WORKER_HEARTBEAT_SECONDS": "1",
+            **self.extra_env,
         }
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
