@@ -12,7 +12,7 @@ from django.utils import timezone
 from access.scoping import Principal
 from dsar.deadlines import deadline_state
 from dsar.models import DataSubjectRequest, SystemTask, TimelineEntry
-from ops.errors import NotFoundError
+from ops.errors import ForbiddenError, NotFoundError
 
 
 def request_list(*, who: Any, status: str | None = None) -> QuerySet[DataSubjectRequest]:
@@ -26,7 +26,11 @@ def request_list(*, who: Any, status: str | None = None) -> QuerySet[DataSubject
 
 
 def request_get(*, who: Any, request_id: Any, action: str = "view") -> DataSubjectRequest:
-    """One request `who` may `action`; NotFoundError if missing or out of scope."""
+    """One request `who` may `action`; ForbiddenError if their role cannot `action` requests at
+    all, NotFoundError if missing or out of scope (never tell which)."""
+    user = Principal.of(who).user
+    if action != "view" and not (user and user.has_perm(f"dsar.{action}_datasubjectrequest")):
+        raise ForbiddenError("Your role cannot manage requests.")
     found = DataSubjectRequest.objects.restrict(who, action).filter(pk=request_id).first()
     if found is None:
         raise NotFoundError("Request not found.")

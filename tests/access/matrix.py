@@ -120,6 +120,37 @@ def receipt(client: Client, subject) -> str:
     return _status(r) or "shown"
 
 
+def dsar_listing(client: Client, subject) -> str:
+    r = client.get("/api/v1/dsar/requests/?limit=1000")
+    if _status(r):
+        return _status(r)
+    return "listed" if str(subject.request.pk) in r.content.decode() else "not listed"
+
+
+def dsar_detail(client: Client, subject) -> str:
+    r = client.get(f"/api/v1/dsar/requests/{subject.request.pk}/")
+    return _status(r) or "shown"
+
+
+def dsar_deny(client: Client, subject) -> str:
+    r = client.post(
+        f"/api/v1/dsar/requests/{subject.request.pk}/deny/",
+        {"reason": "access matrix"},
+        content_type="application/json",
+    )
+    return _status(r) or "denied"
+
+
+def admin_requests(client: Client, subject) -> str:
+    r = client.get("/admin/dsar/datasubjectrequest/")
+    return _status(r) or ("listed" if subject.request in _rows(r) else "not listed")
+
+
+def admin_request_change(client: Client, subject) -> str:
+    r = client.get(f"/admin/dsar/datasubjectrequest/{subject.request.pk}/change/")
+    return _status(r) or "shown"
+
+
 # Endpoint -> (observer, {role: (outcome for an in-scope subject, for an out-of-scope subject)}).
 # All-region roles have no out-of-scope subject: both columns show the same outcome.
 M, C, N = "masked", "clear", "404"
@@ -224,6 +255,36 @@ MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Auditor": ("shown", "shown"),
         },
     ),
+    "GET /api/v1/dsar/requests/": (
+        dsar_listing,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "not listed"),
+            "Support agent": ("listed", "not listed"),
+            "Marketing analyst": ("not listed", "not listed"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
+    "GET /api/v1/dsar/requests/{request}/": (
+        dsar_detail,
+        {
+            "DPO": ("shown", "shown"),
+            "Privacy officer": ("shown", "404"),
+            "Support agent": ("shown", "404"),
+            "Marketing analyst": ("404", "404"),
+            "Auditor": ("shown", "shown"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/{request}/deny/": (
+        dsar_deny,
+        {
+            "DPO": ("denied", "denied"),
+            "Privacy officer": ("denied", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+        },
+    ),
     "admin: subject changelist": (
         admin_changelist,
         {
@@ -252,6 +313,26 @@ MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": (M, N),
             "Marketing analyst": ("403", "403"),
             "Auditor": (M, M),
+        },
+    ),
+    "admin: request changelist": (
+        admin_requests,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "not listed"),
+            "Support agent": ("listed", "not listed"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
+    "admin: request change view": (
+        admin_request_change,
+        {
+            "DPO": ("shown", "shown"),
+            "Privacy officer": ("shown", "404"),
+            "Support agent": ("shown", "404"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("shown", "shown"),
         },
     ),
     "admin: audit log search by subject": (

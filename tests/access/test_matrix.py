@@ -8,6 +8,7 @@ from django.test import Client
 from audit.actors import Actor
 from consent.models import Purpose
 from consent.services import consent_record
+from dsar.services import request_create
 from profiles.selectors import subject_profile
 from tests.access.matrix import IN_REGION, MATRIX, OUT_REGION, ROLES, render
 from tests.factories import make_staff, make_subject
@@ -30,6 +31,13 @@ def subjects(roles, regimes):
             channel="api",
             actor=Actor.system("tests"),
             subject=subject,
+        )
+        subject.request, _ = request_create(
+            kind="erasure",
+            channel="api",
+            actor=Actor.system("tests"),
+            subject=subject,
+            verification="service",
         )
         made[scope] = subject
     return made

@@ -20,6 +20,12 @@ NOT_PERSONAL = {
     "api/v1/consent/tcf/decode/": "decodes a string the caller sends",
     "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key",
     "api/v1/consent/public/consents/": "public banner API: records a visitor's own choices",
+    "api/v1/dsar/intake/": "public intake: answers the same whether or not data is held",
+    "api/v1/dsar/intake/confirm/": "public: a reference and a code, never personal data",
+    "api/v1/dsar/callbacks/<uuid:task_id>/": "signed by the connected system; returns a status",
+    "api/v1/dsar/requests/<uuid:request_id>/approve/": "scoped like deny (tests/dsar/test_api.py)",
+    "api/v1/dsar/requests/<uuid:request_id>/extend/": "scoped like deny (tests/dsar/test_api.py)",
+    "api/v1/dsar/requests/<uuid:request_id>/archive-link/": "scoped like deny; audited",
 }
 
 
@@ -40,7 +46,9 @@ def _matrix_routes() -> set[str]:
         if endpoint.startswith(("GET ", "POST ")):
             path = endpoint.split(" ", 1)[1].split("?")[0].lstrip("/")
             covered.add(
-                path.replace("{id}", "<uuid:subject_id>").replace("{record}", "<uuid:record_id>")
+                path.replace("{id}", "<uuid:subject_id>")
+                .replace("{record}", "<uuid:record_id>")
+                .replace("{request}", "<uuid:request_id>")
             )
     return covered
 
