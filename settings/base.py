@@ -48,7 +48,7 @@ CUSTODIA_MATCH_REVIEW = env_float("CUSTODIA_MATCH_REVIEW", 0.6)
 CUSTODIA_IMPORT_DIR = Path(env_str("CUSTODIA_IMPORT_DIR", str(VAR_DIR / "imports")))
 
 INSTALLED_APPS = [
-    "access.admin_config.CustodiaAdminConfig",
+    "ops.admin_config.WorkspaceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,58 @@
+"""The admin home page is the privacy officer's workspace, limited to their regions."""
+
+import pytest
+
+from audit.actors import Actor
+from consent.models import Purpose
+from consent.services import consent_record
+from dsar import services
+from tests.factories import make_staff, make_subject
+
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture
+def desk(regimes, roles):
+    for region in ("EU", "EU", "US-CA"):
+        subject = make_subject(region=region)
+        services.request_create(
+            kind="erasure", channel="api", actor=SYSTEM, subject=subject, verification="service"
+        )
+        consent_record(
+            purpose=Purpose.objects.get(slug="analytics"),
+            state="granted" if region == "EU" else "denied",
+            channel="api",
+            actor=SYSTEM,
+            subject=subject,
+        )
+
+
+def test_an_eu_officer_sees_the_eu_queue_and_eu_consent_rates_only(client, desk):
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    workspace = response.context["workspace"]
+    assert workspace["requests"]["open"] == 2
+    assert workspace["requests"]["awaiting_approval"] == 2
+    assert workspace["consent_now"]["regions"] == ["EU"]
+    analytics = next(r for r in workspace["consent_now"]["rows"] if r["purpose"] == "analytics")
+    assert analytics["cells"] == [{"total": 2, "rate": 100}]
+    assert [s["purpose"] for s in workspace["consent_chart"]["lines"]] == ["analytics"]
+    page = response.content.decode()
+    assert "Requests by deadline" in page
+    assert "<polyline" in page
+
+
+def test_a_dpo_sees_every_region(client, desk):
+    client.force_login(make_staff("DPO"))
+    workspace = client.get("/admin/").context["workspace"]
+    assert workspace["requests"]["open"] == 3
+    assert workspace["consent_now"]["regions"] == ["EU", "US-CA"]
+
+
+def test_a_marketing_analyst_sees_consent_aggregates_but_no_request(client, desk):
+    client.force_login(make_staff("Marketing analyst"))
+    workspace = client.get("/admin/").context["workspace"]
+    assert workspace["requests"]["open"] == 0
+    assert workspace["requests"]["next_due"] == []
+    assert workspace["consent_now"]["regions"] == ["EU", "US-CA"]
