@@ -17,7 +17,7 @@ WIDTH, HEIGHT, PAD = 560, 180, 24
 
 
 def _chart(weekly: dict[str, Any]) -> dict[str, Any]:
-    """SVG polylines (0–100 % on the y axis) for the weekly grant-rate series."""
+    """SVG polylines (0 to 100 % on the y axis) for the weekly grant-rate series."""
     weeks = weekly["weeks"]
     step = (WIDTH - 2 * PAD) / max(len(weeks) - 1, 1)
     lines = []
