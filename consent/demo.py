@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import IO
+
+from django.utils import timezone
 
 from audit.actors import Actor
 from consent.models import ConsentProperty, ConsentRecord, Notice, Purpose
@@ -57,10 +60,16 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     actor = Actor.system("seed_demo")
     notice = Notice.objects.get(language="en", version=1)
     choosable = [p for p in purposes if not p.essential]
+    now = timezone.now()
     for subject in Subject.objects.filter(status=Subject.Status.ACTIVE)[:subjects]:
-        for purpose in rng.sample(choosable, k=rng.randint(1, len(choosable))):
-            state = rng.choice(["granted", "granted", "denied"])
+        # Spread over the last 12 weeks, with a grant rate improving as the banner was reworded.
+        days_ago = rng.uniform(0, 83)
+        when = now - dt.timedelta(days=days_ago)
+        grant_rate = 0.75 - days_ago / 300
+        for n, purpose in enumerate(rng.sample(choosable, k=rng.randint(1, len(choosable)))):
+            state = "granted" if rng.random() < grant_rate else "denied"
             consent_record(
+                recorded_at=when + dt.timedelta(milliseconds=n),
                 purpose=purpose,
                 state=state,
                 channel="banner",

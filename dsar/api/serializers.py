@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from dsar.models import DataSubjectRequest
 
-KINDS = DataSubjectRequest.Kind.values
+KINDS = DataSubjectRequest.Kind.choices
 
 
 class IntakeSerializer(serializers.Serializer):

@@ -87,7 +87,7 @@ class DsarView(APIView):
 
 
 class RequestListView(DsarView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="dsar_requests_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         """Requests in the caller's scope, soonest deadline first (?status=open|<status>)."""
         rows = selectors.request_list(who=request, status=request.query_params.get("status"))
@@ -190,7 +190,7 @@ class ExtendView(_Decision):
 class ArchiveLinkView(DsarView):
     required_scopes = {"POST": "dsar:manage"}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, request_id) -> Response:
         """A download link for the access archive, for a request without a contact address
         (opened by a service or an officer who hands it over). Audited."""
