@@ -87,15 +87,19 @@ def _shared_with(model: type[models.Model], user: Any) -> Q | None:
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, who: Any, action: str = "view") -> ScopedQuerySet:
         """Rows `who` may `action` (view/change/delete/add): their model permission limited to
-        their regions (and their token's), plus rows shared with them one by one (view only)."""
+        their regions (and their token's), plus rows shared with them one by one (for the
+        actions the model lists in `scope_share_actions`, by default view only)."""
         principal = Principal.of(who)
         user = principal.user
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         meta = self.model._meta
         permission = f"{meta.app_label}.{action}_{meta.model_name}"
+        share_actions = getattr(self.model, "scope_share_actions", ("view",))
         shared = (
-            _shared_with(self.model, user) if action == "view" and principal.token is None else None
+            _shared_with(self.model, user)
+            if action in share_actions and principal.token is None
+            else None
         )
         if not user.has_perm(permission):
             return self.filter(shared) if shared is not None else self.none()

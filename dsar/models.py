@@ -113,6 +113,7 @@ class DataSubjectRequest(KeyOwner, models.Model):
     objects = ScopedManager()
     scope_region_field = "region"
     scope_shares = ("dsar.RequestAssignment", "pk")
+    scope_share_actions = ("view", "change")  # an assigned officer works on the request
 
     class Meta:
         ordering = ["due_at"]

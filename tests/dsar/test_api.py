@@ -123,3 +123,39 @@ def test_the_request_page_shows_the_timeline_and_officers_notes_encrypted(client
 
     stored = TimelineEntry.objects.filter(kind="note").values_list("note", flat=True).get()
     assert "Caller" not in stored
+
+
+def test_an_assigned_officer_outside_the_region_can_work_on_that_request_only(client):
+    dpo = make_staff("DPO")
+    americas = make_staff("Privacy officer", regions=["US-CA"])
+    assigned = _request("EU")
+    other = _request("EU")
+    services.request_assign(request=assigned, user=americas, actor=Actor.system("dpo"))
+    client.force_login(americas)
+    assert client.get(f"/api/v1/dsar/requests/{assigned.pk}/").status_code == 200
+    assert client.get(f"/api/v1/dsar/requests/{other.pk}/").status_code == 404
+    r = client.post(
+        f"/api/v1/dsar/requests/{assigned.pk}/approve/", {}, content_type="application/json"
+    )
+    assert r.status_code == 200
+    assert dpo.pk != americas.pk
+
+
+def test_reminders_go_to_the_assigned_officer_once_a_day(settings):
+    import datetime as dt
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from dsar.models import DataSubjectRequest
+
+    officer = make_staff("Privacy officer", regions=["EU"], email="officer@example.org")
+    dsr = _request("EU", kind="access")
+    services.request_assign(request=dsr, user=officer, actor=SYSTEM)
+    DataSubjectRequest.objects.filter(pk=dsr.pk).update(
+        due_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert services.deadline_reminders() == 1
+    assert mail.outbox[-1].to == ["officer@example.org"]
+    assert mail.outbox[-1].subject.startswith("[overdue]")
+    assert services.deadline_reminders() == 0  # not again the same day
