@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from access.admin_actions import confirmed
 from access.scoping import region_allowed
 from audit.actors import Actor
 from dsar import pipeline, selectors, services
@@ -142,6 +143,28 @@ class DataSubjectRequestAdmin(ScopedAdmin):
         "created_by",
     ]
     fields = readonly_fields
+    actions = ["assign_to_me"]
+
+    @admin.action(description="Assign to me", permissions=["view"])
+    def assign_to_me(self, request: HttpRequest, queryset):
+        if not request.user.has_perm("dsar.change_datasubjectrequest"):
+            raise PermissionDenied
+        queryset = queryset.filter(status__in=DataSubjectRequest.OPEN)
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Assign the requests to me",
+            consequence="You become the officer in charge of these open requests: reminders "
+            "go to you, and you may act on them even outside your regions.",
+        )
+        if page:
+            return page
+        actor = Actor.from_request(request)
+        for dsr in queryset:
+            services.request_assign(request=dsr, user=request.user, actor=actor)
+        messages.success(request, f"{queryset.count()} request(s) assigned to you.")
+        return None
 
     @admin.display(description="deadline", ordering="due_at")
     def deadline(self, obj: DataSubjectRequest) -> str:

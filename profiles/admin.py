@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from access.admin_actions import confirmed
 from audit.actors import Actor
 from audit.services import audit_record_list_read
 from profiles import selectors, services
@@ -121,12 +122,27 @@ class MatchReviewAdmin(ScopedAdmin):
         messages.success(request, f"{done} match(es) {'merged' if accept else 'rejected'}.")
 
     @admin.action(description="Accept: merge the two subjects", permissions=["change"])
-    def accept(self, request: HttpRequest, queryset) -> None:
-        self._decide(request, queryset, True)
+    def accept(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Merge the subjects",
+            consequence="Each pair is merged into the older subject, with lineage. "
+            "A merge cannot be undone automatically.",
+        )
+        return page or self._decide(request, queryset, True)
 
     @admin.action(description="Reject: they are different people", permissions=["change"])
-    def reject(self, request: HttpRequest, queryset) -> None:
-        self._decide(request, queryset, False)
+    def reject(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Reject the matches",
+            consequence="The pairs are recorded as different people and not proposed again.",
+        )
+        return page or self._decide(request, queryset, False)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

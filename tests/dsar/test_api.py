@@ -159,3 +159,19 @@ def test_reminders_go_to_the_assigned_officer_once_a_day(settings):
     assert mail.outbox[-1].to == ["officer@example.org"]
     assert mail.outbox[-1].subject.startswith("[overdue]")
     assert services.deadline_reminders() == 0  # not again the same day
+
+
+def test_bulk_assignment_asks_for_confirmation_first(client):
+    officer = make_staff("Privacy officer", regions=["EU"])
+    first, second = _request("EU"), _request("EU")
+    client.force_login(officer)
+    form = {"action": "assign_to_me", "_selected_action": [str(first.pk), str(second.pk)]}
+    page = client.post("/admin/dsar/datasubjectrequest/", form)
+    assert page.status_code == 200
+    assert "Yes, assign the requests to me" in page.content.decode()
+    first.refresh_from_db(fields=["assigned_to"])
+    assert first.assigned_to is None
+    client.post("/admin/dsar/datasubjectrequest/", {**form, "confirmed": "yes"})
+    for dsr in (first, second):
+        dsr.refresh_from_db(fields=["assigned_to"])
+        assert dsr.assigned_to == officer
