@@ -49,6 +49,8 @@ bench: install
 	$(UV) run --frozen python bench/bench_crypto.py --postgres
 	$(UV) run --frozen python bench/bench_import.py
 	$(UV) run --frozen python bench/bench_import.py --postgres
+	$(UV) run --frozen python bench/bench_dsar.py
+	$(UV) run --frozen python bench/bench_dsar.py --postgres
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -390,7 +390,11 @@ def write(vendor: str, section: str, erasure: dict, export: dict) -> None:
         )
     else:
         broker = "Redis"
-        note = ""
+        note = (
+            f"The worker processes, PostgreSQL and the bench process (opening requests for the "
+            f"first {two['intake']:.0f} s) share this machine's {os.cpu_count()} cores, which "
+            "bounds what a second worker can add. "
+        )
     write_section(
         section,
         f"""

@@ -59,16 +59,13 @@ class CiphertextRefresh:
     after any query), so refreshing a row whose key was destroyed does not raise."""
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
-        encrypted = [
-            f.attname
+        wanted = [
+            f
             for f in self._meta.concrete_fields
-            if isinstance(f, EncryptedFieldMixin) and (fields is None or f.attname in fields)
+            if fields is None or {f.name, f.attname} & set(fields)
         ]
-        plain = [
-            f.attname
-            for f in self._meta.concrete_fields
-            if f.attname not in encrypted and (fields is None or f.attname in fields)
-        ]
+        encrypted = [f.attname for f in wanted if isinstance(f, EncryptedFieldMixin)]
+        plain = [f.name for f in wanted if not isinstance(f, EncryptedFieldMixin)]
         if plain:
             super().refresh_from_db(using=using, fields=plain, from_queryset=from_queryset)
         if encrypted:
