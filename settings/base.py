@@ -262,6 +262,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
+# Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
+CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
+CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "")
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
