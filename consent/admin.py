@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from access.scoping import allowed_regions
 from audit.actors import Actor
 from consent import selectors, services
 from consent.art30 import art30_csv
@@ -25,8 +27,11 @@ from consent.models import (
     Notice,
     ProcessingActivity,
     Purpose,
+    RetentionPolicy,
+    RetentionRun,
     WebhookDelivery,
 )
+from consent.retention import retention_run
 from profiles.admin import ScopedAdmin
 from profiles.models import DataCategory
 from profiles.services import KNOWN_REGIONS
@@ -270,3 +275,129 @@ class ProcessingActivityAdmin(admin.ModelAdmin):
     def data_map_view(self, request: HttpRequest) -> TemplateResponse:
         context = self._context(request, "Data map", systems=selectors.data_map())
         return TemplateResponse(request, "admin/consent/processingactivity/data_map.html", context)
+
+
+class RetentionPolicyForm(forms.ModelForm):
+    data_category = forms.ChoiceField(
+        choices=[("", "every category"), *DataCategory.choices], required=False
+    )
+    region = forms.ChoiceField(
+        choices=[("", "every region"), *((r, r) for r in KNOWN_REGIONS)], required=False
+    )
+
+    class Meta:
+        model = RetentionPolicy
+        fields = [
+            "name",
+            "target",
+            "data_category",
+            "event_name",
+            "region",
+            "max_age_days",
+            "action",
+            "description",
+            "active",
+        ]
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    """Define policies; "Preview (dry run)" shows counts per region, then "Apply now" runs them
+    within the staff member's regions. The daily beat task applies every active policy."""
+
+    form = RetentionPolicyForm
+    list_display = [
+        "name",
+        "target",
+        "data_category",
+        "event_name",
+        "region",
+        "max_age_days",
+        "action",
+        "active",
+        "last_run_at",
+    ]
+    list_filter = ["target", "action", "active"]
+    search_fields = ["name"]
+    readonly_fields = ["last_run_at", "created_at", "updated_at"]
+    actions = ["preview"]
+
+    def get_urls(self):
+        return [
+            path(
+                "apply/",
+                self.admin_site.admin_view(self.apply_view),
+                name="consent_retentionpolicy_apply",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Preview (dry run)", permissions=["change"])
+    def preview(self, request: HttpRequest, queryset) -> TemplateResponse:
+        actor, regions = Actor.from_request(request), allowed_regions(request.user)
+        results = [
+            result
+            for policy in queryset
+            for result in retention_run(
+                policy=policy, dry_run=True, actor=actor, regions=regions
+            ).results
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Retention preview (dry run)",
+            "results": results,
+            "total": sum(r.total for r in results),
+            "regions": sorted(regions) if regions is not None else None,
+        }
+        return TemplateResponse(request, "admin/consent/retentionpolicy/preview.html", context)
+
+    def apply_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        actor, regions = Actor.from_request(request), allowed_regions(request.user)
+        policies = RetentionPolicy.objects.filter(pk__in=request.POST.getlist("policy"))
+        for policy in policies:
+            report = retention_run(policy=policy, dry_run=False, actor=actor, regions=regions)
+            for result in report.results:
+                messages.success(request, result.describe())
+        return redirect("admin:consent_retentionrun_changelist")
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "policy",
+        "dry_run",
+        "action",
+        "counts",
+        "total",
+        "cutoff",
+        "actor_label",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["dry_run", "action", "policy"]
+    readonly_fields = [
+        "policy",
+        "dry_run",
+        "action",
+        "cutoff",
+        "regions",
+        "counts",
+        "actor_label",
+        "started_at",
+        "finished_at",
+    ]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

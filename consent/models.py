@@ -405,3 +405,89 @@ class ProcessingActivity(models.Model):
         self.transfers = cleaned
         if errors:
             raise ValidationError(errors)
+
+
+class RetentionPolicy(models.Model):
+    """How long one kind of personal data is kept (Art. 5(1)(e) storage limitation), enforced
+    daily by `consent.retention_enforce`.
+
+    Events may be deleted or anonymised (payload emptied, time cut to the month, dedup key
+    replaced); attributes can only be deleted: an attribute without its value says nothing."""
+
+    class Target(models.TextChoices):
+        EVENTS = "events"
+        ATTRIBUTES = "attributes"
+
+    class Action(models.TextChoices):
+        DELETE = "delete"
+        ANONYMISE = "anonymise", "anonymise (events only)"
+
+    name = models.CharField(max_length=150, unique=True)
+    target = models.CharField(max_length=10, choices=Target.choices)
+    data_category = models.CharField(
+        max_length=12, blank=True, help_text="profiles data category; empty = every category"
+    )
+    event_name = models.CharField(
+        max_length=100, blank=True, help_text="events only: exact event name; empty = every name"
+    )
+    region = models.CharField(max_length=16, blank=True, help_text="empty = every region")
+    max_age_days = models.PositiveIntegerField(
+        help_text="events by occurrence time, attributes by collection time"
+    )
+    action = models.CharField(max_length=9, choices=Action.choices, default=Action.DELETE)
+    description = models.TextField(blank=True, help_text="why this period (law, contract, need)")
+    active = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.data_category and self.data_category not in _profiles_data_categories():
+            errors["data_category"] = [f"Use one of {_profiles_data_categories()}."]
+        self.region = (self.region or "").strip().upper()
+        if self.region and self.region not in _known_regions():
+            errors["region"] = [f"Use one of {list(_known_regions())}, or leave empty."]
+        if self.target == self.Target.ATTRIBUTES:
+            if self.event_name:
+                errors["event_name"] = ["Only event policies filter by event name."]
+            if self.action != self.Action.DELETE:
+                errors["action"] = ["Attributes can only be deleted."]
+        if not self.max_age_days:
+            errors["max_age_days"] = ["Keep data at least one day."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class RetentionRun(models.Model):
+    """The readable trail of one policy's run: counts per region (never values), who ran it."""
+
+    policy = models.ForeignKey(RetentionPolicy, on_delete=models.PROTECT, related_name="runs")
+    dry_run = models.BooleanField()
+    action = models.CharField(max_length=9, choices=RetentionPolicy.Action.choices)
+    cutoff = models.DateTimeField(help_text="rows older than this were in scope")
+    regions = models.JSONField(
+        null=True, blank=True, help_text="regions the runner could reach; null = every region"
+    )
+    counts = models.JSONField(default=dict, help_text="rows per region")
+    actor_label = models.CharField(max_length=150)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        mode = "dry run" if self.dry_run else self.action
+        return f"{self.policy} ({mode}) at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
