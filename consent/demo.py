@@ -7,7 +7,14 @@ import random
 from typing import IO
 
 from audit.actors import Actor
-from consent.models import ConsentProperty, ConsentRecord, Notice, ProcessingActivity, Purpose
+from consent.models import (
+    ConsentProperty,
+    ConsentRecord,
+    Notice,
+    ProcessingActivity,
+    Purpose,
+    RetentionPolicy,
+)
 from consent.regimes import seed_regimes
 from consent.services import Proof, consent_record
 from profiles.models import Subject, System
@@ -136,6 +143,34 @@ def seed_processing_activities(*, stdout: IO[str]) -> None:
             stdout.write(f"  processing activity '{name}'\n")
 
 
+RETENTION_POLICIES = [
+    {
+        "name": "Events older than 24 months are deleted",
+        "target": RetentionPolicy.Target.EVENTS,
+        "max_age_days": 730,
+        "description": "Web analytics and order history: 24 months (see the Art. 30 record).",
+    },
+    {
+        "name": "Behavioral attributes older than 36 months in the EU are deleted",
+        "target": RetentionPolicy.Target.ATTRIBUTES,
+        "data_category": "behavioral",
+        "region": "EU",
+        "max_age_days": 1095,
+        "description": "Profiling data about EU customers is not kept beyond 3 years.",
+    },
+]
+
+
+def seed_retention_policies(*, stdout: IO[str]) -> None:
+    """Demo retention policies; the daily beat task applies them (preview them in the admin)."""
+    for values in RETENTION_POLICIES:
+        _, created = RetentionPolicy.objects.update_or_create(
+            name=values["name"], defaults={"action": RetentionPolicy.Action.DELETE, **values}
+        )
+        if created:
+            stdout.write(f"  retention policy '{values['name']}'\n")
+
+
 def seed(*, subjects: int, stdout: IO[str]) -> None:
     seed_regimes()
     purposes = list(Purpose.objects.all())
@@ -156,6 +191,7 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     if created:
         stdout.write(f"  consent property 'Demo shop' (publishable key {DEMO_KEY})\n")
     seed_processing_activities(stdout=stdout)
+    seed_retention_policies(stdout=stdout)
     if ConsentRecord.objects.exists():
         return
     rng = random.Random(7)
