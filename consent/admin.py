@@ -1,10 +1,23 @@
-"""Consent configuration and the (read-only, region-scoped) ledger in the admin."""
+"""Consent configuration, the (read-only, region-scoped) ledger, and the data map: processing
+activities with their Art. 30 export."""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from access.scoping import allowed_regions
+from audit.actors import Actor
+from consent import selectors, services
+from consent.art30 import art30_csv
 from consent.models import (
     ConsentProperty,
     ConsentRecord,
@@ -12,10 +25,16 @@ from consent.models import (
     CurrentConsent,
     Jurisdiction,
     Notice,
+    ProcessingActivity,
     Purpose,
+    RetentionPolicy,
+    RetentionRun,
     WebhookDelivery,
 )
+from consent.retention import retention_run
 from profiles.admin import ScopedAdmin
+from profiles.models import DataCategory
+from profiles.services import KNOWN_REGIONS
 
 
 @admin.register(Jurisdiction)
@@ -129,4 +148,256 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class _LinesField(forms.CharField):
+    """A JSON list of texts edited as one item per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ProcessingActivityForm(forms.ModelForm):
+    data_categories = forms.MultipleChoiceField(
+        choices=DataCategory.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    regions = forms.MultipleChoiceField(
+        choices=[(r, r) for r in KNOWN_REGIONS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="none ticked = every region",
+    )
+    subject_categories = _LinesField(
+        required=False,
+        help_text="one per line, e.g. " + ", ".join(ProcessingActivity.SUBJECT_CATEGORY_EXAMPLES),
+    )
+    recipients = _LinesField(required=False, help_text="one recipient category or name per line")
+
+    class Meta:
+        model = ProcessingActivity
+        fields = [
+            "name",
+            "purpose",
+            "lawful_basis",
+            "description",
+            "active",
+            "data_categories",
+            "subject_categories",
+            "systems",
+            "regions",
+            "recipients",
+            "transfers",
+            "retention",
+            "retention_days",
+            "controller",
+            "joint_controller",
+            "dpo_contact",
+            "security_measures",
+        ]
+
+
+@admin.register(ProcessingActivity)
+class ProcessingActivityAdmin(admin.ModelAdmin):
+    """The Art. 30 record: edit activities; export the record as CSV or a printable page; see
+    the data map of systems and the activities they feed."""
+
+    form = ProcessingActivityForm
+    change_list_template = "admin/consent/processingactivity/change_list.html"
+    list_display = ["name", "purpose", "lawful_basis", "retention", "active", "updated_at"]
+    list_filter = ["lawful_basis", "purpose", "active"]
+    search_fields = ["name"]
+    filter_horizontal = ["systems"]
+    fieldsets = [
+        (None, {"fields": ["name", "purpose", "lawful_basis", "description", "active"]}),
+        ("Data", {"fields": ["data_categories", "subject_categories", "systems", "regions"]}),
+        ("Disclosures", {"fields": ["recipients", "transfers"]}),
+        ("Retention", {"fields": ["retention", "retention_days"]}),
+        (
+            "Controller and security",
+            {"fields": ["controller", "joint_controller", "dpo_contact", "security_measures"]},
+        ),
+    ]
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        # The changeform view runs in one transaction: save_related() then sets the systems.
+        services.processing_activity_save(
+            activity=obj, actor=Actor.from_request(request), changed=form.changed_data
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "art30.csv",
+                view(self.art30_csv_view),
+                name="consent_processingactivity_art30_csv",
+            ),
+            path("art30/", view(self.art30_view), name="consent_processingactivity_art30"),
+            path("data-map/", view(self.data_map_view), name="consent_processingactivity_datamap"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            **extra,
+        }
+
+    def art30_csv_view(self, request: HttpRequest) -> HttpResponse:
+        self._context(request, "")
+        response = HttpResponse(
+            art30_csv(selectors.art30_record()), content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.now().strftime("%Y-%m-%d")
+        response["Content-Disposition"] = f'attachment; filename="art30-record-{stamp}.csv"'
+        return response
+
+    def art30_view(self, request: HttpRequest) -> TemplateResponse:
+        context = self._context(
+            request,
+            "Record of processing activities (Art. 30)",
+            rows=selectors.art30_record(),
+            generated_at=timezone.now(),
+        )
+        return TemplateResponse(request, "admin/consent/processingactivity/art30.html", context)
+
+    def data_map_view(self, request: HttpRequest) -> TemplateResponse:
+        context = self._context(request, "Data map", systems=selectors.data_map())
+        return TemplateResponse(request, "admin/consent/processingactivity/data_map.html", context)
+
+
+class RetentionPolicyForm(forms.ModelForm):
+    data_category = forms.ChoiceField(
+        choices=[("", "every category"), *DataCategory.choices], required=False
+    )
+    region = forms.ChoiceField(
+        choices=[("", "every region"), *((r, r) for r in KNOWN_REGIONS)], required=False
+    )
+
+    class Meta:
+        model = RetentionPolicy
+        fields = [
+            "name",
+            "target",
+            "data_category",
+            "event_name",
+            "region",
+            "max_age_days",
+            "action",
+            "description",
+            "active",
+        ]
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(admin.ModelAdmin):
+    """Define policies; "Preview (dry run)" shows counts per region, then "Apply now" runs them
+    within the staff member's regions. The daily beat task applies every active policy."""
+
+    form = RetentionPolicyForm
+    list_display = [
+        "name",
+        "target",
+        "data_category",
+        "event_name",
+        "region",
+        "max_age_days",
+        "action",
+        "active",
+        "last_run_at",
+    ]
+    list_filter = ["target", "action", "active"]
+    search_fields = ["name"]
+    readonly_fields = ["last_run_at", "created_at", "updated_at"]
+    actions = ["preview"]
+
+    def get_urls(self):
+        return [
+            path(
+                "apply/",
+                self.admin_site.admin_view(self.apply_view),
+                name="consent_retentionpolicy_apply",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Preview (dry run)", permissions=["change"])
+    def preview(self, request: HttpRequest, queryset) -> TemplateResponse:
+        actor, regions = Actor.from_request(request), allowed_regions(request.user)
+        results = [
+            result
+            for policy in queryset
+            for result in retention_run(
+                policy=policy, dry_run=True, actor=actor, regions=regions
+            ).results
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Retention preview (dry run)",
+            "results": results,
+            "total": sum(r.total for r in results),
+            "regions": sorted(regions) if regions is not None else None,
+        }
+        return TemplateResponse(request, "admin/consent/retentionpolicy/preview.html", context)
+
+    def apply_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        actor, regions = Actor.from_request(request), allowed_regions(request.user)
+        policies = RetentionPolicy.objects.filter(pk__in=request.POST.getlist("policy"))
+        for policy in policies:
+            report = retention_run(policy=policy, dry_run=False, actor=actor, regions=regions)
+            for result in report.results:
+                messages.success(request, result.describe())
+        return redirect("admin:consent_retentionrun_changelist")
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "policy",
+        "dry_run",
+        "action",
+        "counts",
+        "total",
+        "cutoff",
+        "actor_label",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["dry_run", "action", "policy"]
+    readonly_fields = [
+        "policy",
+        "dry_run",
+        "action",
+        "cutoff",
+        "regions",
+        "counts",
+        "actor_label",
+        "started_at",
+        "finished_at",
+    ]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

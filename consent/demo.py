@@ -1,4 +1,5 @@
-"""Demo consent data: a property for the demo shop, notices, and choices for demo subjects."""
+"""Demo consent data: a property for the demo shop, notices, choices for demo subjects, and the
+shop's record of processing activities (the data map)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from typing import IO
 from django.utils import timezone
 
 from audit.actors import Actor
-from consent.models import ConsentProperty, ConsentRecord, Notice, Purpose
+from consent.models import (
+    ConsentProperty,
+    ConsentRecord,
+    Notice,
+    ProcessingActivity,
+    Purpose,
+    RetentionPolicy,
+)
 from consent.regimes import seed_regimes
 from consent.services import Proof, consent_record
-from profiles.models import Subject
+from profiles.models import Subject, System
 
 DEMO_KEY = "pk_demo_shop"
 NOTICE_TEXT = {
@@ -34,6 +42,137 @@ NOTICE_TEXT = {
     ),
 }
 
+CONTROLLER = "Demo Shop SAS, 1 rue de l'Exemple, 75001 Paris, France"
+DPO_CONTACT = "dpo@shop.example (data protection officer)"
+SECURITY = (
+    "Per-subject AES-256-GCM encryption at rest, TLS in transit, role-based access limited by "
+    "region, TOTP for staff, tamper-evident audit log, encrypted backups."
+)
+# name, purpose slug, lawful basis ("" = the purpose's), data categories, subject categories,
+# systems, recipients, transfers, retention (words, days).
+ACTIVITIES = [
+    (
+        "Web analytics",
+        "analytics",
+        "",
+        ["behavioral"],
+        ["website visitors", "customers"],
+        ["Web shop"],
+        ["web analytics provider (processor)"],
+        [],
+        ("Events 24 months after they occur", 730),
+    ),
+    (
+        "Marketing e-mails",
+        "marketing_email",
+        "",
+        ["contact", "behavioral"],
+        ["customers", "prospects"],
+        ["CRM", "E-mail platform"],
+        ["e-mail service provider (processor)"],
+        [{"country": "US", "safeguard": "sccs"}],
+        ("Until consent is withdrawn; proof of consent 3 years after that", None),
+    ),
+    (
+        "Order fulfilment",
+        "essential",
+        "contract",
+        ["identity", "contact", "behavioral"],
+        ["customers"],
+        ["Web shop", "Point of sale", "CRM"],
+        ["carriers", "payment provider", "tax authorities"],
+        [],
+        ("Orders 3 years after delivery; invoices 10 years (commercial law)", 1095),
+    ),
+    (
+        "Fraud prevention",
+        "essential",
+        "legitimate_interests",
+        ["identity", "behavioral"],
+        ["customers"],
+        ["Web shop", "Point of sale"],
+        ["payment provider", "law enforcement on request"],
+        [],
+        ("13 months after the transaction", 395),
+    ),
+    (
+        "Customer support (CRM)",
+        "essential",
+        "contract",
+        ["identity", "contact", "descriptive"],
+        ["customers", "prospects"],
+        ["CRM"],
+        ["support outsourcing provider (processor)"],
+        [],
+        ("3 years after the last contact", 1095),
+    ),
+    (
+        "Targeted advertising",
+        "sale_sharing",
+        "consent",
+        ["behavioral"],
+        ["website visitors", "customers"],
+        ["Web shop", "Ad platform"],
+        ["advertising partners"],
+        [{"country": "US", "safeguard": "sccs"}],
+        ("13 months after collection", 395),
+    ),
+]
+
+
+def seed_processing_activities(*, stdout: IO[str]) -> None:
+    """The demo shop's Art. 30 record, tied to the demo systems and shipped purposes."""
+    systems = {s.name: s for s in System.objects.all()}
+    purposes = {p.slug: p for p in Purpose.objects.all()}
+    for name, slug, basis, data, subjects, used, recipients, transfers, kept in ACTIVITIES:
+        activity, created = ProcessingActivity.objects.update_or_create(
+            name=name,
+            defaults={
+                "purpose": purposes[slug],
+                "lawful_basis": basis or purposes[slug].lawful_basis,
+                "data_categories": data,
+                "subject_categories": subjects,
+                "recipients": recipients,
+                "transfers": transfers,
+                "retention": kept[0],
+                "retention_days": kept[1],
+                "controller": CONTROLLER,
+                "dpo_contact": DPO_CONTACT,
+                "security_measures": SECURITY,
+            },
+        )
+        activity.systems.set([systems[n] for n in used if n in systems])
+        if created:
+            stdout.write(f"  processing activity '{name}'\n")
+
+
+RETENTION_POLICIES = [
+    {
+        "name": "Events older than 24 months are deleted",
+        "target": RetentionPolicy.Target.EVENTS,
+        "max_age_days": 730,
+        "description": "Web analytics and order history: 24 months (see the Art. 30 record).",
+    },
+    {
+        "name": "Behavioral attributes older than 36 months in the EU are deleted",
+        "target": RetentionPolicy.Target.ATTRIBUTES,
+        "data_category": "behavioral",
+        "region": "EU",
+        "max_age_days": 1095,
+        "description": "Profiling data about EU customers is not kept beyond 3 years.",
+    },
+]
+
+
+def seed_retention_policies(*, stdout: IO[str]) -> None:
+    """Demo retention policies; the daily beat task applies them (preview them in the admin)."""
+    for values in RETENTION_POLICIES:
+        _, created = RetentionPolicy.objects.update_or_create(
+            name=values["name"], defaults={"action": RetentionPolicy.Action.DELETE, **values}
+        )
+        if created:
+            stdout.write(f"  retention policy '{values['name']}'\n")
+
 
 def seed(*, subjects: int, stdout: IO[str]) -> None:
     seed_regimes()
@@ -54,6 +193,8 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     prop.purposes.set(purposes)
     if created:
         stdout.write(f"  consent property 'Demo shop' (publishable key {DEMO_KEY})\n")
+    seed_processing_activities(stdout=stdout)
+    seed_retention_policies(stdout=stdout)
     if ConsentRecord.objects.exists():
         return
     rng = random.Random(7)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from access.scoping import ScopedManager
@@ -265,3 +267,227 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id}: {self.status}"
+
+
+def _profiles_data_categories() -> list[str]:
+    from profiles.models import DataCategory
+
+    return list(DataCategory.values)
+
+
+def _known_regions() -> tuple[str, ...]:
+    from profiles.services import KNOWN_REGIONS
+
+    return KNOWN_REGIONS
+
+
+def _string_list(value: Any, field: str, errors: dict[str, list[str]]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        errors.setdefault(field, []).append("Give a list of non-empty texts.")
+        return []
+    return [v.strip() for v in value]
+
+
+class ProcessingActivity(models.Model):
+    """One entry of the record of processing activities (GDPR Art. 30(1)): why (purpose and
+    lawful basis), whose data and which, where it lives (systems), who receives it, where it
+    goes abroad and how long it is kept. With the Systems it forms the data map."""
+
+    class TransferSafeguard(models.TextChoices):
+        ADEQUACY = "adequacy", "Adequacy decision (Art. 45)"
+        SCCS = "sccs", "Standard contractual clauses (Art. 46(2)(c))"
+        BCRS = "bcrs", "Binding corporate rules (Art. 47)"
+        CERTIFICATION = "certification", "Certification or code of conduct (Art. 46(2)(e)-(f))"
+        DEROGATION = "derogation", "Derogation for a specific situation (Art. 49)"
+
+    SUBJECT_CATEGORY_EXAMPLES = ("customers", "prospects", "website visitors", "employees")
+
+    name = models.CharField(max_length=150, unique=True)
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="activities")
+    description = models.TextField(blank=True)
+    lawful_basis = models.CharField(
+        max_length=24,
+        choices=Purpose.LawfulBasis.choices,
+        blank=True,
+        help_text="empty = the purpose's lawful basis",
+    )
+    data_categories = models.JSONField(
+        default=list, blank=True, help_text="profiles data categories, e.g. contact, behavioral"
+    )
+    subject_categories = models.JSONField(
+        default=list, blank=True, help_text="e.g. customers, prospects, website visitors"
+    )
+    systems = models.ManyToManyField(
+        "profiles.System", blank=True, related_name="processing_activities"
+    )
+    recipients = models.JSONField(
+        default=list, blank=True, help_text="recipient categories or names, e.g. 'payment provider'"
+    )
+    transfers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='transfers outside the EEA: [{"country": "US", "safeguard": "sccs"}]',
+    )
+    retention = models.CharField(
+        max_length=300, blank=True, help_text="how long, in words (Art. 30(1)(f))"
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the same in days, if it is a fixed period"
+    )
+    controller = models.CharField(
+        max_length=300, blank=True, help_text="empty = CUSTODIA_CONTROLLER setting"
+    )
+    joint_controller = models.CharField(max_length=300, blank=True)
+    dpo_contact = models.CharField(
+        max_length=300, blank=True, help_text="empty = CUSTODIA_DPO_CONTACT setting"
+    )
+    security_measures = models.TextField(blank=True, help_text="Art. 32 measures, in general")
+    regions = models.JSONField(
+        default=list, blank=True, help_text="region codes it applies to; empty = all regions"
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "processing activities"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_lawful_basis(self) -> str:
+        return self.lawful_basis or (self.purpose.lawful_basis if self.purpose_id else "")
+
+    def applies_to(self, region: str) -> bool:
+        return not self.regions or region in self.regions
+
+    def clean(self) -> None:
+        """Normalise the JSON lists and refuse unknown categories, regions and safeguards."""
+        errors: dict[str, list[str]] = {}
+        if not self.lawful_basis and self.purpose_id:
+            self.lawful_basis = self.purpose.lawful_basis
+        categories = _string_list(self.data_categories, "data_categories", errors)
+        unknown = sorted(set(categories) - set(_profiles_data_categories()))
+        if unknown:
+            errors.setdefault("data_categories", []).append(
+                f"Unknown data categories {unknown}; use {_profiles_data_categories()}."
+            )
+        self.data_categories = sorted(set(categories))
+        self.subject_categories = _string_list(
+            self.subject_categories, "subject_categories", errors
+        )
+        self.recipients = _string_list(self.recipients, "recipients", errors)
+        regions = [r.upper() for r in _string_list(self.regions, "regions", errors)]
+        unknown = sorted(set(regions) - set(_known_regions()))
+        if unknown:
+            errors.setdefault("regions", []).append(
+                f"Unknown regions {unknown}; use {list(_known_regions())}."
+            )
+        self.regions = sorted(set(regions))
+        if not isinstance(self.transfers, list):
+            errors["transfers"] = ['Give a list of {"country": ..., "safeguard": ...} objects.']
+        cleaned = []
+        for item in self.transfers if isinstance(self.transfers, list) else []:
+            item = item if isinstance(item, dict) else {}
+            country = str(item.get("country", "")).strip().upper()
+            if len(country) != 2 or not country.isalpha():
+                errors.setdefault("transfers", []).append(
+                    'Each transfer needs a two-letter "country" (ISO 3166).'
+                )
+            elif item.get("safeguard") not in self.TransferSafeguard.values:
+                errors.setdefault("transfers", []).append(
+                    f'Each transfer needs a "safeguard" among {self.TransferSafeguard.values}.'
+                )
+            else:
+                cleaned.append({"country": country, "safeguard": item["safeguard"]})
+        self.transfers = cleaned
+        if errors:
+            raise ValidationError(errors)
+
+
+class RetentionPolicy(models.Model):
+    """How long one kind of personal data is kept (Art. 5(1)(e) storage limitation), enforced
+    daily by `consent.retention_enforce`.
+
+    Events may be deleted or anonymised (payload emptied, time cut to the month, dedup key
+    replaced); attributes can only be deleted: an attribute without its value says nothing."""
+
+    class Target(models.TextChoices):
+        EVENTS = "events"
+        ATTRIBUTES = "attributes"
+
+    class Action(models.TextChoices):
+        DELETE = "delete"
+        ANONYMISE = "anonymise", "anonymise (events only)"
+
+    name = models.CharField(max_length=150, unique=True)
+    target = models.CharField(max_length=10, choices=Target.choices)
+    data_category = models.CharField(
+        max_length=12, blank=True, help_text="profiles data category; empty = every category"
+    )
+    event_name = models.CharField(
+        max_length=100, blank=True, help_text="events only: exact event name; empty = every name"
+    )
+    region = models.CharField(max_length=16, blank=True, help_text="empty = every region")
+    max_age_days = models.PositiveIntegerField(
+        help_text="events by occurrence time, attributes by collection time"
+    )
+    action = models.CharField(max_length=9, choices=Action.choices, default=Action.DELETE)
+    description = models.TextField(blank=True, help_text="why this period (law, contract, need)")
+    active = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.data_category and self.data_category not in _profiles_data_categories():
+            errors["data_category"] = [f"Use one of {_profiles_data_categories()}."]
+        self.region = (self.region or "").strip().upper()
+        if self.region and self.region not in _known_regions():
+            errors["region"] = [f"Use one of {list(_known_regions())}, or leave empty."]
+        if self.target == self.Target.ATTRIBUTES:
+            if self.event_name:
+                errors["event_name"] = ["Only event policies filter by event name."]
+            if self.action != self.Action.DELETE:
+                errors["action"] = ["Attributes can only be deleted."]
+        if not self.max_age_days:
+            errors["max_age_days"] = ["Keep data at least one day."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class RetentionRun(models.Model):
+    """The readable trail of one policy's run: counts per region (never values), who ran it."""
+
+    policy = models.ForeignKey(RetentionPolicy, on_delete=models.PROTECT, related_name="runs")
+    dry_run = models.BooleanField()
+    action = models.CharField(max_length=9, choices=RetentionPolicy.Action.choices)
+    cutoff = models.DateTimeField(help_text="rows older than this were in scope")
+    regions = models.JSONField(
+        null=True, blank=True, help_text="regions the runner could reach; null = every region"
+    )
+    counts = models.JSONField(default=dict, help_text="rows per region")
+    actor_label = models.CharField(max_length=150)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        mode = "dry run" if self.dry_run else self.action
+        return f"{self.policy} ({mode}) at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

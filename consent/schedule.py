@@ -6,4 +6,8 @@ BEAT_SCHEDULE = {
         "task": "consent.flag_expired",
         "schedule": crontab(minute=5, hour="*/6"),
     },
+    "consent-retention-enforce": {
+        "task": "consent.retention_enforce",
+        "schedule": crontab(minute=40, hour=3),
+    },
 }

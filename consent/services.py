@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from audit.actors import Actor, truncate_ip
 from audit.services import audit_record
-from consent.models import ConsentRecord, CurrentConsent, Notice, Purpose
+from consent.models import ConsentRecord, CurrentConsent, Notice, ProcessingActivity, Purpose
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue
 from ops.errors import ConflictError, DomainError
@@ -273,3 +274,32 @@ def consent_flag_expired() -> int:
     return CurrentConsent.objects.filter(
         state=ConsentRecord.State.GRANTED, expires_at__lt=timezone.now(), needs_reprompt=False
     ).update(needs_reprompt=True)
+
+
+def processing_activity_save(
+    *,
+    activity: ProcessingActivity,
+    actor: Actor,
+    systems: Iterable[Any] | None = None,
+    changed: Iterable[str] | None = None,
+) -> ProcessingActivity:
+    """Validate and save one activity of the Art. 30 record (and its systems, if given).
+
+    Guarantees: `full_clean()` ran (categories, regions and transfer safeguards are known
+    values; an empty lawful basis takes the purpose's); the row, its systems and one audit
+    event (`consent.processing_activity.create`/`.update`, field names only) are committed
+    together or not at all. Raises django ValidationError on invalid input."""
+    creating = activity._state.adding
+    activity.full_clean()
+    with transaction.atomic():
+        activity.save()
+        if systems is not None:
+            activity.systems.set(systems)
+        audit_record(
+            actor=actor,
+            action=f"consent.processing_activity.{'create' if creating else 'update'}",
+            object_type="consent.processingactivity",
+            object_id=activity.pk,
+            fields=changed if changed is not None else [],
+        )
+    return activity

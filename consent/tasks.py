@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from consent import services, webhooks
+from audit.actors import Actor
+from consent import retention, services, webhooks
 
 
 @shared_task(name="consent.deliver_webhooks", acks_late=True)
@@ -14,3 +15,10 @@ def deliver_webhooks() -> int:
 def flag_expired() -> int:
     """Mark granted consents past their regime's maximum age for a new prompt."""
     return services.consent_flag_expired()
+
+
+@shared_task(name="consent.retention_enforce", acks_late=True)
+def retention_enforce() -> int:
+    """Apply every active retention policy (daily); returns how many rows were removed."""
+    report = retention.retention_run(dry_run=False, actor=Actor.system("consent.retention_enforce"))
+    return report.total

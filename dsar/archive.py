@@ -96,7 +96,10 @@ access_history.csv  who at {controller} read or changed your data, and when
 def package(data: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("README.txt", _README.format(controller=settings.CUSTODIA_CONTROLLER))
+        archive.writestr(
+            "README.txt",
+            _README.format(controller=settings.CUSTODIA_CONTROLLER or "the controller"),
+        )
         archive.writestr("data.json", json.dumps(data, indent=2, default=str, ensure_ascii=False))
         profile = [
             {"type": "identifier", "name": i["kind"], **i} for i in data.get("identifiers", [])

@@ -14,7 +14,14 @@ from access.admin_actions import confirmed
 from audit.actors import Actor
 from audit.services import audit_record_list_read
 from profiles import selectors, services
-from profiles.models import ImportJob, MatchReview, Subject, SuppressedIdentity, System
+from profiles.models import (
+    DataCategory,
+    ImportJob,
+    MatchReview,
+    Subject,
+    SuppressedIdentity,
+    System,
+)
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -148,10 +155,24 @@ class MatchReviewAdmin(ScopedAdmin):
         return False
 
 
+class HoldsCategoryFilter(admin.SimpleListFilter):
+    title = "holds data category"
+    parameter_name = "category"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return DataCategory.choices
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() not in DataCategory.values:
+            return queryset
+        # The JSON list as text contains the quoted value (works on SQLite and PostgreSQL).
+        return queryset.filter(data_categories__icontains=f'"{self.value()}"')
+
+
 @admin.register(System)
 class SystemAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "data_categories", "country", "is_processor", "owner_contact"]
-    list_filter = ["kind", "is_processor", "country"]
+    list_filter = ["kind", HoldsCategoryFilter, "is_processor", "country"]
     search_fields = ["name"]
 
 

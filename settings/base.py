@@ -237,7 +237,6 @@ CUSTODIA_STEP_LEASE_SECONDS = env_int("CUSTODIA_STEP_LEASE_SECONDS", 300)
 CUSTODIA_DSAR_SWEEP_SECONDS = env_float("CUSTODIA_DSAR_SWEEP_SECONDS", 30.0)
 
 # --- Data-subject requests -------------------------------------------------------------
-CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "Custodia demo controller")
 CUSTODIA_DSAR_VERIFY_HOURS = env_int("CUSTODIA_DSAR_VERIFY_HOURS", 72)
 CUSTODIA_DSAR_ARCHIVE_DAYS = env_int("CUSTODIA_DSAR_ARCHIVE_DAYS", 7)
 CUSTODIA_DSAR_TEAM_EMAIL = env_str("CUSTODIA_DSAR_TEAM_EMAIL", "")
@@ -274,6 +273,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
+# Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
+CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
+CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "")
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
