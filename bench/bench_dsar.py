@@ -25,7 +25,7 @@ from common import POSTGRES_URL, ROOT, best_of, machine, setup_django, write_sec
 REDIS_BROKER = "redis://127.0.0.1:6379/2"
 QUEUES = "default,dsar,consent,maintenance"
 POLL_SECONDS = 0.2
-STALL_SECONDS = 90  # no request completed for this long: something is stuck (no beat sweeper)
+STALL_SECONDS = 90  # no step done for this long: something is stuck (no beat sweeper)
 
 
 def main() -> None:
@@ -224,24 +224,27 @@ def _erase_batch(subjects: list) -> dict:
     intake = time.perf_counter() - intake_started
 
     requests = DataSubjectRequest.objects.filter(pk__in=ids)
-    done, last_done, progress_at = 0, -1, time.monotonic()
+    steps = RequestStep.objects.filter(request_id__in=ids)
+    done, last_steps, progress_at = 0, -1, time.monotonic()
     while done < n:
         done = requests.filter(status=DataSubjectRequest.Status.COMPLETED).count()
-        if done != last_done:
-            last_done, progress_at = done, time.monotonic()
+        if done == n:
+            break
+        # Progress is counted in steps: messages are served in order, so every request's
+        # locate runs before the first erase, and no request completes until near the end.
+        steps_now = steps.filter(status=RequestStep.Status.DONE).count()
+        if steps_now != last_steps:
+            last_steps, progress_at = steps_now, time.monotonic()
         elif time.monotonic() - progress_at > STALL_SECONDS:
-            stuck = (
-                RequestStep.objects.filter(request_id__in=ids)
-                .exclude(status=RequestStep.Status.DONE)
-                .values_list("name", "status", "attempts", "error")[:10]
-            )
+            stuck = steps.exclude(status=RequestStep.Status.DONE).values_list(
+                "name", "status", "attempts", "error"
+            )[:10]
             other = requests.exclude(status=DataSubjectRequest.Status.COMPLETED)
             raise RuntimeError(
-                f"{done}/{n} completed, no progress for {STALL_SECONDS}s; request states "
+                f"{done}/{n} completed, no step done for {STALL_SECONDS}s; request states "
                 f"{sorted(set(other.values_list('status', flat=True)))}; steps {list(stuck)}"
             )
-        if done < n:
-            time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS)
     elapsed = time.perf_counter() - first_enqueue[0]
 
     subject_ids = [s.pk for s in subjects]

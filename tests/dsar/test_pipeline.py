@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.models import AuditEvent
-from consent.models import ConsentRecord, CurrentConsent, Purpose
+from consent.models import ConsentRecord, CurrentConsent, ProcessingActivity, Purpose
 from consent.selectors import may_process
 from consent.services import consent_record
 from dsar import archive as archives
@@ -53,6 +53,14 @@ def _open(kind: str, subject: Subject, *, email: str = "", details=None) -> Data
 
 def test_access_request_builds_an_archive_with_everything_held_and_who_saw_it():
     subject = make_subject(region="EU", email="ana@example.com", name="Ana Lima", events=3)
+    ProcessingActivity.objects.create(
+        name="Newsletter",
+        purpose=Purpose.objects.get(slug="marketing_email"),
+        lawful_basis="consent",
+        data_categories=["contact"],
+        recipients=["E-mail platform (processor)"],
+        retention="until withdrawal, then 30 days",
+    )
     consent_record(
         purpose=Purpose.objects.get(slug="analytics"),
         state="granted",
@@ -77,7 +85,9 @@ def test_access_request_builds_an_archive_with_everything_held_and_who_saw_it():
     assert len(data["events"]) == 3
     assert data["consent_history"][0]["purpose"] == "analytics"
     assert "notice" in data["consent_history"][0]
-    assert "processing" in data
+    assert data["processing"][0]["recipients"] == ["E-mail platform (processor)"]
+    assert data["processing"][0]["retention"] == "until withdrawal, then 30 days"
+    assert "Newsletter" in files.read("processing.csv").decode()
     assert any(e["action"] == "dsar.request.create" for e in data["access_history"])
     assert "ana@example.com" in files.read("profile.csv").decode()
 
