@@ -82,6 +82,11 @@ class IntakeForm(forms.Form):
         required=False, help_text="Where to answer; needed if the subject is not known yet."
     )
     region = forms.CharField(max_length=16, required=False, help_text="e.g. EU, US-CA")
+    received_on = forms.DateField(
+        required=False,
+        help_text="When the letter, call or e-mail reached us (default today): the deadline "
+        "runs from then. YYYY-MM-DD.",
+    )
     description = forms.CharField(widget=forms.Textarea, required=False)
     corrections = forms.JSONField(
         required=False, help_text='Rectification only: {"attribute key": "corrected value"}'
@@ -90,6 +95,12 @@ class IntakeForm(forms.Form):
         label="I verified the requester's identity",
         help_text="Your attestation is recorded as the verification of this request.",
     )
+
+
+def _start_of(day: dt.date | None) -> dt.datetime | None:
+    if day is None or day == timezone.localdate():
+        return None
+    return dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
 
 
 class DecisionForm(forms.Form):
@@ -256,6 +267,7 @@ class DataSubjectRequestAdmin(ScopedAdmin):
             region=data.get("region") or "",
             details=details,
             verification=DataSubjectRequest.Verification.OFFICER,
+            received_at=_start_of(data.get("received_on")),
         )
         return dsr
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
-from dsar import deadlines, services
+from dsar import services
 from dsar.models import DataSubjectRequest, LegalHold, RetentionException, SystemConnector
 from profiles.models import Subject, System
 
@@ -69,17 +69,13 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
             continue
         details = {"corrections": {"loyalty_tier": "gold"}} if kind == "rectification" else {}
         with transaction.atomic():
-            dsr, _ = services.request_create(
+            services.request_create(
                 kind=kind,
                 channel="admin" if n % 2 else "api",
                 actor=actor,
                 subject=subject,
                 details=details,
                 verification="officer" if n % 2 else "service",
-            )
-            received = now - dt.timedelta(days=age)
-            regime = services._jurisdiction(dsr.region, dsr.jurisdiction)
-            DataSubjectRequest.objects.filter(pk=dsr.pk).update(
-                received_at=received, due_at=deadlines.due_date(regime, received)
+                received_at=now - dt.timedelta(days=age),
             )
     stdout.write(f"  demo request desk: {DataSubjectRequest.objects.count()} requests\n")

@@ -140,6 +140,7 @@ def request_create(
     details: dict[str, Any] | None = None,
     verification: str = "",
     jurisdiction: str = "",
+    received_at: dt.datetime | None = None,
 ) -> tuple[DataSubjectRequest, str]:
     """Open a request. Public intake (no `verification`) starts in `verifying` and returns the
     confirmation code to mail; staff and service intake are verified at once and start.
@@ -166,6 +167,11 @@ def request_create(
         raise RequestError("Give a subject or an e-mail address.", fields={"email": ["required"]})
     regime = _jurisdiction(region, jurisdiction)
     now = _now()
+    if received_at is not None and received_at > now:
+        raise RequestError(
+            "A request cannot be received in the future.", fields={"received_at": ["future"]}
+        )
+    received = received_at or now
     request = DataSubjectRequest(
         id=uuid.uuid4(),
         kind=kind,
@@ -176,8 +182,8 @@ def request_create(
         contact_email=email.strip(),
         contact_index=contact_index,
         details=details,
-        received_at=now,
-        due_at=deadlines.due_date(regime, now),
+        received_at=received,
+        due_at=deadlines.due_date(regime, received),
         created_by=actor.label,
     )
     code = ""

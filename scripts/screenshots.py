@@ -39,14 +39,21 @@ def browser(width: int = 1400, height: int = 900) -> webdriver.Chrome:
     )
 
 
+def full_page(driver: webdriver.Chrome, width: int = 1400) -> None:
+    """Grow the window to the page's height so one screenshot shows all of it."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height + 120, 900), 4000))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
     parser.add_argument("--user", default="admin")
-    parser.add_argument("--password", default=None, help="default: var/demo-login.txt")
+    parser.add_argument("--password", default=None, help="default: <var>/demo-login.txt")
+    parser.add_argument("--var-dir", default=str(ROOT / "var"), help="the hub's CUSTODIA_VAR_DIR")
     args = parser.parse_args()
-    password = args.password or (ROOT / "var" / "demo-login.txt").read_text().strip()
+    password = args.password or (Path(args.var_dir) / "demo-login.txt").read_text().strip()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     driver = browser()
@@ -56,7 +63,22 @@ def main() -> None:
         driver.find_element(By.NAME, "password").send_keys(password)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
         driver.get(f"{args.url}/admin/")
-        driver.save_screenshot(str(out / "admin-home.png"))
+        full_page(driver)
+        driver.save_screenshot(str(out / "workspace.png"))
+        driver.set_window_size(1400, 900)
+        driver.get(f"{args.url}/admin/dsar/datasubjectrequest/")
+        driver.save_screenshot(str(out / "requests.png"))
+        driver.get(f"{args.url}/admin/dsar/datasubjectrequest/?status__exact=awaiting_external")
+        driver.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a").click()
+        full_page(driver)
+        driver.save_screenshot(str(out / "request-detail.png"))
+        driver.set_window_size(1400, 900)
+        driver.get(f"{args.url}/admin/consent/processingactivity/data-map/")
+        full_page(driver)
+        driver.save_screenshot(str(out / "data-map.png"))
+        driver.set_window_size(1400, 900)
+        driver.get(f"{args.url}/admin/consent/processingactivity/art30/")
+        driver.save_screenshot(str(out / "art30.png"))
         driver.get(f"{args.url}/admin/profiles/subject/")
         driver.save_screenshot(str(out / "subjects.png"))
         first = driver.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a")

@@ -233,3 +233,26 @@ def test_admin_intake_refuses_a_subject_outside_the_officers_regions(client):
     )
     assert r.status_code == 200
     assert not DataSubjectRequest.objects.exists()
+
+
+def test_a_letter_received_last_week_is_due_a_month_after_it_arrived():
+    subject = make_subject(region="EU")
+    received = timezone.now() - dt.timedelta(days=7)
+    dsr, _ = services.request_create(
+        kind="access",
+        channel="admin",
+        actor=OFFICER,
+        subject=subject,
+        verification="officer",
+        received_at=received,
+    )
+    assert dsr.due_at == deadlines.due_date(Jurisdiction.objects.get(code="GDPR"), received)
+    with pytest.raises(DomainError, match="future"):
+        services.request_create(
+            kind="access",
+            channel="admin",
+            actor=OFFICER,
+            subject=subject,
+            verification="officer",
+            received_at=timezone.now() + dt.timedelta(days=1),
+        )
