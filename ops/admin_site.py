@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from access.admin_site import CustodiaAdminSite
+from audit.actors import Actor
 from ops.dashboard import workspace
+from ops.errors import NotFoundError
+from ops.timeline import subject_timeline
 
 
 class WorkspaceAdminSite(CustodiaAdminSite):
@@ -14,3 +19,27 @@ class WorkspaceAdminSite(CustodiaAdminSite):
     def index(self, request: HttpRequest, extra_context: dict | None = None):
         context = {**(extra_context or {}), "workspace": workspace(who=request.user)}
         return super().index(request, context)
+
+    def get_urls(self):
+        return [
+            path(
+                "subject-timeline/<uuid:subject_id>/",
+                self.admin_view(self.subject_timeline_view),
+                name="subject-timeline",
+            ),
+            *super().get_urls(),
+        ]
+
+    def subject_timeline_view(self, request: HttpRequest, subject_id):
+        try:
+            timeline = subject_timeline(
+                who=request.user, subject_id=subject_id, actor=Actor.from_request(request)
+            )
+        except NotFoundError as exc:
+            raise Http404("not found") from exc
+        context = {
+            **self.each_context(request),
+            "title": f"Timeline of subject {subject_id}",
+            **timeline,
+        }
+        return TemplateResponse(request, "admin/subject_timeline.html", context)

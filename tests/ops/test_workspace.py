@@ -56,3 +56,19 @@ def test_a_marketing_analyst_sees_consent_aggregates_but_no_request(client, desk
     assert workspace["requests"]["open"] == 0
     assert workspace["requests"]["next_due"] == []
     assert workspace["consent_now"]["regions"] == ["EU", "US-CA"]
+
+
+def test_a_subjects_timeline_shows_events_consent_and_requests_in_scope_only(client, desk):
+    from dsar.models import DataSubjectRequest
+
+    officer = make_staff("Privacy officer", regions=["EU"])
+    eu = DataSubjectRequest.objects.filter(region="EU").first().subject
+    ca = DataSubjectRequest.objects.filter(region="US-CA").first().subject
+    client.force_login(officer)
+    page = client.get(f"/admin/subject-timeline/{eu.pk}/")
+    assert page.status_code == 200
+    kinds = {e["kind"] for e in page.context["entries"]}
+    assert kinds >= {"consent", "request", "access"}
+    assert client.get(f"/admin/subject-timeline/{ca.pk}/").status_code == 404
+    golden = client.get(f"/admin/profiles/subject/{eu.pk}/change/").content.decode()
+    assert f"/admin/subject-timeline/{eu.pk}/" in golden
