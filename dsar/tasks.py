@@ -13,9 +13,10 @@ from dsar import pipeline, services
     retry_backoff=True,
     max_retries=8,
 )
-def run_step(step_id: int) -> str:
-    """Claim and run one pipeline step; a second delivery of the same message is a no-op."""
-    return pipeline.step_run(step_id=step_id)
+def run_step(step_id: int) -> list[str]:
+    """Claim and run a pipeline step, then the request's following steps while they complete;
+    a second delivery of the same message is a no-op."""
+    return pipeline.steps_run_from(step_id=step_id)
 
 
 @shared_task(name="dsar.sweep")

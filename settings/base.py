@@ -217,6 +217,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith(("redis", "rediss"))
     else {}
 )
+# The embedded broker is polled (kombu's default, 1 s, would add a second to every task).
+CELERY_POLLING_INTERVAL = env_float("CELERY_POLLING_INTERVAL", 0.2)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "dsar.*": {"queue": "dsar"},

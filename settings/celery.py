@@ -13,6 +13,18 @@ app = Celery("custodia")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+def _embedded_broker_polling() -> None:
+    """kombu's SQLAlchemy transport hands every transport option to create_engine, so its poll
+    interval cannot be set through broker_transport_options: set it on the transport class."""
+    from django.conf import settings
+    from kombu.transport import sqlalchemy
+
+    sqlalchemy.Transport.polling_interval = settings.CELERY_POLLING_INTERVAL
+
+
+_embedded_broker_polling()
+
 SCHEDULE_MODULES = [
     "ops.schedule",
     "audit.schedule",
