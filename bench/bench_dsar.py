@@ -293,7 +293,7 @@ def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
         )
     print(
         f"[{vendor}] erasure throughput ratio 2 workers / 1 worker: {ratio:.2f}; per request "
-        f"{len(plan)} steps ({' -> '.join(plan)}), each a dsar.run_step task; every erasure "
+        f"{len(plan)} steps ({' -> '.join(plan)}), claimed one by one within one dsar.run_step task; every erasure "
         f"audited ({one['audit_rows'] / n:.0f} audit rows/request), identity suppressed, data key "
         f"shredded (checked: {one['erase_audits'] + two['erase_audits']} erase audits, "
         f"{one['suppressed'] + two['suppressed']} suppressed identities, "
@@ -385,11 +385,11 @@ def write(vendor: str, section: str, erasure: dict, export: dict) -> None:
     if section.endswith("sqlite"):
         broker = "a SQLite file through kombu's SQLAlchemy transport"
         note = (
-            f"A step takes {one['step']:.2f} s per worker: the SQLAlchemy transport polls its "
-            "queues and sleeps kombu's default `polling_interval` (1 s, not overridden in "
-            "settings) whenever it cannot take a message, and a `-c 1` worker with prefetch 1 "
-            "cannot while its task runs; so throughput here is bounded by broker polling rather "
-            "than by SQLite's single writer, and a second worker halves the wait. "
+            f"A step takes {one['step']:.2f} s per worker. The embedded broker is polled every "
+            "`CELERY_POLLING_INTERVAL` (0.2 s, set in settings/celery.py; kombu's default of 1 s "
+            "used to add a second per step) and one task runs a request's steps one after the "
+            "other, so the broker adds one poll per request; SQLite takes one writer at a time, "
+            "which is what a second worker contends for. "
         )
     else:
         broker = "Redis"
@@ -407,8 +407,8 @@ def write(vendor: str, section: str, erasure: dict, export: dict) -> None:
 `subject_upsert`) get one erasure request each (`request_create`, service-verified, no
 approval), opened while real `celery -A settings worker -c 1` processes run on every queue, with
 {broker} as the broker. Each request runs {len(erasure["plan"])} leased steps
-({" → ".join(erasure["plan"])}; no connected systems, so `systems` finishes at once), each a
-separate `dsar.run_step` task; each erasure suppresses the identity's blind index, destroys the
+({" → ".join(erasure["plan"])}; no connected systems, so `systems` finishes at once), each
+claimed and fenced on its own, run one after the other by one `dsar.run_step` task; each erasure suppresses the identity's blind index, destroys the
 subject's data key (crypto-shredding), deletes its rows and appends
 {one["audit_rows"] / n:.0f} rows to the audit hash chain. Timed from the first enqueue until
 all {n} are `completed` (polled every 0.2 s; opening them took {one["intake"]:.1f} s and
