@@ -12,15 +12,12 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from common import POSTGRES_URL, ROOT, best_of, machine, setup_django, write_section
+from common import POSTGRES_URL, best_of, machine, setup_django, write_section
 
 REDIS_BROKER = "redis://127.0.0.1:6379/2"
 QUEUES = "default,dsar,consent,maintenance"
@@ -66,95 +63,15 @@ def _flush_redis() -> None:
     redis.Redis.from_url(REDIS_BROKER).flushdb()
 
 
-# --- worker processes ----------------------------------------------------------------------
+def _worker(broker: str, log_dir: Path):
+    """A real `celery worker -c 1` on every queue (the test suite's worker process), with
+    erasures running without an officer's approval."""
+    from tests.workers import WorkerProcess
 
-
-def _database_url() -> str:
-    """The URL of the database setup_django created (as tests/workers.py builds it)."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """One `celery -A settings worker -c 1` process on every queue, in its own session."""
-
-    def __init__(self, broker: str, log_dir: Path) -> None:
-        self.broker = broker
-        self.hostname = f"bench-{uuid.uuid4().hex[:8]}@localhost"
-        self.log_path = log_dir / f"{self.hostname.split('@')[0]}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Worker:
-        from django.conf import settings
-
-        env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": self.broker,
-            "CUSTODIA_VAR_DIR": str(settings.VAR_DIR),  # same dev secrets, hence same keys
-            "CUSTODIA_DSAR_APPROVAL_REQUIRED": "",
-        }
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "settings",
-                "worker",
-                "-Q",
-                QUEUES,
-                "-c",
-                "1",
-                "-n",
-                self.hostname,
-                "-l",
-                "warning",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        from ops.models import WorkerHeartbeat
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-4000:]}")
-            if WorkerHeartbeat.objects.filter(hostname=self.hostname, stopped_at=None).exists():
-                return
-            time.sleep(POLL_SECONDS)
-        raise TimeoutError(f"worker not ready:\n{self.log_path.read_text()[-4000:]}")
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM to the whole process group (warm shutdown), SIGKILL if it hangs."""
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=timeout)
-            except ProcessLookupError:
-                pass
-        if getattr(self, "_log", None):
-            self._log.close()
+    worker = WorkerProcess(
+        broker, log_dir, concurrency=1, env={"CUSTODIA_DSAR_APPROVAL_REQUIRED": ""}
+    )
+    return worker.start(wait=False)
 
 
 # --- erasure throughput --------------------------------------------------------------------
@@ -274,12 +191,12 @@ def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
     plan = PLANS["erasure"]
     batch1 = _subjects(n, "a")
     batch2 = _subjects(n, "b")
-    workers: list[Worker] = []
+    workers: list = []
     try:
-        workers.append(Worker(broker, run_dir).start())
+        workers.append(_worker(broker, run_dir))
         workers[0].wait_ready()
         one = _erase_batch(batch1)
-        workers.append(Worker(broker, run_dir).start())
+        workers.append(_worker(broker, run_dir))
         workers[1].wait_ready()
         two = _erase_batch(batch2)
     finally:
