@@ -75,7 +75,9 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
     filter_horizontal = ["purposes"]
 
 
-class ReadOnly(ScopedAdmin):
+class ReadOnlyMixin:
+    """Records that are proof: shown, never added, edited or deleted in the admin."""
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -84,6 +86,10 @@ class ReadOnly(ScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnly(ReadOnlyMixin, ScopedAdmin):
+    pass
 
 
 @admin.register(ConsentRecord)
@@ -367,7 +373,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "policy",
         "dry_run",
@@ -392,12 +398,3 @@ class RetentionRunAdmin(admin.ModelAdmin):
         "finished_at",
     ]
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
