@@ -9,6 +9,7 @@ and region (`consent.retention.apply`) once the region is done. Counts and ids o
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ BATCH_SIZE = 500
 # Anonymised events get this dedup key prefix: they are not anonymised twice, and the old key
 # (a keyed hash of name, time and payload) goes with the payload.
 ANONYMISED_PREFIX = "anon:"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class PolicyResult:
 class RetentionReport:
     dry_run: bool
     results: list[PolicyResult] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # ids of policies that raised
 
     @property
     def total(self) -> int:
@@ -166,25 +170,26 @@ def _run_policy(
     for region in sorted(expected):
         done = 0
         while True:
+            # Effect, counts and audit event commit together: no deletion without its proof.
             with transaction.atomic():
                 batch = retention_expired(policy=policy, cutoff=cutoff, regions=[region])
                 ids = list(batch.values_list("pk", flat=True)[:batch_size])
                 if not ids:
                     break
-                done += _apply_batch(policy, ids)
+                applied = _apply_batch(policy, ids)
+                done += applied
                 result.counts[region] = done
                 RetentionRun.objects.filter(pk=run.pk).update(counts=result.counts)
-        if done:
-            audit_record(
-                actor=actor,
-                action="consent.retention.apply",
-                object_type="consent.retentionpolicy",
-                object_id=policy.pk,
-                region=region,
-                fields=fields,
-                reason=f"{policy.target} {verb}: {done} ({region}); run {run.pk}, "
-                f"older than {cutoff:%Y-%m-%d}",
-            )
+                audit_record(
+                    actor=actor,
+                    action="consent.retention.apply",
+                    object_type="consent.retentionpolicy",
+                    object_id=policy.pk,
+                    region=region,
+                    fields=fields,
+                    reason=f"{policy.target} {verb}: {applied} ({region}); run {run.pk}, "
+                    f"older than {cutoff:%Y-%m-%d}",
+                )
     finished = timezone.now()
     RetentionRun.objects.filter(pk=run.pk).update(finished_at=finished)
     RetentionPolicy.objects.filter(pk=policy.pk).update(last_run_at=finished)
@@ -206,20 +211,28 @@ def retention_run(
     A dry run changes no personal data: it counts what an applied run would act on and records
     a RetentionRun marked dry_run. An applied run deletes or anonymises in batches of
     `batch_size` (bounded memory, one transaction per batch), keeps its RetentionRun counts in
-    step with each batch, and writes one `consent.retention.apply` audit event per policy and
-    region with the count in `reason` (no values). Running it again is harmless."""
+    step with each batch, and writes one `consent.retention.apply` audit event per batch, in the
+    batch's transaction, with the region and count in `reason` (no values). Running it again is
+    harmless. When every active policy runs (the beat task), one failing policy is logged and
+    the others still run."""
     now = now or timezone.now()
     policies = [policy] if policy is not None else list(RetentionPolicy.objects.filter(active=True))
     report = RetentionReport(dry_run=dry_run)
     for item in policies:
-        report.results.append(
-            _run_policy(
-                item,
-                dry_run=dry_run,
-                actor=actor,
-                regions=regions,
-                now=now,
-                batch_size=batch_size,
+        try:
+            report.results.append(
+                _run_policy(
+                    item,
+                    dry_run=dry_run,
+                    actor=actor,
+                    regions=regions,
+                    now=now,
+                    batch_size=batch_size,
+                )
             )
-        )
+        except Exception:
+            if policy is not None:
+                raise
+            logger.exception("retention policy %s failed; the others go on", item.pk)
+            report.failed.append(item.pk)
     return report

@@ -257,3 +257,27 @@ def test_a_marketing_analyst_cannot_see_or_apply_retention(url, events, roles):
 
 def test_counts_are_given_per_region_of_the_subjects(events):
     assert retention_counts(policy=_behavioral_events_policy()) == {"EU": 1, "US-CA": 1}
+
+
+def test_a_failing_policy_does_not_stop_the_others_in_the_daily_run(monkeypatch):
+    from audit.actors import Actor
+    from consent import retention
+    from consent.models import RetentionPolicy
+
+    first = RetentionPolicy.objects.create(
+        name="broken", target="events", max_age_days=30, action="delete"
+    )
+    second = RetentionPolicy.objects.create(
+        name="fine", target="events", max_age_days=30, action="delete"
+    )
+    real = retention._run_policy
+
+    def flaky(policy, **kwargs):
+        if policy.pk == first.pk:
+            raise RuntimeError("boom")
+        return real(policy, **kwargs)
+
+    monkeypatch.setattr(retention, "_run_policy", flaky)
+    report = retention.retention_run(dry_run=False, actor=Actor.system("beat"))
+    assert report.failed == [first.pk]
+    assert [r.policy_id for r in report.results] == [second.pk]
