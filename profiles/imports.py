@@ -109,27 +109,56 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
 
 
 def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:
+    """Validate the chunk's lines, create the certainly-new people in bulk, then upsert the
+    others one by one (matching, merges, reviews) in their order; commit with the progress."""
+    from profiles import services
+
     imported = failed = 0
     with transaction.atomic():
+        parsed: list[tuple[int, dict, object]] = []
         for line_no, raw in lines:
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
-                with transaction.atomic():
-                    upsert(record=record, actor=actor, source=job.source, default_region=job.region)
-                imported += 1
+                parsed.append(
+                    (line_no, record, services.parse_record(record, default_region=job.region))
+                )
             except json.JSONDecodeError:
                 failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
             except DomainError as exc:
-                reason = "; ".join(f"{f}: {', '.join(map(str, m))}" for f, m in exc.fields.items())
-                failed += _line_error(job, line_no, exc.code, (reason or exc.message)[:300])
+                failed += _error_of(job, line_no, exc)
+        records = [p for _, _, p in parsed]
+        suppressed = services.suppressed_among(records)
+        for n in sorted(suppressed):
+            failed += _error_of(
+                job, parsed[n][0], services.IdentitySuppressed(services.SUPPRESSED_MESSAGE)
+            )
+        kept = [n for n in range(len(parsed)) if n not in suppressed]
+        fast, slow = services.upsert_partition([records[n] for n in kept])
+        services.subjects_create_batch(
+            records=[records[kept[n]] for n in fast], actor=actor, source=job.source
+        )
+        imported += len(fast)
+        for n in slow:
+            line_no, record, _ = parsed[kept[n]]
+            try:
+                with transaction.atomic():
+                    upsert(record=record, actor=actor, source=job.source, default_region=job.region)
+                imported += 1
+            except DomainError as exc:
+                failed += _error_of(job, line_no, exc)
         ImportJob.objects.filter(pk=job.pk).update(
             lines_done=lines[-1][0],
             imported=F("imported") + imported,
             failed=F("failed") + failed,
             lease_expires_at=timezone.now() + timezone.timedelta(seconds=LEASE_SECONDS),
         )
+
+
+def _error_of(job: ImportJob, line_no: int, exc: DomainError) -> int:
+    reason = "; ".join(f"{f}: {', '.join(map(str, m))}" for f, m in exc.fields.items())
+    return _line_error(job, line_no, exc.code, (reason or exc.message)[:300])
 
 
 def _line_error(job: ImportJob, line: int, code: str, message: str) -> int:

@@ -3,6 +3,7 @@ from or goes to. Personal values are encrypted per subject; exact lookups use bl
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -102,6 +103,10 @@ class KeyOwner(CiphertextRefresh):
         self._data_key_cache = (key, row.key_id)
         return self._data_key_cache
 
+    def remember_data_key(self, key: bytes, key_id: uuid.UUID) -> None:
+        """Prime the cache with a key just created in bulk (its row is not saved yet)."""
+        self._data_key_cache = (key, key_id)
+
     def forget_data_key(self) -> None:
         self.__dict__.pop("_data_key_cache", None)
 
@@ -176,21 +181,21 @@ class SubjectKey(models.Model):
         return f"custodia|subject-key|{subject_id}|{key_id}".encode()
 
     @classmethod
-    def create_for(cls, subject_id: Any) -> SubjectKey:
-        import os
-
+    def build_for(cls, subject_id: Any) -> tuple[SubjectKey, bytes]:
+        """A new, unsaved key row for `subject_id` and the raw key it wraps (bulk creation)."""
+        key = os.urandom(32)
         key_id = uuid.uuid4()
-        wrapped, version = master_keyring().wrap(
-            os.urandom(32), context=cls.context(subject_id, key_id)
-        )
+        wrapped, version = master_keyring().wrap(key, context=cls.context(subject_id, key_id))
+        row = cls(subject_id=subject_id, key_id=key_id, wrapped_key=wrapped, master_version=version)
+        return row, key
+
+    @classmethod
+    def create_for(cls, subject_id: Any) -> SubjectKey:
+        row, _ = cls.build_for(subject_id)
         try:
             with transaction.atomic():
-                return cls.objects.create(
-                    subject_id=subject_id,
-                    key_id=key_id,
-                    wrapped_key=wrapped,
-                    master_version=version,
-                )
+                row.save(force_insert=True)
+                return row
         except IntegrityError:
             return cls.objects.get(subject_id=subject_id)  # a concurrent writer created it
 

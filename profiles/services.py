@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from ops.errors import DomainError, NotFoundError
 from profiles import matching
 from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
@@ -37,6 +38,9 @@ from profiles.models import (
 )
 
 KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
+
+
+SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be re-imported."
 
 
 class IdentitySuppressed(DomainError):
@@ -150,9 +154,7 @@ def _check_suppression(identifiers: Iterable[tuple[str, str, str, bool]]) -> Non
     for kind, _normalized, index, _verified in identifiers:
         condition |= Q(kind=kind, value_index=index)
     if SuppressedIdentity.objects.filter(condition).exists():
-        raise IdentitySuppressed(
-            "This identity was erased and is suppressed; it cannot be re-imported."
-        )
+        raise IdentitySuppressed(SUPPRESSED_MESSAGE)
 
 
 def subject_create(*, region: str, actor: Actor, jurisdiction: str = "") -> Subject:
@@ -282,6 +284,151 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
             result.subject_id = merged_into
             result.merged.append(subject.pk)
     return result
+
+
+def suppressed_among(records: list[_Record]) -> set[int]:
+    """Positions of the records carrying an erased (suppressed) identity: one query."""
+    pairs = {(kind, index) for r in records for kind, _n, index, _v in r.identifiers}
+    if not pairs:
+        return set()
+    condition = Q()
+    for kind, index in pairs:
+        condition |= Q(kind=kind, value_index=index)
+    hit = set(SuppressedIdentity.objects.filter(condition).values_list("kind", "value_index"))
+    return {
+        n
+        for n, r in enumerate(records)
+        if any((kind, index) in hit for kind, _n, index, _v in r.identifiers)
+    }
+
+
+def _signals(record: _Record) -> set[tuple[str, str]]:
+    return {
+        (key, index)
+        for key, value, _category in record.attributes
+        if (index := matching.match_index(key, value))
+    }
+
+
+def upsert_partition(records: list[_Record]) -> tuple[list[int], list[int]]:
+    """Split a batch into records that are certainly new people, with nothing to match, merge
+    or review (created together by `subjects_create_batch`), and the others (run one by one
+    through `subject_upsert`, after the first group, in their original order).
+
+    A record is certainly new when none of its identifiers exists or appears in another record
+    of the batch, none of its matching signals appears in another record of the batch, and no
+    existing subject scores at or above the review threshold against it. Four queries."""
+    pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
+    signals = [_signals(r) for r in records]
+    every_pair = [p for ps in pairs for p in ps]
+    every_signal = [s for ss in signals for s in ss]
+    seen_pairs = Counter(every_pair)
+    seen_signals = Counter(every_signal)
+    existing: set[tuple[str, str]] = set()
+    if every_pair:
+        condition = Q()
+        for kind, index in set(every_pair):
+            condition |= Q(kind=kind, value_index=index)
+        existing = set(Identifier.objects.filter(condition).values_list("kind", "value_index"))
+    candidates: dict[tuple[str, str], set[uuid.UUID]] = {}
+    if every_signal:
+        condition = Q()
+        for key, index in set(every_signal):
+            condition |= Q(key=key, match_index=index)
+        for subject_id, key, index in Attribute.objects.filter(
+            condition, subject__status=Subject.Status.ACTIVE
+        ).values_list("subject_id", "key", "match_index"):
+            candidates.setdefault((key, index), set()).add(subject_id)
+    fast, slow = [], []
+    for n in range(len(records)):
+        keys_by_subject: dict[uuid.UUID, set[str]] = {}
+        for key, index in signals[n]:
+            for subject_id in candidates.get((key, index), ()):
+                keys_by_subject.setdefault(subject_id, set()).add(key)
+        best = max((matching.score(keys) for keys in keys_by_subject.values()), default=0.0)
+        certain = (
+            not (pairs[n] & existing)
+            and all(seen_pairs[p] == 1 for p in pairs[n])
+            and all(seen_signals[s] == 1 for s in signals[n])
+            and best < settings.CUSTODIA_MATCH_REVIEW
+        )
+        (fast if certain else slow).append(n)
+    return fast, slow
+
+
+def subjects_create_batch(
+    *, records: list[_Record], actor: Actor, source: System | None = None
+) -> list[UpsertResult]:
+    """Create one new subject per record, all at once (bulk inserts, one audit append): for
+    records `upsert_partition` found certainly new. Same rows, encryption and audit events as
+    `subject_upsert` would write for them. Call inside a transaction."""
+    now = timezone.now()
+    subjects, keys, identifiers, attributes, events, audits = [], [], [], [], [], []
+    for record in records:
+        subject = Subject(id=uuid.uuid4(), region=record.region)
+        key_row, key = SubjectKey.build_for(subject.pk)
+        subject.remember_data_key(key, key_row.key_id)
+        subjects.append(subject)
+        keys.append(key_row)
+        changed: set[str] = set()
+        unique = {
+            (kind, index): (kind, norm, index, ver) for kind, norm, index, ver in record.identifiers
+        }
+        for kind, normalized, index, verified in unique.values():
+            identifiers.append(
+                Identifier(
+                    subject=subject,
+                    kind=kind,
+                    value=normalized,
+                    value_index=index,
+                    source=source,
+                    verified=verified,
+                )
+            )
+            changed.add(f"identifier.{kind}")
+        for key_name, value, category in record.attributes:
+            attributes.append(
+                Attribute(
+                    subject=subject,
+                    key=key_name,
+                    value=value,
+                    category=category,
+                    match_index=matching.match_index(key_name, value),
+                    source=source,
+                    collected_at=now,
+                )
+            )
+            changed.add(f"attribute.{key_name}")
+        for name, payload, when in record.events:
+            events.append(
+                Event(
+                    subject=subject,
+                    name=name,
+                    payload=payload,
+                    occurred_at=when,
+                    source=source,
+                    dedup_key=event_dedup_key(name, when, payload),
+                )
+            )
+            changed.add("events")
+        audits.append(
+            {
+                "action": "profiles.subject.create",
+                "object_type": "profiles.subject",
+                "object_id": subject.pk,
+                "subject_id": subject.pk,
+                "region": subject.region,
+                "fields": changed,
+            }
+        )
+    with transaction.atomic():
+        Subject.objects.bulk_create(subjects)
+        SubjectKey.objects.bulk_create(keys)
+        Identifier.objects.bulk_create(identifiers)
+        Attribute.objects.bulk_create(attributes)
+        Event.objects.bulk_create(events, ignore_conflicts=True)
+        audit_record_many(actor=actor, entries=audits)
+    return [UpsertResult(subject_id=s.pk, created=True) for s in subjects]
 
 
 def event_dedup_key(name: str, when: dt.datetime, payload: Any) -> str:
