@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -136,10 +136,14 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
             )
         kept = [n for n in range(len(parsed)) if n not in suppressed]
         fast, slow = services.upsert_partition([records[n] for n in kept])
-        services.subjects_create_batch(
-            records=[records[kept[n]] for n in fast], actor=actor, source=job.source
-        )
-        imported += len(fast)
+        try:
+            with transaction.atomic():
+                services.subjects_create_batch(
+                    records=[records[kept[n]] for n in fast], actor=actor, source=job.source
+                )
+            imported += len(fast)
+        except IntegrityError:
+            slow = sorted(fast + slow)  # a concurrent writer created one of them: one by one
         for n in slow:
             line_no, record, _ = parsed[kept[n]]
             try:

@@ -101,9 +101,33 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 
 @pytest.mark.django_db
 def test_a_probable_match_in_a_file_becomes_a_review_item():
-    older = make_subject(region="EU", email="c1@example.com", name="Cy Twin", birth_date="1970-01-01")
+    older = make_subject(
+        region="EU", email="c1@example.com", name="Cy Twin", birth_date="1970-01-01"
+    )
     job = _import([_person("c2@example.com", name="Cy Twin", birth_date="1970-01-01")])
     assert job.imported == 1
     review = MatchReview.objects.get()
     assert review.candidate == older
     assert review.score == pytest.approx(0.75)
+
+
+@pytest.mark.django_db
+def test_a_person_created_meanwhile_by_another_writer_is_upserted_not_duplicated(monkeypatch):
+    """The bulk path decided "new", then someone else created that identity first: the chunk
+    falls back to the one-by-one upsert instead of failing."""
+    from profiles import services
+
+    real = services.upsert_partition
+
+    def racing(records):
+        decided = real(records)
+        make_subject(region="EU", email="race@example.com")  # another writer, just in time
+        return decided
+
+    monkeypatch.setattr(services, "upsert_partition", racing)
+    job = _import([_person("race@example.com", city="Lyon"), _person("calm@example.com")])
+    assert job.imported == 2
+    assert job.failed == 0
+    raced = subjects_find_by_identifier(kind="email", value="race@example.com").get()
+    assert Attribute.objects.filter(subject=raced, key="city").exists()
+    assert Identifier.objects.filter(kind="email").count() == 2
