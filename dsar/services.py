@@ -260,9 +260,7 @@ def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectReq
         if request is None:
             raise wrong
         if request.status != Status.VERIFYING:
-            if request.verification == DataSubjectRequest.Verification.EMAIL_CODE:
-                return request  # confirmed already: the link was clicked twice
-            raise wrong
+            raise wrong  # confirmed, expired or closed: say nothing about which
         expired = request.verification_expires_at and request.verification_expires_at < _now()
         if expired or request.verification_attempts >= CODE_ATTEMPTS:
             raise wrong

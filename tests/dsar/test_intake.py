@@ -256,3 +256,17 @@ def test_a_letter_received_last_week_is_due_a_month_after_it_arrived():
             verification="officer",
             received_at=timezone.now() + dt.timedelta(days=1),
         )
+
+
+def test_a_reference_confirmed_already_reveals_nothing_more(api, prop):
+    api.credentials(HTTP_X_CUSTODIA_KEY=prop.publishable_key)
+    reference = api.post(
+        "/api/v1/dsar/intake/",
+        {"kind": "access", "email": "twice@example.com", "region": "EU"},
+        format="json",
+    ).json()["reference"]
+    body = {"reference": reference, "code": _code()}
+    assert api.post("/api/v1/dsar/intake/confirm/", body, format="json").status_code == 200
+    again = api.post("/api/v1/dsar/intake/confirm/", body, format="json")
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "invalid_code"
