@@ -463,7 +463,11 @@ def _dispatch(task: SystemTask, request: DataSubjectRequest) -> None:
     connector = task.connector
     now = timezone.now()
     fields: dict[str, Any] = {"attempts": task.attempts + 1}
-    if connector.mode == SystemConnector.Mode.MANUAL:
+    if task.status == SystemTask.Status.SENT and task.attempts >= MAX_ATTEMPTS:
+        # Asked MAX_ATTEMPTS times, never called back: an officer takes it from here.
+        fields = {"status": SystemTask.Status.FAILED, "last_error": "no callback"}
+        message = f"{connector.system.name}: no callback after {task.attempts} orders"
+    elif connector.mode == SystemConnector.Mode.MANUAL:
         fields.update(status=SystemTask.Status.SENT, sent_at=now, next_attempt_at=None)
         message = f"{connector.system.name}: manual task opened for an officer"
     else:

@@ -175,3 +175,22 @@ def test_bulk_assignment_asks_for_confirmation_first(client):
     for dsr in (first, second):
         dsr.refresh_from_db(fields=["assigned_to"])
         assert dsr.assigned_to == officer
+
+
+def test_a_system_that_never_calls_back_fails_after_five_orders_for_an_officer():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from dsar import pipeline
+
+    task = _task()
+    SystemTask.objects.filter(pk=task.pk).update(
+        status="sent", attempts=5, next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    task.refresh_from_db()
+    pipeline._dispatch(task, task.request)
+    task.refresh_from_db()
+    assert task.status == "failed"
+    assert task.last_error == "no callback"
+    assert task.request.timeline.filter(message__contains="no callback").exists()
