@@ -58,9 +58,10 @@ def consent_rates_current(*, who: Any) -> dict[str, Any]:
     }
 
 
-def consent_rates_weekly(*, who: Any, weeks: int = 12) -> dict[str, Any]:
+def consent_rates_weekly(*, who: Any, weeks: int = 12, region: str | None = None) -> dict[str, Any]:
     """Week by week, the share of choices recorded that granted each purpose (ledger records
-    from banners, the privacy center, the API and imports), in the viewer's regions."""
+    from banners, the privacy center, the API and imports), in the viewer's regions, or in one
+    of them (`region`; a region outside the viewer's scope shows nothing)."""
     if not _may_view(who):
         return {"weeks": [], "series": []}
     today = timezone.now()
@@ -70,6 +71,7 @@ def consent_rates_weekly(*, who: Any, weeks: int = 12) -> dict[str, Any]:
         _in_scope(
             ConsentRecord.objects.filter(recorded_at__gte=start, purpose__essential=False), who
         )
+        .filter(**({"region": region} if region else {}))
         .annotate(week=TruncWeek("recorded_at"))
         .values("week", "purpose__slug")
         .annotate(total=Count("pk"), granted=Count("pk", filter=Q(state="granted")))

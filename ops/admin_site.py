@@ -17,7 +17,11 @@ class WorkspaceAdminSite(CustodiaAdminSite):
     index_template = "admin/workspace_index.html"
 
     def index(self, request: HttpRequest, extra_context: dict | None = None):
-        context = {**(extra_context or {}), "workspace": workspace(who=request.user)}
+        region = request.GET.get("region") or None
+        context = {
+            **(extra_context or {}),
+            "workspace": workspace(who=request.user, region=region),
+        }
         return super().index(request, context)
 
     def get_urls(self):

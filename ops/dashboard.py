@@ -48,7 +48,7 @@ def _chart(weekly: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def workspace(*, who: Any) -> dict[str, Any]:
+def workspace(*, who: Any, region: str | None = None) -> dict[str, Any]:
     user = getattr(who, "user", who)
     requests = requests_dashboard(who=who)
     alerts = (
@@ -57,6 +57,8 @@ def workspace(*, who: Any) -> dict[str, Any]:
         else []
     )
     reviews = match_reviews_pending(who=who)
+    consent_now = consent_rates_current(who=who)
+    region = region if region in consent_now["regions"] else None
     return {
         "now": timezone.now(),
         "requests": requests,
@@ -64,6 +66,7 @@ def workspace(*, who: Any) -> dict[str, Any]:
         "alerts": alerts,
         "reviews_count": reviews.count(),
         "reviews": list(reviews.select_related("subject")[:5]),
-        "consent_now": consent_rates_current(who=who),
-        "consent_chart": _chart(consent_rates_weekly(who=who)),
+        "consent_now": consent_now,
+        "chart_region": region,
+        "consent_chart": _chart(consent_rates_weekly(who=who, region=region)),
     }

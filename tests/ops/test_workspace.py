@@ -72,3 +72,17 @@ def test_a_subjects_timeline_shows_events_consent_and_requests_in_scope_only(cli
     assert client.get(f"/admin/subject-timeline/{ca.pk}/").status_code == 404
     golden = client.get(f"/admin/profiles/subject/{eu.pk}/change/").content.decode()
     assert f"/admin/subject-timeline/{eu.pk}/" in golden
+
+
+def test_the_consent_chart_narrows_to_one_region_in_scope_only(client, desk):
+    client.force_login(make_staff("DPO"))
+    eu = client.get("/admin/", {"region": "EU"}).context["workspace"]
+    assert eu["chart_region"] == "EU"
+    assert [line["last"] for line in eu["consent_chart"]["lines"]] == [100]
+    ca = client.get("/admin/", {"region": "US-CA"}).context["workspace"]
+    assert [line["last"] for line in ca["consent_chart"]["lines"]] == [0]
+
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    outside = client.get("/admin/", {"region": "US-CA"}).context["workspace"]
+    assert outside["chart_region"] is None  # not theirs: back to their own regions
+    assert [line["last"] for line in outside["consent_chart"]["lines"]] == [100]
