@@ -71,13 +71,19 @@ def _jurisdiction(region: str, code: str = "") -> Jurisdiction | None:
 
 
 def timeline_add(
-    *, request: DataSubjectRequest, actor: Actor | str, kind: str, message: str, note: str = ""
+    *,
+    request: DataSubjectRequest,
+    actor: Actor | str,
+    kind: str,
+    message: str,
+    note: str = "",
+    at: dt.datetime | None = None,
 ) -> TimelineEntry:
     """One line of the request's timeline; `message` is PII-free, `note` is encrypted."""
     entry = TimelineEntry(
         id=uuid.uuid4(),
         request=request,
-        at=_now(),
+        at=at or _now(),
         actor=(actor if isinstance(actor, str) else actor.label)[:150],
         kind=kind,
         message=message[:300],
@@ -210,6 +216,7 @@ def request_create(
             actor=actor,
             kind="status",
             message=f"received through {channel}; due {request.due_at:%Y-%m-%d}",
+            at=received,
         )
         _audit(request, actor, "create", reason=f"{kind} via {channel}")
         if verification:
