@@ -266,7 +266,9 @@ def _set_request_status(request: DataSubjectRequest, status: str) -> None:
 def _block(step: RequestStep, reason: str) -> None:
     request = step.request
     with transaction.atomic():
-        if not _settle(step, status=RequestStep.Status.DONE, result={"blocked": reason}):
+        if not _settle(
+            step, status=RequestStep.Status.DONE, result={"blocked": reason}, lease_until=None
+        ):
             return
         DataSubjectRequest.objects.filter(pk=request.pk).update(
             status=DataSubjectRequest.Status.REJECTED,
