@@ -55,12 +55,15 @@ def subject_access_history(*, subject_id: uuid.UUID | str) -> list[dict[str, Any
     rows = (
         AuditEvent.objects.filter(subject_id=subject_id)
         .order_by("sequence")
-        .values("occurred_at", "actor_type", "actor_label", "action", "fields", "reason")
+        .values(
+            "occurred_at", "actor_type", "actor_id", "actor_label", "action", "fields", "reason"
+        )
     )
     return [
         {
             "time": row["occurred_at"].isoformat(),
             "actor_type": row["actor_type"],
+            "actor_id": row["actor_id"],
             "actor": row["actor_label"],
             "action": row["action"],
             "fields": row["fields"],

@@ -590,16 +590,23 @@ def deadline_reminders(*, soon_days: int = 7) -> int:
 
 def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str, str]:
     """A fresh signed link to the request's archive for staff to hand over (audited: whoever
-    holds the link can download the person's data once)."""
+    holds the link can download the person's data once), valid for the archive lifetime from
+    now: handing a link out starts the lifetime, as mailing it does."""
     from dsar import archive as archives
 
     found = getattr(request, "archive", None)
-    if found is None or found.destroyed_at:
+    if archives.archive_is_gone(found):
         raise NotFoundError("No archive is available for this request.", code="no_archive")
     with transaction.atomic():
+        try:
+            url, expires_at = archives.archive_link_start(archive=found)
+        except archives.ArchiveGone as gone:
+            raise NotFoundError(
+                "No archive is available for this request.", code="no_archive"
+            ) from gone
         timeline_add(request=request, actor=actor, kind="decision", message="download link issued")
         _audit(request, actor, "archive_link", reason="download link issued to staff")
-    return {"url": archives.download_url(found), "expires_at": found.expires_at.isoformat()}
+    return {"url": url, "expires_at": expires_at.isoformat()}
 
 
 def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectRequest]:

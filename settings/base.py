@@ -275,9 +275,39 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
-# Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
-CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
-CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "")
+# Who the controller is and how to reach it and its DPO (Art. 13(1)(a)-(b), 15, 30(1)(a)):
+# named in access archives and the Art. 30 record (per-activity values override the latter).
+# Development mode names the demo shop, so the demo's archives show a real-looking identity;
+# production names no one until configured.
+_DEMO = not PRODUCTION
+CUSTODIA_CONTROLLER_NAME = env_str("CUSTODIA_CONTROLLER_NAME", "Demo Shop SAS" if _DEMO else "")
+CUSTODIA_CONTROLLER_ADDRESS = env_str(
+    "CUSTODIA_CONTROLLER_ADDRESS", "1 rue de l'Exemple, 75001 Paris, France" if _DEMO else ""
+)
+CUSTODIA_CONTROLLER_CONTACT = env_str(
+    "CUSTODIA_CONTROLLER_CONTACT", "privacy@shop.example" if _DEMO else ""
+)
+CUSTODIA_CONTROLLER = env_str(
+    "CUSTODIA_CONTROLLER",
+    ", ".join(part for part in (CUSTODIA_CONTROLLER_NAME, CUSTODIA_CONTROLLER_ADDRESS) if part),
+)
+CUSTODIA_DPO_NAME = env_str("CUSTODIA_DPO_NAME", "Data protection officer" if _DEMO else "")
+CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "dpo@shop.example" if _DEMO else "")
+# Where people use their rights (the privacy center of the controller's main property).
+CUSTODIA_PRIVACY_CENTER_URL = env_str(
+    "CUSTODIA_PRIVACY_CENTER_URL",
+    f"{CUSTODIA_PUBLIC_URL}/privacy-center/" + ("?key=pk_demo_shop" if _DEMO else ""),
+)
+# The EU lead supervisory authority (Art. 56), named in EU access archives; empty = the
+# authority of the person's own member state, with the EDPB's list of authorities.
+CUSTODIA_EU_LEAD_AUTHORITY = env_str("CUSTODIA_EU_LEAD_AUTHORITY", "CNIL (France)" if _DEMO else "")
+CUSTODIA_EU_LEAD_AUTHORITY_URL = env_str(
+    "CUSTODIA_EU_LEAD_AUTHORITY_URL", "https://www.cnil.fr/" if _DEMO else ""
+)
+# Art. 15(1)(h): what the controller says about automated decisions and profiling; empty =
+# the hub's own truthful default (its matching has no legal effect on the person; marketing
+# profiling is named when a purpose of the person's says so).
+CUSTODIA_AUTOMATED_DECISIONS = env_str("CUSTODIA_AUTOMATED_DECISIONS", "")
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
