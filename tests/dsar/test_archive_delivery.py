@@ -10,13 +10,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from access import roles
 from audit.actors import Actor
 from dsar import archive as archives
 from dsar import pipeline, services
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep, SystemConnector, SystemTask
 from profiles.models import System
 from tests.dsar.helpers import drive
-from tests.factories import make_subject
+from tests.factories import make_staff, make_subject
 
 OFFICER = Actor.system("officer")
 Status = DataSubjectRequest.Status
@@ -81,7 +82,7 @@ def test_a_request_that_waits_longer_than_the_lifetime_still_gets_the_full_lifet
         assert archives.archives_destroy_expired() == 1
 
 
-def test_a_request_whose_archive_was_deleted_before_delivery_does_not_complete(manual_crm):
+def test_a_request_whose_archive_was_deleted_before_delivery_does_not_complete(client, manual_crm):
     dsr = drive(_access("lost@example.com"))
     archives.archive_destroy(archive=ExportArchive.objects.get(request=dsr))
     services.system_task_complete(
@@ -98,6 +99,9 @@ def test_a_request_whose_archive_was_deleted_before_delivery_does_not_complete(m
     assert dsr.steps.get(name="close").status == RequestStep.Status.PENDING
     assert dsr.timeline.filter(message__startswith="deliver failed: the archive").exists()
     assert len(mail.outbox) == sent  # no dead link mailed
+    client.force_login(make_staff(roles.PRIVACY_OFFICER, regions=["EU"]))
+    page = client.get(f"/admin/dsar/datasubjectrequest/{dsr.pk}/change/").content.decode()
+    assert "deliver failed: the archive was destroyed before it was delivered" in page
 
 
 def test_an_officers_retry_builds_the_archive_again_and_delivers_it(manual_crm):
