@@ -253,8 +253,8 @@ def _automated_decisions(purposes: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     statement = settings.CUSTODIA_AUTOMATED_DECISIONS or (
         "We take no decision based solely on automated processing that has legal or similarly "
-        "significant effects on you (Art. 22). Our systems link records that belong to the same "
-        "person (matching on identifiers); that is not a decision about you."
+        "significant effects on you. Our systems link records that belong to the same person "
+        "(matching on identifiers); that is not a decision about you."
         + (
             " We use your data to tailor offers and advertising to you (profiling for "
             "marketing) for: " + ", ".join(profiling) + ". You may object to it at any time."
