@@ -9,6 +9,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from audit import services
 from audit.actors import Actor
+from audit.csvsafe import csv_row
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
 
@@ -42,7 +43,7 @@ def audit_csv_response(events, filename: str) -> StreamingHttpResponse:
     def rows():
         yield writer.writerow(CSV_COLUMNS)
         for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow(event)
+            yield writer.writerow(csv_row(event))
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -19,6 +19,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
 from dsar.models import DataSubjectRequest, ExportArchive
@@ -75,7 +76,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, default=str) if isinstance(v, dict | list) else v
+                k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
                 for k, v in row.items()
             }
         )
