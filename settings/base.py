@@ -281,6 +281,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
+# Optional file outside the database that keeps the newest published audit head (written by
+# `audit_head` and the beat task, read by `audit_verify` and the hourly check).
+CUSTODIA_AUDIT_HEAD_FILE = env_str("CUSTODIA_AUDIT_HEAD_FILE", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
 # Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
 CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
