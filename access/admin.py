@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from access import roles, services
+from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor
 
@@ -25,7 +26,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(PrivateSearchMixin, UserAdmin):
     inlines = [RegionScopeInline]
     list_display = ["username", "is_staff", "is_active", "roles", "regions", "last_login"]
     list_filter = ["is_staff", "is_active", "groups"]

@@ -7,6 +7,7 @@ import csv
 from django.contrib import admin, messages
 from django.http import HttpRequest, StreamingHttpResponse
 
+from access.admin_search import PrivateSearchMixin
 from audit import services
 from audit.actors import Actor
 from audit.csvsafe import csv_row
@@ -68,7 +69,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
     list_display = [
         "sequence",
         "occurred_at",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from access.admin_actions import confirmed
+from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
 from dsar import pipeline, selectors, services
@@ -116,7 +117,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ScopedAdmin):
+class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
     list_display = [
         "reference",
         "kind",

@@ -254,6 +254,9 @@ CUSTODIA_PUBLIC_KEY_RATE = env_str("CUSTODIA_PUBLIC_KEY_RATE", "6000/min")
 # Requests that mail a code (DSAR intake and confirmation), per client address.
 CUSTODIA_INTAKE_RATE = env_str("CUSTODIA_INTAKE_RATE", "20/hour")
 
+# Admin searches by personal data: the term is kept server-side under a random id this long.
+CUSTODIA_ADMIN_SEARCH_SECONDS = env_int("CUSTODIA_ADMIN_SEARCH_SECONDS", 900)
+
 # --- Staff sign-in: TOTP second factor and lockout -------------------------------------
 CUSTODIA_REQUIRE_MFA = env_bool("CUSTODIA_REQUIRE_MFA", PRODUCTION)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
