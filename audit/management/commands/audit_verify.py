@@ -25,7 +25,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no head file at {head_file}")
             heads = known_heads(head_file=Path(head_file) if head_file else None)
             if head:
-                heads.append(parse_head(head, source="--head"))
+                heads.append(parse_head(head, source="the --head option"))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         report = verify_chain(heads=heads)
