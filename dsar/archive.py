@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from access import roles
 from access.models import ApiToken, RegionScope
+from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
 from consent.models import ProcessingActivity
@@ -428,7 +429,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, default=str) if isinstance(v, dict | list) else v
+                k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
                 for k, v in row.items()
             }
         )

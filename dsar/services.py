@@ -26,8 +26,10 @@ from dsar.models import (
     DataSubjectRequest,
     LegalHold,
     RequestAssignment,
+    SystemConnector,
     SystemTask,
     TimelineEntry,
+    connector_secret,
 )
 from ops.errors import ConflictError, DomainError, NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
@@ -624,3 +626,21 @@ def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectReq
         timeline_add(request=request, actor=actor, kind="system", message="archive downloaded")
         _audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
     return content, request
+
+
+def connector_secret_rotate(*, connector: SystemConnector, actor: Actor) -> str:
+    """Give a connected system a new shared secret and return it (shown once to the officer,
+    who hands it to the system). Callbacks signed with the old secret fail from now on. Audited,
+    without the secret."""
+    secret = connector_secret()
+    with transaction.atomic():
+        SystemConnector.objects.filter(pk=connector.pk).update(secret=secret)
+        audit_record(
+            actor=actor,
+            action="dsar.connector.rotate_secret",
+            object_type="dsar.systemconnector",
+            object_id=connector.pk,
+            reason=f"system {connector.system_id}",
+        )
+    connector.secret = secret
+    return secret
