@@ -265,7 +265,7 @@ EMAIL_BACKEND = env_str(
     if PRODUCTION
     else "django.core.mail.backends.filebased.EmailBackend",
 )
-EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -274,7 +274,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
-CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
+# Base of every mailed link, callback URL and printed address. By default the address the
+# Procfile's web server listens on (CUSTODIA_HOST, CUSTODIA_PORT), so a changed port reaches
+# the links; set it explicitly behind a proxy or a public domain.
+_SERVE_HOST = env_str("CUSTODIA_HOST", "127.0.0.1")
+_WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]"}  # noqa: S104 - compared with, never bound to
+_LINK_HOST = "127.0.0.1" if _SERVE_HOST in _WILDCARD_HOSTS else _SERVE_HOST
+CUSTODIA_PUBLIC_URL = env_str(
+    "CUSTODIA_PUBLIC_URL", f"http://{_LINK_HOST}:{env_int('CUSTODIA_PORT', 8000)}"
+).rstrip("/")
 # Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
 CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
 CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "")
