@@ -21,7 +21,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
-from dsar import deadlines
+from dsar import deadlines, wording
 from dsar.models import (
     DataSubjectRequest,
     LegalHold,
@@ -247,7 +247,7 @@ def intake_public(
     _mail(
         request,
         f"Confirm your privacy request {request.reference}",
-        f"We received a {request.get_kind_display()} request for this address.\n\n"
+        f"We received {wording.kind_phrase(request)} for this address.\n\n"
         f"Your confirmation code: {code}\n"
         f"Enter it at {confirm_url} within {settings.CUSTODIA_DSAR_VERIFY_HOURS} hours.\n\n"
         "If you did not ask for this, ignore this message: nothing will happen.",
@@ -367,8 +367,8 @@ def request_deny(*, request: DataSubjectRequest, actor: Actor, reason: str) -> D
             lambda: _mail(
                 request,
                 f"Your privacy request {request.reference}",
-                "We cannot carry out your request. Reason:\n\n"
-                f"{reason}\n\nYou may lodge a complaint with a supervisory authority.",
+                f"We cannot carry out your {wording.KIND_NOUNS[request.kind]}. Reason:\n\n"
+                f"{reason}\n\n{wording.complaint_line(request)}",
             )
         )
     return request
