@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from access.admin_actions import confirmed
 from access.scoping import region_allowed
 from audit.actors import Actor
-from dsar import pipeline, selectors, services
+from dsar import pipeline, selectors, services, wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
     DataSubjectRequest,
@@ -284,12 +284,18 @@ class DataSubjectRequestAdmin(ScopedAdmin):
             .distinct()
             .order_by("username")
         )
+        steps = list(dsr.steps.all())
+        for step in steps:
+            step.result_text = wording.result_text(step.result, step=step.name)
         extra = {
             "dsr": dsr,
             "manage": manage,
             "deadline": deadline_state(dsr.due_at, timezone.now()) if dsr.is_open else "closed",
+            "brief": selectors.request_brief(
+                who=request.user, request=dsr, actor=Actor.from_request(request)
+            ),
             "timeline": selectors.request_timeline(request=dsr, with_notes=manage),
-            "steps": dsr.steps.all(),
+            "steps": steps,
             "system_tasks": dsr.system_tasks.select_related("connector__system"),
             "archive": getattr(dsr, "archive", None),
             "officers": users if manage else [],
@@ -389,5 +395,9 @@ class LegalHoldAdmin(ScopedAdmin):
 
 @admin.register(RetentionException)
 class RetentionExceptionAdmin(admin.ModelAdmin):
-    list_display = ["event_prefix", "regions", "keep_days", "reason", "active"]
+    list_display = ["event_prefix", "regions", "kept_for", "reason", "active"]
     list_filter = ["active"]
+
+    @admin.display(description="kept for", ordering="keep_days")
+    def kept_for(self, obj: RetentionException) -> str:
+        return wording.period(obj.keep_days)
