@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
 from access.scoping import region_allowed
@@ -294,6 +295,7 @@ class DataSubjectRequestAdmin(ScopedAdmin):
             "brief": selectors.request_brief(
                 who=request.user, request=dsr, actor=Actor.from_request(request)
             ),
+            "kind_phrase": capfirst(wording.kind_phrase(dsr)),
             "timeline": selectors.request_timeline(request=dsr, with_notes=manage),
             "steps": steps,
             "system_tasks": dsr.system_tasks.select_related("connector__system"),

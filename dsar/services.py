@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from audit.actors import Actor
 from audit.services import audit_record
@@ -576,7 +577,8 @@ def deadline_reminders(*, soon_days: int = 7) -> int:
         state = deadlines.deadline_state(request.due_at, now, soon_days=soon_days)
         send_mail(
             f"[{state.replace('_', ' ')}] {request.reference} due {request.due_at:%Y-%m-%d}",
-            f"{request.get_kind_display()} request {request.reference} ({request.region}) is "
+            f"{capfirst(wording.kind_phrase(request))}, {request.reference} "
+            f"({request.region}), is "
             f"{state.replace('_', ' ')}: due {request.due_at:%Y-%m-%d %H:%M} UTC.\n"
             f"{settings.CUSTODIA_PUBLIC_URL}/admin/dsar/datasubjectrequest/{request.pk}/change/",
             settings.DEFAULT_FROM_EMAIL,

@@ -166,6 +166,7 @@ def test_results_read_as_sentences_and_the_deadline_as_words(client):
         verification="service",
     )
     page = _page(client, open_one)
+    assert "An erasure request (GDPR Art. 17)" in page
     assert "On track" in page
     assert "Ontrack" not in page
 
