@@ -179,7 +179,7 @@ def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
         if subject is not None
         else None
     )
-    if counts is None and request.kind != Kind.OPT_OUT:
+    if counts is None:
         effects.append(
             "No subject in your regions matches yet: only the connected systems receive the "
             "requester's e-mail address."
