@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 
 from audit.actors import Actor
@@ -166,7 +167,9 @@ def _open(browser, hub, dsr: DataSubjectRequest) -> None:
 
 def _click(browser, css: str) -> None:
     """Submit one of the request page's forms by clicking its button; wait for the answer."""
+    before = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, css).click()
+    _wait(browser, staleness_of(before))  # the answer is a new page, not the one clicked on
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist li"))
     assert not browser.find_elements(By.CSS_SELECTOR, ".messagelist .error"), browser.find_element(
         By.CSS_SELECTOR, ".messagelist"
