@@ -255,6 +255,7 @@ class ClientStats:
     server_errors: int = 0
     throttled: int = 0
     rejected: list[tuple[int, dict]] = field(default_factory=list)
+    failures_at: list[float] = field(default_factory=list)  # monotonic time of each retry
 
 
 class BannerClient(threading.Thread):
@@ -294,6 +295,7 @@ class BannerClient(threading.Thread):
             elif status is not None:
                 self.stats.server_errors += 1
             self.stats.retries += 1
+            self.stats.failures_at.append(time.monotonic())
             time.sleep(0.2 + random.random() * 0.3)
         return False
 
@@ -314,6 +316,12 @@ class HealthSample:
     status: int | None
     checks: dict
     seconds: float = 0.0
+
+    def down(self) -> list[str]:
+        """What this answer reported not up (or that the hub did not answer at all)."""
+        if self.status is None:
+            return ["unreachable"]
+        return sorted(name for name, check in self.checks.items() if check["status"] != "up")
 
 
 class HealthPoller(threading.Thread):
@@ -340,6 +348,7 @@ class HealthPoller(threading.Thread):
         except OSError:
             sample = HealthSample(started, None, {})
         sample.seconds = time.monotonic() - started
+        sample.at = time.monotonic()  # what it reports is as of its answer
         self.samples.append(sample)
         return sample
 
