@@ -42,8 +42,8 @@ def use_broker(url: str) -> None:
     """Point this process's Celery producer at `url` (what `.delay()` publishes to)."""
     from settings.celery import app
 
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Only this app's references are dropped: kombu's pools are shared per broker URL, and the
+    # pool of the URL restored afterwards must stay usable.
     # broker_url gives way to CELERY_BROKER_URL from the environment; the write URL does not.
     app.conf["broker_write_url"] = url
     app.conf["broker_read_url"] = url
@@ -255,13 +255,15 @@ class ClientStats:
     server_errors: int = 0
     throttled: int = 0
     rejected: list[tuple[int, dict]] = field(default_factory=list)
+    server_errors_at: list[float] = field(default_factory=list)
     failures_at: list[float] = field(default_factory=list)  # monotonic time of each retry
 
 
 class BannerClient(threading.Thread):
     """A banner on a visitor's page, over plain HTTP: each visitor grants then withdraws. A
-    write is retried (same body) on a connection error, a 5xx or a 429, as the banner would
-    when the visitor clicks again; it counts as written only when the hub answered 2xx."""
+    write is retried (same body) on a connection error, a timeout (while the first request may
+    still run), a 5xx or a 429, as a banner SDK does or a visitor clicking again; it counts as
+    written only when the hub answered 2xx."""
 
     CHOICES = (
         {"analytics": "granted", "marketing_email": "denied"},
@@ -280,7 +282,7 @@ class BannerClient(threading.Thread):
         body = {"visitor_id": visitor, "region": "EU", "choices": choices}
         while time.monotonic() < self.until:
             try:
-                status = _post_json(self.url, body, timeout=10)
+                status = _post_json(self.url, body, timeout=3)
             except OSError:
                 self.stats.connection_errors += 1
                 status = None
@@ -294,6 +296,7 @@ class BannerClient(threading.Thread):
                 self.stats.throttled += 1
             elif status is not None:
                 self.stats.server_errors += 1
+                self.stats.server_errors_at.append(time.monotonic())
             self.stats.retries += 1
             self.stats.failures_at.append(time.monotonic())
             time.sleep(0.2 + random.random() * 0.3)
