@@ -201,8 +201,8 @@ class WebServer(Process):
             if not self.alive():
                 raise RuntimeError(f"web server exited:\n{self.tail()}")
             try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=2)
-                return
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
+                    return
             except urllib.error.HTTPError:
                 return  # it answers (503 while no worker runs yet)
             except OSError:

@@ -5,8 +5,8 @@ started again, and every other connection to the test database is ended with
 pg_terminate_backend. Afterwards every acknowledged consent write is in the ledger exactly
 once, every erasure completed exactly once, and /healthz showed the outage and the recovery.
 
-Loopback only and bounded: about a minute of faults, every loop with a deadline, every process
-killed by its process group at the end. The figures of the run go to var/test-logs/."""
+Loopback only and bounded: under a minute of faults, every loop with a deadline, every process
+killed by its process group and every thread stopped at the end. The figures of the run go to var/test-logs/."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ class Drill:
         self.beat: Beat | None = None
         self.events: list[tuple[float, str]] = []
         self.terminated = 0
+        self.stops: list[threading.Event] = []  # of the client and poller threads
 
     def env(self, **extra: str) -> dict[str, str]:
         return django_env(
@@ -133,6 +134,8 @@ class Drill:
         return worker.start(wait=wait)
 
     def close(self) -> None:
+        for stop in self.stops:
+            stop.set()
         for worker in self.workers:
             worker.kill()
             worker.stop()
@@ -208,10 +211,11 @@ def test_acknowledged_consent_and_erasures_survive_worker_broker_and_database_fa
     start = time.monotonic()
     until = start + DRILL_SECONDS
     stop = threading.Event()
+    poller = HealthPoller(drill.web.url, threading.Event(), until + 90)
+    drill.stops += [stop, poller.stop_event]
     clients = [
         BannerClient(n, drill.web.url, prop.publishable_key, stop, until) for n in range(CLIENTS)
     ]
-    poller = HealthPoller(drill.web.url, threading.Event(), until + 90)
     for thread in [*clients, poller]:
         thread.start()
     requests: list[DataSubjectRequest] = []
