@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from audit.actors import Actor
 from audit.services import audit_record
@@ -99,7 +100,9 @@ def _next_step(request_id: uuid.UUID) -> RequestStep | None:
 
 
 def enqueue_next(request_id: uuid.UUID) -> None:
-    """Send the request's next pending step to a worker (ids only)."""
+    """Send the request's next pending step to a worker (ids only). With the broker down the
+    step stays pending with its lease and the sweeper sends it later: a caller whose
+    transaction has committed never fails because of the broker."""
     from dsar.tasks import run_step
 
     step = _next_step(request_id)
@@ -109,7 +112,10 @@ def enqueue_next(request_id: uuid.UUID) -> None:
     RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.PENDING).update(
         lease_until=timezone.now() + _lease()
     )
-    run_step.delay(step.pk)
+    try:
+        run_step.delay(step.pk)
+    except BrokerError:
+        logger.warning("broker unreachable: step %s left to the sweeper", step.pk)
 
 
 def _claim(step_id: int) -> RequestStep | None:
