@@ -114,7 +114,8 @@ class Drill:
                 CUSTODIA_WORKER_STALE_SECONDS="3",
                 # Eight clients from one address must not be throttled: the drill measures
                 # faults, not the rate limit.
-                CUSTODIA_BANNER_RATE="1000000/min",
+                CUSTODIA_PUBLIC_CLIENT_RATE="1000000/min",
+                CUSTODIA_PUBLIC_KEY_RATE="1000000/min",
             ),
             self.log_dir,
         ).start()
