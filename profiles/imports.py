@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record
-from ops.errors import DomainError
+from ops.errors import DomainError, PayloadTooLargeError
 from profiles.models import ImportJob, ImportLineError, System
 
 CHUNK_LINES = 500
@@ -29,7 +29,9 @@ def _path(job: ImportJob) -> Path:
 def import_job_create(
     *, stream: IO[bytes], actor: Actor, source: System | None = None, region: str = ""
 ) -> ImportJob:
-    """Store the upload under var/imports (mode 0600) and queue its import after commit."""
+    """Store the upload under var/imports (mode 0600) and queue its import after commit.
+    An upload over CUSTODIA_IMPORT_MAX_BYTES is removed and refused (413), whatever its
+    announced length."""
     from profiles.tasks import run_import
 
     job = ImportJob(
@@ -47,8 +49,14 @@ def import_job_create(
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             out.write(chunk)
             lines += chunk.count(b"\n")
+            if out.tell() > settings.CUSTODIA_IMPORT_MAX_BYTES:
+                break
         if out.tell() and not chunk.endswith(b"\n"):
             lines += 1
+        size = out.tell()
+    if size > settings.CUSTODIA_IMPORT_MAX_BYTES:
+        path.unlink()
+        raise PayloadTooLargeError("The upload is over the import size limit.")
     job.lines_total = lines
     with transaction.atomic():
         job.save()

@@ -48,6 +48,7 @@ class PublicBannerView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [PropertyKeyThrottle]
+    body_limit_setting = "CUSTODIA_PUBLIC_MAX_BODY_BYTES"
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.property = self._property(request)

@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
@@ -96,10 +97,8 @@ class RequestListView(DsarView):
 
     @property
     def paginator(self):
-        from rest_framework.pagination import LimitOffsetPagination
-
         if not hasattr(self, "_paginator"):
-            self._paginator = LimitOffsetPagination()
+            self._paginator = api_settings.DEFAULT_PAGINATION_CLASS()
         return self._paginator
 
     @extend_schema(
