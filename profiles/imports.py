@@ -3,7 +3,6 @@ error report (line number and reason, never the line's content)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import IO
@@ -12,10 +11,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework.exceptions import ParseError
 
 from audit.actors import Actor
 from audit.services import audit_record
 from ops.errors import DomainError, PayloadTooLargeError
+from ops.parsers import json_loads_checked
 from profiles.models import ImportJob, ImportLineError, System
 
 CHUNK_LINES = 500
@@ -128,11 +129,12 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                # The API's JSON rules: a deep line or NUL text is a line error, not a crash.
+                record = json_loads_checked(raw)
                 parsed.append(
                     (line_no, record, services.parse_record(record, default_region=job.region))
                 )
-            except json.JSONDecodeError:
+            except ParseError:
                 failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
             except DomainError as exc:
                 failed += _error_of(job, line_no, exc)

@@ -17,7 +17,8 @@ from dsar.services import request_create
 from ops import webhooks
 from ops.errors import InvalidTextError, PayloadTooLargeError
 from ops.parsers import CheckedJSONParser
-from profiles.models import System
+from profiles.imports import import_job_create, import_job_run
+from profiles.models import ImportLineError, System
 from tests.factories import make_staff, make_subject, make_token
 
 pytestmark = pytest.mark.django_db
@@ -265,3 +266,23 @@ def test_the_schema_documents_the_error_responses_with_the_error_component(clien
     assert limit["schema"]["maximum"] == 9223372036854775807
     public = schema["paths"]["/api/v1/consent/public/consents/"]["post"]["responses"]
     assert "429" in public
+
+
+def test_import_lines_follow_the_same_rules_as_json_bodies():
+    good = json.dumps(
+        {"region": "EU", "identifiers": [{"kind": "email", "value": "d@example.com"}]}
+    )
+    lines = [
+        good,
+        "[" * 10_000 + "]" * 10_000,
+        '{"identifiers": [{"kind": "email", "value": "e\\u0000@example.com"}]}',
+        '{"identifiers": [{"kind": "email", "value": "\\ud800@example.com"}]}',
+        "{not json",
+    ]
+    job = import_job_create(
+        stream=io.BytesIO(("\n".join(lines) + "\n").encode()), actor=Actor.system("tests")
+    )
+    job = import_job_run(job_id=str(job.pk))
+    assert (job.imported, job.failed) == (1, 4)
+    errors = dict(ImportLineError.objects.filter(job=job).values_list("line", "code"))
+    assert errors == {2: "json_too_deep", 3: "invalid_text", 4: "invalid_text", 5: "malformed_json"}
