@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.functional import lazy
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -52,15 +54,34 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             is_limit = parameter["name"] == self.limit_query_param
-            parameter["schema"] = {
-                "type": "integer",
-                "format": "int64",
-                "minimum": 1 if is_limit else 0,
-                "maximum": INT64_MAX,
-            }
+            parameter["schema"] = _int64_schema(minimum=1 if is_limit else 0)
             if is_limit:
-                parameter["description"] = (
-                    f"Number of results to return per page (default {self.default_limit}; "
-                    f"a larger value is capped to {self.max_limit})."
-                )
+                parameter["description"] = self.limit_description()
         return parameters
+
+    def limit_description(self) -> str:
+        return (
+            f"Number of results to return per page (default {self.default_limit}; "
+            f"a larger value is capped to {self.max_limit})."
+        )
+
+
+def _int64_schema(*, minimum: int) -> dict:
+    return {"type": "integer", "format": "int64", "minimum": minimum, "maximum": INT64_MAX}
+
+
+def page_parameters() -> list[OpenApiParameter]:
+    """`limit` and `offset` for the schema of a list that paginates without a generic view."""
+    return [
+        OpenApiParameter(
+            "limit",
+            _int64_schema(minimum=1),
+            # Lazy: views build their schema declarations at import, settings apply per request.
+            description=lazy(lambda: BoundedLimitOffsetPagination().limit_description(), str)(),
+        ),
+        OpenApiParameter(
+            "offset",
+            _int64_schema(minimum=0),
+            description="The initial index from which to return the results.",
+        ),
+    ]

@@ -262,8 +262,11 @@ def test_the_schema_documents_the_error_responses_with_the_error_component(clien
     assert ref == "#/components/schemas/Error"
     listing = schema["paths"]["/api/v1/profiles/subjects/"]["get"]
     assert {"400", "401", "403"} <= set(listing["responses"])
-    limit = next(p for p in listing["parameters"] if p["name"] == "limit")
-    assert limit["schema"]["maximum"] == 9223372036854775807
+    for path in ("/api/v1/profiles/subjects/", "/api/v1/dsar/requests/"):
+        parameters = schema["paths"][path]["get"]["parameters"]
+        limit = next(p for p in parameters if p["name"] == "limit")
+        assert limit["schema"]["maximum"] == 9223372036854775807
+        assert "capped to 500" in limit["description"]
     public = schema["paths"]["/api/v1/consent/public/consents/"]["post"]["responses"]
     assert "429" in public
 
