@@ -289,3 +289,21 @@ def test_import_lines_follow_the_same_rules_as_json_bodies():
     assert (job.imported, job.failed) == (1, 4)
     errors = dict(ImportLineError.objects.filter(job=job).values_list("line", "code"))
     assert errors == {2: "json_too_deep", 3: "invalid_text", 4: "invalid_text", 5: "malformed_json"}
+
+
+def test_integers_beyond_64_bits_in_bodies_and_paths_are_4xx(dpo_api):
+    subject = make_subject(region="EU")
+    record = dpo_api.post(
+        "/api/v1/consent/records/",
+        {"subject": str(subject.pk), "purpose": "analytics", "state": "granted", "notice": 2**70},
+        format="json",
+    )
+    assert record.status_code == 400
+    public = dpo_api.post(
+        f"/api/v1/consent/public/consents/?key={KEY}",
+        {"visitor_id": "visitor-0001", "choices": {"analytics": "granted"}, "notice": 2**70},
+        format="json",
+    )
+    assert public.status_code < 500
+    revoke = dpo_api.post(f"/api/v1/access/tokens/{2**70}/revoke/")
+    _assert_error(revoke, 404, "not_found")
