@@ -2,7 +2,8 @@
 # Fuzz the API against its own OpenAPI schema (schemathesis) on a live server, as CI does.
 #
 # Starts gunicorn on a free port on 127.0.0.1 over fresh data (demo seed + a service-account
-# token with every scope and region, and the demo property key for the public endpoints), runs
+# token with every scope and region, and the demo property key for the public endpoints; the
+# staff-only endpoints in a second pass as the signed-in demo DPO), runs
 # a bounded number of examples per operation and fails on any 5xx, on any response the schema
 # does not describe (status code, content type, body, headers) and on a method the schema lacks
 # that is not answered 405. Stops the server on exit.
@@ -74,6 +75,18 @@ print("[parameters]")
 for name, value in ids.items():
     print(f'"path.{name}" = "{value}"')
 EOF
+# A signed-in DPO for the staff-only endpoints (tokens, unmask), which refuse API tokens.
+read -r SESSION CSRF < <($RUN python manage.py shell -v 0 <<'EOF'
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+client = Client()
+client.force_login(get_user_model().objects.get(username="dpo"))
+print(client.cookies["sessionid"].value, secrets.token_hex(16))
+EOF
+)
 
 PORT=$($RUN python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Rate limits high enough that the fuzzer reaches the logic behind them.
@@ -85,23 +98,31 @@ SERVER_PID=$!
 # From the work directory, so schemathesis keeps its cache of failures there, not in the tree.
 ROOT=$PWD
 cd "$WORK"
-PYTHONPATH="$ROOT/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks \
-    $RUN --project "$ROOT" schemathesis --no-color --config-file "$WORK/schemathesis.toml" \
-    run "http://127.0.0.1:$PORT/api/schema/" \
-    --wait-for-schema 60 \
-    --header "Authorization: Bearer $TOKEN" \
-    --header "X-Custodia-Key: pk_demo_shop" \
-    --checks "$CHECKS" \
-    --phases examples,coverage,fuzzing \
-    --max-examples "$EXAMPLES" \
-    --seed "$SEED" \
-    --workers 2 \
-    --request-timeout 30 \
-    --generation-database none \
-    || {
-        status=$?
-        echo "fuzz: FAILED (server errors follow)"
-        grep -v " WARNING django.request " "$WORK/server.log" | tail -n 200
-        exit "$status"
-    }
+fuzz() {
+    PYTHONPATH="$ROOT/scripts" SCHEMATHESIS_HOOKS=fuzz_hooks \
+        $RUN --project "$ROOT" schemathesis --no-color --config-file "$WORK/schemathesis.toml" \
+        run "http://127.0.0.1:$PORT/api/schema/" \
+        --wait-for-schema 60 \
+        --checks "$CHECKS" \
+        --phases examples,coverage,fuzzing \
+        --max-examples "$EXAMPLES" \
+        --seed "$SEED" \
+        --workers 2 \
+        --request-timeout 30 \
+        --generation-database none \
+        --generation-with-security-parameters false \
+        "$@" \
+        || {
+            status=$?
+            echo "fuzz: FAILED (server errors follow)"
+            grep -v " WARNING django.request " "$WORK/server.log" | tail -n 200
+            exit "$status"
+        }
+}
+echo "fuzz: as a service account (API token) and with the public property key"
+fuzz --header "Authorization: Bearer $TOKEN" --header "X-Custodia-Key: pk_demo_shop" \
+    --exclude-path-regex '^/api/v1/access/(tokens|unmask)/'
+echo "fuzz: the staff-only endpoints as a signed-in DPO"
+fuzz --header "Cookie: sessionid=$SESSION; csrftoken=$CSRF" --header "X-CSRFToken: $CSRF" \
+    --include-path-regex '^/api/v1/access/(tokens|unmask)/'
 echo "fuzz: passed"
