@@ -4,11 +4,12 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 MANAGE := $(UV) run --frozen python manage.py
 
-.PHONY: help uv install run migrate seed test test-fast lint format bench browser-deps clean
+.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench browser-deps clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
 	@echo "make test   - install and run the whole test suite"
+	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
 	@echo "make lint   - ruff lint and format check"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
 
@@ -35,6 +36,9 @@ test: install browser-deps
 
 test-fast: install
 	$(UV) run --frozen pytest -m "not e2e and not browser"
+
+fuzz: install
+	bash scripts/fuzz.sh
 
 lint: install
 	$(UV) run --frozen ruff check .

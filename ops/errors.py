@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
@@ -56,6 +57,20 @@ class ConflictError(DomainError):
 class ForbiddenError(DomainError):
     code = "permission_denied"
     status = 403
+
+
+class PayloadTooLargeError(DomainError):
+    """The request body is over the limit of its endpoint (docs/api.md, Limits)."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class InvalidTextError(DomainError):
+    """Text that no field may hold: a NUL character or a lone UTF-16 surrogate."""
+
+    code = "invalid_text"
+    status = 400
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -106,6 +121,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):
         return Response(error_body("permission_denied", "Permission denied."), status=403)
+    if isinstance(exc, SuspiciousOperation):
+        code, message, status = django_request_error(exc)
+        return Response(error_body(code, message), status=status)
     if isinstance(exc, drf.ValidationError):
         return Response(error_body("invalid", "Invalid input.", _flatten(exc.detail)), status=400)
     if isinstance(exc, drf.APIException):
@@ -116,6 +134,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers["Retry-After"] = str(int(exc.wait))
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
     return None
+
+
+def django_request_error(exc: SuspiciousOperation) -> tuple[str, str, int]:
+    """Django's refusals of a request (body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields,
+    a forged host) as (code, message, status): the client's fault, never a 500."""
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLargeError.code, "The request body is too large.", 413
+    return "bad_request", "The request was refused.", 400
 
 
 def json_error_response(code: str, message: str, status: int) -> JsonResponse:

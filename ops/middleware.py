@@ -1,4 +1,5 @@
-"""Request ids for tracing and audit; JSON errors for everything under /api/."""
+"""Request ids for tracing and audit; JSON errors for everything under /api/, and the checks
+that refuse a hostile request before authentication (method, body size, query text)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import traceback
 import uuid
 from collections.abc import Callable
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
-from ops.errors import json_error_response
+from ops.errors import django_request_error, json_error_response
+from ops.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = contextvars.ContextVar("custodia_request_id", default="")
@@ -70,9 +73,41 @@ class ApiErrorMiddleware:
         message = "Internal error." if status >= 500 else code.replace("_", " ").capitalize() + "."
         return json_error_response(code, message, status)
 
+    def process_view(
+        self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict
+    ) -> HttpResponse | None:
+        """Refuse, before authentication or any database work, what no API view can serve:
+        a method the view lacks (405, e.g. TRACE), a body over the view's limit by its
+        Content-Length (413), a NUL character in the query string (400)."""
+        view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
+        if view_class is None or not request.path.startswith(_API_PREFIXES):
+            return None
+        allowed = _allowed_methods(view_class)
+        if request.method not in allowed:
+            response = json_error_response(
+                "method_not_allowed", f'Method "{request.method}" not allowed.', 405
+            )
+            response["Allow"] = ", ".join(allowed)
+            return response
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return json_error_response("bad_request", "Malformed Content-Length.", 400)
+        if length > body_limit(view_class):
+            return json_error_response("payload_too_large", "The request body is too large.", 413)
+        if not all(
+            text_is_clean(key) and text_is_clean(value)
+            for key, values in request.GET.lists()
+            for value in values
+        ):
+            return json_error_response("invalid_text", INVALID_TEXT_MESSAGE, 400)
+        return None
+
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(_API_PREFIXES):
             return None
+        if isinstance(exception, SuspiciousOperation):
+            return json_error_response(*django_request_error(exception))
         # Log the type, the frames and the request id only: exception text may quote input.
         logger.error(
             "unhandled %s in %s request_id=%s\n%s",
@@ -82,3 +117,13 @@ class ApiErrorMiddleware:
             "".join(traceback.format_tb(exception.__traceback__)),
         )
         return json_error_response("internal_error", "Internal error.", 500)
+
+
+def _allowed_methods(view_class: type) -> list[str]:
+    """The methods a class-based view answers (HEAD wherever GET is), upper-cased."""
+    names = [
+        name
+        for name in view_class.http_method_names
+        if hasattr(view_class, name) or (name == "head" and hasattr(view_class, "get"))
+    ]
+    return [name.upper() for name in names]

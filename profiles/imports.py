@@ -3,7 +3,6 @@ error report (line number and reason, never the line's content)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import IO
@@ -12,10 +11,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework.exceptions import ParseError
 
 from audit.actors import Actor
 from audit.services import audit_record
-from ops.errors import DomainError
+from ops.errors import DomainError, PayloadTooLargeError
+from ops.parsers import json_loads_checked
 from profiles.models import ImportJob, ImportLineError, System
 
 CHUNK_LINES = 500
@@ -29,7 +30,9 @@ def _path(job: ImportJob) -> Path:
 def import_job_create(
     *, stream: IO[bytes], actor: Actor, source: System | None = None, region: str = ""
 ) -> ImportJob:
-    """Store the upload under var/imports (mode 0600) and queue its import after commit."""
+    """Store the upload under var/imports (mode 0600) and queue its import after commit.
+    An upload over CUSTODIA_IMPORT_MAX_BYTES is removed and refused (413), whatever its
+    announced length."""
     from profiles.tasks import run_import
 
     job = ImportJob(
@@ -47,8 +50,14 @@ def import_job_create(
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             out.write(chunk)
             lines += chunk.count(b"\n")
+            if out.tell() > settings.CUSTODIA_IMPORT_MAX_BYTES:
+                break
         if out.tell() and not chunk.endswith(b"\n"):
             lines += 1
+        size = out.tell()
+    if size > settings.CUSTODIA_IMPORT_MAX_BYTES:
+        path.unlink()
+        raise PayloadTooLargeError("The upload is over the import size limit.")
     job.lines_total = lines
     with transaction.atomic():
         job.save()
@@ -120,11 +129,12 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                # The API's JSON rules: a deep line or NUL text is a line error, not a crash.
+                record = json_loads_checked(raw)
                 parsed.append(
                     (line_no, record, services.parse_record(record, default_region=job.region))
                 )
-            except json.JSONDecodeError:
+            except ParseError:
                 failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
             except DomainError as exc:
                 failed += _error_of(job, line_no, exc)

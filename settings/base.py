@@ -172,6 +172,13 @@ else:
     }
 
 # --- Django REST framework and OpenAPI -------------------------------------------------
+# Limits on what a client may send (docs/api.md, Limits): a body over its limit is 413, a
+# deeper JSON document 400, a list page larger than CUSTODIA_MAX_PAGE_SIZE is capped.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CUSTODIA_MAX_BODY_BYTES", 2 * 1024 * 1024)
+CUSTODIA_PUBLIC_MAX_BODY_BYTES = env_int("CUSTODIA_PUBLIC_MAX_BODY_BYTES", 64 * 1024)
+CUSTODIA_IMPORT_MAX_BYTES = env_int("CUSTODIA_IMPORT_MAX_BYTES", 1024 * 1024 * 1024)
+CUSTODIA_JSON_MAX_DEPTH = env_int("CUSTODIA_JSON_MAX_DEPTH", 32)
+CUSTODIA_MAX_PAGE_SIZE = env_int("CUSTODIA_MAX_PAGE_SIZE", 500)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiTokenAuthentication",
@@ -180,11 +187,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["ops.parsers.CheckedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "ops.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ops.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ops.openapi.ErrorDocumentingAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -37,6 +37,7 @@ class PublicBannerView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [PublicClientThrottle]
+    body_limit_setting = "CUSTODIA_PUBLIC_MAX_BODY_BYTES"
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.property = self._property(request)

@@ -5,11 +5,12 @@ signed callbacks of connected systems."""
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from access.permissions import TokenScopePermission
@@ -21,6 +22,7 @@ from dsar.api import serializers
 from dsar.models import DataSubjectRequest, SystemTask
 from ops import webhooks
 from ops.errors import DomainError, ForbiddenError, NotFoundError
+from ops.pagination import page_parameters
 from profiles.selectors import subject_get
 
 ACCEPTED = (
@@ -88,7 +90,14 @@ class DsarView(APIView):
 
 
 class RequestListView(DsarView):
-    @extend_schema(operation_id="dsar_requests_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="dsar_requests_list",
+        parameters=[
+            OpenApiParameter("status", str, description="`open`, or one request status"),
+            *page_parameters(),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         """Requests in the caller's scope, soonest deadline first (?status=open|<status>)."""
         rows = selectors.request_list(who=request, status=request.query_params.get("status"))
@@ -97,10 +106,8 @@ class RequestListView(DsarView):
 
     @property
     def paginator(self):
-        from rest_framework.pagination import LimitOffsetPagination
-
         if not hasattr(self, "_paginator"):
-            self._paginator = LimitOffsetPagination()
+            self._paginator = api_settings.DEFAULT_PAGINATION_CLASS()
         return self._paginator
 
     @extend_schema(

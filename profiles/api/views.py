@@ -151,6 +151,8 @@ class SubjectEventsView(ProfilesView):
 class ImportCreateView(ProfilesView):
     """POST an NDJSON body (Content-Type: application/x-ndjson), one record per line."""
 
+    body_limit_setting = "CUSTODIA_IMPORT_MAX_BYTES"
+
     @extend_schema(
         request={"application/x-ndjson": OpenApiTypes.BINARY},
         responses={202: serializers.ImportJobSerializer},
