@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from access.admin_actions import confirmed
+from access.admin_base import ScopedAdmin
 from access.scoping import region_allowed
 from audit.actors import Actor
 from dsar import pipeline, selectors, services
@@ -31,7 +32,6 @@ from dsar.models import (
     SystemTask,
 )
 from ops.errors import DomainError
-from profiles.admin import ScopedAdmin
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.selectors import subject_get, subject_search_any
 
@@ -171,7 +171,7 @@ class DataSubjectRequestAdmin(ScopedAdmin):
         )
         if page:
             return page
-        actor = Actor.from_request(request)
+        actor = self.actor(request)
         for dsr in queryset:
             services.request_assign(request=dsr, user=request.user, actor=actor)
         messages.success(request, f"{queryset.count()} request(s) assigned to you.")
@@ -261,7 +261,7 @@ class DataSubjectRequestAdmin(ScopedAdmin):
         dsr, _ = services.request_create(
             kind=data["kind"],
             channel=DataSubjectRequest.Channel.ADMIN,
-            actor=Actor.from_request(request),
+            actor=self.actor(request),
             subject=subject,
             email=data.get("email") or "",
             region=data.get("region") or "",
@@ -311,7 +311,7 @@ class DataSubjectRequestAdmin(ScopedAdmin):
         if not form.is_valid():
             messages.error(request, "Invalid decision.")
             return back
-        actor = Actor.from_request(request)
+        actor = self.actor(request)
         action, text = form.cleaned_data["action"], form.cleaned_data["text"] or ""
         try:
             self._decide(dsr, action, text, form.cleaned_data, actor)
@@ -366,7 +366,7 @@ class LegalHoldAdmin(ScopedAdmin):
             raise PermissionDenied  # a hold is placed or released, never edited
         subject = subject_get(who=request.user, subject_id=obj.subject_id)
         hold = services.legal_hold_place(
-            subject=subject, reason=obj.reason, actor=Actor.from_request(request)
+            subject=subject, reason=obj.reason, actor=self.actor(request)
         )
         obj.pk = hold.pk
 
@@ -381,7 +381,7 @@ class LegalHoldAdmin(ScopedAdmin):
         if not request.user.has_perm("dsar.change_legalhold"):
             raise PermissionDenied
         for hold in queryset.filter(released_at=None):
-            services.legal_hold_release(hold=hold, actor=Actor.from_request(request))
+            services.legal_hold_release(hold=hold, actor=self.actor(request))
 
     def response_add(self, request, obj, post_url_continue=None):
         return HttpResponseRedirect(reverse("admin:dsar_legalhold_changelist"))

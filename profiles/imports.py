@@ -29,13 +29,20 @@ def _path(job: ImportJob) -> Path:
 def import_job_create(
     *, stream: IO[bytes], actor: Actor, source: System | None = None, region: str = ""
 ) -> ImportJob:
-    """Store the upload under var/imports (mode 0600) and queue its import after commit."""
+    """Store the upload under var/imports (mode 0600) and queue its import after commit.
+
+    The job keeps the actor's region scope: the worker applies it to every line (a line for a
+    region outside it fails with `region_not_allowed`), so task arguments stay ids only."""
+    from profiles.services import region_check
     from profiles.tasks import run_import
 
+    if region:
+        region_check(region=region.upper(), actor=actor)
     job = ImportJob(
         id=uuid.uuid4(),
         source=source,
         region=region.upper(),
+        regions=None if actor.regions is None else sorted(actor.regions),
         file_name="upload.ndjson",
         created_by=actor.label,
     )
@@ -85,7 +92,9 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
     job = _claim(job_id)
     if job is None:
         return None
-    actor = Actor.system(f"import:{job.pk}")
+    actor = Actor.system(
+        f"import:{job.pk}", regions=None if job.regions is None else frozenset(job.regions)
+    )
     path = _path(job)
     with open(path, "rb") as handle:
         line_no = 0
@@ -121,9 +130,9 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
                 continue
             try:
                 record = json.loads(raw)
-                parsed.append(
-                    (line_no, record, services.parse_record(record, default_region=job.region))
-                )
+                one = services.parse_record(record, default_region=job.region)
+                services.region_check(region=one.region, actor=actor)
+                parsed.append((line_no, record, one))
             except json.JSONDecodeError:
                 failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
             except DomainError as exc:
