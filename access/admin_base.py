@@ -26,6 +26,14 @@ class ScopedAdmin(admin.ModelAdmin):
             raise Http404("not found")  # never tell "exists but not yours" apart from "missing"
         return obj
 
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """A form's link to a scoped model (a legal hold's subject) accepts only rows the
+        officer may see: an out-of-scope id is "not a valid choice", as a missing one."""
+        related = db_field.remote_field.model
+        if hasattr(related.objects, "restrict"):
+            kwargs["queryset"] = related.objects.restrict(request.user, "view")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def actor(self, request: HttpRequest) -> Actor:
         """The officer, with the regions they may write: what every admin write passes on."""
         return actor_for(request)

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -302,10 +302,12 @@ class DataSubjectRequestAdmin(ScopedAdmin):
             return HttpResponseRedirect(
                 reverse("admin:dsar_datasubjectrequest_change", args=[object_id])
             )
+        if not request.user.has_perm("dsar.change_datasubjectrequest"):
+            raise PermissionDenied
         try:
             dsr = selectors.request_get(who=request.user, request_id=object_id, action="change")
         except DomainError as error:
-            raise PermissionDenied from error
+            raise Http404("not found") from error  # out of scope answers as missing
         form = DecisionForm(request.POST)
         back = HttpResponseRedirect(reverse("admin:dsar_datasubjectrequest_change", args=[dsr.pk]))
         if not form.is_valid():
