@@ -109,3 +109,28 @@ def _admin_writes() -> set[str]:
 def test_every_scoped_admin_write_is_in_the_write_matrix():
     missing = sorted(_admin_writes() - set(WRITE_MATRIX))
     assert missing == [], f"add these admin writes to WRITE_MATRIX: {missing}"
+
+
+# Views that are not behind the scoped base view, and why.
+OUTSIDE_THE_DOOR = {
+    "api/v1/access/me/": "the caller's own roles and scopes, for tokens of any scope",
+    "api/v1/audit/": "audit sits below access (layering); its selectors restrict() every read",
+    "api/v1/consent/public/": "public banner API: a property key, the visitor's own choices",
+    "api/v1/dsar/intake/": "public intake: the person, confirmed by a mailed code",
+    "api/v1/dsar/callbacks/": "signed by the connected system",
+}
+
+
+def test_every_api_view_goes_through_the_scoped_base_view():
+    """A new endpoint derives from access.api.base.ScopedAPIView (or ScopedViewMixin), so its
+    token scope, role permission and region-scoped actor come by construction."""
+    from access.api.base import ScopedViewMixin
+
+    outside = sorted(
+        route
+        for route, view in _api_routes().items()
+        if view is not None
+        and not issubclass(view, ScopedViewMixin)
+        and not route.startswith(tuple(OUTSIDE_THE_DOOR))
+    )
+    assert outside == [], f"derive these views from access.api.base.ScopedAPIView: {outside}"
