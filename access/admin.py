@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from access import services
+from access import roles, services
+from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor
 
@@ -25,7 +26,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(PrivateSearchMixin, UserAdmin):
     inlines = [RegionScopeInline]
     list_display = ["username", "is_staff", "is_active", "roles", "regions", "last_login"]
     list_filter = ["is_staff", "is_active", "groups"]
@@ -50,8 +51,29 @@ class ApiTokenForm(forms.ModelForm):
         model = ApiToken
         fields = ["user", "name", "scopes", "all_regions", "regions", "expires_at"]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "user" in self.fields:
+            self.fields["user"].queryset = User.objects.filter(
+                is_active=True,
+                is_staff=False,
+                is_superuser=False,
+                groups__name=roles.SERVICE_ACCOUNT,
+            )
+            self.fields["user"].help_text = "a service account (tokens are for no one else)"
+
     def clean_regions(self) -> list[str]:
         return [r.strip().upper() for r in self.cleaned_data["regions"].split(",") if r.strip()]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("user") is not None:
+            refusals = services.api_token_refusals(
+                user=cleaned["user"], expires_at=cleaned.get("expires_at")
+            )
+            for field, errors in refusals.items():
+                self.add_error(field, errors)
+        return cleaned
 
 
 @admin.register(ApiToken)

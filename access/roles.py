@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 PRIVACY_OFFICER = "Privacy officer"
 DPO = "DPO"
 SUPPORT_AGENT = "Support agent"
@@ -11,6 +13,15 @@ AUDITOR = "Auditor"
 SERVICE_ACCOUNT = "Service account"
 
 ALL_ROLES = (PRIVACY_OFFICER, DPO, SUPPORT_AGENT, MARKETING_ANALYST, AUDITOR, SERVICE_ACCOUNT)
+
+
+def is_service_account(user: Any) -> bool:
+    """An active account in the service-account role and in no other, that is neither staff
+    (no admin sign-in) nor superuser: the only kind of account API tokens are issued to."""
+    if not user.is_active or user.is_staff or user.is_superuser:
+        return False
+    return set(user.groups.values_list("name", flat=True)) == {SERVICE_ACCOUNT}
+
 
 # Permission codenames as "app_label.codename"; "app_label.view_*" expands to every model's
 # view permission of that app. Apps listed here may add models later: sync_roles re-expands.

@@ -65,6 +65,21 @@ def region_scope_set(
     return scope
 
 
+def api_token_refusals(*, user: Any, expires_at: dt.datetime | None) -> dict[str, list[str]]:
+    """Why a token may not be issued to `user` with `expires_at`, by field (empty: it may).
+    A token acts without a person or a second factor behind it, so only service accounts hold
+    one; the admin form shows these reasons before anything is created."""
+    refusals: dict[str, list[str]] = {}
+    if not roles.is_service_account(user):
+        refusals["user"] = [
+            f"API tokens are only for service accounts (role {roles.SERVICE_ACCOUNT!r} only, "
+            "not staff, not superuser, active)"
+        ]
+    if expires_at is not None and expires_at <= timezone.now():
+        refusals["expires_at"] = ["the expiry must be in the future"]
+    return refusals
+
+
 def api_token_create(
     *,
     user: Any,
@@ -75,7 +90,12 @@ def api_token_create(
     all_regions: bool = False,
     expires_at: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token for a service account; the raw secret is returned once and never stored."""
+    """A new token for a service account; the raw secret is returned once and never stored.
+    Refused for any other account (superusers and staff included) and for an expiry that has
+    already passed."""
+    refusals = api_token_refusals(user=user, expires_at=expires_at)
+    if refusals:
+        raise DomainError("This token cannot be created.", code="invalid", fields=refusals)
     unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
     if unknown or not scopes:
         raise DomainError(

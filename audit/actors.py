@@ -7,6 +7,31 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def client_ip(request: Any) -> str:
+    """The address of the client behind an HTTP request: the one place an address is read.
+
+    `X-Forwarded-For` is anyone's to write, so it counts only when CUSTODIA_TRUSTED_PROXIES says
+    how many proxies of ours stand in front of the hub: each appends the address it saw, so the
+    client is that many entries from the right. Default (0): the socket's peer address. A header
+    with fewer entries than trusted proxies, or no address there, falls back to the peer."""
+    from django.conf import settings
+
+    meta = getattr(request, "META", {})  # axes may ask without a request
+    remote = meta.get("REMOTE_ADDR", "") or ""
+    trusted = settings.CUSTODIA_TRUSTED_PROXIES
+    if trusted <= 0:
+        return remote
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < trusted:
+        return remote
+    candidate = forwarded[-trusted]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
 def truncate_ip(raw: str | None) -> str:
     """IPv4 to /24, IPv6 to /48: enough for abuse analysis, not enough to identify a person."""
     if not raw:
@@ -65,7 +90,7 @@ class Actor:
 
         Without `regions` it may write in no region (fail closed): build write actors with
         `access.scoping.actor_for(request)`, which passes the request's scope."""
-        ip = truncate_ip(request.META.get("REMOTE_ADDR"))
+        ip = truncate_ip(client_ip(request))
         request_id = getattr(request, "request_id", "")
         token = getattr(request, "auth", None)
         if token is not None and hasattr(token, "token_prefix"):

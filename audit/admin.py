@@ -7,8 +7,10 @@ import csv
 from django.contrib import admin, messages
 from django.http import HttpRequest, StreamingHttpResponse
 
+from access.admin_search import PrivateSearchMixin
 from audit import services
 from audit.actors import Actor
+from audit.csvsafe import csv_row
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
 
@@ -42,7 +44,7 @@ def audit_csv_response(events, filename: str) -> StreamingHttpResponse:
     def rows():
         yield writer.writerow(CSV_COLUMNS)
         for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow(event)
+            yield writer.writerow(csv_row(event))
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -67,7 +69,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
     list_display = [
         "sequence",
         "occurred_at",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -137,11 +139,21 @@ def audit_alert_acknowledge(*, alert: AuditAlert, actor: Actor) -> None:
         )
 
 
-def audit_chain_check() -> ChainReport:
-    """Verify the chain (against the last published head, if any) and raise an alert if broken."""
-    from audit.selectors import last_published_head
+class ChainCut(Exception):
+    """A published head is no longer in the chain: rows were cut off or the tail rewritten."""
 
-    report = verify_chain(head=last_published_head())
+
+def audit_chain_check() -> ChainReport:
+    """Verify the chain against every known published head (the database's newest, the head
+    file's) and raise an alert if it is broken or cut short."""
+    from audit.selectors import known_heads
+
+    try:
+        heads = known_heads()
+    except ValueError as exc:
+        audit_alert_raise(kind="head_file_invalid", message=str(exc))
+        heads = []
+    report = verify_chain(heads=heads)
     if not report.ok:
         audit_alert_raise(
             kind="chain_broken", message=report.describe(), broken_sequence=report.broken_sequence
@@ -149,21 +161,41 @@ def audit_chain_check() -> ChainReport:
     return report
 
 
-def audit_head_publish() -> PublishedHead | None:
-    """Record the current head and, if CUSTODIA_AUDIT_HEAD_URL is set, post it there (signed).
+def audit_head_publish(*, head_file: Path | None = None) -> PublishedHead | None:
+    """Record the current head in the database and in the head file (`head_file`, else
+    CUSTODIA_AUDIT_HEAD_FILE, if any), and, if CUSTODIA_AUDIT_HEAD_URL is set, post it there.
 
-    A published head lets `audit_verify --head` prove no rows were cut off the end later.
+    Never publishes a head behind one published before: if a known head is no longer in the
+    chain, an alert is raised and ChainCut raised instead (publishing would hide the cut).
+    A published head lets `audit_verify` prove no rows were cut off the end later.
     """
     from django.conf import settings
 
+    from audit.selectors import configured_head_file, known_heads
     from ops import webhooks
 
+    path = head_file or configured_head_file()
+    for known in known_heads(head_file=path):
+        found = (
+            AuditEvent.objects.filter(sequence=known.sequence)
+            .values_list("hash", flat=True)
+            .first()
+        )
+        if found != known.hash:
+            message = (
+                f"head {known.sequence} published in {known.source} is no longer in the chain: "
+                "rows were cut off or rewritten; not publishing a new head"
+            )
+            audit_alert_raise(kind="chain_cut", message=message, broken_sequence=known.sequence)
+            raise ChainCut(message)
     last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
     if last is None:
         return None
     head, _ = PublishedHead.objects.get_or_create(
         sequence=last["sequence"], defaults={"hash": last["hash"]}
     )
+    if path is not None:
+        _head_file_write(path, head)
     url = getattr(settings, "CUSTODIA_AUDIT_HEAD_URL", "")
     if url and not head.delivered_at:
         delivery = webhooks.deliver(
@@ -174,3 +206,11 @@ def audit_head_publish() -> PublishedHead | None:
         if delivery.ok:
             PublishedHead.objects.filter(pk=head.pk).update(delivered_at=timezone.now())
     return head
+
+
+def _head_file_write(path: Path, head: PublishedHead) -> None:
+    """Replace the file's head atomically (a reader never sees half a line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{head.sequence}:{head.hash}\n", encoding="ascii")
+    os.replace(partial, path)

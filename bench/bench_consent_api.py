@@ -114,7 +114,8 @@ def main() -> None:
         **os.environ,
         "CUSTODIA_VAR_DIR": var_dir,
         "DJANGO_SETTINGS_MODULE": "bench.benchsettings",
-        "CUSTODIA_BANNER_RATE": "100000000/min",
+        "CUSTODIA_PUBLIC_CLIENT_RATE": "100000000/min",
+        "CUSTODIA_PUBLIC_KEY_RATE": "100000000/min",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }

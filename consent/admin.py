@@ -15,6 +15,7 @@ from django.urls import path
 from django.utils import timezone
 
 from access.admin_base import ScopedAdmin
+from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
 from consent import selectors, services
@@ -93,7 +94,7 @@ class ReadOnly(ReadOnlyMixin, ScopedAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnly):
+class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
     list_display = [
         "recorded_at",
         "subject",
@@ -112,7 +113,7 @@ class ConsentRecordAdmin(ReadOnly):
 
 
 @admin.register(CurrentConsent)
-class CurrentConsentAdmin(ReadOnly):
+class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
     list_display = [
         "subject",
         "visitor_id",

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from audit.csvsafe import csv_cell
+
 ART30_COLUMNS = [
     ("activity", "Processing activity"),
     ("controller", "Controller"),
@@ -33,9 +35,7 @@ def _cell(value: Any) -> str:
         value = "; ".join(
             f"{v['country']} ({v['safeguard']})" if isinstance(v, dict) else str(v) for v in value
         )
-    text = str(value)
-    # A spreadsheet would run a cell starting with these as a formula (CSV injection).
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_cell(str(value))
 
 
 def art30_csv(rows: list[dict[str, Any]]) -> str:

@@ -1,6 +1,8 @@
 """The regimes Custodia ships with (../shared/REGULATIONS.md), seeded by a data migration and
 kept in sync by `consent.demo.seed`. Operators may edit them in the admin."""
 
+from django.conf import settings
+
 JURISDICTIONS = [
     {
         "code": "GDPR",
@@ -131,6 +133,86 @@ PURPOSES = [
         "cross-context behavioural (targeted) advertising.",
     },
 ]
+
+
+# Where a person may complain about how their data is handled (GDPR Art. 77, UK GDPR Art. 77,
+# LGPD Art. 18 §1, PIPEDA s. 11, CCPA §1798.199.10 and §1798.155, the state Attorneys General who
+# alone enforce the Virginia, Colorado and Connecticut acts), by jurisdiction code. The EU entry
+# is completed by the CUSTODIA_EU_LEAD_AUTHORITY settings (see `supervisory_authorities`).
+EDPB_MEMBERS_URL = "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en"
+SUPERVISORY_AUTHORITIES: dict[str, list[dict[str, str]]] = {
+    "GDPR": [
+        {
+            "id": "eu-national",
+            "name": "The data protection authority of the EU/EEA country where you live or "
+            "work, or where you think your rights were infringed (Art. 77)",
+            "url": EDPB_MEMBERS_URL,
+        }
+    ],
+    "UK-GDPR": [
+        {"name": "Information Commissioner's Office (ICO)", "url": "https://ico.org.uk/"},
+    ],
+    "CCPA": [
+        {"name": "California Privacy Protection Agency", "url": "https://cppa.ca.gov/"},
+        {
+            "name": "Attorney General of California (Privacy Unit)",
+            "url": "https://oag.ca.gov/privacy/ccpa",
+        },
+    ],
+    "VCDPA": [
+        {
+            "name": "Attorney General of Virginia (Consumer Protection Section)",
+            "url": "https://www.oag.state.va.us/",
+            "note": "First appeal our answer to us; if we deny the appeal you may contact the "
+            "Attorney General (§59.1-577(C)).",
+        }
+    ],
+    "CPA": [
+        {
+            "name": "Attorney General of Colorado",
+            "url": "https://coag.gov/",
+            "note": "First appeal our answer to us; if we deny the appeal you may contact the "
+            "Attorney General (C.R.S. 6-1-1306(3)).",
+        }
+    ],
+    "CTDPA": [
+        {
+            "name": "Attorney General of Connecticut",
+            "url": "https://portal.ct.gov/ag",
+            "note": "First appeal our answer to us; if we deny the appeal you may contact the "
+            "Attorney General.",
+        }
+    ],
+    "LGPD": [
+        {
+            "name": "Autoridade Nacional de Proteção de Dados (ANPD)",
+            "url": "https://www.gov.br/anpd/",
+        }
+    ],
+    "PIPEDA": [
+        {
+            "name": "Office of the Privacy Commissioner of Canada",
+            "url": "https://www.priv.gc.ca/",
+        }
+    ],
+}
+
+
+def supervisory_authorities(jurisdiction: str) -> list[dict[str, str]]:
+    """The authorities a person of `jurisdiction` may complain to, as dicts with name, url,
+    sometimes a note, and an id where a README translates the entry. For the GDPR the configured
+    lead authority (Art. 56) comes first, then the person's own national authority, which they
+    may always choose (Art. 77(1))."""
+    found = [dict(entry) for entry in SUPERVISORY_AUTHORITIES.get(jurisdiction, [])]
+    if jurisdiction == "GDPR" and settings.CUSTODIA_EU_LEAD_AUTHORITY:
+        lead = {
+            "id": "eu-lead",
+            "name": settings.CUSTODIA_EU_LEAD_AUTHORITY,
+            "url": settings.CUSTODIA_EU_LEAD_AUTHORITY_URL or EDPB_MEMBERS_URL,
+            "note": "our lead supervisory authority (Art. 56)",
+        }
+        found.insert(0, lead)
+    return found
 
 
 def seed_regimes() -> None:

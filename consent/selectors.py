@@ -306,3 +306,86 @@ def processing_activities_for_subject(*, region: str) -> list[dict[str, Any]]:
         for a in _activities()
         if a.applies_to(region)
     ]
+
+
+def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
+    """For a data subject's access export (Art. 15(1)(a), (c)-(d), 15(2)): every purpose, saying
+    whether it applies to this person now and on which basis, with the dates of their consent
+    choices and the activities of the data map serving it in their region (recipients,
+    transfers, retention, systems).
+
+    A purpose applies when the decision engine allows it (essential, consent given, an opt-out
+    regime's default), or when its activities rest on a basis other than consent and the person
+    has not refused it. A refusal, withdrawal, GPC opt-out or expired consent means it does not
+    apply, whatever the basis. System read of the subject's own consent state; no scoping."""
+    jurisdiction = jurisdiction_for_subject(subject)
+    now = timezone.now()
+    current = {row.purpose_id: row for row in CurrentConsent.objects.filter(subject=subject)}
+    activities: dict[int, list[ProcessingActivity]] = {}
+    for activity in _activities():
+        if activity.applies_to(subject.region):
+            activities.setdefault(activity.purpose_id, []).append(activity)
+    safeguards = dict(ProcessingActivity.TransferSafeguard.choices)
+    rows = []
+    for purpose in Purpose.objects.all():
+        latest = current.get(purpose.pk)
+        decision = _decide(
+            *(
+                (latest.state, latest.recorded_at, latest.gpc, latest.record_id)
+                if latest
+                else (None, None, False, None)
+            ),
+            purpose,
+            jurisdiction,
+            now,
+        )
+        serving = activities.get(purpose.pk, [])
+        bases = sorted({a.effective_lawful_basis for a in serving}) or [purpose.lawful_basis]
+        other_basis = [b for b in bases if b != Purpose.LawfulBasis.CONSENT]
+        applies = decision.allowed or (
+            decision.reason == Reason.NOT_YET_COLLECTED and bool(other_basis)
+        )
+        if decision.reason == Reason.EXPLICIT_GRANT:
+            basis = Purpose.LawfulBasis.CONSENT
+        elif applies and other_basis:
+            basis = other_basis[0]
+        elif decision.reason == Reason.REGIME_DEFAULT:
+            basis = "not_opted_out"
+        elif applies:
+            basis = bases[0]
+        else:
+            basis = ""
+        rows.append(
+            {
+                "purpose": purpose.slug,
+                "name": purpose.name,
+                "description": purpose.description,
+                "applies": applies,
+                "basis": basis,
+                "sale_sharing": purpose.sale_sharing,
+                "reason": decision.reason,
+                "consent": {
+                    "state": latest.state,
+                    "recorded_at": latest.recorded_at.isoformat(),
+                    "gpc": latest.gpc,
+                }
+                if latest
+                else None,
+                "activities": [
+                    {
+                        "activity": a.name,
+                        "lawful_basis": a.effective_lawful_basis,
+                        "data_categories": list(a.data_categories),
+                        "recipients": list(a.recipients),
+                        "transfers": [
+                            {**t, "safeguard_text": safeguards.get(t.get("safeguard"), "")}
+                            for t in a.transfers
+                        ],
+                        "retention": a.retention,
+                        "systems": sorted(s.name for s in a.systems.all()),
+                    }
+                    for a in serving
+                ],
+            }
+        )
+    return rows

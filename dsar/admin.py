@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
+from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
 from dsar import pipeline, selectors, services
@@ -116,7 +117,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ScopedAdmin):
+class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
     list_display = [
         "reference",
         "kind",
@@ -351,8 +352,43 @@ class DataSubjectRequestAdmin(ScopedAdmin):
 
 @admin.register(SystemConnector)
 class SystemConnectorAdmin(admin.ModelAdmin):
+    """The shared secret is generated, never typed in: shown once when the system is added and
+    when an officer rotates it."""
+
     list_display = ["system", "mode", "webhook_url", "handles", "active"]
     list_filter = ["mode", "active"]
+    actions = ["rotate_secret"]
+
+    def save_model(self, request: HttpRequest, obj: SystemConnector, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            _show_secret_once(request, obj, obj.secret)
+
+    @admin.action(description="Rotate the shared secret", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Rotate the shared secrets",
+            consequence="Each system gets a new secret, shown once. Callbacks signed with the "
+            "old secret are refused from now on: give the new one to the system.",
+        )
+        if page:
+            return page
+        actor = Actor.from_request(request)
+        for connector in queryset.select_related("system"):
+            secret = services.connector_secret_rotate(connector=connector, actor=actor)
+            _show_secret_once(request, connector, secret)
+        return None
+
+
+def _show_secret_once(request: HttpRequest, connector: SystemConnector, secret: str) -> None:
+    messages.warning(
+        request,
+        f"Shared secret of {connector.system.name}, copy it now, it will not be shown again: "
+        f"{secret}",
+    )
 
 
 @admin.register(LegalHold)

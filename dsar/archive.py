@@ -15,21 +15,37 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from access import roles
+from access.models import ApiToken, RegionScope
+from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
-from dsar.models import DataSubjectRequest, ExportArchive
+from consent.models import ProcessingActivity
+from consent.regimes import supervisory_authorities
+from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
 from ops.errors import DomainError
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
-from profiles.models import SubjectKey
+from profiles.models import Subject, SubjectKey
 from profiles.selectors import subject_export
 
+Kind = DataSubjectRequest.Kind
+
 _SALT = "custodia.dsar.archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# README translations shipped (dsar/templates/dsar/archive/README.<language>.txt).
+LANGUAGES = ("en", "fr", "pt")
+# The language of the region when neither the request nor the profile names one.
+REGION_LANGUAGE = {"BR": "pt"}
+# Purposes that evaluate a person's preferences or behaviour to tailor what they see (profiling,
+# Art. 4(4)); sale/sharing purposes (targeted advertising) always do.
+PROFILING_PURPOSES = {"personalization"}
 
 
 class ArchiveGone(DomainError):
@@ -38,9 +54,12 @@ class ArchiveGone(DomainError):
 
 
 def collect(request: DataSubjectRequest) -> dict[str, Any]:
-    """Everything we hold on the request's subject (system read, decrypted): profile,
-    identifiers, attributes, events, consent history with notice versions, the purposes,
-    recipients and retention of the processing that applies, and who accessed the data."""
+    """Everything we hold on the request's subject (system read, decrypted) and everything
+    Art. 15(1)-(2) and the CCPA right to know add to it: who the controller and its DPO are,
+    each purpose saying whether it applies to this person and on which basis, the source of
+    every value, recipients, transfers and their safeguards, retention, the person's rights and
+    how to use them, the supervisory authority of their jurisdiction, automated decisions, and
+    who accessed the data, in plain words (no staff account names, no token prefixes)."""
     data: dict[str, Any] = {
         "format": "custodia-subject-export",
         "version": FORMAT_VERSION,
@@ -51,18 +70,353 @@ def collect(request: DataSubjectRequest) -> dict[str, Any]:
             "jurisdiction": request.jurisdiction,
         },
         "generated_at": timezone.now().isoformat(),
+        "controller": {
+            "name": settings.CUSTODIA_CONTROLLER_NAME,
+            "address": settings.CUSTODIA_CONTROLLER_ADDRESS,
+            "contact": settings.CUSTODIA_CONTROLLER_CONTACT,
+        },
+        "dpo": {"name": settings.CUSTODIA_DPO_NAME, "contact": settings.CUSTODIA_DPO_CONTACT},
         "processing": consent_selectors.processing_activities_for_subject(region=request.region),
+        "rights": rights_for(request.jurisdiction),
+        "supervisory_authorities": supervisory_authorities(request.jurisdiction),
     }
     if request.subject_id is None:
         data["found"] = False
+        data.update(_processing_summary(data["processing"]))
+        data["automated_decisions"] = _automated_decisions([])
+        data["language"] = _language(request, attributes=[])
         return data
     data["found"] = True
     data.update(subject_export(subject_id=request.subject_id))
+    subject = Subject.objects.get(pk=request.subject_id)
+    purposes = consent_selectors.subject_purposes_export(subject=subject)
+    data["purposes"] = purposes
+    data.update(_processing_summary([a for p in purposes if p["applies"] for a in p["activities"]]))
+    data["automated_decisions"] = _automated_decisions(purposes)
     data["consent_history"] = consent_selectors.consent_history_export(
         subject_id=request.subject_id
     )
-    data["access_history"] = subject_access_history(subject_id=request.subject_id)
+    history = subject_access_history(subject_id=request.subject_id)
+    actors = actor_descriptions(history)
+    _fill_sources(data, history, actors)
+    data["access_history"] = [
+        {
+            "time": row["time"],
+            "who": actors[(row["actor_type"], row["actor_id"])],
+            "what": action_description(row["action"]),
+            "data": row["fields"],
+            "why": row["reason"],
+            "action": row["action"],
+        }
+        for row in history
+    ]
+    data["language"] = _language(request, attributes=data["attributes"])
     return data
+
+
+def _processing_summary(activities: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recipients, transfers abroad and retention of the processing that applies (Art.
+    15(1)(c)-(d), 15(2)), each once."""
+    transfers: dict[tuple[str, str], dict[str, Any]] = {}
+    for activity in activities:
+        for transfer in activity["transfers"]:
+            key = (transfer["country"], transfer["safeguard"])
+            entry = transfers.setdefault(
+                key,
+                {
+                    "country": transfer["country"],
+                    "safeguard": transfer["safeguard"],
+                    "safeguard_text": transfer.get("safeguard_text")
+                    or dict(ProcessingActivity.TransferSafeguard.choices).get(
+                        transfer["safeguard"], ""
+                    ),
+                    "activities": [],
+                },
+            )
+            entry["activities"].append(activity["activity"])
+    return {
+        "recipients": sorted({r for a in activities for r in a["recipients"]}),
+        "transfers": list(transfers.values()),
+        "retention": [
+            {"activity": a["activity"], "retention": a["retention"]}
+            for a in activities
+            if a["retention"]
+        ],
+    }
+
+
+# --- the person's rights and whom to complain to ---------------------------------------------
+
+# right, request kind that exercises it ("" = the privacy center's choices), legal references.
+_RIGHTS = [
+    (
+        "access",
+        Kind.ACCESS,
+        {
+            "GDPR": "Art. 15",
+            "UK-GDPR": "Art. 15",
+            "LGPD": "Art. 18(II)",
+            "CCPA": "§1798.110",
+            "PIPEDA": "Principle 4.9",
+        },
+    ),
+    (
+        "rectification",
+        Kind.RECTIFICATION,
+        {
+            "GDPR": "Art. 16",
+            "UK-GDPR": "Art. 16",
+            "LGPD": "Art. 18(III)",
+            "CCPA": "§1798.106",
+            "PIPEDA": "Principle 4.9.5",
+        },
+    ),
+    (
+        "erasure",
+        Kind.ERASURE,
+        {"GDPR": "Art. 17", "UK-GDPR": "Art. 17", "LGPD": "Art. 18(VI)", "CCPA": "§1798.105"},
+    ),
+    (
+        "restriction",
+        Kind.RESTRICTION,
+        {"GDPR": "Art. 18", "UK-GDPR": "Art. 18", "LGPD": "Art. 18(IV)"},
+    ),
+    ("objection", Kind.OBJECTION, {"GDPR": "Art. 21", "UK-GDPR": "Art. 21", "LGPD": "Art. 18 §2"}),
+    (
+        "portability",
+        Kind.PORTABILITY,
+        {"GDPR": "Art. 20", "UK-GDPR": "Art. 20", "LGPD": "Art. 18(V)"},
+    ),
+    (
+        "withdraw_consent",
+        "",
+        {
+            "GDPR": "Art. 7(3)",
+            "UK-GDPR": "Art. 7(3)",
+            "LGPD": "Art. 18(IX)",
+            "PIPEDA": "Principle 4.3.8",
+        },
+    ),
+    (
+        "opt_out_of_sale",
+        Kind.OPT_OUT,
+        {
+            "CCPA": "§1798.120",
+            "VCDPA": "§59.1-577(A)(5)",
+            "CPA": "C.R.S. 6-1-1306(1)(a)",
+            "CTDPA": "§42-518(a)(5)",
+        },
+    ),
+    (
+        "complain",
+        "",
+        {"GDPR": "Art. 77", "UK-GDPR": "Art. 77", "LGPD": "Art. 18 §1", "PIPEDA": "s. 11"},
+    ),
+]
+_US_STATES = {"CCPA", "VCDPA", "CPA", "CTDPA"}
+
+
+def rights_for(jurisdiction: str) -> list[dict[str, str]]:
+    """The person's rights and how to use each one: the privacy center (with the request type
+    to choose) or the controller's contact address. Opt-out of sale/sharing is listed for the
+    US state laws that give it; every other right for everyone (the hub honours them all)."""
+    where = settings.CUSTODIA_PRIVACY_CENTER_URL
+    contact = settings.CUSTODIA_CONTROLLER_CONTACT or settings.CUSTODIA_DPO_CONTACT
+    rights = []
+    for right, kind, references in _RIGHTS:
+        if right == "opt_out_of_sale" and jurisdiction not in _US_STATES:
+            continue
+        if right == "complain":
+            how = "Contact the supervisory authority named in this archive."
+        elif kind:
+            how = f"Make a request at {where} (choose '{right.replace('_', ' ')}')"
+            how += f" or write to {contact}." if contact else "."
+        else:
+            how = f"Change your choices at any time at {where}; it is as easy as giving consent."
+        rights.append(
+            {
+                "right": right,
+                "request_kind": kind,
+                "reference": references.get(jurisdiction, ""),
+                "how": how,
+                "url": where,
+            }
+        )
+    return rights
+
+
+def _automated_decisions(purposes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Art. 15(1)(h): the configured statement, or the hub's truthful default."""
+    profiling = [
+        p["name"]
+        for p in purposes
+        if p["applies"] and (p["sale_sharing"] or p["purpose"] in PROFILING_PURPOSES)
+    ]
+    statement = settings.CUSTODIA_AUTOMATED_DECISIONS or (
+        "We take no decision based solely on automated processing that has legal or similarly "
+        "significant effects on you. Our systems link records that belong to the same person "
+        "(matching on identifiers); that is not a decision about you."
+        + (
+            " We use your data to tailor offers and advertising to you (profiling for "
+            "marketing) for: " + ", ".join(profiling) + ". You may object to it at any time."
+            if profiling
+            else ""
+        )
+    )
+    return {
+        "profiling_for": profiling,
+        "statement": statement,
+        "configured": bool(settings.CUSTODIA_AUTOMATED_DECISIONS),
+    }
+
+
+# --- who did it, in plain words ----------------------------------------------------------------
+
+_ROLE_WORDS = {
+    roles.DPO: "the privacy office (data protection officer)",
+    roles.PRIVACY_OFFICER: "a privacy officer",
+    roles.SUPPORT_AGENT: "a support agent",
+    roles.MARKETING_ANALYST: "a marketing analyst",
+    roles.AUDITOR: "an auditor",
+    roles.SERVICE_ACCOUNT: "an automated integration",
+}
+_SYSTEM_WORDS = {
+    "dsar.pipeline": "the privacy office's request handling (automatic)",
+    "dsar.expire": "the privacy office's request handling (automatic)",
+    "consent.retention_enforce": "the automatic clean-up of data past its retention period",
+    "seed_demo": "the demo data loader",
+}
+
+
+def _team(all_regions: bool, regions: list[str]) -> str:
+    if all_regions or not regions:
+        return ""
+    return f" of the {' and '.join(sorted(regions))} team"
+
+
+def actor_descriptions(history: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(actor type, actor id) -> who it was in words a person understands, from the actor's
+    role and region scope or the integration's name, as they are at export time. Never a staff
+    username, token prefix or address."""
+    user_ids = {r["actor_id"] for r in history if r["actor_type"] == "user"}
+    token_ids = {r["actor_id"] for r in history if r["actor_type"] == "token"}
+    users = {
+        str(u.pk): u
+        for u in get_user_model()
+        .objects.filter(pk__in=[i for i in user_ids if i.isdigit()])
+        .prefetch_related("groups")
+    }
+    scopes = {str(s.user_id): s for s in RegionScope.objects.filter(user_id__in=list(users))}
+    tokens = {
+        str(t.pk): t for t in ApiToken.objects.filter(pk__in=[i for i in token_ids if i.isdigit()])
+    }
+    described: dict[tuple[str, str], str] = {}
+    for row in history:
+        kind, actor_id = row["actor_type"], row["actor_id"]
+        if (kind, actor_id) in described:
+            continue
+        if kind == "user":
+            user = users.get(actor_id)
+            groups = {g.name for g in user.groups.all()} if user else set()
+            role = next((r for r in roles.ALL_ROLES if r in groups), None)
+            who = _ROLE_WORDS.get(role, "a member of our staff")
+            scope = scopes.get(actor_id)
+            if scope is not None and role != roles.DPO:
+                who += _team(scope.all_regions, list(scope.regions))
+        elif kind == "token":
+            token = tokens.get(actor_id)
+            name = token.name.strip() if token else ""
+            if not name:
+                who = "an automated integration"
+            elif name.lower().endswith("integration"):
+                who = f"the {name}"
+            else:
+                who = f"the {name} integration"
+        elif kind == "system":
+            who = _SYSTEM_WORDS.get(actor_id) or (
+                "a data import" if actor_id.startswith("import:") else "an automated process"
+            )
+        elif kind == "public" and actor_id.startswith("property:"):
+            who = "you, on our website (consent banner or privacy center)"
+        elif kind == "public" and actor_id == "requester":
+            who = "you (the download of your data)"
+        else:
+            who = "someone without an account, on our website"
+        described[(kind, actor_id)] = who
+    return described
+
+
+_ACTION_WORDS = {
+    "profiles.subject.create": "created your profile",
+    "profiles.subject.update": "updated your profile",
+    "profiles.subject.read": "looked at your profile",
+    "profiles.subject.timeline": "looked at the history of your profile",
+    "profiles.event.list": "looked at your activity",
+    "profiles.subject.rectify": "corrected your data",
+    "profiles.subject.erase": "erased your data",
+    "profiles.subject.merge": "joined two records of you into one",
+    "profiles.match.accept": "confirmed that two records are both you",
+    "access.subject.unmask": "looked at your full contact details, for a stated reason",
+    "access.subject.share": "gave a colleague access to your record",
+    "consent.retention.apply": "deleted data past its retention period",
+    "dsar.export.collect": "collected your data for your access request",
+    "dsar.legal_hold.place": "placed a legal hold on your data",
+    "dsar.legal_hold.release": "released a legal hold on your data",
+}
+
+
+def action_description(action: str) -> str:
+    """An audit action in words ("consent.record.granted" -> "recorded your consent choice:
+    granted")."""
+    if action in _ACTION_WORDS:
+        return _ACTION_WORDS[action]
+    if action.startswith("consent.record."):
+        return f"recorded your consent choice: {action.rsplit('.', 1)[1]}"
+    if action.startswith("dsar.request."):
+        return f"handled your privacy request ({action.rsplit('.', 1)[1].replace('_', ' ')})"
+    if action.endswith(".list"):
+        return "looked at a list of records that includes yours"
+    return action.replace("_", " ").replace(".", " ")
+
+
+def _fill_sources(
+    data: dict[str, Any], history: list[dict[str, Any]], actors: dict[tuple[str, str], str]
+) -> None:
+    """Every identifier, attribute and event names where it came from: its source system, or,
+    when it was sent without one, who sent it according to the audit log (the newest write of
+    that field). `sources` lists them all once."""
+    writers: dict[str, str] = {}
+    for row in history:
+        if row["action"].startswith(("profiles.subject.", "profiles.match.")):
+            for field in row["fields"]:
+                writers[field] = actors[(row["actor_type"], row["actor_id"])]
+    unknown = "recorded by us (origin not recorded)"
+    for identifier in data["identifiers"]:
+        identifier["source"] = identifier["source"] or writers.get(
+            f"identifier.{identifier['kind']}", unknown
+        )
+    for attribute in data["attributes"]:
+        attribute["source"] = attribute["source"] or writers.get(
+            f"attribute.{attribute['key']}", unknown
+        )
+    for event in data["events"]:
+        event["source"] = event["source"] or writers.get("events", unknown)
+    data["sources"] = sorted(
+        {row["source"] for key in ("identifiers", "attributes", "events") for row in data[key]}
+    )
+
+
+def _language(request: DataSubjectRequest, *, attributes: list[dict[str, Any]]) -> str:
+    """The README's language: the request's, else the profile's language or locale attribute,
+    else the region's, else English; only languages with a shipped translation."""
+    candidates = [str((request.details or {}).get("language", ""))]
+    candidates += [str(a["value"]) for a in attributes if a["key"] in ("language", "locale")]
+    candidates.append(REGION_LANGUAGE.get(request.region, ""))
+    for candidate in candidates:
+        code = candidate.strip().lower().replace("_", "-").split("-")[0]
+        if code in LANGUAGES:
+            return code
+    return "en"
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -75,30 +429,22 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(
             {
-                k: json.dumps(v, default=str) if isinstance(v, dict | list) else v
+                k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
                 for k, v in row.items()
             }
         )
     return out.getvalue()
 
 
-_README = """Your personal data held by {controller}
-
-data.json           everything below in one machine-readable file (Art. 20 portability)
-profile.csv         who you are to us: identifiers and attributes, where each came from
-events.csv          what you did, as recorded by our systems
-consent.csv         every consent choice, with the version of the notice you were shown
-processing.csv      why we process your data, on what legal basis, who receives it, how long
-access_history.csv  who at {controller} read or changed your data, and when
-"""
-
-
 def package(data: dict[str, Any]) -> bytes:
+    """The ZIP: a README for the person in their language, data.json (everything, machine-
+    readable, Art. 20) and one CSV per kind of record for a spreadsheet."""
     buffer = io.BytesIO()
+    language = data.get("language", "en")
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
             "README.txt",
-            _README.format(controller=settings.CUSTODIA_CONTROLLER or "the controller"),
+            render_to_string(f"dsar/archive/README.{language}.txt", {"data": data}),
         )
         archive.writestr("data.json", json.dumps(data, indent=2, default=str, ensure_ascii=False))
         profile = [
@@ -107,9 +453,30 @@ def package(data: dict[str, Any]) -> bytes:
         archive.writestr("profile.csv", _csv(profile))
         archive.writestr("events.csv", _csv(data.get("events", [])))
         archive.writestr("consent.csv", _csv(data.get("consent_history", [])))
+        archive.writestr("purposes.csv", _csv(_purpose_rows(data.get("purposes", []))))
         archive.writestr("processing.csv", _csv(data.get("processing", [])))
         archive.writestr("access_history.csv", _csv(data.get("access_history", [])))
     return buffer.getvalue()
+
+
+def _purpose_rows(purposes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "purpose": p["name"],
+            "applies_to_you": "yes" if p["applies"] else "no",
+            "basis": p["basis"],
+            "your_choice": p["consent"]["state"] if p["consent"] else "",
+            "your_choice_at": p["consent"]["recorded_at"] if p["consent"] else "",
+            "recipients": sorted({r for a in p["activities"] for r in a["recipients"]}),
+            "transfers": [
+                f"{t['country']} ({t['safeguard']})"
+                for a in p["activities"]
+                for t in a["transfers"]
+            ],
+            "retention": [a["retention"] for a in p["activities"] if a["retention"]],
+        }
+        for p in purposes
+    ]
 
 
 def _aad(archive: ExportArchive, key_id: object) -> bytes:
@@ -119,18 +486,49 @@ def _aad(archive: ExportArchive, key_id: object) -> bytes:
 
 
 def archive_store(*, request: DataSubjectRequest, content: bytes) -> ExportArchive:
-    """Encrypt and keep the archive until it is downloaded or expires. Call in a transaction."""
+    """Encrypt and keep the archive until it is delivered. Call in a transaction.
+
+    Its link's lifetime starts when the link is mailed or handed out (`archive_link_start`),
+    not here: a request may wait for connected systems for weeks. Until then `expires_at` is a
+    backstop (the request's deadline plus the lifetime) that the sweeper applies only once the
+    request is closed: an open request's undelivered archive is kept for its delivery."""
+    now = timezone.now()
     archive = ExportArchive(
         request=request,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        expires_at=timezone.now() + dt.timedelta(days=settings.CUSTODIA_DSAR_ARCHIVE_DAYS),
+        expires_at=max(request.due_at, now) + _lifetime(),
     )
     key, key_id = archive.data_key(create=True)
     nonce = os.urandom(NONCE_BYTES)
     archive.ciphertext = nonce + AESGCM(key).encrypt(nonce, content, _aad(archive, key_id))
     archive.save()
     return archive
+
+
+def _lifetime() -> dt.timedelta:
+    return dt.timedelta(days=settings.CUSTODIA_DSAR_ARCHIVE_DAYS)
+
+
+def archive_is_gone(archive: ExportArchive | None) -> bool:
+    return archive is None or archive.destroyed_at is not None or archive.ciphertext is None
+
+
+def archive_link_start(*, archive: ExportArchive) -> tuple[str, dt.datetime]:
+    """A signed link to the archive, valid CUSTODIA_DSAR_ARCHIVE_DAYS from now, and when it
+    expires. The newest link sets the archive's expiry (an older link's signature ends sooner,
+    so none is cut short). ArchiveGone if the archive was destroyed: the compare-and-set on
+    `destroyed_at` keeps a concurrent destruction from being missed."""
+    expires_at = timezone.now() + _lifetime()
+    kept = (
+        ExportArchive.objects.filter(pk=archive.pk, destroyed_at=None)
+        .exclude(ciphertext=None)
+        .update(expires_at=expires_at)
+    )
+    if not kept:
+        raise ArchiveGone("The archive was destroyed before it was delivered.")
+    archive.expires_at = expires_at
+    return download_url(archive), expires_at
 
 
 def archive_open(archive: ExportArchive) -> bytes:
@@ -155,7 +553,7 @@ def archive_for_token(token: str) -> ExportArchive:
             token,
             key=settings.CUSTODIA_SIGNING_KEY,
             salt=_SALT,
-            max_age=dt.timedelta(days=settings.CUSTODIA_DSAR_ARCHIVE_DAYS),
+            max_age=_lifetime(),
         )
     except signing.BadSignature as exc:
         raise gone from exc
@@ -177,7 +575,14 @@ def archive_destroy(*, archive: ExportArchive, downloaded: bool = False) -> None
 
 
 def archives_destroy_expired() -> int:
-    expired = ExportArchive.objects.filter(destroyed_at=None, expires_at__lt=timezone.now())
+    """Destroy archives past their expiry, except those of open requests not delivered yet
+    (their lifetime has not started: see `archive_store`)."""
+    undelivered = RequestStep.objects.filter(
+        name="deliver", request__status__in=DataSubjectRequest.OPEN
+    ).exclude(status=RequestStep.Status.DONE)
+    expired = ExportArchive.objects.filter(
+        destroyed_at=None, expires_at__lt=timezone.now()
+    ).exclude(request_id__in=undelivered.values("request_id"))
     count = 0
     for archive in expired:
         archive_destroy(archive=archive)

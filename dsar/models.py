@@ -8,6 +8,7 @@ is destroyed when the request's record is purged; the proof (who, what, when, ou
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -189,6 +190,11 @@ class RequestStep(models.Model):
         return f"{self.request_id}:{self.name} ({self.status})"
 
 
+def connector_secret() -> str:
+    """A fresh shared secret for a connected system (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
 class SystemConnector(models.Model):
     """How a connected system takes part in requests: a signed webhook it answers with a
     signed callback, or a manual task an officer closes with evidence."""
@@ -201,7 +207,10 @@ class SystemConnector(models.Model):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.WEBHOOK)
     webhook_url = models.URLField(blank=True)
     secret = models.CharField(
-        max_length=128, blank=True, help_text="HMAC secret shared with the system"
+        max_length=128,
+        default=connector_secret,
+        editable=False,
+        help_text="HMAC secret shared with the system: generated, shown once, rotatable",
     )
     handles = models.JSONField(
         default=list,
@@ -214,6 +223,14 @@ class SystemConnector(models.Model):
         default=72, help_text="no callback within this time: the task fails and an officer is told"
     )
     active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            # An HMAC under an empty key is forgeable by anyone.
+            models.CheckConstraint(
+                condition=~models.Q(secret=""), name="systemconnector_secret_not_empty"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.system.name} ({self.mode})"

@@ -32,6 +32,7 @@ from consent.services import consent_opt_out_of_sale, consent_record
 from dsar import archive as archives
 from dsar.models import (
     DataSubjectRequest,
+    ExportArchive,
     LegalHold,
     RequestStep,
     RetentionException,
@@ -69,6 +70,11 @@ class Waiting(Exception):
 
 class Blocked(Exception):
     """The request cannot go on (a legal hold): it is closed as rejected with this reason."""
+
+
+class StepFailed(Exception):
+    """Retrying cannot help (the archive to deliver is gone): the step fails at once, the
+    timeline tells the officer why, and the request stays open until they act."""
 
 
 def _lease() -> dt.timedelta:
@@ -240,6 +246,9 @@ def step_run(*, step_id: int, enqueue: bool = True) -> str:
     except Blocked as blocked:
         _block(step, str(blocked))
         return "blocked"
+    except StepFailed as failed:
+        _fail(step, str(failed))
+        return "failed"
     except Exception as exc:  # any failure: retried by the sweeper with backoff
         logger.exception("dsar step %s (%s) failed", step.pk, step.name)
         _release(step, f"{type(exc).__name__}")
@@ -261,6 +270,25 @@ def _set_request_status(request: DataSubjectRequest, status: str) -> None:
             kind="status",
             message=f"status: {DataSubjectRequest.Status(status).label}",
         )
+
+
+def _fail(step: RequestStep, reason: str) -> None:
+    with transaction.atomic():
+        if not _settle(
+            step,
+            status=RequestStep.Status.FAILED,
+            error=reason[:300],
+            result={"failed": reason},
+            lease_until=None,
+        ):
+            return
+        timeline_add(
+            request=step.request,
+            actor=ACTOR,
+            kind="step",
+            message=f"{step.name} failed: {reason}",
+        )
+        _audit(step.request, ACTOR, "step_failed", reason=f"{step.name}: {reason}"[:500])
 
 
 def _block(step: RequestStep, reason: str) -> None:
@@ -394,6 +422,10 @@ def run_package(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any
     existing = getattr(request, "archive", None)
     if existing is not None:
         return {"archive": str(existing.pk), "bytes": existing.size}
+    return _package(request)
+
+
+def _package(request: DataSubjectRequest) -> dict[str, Any]:
     data = archives.collect(request)
     content = archives.package(data)
     archive = archives.archive_store(request=request, content=content)
@@ -606,17 +638,55 @@ def systems_check(request_id: uuid.UUID) -> bool:
     return True
 
 
+ARCHIVE_GONE = (
+    "the archive was destroyed before it was delivered; retry this step to collect the data "
+    "again and mail a new link"
+)
+
+
 def run_deliver(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
-    """Mail the person an expiring, single-use link to the encrypted archive."""
-    archive = request.archive
+    """Mail the person a single-use link to the encrypted archive, valid for the full lifetime
+    from this moment (the mail states the same end). An archive that is gone fails the step at
+    once; an officer's retry of that failed step collects the data again, then mails."""
+    archive = ExportArchive.objects.filter(request=request).first()
+    if archives.archive_is_gone(archive):
+        if not step.result.get("failed"):
+            raise StepFailed(ARCHIVE_GONE)
+        archive = _repackage(request, archive)
+    if request.purged_at or not request.contact_email:
+        timeline_add(
+            request=request,
+            actor=ACTOR,
+            kind="step",
+            message="deliver: no contact address, an officer hands over a download link",
+        )
+        return {"mailed": False, "handover": "officer"}
+    try:
+        url, expires_at = archives.archive_link_start(archive=archive)
+    except archives.ArchiveGone as gone:
+        raise StepFailed(ARCHIVE_GONE) from gone
     mailed = _mail(
         request,
         f"Your data is ready ({request.reference})",
         "You can download a copy of your personal data (JSON and CSV in a ZIP file) once, "
-        f"within {settings.CUSTODIA_DSAR_ARCHIVE_DAYS} days:\n\n"
-        f"{archives.download_url(archive)}\n",
+        f"within {settings.CUSTODIA_DSAR_ARCHIVE_DAYS} days "
+        f"(until {expires_at:%Y-%m-%d %H:%M} UTC):\n\n{url}\n",
     )
-    return {"mailed": mailed, "link_expires_at": archive.expires_at.isoformat()}
+    return {"mailed": mailed, "link_expires_at": expires_at.isoformat()}
+
+
+def _repackage(request: DataSubjectRequest, dead: ExportArchive | None) -> ExportArchive:
+    """An officer retried a delivery whose archive was gone: build it again (audited)."""
+    with transaction.atomic():
+        if dead is not None:
+            ExportArchive.objects.filter(pk=dead.pk).delete()
+        if DataSubjectRequest.archive.related.is_cached(request):
+            DataSubjectRequest.archive.related.delete_cached_value(request)
+        result = _package(request)
+        timeline_add(
+            request=request, actor=ACTOR, kind="step", message="deliver: archive built again"
+        )
+    return ExportArchive.objects.get(pk=result["archive"])
 
 
 def run_notify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:

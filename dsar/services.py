@@ -26,8 +26,10 @@ from dsar.models import (
     DataSubjectRequest,
     LegalHold,
     RequestAssignment,
+    SystemConnector,
     SystemTask,
     TimelineEntry,
+    connector_secret,
 )
 from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
@@ -605,16 +607,23 @@ def deadline_reminders(*, soon_days: int = 7) -> int:
 
 def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str, str]:
     """A fresh signed link to the request's archive for staff to hand over (audited: whoever
-    holds the link can download the person's data once)."""
+    holds the link can download the person's data once), valid for the archive lifetime from
+    now: handing a link out starts the lifetime, as mailing it does."""
     from dsar import archive as archives
 
     found = getattr(request, "archive", None)
-    if found is None or found.destroyed_at:
+    if archives.archive_is_gone(found):
         raise NotFoundError("No archive is available for this request.", code="no_archive")
     with transaction.atomic():
+        try:
+            url, expires_at = archives.archive_link_start(archive=found)
+        except archives.ArchiveGone as gone:
+            raise NotFoundError(
+                "No archive is available for this request.", code="no_archive"
+            ) from gone
         timeline_add(request=request, actor=actor, kind="decision", message="download link issued")
         _audit(request, actor, "archive_link", reason="download link issued to staff")
-    return {"url": archives.download_url(found), "expires_at": found.expires_at.isoformat()}
+    return {"url": url, "expires_at": expires_at.isoformat()}
 
 
 def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectRequest]:
@@ -632,3 +641,21 @@ def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectReq
         timeline_add(request=request, actor=actor, kind="system", message="archive downloaded")
         _audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
     return content, request
+
+
+def connector_secret_rotate(*, connector: SystemConnector, actor: Actor) -> str:
+    """Give a connected system a new shared secret and return it (shown once to the officer,
+    who hands it to the system). Callbacks signed with the old secret fail from now on. Audited,
+    without the secret."""
+    secret = connector_secret()
+    with transaction.atomic():
+        SystemConnector.objects.filter(pk=connector.pk).update(secret=secret)
+        audit_record(
+            actor=actor,
+            action="dsar.connector.rotate_secret",
+            object_type="dsar.systemconnector",
+            object_id=connector.pk,
+            reason=f"system {connector.system_id}",
+        )
+    connector.secret = secret
+    return secret

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from audit.actors import Actor
+from audit.actors import Actor, client_ip
 from dsar import archive as archives
 from dsar.services import archive_download
 
@@ -24,7 +24,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     try:
         content, dsr = archive_download(
             token=token,
-            actor=Actor.public("requester", ip=request.META.get("REMOTE_ADDR", "")),
+            actor=Actor.public("requester", ip=client_ip(request)),
         )
     except archives.ArchiveGone:
         return render(request, "dsar/download.html", {"gone": True}, status=410)

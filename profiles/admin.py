@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
+from access.admin_search import PrivateSearchMixin, admin_search_term
 from audit.services import audit_record_list_read
 from profiles import selectors, services
 from profiles.models import (
@@ -24,7 +25,7 @@ from profiles.models import (
 
 
 @admin.register(Subject)
-class SubjectAdmin(ScopedAdmin):
+class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
     list_display = ["id", "region", "jurisdiction", "status", "created_at"]
     list_filter = ["region", "status"]
     search_fields = ["id"]
@@ -49,7 +50,7 @@ class SubjectAdmin(ScopedAdmin):
         return queryset.filter(pk__in=found.values("pk")), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        term = request.GET.get("q", "").strip()
+        term = (admin_search_term(request) or "").strip() if request.method == "GET" else ""
         if term:
             # A search by identifier is a read of personal data (who looked for whom).
             found = selectors.subject_search_any(who=request.user, text=term).count()

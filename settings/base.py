@@ -180,10 +180,6 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ops.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {
-        "property_key": env_str("CUSTODIA_BANNER_RATE", "600/min"),
-        "public_intake": env_str("CUSTODIA_INTAKE_RATE", "20/hour"),
-    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -247,6 +243,20 @@ CUSTODIA_DSAR_APPROVAL_REQUIRED = env_list(
     "CUSTODIA_DSAR_APPROVAL_REQUIRED", ["erasure", "rectification"]
 )
 
+# --- Client addresses and public rate limits --------------------------------------------
+# How many proxies of ours stand in front of the hub (each appends to X-Forwarded-For); 0 = the
+# socket's peer address is the client and X-Forwarded-For is ignored.
+CUSTODIA_TRUSTED_PROXIES = env_int("CUSTODIA_TRUSTED_PROXIES", 0)
+# Public banner/privacy-center API and intake: a token bucket per (property key, client address)
+# and a much higher ceiling per property key (see docs/operations.md for sizing).
+CUSTODIA_PUBLIC_CLIENT_RATE = env_str("CUSTODIA_PUBLIC_CLIENT_RATE", "120/min")
+CUSTODIA_PUBLIC_KEY_RATE = env_str("CUSTODIA_PUBLIC_KEY_RATE", "6000/min")
+# Requests that mail a code (DSAR intake and confirmation), per client address.
+CUSTODIA_INTAKE_RATE = env_str("CUSTODIA_INTAKE_RATE", "20/hour")
+
+# Admin searches by personal data: the term is kept server-side under a random id this long.
+CUSTODIA_ADMIN_SEARCH_SECONDS = env_int("CUSTODIA_ADMIN_SEARCH_SECONDS", 900)
+
 # --- Staff sign-in: TOTP second factor and lockout -------------------------------------
 CUSTODIA_REQUIRE_MFA = env_bool("CUSTODIA_REQUIRE_MFA", PRODUCTION)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
@@ -254,7 +264,7 @@ AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "audit.actors.client_ip"  # the same trusted-proxy rule everywhere
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None
 
@@ -274,10 +284,43 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "privacy@localhost")
 # Optional external write-once store that receives the audit chain head every 15 minutes.
 CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
+# Optional file outside the database that keeps the newest published audit head (written by
+# `audit_head` and the beat task, read by `audit_verify` and the hourly check).
+CUSTODIA_AUDIT_HEAD_FILE = env_str("CUSTODIA_AUDIT_HEAD_FILE", "")
 CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
-# Art. 30(1)(a): who the controller is and how to reach the DPO (per-activity values override).
-CUSTODIA_CONTROLLER = env_str("CUSTODIA_CONTROLLER", "")
-CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "")
+# Who the controller is and how to reach it and its DPO (Art. 13(1)(a)-(b), 15, 30(1)(a)):
+# named in access archives and the Art. 30 record (per-activity values override the latter).
+# Development mode names the demo shop, so the demo's archives show a real-looking identity;
+# production names no one until configured.
+_DEMO = not PRODUCTION
+CUSTODIA_CONTROLLER_NAME = env_str("CUSTODIA_CONTROLLER_NAME", "Demo Shop SAS" if _DEMO else "")
+CUSTODIA_CONTROLLER_ADDRESS = env_str(
+    "CUSTODIA_CONTROLLER_ADDRESS", "1 rue de l'Exemple, 75001 Paris, France" if _DEMO else ""
+)
+CUSTODIA_CONTROLLER_CONTACT = env_str(
+    "CUSTODIA_CONTROLLER_CONTACT", "privacy@shop.example" if _DEMO else ""
+)
+CUSTODIA_CONTROLLER = env_str(
+    "CUSTODIA_CONTROLLER",
+    ", ".join(part for part in (CUSTODIA_CONTROLLER_NAME, CUSTODIA_CONTROLLER_ADDRESS) if part),
+)
+CUSTODIA_DPO_NAME = env_str("CUSTODIA_DPO_NAME", "Data protection officer" if _DEMO else "")
+CUSTODIA_DPO_CONTACT = env_str("CUSTODIA_DPO_CONTACT", "dpo@shop.example" if _DEMO else "")
+# Where people use their rights (the privacy center of the controller's main property).
+CUSTODIA_PRIVACY_CENTER_URL = env_str(
+    "CUSTODIA_PRIVACY_CENTER_URL",
+    f"{CUSTODIA_PUBLIC_URL}/privacy-center/" + ("?key=pk_demo_shop" if _DEMO else ""),
+)
+# The EU lead supervisory authority (Art. 56), named in EU access archives; empty = the
+# authority of the person's own member state, with the EDPB's list of authorities.
+CUSTODIA_EU_LEAD_AUTHORITY = env_str("CUSTODIA_EU_LEAD_AUTHORITY", "CNIL (France)" if _DEMO else "")
+CUSTODIA_EU_LEAD_AUTHORITY_URL = env_str(
+    "CUSTODIA_EU_LEAD_AUTHORITY_URL", "https://www.cnil.fr/" if _DEMO else ""
+)
+# Art. 15(1)(h): what the controller says about automated decisions and profiling; empty =
+# the hub's own truthful default (its matching has no legal effect on the person; marketing
+# profiling is named when a purpose of the person's says so).
+CUSTODIA_AUTOMATED_DECISIONS = env_str("CUSTODIA_AUTOMATED_DECISIONS", "")
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -8,11 +8,23 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from settings.celery import app as celery_app
 from tests.workers import WorkerProcess
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="custodia-test-"))
+
+
+def _allow_test_flush(sender, connection, **kwargs) -> None:
+    """PostgreSQL refuses TRUNCATE of the audit tables (audit migration 0003) unless the session
+    says otherwise; Django's flush between transactional tests truncates every table."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET custodia.allow_audit_truncate = 'on'")
+
+
+connection_created.connect(_allow_test_flush)
 
 
 def _test_broker_url() -> str:

@@ -11,8 +11,7 @@ CREATE TRIGGER audit_event_append_only
     BEFORE UPDATE OR DELETE ON audit_auditevent
     FOR EACH ROW EXECUTE FUNCTION audit_event_append_only();
 """
-# TRUNCATE is left to privileges (revoke it from the application role in production; see
-# docs/audit.md): Django's test flush relies on it, and a truncation is caught by the head check.
+# TRUNCATE is refused by a statement-level trigger in 0003.
 
 DROP = """
 DROP TRIGGER IF EXISTS audit_event_append_only ON audit_auditevent;

@@ -1,6 +1,6 @@
 """The public banner API: authenticated by a publishable property key (no user session), CORS
-limited to the property's origins, rate-limited per key; `Sec-GPC: 1` recorded and honoured
-where the visitor's jurisdiction says so."""
+limited to the property's origins, rate-limited per client and per key (consent/api/throttles);
+`Sec-GPC: 1` recorded and honoured where the visitor's jurisdiction says so."""
 
 from __future__ import annotations
 
@@ -12,26 +12,15 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from audit.actors import Actor
+from audit.actors import Actor, client_ip
 from consent import banner
+from consent.api.throttles import KEY_HEADER, PublicClientThrottle
 from consent.models import ConsentProperty
 from ops.errors import DomainError, ForbiddenError
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
-
-
-class PropertyKeyThrottle(SimpleRateThrottle):
-    """Requests per publishable key (CUSTODIA_BANNER_RATE, default 600/min)."""
-
-    scope = "property_key"
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        key = request.META.get(KEY_HEADER) or request.query_params.get("key")
-        return self.cache_format % {"scope": self.scope, "ident": key} if key else None
 
 
 class ChoicesSerializer(serializers.Serializer):
@@ -47,7 +36,7 @@ class ChoicesSerializer(serializers.Serializer):
 class PublicBannerView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [PropertyKeyThrottle]
+    throttle_classes = [PublicClientThrottle]
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self.property = self._property(request)
@@ -97,7 +86,7 @@ class PublicBannerView(APIView):
     def proof(request: Request) -> dict:
         return {
             "user_agent": request.META.get("HTTP_USER_AGENT", ""),
-            "ip": request.META.get("REMOTE_ADDR", ""),
+            "ip": client_ip(request),
             "gpc": PublicBannerView.gpc(request),
         }
 
@@ -119,9 +108,7 @@ class BannerConfigView(PublicBannerView):
                 language=request.query_params.get("lang", ""),
                 visitor_id=visitor,
                 proof=self.proof(request),
-                actor=Actor.public(
-                    f"property:{self.property.pk}", ip=request.META.get("REMOTE_ADDR", "")
-                ),
+                actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
             )
         )
 
@@ -142,8 +129,6 @@ class BannerConsentView(PublicBannerView):
                 notice_id=data.get("notice"),
                 tc_string=data.get("tc_string", ""),
                 proof=self.proof(request),
-                actor=Actor.public(
-                    f"property:{self.property.pk}", ip=request.META.get("REMOTE_ADDR", "")
-                ),
+                actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
             )
         )

@@ -74,8 +74,16 @@ def admin_changelist(client: Client, subject) -> str:
     return _status(r) or ("listed" if subject in _rows(r) else "not listed")
 
 
+def _admin_search(client: Client, url: str, term: str):
+    """Search as the changelist's form does: POST the term, follow to `?sid=`."""
+    r = client.post(url, {"q": term, "_search": "1"})
+    if r.status_code == 302 and "sid=" in r["Location"]:
+        return client.get(r["Location"])
+    return r
+
+
 def admin_search(client: Client, subject) -> str:
-    r = client.get("/admin/profiles/subject/", {"q": subject.email})
+    r = _admin_search(client, "/admin/profiles/subject/", subject.email)
     return _status(r) or ("found" if subject in _rows(r) else "not found")
 
 
@@ -85,7 +93,7 @@ def admin_change(client: Client, subject) -> str:
 
 
 def admin_audit(client: Client, subject) -> str:
-    r = client.get("/admin/audit/auditevent/", {"q": str(subject.pk)})
+    r = _admin_search(client, "/admin/audit/auditevent/", str(subject.pk))
     if _status(r):
         return _status(r)
     return "listed" if any(e.subject_id == subject.pk for e in _rows(r)) else "not listed"

@@ -124,10 +124,8 @@ def test_gpc_is_only_recorded_where_the_regime_honours_it(client, prop):
     assert body["current"] == {}
 
 
-def test_rate_limit_per_property_key(client, prop, monkeypatch):
-    from consent.api.public import PropertyKeyThrottle
-
-    monkeypatch.setattr(PropertyKeyThrottle, "rate", "3/min", raising=False)
+def test_rate_limit_per_property_key(client, prop, settings):
+    settings.CUSTODIA_PUBLIC_KEY_RATE = "3/min"
     statuses = [_config(client).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = _config(client)

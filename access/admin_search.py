@@ -1,0 +1,98 @@
+"""Admin searches that keep the searched value out of URLs.
+
+A changelist search is a GET with `?q=`: the e-mail address or phone number an officer looks
+for lands in the web server's access log, the browser history and the Referer of every link on
+the result page. Admins whose search takes personal data use `PrivateSearchMixin`: the search
+box posts the term, the server keeps it in the cache under a random id for a short time
+(CUSTODIA_ADMIN_SEARCH_SECONDS), bound to the officer's account, and redirects to
+`?sid=<id>`; the changelist resolves the id. Pagination, filters and sorting carry the id,
+never the value; an expired id asks for the search again."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList, ChangeListSearchForm
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+
+SEARCH_ID_VAR = "sid"
+SEARCH_FORM_MARKER = "_search"  # tells the search form's POST from the actions form's
+_RESOLVED = "_admin_search_term"
+
+
+def _cache_key(request: HttpRequest, search_id: str) -> str:
+    return f"admin-search:{request.user.pk}:{search_id}"
+
+
+def admin_search_store(request: HttpRequest, term: str) -> str:
+    """Keep `term` for this officer under a new random id; returns the id."""
+    search_id = secrets.token_urlsafe(12)
+    cache.set(_cache_key(request, search_id), term, timeout=settings.CUSTODIA_ADMIN_SEARCH_SECONDS)
+    return search_id
+
+
+def admin_search_term(request: HttpRequest) -> str | None:
+    """The term behind the request's `?sid=`: '' without one, None if it expired or belongs
+    to another account. Each use keeps it alive for another period."""
+    if not hasattr(request, _RESOLVED):
+        search_id = request.GET.get(SEARCH_ID_VAR, "")
+        term: str | None = ""
+        if search_id:
+            key = _cache_key(request, search_id)
+            term = cache.get(key)
+            if term is not None:
+                cache.touch(key, settings.CUSTODIA_ADMIN_SEARCH_SECONDS)
+        setattr(request, _RESOLVED, term)
+    return getattr(request, _RESOLVED)
+
+
+class PrivateSearchChangeList(ChangeList):
+    """A changelist whose search term comes from the search id, and which ignores the id as a
+    filter (its links keep `sid`, so paging and filtering keep the search)."""
+
+    def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
+        term = admin_search_term(request) or ""
+        # ChangeList reads its term from `search_form_class(request.GET)`: give it ours instead.
+        self.search_form_class = lambda data: ChangeListSearchForm({SEARCH_VAR: term})
+        super().__init__(request, *args, **kwargs)
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(SEARCH_ID_VAR, None)
+        return lookup_params
+
+
+class PrivateSearchMixin:
+    """For ModelAdmins whose search takes personal data (e-mail, phone, name, identifiers):
+    searches by POST and an opaque short-lived id, never `?q=` in a URL."""
+
+    change_list_template = "admin/private_search_change_list.html"
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        if request.method == "POST" and SEARCH_FORM_MARKER in request.POST:
+            return self._search_redirect(request, request.POST.get(SEARCH_VAR, ""))
+        if SEARCH_VAR in request.GET:
+            # Typed into the address bar or an old bookmark: keep it out of every further link.
+            return self._search_redirect(request, request.GET[SEARCH_VAR])
+        if SEARCH_ID_VAR in request.GET and admin_search_term(request) is None:
+            messages.info(request, "That search has expired; please search again.")
+            return self._search_redirect(request, "")
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return PrivateSearchChangeList
+
+    def _search_redirect(self, request: HttpRequest, term: str) -> HttpResponseRedirect:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        params = request.GET.copy()
+        for name in (SEARCH_VAR, SEARCH_ID_VAR, PAGE_VAR):
+            params.pop(name, None)
+        if term.strip():
+            params[SEARCH_ID_VAR] = admin_search_store(request, term)
+        query = params.urlencode()
+        return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))

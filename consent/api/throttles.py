@@ -1,0 +1,97 @@
+"""Rate limits of the public API (banner, privacy center, DSAR intake): a token bucket per
+(publishable key, client address), so one client cannot use up a property's allowance, and a
+much higher ceiling per key, against a flood from many addresses.
+
+Buckets live in the cache shared by every web process. A read-modify-write per request, as
+DRF's own throttles: under heavy concurrency a bucket may let a few extra requests through,
+never lock a client out wrongly."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle
+from rest_framework.views import APIView
+
+from audit.actors import client_ip
+
+KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, float]:
+    """'120/min' -> (capacity 120, refill 2.0 tokens per second)."""
+    count, _, period = rate.partition("/")
+    seconds = _PERIODS.get(period.strip()[:1])
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ImproperlyConfigured(f"rate {rate!r} is not N/second|minute|hour|day")
+    return int(count), int(count) / seconds
+
+
+def bucket_take(name: str, rate: str) -> float:
+    """Take one token from the bucket `name`: 0 if granted, else the seconds until one is back."""
+    capacity, per_second = parse_rate(rate)
+    now = time.time()
+    tokens, stamp = cache.get(name) or (float(capacity), now)
+    tokens = min(float(capacity), tokens + (now - stamp) * per_second)
+    granted = tokens >= 1
+    if granted:
+        tokens -= 1
+    cache.set(name, (tokens, now), timeout=int(capacity / per_second) + 1)
+    return 0.0 if granted else (1 - tokens) / per_second
+
+
+def client_bucket_id(address: str) -> str:
+    """IPv4: the address. IPv6: its /64, the block one subscriber gets (or it could rotate
+    through 2^64 addresses, one fresh bucket each)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address) + "/64"
+    return str(parsed)
+
+
+def publishable_key(request: Request) -> str:
+    return request.META.get(KEY_HEADER) or request.query_params.get("key") or ""
+
+
+class PublicClientThrottle(BaseThrottle):
+    """A bucket per (key, client) (CUSTODIA_PUBLIC_CLIENT_RATE), then the key's ceiling
+    (CUSTODIA_PUBLIC_KEY_RATE). A client over its own limit is refused before it touches the
+    key's ceiling, so it cannot drain the ceiling for everyone else."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        key = publishable_key(request)
+        if not key:
+            return True  # the view answers 401 for a missing key
+        client = client_bucket_id(client_ip(request))
+        self.wait_seconds = bucket_take(
+            f"throttle:public:client:{key}:{client}", settings.CUSTODIA_PUBLIC_CLIENT_RATE
+        )
+        if not self.wait_seconds:
+            self.wait_seconds = bucket_take(
+                f"throttle:public:key:{key}", settings.CUSTODIA_PUBLIC_KEY_RATE
+            )
+        return not self.wait_seconds
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
+
+
+class IntakeThrottle(AnonRateThrottle):
+    """Requests that mail a code, per client address (CUSTODIA_INTAKE_RATE, default 20/hour)."""
+
+    scope = "public_intake"
+
+    def get_rate(self) -> str:
+        return settings.CUSTODIA_INTAKE_RATE
+
+    def get_ident(self, request: Request) -> str:
+        return client_bucket_id(client_ip(request))
