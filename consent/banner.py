@@ -17,7 +17,7 @@ from consent.models import (
     Notice,
 )
 from consent.selectors import jurisdiction_for_region
-from consent.services import Proof, consent_record
+from consent.services import Proof, consent_record, visitor_lock
 from consent.tcf import TCStringError, decode_tc_string
 from ops.errors import DomainError
 
@@ -68,28 +68,30 @@ def _apply_gpc(
     they are already opted out, or the regime lets an explicit later opt-in override it."""
     if not (proof.get("gpc") and jurisdiction.honours_gpc and visitor_id):
         return
-    for purpose in prop.purposes.filter(sale_sharing=True):
-        current = CurrentConsent.objects.filter(
-            subject__isnull=True, visitor_id=visitor_id, purpose=purpose
-        ).first()
-        if current is not None and current.state == DENIED:
-            continue
-        if (
-            current is not None
-            and current.state == GRANTED
-            and not current.gpc
-            and jurisdiction.gpc_overridable
-        ):
-            continue
-        consent_record(
-            purpose=purpose,
-            state=DENIED,
-            channel="banner",
-            actor=actor,
-            visitor_id=visitor_id,
-            region=region,
-            proof=Proof(**proof),
-        )
+    with transaction.atomic():
+        visitor_lock(visitor_id=visitor_id)  # two page loads at once opt out once
+        for purpose in prop.purposes.filter(sale_sharing=True):
+            current = CurrentConsent.objects.filter(
+                subject__isnull=True, visitor_id=visitor_id, purpose=purpose
+            ).first()
+            if current is not None and current.state == DENIED:
+                continue
+            if (
+                current is not None
+                and current.state == GRANTED
+                and not current.gpc
+                and jurisdiction.gpc_overridable
+            ):
+                continue
+            consent_record(
+                purpose=purpose,
+                state=DENIED,
+                channel="banner",
+                actor=actor,
+                visitor_id=visitor_id,
+                region=region,
+                proof=Proof(**proof),
+            )
 
 
 def banner_config(
@@ -174,9 +176,12 @@ def banner_record_choices(
             raise DomainError(
                 str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
             ) from exc
-    current = visitor_choices(visitor_id=visitor_id)
     gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc
     with transaction.atomic():
+        # Under the visitor's lock: a retry sent while the first request is still in flight
+        # sees what that one wrote, so an unchanged choice is not recorded twice.
+        visitor_lock(visitor_id=visitor_id)
+        current = visitor_choices(visitor_id=visitor_id)
         for slug, state in choices.items():
             purpose = purposes[slug]
             if purpose.essential:

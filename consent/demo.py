@@ -7,6 +7,7 @@ import datetime as dt
 import random
 from typing import IO
 
+from django.conf import settings
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -186,7 +187,12 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
         publishable_key=DEMO_KEY,
         defaults={
             "name": "Demo shop",
-            "allowed_origins": ["http://127.0.0.1:8000", "http://localhost:8000"],
+            "allowed_origins": sorted(
+                {
+                    settings.CUSTODIA_PUBLIC_URL,
+                    settings.CUSTODIA_PUBLIC_URL.replace("127.0.0.1", "localhost"),
+                }
+            ),
             "default_region": "EU",
         },
     )

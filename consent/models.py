@@ -264,6 +264,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.webhook_id}: {self.status}"

@@ -47,6 +47,12 @@ def _owner_lock(owner: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
+def visitor_lock(*, visitor_id: str) -> None:
+    """Inside a transaction: hold the visitor's ledger lock until commit, so a read of their
+    choices and the writes decided on it cannot interleave with another write of theirs."""
+    _owner_lock(f"visitor:{visitor_id}")
+
+
 def _chain_hash(prev_hash: str, record: ConsentRecord) -> str:
     content = {
         "id": str(record.id),

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
 from ops import webhooks
 
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=2)
+logger = logging.getLogger(__name__)
 
 
 def outbox_enqueue(record: ConsentRecord) -> int:
-    """Call inside the consent transaction: one delivery per active webhook, sent after commit."""
+    """Call inside the consent transaction: one delivery per active webhook, sent after commit
+    (or by beat's next delivery run if the broker is down then)."""
     payload = {
         "event": "consent.changed",
         "record": str(record.pk),
@@ -39,7 +43,11 @@ def outbox_enqueue(record: ConsentRecord) -> int:
     def _send() -> None:
         from consent.tasks import deliver_webhooks
 
-        deliver_webhooks.delay()
+        # The change is committed: with the broker down, beat's delivery run sends the rows.
+        try:
+            deliver_webhooks.delay()
+        except BrokerError:
+            logger.warning("broker unreachable: consent webhooks left to the next delivery run")
 
     transaction.on_commit(_send)
     return len(hooks)

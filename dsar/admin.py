@@ -16,13 +16,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
-from dsar import pipeline, selectors, services
+from dsar import pipeline, selectors, services, wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
     DataSubjectRequest,
@@ -285,12 +286,19 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             .distinct()
             .order_by("username")
         )
+        steps = list(dsr.steps.all())
+        for step in steps:
+            step.result_text = wording.result_text(step.result, step=step.name)
         extra = {
             "dsr": dsr,
             "manage": manage,
             "deadline": deadline_state(dsr.due_at, timezone.now()) if dsr.is_open else "closed",
+            "brief": selectors.request_brief(
+                who=request.user, request=dsr, actor=Actor.from_request(request)
+            ),
+            "kind_phrase": capfirst(wording.kind_phrase(dsr)),
             "timeline": selectors.request_timeline(request=dsr, with_notes=manage),
-            "steps": dsr.steps.all(),
+            "steps": steps,
             "system_tasks": dsr.system_tasks.select_related("connector__system"),
             "archive": getattr(dsr, "archive", None),
             "officers": users if manage else [],
@@ -427,5 +435,9 @@ class LegalHoldAdmin(ScopedAdmin):
 
 @admin.register(RetentionException)
 class RetentionExceptionAdmin(admin.ModelAdmin):
-    list_display = ["event_prefix", "regions", "keep_days", "reason", "active"]
+    list_display = ["event_prefix", "regions", "kept_for", "reason", "active"]
     list_filter = ["active"]
+
+    @admin.display(description="kept for", ordering="keep_days")
+    def kept_for(self, obj: RetentionException) -> str:
+        return wording.period(obj.keep_days)

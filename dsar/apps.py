@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class DsarConfig(AppConfig):
     name = "dsar"
+    verbose_name = "Data-subject requests"

@@ -18,13 +18,17 @@ from profiles.models import Subject, System
 CONNECTORS = [
     (
         "CRM",
-        "Find the customer by e-mail or customer id; export or delete the contact record, "
-        "paste the CRM ticket number as evidence.",
+        "Open the CRM, Contacts, and search for the requester's e-mail address or customer id "
+        "(shown under 'The request'). Access: export the contact record and attach it to a "
+        "CRM ticket. Erasure: delete the contact and its activity history. Then paste the CRM "
+        "ticket number as evidence and click 'Mark CRM done'.",
     ),
     (
         "E-mail platform",
-        "Suppress and delete the address in the e-mail platform; paste the "
-        "suppression job id as evidence.",
+        "In the e-mail platform, Audience, search for the requester's e-mail address. Access: "
+        "export the subscriber's profile and send history. Erasure: add the address to the "
+        "suppression list, then delete the subscriber. Paste the export or suppression job id "
+        "as evidence and click 'Mark E-mail platform done'.",
     ),
 ]
 # kind, region, days since the request was received
@@ -47,10 +51,13 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     for name, instructions in CONNECTORS:
         system = System.objects.filter(name=name).first()
         if system:
-            SystemConnector.objects.get_or_create(
+            connector, _ = SystemConnector.objects.get_or_create(
                 system=system,
                 defaults={"mode": SystemConnector.Mode.MANUAL, "instructions": instructions},
             )
+            if connector.mode == SystemConnector.Mode.MANUAL and not connector.instructions:
+                connector.instructions = instructions  # seeded by an older version without
+                connector.save(update_fields=["instructions"])
     RetentionException.objects.get_or_create(
         event_prefix="order.",
         defaults={"reason": "Tax law: invoices and orders kept 10 years", "keep_days": 3650},

@@ -46,7 +46,7 @@ class DataSubjectRequest(KeyOwner, models.Model):
 
     class Verification(models.TextChoices):
         NONE = "", "Not verified"
-        EMAIL_CODE = "email_code", "Code sent to the e-mail address"
+        EMAIL_CODE = "email_code", "E-mail address confirmed with a mailed code"
         OFFICER = "officer", "Officer's attestation"
         SERVICE = "service", "Verified by the calling service"
 
@@ -346,4 +346,6 @@ class RetentionException(models.Model):
     active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
-        return f"keep {self.event_prefix}* {self.keep_days} d"
+        from dsar.wording import period
+
+        return f"keep {self.event_prefix}* {period(self.keep_days)}"

@@ -24,12 +24,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import ConsentRecord, Purpose
 from consent.services import consent_opt_out_of_sale, consent_record
 from dsar import archive as archives
+from dsar import wording
 from dsar.models import (
     DataSubjectRequest,
     ExportArchive,
@@ -98,7 +100,9 @@ def _next_step(request_id: uuid.UUID) -> RequestStep | None:
 
 
 def enqueue_next(request_id: uuid.UUID) -> None:
-    """Send the request's next pending step to a worker (ids only)."""
+    """Send the request's next pending step to a worker (ids only). With the broker down the
+    step stays pending with its lease and the sweeper sends it later: a caller whose
+    transaction has committed never fails because of the broker."""
     from dsar.tasks import run_step
 
     step = _next_step(request_id)
@@ -108,7 +112,10 @@ def enqueue_next(request_id: uuid.UUID) -> None:
     RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.PENDING).update(
         lease_until=timezone.now() + _lease()
     )
-    run_step.delay(step.pk)
+    try:
+        run_step.delay(step.pk)
+    except BrokerError:
+        logger.warning("broker unreachable: step %s left to the sweeper", step.pk)
 
 
 def _claim(step_id: int) -> RequestStep | None:
@@ -313,7 +320,7 @@ def _block(step: RequestStep, reason: str) -> None:
                 request,
                 f"Your privacy request {request.reference}",
                 f"We cannot erase your data at this time: {reason}.\n"
-                "You may lodge a complaint with a supervisory authority.",
+                f"{wording.complaint_line(request)}",
             )
         )
 
@@ -337,7 +344,8 @@ def _with(rows: Any, subject: Subject) -> list[Any]:
     return loaded
 
 
-def _connectors_for(kind: str) -> list[SystemConnector]:
+def connectors_for(kind: str) -> list[SystemConnector]:
+    """The active connected systems that take part in requests of `kind`."""
     default = {Kind.ACCESS, Kind.PORTABILITY, Kind.ERASURE}
     return [
         c
@@ -406,7 +414,7 @@ def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]
     identifiers = _identifiers(subject)
     if not identifiers and request.contact_email:
         identifiers = [{"kind": "email", "value": request.contact_email}]
-    for connector in _connectors_for(request.kind):
+    for connector in connectors_for(request.kind):
         task, created = SystemTask.objects.get_or_create(
             request=request, connector=connector, defaults={"id": uuid.uuid4()}
         )
@@ -414,7 +422,7 @@ def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]
             task.payload = {"identifiers": identifiers}
             task.save(update_fields=["payload"])
     _audit(request, ACTOR, "locate", reason="subject found" if subject else "no subject found")
-    return {"subject_found": subject is not None, "systems": len(_connectors_for(request.kind))}
+    return {"subject_found": subject is not None, "systems": len(connectors_for(request.kind))}
 
 
 def run_package(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
@@ -448,25 +456,41 @@ def _package(request: DataSubjectRequest) -> dict[str, Any]:
     }
 
 
-def _retained_events(subject: Subject) -> tuple[list[uuid.UUID], dt.datetime | None, list[str]]:
+def _retained_events(
+    subject: Subject,
+) -> tuple[list[uuid.UUID], dt.datetime | None, list[str], list[dict[str, Any]]]:
+    """Events a retention exception keeps: their ids, the latest end of retention, the legal
+    reasons, and per rule what is kept (kind of record, how many, why, until when)."""
     now = timezone.now()
     keep: list[uuid.UUID] = []
     until: dt.datetime | None = None
     reasons: list[str] = []
+    kept: list[dict[str, Any]] = []
     for rule in RetentionException.objects.filter(active=True):
         if rule.regions and subject.region not in rule.regions:
             continue
         cutoff = now - dt.timedelta(days=rule.keep_days)
-        rows = Event.objects.filter(
-            subject=subject, name__startswith=rule.event_prefix, occurred_at__gt=cutoff
-        ).values_list("pk", "occurred_at")
-        for pk, occurred in rows:
-            keep.append(pk)
-            end = occurred + dt.timedelta(days=rule.keep_days)
-            until = max(until, end) if until else end
-        if rows:
-            reasons.append(rule.reason)
-    return keep, until, reasons
+        rows = list(
+            Event.objects.filter(
+                subject=subject, name__startswith=rule.event_prefix, occurred_at__gt=cutoff
+            ).values_list("pk", "occurred_at")
+        )
+        if not rows:
+            continue
+        rule_until = max(occurred for _, occurred in rows) + dt.timedelta(days=rule.keep_days)
+        keep.extend(pk for pk, _ in rows)
+        until = max(until, rule_until) if until else rule_until
+        reasons.append(rule.reason)
+        kept.append(
+            {
+                "records": rule.event_prefix.rstrip(".*"),
+                "count": len(rows),
+                "reason": rule.reason,
+                "period": wording.period(rule.keep_days),
+                "until": rule_until.date().isoformat(),
+            }
+        )
+    return keep, until, reasons, kept
 
 
 def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
@@ -480,7 +504,7 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
         raise Blocked(f"legal hold: {hold.reason}")
     if subject.status == Subject.Status.ERASED:
         return {"subject_found": True, "already_erased": True}
-    keep, until, reasons = _retained_events(subject)
+    keep, until, reasons, kept = _retained_events(subject)
     summary = subject_erase(
         subject_id=subject.pk,
         actor=_actor(request),
@@ -491,6 +515,7 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     if keep:
         summary["kept_until"] = until.isoformat()
         summary["kept_because"] = reasons
+        summary["kept"] = kept
         DataSubjectRequest.objects.filter(pk=request.pk).update(retained_until=until)
     return summary
 
@@ -691,12 +716,18 @@ def _repackage(request: DataSubjectRequest, dead: ExportArchive | None) -> Expor
 
 def run_notify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     results = {s.name: s.result for s in request.steps.all()}
-    kept = results.get("erase", {}).get("events_kept")
+    kept = results.get("erase", {}).get("kept") or []
     lines = {
         Kind.ERASURE: "Your personal data has been erased from our systems and those of our "
         "processors."
         + (
-            f" Some records ({kept}) must be kept by law and are restricted until then."
+            " The law requires us to keep some records for a while:\n"
+            + "".join(
+                f"- {k['count']} {k['records']} record{'s' if k['count'] != 1 else ''}, "
+                f"kept until {k['until']} ({k['reason']})\n"
+                for k in kept
+            )
+            + "Until then they are used for nothing else; then they are erased too."
             if kept
             else ""
         ),

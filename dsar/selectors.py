@@ -7,12 +7,28 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
-from access.scoping import Principal
+from access.masking import is_unmasked, mask_email, mask_text
+from access.scoping import Principal, subject_visible
+from audit.actors import Actor
+from audit.services import audit_record
+from consent.models import ConsentRecord
+from dsar import wording
 from dsar.deadlines import deadline_state
-from dsar.models import DataSubjectRequest, SystemTask, TimelineEntry
+from dsar.models import (
+    DataSubjectRequest,
+    LegalHold,
+    RetentionException,
+    SystemTask,
+    TimelineEntry,
+)
 from ops.errors import ForbiddenError, NotFoundError
+from profiles.models import Attribute, Event, Identifier, Subject
+from profiles.selectors import subject_search
+
+Kind = DataSubjectRequest.Kind
 
 
 def request_list(*, who: Any, status: str | None = None) -> QuerySet[DataSubjectRequest]:
@@ -122,3 +138,158 @@ def principal_may_manage(who: Any, request: DataSubjectRequest) -> bool:
         .filter(pk=request.pk)
         .exists()
     )
+
+
+def _matched_subject(who: Any, request: DataSubjectRequest) -> tuple[Subject | None, str]:
+    """The subject the request is about, as `who` may see it, and how it was matched. Before
+    the pipeline's locate step a public request names no subject: the requester's e-mail is
+    looked up through the blind index, within `who`'s regions."""
+    if request.subject_id:
+        subject = request.subject
+        how = (
+            "found by the requester's e-mail address"
+            if request.contact_index
+            else "named at intake"
+        )
+        return (subject if subject_visible(who, subject) else None), how
+    if request.purged_at or not request.contact_email:
+        return None, ""
+    subject = subject_search(who=who, kind="email", value=request.contact_email).first()
+    while subject is not None and subject.merged_into_id:
+        subject = subject.merged_into
+    return subject, "the requester's e-mail address matches it (confirmed when the request starts)"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
+    """What carrying out the request does, in sentences an officer decides on (PII-free)."""
+    from dsar.pipeline import connectors_for
+
+    effects: list[str] = []
+    counts = (
+        {
+            "identifiers": Identifier.objects.filter(subject=subject).count(),
+            "attributes": Attribute.objects.filter(subject=subject).count(),
+            "events": Event.objects.filter(subject=subject).count(),
+            "consent": ConsentRecord.objects.filter(subject=subject).count(),
+        }
+        if subject is not None
+        else None
+    )
+    if counts is None:
+        effects.append(
+            "No subject in your regions matches yet: only the connected systems receive the "
+            "requester's e-mail address."
+        )
+    elif request.kind == Kind.ERASURE:
+        hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
+        if hold is not None:
+            effects.append(
+                f"A legal hold is active ({hold.reason}): the erasure will be refused and the "
+                "person told why."
+            )
+        effects.append(
+            f"Erases the subject's profile: {_n(counts['identifiers'], 'identifier')}, "
+            f"{_n(counts['attributes'], 'attribute')} and {_n(counts['events'], 'event')} "
+            "are deleted and "
+            "the subject's data key destroyed; its identities go on the suppression list so "
+            "a re-import cannot bring the person back."
+        )
+        effects.append(
+            f"Keeps the consent history ({_n(counts['consent'], 'record')}) as proof of consent "
+            "(Art. 7(1))."
+        )
+        now = timezone.now()
+        for rule in RetentionException.objects.filter(active=True):
+            if rule.regions and subject.region not in rule.regions:
+                continue
+            kept = Event.objects.filter(
+                subject=subject,
+                name__startswith=rule.event_prefix,
+                occurred_at__gt=now - dt.timedelta(days=rule.keep_days),
+            ).count()
+            if kept:
+                effects.append(
+                    f"Keeps {_n(kept, rule.event_prefix.rstrip('.*') + ' record')}, "
+                    "restricted, for "
+                    f"{wording.period(rule.keep_days)} after each occurred ({rule.reason}); "
+                    "they are erased when that period ends."
+                )
+    elif request.kind == Kind.RECTIFICATION:
+        keys = sorted((request.details or {}).get("corrections", {}))
+        effects.append(f"Corrects the subject's {', '.join(keys) or 'attributes'}.")
+    elif request.kind in (Kind.ACCESS, Kind.PORTABILITY):
+        effects.append(
+            f"Packages {_n(counts['identifiers'], 'identifier')}, "
+            f"{_n(counts['attributes'], 'attribute')}, {_n(counts['events'], 'event')} and "
+            f"{_n(counts['consent'], 'consent record')} into an "
+            "encrypted archive; the person gets a one-time download link by e-mail."
+        )
+    elif request.kind in (Kind.RESTRICTION, Kind.OBJECTION):
+        effects.append("Records a denial of every non-essential purpose in the consent ledger.")
+    elif request.kind == Kind.OPT_OUT:
+        effects.append("Opts the person out of every sale or sharing purpose.")
+    systems = connectors_for(request.kind)
+    if systems:
+        names = ", ".join(
+            f"{c.system.name} ({'an officer marks it done' if c.mode == 'manual' else 'webhook'})"
+            for c in systems
+        )
+        effects.append(
+            f"Notifies {len(systems)} connected system{'s' if len(systems) != 1 else ''}: {names}."
+        )
+    return effects
+
+
+def request_brief(*, who: Any, request: DataSubjectRequest, actor: Actor) -> dict[str, Any]:
+    """What an officer needs to decide on a request: the matched subject (ids and counts only;
+    linked when `who` may open it), the requester's contact and message (clear only for roles
+    allowed clear values, and that read is audited; masked otherwise), and what carrying the
+    request out will do. Scoped: a subject outside `who`'s regions is never named."""
+    subject, matched_by = _matched_subject(who, request)
+    clear = is_unmasked(who, subject_id=subject.pk if subject else None)
+    contact, message, corrections = "", "", {}
+    if not request.purged_at:
+        details = request.details or {}
+        contact = request.contact_email
+        message = details.get("description") or ""
+        corrections = details.get("corrections") or {}
+        if not clear:
+            contact = mask_email(contact) if contact else ""
+            message = mask_text(message)
+            corrections = {key: mask_text(str(value)) for key, value in corrections.items()}
+        elif contact or message or corrections:
+            audit_record(
+                actor=actor,
+                action="dsar.request.read",
+                object_type="dsar.request",
+                object_id=request.pk,
+                subject_id=subject.pk if subject else None,
+                region=request.region,
+                fields=[
+                    name
+                    for name, value in (
+                        ("contact_email", contact),
+                        ("description", message),
+                        ("corrections", corrections),
+                    )
+                    if value
+                ],
+                reason="request page",
+            )
+    return {
+        "subject": subject,
+        "subject_url": (
+            reverse("admin:profiles_subject_change", args=[subject.pk]) if subject else ""
+        ),
+        "matched_by": matched_by,
+        "contact": contact,
+        "contact_masked": not clear,
+        "purged": bool(request.purged_at),
+        "message": message,
+        "corrections": corrections,
+        "effects": _effects(request, subject) if request.is_open else [],
+    }

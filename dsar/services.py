@@ -16,12 +16,13 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
-from dsar import deadlines
+from dsar import deadlines, wording
 from dsar.models import (
     DataSubjectRequest,
     LegalHold,
@@ -258,7 +259,7 @@ def intake_public(
     _mail(
         request,
         f"Confirm your privacy request {request.reference}",
-        f"We received a {request.get_kind_display()} request for this address.\n\n"
+        f"We received {wording.kind_phrase(request)} for this address.\n\n"
         f"Your confirmation code: {code}\n"
         f"Enter it at {confirm_url} within {settings.CUSTODIA_DSAR_VERIFY_HOURS} hours.\n\n"
         "If you did not ask for this, ignore this message: nothing will happen.",
@@ -378,8 +379,8 @@ def request_deny(*, request: DataSubjectRequest, actor: Actor, reason: str) -> D
             lambda: _mail(
                 request,
                 f"Your privacy request {request.reference}",
-                "We cannot carry out your request. Reason:\n\n"
-                f"{reason}\n\nYou may lodge a complaint with a supervisory authority.",
+                f"We cannot carry out your {wording.KIND_NOUNS[request.kind]}. Reason:\n\n"
+                f"{reason}\n\n{wording.complaint_line(request)}",
             )
         )
     return request
@@ -593,7 +594,8 @@ def deadline_reminders(*, soon_days: int = 7) -> int:
         state = deadlines.deadline_state(request.due_at, now, soon_days=soon_days)
         send_mail(
             f"[{state.replace('_', ' ')}] {request.reference} due {request.due_at:%Y-%m-%d}",
-            f"{request.get_kind_display()} request {request.reference} ({request.region}) is "
+            f"{capfirst(wording.kind_phrase(request))}, {request.reference} "
+            f"({request.region}), is "
             f"{state.replace('_', ' ')}: due {request.due_at:%Y-%m-%d %H:%M} UTC.\n"
             f"{settings.CUSTODIA_PUBLIC_URL}/admin/dsar/datasubjectrequest/{request.pk}/change/",
             settings.DEFAULT_FROM_EMAIL,

@@ -38,7 +38,8 @@ def _broker() -> dict[str, Any]:
     from settings.celery import app
 
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=3)
+        # One attempt: a retry would sleep 2 s in kombu, holding a web worker on each probe.
+        conn.ensure_connection(max_retries=0, timeout=3)
         transport = conn.transport_cls
     return {"transport": str(transport)}
 

@@ -323,6 +323,7 @@ class SuppressedIdentity(models.Model):
     reason = models.CharField(max_length=40, default="erasure")
 
     class Meta:
+        verbose_name_plural = "suppressed identities"
         constraints = [
             models.UniqueConstraint(fields=["kind", "value_index"], name="suppression_unique")
         ]

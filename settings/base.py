@@ -103,7 +103,12 @@ TEMPLATES = [
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'custodia.sqlite3'}")
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    # With persistent connections, check a reused one when a request starts: a connection the
+    # server ended (restart, failover, pg_terminate_backend) is replaced instead of failing
+    # the request.
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0), conn_health_checks=True
+    )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let the web server and the worker processes write one file.
@@ -275,7 +280,7 @@ EMAIL_BACKEND = env_str(
     if PRODUCTION
     else "django.core.mail.backends.filebased.EmailBackend",
 )
-EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -287,7 +292,15 @@ CUSTODIA_AUDIT_HEAD_URL = env_str("CUSTODIA_AUDIT_HEAD_URL", "")
 # Optional file outside the database that keeps the newest published audit head (written by
 # `audit_head` and the beat task, read by `audit_verify` and the hourly check).
 CUSTODIA_AUDIT_HEAD_FILE = env_str("CUSTODIA_AUDIT_HEAD_FILE", "")
-CUSTODIA_PUBLIC_URL = env_str("CUSTODIA_PUBLIC_URL", "http://127.0.0.1:8000")
+# Base of every mailed link, callback URL and printed address. By default the address the
+# Procfile's web server listens on (CUSTODIA_HOST, CUSTODIA_PORT), so a changed port reaches
+# the links; set it explicitly behind a proxy or a public domain.
+_SERVE_HOST = env_str("CUSTODIA_HOST", "127.0.0.1")
+_WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]"}  # noqa: S104 - compared with, never bound to
+_LINK_HOST = "127.0.0.1" if _SERVE_HOST in _WILDCARD_HOSTS else _SERVE_HOST
+CUSTODIA_PUBLIC_URL = env_str(
+    "CUSTODIA_PUBLIC_URL", f"http://{_LINK_HOST}:{env_int('CUSTODIA_PORT', 8000)}"
+).rstrip("/")
 # Who the controller is and how to reach it and its DPO (Art. 13(1)(a)-(b), 15, 30(1)(a)):
 # named in access archives and the Art. 30 record (per-activity values override the latter).
 # Development mode names the demo shop, so the demo's archives show a real-looking identity;

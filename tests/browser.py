@@ -14,7 +14,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 
-def chromium(*, gpc: bool = False) -> webdriver.Chrome:
+def chromium(*, gpc: bool = False, download_dir: str | None = None) -> webdriver.Chrome:
+    """Headless Chromium; with `download_dir`, files the pages hand out land there unasked."""
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         pytest.fail("chromium and chromedriver are missing: run `bash scripts/install-browser.sh`")
     options = webdriver.ChromeOptions()
@@ -32,9 +33,18 @@ def chromium(*, gpc: bool = False) -> webdriver.Chrome:
         f"--user-data-dir={tempfile.mkdtemp(prefix='custodia-chromium-')}",
     ):
         options.add_argument(flag)
+    if download_dir:
+        options.add_experimental_option(
+            "prefs",
+            {"download.default_directory": download_dir, "download.prompt_for_download": False},
+        )
     driver = webdriver.Chrome(
         service=Service(executable_path=shutil.which("chromedriver")), options=options
     )
+    if download_dir:
+        driver.execute_cdp_cmd(
+            "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": download_dir}
+        )
     if gpc:
         # What a browser with Global Privacy Control on does: the header on every request,
         # and the property scripts can read.

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.api.base import ScopedAPIView
-from audit.actors import Actor, client_ip
+from audit.actors import Actor, client_ip, truncate_ip
 from consent.api.public import PublicBannerView
 from consent.api.throttles import IntakeThrottle
 from dsar import selectors, services
@@ -29,9 +29,23 @@ ACCEPTED = (
 )
 
 
-class IntakeView(PublicBannerView):
+class CenterView(PublicBannerView):
+    """The privacy center's endpoints: the person acts through a property's privacy center."""
+
     throttle_classes = [*PublicBannerView.throttle_classes, IntakeThrottle]
 
+    def _center_actor(self, request: Request) -> Actor:
+        # The timeline and audit name the website, not its database id.
+        return Actor(
+            kind="public",
+            id=f"property:{self.property.pk}",
+            label=f"the privacy center of {self.property.name}"[:150],
+            ip=truncate_ip(client_ip(request)),
+            regions=None,  # the person acting on their own data, not bound to a staff scope
+        )
+
+
+class IntakeView(CenterView):
     @extend_schema(request=serializers.IntakeSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Open a request from the privacy center; a code is mailed to confirm the address."""
@@ -43,7 +57,7 @@ class IntakeView(PublicBannerView):
             email=data["email"],
             region=data.get("region") or self.property.default_region,
             details=data.get("details") or {},
-            actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
+            actor=self._center_actor(request),
             confirm_url=f"{settings.CUSTODIA_PUBLIC_URL}/privacy-center/"
             f"?key={self.property.publishable_key}",
         )
@@ -53,9 +67,7 @@ class IntakeView(PublicBannerView):
         )
 
 
-class ConfirmView(PublicBannerView):
-    throttle_classes = [*PublicBannerView.throttle_classes, IntakeThrottle]
-
+class ConfirmView(CenterView):
     @extend_schema(request=serializers.ConfirmSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Confirm the e-mail address with the mailed code; the request then starts."""
@@ -64,7 +76,7 @@ class ConfirmView(PublicBannerView):
         dsr = services.intake_confirm(
             reference=body.validated_data["reference"],
             code=body.validated_data["code"],
-            actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
+            actor=self._center_actor(request),
         )
         return Response(
             {"reference": dsr.reference, "status": dsr.status, "due_at": dsr.due_at.isoformat()}

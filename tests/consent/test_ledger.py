@@ -1,12 +1,14 @@
 """The ledger is append-only, chained per person, idempotent, and loses nothing under load."""
 
+import contextlib
 import threading
 
 import pytest
 from django.db import connections
 
 from audit.actors import Actor
-from consent.models import ConsentRecord, CurrentConsent, Purpose
+from consent import banner
+from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
 from consent.services import (
     consent_chain_verify,
     consent_record,
@@ -130,3 +132,81 @@ def test_a_visitors_choices_move_to_the_subject_when_identified():
     assert visitor_link_to_subject(visitor_id="v-42", subject=subject, actor=SYSTEM) == 1
     assert CurrentConsent.objects.get(subject=subject, purpose=purpose).state == "granted"
     assert ConsentRecord.objects.filter(visitor_id="v-42").count() == 1  # history kept as it was
+
+
+def _twice_at_once(monkeypatch, write, *, pause_before: str) -> None:
+    """Run `write` in two threads that both reach `banner.<pause_before>` before either goes
+    on, as a banner's retry does while its first request is still in flight."""
+    barrier = threading.Barrier(2, timeout=1)
+    original = getattr(banner, pause_before)
+    paused = threading.local()
+
+    def pause_then_call(**kwargs):
+        if not getattr(paused, "done", False):
+            paused.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+        return original(**kwargs)
+
+    monkeypatch.setattr(banner, pause_before, pause_then_call)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            write()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_banner_choice_sent_twice_at_once_is_recorded_once(monkeypatch):
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_twice")
+    prop.purposes.set(Purpose.objects.all())
+
+    _twice_at_once(
+        monkeypatch,
+        lambda: banner.banner_record_choices(
+            prop=prop,
+            visitor_id="visitor-twice",
+            region="EU",
+            choices={"analytics": "granted"},
+            notice_id=None,
+            tc_string="",
+            proof={"user_agent": "", "ip": "", "gpc": False},
+            actor=Actor.public(f"property:{prop.pk}"),
+        ),
+        pause_before="visitor_choices",
+    )
+
+    assert ConsentRecord.objects.filter(visitor_id="visitor-twice").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gpc_signal_sent_twice_at_once_opts_out_once(monkeypatch):
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_gpc_twice")
+    prop.purposes.set(Purpose.objects.all())
+
+    _twice_at_once(
+        monkeypatch,
+        lambda: banner.banner_config(
+            prop=prop,
+            region="US-CA",
+            language="en",
+            visitor_id="visitor-gpc-twice",
+            proof={"user_agent": "", "ip": "", "gpc": True},
+            actor=Actor.public(f"property:{prop.pk}"),
+        ),
+        pause_before="consent_record",
+    )
+
+    opt_outs = ConsentRecord.objects.filter(visitor_id="visitor-gpc-twice", state="denied")
+    assert opt_outs.count() == prop.purposes.filter(sale_sharing=True).count() == 1

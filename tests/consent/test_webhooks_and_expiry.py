@@ -9,11 +9,19 @@ import pytest
 from django.utils import timezone
 
 from audit.actors import Actor
-from consent.models import ConsentWebhook, CurrentConsent, Purpose, WebhookDelivery
+from consent.models import (
+    ConsentProperty,
+    ConsentRecord,
+    ConsentWebhook,
+    CurrentConsent,
+    Purpose,
+    WebhookDelivery,
+)
 from consent.services import consent_flag_expired, consent_record
 from consent.webhooks import outbox_deliver
 from ops.webhooks import SIGNATURE_HEADER, verify
 from tests.factories import make_subject
+from tests.faults import broker_unreachable
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system("tests")
@@ -108,3 +116,30 @@ def test_consents_past_the_regimes_maximum_age_are_flagged_for_a_new_prompt():
     assert consent_flag_expired() == 1
     assert CurrentConsent.objects.get(subject=subject).needs_reprompt
     assert not CurrentConsent.objects.get(subject=fresh).needs_reprompt
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_banner_choice_made_while_the_broker_is_down_is_answered_and_delivered_later(
+    client, receiver
+):
+    url, received, _ = receiver
+    ConsentWebhook.objects.create(name="CRM", url=url, secret="s3cret")
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_broker_down")
+    prop.purposes.set(Purpose.objects.all())
+
+    with broker_unreachable():
+        response = client.post(
+            "/api/v1/consent/public/consents/?key=pk_broker_down",
+            {
+                "visitor_id": "visitor-broker-down",
+                "region": "EU",
+                "choices": {"analytics": "granted"},
+            },
+            content_type="application/json",
+        )
+
+    # The choice is committed, so the visitor is told so; the outbox row waits for beat.
+    assert response.status_code == 200, response.content
+    assert ConsentRecord.objects.filter(visitor_id="visitor-broker-down").count() == 1
+    assert outbox_deliver() == 1
+    assert len(received) == 1

@@ -31,6 +31,7 @@ from profiles.models import Attribute, Event, Identifier, Subject, SubjectKey, S
 from profiles.services import IdentitySuppressed, subject_upsert
 from tests.dsar.helpers import drive
 from tests.factories import make_subject
+from tests.faults import broker_unreachable
 
 OFFICER = Actor.system("officer")
 Status = DataSubjectRequest.Status
@@ -335,3 +336,27 @@ def test_ciphertext_copied_before_erasure_cannot_be_decrypted_afterwards():
         restored.__dict__[field] = Ciphertext(token)
         with pytest.raises(DecryptionError):
             getattr(restored, field)
+
+
+def test_a_request_opened_while_the_broker_is_down_starts_and_the_sweeper_sends_its_step(
+    django_capture_on_commit_callbacks,
+):
+    subject = make_subject(region="EU")
+    with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
+        dsr, _ = services.request_create(
+            kind="access",
+            channel="api",
+            actor=Actor.system("crm-integration"),
+            subject=subject,
+            verification="service",
+        )
+    dsr.refresh_from_db()
+    assert dsr.status == Status.IN_PROGRESS
+    step = pipeline._next_step(dsr.pk)
+    assert step.status == RequestStep.Status.PENDING
+    assert step.lease_until > timezone.now()  # the sweeper leaves it alone for one lease
+
+    RequestStep.objects.filter(pk=step.pk).update(
+        lease_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert pipeline.sweep()["requeued"] == 1  # the broker is back: the step is sent

@@ -25,12 +25,22 @@
   intake.addEventListener("submit", function (event) {
     event.preventDefault();
     var form = new FormData(intake);
+    intake.querySelector("button[type=submit]").disabled = true;
     var body = { kind: form.get("kind"), email: form.get("email"), region: form.get("region") };
     if (form.get("description")) { body.details = { description: form.get("description") }; }
     post("/api/v1/dsar/intake/", body).then(function (res) {
-      if (!res.ok) { return say(problem(res.data)); }
+      if (!res.ok) {
+        intake.querySelector("button[type=submit]").disabled = false;
+        return say(problem(res.data));
+      }
+      // Sent: the request form is done with (a second click would open a second request);
+      // the next step is the code.
+      intake.reset();
+      Array.prototype.forEach.call(intake.elements, function (field) { field.disabled = true; });
+      intake.hidden = true;
       confirm.hidden = false;
       confirm.elements.reference.value = res.data.reference;
+      confirm.elements.code.focus();
       say(res.data.message + " Your reference: " + res.data.reference + ".");
     });
   });

@@ -14,7 +14,7 @@ def fill_identifier_regions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("profiles", "0002_alter_subject_status")]
+    dependencies = [("profiles", "0003_suppressedidentity_verbose_name")]
 
     operations = [
         migrations.AddField(

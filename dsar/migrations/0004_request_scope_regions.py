@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dsar', '0002_connector_secret_never_empty'),
+        ('dsar', '0003_verification_label'),
     ]
 
     operations = [
