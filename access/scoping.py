@@ -2,7 +2,8 @@
 
 Like NetBox's RestrictedQuerySet, `Model.objects.restrict(principal, action)` turns the
 caller's model permission and region scope into one filter. Models declare which field holds
-the region with `scope_region_field` (e.g. "region" or "subject__region").
+the region with `scope_region_field` (e.g. "region" or "subject__region"; a tuple when a row
+concerns several subjects, e.g. a match review: every one of them must be in scope).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from audit.actors import Actor
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,10 @@ class ScopedQuerySet(models.QuerySet):
         regions = allowed_regions(principal)
         if regions is None:
             return self
-        field = getattr(self.model, "scope_region_field", "region")
-        in_region = Q(**{f"{field}__in": sorted(regions)})
+        fields = getattr(self.model, "scope_region_field", "region")
+        in_region = Q()
+        for field in (fields,) if isinstance(fields, str) else fields:
+            in_region &= Q(**{f"{field}__in": sorted(regions)})
         return self.filter(in_region | shared if shared is not None else in_region)
 
 
@@ -117,3 +122,20 @@ def subject_visible(who: Any, subject: Any) -> bool:
 
 
 ScopedManager = models.Manager.from_queryset(ScopedQuerySet)
+
+
+def actor_for(request: Any) -> Actor:
+    """The actor of an HTTP request with its region scope (its user's regions narrowed by its
+    API token's): the actor every write service takes on behalf of a staff user or token."""
+    who = request if hasattr(request, "auth") else getattr(request, "user", None)
+    return Actor.from_request(request, regions=allowed_regions(who))
+
+
+def regions_filter(regions: frozenset[str] | None, field: str = "region") -> Q:
+    """A Q keeping rows whose `field` is within `regions` (None = every region)."""
+    return Q() if regions is None else Q(**{f"{field}__in": sorted(regions)})
+
+
+def actor_for_user(user: Any) -> Actor:
+    """A staff user acting outside a request (a command, a test), with their region scope."""
+    return Actor.for_user(user, regions=allowed_regions(user))

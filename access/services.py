@@ -152,7 +152,8 @@ def unmask_grant_create(
     """Let `user` see one in-scope subject's values in clear for a limited time, with a reason.
 
     Allowed to roles holding `access.add_unmaskgrant` (privacy officer, DPO) and to a support
-    agent for a subject shared with them for a case; never to auditors. Audited."""
+    agent for a subject shared with them for a case; never to auditors. The subject must be in
+    the actor's regions, or shared with the user. Audited."""
     from access.scoping import subject_visible
 
     reason = (reason or "").strip()
@@ -162,11 +163,11 @@ def unmask_grant_create(
             code="reason_required",
             fields={"reason": ["required"]},
         )
-    if not subject_visible(user, subject):
+    shared = subject.shares.filter(user=user, expires_at__gt=timezone.now()).exists()
+    if not subject_visible(user, subject) or not (actor.covers(subject.region) or shared):
         from ops.errors import NotFoundError
 
         raise NotFoundError("Subject not found.")
-    shared = subject.shares.filter(user=user, expires_at__gt=timezone.now()).exists()
     if not (user.has_perm("access.add_unmaskgrant") or shared):
         raise ForbiddenError("Your role cannot unmask personal data.")
     minutes = max(1, min(minutes, UNMASK_MAX_MINUTES))

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
@@ -33,7 +34,6 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
-from profiles.admin import ScopedAdmin
 from profiles.models import DataCategory
 from profiles.services import KNOWN_REGIONS
 

@@ -18,7 +18,7 @@ from audit.services import audit_record
 from consent.models import ConsentRecord, CurrentConsent, Notice, ProcessingActivity, Purpose
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue
-from ops.errors import ConflictError, DomainError
+from ops.errors import ConflictError, DomainError, NotFoundError
 
 GENESIS = "0" * 64
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
@@ -92,9 +92,12 @@ def consent_record(
     Exactly one of `subject` / `visitor_id`. Essential purposes cannot be refused. A repeated
     `idempotency_key` returns the first record (or 409 if it named something else). Appends of
     one owner are serialized, so concurrent writes lose nothing and the projection equals the
-    last record. Staff, API, import and DSAR writes are also audited."""
+    last record. Staff, API, import and DSAR writes are also audited. A subject outside the
+    actor's regions does not exist for them (NotFoundError), before anything is written."""
     if (subject is None) == (not visitor_id):
         raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
+    if subject is not None and not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
     if state not in ConsentRecord.State.values:
         raise ConsentError(
             "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}

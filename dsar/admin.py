@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
+from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
@@ -33,7 +34,6 @@ from dsar.models import (
     SystemTask,
 )
 from ops.errors import DomainError
-from profiles.admin import ScopedAdmin
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.selectors import subject_get, subject_search_any
 
@@ -173,7 +173,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
         )
         if page:
             return page
-        actor = Actor.from_request(request)
+        actor = self.actor(request)
         for dsr in queryset:
             services.request_assign(request=dsr, user=request.user, actor=actor)
         messages.success(request, f"{queryset.count()} request(s) assigned to you.")
@@ -263,7 +263,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
         dsr, _ = services.request_create(
             kind=data["kind"],
             channel=DataSubjectRequest.Channel.ADMIN,
-            actor=Actor.from_request(request),
+            actor=self.actor(request),
             subject=subject,
             email=data.get("email") or "",
             region=data.get("region") or "",
@@ -311,16 +311,18 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             return HttpResponseRedirect(
                 reverse("admin:dsar_datasubjectrequest_change", args=[object_id])
             )
+        if not request.user.has_perm("dsar.change_datasubjectrequest"):
+            raise PermissionDenied
         try:
             dsr = selectors.request_get(who=request.user, request_id=object_id, action="change")
         except DomainError as error:
-            raise PermissionDenied from error
+            raise Http404("not found") from error  # out of scope answers as missing
         form = DecisionForm(request.POST)
         back = HttpResponseRedirect(reverse("admin:dsar_datasubjectrequest_change", args=[dsr.pk]))
         if not form.is_valid():
             messages.error(request, "Invalid decision.")
             return back
-        actor = Actor.from_request(request)
+        actor = self.actor(request)
         action, text = form.cleaned_data["action"], form.cleaned_data["text"] or ""
         try:
             self._decide(dsr, action, text, form.cleaned_data, actor)
@@ -410,7 +412,7 @@ class LegalHoldAdmin(ScopedAdmin):
             raise PermissionDenied  # a hold is placed or released, never edited
         subject = subject_get(who=request.user, subject_id=obj.subject_id)
         hold = services.legal_hold_place(
-            subject=subject, reason=obj.reason, actor=Actor.from_request(request)
+            subject=subject, reason=obj.reason, actor=self.actor(request)
         )
         obj.pk = hold.pk
 
@@ -425,7 +427,7 @@ class LegalHoldAdmin(ScopedAdmin):
         if not request.user.has_perm("dsar.change_legalhold"):
             raise PermissionDenied
         for hold in queryset.filter(released_at=None):
-            services.legal_hold_release(hold=hold, actor=Actor.from_request(request))
+            services.legal_hold_release(hold=hold, actor=self.actor(request))
 
     def response_add(self, request, obj, post_url_continue=None):
         return HttpResponseRedirect(reverse("admin:dsar_legalhold_changelist"))

@@ -102,6 +102,14 @@ class DataSubjectRequest(KeyOwner, models.Model):
         related_name="assigned_requests",
     )
     created_by = models.CharField(max_length=150)
+    scope_regions = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="regions of the staff member or token that opened the request (null = every "
+        "region: the person themselves, or a system): the pipeline never finds, moves to or "
+        "acts on a subject outside them",
+    )
     last_reminder_at = models.DateTimeField(null=True, blank=True)
     retained_until = models.DateTimeField(
         null=True, blank=True, help_text="erasure narrowed by a retention exception until then"

@@ -354,14 +354,58 @@ def connectors_for(kind: str) -> list[SystemConnector]:
     ]
 
 
+def _from_privacy_center(request: DataSubjectRequest) -> bool:
+    """The person asked themselves (proven by a mailed code): no staff scope binds the request,
+    which follows the subject into whatever region holds their e-mail address."""
+    return (
+        request.channel == DataSubjectRequest.Channel.PRIVACY_CENTER
+        and request.scope_regions is None
+    )
+
+
+def _within(request: DataSubjectRequest, subject: Subject | None) -> bool:
+    """May this request find or act on `subject`? A request opened by staff or a service
+    stays in its own region, which is within the opener's regions."""
+    if subject is None:
+        return False
+    scope = request.scope_regions
+    if scope is not None and subject.region not in scope:
+        return False
+    return _from_privacy_center(request) or subject.region == request.region
+
+
+def _subject(request: DataSubjectRequest) -> Subject | None:
+    """The request's subject, if the request may act on it (else as if none was found)."""
+    return request.subject if _within(request, request.subject) else None
+
+
+def _actor(request: DataSubjectRequest) -> Actor:
+    """The pipeline acting for this request, bound to the regions of whoever opened it, so
+    the services it calls refuse any subject outside them as well."""
+    scope = request.scope_regions
+    return Actor.system(ACTOR.id, regions=None if scope is None else frozenset(scope))
+
+
 def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     """Find the subject through the blind index, and prepare each connected system's task
-    with the identifiers it needs (encrypted; captured now, before any erasure)."""
-    subject = request.subject
-    if subject is None and request.contact_email:
-        subject = subjects_find_by_identifier(kind="email", value=request.contact_email).first()
+    with the identifiers it needs (encrypted; captured now, before any erasure).
+
+    A request opened by staff or a service finds only a subject of its own region (within the
+    opener's regions) and never changes region; a privacy-center request finds the person in
+    any region (its own first) and moves there."""
+    subject = _subject(request)
+    if subject is None and request.subject_id is None and request.contact_email:
+        public = _from_privacy_center(request)
+        found = subjects_find_by_identifier(
+            kind="email",
+            value=request.contact_email,
+            regions=None if public else [request.region],
+        )
+        subject = min(found, key=lambda s: (s.region != request.region, s.created_at), default=None)
         while subject is not None and subject.merged_into_id:
             subject = subject.merged_into
+        if not _within(request, subject):
+            subject = None
         if subject is not None:
             DataSubjectRequest.objects.filter(pk=request.pk).update(
                 subject=subject, region=subject.region
@@ -452,7 +496,7 @@ def _retained_events(
 def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     """Honour legal holds (block) and retention exceptions (narrow), else crypto-shred and
     delete, suppressing the identities so a re-import cannot bring the person back."""
-    subject = request.subject
+    subject = _subject(request)
     if subject is None:
         return {"subject_found": False}
     hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
@@ -463,7 +507,7 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     keep, until, reasons, kept = _retained_events(subject)
     summary = subject_erase(
         subject_id=subject.pk,
-        actor=ACTOR,
+        actor=_actor(request),
         reason=f"erasure request {request.reference}",
         keep_events=keep,
     )
@@ -477,12 +521,13 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
 
 
 def run_rectify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
-    if request.subject is None:
+    subject = _subject(request)
+    if subject is None:
         return {"subject_found": False}
     changed = subject_rectify(
-        subject=request.subject,
+        subject=subject,
         corrections=request.details.get("corrections", {}),
-        actor=ACTOR,
+        actor=_actor(request),
         reason=f"rectification request {request.reference}",
     )
     return {"corrected": changed}
@@ -491,7 +536,8 @@ def run_rectify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any
 def run_restrict(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     """Restriction / objection: every non-essential purpose (or the ones named) is denied in
     the consent ledger, so every decision answers no until the person says otherwise."""
-    if request.subject is None:
+    subject = _subject(request)
+    if subject is None:
         return {"subject_found": False}
     named = request.details.get("purposes") or []
     purposes = Purpose.objects.filter(essential=False)
@@ -502,17 +548,18 @@ def run_restrict(request: DataSubjectRequest, step: RequestStep) -> dict[str, An
             purpose=purpose,
             state=ConsentRecord.State.DENIED,
             channel=ConsentRecord.Channel.DSAR,
-            actor=ACTOR,
-            subject=request.subject,
+            actor=_actor(request),
+            subject=subject,
             idempotency_key=f"dsar:{request.pk}:{purpose.slug}",
         )
     return {"purposes_denied": sorted(p.slug for p in purposes)}
 
 
 def run_opt_out(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
-    if request.subject is None:
+    subject = _subject(request)
+    if subject is None:
         return {"subject_found": False}
-    records = consent_opt_out_of_sale(subject=request.subject, actor=ACTOR)
+    records = consent_opt_out_of_sale(subject=subject, actor=_actor(request))
     return {"purposes_denied": sorted(r.purpose.slug for r in records)}
 
 

@@ -32,7 +32,7 @@ from dsar.models import (
     TimelineEntry,
     connector_secret,
 )
-from ops.errors import ConflictError, DomainError, NotFoundError
+from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
 from profiles.models import Subject, SubjectKey
@@ -154,8 +154,10 @@ def request_create(
     """Open a request. Public intake (no `verification`) starts in `verifying` and returns the
     confirmation code to mail; staff and service intake are verified at once and start.
 
-    Deadline from the jurisdiction of the subject (or the given region). Audited. Returns the
-    request and the code ('' when none is needed)."""
+    Deadline from the jurisdiction of the subject (or the given region). The region (the
+    subject's) must be within the actor's regions (else 404 for a subject, 403 for a region);
+    the request keeps the actor's regions, and its pipeline never finds, moves to or acts on a
+    subject outside them. Audited. Returns the request and the code ('' when none is needed)."""
     _validate_kind(kind)
     details = _details(kind, details)
     if subject is not None:
@@ -164,6 +166,12 @@ def request_create(
     region = (region or "").upper()
     if not region:
         raise RequestError("Give a region or a subject.", fields={"region": ["required"]})
+    if not actor.covers(region):
+        if subject is not None:
+            raise NotFoundError("Subject not found.")
+        raise ForbiddenError(
+            "Region not in your scope.", code="region_not_allowed", fields={"region": ["denied"]}
+        )
     contact_index = ""
     if email:
         try:
@@ -194,6 +202,7 @@ def request_create(
         received_at=received,
         due_at=deadlines.due_date(regime, received),
         created_by=actor.label,
+        scope_regions=None if actor.regions is None else sorted(actor.regions),
     )
     code = ""
     if verification:
@@ -461,7 +470,10 @@ def request_note(*, request: DataSubjectRequest, actor: Actor, note: str) -> Tim
 
 
 def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHold:
-    """Keep a subject's data: erasures are refused (with this reason) while the hold is active."""
+    """Keep a subject's data: erasures are refused (with this reason) while the hold is active.
+    The subject must be within the actor's regions."""
+    if not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
     with transaction.atomic():
         hold = LegalHold.objects.create(
             subject=subject, reason=reason[:300], created_by=actor.label
@@ -479,6 +491,9 @@ def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHol
 
 
 def legal_hold_release(*, hold: LegalHold, actor: Actor) -> LegalHold:
+    """Lift a hold on a subject within the actor's regions (audited)."""
+    if not actor.covers(hold.subject.region):
+        raise NotFoundError("Legal hold not found.")
     with transaction.atomic():
         LegalHold.objects.filter(pk=hold.pk).update(released_at=_now())
         audit_record(

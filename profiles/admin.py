@@ -5,14 +5,13 @@ page of personal data audited; out-of-scope subjects answer 404."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
+from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin, admin_search_term
-from audit.actors import Actor
 from audit.services import audit_record_list_read
 from profiles import selectors, services
 from profiles.models import (
@@ -23,21 +22,6 @@ from profiles.models import (
     SuppressedIdentity,
     System,
 )
-
-
-class ScopedAdmin(admin.ModelAdmin):
-    """Changelists, searches, change views and actions all see `restrict(user)` rows only."""
-
-    def get_queryset(self, request: HttpRequest):
-        return self.model.objects.restrict(request.user, "view")
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied  # no access to this kind of page at all: 403, as the changelist
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404("not found")  # never tell "exists but not yours" apart from "missing"
-        return obj
 
 
 @admin.register(Subject)
@@ -71,7 +55,7 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
             # A search by identifier is a read of personal data (who looked for whom).
             found = selectors.subject_search_any(who=request.user, text=term).count()
             audit_record_list_read(
-                actor=Actor.from_request(request),
+                actor=self.actor(request),
                 object_type="profiles.subject",
                 count=found,
                 fields=["identifier"],
@@ -85,7 +69,7 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
         profile = selectors.subject_profile(
             who=request.user,
             subject=subject,
-            actor=Actor.from_request(request),
+            actor=self.actor(request),
             reason="admin view",
         )
         return mark_safe(render_to_string("profiles/golden_record.html", {"profile": profile}))  # noqa: S308
@@ -122,7 +106,7 @@ class MatchReviewAdmin(ScopedAdmin):
     actions = ["accept", "reject"]
 
     def _decide(self, request: HttpRequest, queryset, accept: bool) -> None:
-        actor = Actor.from_request(request)
+        actor = self.actor(request)
         done = 0
         for review in queryset.filter(status=MatchReview.Status.PENDING):
             services.match_review_decide(review=review, accept=accept, actor=actor)

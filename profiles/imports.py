@@ -32,13 +32,20 @@ def import_job_create(
 ) -> ImportJob:
     """Store the upload under var/imports (mode 0600) and queue its import after commit.
     An upload over CUSTODIA_IMPORT_MAX_BYTES is removed and refused (413), whatever its
-    announced length."""
+    announced length.
+
+    The job keeps the actor's region scope: the worker applies it to every line (a line for a
+    region outside it fails with `region_not_allowed`), so task arguments stay ids only."""
+    from profiles.services import region_check
     from profiles.tasks import run_import
 
+    if region:
+        region_check(region=region.upper(), actor=actor)
     job = ImportJob(
         id=uuid.uuid4(),
         source=source,
         region=region.upper(),
+        regions=None if actor.regions is None else sorted(actor.regions),
         file_name="upload.ndjson",
         created_by=actor.label,
     )
@@ -94,7 +101,9 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
     job = _claim(job_id)
     if job is None:
         return None
-    actor = Actor.system(f"import:{job.pk}")
+    actor = Actor.system(
+        f"import:{job.pk}", regions=None if job.regions is None else frozenset(job.regions)
+    )
     path = _path(job)
     with open(path, "rb") as handle:
         line_no = 0
@@ -131,9 +140,9 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
             try:
                 # The API's JSON rules: a deep line or NUL text is a line error, not a crash.
                 record = json_loads_checked(raw)
-                parsed.append(
-                    (line_no, record, services.parse_record(record, default_region=job.region))
-                )
+                one = services.parse_record(record, default_region=job.region)
+                services.region_check(region=one.region, actor=actor)
+                parsed.append((line_no, record, one))
             except ParseError:
                 failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
             except DomainError as exc:

@@ -229,6 +229,12 @@ class Identifier(SubjectOwned):
     value_index = models.CharField(
         max_length=64, help_text="blind index (HMAC) of the normalized value"
     )
+    region = models.CharField(
+        max_length=16,
+        help_text="the subject's region, kept equal to it (merges, region changes): an identity "
+        "is unique per region, so a subject in one region never collides with, and is never "
+        "matched to, a subject of another region",
+    )
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
     verified = models.BooleanField(default=False)
     confidence = models.FloatField(default=1.0)
@@ -238,12 +244,19 @@ class Identifier(SubjectOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["kind", "value_index"], name="identifier_unique")
+            models.UniqueConstraint(
+                fields=["kind", "value_index", "region"], name="identifier_unique_per_region"
+            )
         ]
         ordering = ["kind", "created_at"]
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.subject_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.region:
+            self.region = self.subject.region  # the identity's region is its subject's
+        super().save(*args, **kwargs)
 
 
 class Attribute(SubjectOwned):
@@ -360,7 +373,8 @@ class MatchReview(models.Model):
     decided_by = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    scope_region_field = "subject__region"
+    # A review across regions is for an officer whose regions cover both subjects.
+    scope_region_field = ("subject__region", "candidate__region")
     objects = ScopedManager()
 
     class Meta:
@@ -388,6 +402,12 @@ class ImportJob(models.Model):
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
     region = models.CharField(
         max_length=16, blank=True, help_text="default region for lines without one"
+    )
+    regions = models.JSONField(
+        null=True,
+        default=list,
+        blank=True,
+        help_text="the creator's region scope, applied to every line (null = every region)",
     )
     file_name = models.CharField(max_length=255)
     lines_total = models.PositiveIntegerField(default=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -26,14 +27,21 @@ from profiles.models import (
 )
 
 
-def subjects_find_by_identifier(*, kind: str, value: str) -> QuerySet[Subject]:
-    """System-level (unscoped) lookup by exact identifier through the blind index: for the DSAR
-    pipeline locating a requester. Never call it on behalf of a staff user."""
+def subjects_find_by_identifier(
+    *, kind: str, value: str, regions: Collection[str] | None = None
+) -> QuerySet[Subject]:
+    """System-level lookup by exact identifier through the blind index, in `regions` only
+    (None = every region; an identity is unique per region, so there may be one subject per
+    region): for the DSAR pipeline locating a requester within the request's scope. Never call
+    it on behalf of a staff user."""
     try:
         index = blind_index(kind, normalize(kind, value))
     except InvalidIdentifier:
         return Subject.objects.none()
-    return Subject.objects.filter(identifiers__kind=kind, identifiers__value_index=index).distinct()
+    found = Subject.objects.filter(identifiers__kind=kind, identifiers__value_index=index)
+    if regions is not None:
+        found = found.filter(identifiers__region__in=sorted(regions))
+    return found.distinct()
 
 
 def subject_search(*, who: Any, kind: str, value: str) -> QuerySet[Subject]:

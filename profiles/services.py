@@ -1,5 +1,10 @@
 """Writes to the golden record: upsert, merge, identity resolution, erasure (crypto-shredding),
-key rotation. Every write is transactional and audited with field names, never values."""
+key rotation. Every write is transactional and audited with field names, never values.
+
+Every write takes the actor and stays within the actor's regions (`actor.regions`): a record
+for another region is refused, subjects of other regions are invisible to matching (an
+identity is unique per region), and a match across regions only ever becomes a review for an
+officer whose regions cover both subjects."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
 from audit.services import audit_record, audit_record_many
-from ops.errors import DomainError, NotFoundError
+from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from profiles import matching
 from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
 from profiles.crypto.keyring import master_keyring
@@ -46,6 +51,22 @@ SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be r
 class IdentitySuppressed(DomainError):
     code = "identity_suppressed"
     status = 409
+
+
+class RegionNotAllowed(ForbiddenError):
+    code = "region_not_allowed"
+
+
+def region_check(*, region: str, actor: Actor) -> None:
+    """Refuse a write for a region outside the actor's scope (403 `region_not_allowed`)."""
+    if not actor.covers(region):
+        raise RegionNotAllowed("Outside your region scope.", fields={"region": ["not allowed"]})
+
+
+def _subject_check(subject: Subject, actor: Actor) -> None:
+    """A subject outside the actor's regions does not exist for them (404, never 403)."""
+    if not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
 
 
 @dataclass
@@ -158,7 +179,9 @@ def _check_suppression(identifiers: Iterable[tuple[str, str, str, bool]]) -> Non
 
 
 def subject_create(*, region: str, actor: Actor, jurisdiction: str = "") -> Subject:
-    """A new subject with its own data key (wrapped by the current master key)."""
+    """A new subject with its own data key (wrapped by the current master key), in a region
+    within the actor's scope."""
+    region_check(region=region, actor=actor)
     with transaction.atomic():
         subject = Subject.objects.create(region=region, jurisdiction=jurisdiction)
         SubjectKey.create_for(subject.pk)
@@ -178,11 +201,17 @@ def subject_upsert(
 ) -> UpsertResult:
     """Create or update a subject from one record (identifiers, attributes, events).
 
-    Deterministic matching on identifier blind indexes first (several matched subjects are
-    merged); a new subject is then compared probabilistically. Suppressed identities are
-    refused. Transactional; a concurrent insert of the same identity is retried once.
+    Deterministic matching on identifier blind indexes within the record's region first
+    (several matched subjects are merged); a new subject is then compared probabilistically.
+    A record for a region outside the actor's scope is refused (RegionNotAllowed, 403).
+    Subjects of other regions are never matched, written or merged: a shared identity or a
+    probable match with one becomes a MatchReview, counted in `review_items` only when the
+    actor's regions cover it, so nothing tells the caller a person exists out of their scope.
+    Suppressed (erased) identities are refused in every region. Transactional; a concurrent
+    insert of the same identity is retried once.
     """
     parsed = parse_record(record, default_region=default_region)
+    region_check(region=parsed.region, actor=actor)
     _check_suppression(parsed.identifiers)
     for attempt in (1, 2):
         try:
@@ -198,11 +227,18 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
     condition = Q()
     for kind, _normalized, index, _verified in parsed.identifiers:
         condition |= Q(kind=kind, value_index=index)
-    matched_ids = list(
-        Identifier.objects.filter(condition).values_list("subject_id", flat=True).distinct()
+    holders = list(
+        Identifier.objects.filter(condition).values_list("subject_id", "region", "kind").distinct()
     )
+    matched_ids = {sid for sid, region, _kind in holders if region == parsed.region}
+    elsewhere: dict[uuid.UUID, set[str]] = {}
+    for sid, region, kind in holders:
+        if region != parsed.region:
+            elsewhere.setdefault(sid, set()).add(f"identifier:{kind}")
     matched = list(
-        Subject.objects.filter(pk__in=matched_ids, status=Subject.Status.ACTIVE)
+        Subject.objects.filter(
+            pk__in=matched_ids, status=Subject.Status.ACTIVE, region=parsed.region
+        )
         .order_by("created_at")
         .select_for_update()
     )
@@ -234,6 +270,7 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
             kind=kind,
             value=normalized,
             value_index=index,
+            region=subject.region,
             source=source,
             verified=verified,
         )
@@ -276,14 +313,32 @@ def _upsert(parsed: _Record, *, actor: Actor, source: System | None) -> UpsertRe
         region=subject.region,
         fields=changed,
     )
+    if elsewhere:
+        result.review_items += _review_across_regions(subject, elsewhere, actor=actor)
     if created and parsed.attributes:
-        result.review_items, merged_into = _resolve_probabilistically(
-            subject, actor=actor, source=source
-        )
+        reviews, merged_into = _resolve_probabilistically(subject, actor=actor, source=source)
+        result.review_items += reviews
         if merged_into is not None:
             result.subject_id = merged_into
             result.merged.append(subject.pk)
     return result
+
+
+def _review_across_regions(
+    subject: Subject, others: dict[uuid.UUID, set[str]], *, actor: Actor
+) -> int:
+    """Propose each active subject of another region sharing an identity with `subject` to an
+    officer (a MatchReview, score 1.0): never merged automatically. Returns how many of the
+    proposals the actor may know of (their regions cover the other subject)."""
+    known = 0
+    for other in Subject.objects.filter(pk__in=list(others), status=Subject.Status.ACTIVE):
+        pair = Q(subject=subject, candidate=other) | Q(subject=other, candidate=subject)
+        if not MatchReview.objects.filter(pair).exists():
+            MatchReview.objects.create(
+                subject=subject, candidate=other, score=1.0, signals=sorted(others[other.pk])
+            )
+            known += int(actor.covers(other.region))
+    return known
 
 
 def suppressed_among(records: list[_Record]) -> set[int]:
@@ -365,6 +420,7 @@ def subjects_create_batch(
     now = timezone.now()
     subjects, keys, identifiers, attributes, events, audits = [], [], [], [], [], []
     for record in records:
+        region_check(region=record.region, actor=actor)
         subject = Subject(id=uuid.uuid4(), region=record.region)
         key_row, key = SubjectKey.build_for(subject.pk)
         subject.remember_data_key(key, key_row.key_id)
@@ -381,6 +437,7 @@ def subjects_create_batch(
                     kind=kind,
                     value=normalized,
                     value_index=index,
+                    region=subject.region,
                     source=source,
                     verified=verified,
                 )
@@ -473,9 +530,13 @@ def match_candidates(subject: Subject) -> list[tuple[Subject, float, list[str]]]
 def _resolve_probabilistically(
     subject: Subject, *, actor: Actor, source: System | None
 ) -> tuple[int, uuid.UUID | None]:
+    """Merge a same-region candidate above the auto-merge threshold; propose the others above
+    the review threshold (a candidate of another region is only ever proposed). Returns the
+    proposals the actor may know of, and the survivor's id if merged."""
     reviews = 0
     for candidate, score, signals in match_candidates(subject):
-        if score >= settings.CUSTODIA_MATCH_AUTO_MERGE:
+        same_region = candidate.region == subject.region
+        if score >= settings.CUSTODIA_MATCH_AUTO_MERGE and same_region:
             survivor = candidate if candidate.created_at <= subject.created_at else subject
             merged = subject if survivor is candidate else candidate
             subjects_merge(
@@ -492,7 +553,7 @@ def _resolve_probabilistically(
             _, made = MatchReview.objects.get_or_create(
                 subject=subject, candidate=candidate, defaults={"score": score, "signals": signals}
             )
-            reviews += int(made)
+            reviews += int(made and actor.covers(candidate.region))
     return reviews, None
 
 
@@ -508,17 +569,28 @@ def subjects_merge(
 ) -> MergeLineage:
     """Fold `merged` into `survivor`: values are re-encrypted under the survivor's key, the
     survivor keeps its own attribute values where both have one, lineage is kept, the merged
-    subject's key is destroyed and its status becomes `merged`. Audited on both subjects."""
+    subject's key is destroyed and its status becomes `merged`. Audited on both subjects.
+
+    The actor's regions must cover both subjects (else 404). Identifiers move to the
+    survivor's region; one the survivor holds already is dropped, one another subject of that
+    region holds refuses the merge (409: merge or reject that pair first)."""
     if survivor.pk == merged.pk:
         raise DomainError("A subject cannot be merged into itself.", code="invalid_merge")
+    _subject_check(survivor, actor)
+    _subject_check(merged, actor)
+    across = survivor.region != merged.region
     with transaction.atomic():
         kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
         merged.forget_data_key()
         for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
             for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
-                duplicate = (model is Attribute and row.key in kept) or (
-                    model is Event
-                    and Event.objects.filter(subject=survivor, dedup_key=row.dedup_key).exists()
+                duplicate = (
+                    (model is Attribute and row.key in kept)
+                    or (
+                        model is Event
+                        and Event.objects.filter(subject=survivor, dedup_key=row.dedup_key).exists()
+                    )
+                    or (model is Identifier and across and _identity_held(row, survivor))
                 )
                 if duplicate:
                     row.delete()
@@ -527,6 +599,8 @@ def subjects_merge(
                 value = getattr(row, attr)
                 row.subject = survivor  # re-encrypt under the survivor's key on save
                 setattr(row, attr, value)
+                if model is Identifier:
+                    row.region = survivor.region
                 row.save()
         for lineage in MergeLineage.objects.filter(survivor=merged):
             lineage.survivor = survivor
@@ -561,10 +635,35 @@ def subjects_merge(
     return lineage
 
 
+def _identity_held(row: Identifier, survivor: Subject) -> bool:
+    """True if the survivor holds this identity already (the row is a duplicate); raises if
+    another subject of the survivor's region holds it."""
+    holder = (
+        Identifier.objects.filter(
+            kind=row.kind, value_index=row.value_index, region=survivor.region
+        )
+        .values_list("subject_id", flat=True)
+        .first()
+    )
+    if holder is not None and holder != survivor.pk:
+        raise ConflictError(
+            "Another subject of the survivor's region holds one of these identities.",
+            code="identity_conflict",
+        )
+    return holder is not None
+
+
 def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> MatchReview:
-    """An officer accepts (merge into the older subject) or rejects a probable match."""
+    """An officer accepts (merge into the older subject) or rejects a probable match. The
+    actor's regions must cover both subjects (a review across regions needs both): else 404."""
     with transaction.atomic():
-        review = MatchReview.objects.select_for_update().get(pk=review.pk)
+        review = (
+            MatchReview.objects.select_for_update()
+            .select_related("subject", "candidate")
+            .get(pk=review.pk)
+        )
+        if not actor.covers(review.subject.region, review.candidate.region):
+            raise NotFoundError("Match review not found.")
         if review.status != MatchReview.Status.PENDING:
             raise DomainError("This match was already decided.", code="already_decided", status=409)
         if accept:
@@ -616,7 +715,7 @@ def subject_erase(
     `restricted` until a later call without `keep_events` finishes the job. Idempotent."""
     with transaction.atomic():
         subject = Subject.objects.select_for_update().filter(pk=subject_id).first()
-        if subject is None:
+        if subject is None or not actor.covers(subject.region):
             raise NotFoundError("Subject not found.")
         identities = list(
             Identifier.objects.filter(subject=subject).values_list("kind", "value_index")
@@ -660,7 +759,8 @@ def subject_rectify(
 ) -> list[str]:
     """Correct attribute values (Art. 16, CPRA right to correct): each key is set to its new
     value under the subject's key, with a new collection time. Audited with the keys changed
-    (never the values). Returns the keys changed."""
+    (never the values). Returns the keys changed. The subject must be in the actor's regions."""
+    _subject_check(subject, actor)
     changed = []
     with transaction.atomic():
         for key, value in corrections.items():
@@ -721,7 +821,8 @@ def keys_depending_on(version: int) -> int:
 
 def subject_share(*, subject: Subject, user: Any, actor: Actor, reason: str, days: int = 7) -> Any:
     """Share one subject with one staff user for a case (a django-guardian per-object grant on a
-    direct foreign-key model), even outside their regions, for `days` days. Audited."""
+    direct foreign-key model), even outside their regions, for `days` days. The sharer's own
+    regions must cover the subject. Audited."""
     from django.contrib.auth.models import Permission
 
     from profiles.models import SubjectShare
@@ -732,6 +833,7 @@ def subject_share(*, subject: Subject, user: Any, actor: Actor, reason: str, day
             code="reason_required",
             fields={"reason": ["required"]},
         )
+    _subject_check(subject, actor)
     permission = Permission.objects.get(content_type__app_label="profiles", codename="view_subject")
     with transaction.atomic():
         share = SubjectShare.objects.create(

@@ -12,10 +12,9 @@ from rest_framework.views import APIView
 
 from access import services
 from access.api import serializers
+from access.api.base import ScopedAPIView
 from access.models import ApiToken
-from access.permissions import TokenScopePermission
 from access.scoping import Principal, allowed_regions
-from audit.actors import Actor
 from ops.errors import ForbiddenError, NotFoundError
 
 
@@ -37,10 +36,9 @@ class MeView(APIView):
         )
 
 
-class SessionOnly(APIView):
+class SessionOnly(ScopedAPIView):
     """Token management and unmasking are for people signed in, not for tokens."""
 
-    permission_classes = [IsAuthenticated, TokenScopePermission]
     required_scopes: dict = {}
 
 
@@ -65,9 +63,7 @@ class TokenListCreateView(SessionOnly):
         user = get_user_model().objects.filter(pk=values.pop("user")).first()
         if user is None:
             raise NotFoundError("User not found.")
-        token, raw = services.api_token_create(
-            user=user, actor=Actor.from_request(request), **values
-        )
+        token, raw = services.api_token_create(user=user, actor=self.actor, **values)
         return Response(
             {**serializers.ApiTokenSerializer(token).data, "token": raw},
             status=status.HTTP_201_CREATED,
@@ -82,7 +78,7 @@ class TokenRevokeView(SessionOnly):
         token = ApiToken.objects.filter(pk=token_id).first()
         if token is None:
             raise NotFoundError("Token not found.")
-        token = services.api_token_revoke(token=token, actor=Actor.from_request(request))
+        token = services.api_token_revoke(token=token, actor=self.actor)
         return Response(serializers.ApiTokenSerializer(token).data)
 
 
@@ -99,7 +95,7 @@ class UnmaskView(SessionOnly):
             subject=subject,
             reason=data.validated_data["reason"],
             minutes=data.validated_data["minutes"],
-            actor=Actor.from_request(request),
+            actor=self.actor,
         )
         return Response(
             {"subject": str(subject.pk), "expires_at": grant.expires_at},

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from access.permissions import TokenScopePermission
-from audit.actors import Actor
+from access.api.base import ScopedAPIView
 from consent import selectors, services
 from consent.api import serializers
 from consent.models import ConsentRecord, Notice
@@ -22,8 +19,7 @@ from profiles.models import Subject
 from profiles.selectors import subject_get
 
 
-class ConsentView(APIView):
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+class ConsentView(ScopedAPIView):
     required_scopes = {"GET": "consent:read", "POST": "consent:read"}
 
 
@@ -90,15 +86,16 @@ class BulkDecisionView(ConsentView):
 
 class ConsentWriteView(ConsentView):
     required_scopes = {"POST": "consent:write"}
+    required_permissions = {"POST": "consent.add_consentrecord"}
+    permission_message = "Your role cannot record consent."
 
     @extend_schema(
         request=serializers.ConsentWriteSerializer,
         responses={201: serializers.ConsentRecordSerializer},
     )
     def post(self, request: Request) -> Response:
-        """Record a consent decision collected by another system (channel `api`)."""
-        if not request.user.has_perm("consent.add_consentrecord"):
-            raise ForbiddenError("Your role cannot record consent.")
+        """Record a consent decision collected by another system (channel `api`), for a
+        subject within the caller's regions."""
         body = serializers.ConsentWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -118,7 +115,7 @@ class ConsentWriteView(ConsentView):
             purpose=selectors.purpose_get(data["purpose"]),
             state=data["state"],
             channel="api",
-            actor=Actor.from_request(request),
+            actor=self.actor,
             subject=subject,
             notice=notice,
             proof=services.Proof(

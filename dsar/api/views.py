@@ -7,13 +7,13 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from access.permissions import TokenScopePermission
+from access.api.base import ScopedAPIView
 from audit.actors import Actor, client_ip, truncate_ip
 from consent.api.public import PublicBannerView
 from consent.api.throttles import IntakeThrottle
@@ -21,7 +21,7 @@ from dsar import selectors, services
 from dsar.api import serializers
 from dsar.models import DataSubjectRequest, SystemTask
 from ops import webhooks
-from ops.errors import DomainError, ForbiddenError, NotFoundError
+from ops.errors import DomainError
 from ops.pagination import page_parameters
 from profiles.selectors import subject_get
 
@@ -43,6 +43,7 @@ class CenterView(PublicBannerView):
             id=f"property:{self.property.pk}",
             label=f"the privacy center of {self.property.name}"[:150],
             ip=truncate_ip(client_ip(request)),
+            regions=None,  # the person acting on their own data, not bound to a staff scope
         )
 
 
@@ -84,12 +85,13 @@ class ConfirmView(CenterView):
         )
 
 
-class DsarView(APIView):
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+class DsarView(ScopedAPIView):
     required_scopes = {"GET": "dsar:read", "POST": "dsar:manage"}
 
 
 class RequestListView(DsarView):
+    required_permissions = {"POST": "dsar.add_datasubjectrequest"}
+
     @extend_schema(
         operation_id="dsar_requests_list",
         parameters=[
@@ -114,9 +116,8 @@ class RequestListView(DsarView):
         request=serializers.RequestCreateSerializer, responses={201: OpenApiTypes.OBJECT}
     )
     def post(self, request: Request) -> Response:
-        """Open a request on behalf of a subject (the calling service vouches for the identity)."""
-        if not request.user.has_perm("dsar.add_datasubjectrequest"):
-            raise ForbiddenError("Your role cannot open requests.")
+        """Open a request on behalf of a subject (the calling service vouches for the identity),
+        within the caller's regions: its pipeline acts on no subject outside them."""
         body = serializers.RequestCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -125,15 +126,10 @@ class RequestListView(DsarView):
             if data.get("subject_id")
             else None
         )
-        if subject is None:
-            from access.scoping import region_allowed
-
-            if not region_allowed(request, (data.get("region") or "").upper()):
-                raise NotFoundError("Region not in your scope.", code="region_not_allowed")
         dsr, _ = services.request_create(
             kind=data["kind"],
             channel=DataSubjectRequest.Channel.API,
-            actor=Actor.from_request(request),
+            actor=self.actor,
             subject=subject,
             email=data.get("email", ""),
             region=data.get("region", ""),
@@ -161,7 +157,7 @@ class _Decision(DsarView):
         dsr = selectors.request_get(who=request, request_id=request_id, action="change")
         body = serializers.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        dsr = self.decide(dsr, Actor.from_request(request), body.validated_data["reason"])
+        dsr = self.decide(dsr, self.actor, body.validated_data["reason"])
         return Response(selectors.request_summary(dsr))
 
 
@@ -203,7 +199,7 @@ class ArchiveLinkView(DsarView):
         """A download link for the access archive, for a request without a contact address
         (opened by a service or an officer who hands it over). Audited."""
         dsr = selectors.request_get(who=request, request_id=request_id, action="change")
-        link = services.archive_link_issue(request=dsr, actor=Actor.from_request(request))
+        link = services.archive_link_issue(request=dsr, actor=self.actor)
         return Response(link)
 
 

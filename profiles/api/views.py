@@ -8,43 +8,32 @@ import json
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import generics, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from access.permissions import TokenScopePermission
-from access.scoping import region_allowed
-from audit.actors import Actor
-from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from access.api.base import ScopedAPIView, ScopedViewMixin
+from ops.errors import ConflictError, DomainError, NotFoundError
 from profiles import imports, selectors, services
 from profiles.api import serializers
 from profiles.models import ImportJob, IngestionRequest
 
+WRITE = {"POST": "profiles.add_subject"}
 
-class ProfilesView(APIView):
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+class ProfilesView(ScopedAPIView):
     required_scopes = {"GET": "profiles:read", "POST": "profiles:write"}
 
 
-def _require(request: Request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise ForbiddenError("Your role does not allow this.")
-
-
-def _upsert_one(request: Request, record: object) -> dict:
-    region = str(record.get("region", "")).upper() if isinstance(record, dict) else ""
-    if region and not region_allowed(request, region):
-        raise ForbiddenError("Outside your region scope.", code="region_not_allowed")
-    return services.subject_upsert(record=record, actor=Actor.from_request(request)).as_dict()
-
-
 class SubjectUpsertView(ProfilesView):
+    """Create or update one subject; within the caller's regions only (see subject_upsert):
+    201 when created, 200 when a subject of the record's region was matched."""
+
+    required_permissions = WRITE
+
     @extend_schema(request=serializers.RecordSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        _require(request, "profiles.add_subject")
         serializers.RecordSerializer(data=request.data).is_valid(raise_exception=True)
-        result = _upsert_one(request, request.data)
+        result = services.subject_upsert(record=request.data, actor=self.actor).as_dict()
         return Response(
             result, status=status.HTTP_201_CREATED if result["created"] else status.HTTP_200_OK
         )
@@ -52,15 +41,17 @@ class SubjectUpsertView(ProfilesView):
 
 class SubjectBatchView(ProfilesView):
     """Up to 1,000 records; the same idempotency key with the same body answers the stored
-    result, with another body 409. Each record succeeds or fails on its own."""
+    result, with another body 409. Each record succeeds or fails on its own (a record for a
+    region outside the caller's scope fails with `region_not_allowed`)."""
+
+    required_permissions = WRITE
 
     @extend_schema(request=serializers.BatchSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        _require(request, "profiles.add_subject")
         payload = serializers.BatchSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         key = payload.validated_data["idempotency_key"]
-        caller = f"{Actor.from_request(request).kind}:{Actor.from_request(request).id}"
+        caller = f"{self.actor.kind}:{self.actor.id}"
         body_hash = hashlib.sha256(json.dumps(request.data, sort_keys=True).encode()).hexdigest()
         previous = IngestionRequest.objects.filter(caller=caller, key=key).first()
         if previous is not None:
@@ -73,7 +64,8 @@ class SubjectBatchView(ProfilesView):
         results = []
         for index, record in enumerate(payload.validated_data["records"]):
             try:
-                results.append({"index": index, **_upsert_one(request, record)})
+                result = services.subject_upsert(record=record, actor=self.actor)
+                results.append({"index": index, **result.as_dict()})
             except DomainError as exc:
                 results.append(
                     {
@@ -111,15 +103,14 @@ class SubjectSearchView(ProfilesView):
         return Response(serializers.SubjectSummarySerializer(subjects[:20], many=True).data)
 
 
-class SubjectListView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+class SubjectListView(ScopedViewMixin, generics.ListAPIView):
     required_scopes = {"GET": "profiles:read"}
     serializer_class = serializers.SubjectSummarySerializer
 
     def get_queryset(self):
         return selectors.subject_list(
             who=self.request,
-            actor=Actor.from_request(self.request),
+            actor=self.actor,
             region=self.request.query_params.get("region"),
         )
 
@@ -128,11 +119,7 @@ class SubjectDetailView(ProfilesView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, subject_id: str) -> Response:
         subject = selectors.subject_get(who=request, subject_id=subject_id)
-        return Response(
-            selectors.subject_profile(
-                who=request, subject=subject, actor=Actor.from_request(request)
-            )
-        )
+        return Response(selectors.subject_profile(who=request, subject=subject, actor=self.actor))
 
 
 class SubjectEventsView(ProfilesView):
@@ -140,16 +127,15 @@ class SubjectEventsView(ProfilesView):
     def get(self, request: Request, subject_id: str) -> Response:
         subject = selectors.subject_get(who=request, subject_id=subject_id)
         return Response(
-            {
-                "results": selectors.subject_events(
-                    who=request, subject=subject, actor=Actor.from_request(request)
-                )
-            }
+            {"results": selectors.subject_events(who=request, subject=subject, actor=self.actor)}
         )
 
 
 class ImportCreateView(ProfilesView):
-    """POST an NDJSON body (Content-Type: application/x-ndjson), one record per line."""
+    """POST an NDJSON body (Content-Type: application/x-ndjson), one record per line; the
+    import keeps the caller's regions and applies them to every line."""
+
+    required_permissions = WRITE
 
     body_limit_setting = "CUSTODIA_IMPORT_MAX_BYTES"
 
@@ -158,38 +144,37 @@ class ImportCreateView(ProfilesView):
         responses={202: serializers.ImportJobSerializer},
     )
     def post(self, request: Request) -> Response:
-        _require(request, "profiles.add_subject")
         if not request.content_type.startswith(("application/x-ndjson", "application/jsonl")):
             raise DomainError(
                 "Send the file as application/x-ndjson.", code="unsupported_media_type", status=415
             )
-        region = request.query_params.get("region", "").upper()
-        if region and not region_allowed(request, region):
-            raise ForbiddenError("Outside your region scope.", code="region_not_allowed")
         job = imports.import_job_create(
-            stream=request._request, actor=Actor.from_request(request), region=region
+            stream=request._request,
+            actor=self.actor,
+            region=request.query_params.get("region", ""),
         )
         return Response(serializers.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _job(request: Request, job_id: str) -> ImportJob:
-    _require(request, "profiles.add_subject")
-    job = ImportJob.objects.filter(pk=job_id, created_by=Actor.from_request(request).label).first()
+def _job(view: ScopedViewMixin, job_id: str) -> ImportJob:
+    job = ImportJob.objects.filter(pk=job_id, created_by=view.actor.label).first()
     if job is None:
         raise NotFoundError("Import not found.")
     return job
 
 
 class ImportDetailView(ProfilesView):
+    required_permissions = {"GET": "profiles.add_subject"}
+
     @extend_schema(responses=serializers.ImportJobSerializer)
     def get(self, request: Request, job_id: str) -> Response:
-        return Response(serializers.ImportJobSerializer(_job(request, job_id)).data)
+        return Response(serializers.ImportJobSerializer(_job(self, job_id)).data)
 
 
-class ImportErrorsView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+class ImportErrorsView(ScopedViewMixin, generics.ListAPIView):
     required_scopes = {"GET": "profiles:read"}
+    required_permissions = {"GET": "profiles.add_subject"}
     serializer_class = serializers.ImportLineErrorSerializer
 
     def get_queryset(self):
-        return _job(self.request, self.kwargs["job_id"]).errors.all()
+        return _job(self, self.kwargs["job_id"]).errors.all()

@@ -369,3 +369,496 @@ def render() -> str:
         cells = [f"{expected[r][0]} / {expected[r][1]}" for r in roles]
         lines.append(f"| `{endpoint}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# --- writes -------------------------------------------------------------------------------
+# Every role (and a service account's EU token), a subject in or out of the caller's regions, and
+# every write endpoint and admin action on personal data. Each cell runs in a savepoint that
+# is rolled back, so cells do not see each other's writes. Cross-region rows send an EU record
+# (or request) carrying the subject's e-mail: for the out-of-scope (US-CA) subject it must never
+# be matched, written, merged or acted on, and nothing in the answer may tell that it exists.
+
+SERVICE_ACCOUNT = "Service account (token)"
+WRITE_ROLES: dict[str, list[str] | None] = {**ROLES, SERVICE_ACCOUNT: ["EU"]}
+
+
+def _written(response) -> str | None:
+    """403/404/login for a refused call, None when the call went through (an admin action or
+    form answers with a redirect to its page when done)."""
+    if response.status_code in (403, 404):
+        return str(response.status_code)
+    if response.status_code == 302 and "/login/" in response["Location"]:
+        return "login"
+    return None
+
+
+def _upsert_outcome(response) -> str:
+    if _written(response):
+        return _written(response)
+    body = response.json()
+    outcome = "created" if body["created"] else "updated"
+    return outcome + (" + review" if body["review_items"] else "")
+
+
+def _record(subject, region: str) -> dict:
+    return {
+        "region": region,
+        "identifiers": [{"kind": "email", "value": subject.email}],
+        "attributes": {"city": "Matrixville"},
+    }
+
+
+def upsert(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/profiles/subjects/upsert/",
+        _record(subject, subject.region),
+        content_type="application/json",
+    )
+    return _upsert_outcome(r)
+
+
+def upsert_cross(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/profiles/subjects/upsert/",
+        _record(subject, IN_REGION),
+        content_type="application/json",
+    )
+    return _upsert_outcome(r)
+
+
+def batch(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/profiles/subjects/batch/",
+        {"idempotency_key": f"matrix-{subject.pk}", "records": [_record(subject, subject.region)]},
+        content_type="application/json",
+    )
+    if _written(r):
+        return _written(r)
+    result = r.json()["results"][0]
+    return result["error"]["code"] if "error" in result else _upsert_outcome_of(result)
+
+
+def _upsert_outcome_of(result: dict) -> str:
+    return ("created" if result["created"] else "updated") + (
+        " + review" if result["review_items"] else ""
+    )
+
+
+def ndjson_import(client: Client, subject) -> str:
+    import json
+
+    from profiles.imports import import_job_run
+
+    r = client.post(
+        "/api/v1/profiles/imports/",
+        (json.dumps(_record(subject, subject.region)) + "\n").encode(),
+        content_type="application/x-ndjson",
+    )
+    if _written(r):
+        return _written(r)
+    job = import_job_run(job_id=r.json()["id"])
+    if job.imported:
+        return "imported"
+    return job.errors.get().code
+
+
+def consent_write(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/consent/records/",
+        {"subject": str(subject.pk), "purpose": "analytics", "state": "denied"},
+        content_type="application/json",
+    )
+    return _written(r) or "recorded"
+
+
+def _opened(client: Client, subject, region: str) -> str:
+    from dsar.models import DataSubjectRequest
+    from tests.dsar.helpers import drive
+
+    r = client.post(
+        "/api/v1/dsar/requests/",
+        {"kind": "opt_out", "email": subject.email, "region": region},
+        content_type="application/json",
+    )
+    if _written(r):
+        return _written(r)
+    request = drive(DataSubjectRequest.objects.get(reference=r.json()["reference"]))
+    if request.subject_id is None:
+        return "no subject found"
+    return "acts on subject" if request.subject_id == subject.pk else "acts on another"
+
+
+def dsar_open(client: Client, subject) -> str:
+    return _opened(client, subject, subject.region)
+
+
+def dsar_open_cross(client: Client, subject) -> str:
+    return _opened(client, subject, IN_REGION)
+
+
+def _erasure_request(subject):
+    from audit.actors import Actor
+    from dsar.services import request_create
+
+    request, _ = request_create(
+        kind="erasure",
+        channel="api",
+        actor=Actor.system("tests"),
+        subject=subject,
+        verification="service",
+    )
+    return request
+
+
+def dsar_approve(client: Client, subject) -> str:
+    request = _erasure_request(subject)
+    r = client.post(
+        f"/api/v1/dsar/requests/{request.pk}/approve/", {}, content_type="application/json"
+    )
+    return _written(r) or "approved"
+
+
+def dsar_extend(client: Client, subject) -> str:
+    request = _erasure_request(subject)
+    r = client.post(
+        f"/api/v1/dsar/requests/{request.pk}/extend/",
+        {"reason": "access matrix"},
+        content_type="application/json",
+    )
+    return _written(r) or "extended"
+
+
+def unmask(client: Client, subject) -> str:
+    r = client.post(
+        "/api/v1/access/unmask/",
+        {"subject": str(subject.pk), "reason": "access matrix check", "minutes": 5},
+        content_type="application/json",
+    )
+    return _written(r) or "granted"
+
+
+def _admin_action(client: Client, url: str, action: str, pk) -> object:
+    return client.post(url, {"action": action, "_selected_action": [str(pk)], "confirmed": "yes"})
+
+
+def admin_review_accept(client: Client, subject) -> str:
+    from profiles.models import MatchReview, Subject
+    from tests.factories import make_subject
+
+    newcomer = make_subject(region=IN_REGION, email=f"newcomer-{subject.pk}@example.com")
+    review = MatchReview.objects.create(subject=newcomer, candidate=subject, score=0.8)
+    r = _admin_action(client, "/admin/profiles/matchreview/", "accept", review.pk)
+    if _written(r):
+        return _written(r)
+    merged = Subject.objects.filter(pk__in=[newcomer.pk, subject.pk], status="merged").exists()
+    return "merged" if merged else "not merged"
+
+
+def admin_hold_place(client: Client, subject) -> str:
+    from dsar.models import LegalHold
+
+    r = client.post(
+        "/admin/dsar/legalhold/add/", {"subject": str(subject.pk), "reason": "access matrix"}
+    )
+    if _written(r):
+        return _written(r)
+    return "placed" if LegalHold.objects.filter(subject=subject).exists() else "not placed"
+
+
+def admin_hold_release(client: Client, subject) -> str:
+    from audit.actors import Actor
+    from dsar.services import legal_hold_place
+
+    hold = legal_hold_place(subject=subject, reason="access matrix", actor=Actor.system("tests"))
+    r = _admin_action(client, "/admin/dsar/legalhold/", "release", hold.pk)
+    if _written(r):
+        return _written(r)
+    hold.refresh_from_db()
+    return "released" if hold.released_at else "not released"
+
+
+def admin_intake(client: Client, subject) -> str:
+    from dsar.models import DataSubjectRequest
+
+    before = DataSubjectRequest.objects.filter(subject=subject).count()
+    r = client.post(
+        "/admin/dsar/datasubjectrequest/add/",
+        {"kind": "access", "subject": subject.email, "attestation": "on"},
+    )
+    if _written(r):
+        return _written(r)
+    opened = DataSubjectRequest.objects.filter(subject=subject).count() > before
+    return "opened" if opened else "not found"
+
+
+def admin_decide(client: Client, subject) -> str:
+    request = _erasure_request(subject)
+    r = client.post(
+        f"/admin/dsar/datasubjectrequest/{request.pk}/decide/",
+        {"action": "approve", "text": "access matrix"},
+    )
+    if _written(r):
+        return _written(r)
+    request.refresh_from_db()
+    return "approved" if request.approved_at else "not approved"
+
+
+def admin_assign(client: Client, subject) -> str:
+    request = _erasure_request(subject)
+    r = _admin_action(client, "/admin/dsar/datasubjectrequest/", "assign_to_me", request.pk)
+    if _written(r):
+        return _written(r)
+    request.refresh_from_db()
+    return "assigned" if request.assigned_to_id else "not assigned"
+
+
+def admin_review_reject(client: Client, subject) -> str:
+    from profiles.models import MatchReview
+    from tests.factories import make_subject
+
+    newcomer = make_subject(region=IN_REGION, email=f"newcomer-{subject.pk}@example.com")
+    review = MatchReview.objects.create(subject=newcomer, candidate=subject, score=0.8)
+    r = _admin_action(client, "/admin/profiles/matchreview/", "reject", review.pk)
+    if _written(r):
+        return _written(r)
+    review.refresh_from_db()
+    return "rejected" if review.status == "rejected" else "not rejected"
+
+
+def dsar_archive_link(client: Client, subject) -> str:
+    from audit.actors import Actor
+    from dsar import archive
+    from dsar.services import request_create
+
+    request, _ = request_create(
+        kind="access",
+        channel="api",
+        actor=Actor.system("tests"),
+        subject=subject,
+        verification="service",
+    )
+    archive.archive_store(request=request, content=archive.package(archive.collect(request)))
+    r = client.post(
+        f"/api/v1/dsar/requests/{request.pk}/archive-link/", {}, content_type="application/json"
+    )
+    return _written(r) or "link issued"
+
+
+# Endpoint or admin action -> (observer, {role: (outcome in scope, outcome out of scope)}).
+WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
+    "POST /api/v1/profiles/subjects/upsert/": (
+        upsert,
+        {
+            "DPO": ("updated", "updated"),
+            "Privacy officer": ("updated", "403"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("updated", "403"),
+        },
+    ),
+    "POST /api/v1/profiles/subjects/upsert/ (EU record, subject's e-mail)": (
+        upsert_cross,
+        {
+            "DPO": ("updated", "created + review"),
+            "Privacy officer": ("updated", "created"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("updated", "created"),
+        },
+    ),
+    "POST /api/v1/profiles/subjects/batch/": (
+        batch,
+        {
+            "DPO": ("updated", "updated"),
+            "Privacy officer": ("updated", "region_not_allowed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("updated", "region_not_allowed"),
+        },
+    ),
+    "POST /api/v1/profiles/imports/ (one line, run by the worker)": (
+        ndjson_import,
+        {
+            "DPO": ("imported", "imported"),
+            "Privacy officer": ("imported", "region_not_allowed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("imported", "region_not_allowed"),
+        },
+    ),
+    "POST /api/v1/consent/records/": (
+        consent_write,
+        {
+            "DPO": ("recorded", "recorded"),
+            "Privacy officer": ("recorded", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("recorded", "404"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/ (opt-out by e-mail)": (
+        dsar_open,
+        {
+            "DPO": ("acts on subject", "acts on subject"),
+            "Privacy officer": ("acts on subject", "403"),
+            "Support agent": ("acts on subject", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("acts on subject", "403"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/ (EU opt-out, subject's e-mail)": (
+        dsar_open_cross,
+        {
+            "DPO": ("acts on subject", "no subject found"),
+            "Privacy officer": ("acts on subject", "no subject found"),
+            "Support agent": ("acts on subject", "no subject found"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("acts on subject", "no subject found"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/{request}/approve/": (
+        dsar_approve,
+        {
+            "DPO": ("approved", "approved"),
+            "Privacy officer": ("approved", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("approved", "404"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/{request}/extend/": (
+        dsar_extend,
+        {
+            "DPO": ("extended", "extended"),
+            "Privacy officer": ("extended", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("extended", "404"),
+        },
+    ),
+    "POST /api/v1/dsar/requests/{request}/archive-link/": (
+        dsar_archive_link,
+        {
+            "DPO": ("link issued", "link issued"),
+            "Privacy officer": ("link issued", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("link issued", "404"),
+        },
+    ),
+    "POST /api/v1/access/unmask/": (
+        unmask,
+        {
+            "DPO": ("granted", "granted"),
+            "Privacy officer": ("granted", "404"),
+            "Support agent": ("403", "404"),
+            "Marketing analyst": ("404", "404"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("403", "403"),
+        },
+    ),
+    "admin: match review, action accept": (
+        admin_review_accept,
+        {
+            "DPO": ("merged", "merged"),
+            "Privacy officer": ("merged", "not merged"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not merged", "not merged"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: match review, action reject": (
+        admin_review_reject,
+        {
+            "DPO": ("rejected", "rejected"),
+            "Privacy officer": ("rejected", "not rejected"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not rejected", "not rejected"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: legal hold, add": (
+        admin_hold_place,
+        {
+            "DPO": ("placed", "placed"),
+            "Privacy officer": ("placed", "not placed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: legal hold, action release": (
+        admin_hold_release,
+        {
+            "DPO": ("released", "released"),
+            "Privacy officer": ("released", "not released"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: data-subject request, add": (
+        admin_intake,
+        {
+            "DPO": ("opened", "opened"),
+            "Privacy officer": ("opened", "not found"),
+            "Support agent": ("opened", "not found"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: data-subject request, decide": (
+        admin_decide,
+        {
+            "DPO": ("approved", "approved"),
+            "Privacy officer": ("approved", "404"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: data-subject request, action assign_to_me": (
+        admin_assign,
+        {
+            "DPO": ("assigned", "assigned"),
+            "Privacy officer": ("assigned", "not assigned"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+}
+
+
+def render_writes() -> str:
+    """The write matrix as a Markdown table (in-scope / out-of-scope per role)."""
+    roles = list(WRITE_ROLES)
+    head = (
+        "| write endpoint or admin action | "
+        + " | ".join(
+            f"{r} ({'all' if WRITE_ROLES[r] is None else ', '.join(WRITE_ROLES[r])})" for r in roles
+        )
+        + " |"
+    )
+    lines = [head, "|" + "---|" * (len(roles) + 1)]
+    for endpoint, (_, expected) in WRITE_MATRIX.items():
+        cells = [f"{expected[r][0]} / {expected[r][1]}" for r in roles]
+        lines.append(f"| `{endpoint}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

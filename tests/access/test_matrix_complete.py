@@ -1,59 +1,136 @@
-"""Every API endpoint is either in the access matrix or declared free of personal data, so a
-new endpoint cannot ship without its row in docs/access.md."""
+"""Every API endpoint is either in the access matrix or declared free of personal data, every
+write endpoint and every write of a scoped admin (its actions, add form and own pages) is in
+the write matrix, so a new endpoint or admin action cannot ship without its row in
+docs/access.md."""
 
+from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.access.matrix import MATRIX
+from access.admin_base import ScopedAdmin
+from tests.access.matrix import MATRIX, WRITE_MATRIX
 
 # Endpoints that show no personal data of subjects, or whose scoping is tested elsewhere.
 NOT_PERSONAL = {
     "api/v1/access/me/": "the caller's own roles and scopes",
     "api/v1/access/tokens/": "token metadata; DPO only (tests/access/test_tokens.py)",
     "api/v1/access/tokens/<int:token_id>/revoke/": "token metadata; DPO only",
-    "api/v1/access/unmask/": "creates a grant; scoped by subject_get (tests/access/test_unmask.py)",
-    "api/v1/profiles/subjects/upsert/": "write-only; region-limited (tests/profiles/test_ingestion_api.py)",
-    "api/v1/profiles/subjects/batch/": "write-only; region-limited",
-    "api/v1/profiles/imports/": "write-only upload",
     "api/v1/profiles/imports/<uuid:job_id>/": "progress counters of the caller's own import",
     "api/v1/profiles/imports/<uuid:job_id>/errors/": "line numbers and reasons, never values",
-    "api/v1/consent/records/": "write-only; subject scoped by subject_get",
     "api/v1/consent/tcf/decode/": "decodes a string the caller sends",
     "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key",
     "api/v1/consent/public/consents/": "public banner API: records a visitor's own choices",
     "api/v1/dsar/intake/": "public intake: answers the same whether or not data is held",
     "api/v1/dsar/intake/confirm/": "public: a reference and a code, never personal data",
     "api/v1/dsar/callbacks/<uuid:task_id>/": "signed by the connected system; returns a status",
-    "api/v1/dsar/requests/<uuid:request_id>/approve/": "scoped like deny (tests/dsar/test_api.py)",
-    "api/v1/dsar/requests/<uuid:request_id>/extend/": "scoped like deny (tests/dsar/test_api.py)",
-    "api/v1/dsar/requests/<uuid:request_id>/archive-link/": "scoped like deny; audited",
 }
 
 
-def _routes(resolver: URLResolver, prefix: str = "") -> list[str]:
+# Write endpoints whose scoping is not by the caller's regions: public (the person themselves),
+# signed by a connected system, or touching no subject's data.
+WRITES_WITHOUT_REGION_SCOPE = {
+    "api/v1/access/tokens/",
+    "api/v1/access/tokens/<int:token_id>/revoke/",
+    "api/v1/consent/tcf/decode/",
+    "api/v1/consent/public/consents/",
+    "api/v1/dsar/intake/",
+    "api/v1/dsar/intake/confirm/",
+    "api/v1/dsar/callbacks/<uuid:task_id>/",
+}
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> list[tuple[str, object]]:
     routes = []
     for pattern in resolver.url_patterns:
         route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
             routes += _routes(pattern, route)
         elif isinstance(pattern, URLPattern):
-            routes.append(route)
+            routes.append((route, getattr(pattern.callback, "cls", None)))
     return routes
 
 
-def _matrix_routes() -> set[str]:
-    covered = set()
-    for endpoint in MATRIX:
-        if endpoint.startswith(("GET ", "POST ")):
-            path = endpoint.split(" ", 1)[1].split("?")[0].lstrip("/")
-            covered.add(
-                path.replace("{id}", "<uuid:subject_id>")
-                .replace("{record}", "<uuid:record_id>")
-                .replace("{request}", "<uuid:request_id>")
-            )
-    return covered
+def _api_routes() -> dict[str, object]:
+    return {r: view for r, view in _routes(get_resolver()) if r.startswith("api/v1/")}
+
+
+def _route_of(endpoint: str) -> str:
+    path = endpoint.split(" ")[1].split("?")[0].lstrip("/")
+    return (
+        path.replace("{id}", "<uuid:subject_id>")
+        .replace("{record}", "<uuid:record_id>")
+        .replace("{request}", "<uuid:request_id>")
+    )
+
+
+def _matrix_routes(matrix: dict, methods: tuple[str, ...] = ("GET ", "POST ")) -> set[str]:
+    return {_route_of(e) for e in matrix if e.startswith(methods)}
 
 
 def test_every_api_endpoint_is_in_the_matrix_or_declared_non_personal():
-    api_routes = {r for r in _routes(get_resolver()) if r.startswith("api/v1/")}
-    missing = sorted(api_routes - _matrix_routes() - set(NOT_PERSONAL))
+    covered = _matrix_routes(MATRIX) | _matrix_routes(WRITE_MATRIX)
+    missing = sorted(set(_api_routes()) - covered - set(NOT_PERSONAL))
     assert missing == [], f"add these endpoints to tests/access/matrix.py: {missing}"
+
+
+def test_every_write_endpoint_is_in_the_write_matrix():
+    """A route whose view writes (POST/PUT/PATCH/DELETE) is in the write matrix, or is a read
+    by POST in the read matrix, or is declared free of region scope above."""
+    writes = {
+        route
+        for route, view in _api_routes().items()
+        if view is not None and any(hasattr(view, m) for m in WRITE_METHODS)
+    }
+    covered = _matrix_routes(WRITE_MATRIX) | _matrix_routes(MATRIX, ("POST ",))
+    missing = sorted(writes - covered - WRITES_WITHOUT_REGION_SCOPE)
+    assert missing == [], f"add these write endpoints to WRITE_MATRIX: {missing}"
+
+
+def _admin_writes() -> set[str]:
+    """Each scoped admin's actions, add form (when it has its own) and extra pages."""
+    standard = {"changelist", "add", "history", "delete", "change", "autocomplete"}
+    found = set()
+    for model, model_admin in admin.site._registry.items():
+        if not isinstance(model_admin, ScopedAdmin):
+            continue
+        name = model._meta.verbose_name
+        found |= {f"admin: {name}, action {action}" for action in model_admin.actions or ()}
+        own = type(model_admin).__dict__
+        if "add_view" in own or "save_model" in own:
+            found.add(f"admin: {name}, add")
+        prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
+        for url in model_admin.get_urls():
+            page = (url.name or "").removeprefix(prefix)
+            if url.name and page not in standard:
+                found.add(f"admin: {name}, {page}")
+    return found
+
+
+def test_every_scoped_admin_write_is_in_the_write_matrix():
+    missing = sorted(_admin_writes() - set(WRITE_MATRIX))
+    assert missing == [], f"add these admin writes to WRITE_MATRIX: {missing}"
+
+
+# Views that are not behind the scoped base view, and why.
+OUTSIDE_THE_DOOR = {
+    "api/v1/access/me/": "the caller's own roles and scopes, for tokens of any scope",
+    "api/v1/audit/": "audit sits below access (layering); its selectors restrict() every read",
+    "api/v1/consent/public/": "public banner API: a property key, the visitor's own choices",
+    "api/v1/dsar/intake/": "public intake: the person, confirmed by a mailed code",
+    "api/v1/dsar/callbacks/": "signed by the connected system",
+}
+
+
+def test_every_api_view_goes_through_the_scoped_base_view():
+    """A new endpoint derives from access.api.base.ScopedAPIView (or ScopedViewMixin), so its
+    token scope, role permission and region-scoped actor come by construction."""
+    from access.api.base import ScopedViewMixin
+
+    outside = sorted(
+        route
+        for route, view in _api_routes().items()
+        if view is not None
+        and not issubclass(view, ScopedViewMixin)
+        and not route.startswith(tuple(OUTSIDE_THE_DOOR))
+    )
+    assert outside == [], f"derive these views from access.api.base.ScopedAPIView: {outside}"

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from access.masking import mask_email, mask_phone
 from access.models import UnmaskGrant
+from access.scoping import actor_for_user
 from audit.actors import Actor
 from audit.models import AuditEvent
 from profiles.services import subject_share
@@ -44,7 +45,7 @@ def test_unmasking_needs_a_reason_is_audited_and_expires(api, roles):
     subject_share(
         subject=subject,
         user=agent,
-        actor=Actor.for_user(officer),
+        actor=actor_for_user(officer),
         reason="ticket 4711 refund dispute",
     )
     no_reason = api.post(

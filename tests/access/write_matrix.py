@@ -1,4 +1,5 @@
-"""Print the access matrix table for docs/access.md: `uv run python -m tests.access.write_matrix`."""
+"""Print the access matrix tables for docs/access.md (reads, then writes):
+`uv run python -m tests.access.write_matrix`."""
 
 import os
 
@@ -7,6 +8,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.base")
 django.setup()
 
-from tests.access.matrix import render  # noqa: E402
+from tests.access.matrix import render, render_writes  # noqa: E402
 
-print(render(), end="")
+print(render())
+print(render_writes(), end="")

@@ -181,7 +181,7 @@ def test_a_value_sent_without_a_source_system_names_the_integration_that_sent_it
             "identifiers": [{"kind": "email", "value": "lea@example.com"}],
             "attributes": {"loyalty_tier": "gold"},
         },
-        actor=Actor(kind="token", id=str(token.pk), label=token.token_prefix),
+        actor=Actor(kind="token", id=str(token.pk), label=token.token_prefix, regions=None),
     )
     data, files = _archive(subject)
     tier = next(a for a in data["attributes"] if a["key"] == "loyalty_tier")

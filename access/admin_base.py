@@ -1,0 +1,39 @@
+"""The admin's one authorization door: model admins of personal data derive from
+`ScopedAdmin`, so changelists, searches, change views and actions see `restrict(user)` rows
+only, and actions write through services with the officer's scoped actor."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from access.scoping import actor_for
+from audit.actors import Actor
+
+
+class ScopedAdmin(admin.ModelAdmin):
+    """Changelists, searches, change views and actions all see `restrict(user)` rows only."""
+
+    def get_queryset(self, request: HttpRequest):
+        return self.model.objects.restrict(request.user, "view")
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied  # no access to this kind of page at all: 403, as the changelist
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("not found")  # never tell "exists but not yours" apart from "missing"
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """A form's link to a scoped model (a legal hold's subject) accepts only rows the
+        officer may see: an out-of-scope id is "not a valid choice", as a missing one."""
+        related = db_field.remote_field.model
+        if hasattr(related.objects, "restrict"):
+            kwargs["queryset"] = related.objects.restrict(request.user, "view")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def actor(self, request: HttpRequest) -> Actor:
+        """The officer, with the regions they may write: what every admin write passes on."""
+        return actor_for(request)
