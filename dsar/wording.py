@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent.regimes import supervisory_authorities
 from dsar.models import DataSubjectRequest
 
 Kind = DataSubjectRequest.Kind
@@ -50,19 +51,6 @@ LEGAL_REFERENCES: dict[str, dict[str, str]] = {
     },
 }
 
-# Where a person may complain, per regime (told with every refusal).
-COMPLAINT_BODIES = {
-    "GDPR": "the data protection supervisory authority of your country (GDPR Art. 77)",
-    "UK-GDPR": "the Information Commissioner's Office (ico.org.uk)",
-    "CCPA": "the California Privacy Protection Agency (cppa.ca.gov) or the California "
-    "Attorney General",
-    "VCDPA": "the Virginia Attorney General",
-    "CPA": "the Colorado Attorney General",
-    "CTDPA": "the Connecticut Attorney General",
-    "LGPD": "the Autoridade Nacional de Proteção de Dados (ANPD)",
-    "PIPEDA": "the Office of the Privacy Commissioner of Canada",
-}
-
 
 def with_article(noun: str) -> str:
     """`an access request`, `a rectification request`."""
@@ -78,8 +66,15 @@ def kind_phrase(request: DataSubjectRequest) -> str:
 
 
 def complaint_line(request: DataSubjectRequest) -> str:
-    body = COMPLAINT_BODIES.get(request.jurisdiction, "a data protection supervisory authority")
-    return f"You may lodge a complaint with {body}."
+    """Where the person may complain under their regime: the same authorities their access
+    archive names (`consent.regimes.supervisory_authorities`)."""
+    bodies = [
+        f"{entry['name']} ({entry['url']})"
+        for entry in supervisory_authorities(request.jurisdiction)
+    ]
+    if not bodies:
+        return "You may lodge a complaint with a data protection supervisory authority."
+    return "You may lodge a complaint with " + " or ".join(bodies) + "."
 
 
 def period(days: int) -> str:
