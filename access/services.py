@@ -15,7 +15,7 @@ from access import roles, tokens
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor
 from audit.services import audit_record
-from ops.errors import DomainError, ForbiddenError
+from core.errors import DomainError, ForbiddenError
 
 TOKEN_SCOPES = (
     "profiles:read",
@@ -165,7 +165,7 @@ def unmask_grant_create(
         )
     shared = subject.shares.filter(user=user, expires_at__gt=timezone.now()).exists()
     if not subject_visible(user, subject) or not (actor.covers(subject.region) or shared):
-        from ops.errors import NotFoundError
+        from core.errors import NotFoundError
 
         raise NotFoundError("Subject not found.")
     if not (user.has_perm("access.add_unmaskgrant") or shared):

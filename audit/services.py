@@ -172,7 +172,7 @@ def audit_head_publish(*, head_file: Path | None = None) -> PublishedHead | None
     from django.conf import settings
 
     from audit.selectors import configured_head_file, known_heads
-    from ops import webhooks
+    from core import webhooks
 
     path = head_file or configured_head_file()
     for known in known_heads(head_file=path):

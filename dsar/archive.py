@@ -28,8 +28,8 @@ from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
+from core.errors import DomainError
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
-from ops.errors import DomainError
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
 from profiles.models import Subject, SubjectKey

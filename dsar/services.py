@@ -22,6 +22,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
+from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from dsar import deadlines, wording
 from dsar.models import (
     DataSubjectRequest,
@@ -32,7 +33,6 @@ from dsar.models import (
     TimelineEntry,
     connector_secret,
 )
-from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
 from profiles.models import Subject, SubjectKey

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from access.masking import is_unmasked, mask_value
 from audit.actors import Actor
 from audit.services import audit_record
-from ops.errors import NotFoundError
+from core.errors import NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, blind_index, normalize
 from profiles.models import (
     Attribute,

@@ -25,7 +25,8 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
 from audit.services import audit_record, audit_record_many
-from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from core.regions import KNOWN_REGIONS
 from profiles import matching
 from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
 from profiles.crypto.keyring import master_keyring
@@ -41,9 +42,6 @@ from profiles.models import (
     SuppressedIdentity,
     System,
 )
-
-KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
-
 
 SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be re-imported."
 

@@ -187,8 +187,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["ops.parsers.CheckedJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "ops.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.CheckedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ops.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "ops.openapi.ErrorDocumentingAutoSchema",
