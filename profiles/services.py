@@ -30,6 +30,7 @@ from core.regions import KNOWN_REGIONS
 from profiles import matching
 from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
 from profiles.crypto.keyring import master_keyring
+from profiles.keystore import data_keys_shred
 from profiles.models import (
     Attribute,
     DataCategory,
@@ -612,7 +613,7 @@ def subjects_merge(
             source=source,
             merged_by=actor.label,
         )
-        SubjectKey.objects.filter(subject_id=merged.pk).delete()
+        data_keys_shred(owner_ids=[merged.pk])
         merged.forget_data_key()
         Subject.objects.filter(pk=merged.pk).update(
             status=Subject.Status.MERGED, merged_into=survivor
@@ -693,8 +694,7 @@ def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> M
 def subject_shred(*, subject_id: uuid.UUID) -> bool:
     """Destroy the subject's data key: every ciphertext under it becomes undecryptable by
     anyone, with any master key. Returns whether a key existed."""
-    deleted, _ = SubjectKey.objects.filter(subject_id=subject_id).delete()
-    return bool(deleted)
+    return bool(data_keys_shred(owner_ids=[subject_id]))
 
 
 def subject_erase(
