@@ -32,11 +32,6 @@ _STATUS_CODES = {
 }
 
 
-def current_request_id() -> str:
-    """The id of the request being served in this context ('' outside a request)."""
-    return _REQUEST_ID.get()
-
-
 class RequestIdMiddleware:
     """Takes X-Request-ID if it is well formed, otherwise makes one; echoes it back."""
 

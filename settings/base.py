@@ -89,7 +89,7 @@ WSGI_APPLICATION = "settings.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -234,7 +234,6 @@ CELERY_TASK_ROUTES = {
     "profiles.*": {"queue": "default"},
     "audit.*": {"queue": "maintenance"},
     "ops.*": {"queue": "maintenance"},
-    "access.*": {"queue": "maintenance"},
 }
 CELERY_WORKER_QUEUES = ["default", "dsar", "consent", "maintenance"]
 CELERY_TASK_ALWAYS_EAGER = False
