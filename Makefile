@@ -10,7 +10,7 @@ help:
 	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
-	@echo "make lint   - ruff lint and format check"
+	@echo "make lint   - ruff lint and format check, the import contract (lint-imports), mypy"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
 
 uv:
@@ -43,6 +43,8 @@ fuzz: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+	$(UV) run --frozen mypy
 
 format: install
 	$(UV) run --frozen ruff format .

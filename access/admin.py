@@ -13,6 +13,7 @@ from access import roles, services
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor
+from core.admin import ReadOnlyAdminMixin
 
 
 class RegionScopeInline(admin.StackedInline):
@@ -123,15 +124,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(UnmaskGrant)
-class UnmaskGrantAdmin(admin.ModelAdmin):
+class UnmaskGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "subject_id", "reason", "created_at", "expires_at"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

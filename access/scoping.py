@@ -43,7 +43,7 @@ def allowed_regions(who: Any) -> frozenset[str] | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return frozenset()
     if user.is_superuser:
-        user_regions = None
+        user_regions: frozenset[str] | None = None
     else:
         scope = getattr(user, "region_scope", None) if _has_scope(user) else None
         if scope is None:

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from access import roles, tokens
-from access.models import ApiToken, RegionScope, UnmaskGrant
+from access.models import ApiToken, UnmaskGrant
 from audit.actors import Actor
-from audit.services import audit_record
-from ops.errors import DomainError, ForbiddenError
+from audit.services import audit_record, audit_subject_action
+from core.errors import DomainError, ForbiddenError
 
 TOKEN_SCOPES = (
     "profiles:read",
@@ -46,23 +46,6 @@ def sync_roles(*, permission_model: Any = Permission, group_model: Any = Group) 
         group.permissions.set(wanted)
         counts[role] = len(wanted)
     return counts
-
-
-def region_scope_set(
-    *, user: Any, regions: list[str], all_regions: bool, actor: Actor
-) -> RegionScope:
-    with transaction.atomic():
-        scope, _ = RegionScope.objects.update_or_create(
-            user=user, defaults={"regions": sorted(set(regions)), "all_regions": all_regions}
-        )
-        audit_record(
-            actor=actor,
-            action="access.regionscope.set",
-            object_type="auth.user",
-            object_id=user.pk,
-            fields=["regions", "all_regions"],
-        )
-    return scope
 
 
 def api_token_refusals(*, user: Any, expires_at: dt.datetime | None) -> dict[str, list[str]]:
@@ -165,7 +148,7 @@ def unmask_grant_create(
         )
     shared = subject.shares.filter(user=user, expires_at__gt=timezone.now()).exists()
     if not subject_visible(user, subject) or not (actor.covers(subject.region) or shared):
-        from ops.errors import NotFoundError
+        from core.errors import NotFoundError
 
         raise NotFoundError("Subject not found.")
     if not (user.has_perm("access.add_unmaskgrant") or shared):
@@ -178,13 +161,10 @@ def unmask_grant_create(
             reason=reason[:500],
             expires_at=timezone.now() + dt.timedelta(minutes=minutes),
         )
-        audit_record(
+        audit_subject_action(
             actor=actor,
             action="access.subject.unmask",
-            object_type="profiles.subject",
-            object_id=subject.pk,
-            subject_id=subject.pk,
-            region=subject.region,
+            subject=subject,
             reason=reason,
         )
     return grant

@@ -13,6 +13,7 @@ from audit.actors import Actor
 from audit.csvsafe import csv_row
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
+from core.admin import ReadOnlyAdminMixin
 
 CSV_COLUMNS = [
     "sequence",
@@ -57,15 +58,8 @@ def _regions(request: HttpRequest) -> frozenset[str] | None:
     return allowed_regions(request.user)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(AuditEvent)

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -24,7 +25,7 @@ def audit_record(
     actor: Actor,
     action: str,
     object_type: str,
-    object_id: str | uuid.UUID,
+    object_id: str | int | uuid.UUID,
     subject_id: uuid.UUID | str | None = None,
     region: str = "",
     fields: Iterable[str] = (),
@@ -49,6 +50,29 @@ def audit_record(
             }
         ],
     )[0]
+
+
+def audit_subject_action(
+    *,
+    actor: Actor,
+    action: str,
+    subject: Any,
+    fields: Iterable[str] = (),
+    reason: str = "",
+) -> AuditEvent:
+    """Append one event about a data subject (a profiles Subject: anything with `pk` and
+    `region`): the subject is the object, its id and region are recorded for scoped audit
+    views. `fields` are field *names*, never values."""
+    return audit_record(
+        actor=actor,
+        action=action,
+        object_type="profiles.subject",
+        object_id=subject.pk,
+        subject_id=subject.pk,
+        region=subject.region,
+        fields=fields,
+        reason=reason,
+    )
 
 
 def audit_record_many(*, actor: Actor, entries: list[dict]) -> list[AuditEvent]:
@@ -172,7 +196,7 @@ def audit_head_publish(*, head_file: Path | None = None) -> PublishedHead | None
     from django.conf import settings
 
     from audit.selectors import configured_head_file, known_heads
-    from ops import webhooks
+    from core import webhooks
 
     path = head_file or configured_head_file()
     for known in known_heads(head_file=path):

@@ -34,8 +34,9 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
+from core.admin import ReadOnlyAdminMixin
+from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
-from profiles.services import KNOWN_REGIONS
 
 
 @admin.register(Jurisdiction)
@@ -76,20 +77,7 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
     filter_horizontal = ["purposes"]
 
 
-class ReadOnlyMixin:
-    """Records that are proof: shown, never added, edited or deleted in the admin."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnly(ReadOnlyMixin, ScopedAdmin):
+class ReadOnly(ReadOnlyAdminMixin, ScopedAdmin):
     pass
 
 
@@ -374,7 +362,7 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "policy",
         "dry_run",

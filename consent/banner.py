@@ -19,7 +19,7 @@ from consent.models import (
 from consent.selectors import jurisdiction_for_region
 from consent.services import Proof, consent_record, visitor_lock
 from consent.tcf import TCStringError, decode_tc_string
-from ops.errors import DomainError
+from core.errors import DomainError
 
 DENIED = ConsentRecord.State.DENIED
 GRANTED = ConsentRecord.State.GRANTED

@@ -277,7 +277,7 @@ def _profiles_data_categories() -> list[str]:
 
 
 def _known_regions() -> tuple[str, ...]:
-    from profiles.services import KNOWN_REGIONS
+    from core.regions import KNOWN_REGIONS
 
     return KNOWN_REGIONS
 

@@ -20,12 +20,11 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import RetentionPolicy, RetentionRun
+from profiles import retention as profile_retention
 from profiles.models import Attribute, Event
+from profiles.retention import ANONYMISED_PREFIX
 
 BATCH_SIZE = 500
-# Anonymised events get this dedup key prefix: they are not anonymised twice, and the old key
-# (a keyed hash of name, time and payload) goes with the payload.
-ANONYMISED_PREFIX = "anon:"
 
 logger = logging.getLogger(__name__)
 
@@ -103,28 +102,12 @@ def retention_counts(
     return {row["subject__region"]: row["n"] for row in counted if row["n"]}
 
 
-def _anonymise_events(ids: list) -> int:
-    """Empty the payload, cut the time to the month, replace the dedup key: through save(), the
-    only way an encrypted field is written (update() refuses it)."""
-    subjects: dict = {}
-    events = Event.objects.filter(pk__in=ids).select_related("subject")
-    for event in events:
-        event.subject = subjects.setdefault(event.subject_id, event.subject)  # one key unwrap
-        event.payload = {}
-        event.occurred_at = event.occurred_at.replace(
-            day=1, hour=0, minute=0, second=0, microsecond=0
-        )
-        event.dedup_key = f"{ANONYMISED_PREFIX}{event.pk.hex}"
-        event.save(update_fields=["payload", "occurred_at", "dedup_key"])
-    return len(events)
-
-
 def _apply_batch(policy: RetentionPolicy, ids: list) -> int:
     if policy.action == RetentionPolicy.Action.ANONYMISE:
-        return _anonymise_events(ids)
-    model = Event if policy.target == RetentionPolicy.Target.EVENTS else Attribute
-    deleted, _ = model.objects.filter(pk__in=ids).delete()
-    return deleted
+        return profile_retention.events_anonymise(ids=ids)
+    if policy.target == RetentionPolicy.Target.EVENTS:
+        return profile_retention.events_delete(ids=ids)
+    return profile_retention.attributes_delete(ids=ids)
 
 
 def _run_policy(

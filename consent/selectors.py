@@ -17,7 +17,7 @@ from consent.models import (
     ProcessingActivity,
     Purpose,
 )
-from ops.errors import NotFoundError
+from core.errors import NotFoundError
 
 
 class Reason:

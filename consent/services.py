@@ -18,7 +18,7 @@ from audit.services import audit_record
 from consent.models import ConsentRecord, CurrentConsent, Notice, ProcessingActivity, Purpose
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue
-from ops.errors import ConflictError, DomainError, NotFoundError
+from core.errors import ConflictError, DomainError, NotFoundError
 
 GENESIS = "0" * 64
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}

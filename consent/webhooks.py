@@ -11,7 +11,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
-from ops import webhooks
+from core import webhooks
 
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=2)

@@ -23,6 +23,7 @@ from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
+from core.errors import DomainError
 from dsar import pipeline, selectors, services, wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
@@ -33,7 +34,6 @@ from dsar.models import (
     SystemConnector,
     SystemTask,
 )
-from ops.errors import DomainError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.selectors import subject_get, subject_search_any
 

@@ -28,11 +28,12 @@ from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
+from core.errors import DomainError
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
-from ops.errors import DomainError
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
-from profiles.models import Subject, SubjectKey
+from profiles.keystore import data_keys_shred
+from profiles.models import Subject
 from profiles.selectors import subject_export
 
 Kind = DataSubjectRequest.Kind
@@ -567,7 +568,7 @@ def archive_destroy(*, archive: ExportArchive, downloaded: bool = False) -> None
     """Delete the bytes and destroy the archive's key (no copy can be decrypted afterwards)."""
     now = timezone.now()
     with transaction.atomic():
-        SubjectKey.objects.filter(subject_id=archive.pk).delete()
+        data_keys_shred(owner_ids=[archive.pk])
         fields = {"ciphertext": None, "destroyed_at": now}
         if downloaded:
             fields["downloaded_at"] = now

@@ -30,6 +30,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import ConsentRecord, Purpose
 from consent.services import consent_opt_out_of_sale, consent_record
+from core import webhooks
 from dsar import archive as archives
 from dsar import wording
 from dsar.models import (
@@ -42,7 +43,6 @@ from dsar.models import (
     SystemTask,
 )
 from dsar.services import _audit, _mail, request_purge_contact, timeline_add
-from ops import webhooks
 from profiles.models import Event, Identifier, Subject
 from profiles.selectors import subjects_find_by_identifier
 from profiles.services import subject_erase, subject_rectify

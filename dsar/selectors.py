@@ -15,6 +15,7 @@ from access.scoping import Principal, subject_visible
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import ConsentRecord
+from core.errors import ForbiddenError, NotFoundError
 from dsar import wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
@@ -24,7 +25,6 @@ from dsar.models import (
     SystemTask,
     TimelineEntry,
 )
-from ops.errors import ForbiddenError, NotFoundError
 from profiles.models import Attribute, Event, Identifier, Subject
 from profiles.selectors import subject_search
 

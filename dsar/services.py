@@ -22,6 +22,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
+from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from dsar import deadlines, wording
 from dsar.models import (
     DataSubjectRequest,
@@ -32,10 +33,10 @@ from dsar.models import (
     TimelineEntry,
     connector_secret,
 )
-from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
-from profiles.models import Subject, SubjectKey
+from profiles.keystore import data_keys_shred
+from profiles.models import Subject
 
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
@@ -572,7 +573,7 @@ def request_purge_contact(*, request: DataSubjectRequest) -> None:
     unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
     keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
     keys += list(request.system_tasks.values_list("pk", flat=True))
-    SubjectKey.objects.filter(subject_id__in=keys).delete()
+    data_keys_shred(owner_ids=keys)
     DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=_now())
     request.purged_at = _now()
 

@@ -8,8 +8,8 @@ from django.urls import path
 
 from access.admin_site import CustodiaAdminSite
 from audit.actors import Actor
+from core.errors import NotFoundError
 from ops.dashboard import workspace
-from ops.errors import NotFoundError
 from ops.timeline import subject_timeline
 
 

@@ -1,7 +1,7 @@
 """One error format for the whole API: {"error": {"code", "message", "fields"}}.
 
-Domain exceptions raised by services subclass DomainError; this module maps them, DRF's own
-exceptions and Django's to JSON with a stable code. Messages never contain personal data.
+Domain exceptions raised by services subclass core.errors.DomainError; this module maps them,
+DRF's own exceptions and Django's to JSON with a stable code. Messages never contain personal data.
 """
 
 from __future__ import annotations
@@ -16,61 +16,9 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.errors import DomainError, PayloadTooLargeError
+
 logger = logging.getLogger(__name__)
-
-
-class DomainError(Exception):
-    """A rule of the domain was broken; carries a stable code and an HTTP status."""
-
-    code = "invalid"
-    status = 400
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        fields: dict[str, list[str]] | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.fields = fields or {}
-
-
-class NotFoundError(DomainError):
-    """The object does not exist, or is outside the caller's scope (never tell which)."""
-
-    code = "not_found"
-    status = 404
-
-
-class ConflictError(DomainError):
-    code = "conflict"
-    status = 409
-
-
-class ForbiddenError(DomainError):
-    code = "permission_denied"
-    status = 403
-
-
-class PayloadTooLargeError(DomainError):
-    """The request body is over the limit of its endpoint (docs/api.md, Limits)."""
-
-    code = "payload_too_large"
-    status = 413
-
-
-class InvalidTextError(DomainError):
-    """Text that no field may hold: a NUL character or a lone UTF-16 surrogate."""
-
-    code = "invalid_text"
-    status = 400
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
+from core.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
 from ops.errors import django_request_error, json_error_response
-from ops.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = contextvars.ContextVar("custodia_request_id", default="")
@@ -30,11 +30,6 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
-
-
-def current_request_id() -> str:
-    """The id of the request being served in this context ('' outside a request)."""
-    return _REQUEST_ID.get()
 
 
 class RequestIdMiddleware:

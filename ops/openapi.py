@@ -1,6 +1,6 @@
 """OpenAPI: every operation lists the error statuses it can answer, with the one error format.
 
-The statuses come from the rules every view shares (ops.errors, ops.middleware, ops.parsers,
+The statuses come from the rules every view shares (ops.errors, ops.middleware, core.parsers,
 throttles), so a new endpoint documents them by construction instead of by decoration.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -45,7 +46,7 @@ def _broker() -> dict[str, Any]:
 
 
 def _workers() -> dict[str, Any]:
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.CUSTODIA_WORKER_STALE_SECONDS)
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.CUSTODIA_WORKER_STALE_SECONDS)
     alive = WorkerHeartbeat.objects.filter(last_seen__gte=cutoff, stopped_at__isnull=True).count()
     if not alive:
         raise RuntimeError("no worker has reported recently")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
@@ -35,6 +37,6 @@ def worker_heartbeat_stop(*, hostname: str) -> None:
 
 def worker_heartbeat_prune(*, older_than_seconds: float = 86400) -> int:
     """Forget workers not seen for a day; returns how many were removed."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
     deleted, _ = WorkerHeartbeat.objects.filter(last_seen__lt=cutoff).delete()
     return deleted

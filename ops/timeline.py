@@ -9,7 +9,7 @@ from typing import Any
 
 from audit.actors import Actor
 from audit.selectors import subject_access_history
-from audit.services import audit_record
+from audit.services import audit_subject_action
 from consent.models import ConsentRecord
 from dsar.selectors import request_list
 from profiles.models import Event
@@ -74,13 +74,10 @@ def subject_timeline(*, who: Any, subject_id: Any, actor: Actor) -> dict[str, An
                     "detail": ", ".join(row["fields"]) or row["reason"],
                 }
             )
-    audit_record(
+    audit_subject_action(
         actor=actor,
         action="profiles.subject.timeline",
-        object_type="profiles.subject",
-        object_id=subject.pk,
-        subject_id=subject.pk,
-        region=subject.region,
+        subject=subject,
         fields=shown,
     )
     entries.sort(key=lambda e: e["at"], reverse=True)

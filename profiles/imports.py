@@ -15,8 +15,8 @@ from rest_framework.exceptions import ParseError
 
 from audit.actors import Actor
 from audit.services import audit_record
-from ops.errors import DomainError, PayloadTooLargeError
-from ops.parsers import json_loads_checked
+from core.errors import DomainError, PayloadTooLargeError
+from core.parsers import json_loads_checked
 from profiles.models import ImportJob, ImportLineError, System
 
 CHUNK_LINES = 500

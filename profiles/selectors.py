@@ -12,8 +12,8 @@ from django.db.models import Q, QuerySet
 
 from access.masking import is_unmasked, mask_value
 from audit.actors import Actor
-from audit.services import audit_record
-from ops.errors import NotFoundError
+from audit.services import audit_record, audit_subject_action
+from core.errors import NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, blind_index, normalize
 from profiles.models import (
     Attribute,
@@ -23,7 +23,6 @@ from profiles.models import (
     MatchReview,
     MergeLineage,
     Subject,
-    SuppressedIdentity,
 )
 
 
@@ -122,13 +121,10 @@ def subject_profile(
     fields = {f"identifier.{i['kind']}" for i in identifiers} | {
         f"attribute.{a['key']}" for a in attributes
     }
-    audit_record(
+    audit_subject_action(
         actor=actor,
         action="profiles.subject.read",
-        object_type="profiles.subject",
-        object_id=subject.pk,
-        subject_id=subject.pk,
-        region=subject.region,
+        subject=subject,
         fields=fields,
         reason=reason or ("unmasked" if clear else "masked"),
     )
@@ -266,14 +262,6 @@ def subject_export(*, subject_id: uuid.UUID) -> dict[str, Any]:
         "sources": sources,
         "lineage": subject_lineage(subject=subject),
     }
-
-
-def identifier_is_suppressed(*, kind: str, value: str) -> bool:
-    try:
-        index = blind_index(kind, normalize(kind, value))
-    except InvalidIdentifier:
-        return False
-    return SuppressedIdentity.objects.filter(kind=kind, value_index=index).exists()
 
 
 def match_reviews_pending(*, who: Any) -> QuerySet[MatchReview]:

@@ -25,10 +25,12 @@ from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
 from audit.services import audit_record, audit_record_many
-from ops.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from core.regions import KNOWN_REGIONS
 from profiles import matching
 from profiles.crypto.blind_index import IDENTIFIER_KINDS, blind_index, normalize
 from profiles.crypto.keyring import master_keyring
+from profiles.keystore import data_keys_shred
 from profiles.models import (
     Attribute,
     DataCategory,
@@ -41,9 +43,6 @@ from profiles.models import (
     SuppressedIdentity,
     System,
 )
-
-KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
-
 
 SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be re-imported."
 
@@ -614,7 +613,7 @@ def subjects_merge(
             source=source,
             merged_by=actor.label,
         )
-        SubjectKey.objects.filter(subject_id=merged.pk).delete()
+        data_keys_shred(owner_ids=[merged.pk])
         merged.forget_data_key()
         Subject.objects.filter(pk=merged.pk).update(
             status=Subject.Status.MERGED, merged_into=survivor
@@ -695,8 +694,7 @@ def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> M
 def subject_shred(*, subject_id: uuid.UUID) -> bool:
     """Destroy the subject's data key: every ciphertext under it becomes undecryptable by
     anyone, with any master key. Returns whether a key existed."""
-    deleted, _ = SubjectKey.objects.filter(subject_id=subject_id).delete()
-    return bool(deleted)
+    return bool(data_keys_shred(owner_ids=[subject_id]))
 
 
 def subject_erase(

@@ -89,7 +89,7 @@ WSGI_APPLICATION = "settings.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -187,8 +187,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["ops.parsers.CheckedJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "ops.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.CheckedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ops.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "ops.openapi.ErrorDocumentingAutoSchema",
@@ -234,7 +234,6 @@ CELERY_TASK_ROUTES = {
     "profiles.*": {"queue": "default"},
     "audit.*": {"queue": "maintenance"},
     "ops.*": {"queue": "maintenance"},
-    "access.*": {"queue": "maintenance"},
 }
 CELERY_WORKER_QUEUES = ["default", "dsar", "consent", "maintenance"]
 CELERY_TASK_ALWAYS_EAGER = False

@@ -28,7 +28,6 @@ _embedded_broker_polling()
 SCHEDULE_MODULES = [
     "ops.schedule",
     "audit.schedule",
-    "access.schedule",
     "profiles.schedule",
     "consent.schedule",
     "dsar.schedule",
@@ -40,13 +39,7 @@ def _collect_beat_schedule(sender: Celery, **_: object) -> None:
     """Each app declares its periodic tasks in <app>/schedule.py; beat runs their union."""
     schedule: dict = dict(sender.conf.beat_schedule or {})
     for module_name in SCHEDULE_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        schedule.update(module.BEAT_SCHEDULE)
+        schedule.update(importlib.import_module(module_name).BEAT_SCHEDULE)
     sender.conf.beat_schedule = schedule
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from access.permissions import TokenScopePermission
 from access.scoping import actor_for, allowed_regions
 from audit.actors import Actor
-from ops.errors import ForbiddenError
+from core.errors import ForbiddenError
 
 
 class ScopedViewMixin:

@@ -15,7 +15,7 @@ from access.api import serializers
 from access.api.base import ScopedAPIView
 from access.models import ApiToken
 from access.scoping import Principal, allowed_regions
-from ops.errors import ForbiddenError, NotFoundError
+from core.errors import ForbiddenError, NotFoundError
 
 
 class MeView(APIView):

@@ -17,7 +17,7 @@ from audit.api.serializers import AuditEventSerializer, AuditFilterSerializer
 from audit.models import AuditEvent
 from audit.selectors import audit_events_filter
 from audit.services import audit_record
-from ops.errors import ForbiddenError
+from core.errors import ForbiddenError
 
 
 class AuditAccessMixin:

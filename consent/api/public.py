@@ -18,7 +18,7 @@ from audit.actors import Actor, client_ip
 from consent import banner
 from consent.api.throttles import KEY_HEADER, PublicClientThrottle
 from consent.models import ConsentProperty
-from ops.errors import DomainError, ForbiddenError
+from core.errors import DomainError, ForbiddenError
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 

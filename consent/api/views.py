@@ -14,7 +14,7 @@ from consent.api import serializers
 from consent.models import ConsentRecord, Notice
 from consent.receipts import consent_receipt
 from consent.tcf import TCStringError, decode_tc_string
-from ops.errors import DomainError, ForbiddenError, NotFoundError
+from core.errors import DomainError, ForbiddenError, NotFoundError
 from profiles.models import Subject
 from profiles.selectors import subject_get
 

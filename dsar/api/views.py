@@ -17,12 +17,12 @@ from access.api.base import ScopedAPIView
 from audit.actors import Actor, client_ip, truncate_ip
 from consent.api.public import PublicBannerView
 from consent.api.throttles import IntakeThrottle
+from core import webhooks
+from core.errors import DomainError
+from core.pagination import page_parameters
 from dsar import selectors, services
 from dsar.api import serializers
 from dsar.models import DataSubjectRequest, SystemTask
-from ops import webhooks
-from ops.errors import DomainError
-from ops.pagination import page_parameters
 from profiles.selectors import subject_get
 
 ACCEPTED = (

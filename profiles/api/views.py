@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.api.base import ScopedAPIView, ScopedViewMixin
-from ops.errors import ConflictError, DomainError, NotFoundError
+from core.errors import ConflictError, DomainError, NotFoundError
 from profiles import imports, selectors, services
 from profiles.api import serializers
 from profiles.models import ImportJob, IngestionRequest

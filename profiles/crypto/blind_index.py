@@ -9,7 +9,7 @@ import unicodedata
 
 import phonenumbers
 
-from ops.errors import DomainError
+from core.errors import DomainError
 from profiles.crypto.keyring import blind_index_key
 
 IDENTIFIER_KINDS = ("email", "phone", "customer_id", "device_id")

@@ -9,8 +9,8 @@ from django.test import Client
 from access.scoping import actor_for_user
 from audit.actors import Actor
 from consent.models import ConsentRecord, CurrentConsent, Purpose
+from core.errors import NotFoundError
 from dsar.models import DataSubjectRequest
-from ops.errors import NotFoundError
 from profiles.imports import import_job_run
 from profiles.models import Attribute, Identifier, MatchReview, Subject
 from profiles.services import RegionNotAllowed, match_review_decide, subject_upsert

@@ -10,7 +10,7 @@ from django.utils import timezone
 from access.models import ApiToken
 from access.services import api_token_create
 from audit.actors import Actor
-from ops.errors import DomainError
+from core.errors import DomainError
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db

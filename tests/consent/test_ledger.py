@@ -14,7 +14,7 @@ from consent.services import (
     consent_record,
     visitor_link_to_subject,
 )
-from ops.errors import ConflictError
+from core.errors import ConflictError
 from tests.factories import make_subject
 
 SYSTEM = Actor.system("tests")

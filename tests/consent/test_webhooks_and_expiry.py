@@ -19,7 +19,7 @@ from consent.models import (
 )
 from consent.services import consent_flag_expired, consent_record
 from consent.webhooks import outbox_deliver
-from ops.webhooks import SIGNATURE_HEADER, verify
+from core.webhooks import SIGNATURE_HEADER, verify
 from tests.factories import make_subject
 from tests.faults import broker_unreachable
 

@@ -6,9 +6,9 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from core import webhooks
 from dsar import pipeline
 from dsar.models import DataSubjectRequest, RequestStep
-from ops import webhooks
 
 
 def drive(request: DataSubjectRequest, *, limit: int = 20) -> DataSubjectRequest:

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from audit.actors import Actor
+from core import webhooks
 from dsar import services
 from dsar.models import SystemConnector, SystemTask
-from ops import webhooks
 from profiles.models import System
 from tests.factories import make_staff, make_subject
 

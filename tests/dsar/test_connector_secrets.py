@@ -12,9 +12,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from audit.actors import Actor
 from audit.models import AuditEvent
+from core import webhooks
 from dsar import services
 from dsar.models import SystemConnector, SystemTask
-from ops import webhooks
 from profiles.models import System
 from tests.factories import make_staff, make_subject
 

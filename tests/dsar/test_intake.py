@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from consent.models import ConsentProperty, Jurisdiction
+from core.errors import ConflictError, DomainError
 from dsar import deadlines, pipeline, services
 from dsar.models import DataSubjectRequest
-from ops.errors import ConflictError, DomainError
 from tests.factories import make_staff, make_subject, make_token
 
 Status = DataSubjectRequest.Status

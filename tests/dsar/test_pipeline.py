@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from consent.models import ConsentRecord, CurrentConsent, ProcessingActivity, Purpose
 from consent.selectors import may_process
 from consent.services import consent_record
+from core.errors import DomainError
 from dsar import archive as archives
 from dsar import pipeline, services
 from dsar.models import (
@@ -24,7 +25,6 @@ from dsar.models import (
     RequestStep,
     RetentionException,
 )
-from ops.errors import DomainError
 from profiles.crypto.fields import Ciphertext
 from profiles.crypto.keyring import DecryptionError
 from profiles.models import Attribute, Event, Identifier, Subject, SubjectKey, SuppressedIdentity

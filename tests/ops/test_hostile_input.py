@@ -12,11 +12,11 @@ from django.test import override_settings
 from access.roles import DPO
 from audit.actors import Actor
 from consent.models import ConsentProperty, Purpose
+from core import webhooks
+from core.errors import InvalidTextError, PayloadTooLargeError
+from core.parsers import CheckedJSONParser
 from dsar.models import SystemConnector, SystemTask
 from dsar.services import request_create
-from ops import webhooks
-from ops.errors import InvalidTextError, PayloadTooLargeError
-from ops.parsers import CheckedJSONParser
 from profiles.imports import import_job_create, import_job_run
 from profiles.models import ImportLineError, System
 from tests.factories import make_staff, make_subject, make_token

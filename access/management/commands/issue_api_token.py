@@ -11,7 +11,7 @@ from access import roles
 from access.models import RegionScope
 from access.services import TOKEN_SCOPES, api_token_create, sync_roles
 from audit.actors import Actor
-from ops.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

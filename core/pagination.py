@@ -33,12 +33,13 @@ def int_query_param(request: Request, name: str, *, minimum: int, default: int) 
 
 
 class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    # DRF declares these as plain attributes; properties read the settings per request.
     @property
-    def default_limit(self) -> int:
-        return min(api_settings.PAGE_SIZE, self.max_limit)
+    def default_limit(self) -> int:  # type: ignore[override]
+        return min(int(api_settings.PAGE_SIZE or self.max_limit), self.max_limit)
 
     @property
-    def max_limit(self) -> int:
+    def max_limit(self) -> int:  # type: ignore[override]
         return settings.CUSTODIA_MAX_PAGE_SIZE
 
     def get_limit(self, request: Request) -> int:

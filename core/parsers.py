@@ -19,7 +19,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from ops.errors import DomainError, InvalidTextError, PayloadTooLargeError
+from core.errors import DomainError, InvalidTextError, PayloadTooLargeError
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
