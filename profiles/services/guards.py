@@ -1,0 +1,28 @@
+"""Region scope checks shared by every profiles write: a write for a region outside the actor's
+scope is refused, a subject outside it does not exist for them."""
+
+from __future__ import annotations
+
+from audit.actors import Actor
+from ops.errors import ForbiddenError, NotFoundError
+from profiles.models import (
+    Subject,
+)
+
+KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
+
+
+class RegionNotAllowed(ForbiddenError):
+    code = "region_not_allowed"
+
+
+def region_check(*, region: str, actor: Actor) -> None:
+    """Refuse a write for a region outside the actor's scope (403 `region_not_allowed`)."""
+    if not actor.covers(region):
+        raise RegionNotAllowed("Outside your region scope.", fields={"region": ["not allowed"]})
+
+
+def subject_scope_check(subject: Subject, actor: Actor) -> None:
+    """A subject outside the actor's regions does not exist for them (404, never 403)."""
+    if not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
