@@ -26,6 +26,7 @@ from access.models import ApiToken, RegionScope
 from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
+from consent.art30 import processing_activities_for_subject
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
@@ -76,7 +77,7 @@ def collect(request: DataSubjectRequest) -> dict[str, Any]:
             "contact": settings.CUSTODIA_CONTROLLER_CONTACT,
         },
         "dpo": {"name": settings.CUSTODIA_DPO_NAME, "contact": settings.CUSTODIA_DPO_CONTACT},
-        "processing": consent_selectors.processing_activities_for_subject(region=request.region),
+        "processing": processing_activities_for_subject(region=request.region),
         "rights": rights_for(request.jurisdiction),
         "supervisory_authorities": supervisory_authorities(request.jurisdiction),
     }
