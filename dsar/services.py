@@ -95,6 +95,44 @@ def _details(kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
     return details
 
 
+def _contact_index(email: str) -> str:
+    """The blind index of the requester's address ('' without one); an invalid address is a
+    400 on `email`."""
+    if not email:
+        return ""
+    try:
+        return index_of("email", email)
+    except InvalidIdentifier as exc:
+        raise RequestError(
+            "That e-mail address is not valid.", fields={"email": ["invalid"]}
+        ) from exc
+
+
+def _verification_set(request: DataSubjectRequest, verification: str, now: dt.datetime) -> str:
+    """Mark a staff or service request verified by `verification`, or give a public one a
+    confirmation code (stored hashed, expiring); returns the code to mail ('' when none)."""
+    if verification:
+        request.verification = verification
+        request.verified_at = now
+        return ""
+    code = f"{secrets.randbelow(10**6):06d}"
+    request.verification_code_hash = _code_hash(request.pk, code)
+    request.verification_expires_at = now + dt.timedelta(hours=settings.CUSTODIA_DSAR_VERIFY_HOURS)
+    return code
+
+
+def _save_with_reference(request: DataSubjectRequest) -> None:
+    """Save a new request under a fresh reference; a taken reference is drawn again (5 tries)."""
+    for _ in range(5):
+        request.reference = _reference()
+        try:
+            with transaction.atomic():
+                request.save()
+            break
+        except IntegrityError:
+            continue
+
+
 def request_create(
     *,
     kind: str,
@@ -129,14 +167,7 @@ def request_create(
         raise ForbiddenError(
             "Region not in your scope.", code="region_not_allowed", fields={"region": ["denied"]}
         )
-    contact_index = ""
-    if email:
-        try:
-            contact_index = index_of("email", email)
-        except InvalidIdentifier as exc:
-            raise RequestError(
-                "That e-mail address is not valid.", fields={"email": ["invalid"]}
-            ) from exc
+    contact_index = _contact_index(email)
     if subject is None and not email:
         raise RequestError("Give a subject or an e-mail address.", fields={"email": ["required"]})
     regime = _jurisdiction(region, jurisdiction)
@@ -161,25 +192,9 @@ def request_create(
         created_by=actor.label,
         scope_regions=None if actor.regions is None else sorted(actor.regions),
     )
-    code = ""
-    if verification:
-        request.verification = verification
-        request.verified_at = now
-    else:
-        code = f"{secrets.randbelow(10**6):06d}"
-        request.verification_code_hash = _code_hash(request.pk, code)
-        request.verification_expires_at = now + dt.timedelta(
-            hours=settings.CUSTODIA_DSAR_VERIFY_HOURS
-        )
+    code = _verification_set(request, verification, now)
     with transaction.atomic():
-        for _ in range(5):
-            request.reference = _reference()
-            try:
-                with transaction.atomic():
-                    request.save()
-                break
-            except IntegrityError:
-                continue
+        _save_with_reference(request)
         timeline_add(
             request=request,
             actor=actor,

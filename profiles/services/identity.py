@@ -131,28 +131,7 @@ def subjects_merge(
     subject_scope_check(merged, actor)
     across = survivor.region != merged.region
     with transaction.atomic():
-        kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
-        merged.forget_data_key()
-        for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
-            for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
-                duplicate = (
-                    (model is Attribute and row.key in kept)
-                    or (
-                        model is Event
-                        and Event.objects.filter(subject=survivor, dedup_key=row.dedup_key).exists()
-                    )
-                    or (model is Identifier and across and _identity_held(row, survivor))
-                )
-                if duplicate:
-                    row.delete()
-                    continue
-                row.subject = merged  # decrypt under the merged subject's key (cached once)
-                value = getattr(row, attr)
-                row.subject = survivor  # re-encrypt under the survivor's key on save
-                setattr(row, attr, value)
-                if model is Identifier:
-                    row.region = survivor.region
-                row.save()
+        _rows_move(merged, survivor, across=across)
         for lineage in MergeLineage.objects.filter(survivor=merged):
             lineage.survivor = survivor
             lineage.save(update_fields=["survivor"])
@@ -184,6 +163,34 @@ def subjects_merge(
                 reason=f"{method} merge, confidence {confidence:.2f}",
             )
     return lineage
+
+
+def _rows_move(merged: Subject, survivor: Subject, *, across: bool) -> None:
+    """Move the merged subject's identifiers, attributes and events to the survivor,
+    re-encrypted under its key; rows the survivor already has (its attribute keys, an event
+    recorded twice, an identity held in its region) are dropped."""
+    kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
+    merged.forget_data_key()
+    for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
+        for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
+            duplicate = (
+                (model is Attribute and row.key in kept)
+                or (
+                    model is Event
+                    and Event.objects.filter(subject=survivor, dedup_key=row.dedup_key).exists()
+                )
+                or (model is Identifier and across and _identity_held(row, survivor))
+            )
+            if duplicate:
+                row.delete()
+                continue
+            row.subject = merged  # decrypt under the merged subject's key (cached once)
+            value = getattr(row, attr)
+            row.subject = survivor  # re-encrypt under the survivor's key on save
+            setattr(row, attr, value)
+            if model is Identifier:
+                row.region = survivor.region
+            row.save()
 
 
 def _identity_held(row: Identifier, survivor: Subject) -> bool:

@@ -204,7 +204,9 @@ def subject_upsert(
     raise AssertionError("unreachable")
 
 
-def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> UpsertResult:
+def _identity_holders(parsed: ParsedRecord) -> tuple[set[uuid.UUID], dict[uuid.UUID, set[str]]]:
+    """The subjects holding one of the record's identities: those of its region, and those of
+    other regions with the signals they share (for a review, never a merge)."""
     condition = Q()
     for kind, _normalized, index, _verified in parsed.identifiers:
         condition |= Q(kind=kind, value_index=index)
@@ -216,6 +218,11 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
     for sid, region, kind in holders:
         if region != parsed.region:
             elsewhere.setdefault(sid, set()).add(f"identifier:{kind}")
+    return matched_ids, elsewhere
+
+
+def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> UpsertResult:
+    matched_ids, elsewhere = _identity_holders(parsed)
     matched = list(
         Subject.objects.filter(
             pk__in=matched_ids, status=Subject.Status.ACTIVE, region=parsed.region
@@ -241,49 +248,9 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
             source=source,
         )
         result.merged.append(other.pk)
-    known = set(Identifier.objects.filter(subject=subject).values_list("kind", "value_index"))
-    changed: set[str] = set()
-    for kind, normalized, index, verified in parsed.identifiers:
-        if (kind, index) in known:
-            continue
-        Identifier.objects.create(
-            subject=subject,
-            kind=kind,
-            value=normalized,
-            value_index=index,
-            region=subject.region,
-            source=source,
-            verified=verified,
-        )
-        changed.add(f"identifier.{kind}")
-    existing = {
-        a.key: a for a in Attribute.objects.filter(subject=subject).select_related("subject")
-    }
-    for key, value, category in parsed.attributes:
-        attribute = existing.get(key) or Attribute(subject=subject, key=key)
-        attribute.subject = subject
-        attribute.value = value
-        attribute.category = category
-        attribute.match_index = matching.match_index(key, value)
-        attribute.source = source
-        attribute.collected_at = timezone.now()
-        attribute.save()
-        changed.add(f"attribute.{key}")
-    if parsed.events:
-        Event.objects.bulk_create(
-            [
-                Event(
-                    subject=subject,
-                    name=name,
-                    payload=payload,
-                    occurred_at=when,
-                    source=source,
-                    dedup_key=event_dedup_key(name, when, payload),
-                )
-                for name, payload, when in parsed.events
-            ],
-            ignore_conflicts=True,
-        )
+    changed = _identifiers_add(subject, parsed, source)
+    changed |= _attributes_set(subject, parsed, source)
+    if _events_add(subject, parsed, source):
         changed.add("events")
     audit_record(
         actor=actor,
@@ -303,6 +270,66 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
             result.subject_id = merged_into
             result.merged.append(subject.pk)
     return result
+
+
+def _identifiers_add(subject: Subject, parsed: ParsedRecord, source: System | None) -> set[str]:
+    """Add the record's identities the subject does not hold yet; returns the changed fields."""
+    known = set(Identifier.objects.filter(subject=subject).values_list("kind", "value_index"))
+    changed: set[str] = set()
+    for kind, normalized, index, verified in parsed.identifiers:
+        if (kind, index) in known:
+            continue
+        Identifier.objects.create(
+            subject=subject,
+            kind=kind,
+            value=normalized,
+            value_index=index,
+            region=subject.region,
+            source=source,
+            verified=verified,
+        )
+        changed.add(f"identifier.{kind}")
+    return changed
+
+
+def _attributes_set(subject: Subject, parsed: ParsedRecord, source: System | None) -> set[str]:
+    """Write the record's attributes (newest value wins, with source and collection time)."""
+    changed: set[str] = set()
+    existing = {
+        a.key: a for a in Attribute.objects.filter(subject=subject).select_related("subject")
+    }
+    for key, value, category in parsed.attributes:
+        attribute = existing.get(key) or Attribute(subject=subject, key=key)
+        attribute.subject = subject
+        attribute.value = value
+        attribute.category = category
+        attribute.match_index = matching.match_index(key, value)
+        attribute.source = source
+        attribute.collected_at = timezone.now()
+        attribute.save()
+        changed.add(f"attribute.{key}")
+    return changed
+
+
+def _events_add(subject: Subject, parsed: ParsedRecord, source: System | None) -> bool:
+    """Add the record's events; one already recorded (same dedup key) is not added twice."""
+    if parsed.events:
+        Event.objects.bulk_create(
+            [
+                Event(
+                    subject=subject,
+                    name=name,
+                    payload=payload,
+                    occurred_at=when,
+                    source=source,
+                    dedup_key=event_dedup_key(name, when, payload),
+                )
+                for name, payload, when in parsed.events
+            ],
+            ignore_conflicts=True,
+        )
+        return True
+    return False
 
 
 def suppressed_among(records: list[ParsedRecord]) -> set[int]:
@@ -375,6 +402,59 @@ def upsert_partition(records: list[ParsedRecord]) -> tuple[list[int], list[int]]
     return fast, slow
 
 
+def _new_subject_rows(
+    subject: Subject, record: ParsedRecord, source: System | None, now: dt.datetime
+) -> tuple[tuple[list[Identifier], list[Attribute], list[Event]], set[str]]:
+    """The identifier, attribute and event rows of a new subject from its record (a repeated
+    identity once), and the field names its audit event lists."""
+    changed: set[str] = set()
+    identifiers: list[Identifier] = []
+    attributes: list[Attribute] = []
+    events: list[Event] = []
+    unique = {
+        (kind, index): (kind, norm, index, ver) for kind, norm, index, ver in record.identifiers
+    }
+    for kind, normalized, index, verified in unique.values():
+        identifiers.append(
+            Identifier(
+                subject=subject,
+                kind=kind,
+                value=normalized,
+                value_index=index,
+                region=subject.region,
+                source=source,
+                verified=verified,
+            )
+        )
+        changed.add(f"identifier.{kind}")
+    for key_name, value, category in record.attributes:
+        attributes.append(
+            Attribute(
+                subject=subject,
+                key=key_name,
+                value=value,
+                category=category,
+                match_index=matching.match_index(key_name, value),
+                source=source,
+                collected_at=now,
+            )
+        )
+        changed.add(f"attribute.{key_name}")
+    for name, payload, when in record.events:
+        events.append(
+            Event(
+                subject=subject,
+                name=name,
+                payload=payload,
+                occurred_at=when,
+                source=source,
+                dedup_key=event_dedup_key(name, when, payload),
+            )
+        )
+        changed.add("events")
+    return (identifiers, attributes, events), changed
+
+
 def subjects_create_batch(
     *, records: list[ParsedRecord], actor: Actor, source: System | None = None
 ) -> list[UpsertResult]:
@@ -390,48 +470,12 @@ def subjects_create_batch(
         subject.remember_data_key(key, key_row.key_id)
         subjects.append(subject)
         keys.append(key_row)
-        changed: set[str] = set()
-        unique = {
-            (kind, index): (kind, norm, index, ver) for kind, norm, index, ver in record.identifiers
-        }
-        for kind, normalized, index, verified in unique.values():
-            identifiers.append(
-                Identifier(
-                    subject=subject,
-                    kind=kind,
-                    value=normalized,
-                    value_index=index,
-                    region=subject.region,
-                    source=source,
-                    verified=verified,
-                )
-            )
-            changed.add(f"identifier.{kind}")
-        for key_name, value, category in record.attributes:
-            attributes.append(
-                Attribute(
-                    subject=subject,
-                    key=key_name,
-                    value=value,
-                    category=category,
-                    match_index=matching.match_index(key_name, value),
-                    source=source,
-                    collected_at=now,
-                )
-            )
-            changed.add(f"attribute.{key_name}")
-        for name, payload, when in record.events:
-            events.append(
-                Event(
-                    subject=subject,
-                    name=name,
-                    payload=payload,
-                    occurred_at=when,
-                    source=source,
-                    dedup_key=event_dedup_key(name, when, payload),
-                )
-            )
-            changed.add("events")
+        (its_identifiers, its_attributes, its_events), changed = _new_subject_rows(
+            subject, record, source, now
+        )
+        identifiers += its_identifiers
+        attributes += its_attributes
+        events += its_events
         audits.append(
             {
                 "action": "profiles.subject.create",
