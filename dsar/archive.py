@@ -33,8 +33,9 @@ from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
 from ops.errors import DomainError
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
-from profiles.models import Subject, SubjectKey
+from profiles.models import Subject
 from profiles.selectors import subject_export
+from profiles.services.keys import keys_shred
 
 Kind = DataSubjectRequest.Kind
 
@@ -568,7 +569,7 @@ def archive_destroy(*, archive: ExportArchive, downloaded: bool = False) -> None
     """Delete the bytes and destroy the archive's key (no copy can be decrypted afterwards)."""
     now = timezone.now()
     with transaction.atomic():
-        SubjectKey.objects.filter(subject_id=archive.pk).delete()
+        keys_shred(owner_ids=[archive.pk])
         fields = {"ciphertext": None, "destroyed_at": now}
         if downloaded:
             fields["downloaded_at"] = now

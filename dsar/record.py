@@ -16,7 +16,7 @@ from dsar.models import (
     DataSubjectRequest,
     TimelineEntry,
 )
-from profiles.models import SubjectKey
+from profiles.services.keys import keys_shred
 
 
 def timeline_add(
@@ -71,6 +71,6 @@ def request_purge_contact(*, request: DataSubjectRequest) -> None:
     unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
     keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
     keys += list(request.system_tasks.values_list("pk", flat=True))
-    SubjectKey.objects.filter(subject_id__in=keys).delete()
+    keys_shred(owner_ids=keys)
     DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=timezone.now())
     request.purged_at = timezone.now()

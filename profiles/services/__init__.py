@@ -22,7 +22,12 @@ from profiles.services.ingest import (
     suppressed_among,
     upsert_partition,
 )
-from profiles.services.keys import keys_depending_on, rotate_keys_batch, subject_shred
+from profiles.services.keys import (
+    keys_depending_on,
+    keys_shred,
+    rotate_keys_batch,
+    subject_shred,
+)
 from profiles.services.sharing import subject_share
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "UpsertResult",
     "event_dedup_key",
     "keys_depending_on",
+    "keys_shred",
     "match_candidates",
     "match_review_decide",
     "parse_record",

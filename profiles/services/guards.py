@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from audit.actors import Actor
 from ops.errors import ForbiddenError, NotFoundError
-from profiles.models import (
-    Subject,
-)
+from profiles.models import Subject
 
 KNOWN_REGIONS = ("EU", "GB", "US-CA", "US-VA", "US-CO", "US-CT", "BR", "CA", "US")
 

@@ -1,23 +1,29 @@
 """The one key store that destroys data keys (crypto-shredding) and re-wraps them under a new
-master key. Other apps shred a subject's key through `subject_shred`, never by deleting rows."""
+master key. Other apps destroy keys through `subject_shred` or `keys_shred`, never by deleting
+rows."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.utils import timezone
 
 from profiles.crypto.keyring import master_keyring
-from profiles.models import (
-    SubjectKey,
-)
+from profiles.models import SubjectKey
 
 
 def subject_shred(*, subject_id: uuid.UUID) -> bool:
     """Destroy the subject's data key: every ciphertext under it becomes undecryptable by
     anyone, with any master key. Returns whether a key existed."""
-    deleted, _ = SubjectKey.objects.filter(subject_id=subject_id).delete()
-    return bool(deleted)
+    return bool(keys_shred(owner_ids=[subject_id]))
+
+
+def keys_shred(*, owner_ids: Iterable[uuid.UUID]) -> int:
+    """Destroy the data keys of these key owners (subjects, requests, their timeline entries,
+    archives): whatever is encrypted under them becomes unreadable. Returns how many rows went."""
+    deleted, _ = SubjectKey.objects.filter(subject_id__in=list(owner_ids)).delete()
+    return deleted
 
 
 def rotate_keys_batch(*, batch_size: int = 500) -> int:

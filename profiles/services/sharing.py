@@ -11,9 +11,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_record
 from ops.errors import DomainError
-from profiles.models import (
-    Subject,
-)
+from profiles.models import Subject
 from profiles.services.guards import subject_scope_check
 
 
