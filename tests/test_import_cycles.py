@@ -107,3 +107,19 @@ def test_the_graph_counts_imports_inside_functions():
 def test_no_two_modules_of_an_app_import_each_other():
     cycles = {app: _cycles(_graph(app)) for app in APPS}
     assert {app: found for app, found in cycles.items() if found} == {}
+
+
+def test_no_module_imports_another_modules_private_helpers():
+    """A helper two modules share is public (`request_audit`, not `_audit`): importing a
+    leading-underscore name from another module hides a dependency the split should show."""
+    private = []
+    for app in APPS:
+        for name, path in _app_modules(app).items():
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in APPS:
+                    private += [
+                        f"{name}: from {node.module} import {alias.name}"
+                        for alias in node.names
+                        if alias.name.startswith("_")
+                    ]
+    assert private == []
