@@ -18,8 +18,8 @@ from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
-from consent import selectors, services
-from consent.art30 import art30_csv
+from consent import services
+from consent.art30 import art30_csv, art30_record, data_map
 from consent.models import (
     ConsentProperty,
     ConsentRecord,
@@ -251,9 +251,7 @@ class ProcessingActivityAdmin(admin.ModelAdmin):
 
     def art30_csv_view(self, request: HttpRequest) -> HttpResponse:
         self._context(request, "")
-        response = HttpResponse(
-            art30_csv(selectors.art30_record()), content_type="text/csv; charset=utf-8"
-        )
+        response = HttpResponse(art30_csv(art30_record()), content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y-%m-%d")
         response["Content-Disposition"] = f'attachment; filename="art30-record-{stamp}.csv"'
         return response
@@ -262,13 +260,13 @@ class ProcessingActivityAdmin(admin.ModelAdmin):
         context = self._context(
             request,
             "Record of processing activities (Art. 30)",
-            rows=selectors.art30_record(),
+            rows=art30_record(),
             generated_at=timezone.now(),
         )
         return TemplateResponse(request, "admin/consent/processingactivity/art30.html", context)
 
     def data_map_view(self, request: HttpRequest) -> TemplateResponse:
-        context = self._context(request, "Data map", systems=selectors.data_map())
+        context = self._context(request, "Data map", systems=data_map())
         return TemplateResponse(request, "admin/consent/processingactivity/data_map.html", context)
 
 

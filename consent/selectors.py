@@ -7,9 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
+from consent.art30 import processing_activities
 from consent.models import (
     ConsentRecord,
     CurrentConsent,
@@ -211,103 +211,6 @@ def consent_history_export(*, subject_id: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _activities(*, include_inactive: bool = False):
-    activities = ProcessingActivity.objects.select_related("purpose").prefetch_related("systems")
-    return activities if include_inactive else activities.filter(active=True)
-
-
-def art30_record(*, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """The rows of the record of processing activities (GDPR Art. 30(1)(a)-(g)), one per
-    activity, ordered by name. Holds no personal data of subjects: no scoping needed.
-
-    Controller and DPO contact fall back to the CUSTODIA_CONTROLLER / CUSTODIA_DPO_CONTACT
-    settings; the lawful basis to the purpose's."""
-    return [
-        {
-            "activity": a.name,
-            "controller": a.controller or settings.CUSTODIA_CONTROLLER,
-            "joint_controller": a.joint_controller,
-            "dpo_contact": a.dpo_contact or settings.CUSTODIA_DPO_CONTACT,
-            "purpose": a.purpose.name,
-            "purpose_description": a.description or a.purpose.description,
-            "lawful_basis": a.effective_lawful_basis,
-            "subject_categories": list(a.subject_categories),
-            "data_categories": list(a.data_categories),
-            "recipients": list(a.recipients),
-            "transfers": [dict(t) for t in a.transfers],
-            "retention": a.retention,
-            "retention_days": a.retention_days,
-            "security_measures": a.security_measures,
-            "systems": sorted(s.name for s in a.systems.all()),
-            "regions": list(a.regions),
-            "active": a.active,
-        }
-        for a in _activities(include_inactive=include_inactive)
-    ]
-
-
-def data_map(*, include_inactive: bool = False) -> list[dict[str, Any]]:
-    """Every System (sources first, then both, then destinations; by name) with the data
-    categories it holds, the active activities using it and the recipients those activities
-    name. Also flags categories an activity processes that none of its systems declares.
-    Holds no personal data of subjects: no scoping needed."""
-    from profiles.models import System
-
-    order = {System.Kind.SOURCE: 0, System.Kind.BOTH: 1, System.Kind.DESTINATION: 2}
-    by_system: dict[int, list[ProcessingActivity]] = {}
-    for activity in _activities(include_inactive=include_inactive):
-        for system in activity.systems.all():
-            by_system.setdefault(system.pk, []).append(activity)
-    rows = []
-    for system in sorted(System.objects.all(), key=lambda s: (order.get(s.kind, 3), s.name)):
-        activities = by_system.get(system.pk, [])
-        rows.append(
-            {
-                "system": system.name,
-                "kind": system.kind,
-                "country": system.country,
-                "is_processor": system.is_processor,
-                "owner_contact": system.owner_contact,
-                "data_categories": list(system.data_categories),
-                "activities": [
-                    {
-                        "activity": a.name,
-                        "purpose": a.purpose.name,
-                        "lawful_basis": a.effective_lawful_basis,
-                        "undeclared_categories": sorted(
-                            set(a.data_categories)
-                            - {c for s in a.systems.all() for c in s.data_categories}
-                        ),
-                    }
-                    for a in activities
-                ],
-                "recipients": sorted({r for a in activities for r in a.recipients}),
-            }
-        )
-    return rows
-
-
-def processing_activities_for_subject(*, region: str) -> list[dict[str, Any]]:
-    """For a data subject's access export (Art. 15(1)(a)-(e), 15(2)): each active activity
-    applying to `region` (its regions list is empty or names it), by name, as plain
-    JSON-serialisable dicts with exactly the keys activity, purpose, lawful_basis,
-    data_categories, recipients, transfers, retention, systems. Reads no personal data."""
-    return [
-        {
-            "activity": a.name,
-            "purpose": a.purpose.name,
-            "lawful_basis": a.effective_lawful_basis,
-            "data_categories": list(a.data_categories),
-            "recipients": list(a.recipients),
-            "transfers": [dict(t) for t in a.transfers],
-            "retention": a.retention,
-            "systems": sorted(s.name for s in a.systems.all()),
-        }
-        for a in _activities()
-        if a.applies_to(region)
-    ]
-
-
 def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
     """For a data subject's access export (Art. 15(1)(a), (c)-(d), 15(2)): every purpose, saying
     whether it applies to this person now and on which basis, with the dates of their consent
@@ -322,7 +225,7 @@ def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
     now = timezone.now()
     current = {row.purpose_id: row for row in CurrentConsent.objects.filter(subject=subject)}
     activities: dict[int, list[ProcessingActivity]] = {}
-    for activity in _activities():
+    for activity in processing_activities():
         if activity.applies_to(subject.region):
             activities.setdefault(activity.purpose_id, []).append(activity)
     safeguards = dict(ProcessingActivity.TransferSafeguard.choices)

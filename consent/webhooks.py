@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -41,11 +42,10 @@ def outbox_enqueue(record: ConsentRecord) -> int:
     )
 
     def _send() -> None:
-        from consent.tasks import deliver_webhooks
-
         # The change is committed: with the broker down, beat's delivery run sends the rows.
+        # Sent by the task's registered name: consent.tasks imports this module, not the reverse.
         try:
-            deliver_webhooks.delay()
+            current_app.send_task("consent.deliver_webhooks")
         except BrokerError:
             logger.warning("broker unreachable: consent webhooks left to the next delivery run")
 

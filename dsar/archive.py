@@ -26,15 +26,16 @@ from access.models import ApiToken, RegionScope
 from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
+from consent.art30 import processing_activities_for_subject
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
 from core.errors import DomainError
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
-from profiles.keystore import data_keys_shred
 from profiles.models import Subject
 from profiles.selectors import subject_export
+from profiles.services.keys import keys_shred
 
 Kind = DataSubjectRequest.Kind
 
@@ -77,7 +78,7 @@ def collect(request: DataSubjectRequest) -> dict[str, Any]:
             "contact": settings.CUSTODIA_CONTROLLER_CONTACT,
         },
         "dpo": {"name": settings.CUSTODIA_DPO_NAME, "contact": settings.CUSTODIA_DPO_CONTACT},
-        "processing": consent_selectors.processing_activities_for_subject(region=request.region),
+        "processing": processing_activities_for_subject(region=request.region),
         "rights": rights_for(request.jurisdiction),
         "supervisory_authorities": supervisory_authorities(request.jurisdiction),
     }
@@ -568,7 +569,7 @@ def archive_destroy(*, archive: ExportArchive, downloaded: bool = False) -> None
     """Delete the bytes and destroy the archive's key (no copy can be decrypted afterwards)."""
     now = timezone.now()
     with transaction.atomic():
-        data_keys_shred(owner_ids=[archive.pk])
+        keys_shred(owner_ids=[archive.pk])
         fields = {"ciphertext": None, "destroyed_at": now}
         if downloaded:
             fields["downloaded_at"] = now

@@ -37,3 +37,13 @@ def deadline_state(due_at: dt.datetime, now: dt.datetime, *, soon_days: int = 7)
     if due_at - now <= dt.timedelta(days=soon_days):
         return "due_soon"
     return "on_track"
+
+
+def period(days: int) -> str:
+    """A retention period as the law states it: `10 years`, `6 months`, `45 days`."""
+    for unit, length in (("year", 365), ("month", 30)):
+        count, rest = divmod(days, length)
+        # Leap days and 31-day months: 3,652 days are still "10 years".
+        if count and rest <= count * (3 if unit == "year" else 1):
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"

@@ -16,6 +16,7 @@ from django.db import models
 from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
+from dsar import deadlines
 from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
 from profiles.models import KeyOwner, Subject, System
 
@@ -346,6 +347,4 @@ class RetentionException(models.Model):
     active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
-        from dsar.wording import period
-
-        return f"keep {self.event_prefix}* {period(self.keep_days)}"
+        return f"keep {self.event_prefix}* {deadlines.period(self.keep_days)}"

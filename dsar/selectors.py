@@ -166,7 +166,7 @@ def _n(count: int, noun: str) -> str:
 
 def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
     """What carrying out the request does, in sentences an officer decides on (PII-free)."""
-    from dsar.pipeline import connectors_for
+    from dsar.steps import connectors_for
 
     effects: list[str] = []
     counts = (

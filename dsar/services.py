@@ -1,7 +1,8 @@
 """Data-subject requests: intake, verification, approval, deadlines, assignment, notes, holds.
 
 Every change is audited in the same transaction (ids, kinds and reasons; never the requester's
-values). The pipeline itself lives in dsar/pipeline.py; these services start and steer it.
+values). The pipeline lives in dsar/engine.py (claim, fence, settle), dsar/steps.py (runners) and
+dsar/housekeeping.py (sweeper, reminders, expiry); these services start and steer it.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import capfirst
 
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
 from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
-from dsar import deadlines, wording
+from dsar import deadlines, engine, wording
+from dsar.housekeeping import deadline_reminders as deadline_reminders
+from dsar.housekeeping import requests_expire_unverified as requests_expire_unverified
 from dsar.models import (
     DataSubjectRequest,
     LegalHold,
@@ -33,9 +34,9 @@ from dsar.models import (
     TimelineEntry,
     connector_secret,
 )
+from dsar.record import request_audit, request_mail, timeline_add
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
-from profiles.keystore import data_keys_shred
 from profiles.models import Subject
 
 Kind = DataSubjectRequest.Kind
@@ -74,51 +75,6 @@ def _jurisdiction(region: str, code: str = "") -> Jurisdiction | None:
         return None
 
 
-def timeline_add(
-    *,
-    request: DataSubjectRequest,
-    actor: Actor | str,
-    kind: str,
-    message: str,
-    note: str = "",
-    at: dt.datetime | None = None,
-) -> TimelineEntry:
-    """One line of the request's timeline; `message` is PII-free, `note` is encrypted."""
-    entry = TimelineEntry(
-        id=uuid.uuid4(),
-        request=request,
-        at=at or _now(),
-        actor=(actor if isinstance(actor, str) else actor.label)[:150],
-        kind=kind,
-        message=message[:300],
-        note=note,
-    )
-    entry.save()
-    return entry
-
-
-def _audit(request: DataSubjectRequest, actor: Actor, action: str, reason: str = "", **kw) -> None:
-    audit_record(
-        actor=actor,
-        action=f"dsar.request.{action}",
-        object_type="dsar.request",
-        object_id=request.pk,
-        subject_id=request.subject_id,
-        region=request.region,
-        reason=reason,
-        **kw,
-    )
-
-
-def _mail(request: DataSubjectRequest, subject: str, body: str) -> bool:
-    """Mail the requester, if we hold a contact address. Bodies carry references and links,
-    never the data itself."""
-    if request.purged_at or not request.contact_email:
-        return False
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [request.contact_email])
-    return True
-
-
 def _validate_kind(kind: str) -> None:
     if kind not in Kind.values:
         raise RequestError(
@@ -137,6 +93,44 @@ def _details(kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
                 fields={"details.corrections": ["required"]},
             )
     return details
+
+
+def _contact_index(email: str) -> str:
+    """The blind index of the requester's address ('' without one); an invalid address is a
+    400 on `email`."""
+    if not email:
+        return ""
+    try:
+        return index_of("email", email)
+    except InvalidIdentifier as exc:
+        raise RequestError(
+            "That e-mail address is not valid.", fields={"email": ["invalid"]}
+        ) from exc
+
+
+def _verification_set(request: DataSubjectRequest, verification: str, now: dt.datetime) -> str:
+    """Mark a staff or service request verified by `verification`, or give a public one a
+    confirmation code (stored hashed, expiring); returns the code to mail ('' when none)."""
+    if verification:
+        request.verification = verification
+        request.verified_at = now
+        return ""
+    code = f"{secrets.randbelow(10**6):06d}"
+    request.verification_code_hash = _code_hash(request.pk, code)
+    request.verification_expires_at = now + dt.timedelta(hours=settings.CUSTODIA_DSAR_VERIFY_HOURS)
+    return code
+
+
+def _save_with_reference(request: DataSubjectRequest) -> None:
+    """Save a new request under a fresh reference; a taken reference is drawn again (5 tries)."""
+    for _ in range(5):
+        request.reference = _reference()
+        try:
+            with transaction.atomic():
+                request.save()
+            break
+        except IntegrityError:
+            continue
 
 
 def request_create(
@@ -173,14 +167,7 @@ def request_create(
         raise ForbiddenError(
             "Region not in your scope.", code="region_not_allowed", fields={"region": ["denied"]}
         )
-    contact_index = ""
-    if email:
-        try:
-            contact_index = index_of("email", email)
-        except InvalidIdentifier as exc:
-            raise RequestError(
-                "That e-mail address is not valid.", fields={"email": ["invalid"]}
-            ) from exc
+    contact_index = _contact_index(email)
     if subject is None and not email:
         raise RequestError("Give a subject or an e-mail address.", fields={"email": ["required"]})
     regime = _jurisdiction(region, jurisdiction)
@@ -205,25 +192,9 @@ def request_create(
         created_by=actor.label,
         scope_regions=None if actor.regions is None else sorted(actor.regions),
     )
-    code = ""
-    if verification:
-        request.verification = verification
-        request.verified_at = now
-    else:
-        code = f"{secrets.randbelow(10**6):06d}"
-        request.verification_code_hash = _code_hash(request.pk, code)
-        request.verification_expires_at = now + dt.timedelta(
-            hours=settings.CUSTODIA_DSAR_VERIFY_HOURS
-        )
+    code = _verification_set(request, verification, now)
     with transaction.atomic():
-        for _ in range(5):
-            request.reference = _reference()
-            try:
-                with transaction.atomic():
-                    request.save()
-                break
-            except IntegrityError:
-                continue
+        _save_with_reference(request)
         timeline_add(
             request=request,
             actor=actor,
@@ -231,7 +202,7 @@ def request_create(
             message=f"received through {channel}; due {request.due_at:%Y-%m-%d}",
             at=received,
         )
-        _audit(request, actor, "create", reason=f"{kind} via {channel}")
+        request_audit(request, actor, "create", reason=f"{kind} via {channel}")
         if verification:
             _after_verification(request, actor)
     return request, code
@@ -257,7 +228,7 @@ def intake_public(
         details=details,
     )
     confirm_url = f"{confirm_url}&ref={request.reference}"
-    _mail(
+    request_mail(
         request,
         f"Confirm your privacy request {request.reference}",
         f"We received {wording.kind_phrase(request)} for this address.\n\n"
@@ -290,7 +261,7 @@ def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectReq
             DataSubjectRequest.objects.filter(pk=request.pk).update(
                 verification_attempts=request.verification_attempts + 1
             )
-            _audit(request, actor, "verify_failed", reason="wrong confirmation code")
+            request_audit(request, actor, "verify_failed", reason="wrong confirmation code")
             return_error = wrong
         else:
             return_error = None
@@ -301,7 +272,7 @@ def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectReq
             timeline_add(
                 request=request, actor=actor, kind="status", message="e-mail address confirmed"
             )
-            _audit(request, actor, "verify", reason="e-mail code")
+            request_audit(request, actor, "verify", reason="e-mail code")
             _after_verification(request, actor)
     if return_error:
         raise return_error
@@ -331,11 +302,9 @@ def _set_status(request: DataSubjectRequest, status: str, actor: Actor | str) ->
 
 
 def _start(request: DataSubjectRequest, actor: Actor) -> None:
-    from dsar import pipeline
-
     _set_status(request, Status.IN_PROGRESS, actor)
-    pipeline.plan_create(request)
-    transaction.on_commit(lambda: pipeline.enqueue_next(request.pk))
+    engine.plan_create(request)
+    transaction.on_commit(lambda: engine.enqueue_next(request.pk))
 
 
 def _locked(request: DataSubjectRequest) -> DataSubjectRequest:
@@ -355,7 +324,7 @@ def request_approve(
         request.approved_by = actor.label
         request.save(update_fields=["approved_at", "approved_by"])
         timeline_add(request=request, actor=actor, kind="decision", message="approved", note=reason)
-        _audit(request, actor, "approve")
+        request_audit(request, actor, "approve")
         _start(request, actor)
     return request
 
@@ -375,9 +344,9 @@ def request_deny(*, request: DataSubjectRequest, actor: Actor, reason: str) -> D
         request.save(update_fields=["status", "outcome", "closed_at"])
         request.steps.exclude(status="done").update(status="failed", error="request rejected")
         timeline_add(request=request, actor=actor, kind="decision", message="rejected", note=reason)
-        _audit(request, actor, "reject", reason="refused by an officer")
+        request_audit(request, actor, "reject", reason="refused by an officer")
         transaction.on_commit(
-            lambda: _mail(
+            lambda: request_mail(
                 request,
                 f"Your privacy request {request.reference}",
                 f"We cannot carry out your {wording.KIND_NOUNS[request.kind]}. Reason:\n\n"
@@ -413,9 +382,9 @@ def request_extend(*, request: DataSubjectRequest, actor: Actor, reason: str) ->
             message=f"deadline extended to {request.due_at:%Y-%m-%d}",
             note=reason,
         )
-        _audit(request, actor, "extend", reason="deadline extended")
+        request_audit(request, actor, "extend", reason="deadline extended")
         transaction.on_commit(
-            lambda: _mail(
+            lambda: request_mail(
                 request,
                 f"Your privacy request {request.reference}: more time needed",
                 f"We need more time to answer; the new deadline is {request.due_at:%Y-%m-%d}.\n"
@@ -448,7 +417,7 @@ def request_assign(
             kind="decision",
             message=f"assigned to {user.get_username()}",
         )
-        _audit(request, actor, "assign", reason=f"assigned to user {user.pk}")
+        request_audit(request, actor, "assign", reason=f"assigned to user {user.pk}")
     return assignment
 
 
@@ -466,7 +435,7 @@ def request_note(*, request: DataSubjectRequest, actor: Actor, note: str) -> Tim
         raise RequestError("The note is empty.", fields={"note": ["required"]})
     with transaction.atomic():
         entry = timeline_add(request=request, actor=actor, kind="note", message="note", note=note)
-        _audit(request, actor, "note", fields=["note"])
+        request_audit(request, actor, "note", fields=["note"])
     return entry
 
 
@@ -514,8 +483,6 @@ def system_task_complete(
 ) -> SystemTask:
     """A connected system confirmed (signed callback) or an officer marked a manual task done
     with evidence. When the last one is done, the request's pipeline goes on."""
-    from dsar import pipeline
-
     if not evidence.strip():
         raise RequestError("Say what was done (evidence).", fields={"evidence": ["required"]})
     with transaction.atomic():
@@ -542,70 +509,8 @@ def system_task_complete(
             region=task.request.region,
             reason=f"system {task.connector.system_id}",
         )
-        pipeline.systems_check(task.request_id)
+        engine.systems_check(task.request_id)
     return task
-
-
-def requests_expire_unverified() -> int:
-    """Close public requests never confirmed in time (and forget their contact address)."""
-    expired = 0
-    stale = DataSubjectRequest.objects.filter(
-        status=Status.VERIFYING, verification_expires_at__lt=_now()
-    )
-    for request in stale.iterator():
-        with transaction.atomic():
-            request = _locked(request)
-            if request.status != Status.VERIFYING:
-                continue
-            request.status = Status.EXPIRED
-            request.closed_at = _now()
-            request.outcome = "identity not verified in time"
-            request.save(update_fields=["status", "closed_at", "outcome"])
-            timeline_add(request=request, actor="system", kind="status", message="expired")
-            _audit(request, Actor.system("dsar.expire"), "expire")
-            request_purge_contact(request=request)
-            expired += 1
-    return expired
-
-
-def request_purge_contact(*, request: DataSubjectRequest) -> None:
-    """Destroy the request's own data key: contact address, details and notes become
-    unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
-    keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
-    keys += list(request.system_tasks.values_list("pk", flat=True))
-    data_keys_shred(owner_ids=keys)
-    DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=_now())
-    request.purged_at = _now()
-
-
-def deadline_reminders(*, soon_days: int = 7) -> int:
-    """Mail the assigned officer (or the privacy team) about open requests overdue or due
-    within `soon_days`, at most once a day per request. Returns how many were sent."""
-    now = _now()
-    due = DataSubjectRequest.objects.filter(
-        status__in=DataSubjectRequest.OPEN, due_at__lte=now + dt.timedelta(days=soon_days)
-    ).exclude(last_reminder_at__gt=now - dt.timedelta(hours=23))
-    sent = 0
-    for request in due.select_related("assigned_to"):
-        to = (request.assigned_to.email if request.assigned_to else "") or (
-            settings.CUSTODIA_DSAR_TEAM_EMAIL
-        )
-        if not to:
-            continue
-        state = deadlines.deadline_state(request.due_at, now, soon_days=soon_days)
-        send_mail(
-            f"[{state.replace('_', ' ')}] {request.reference} due {request.due_at:%Y-%m-%d}",
-            f"{capfirst(wording.kind_phrase(request))}, {request.reference} "
-            f"({request.region}), is "
-            f"{state.replace('_', ' ')}: due {request.due_at:%Y-%m-%d %H:%M} UTC.\n"
-            f"{settings.CUSTODIA_PUBLIC_URL}/admin/dsar/datasubjectrequest/{request.pk}/change/",
-            settings.DEFAULT_FROM_EMAIL,
-            [to],
-        )
-        DataSubjectRequest.objects.filter(pk=request.pk).update(last_reminder_at=now)
-        timeline_add(request=request, actor="system", kind="mail", message=f"reminder: {state}")
-        sent += 1
-    return sent
 
 
 def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str, str]:
@@ -625,7 +530,7 @@ def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str
                 "No archive is available for this request.", code="no_archive"
             ) from gone
         timeline_add(request=request, actor=actor, kind="decision", message="download link issued")
-        _audit(request, actor, "archive_link", reason="download link issued to staff")
+        request_audit(request, actor, "archive_link", reason="download link issued to staff")
     return {"url": url, "expires_at": expires_at.isoformat()}
 
 
@@ -642,7 +547,7 @@ def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectReq
         archives.archive_destroy(archive=found, downloaded=True)
         request = found.request
         timeline_add(request=request, actor=actor, kind="system", message="archive downloaded")
-        _audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
+        request_audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
     return content, request
 
 

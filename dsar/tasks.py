@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from dsar import pipeline, services
+from dsar import engine, housekeeping
 
 
 @shared_task(
@@ -16,16 +16,16 @@ from dsar import pipeline, services
 def run_step(step_id: int) -> list[str]:
     """Claim and run a pipeline step, then the request's following steps while they complete;
     a second delivery of the same message is a no-op."""
-    return pipeline.steps_run_from(step_id=step_id)
+    return engine.steps_run_from(step_id=step_id)
 
 
 @shared_task(name="dsar.sweep")
 def sweep() -> dict:
     """Beat: resume steps of killed workers, retry connected systems, expire, clean up."""
-    return pipeline.sweep()
+    return housekeeping.sweep()
 
 
 @shared_task(name="dsar.deadline_reminders")
 def deadline_reminders() -> int:
     """Beat: mail officers about requests overdue or due within a week."""
-    return services.deadline_reminders()
+    return housekeeping.deadline_reminders()

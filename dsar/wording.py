@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from consent.regimes import supervisory_authorities
+from dsar.deadlines import period as period
 from dsar.models import DataSubjectRequest
 
 Kind = DataSubjectRequest.Kind
@@ -75,16 +76,6 @@ def complaint_line(request: DataSubjectRequest) -> str:
     if not bodies:
         return "You may lodge a complaint with a data protection supervisory authority."
     return "You may lodge a complaint with " + " or ".join(bodies) + "."
-
-
-def period(days: int) -> str:
-    """A retention period as the law states it: `10 years`, `6 months`, `45 days`."""
-    for unit, length in (("year", 365), ("month", 30)):
-        count, rest = divmod(days, length)
-        # Leap days and 31-day months: 3,652 days are still "10 years".
-        if count and rest <= count * (3 if unit == "year" else 1):
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{days} day{'s' if days != 1 else ''}"
 
 
 _RESULT_LABELS = {

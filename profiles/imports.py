@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import IO
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -27,6 +28,11 @@ def _path(job: ImportJob) -> Path:
     return Path(settings.CUSTODIA_IMPORT_DIR) / f"{job.pk}.ndjson"
 
 
+def _import_send(job_id: uuid.UUID) -> None:
+    # Sent by its registered task name: profiles.tasks imports this module, not the reverse.
+    current_app.send_task("profiles.run_import", args=[str(job_id)])
+
+
 def import_job_create(
     *, stream: IO[bytes], actor: Actor, source: System | None = None, region: str = ""
 ) -> ImportJob:
@@ -37,7 +43,6 @@ def import_job_create(
     The job keeps the actor's region scope: the worker applies it to every line (a line for a
     region outside it fails with `region_not_allowed`), so task arguments stay ids only."""
     from profiles.services import region_check
-    from profiles.tasks import run_import
 
     if region:
         region_check(region=region.upper(), actor=actor)
@@ -75,7 +80,7 @@ def import_job_create(
             object_id=job.pk,
             reason=f"{lines} lines",
         )
-        transaction.on_commit(lambda: run_import.delay(str(job.pk)))
+        transaction.on_commit(lambda: _import_send(job.pk))
     return job
 
 
@@ -193,8 +198,6 @@ def _line_error(job: ImportJob, line: int, code: str, message: str) -> int:
 
 def import_jobs_resume_stalled() -> int:
     """Re-enqueue running jobs whose lease expired (their worker died) and stuck pending ones."""
-    from profiles.tasks import run_import
-
     now = timezone.now()
     stalled = list(
         ImportJob.objects.filter(
@@ -208,5 +211,5 @@ def import_jobs_resume_stalled() -> int:
         ).values_list("pk", flat=True)
     )
     for job_id in stalled + stale_pending:
-        run_import.delay(str(job_id))
+        _import_send(job_id)
     return len(stalled) + len(stale_pending)

@@ -9,9 +9,9 @@ from django.test import Client
 
 from audit.actors import Actor
 from audit.models import AuditEvent
+from consent.art30 import art30_record, data_map, processing_activities_for_subject
 from consent.demo import seed_processing_activities
 from consent.models import ProcessingActivity, Purpose
-from consent.selectors import art30_record, data_map, processing_activities_for_subject
 from consent.services import processing_activity_save
 from profiles.models import System
 from tests.factories import make_staff

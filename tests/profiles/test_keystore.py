@@ -2,8 +2,8 @@
 
 import pytest
 
-from profiles.keystore import data_keys_shred
 from profiles.models import SubjectKey
+from profiles.services import keys_shred
 from tests.factories import make_subject
 
 pytestmark = pytest.mark.django_db
@@ -12,9 +12,9 @@ pytestmark = pytest.mark.django_db
 def test_shredding_destroys_the_named_keys_and_leaves_everyone_elses():
     erased, kept = make_subject(), make_subject()
 
-    assert data_keys_shred(owner_ids=[erased.pk]) == 1
+    assert keys_shred(owner_ids=[erased.pk]) == 1
 
     assert not SubjectKey.objects.filter(subject_id=erased.pk).exists()
     assert SubjectKey.objects.filter(subject_id=kept.pk).exists()
-    assert data_keys_shred(owner_ids=[erased.pk]) == 0  # shredding twice is harmless
-    assert data_keys_shred(owner_ids=[]) == 0
+    assert keys_shred(owner_ids=[erased.pk]) == 0  # shredding twice is harmless
+    assert keys_shred(owner_ids=[]) == 0

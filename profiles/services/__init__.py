@@ -1,0 +1,59 @@
+"""Writes to the golden record, by sub-domain: ingest (parse, upsert, bulk create), identity
+(matching, probabilistic resolution, merge, review decisions), erasure (erase, rectify), keys
+(shred, rotation) and sharing. Every write is transactional and audited with field names, never
+values, and stays within the actor's regions (`actor.regions`).
+
+The public names are re-exported here, so `from profiles import services` and
+`from profiles.services import X` work for every caller."""
+
+from core.regions import KNOWN_REGIONS
+from profiles.services.erasure import subject_erase, subject_rectify
+from profiles.services.guards import RegionNotAllowed, region_check
+from profiles.services.identity import match_candidates, match_review_decide, subjects_merge
+from profiles.services.ingest import (
+    SUPPRESSED_MESSAGE,
+    IdentitySuppressed,
+    ParsedRecord,
+    UpsertResult,
+    event_dedup_key,
+    parse_record,
+    subject_create,
+    subject_upsert,
+    subjects_create_batch,
+    suppressed_among,
+    upsert_partition,
+)
+from profiles.services.keys import (
+    keys_depending_on,
+    keys_shred,
+    rotate_keys_batch,
+    subject_shred,
+)
+from profiles.services.sharing import subject_share
+
+__all__ = [
+    "KNOWN_REGIONS",
+    "SUPPRESSED_MESSAGE",
+    "IdentitySuppressed",
+    "ParsedRecord",
+    "RegionNotAllowed",
+    "UpsertResult",
+    "event_dedup_key",
+    "keys_depending_on",
+    "keys_shred",
+    "match_candidates",
+    "match_review_decide",
+    "parse_record",
+    "region_check",
+    "rotate_keys_batch",
+    "subject_create",
+    "subject_erase",
+    "subject_rectify",
+    "subject_share",
+    "subject_shred",
+    "subject_upsert",
+    "subjects_create_batch",
+    "subjects_merge",
+    "suppressed_among",
+    "upsert_partition",
+]

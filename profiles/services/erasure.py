@@ -1,0 +1,121 @@
+"""Erasure (crypto-shredding, suppression) and rectification of a subject. Transactional,
+audited with field names, never values."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record
+from core.errors import DomainError, NotFoundError
+from profiles import matching
+from profiles.models import (
+    Attribute,
+    Event,
+    Identifier,
+    MatchReview,
+    Subject,
+    SuppressedIdentity,
+)
+from profiles.services.guards import subject_scope_check
+from profiles.services.ingest import default_category
+from profiles.services.keys import subject_shred
+
+
+def subject_erase(
+    *,
+    subject_id: uuid.UUID,
+    actor: Actor,
+    reason: str = "erasure request",
+    keep_events: Collection[uuid.UUID] = (),
+) -> dict[str, Any]:
+    """Erase a subject (Art. 17): suppress its identities' blind indexes, destroy its data key
+    (crypto-shredding, so backups hold only unreadable ciphertext), delete its rows, and keep
+    the Subject row as a PII-free anchor with status `erased`. Returns a PII-free summary.
+
+    `keep_events` narrows the erasure to what the law lets us keep (a retention exception such
+    as invoices under tax law): those events stay, the data key with them, and the subject is
+    `restricted` until a later call without `keep_events` finishes the job. Idempotent."""
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().filter(pk=subject_id).first()
+        if subject is None or not actor.covers(subject.region):
+            raise NotFoundError("Subject not found.")
+        identities = list(
+            Identifier.objects.filter(subject=subject).values_list("kind", "value_index")
+        )
+        for kind, index in identities:
+            SuppressedIdentity.objects.get_or_create(kind=kind, value_index=index)
+        kept = Event.objects.filter(subject=subject, pk__in=list(keep_events))
+        kept_count = kept.count()
+        key_destroyed = False if kept_count else subject_shred(subject_id=subject.pk)
+        summary = {
+            "subject_id": str(subject.pk),
+            "region": subject.region,
+            "identifiers": Identifier.objects.filter(subject=subject).delete()[0],
+            "attributes": Attribute.objects.filter(subject=subject).delete()[0],
+            "events": Event.objects.filter(subject=subject)
+            .exclude(pk__in=list(keep_events))
+            .delete()[0],
+            "events_kept": kept_count,
+            "suppressed_identities": len(identities),
+            "data_key_destroyed": key_destroyed,
+            "erased_at": timezone.now().isoformat(),
+        }
+        MatchReview.objects.filter(Q(subject=subject) | Q(candidate=subject)).delete()
+        status = Subject.Status.RESTRICTED if kept_count else Subject.Status.ERASED
+        Subject.objects.filter(pk=subject.pk).update(status=status)
+        audit_record(
+            actor=actor,
+            action="profiles.subject.erase" if not kept_count else "profiles.subject.restrict",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            fields=["identifiers", "attributes", "events"] + ([] if kept_count else ["data_key"]),
+            reason=reason if not kept_count else f"{reason}; {kept_count} events kept",
+        )
+    return summary
+
+
+def subject_rectify(
+    *, subject: Subject, corrections: dict[str, Any], actor: Actor, reason: str
+) -> list[str]:
+    """Correct attribute values (Art. 16, CPRA right to correct): each key is set to its new
+    value under the subject's key, with a new collection time. Audited with the keys changed
+    (never the values). Returns the keys changed. The subject must be in the actor's regions."""
+    subject_scope_check(subject, actor)
+    changed = []
+    with transaction.atomic():
+        for key, value in corrections.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_-]{1,64}", key):
+                raise DomainError(
+                    "Attribute keys are lowercase slugs.", fields={"corrections": ["invalid key"]}
+                )
+            attribute = Attribute.objects.filter(subject=subject, key=key).first()
+            if attribute is None:
+                attribute = Attribute(id=uuid.uuid4(), subject=subject, key=key)
+                attribute.category = default_category(key)
+            attribute.subject = subject
+            attribute.value = value
+            attribute.match_index = matching.match_index(key, value)
+            attribute.collected_at = timezone.now()
+            attribute.save()
+            changed.append(key)
+        audit_record(
+            actor=actor,
+            action="profiles.subject.rectify",
+            object_type="profiles.subject",
+            object_id=subject.pk,
+            subject_id=subject.pk,
+            region=subject.region,
+            fields=[f"attribute:{key}" for key in changed],
+            reason=reason,
+        )
+    return changed

@@ -1,0 +1,54 @@
+"""The one key store that destroys data keys (crypto-shredding) and re-wraps them under a new
+master key. Other apps destroy keys through `subject_shred` or `keys_shred`, never by deleting
+rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from profiles.crypto.keyring import master_keyring
+from profiles.models import SubjectKey
+
+
+def subject_shred(*, subject_id: uuid.UUID) -> bool:
+    """Destroy the subject's data key: every ciphertext under it becomes undecryptable by
+    anyone, with any master key. Returns whether a key existed."""
+    return bool(keys_shred(owner_ids=[subject_id]))
+
+
+def keys_shred(*, owner_ids: Iterable[uuid.UUID]) -> int:
+    """Destroy the data keys of these key owners (subjects, requests, their timeline entries,
+    archives): whatever is encrypted under them becomes unreadable. Returns how many rows went."""
+    deleted, _ = SubjectKey.objects.filter(subject_id__in=list(owner_ids)).delete()
+    return deleted
+
+
+def rotate_keys_batch(*, batch_size: int = 500) -> int:
+    """Re-wrap up to `batch_size` data keys that are not under the current master key.
+
+    Online and resumable: each row is swapped with a compare-and-set on its old wrapped value,
+    so concurrent reads keep working (old versions stay in the keyring until retired) and a
+    concurrent shred or rotation is never overwritten. Returns how many keys were re-wrapped."""
+    keyring = master_keyring()
+    rows = list(
+        SubjectKey.objects.exclude(master_version=keyring.current).order_by("id")[:batch_size]
+    )
+    done = 0
+    for row in rows:
+        context = SubjectKey.context(row.subject_id, row.key_id)
+        data_key = keyring.unwrap(
+            bytes(row.wrapped_key), version=row.master_version, context=context
+        )
+        wrapped, version = keyring.wrap(data_key, context=context)
+        done += SubjectKey.objects.filter(
+            pk=row.pk, master_version=row.master_version, key_id=row.key_id
+        ).update(wrapped_key=wrapped, master_version=version, rewrapped_at=timezone.now())
+    return done
+
+
+def keys_depending_on(version: int) -> int:
+    """How many data keys are still wrapped by master key `version`."""
+    return SubjectKey.objects.filter(master_version=version).count()
