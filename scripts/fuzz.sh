@@ -21,6 +21,7 @@ RUN="$UV run --frozen"
 EXAMPLES=${FUZZ_EXAMPLES:-10}
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance
 CHECKS=$CHECKS,response_schema_conformance,response_headers_conformance,unsupported_method
+CHECKS=$CHECKS,negative_data_rejection
 SEED=${FUZZ_SEED:-$RANDOM}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/custodia-fuzz.XXXXXX")
 SERVER_PID=""
