@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from access.models import ApiToken
 from access.services import TOKEN_SCOPES
+from core import fields
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -24,17 +25,17 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
-    user = serializers.IntegerField(help_text="id of the service-account user")
-    name = serializers.CharField(max_length=100)
+    user = fields.StrictIntegerField(help_text="id of the service-account user")
+    name = fields.StrictCharField(max_length=100)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=TOKEN_SCOPES), min_length=1
+        child=fields.StrictChoiceField(choices=TOKEN_SCOPES), min_length=1
     )
-    regions = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
-    all_regions = serializers.BooleanField(default=False)
+    regions = serializers.ListField(child=fields.StrictCharField(max_length=16), required=False)
+    all_regions = fields.StrictBooleanField(default=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class UnmaskSerializer(serializers.Serializer):
-    subject = serializers.UUIDField()
-    reason = serializers.CharField(max_length=500)
-    minutes = serializers.IntegerField(min_value=1, max_value=60, default=15)
+    subject = fields.StrictUUIDField()
+    reason = fields.StrictCharField(max_length=500)
+    minutes = fields.StrictIntegerField(min_value=1, max_value=60, default=15)

@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_events_filter
 from audit.services import audit_record
 from core.errors import ForbiddenError
+from core.fields import query_data
 
 
 class AuditAccessMixin:
@@ -27,7 +28,7 @@ class AuditAccessMixin:
     def filtered_events(self, request: Request) -> QuerySet[AuditEvent]:
         if not request.user.has_perm("audit.view_auditevent"):
             raise ForbiddenError("Your role cannot read the audit log.")
-        filters = AuditFilterSerializer(data=request.query_params)
+        filters = AuditFilterSerializer(data=query_data(request.query_params))
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         return audit_events_filter(

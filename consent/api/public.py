@@ -18,19 +18,20 @@ from audit.actors import Actor, client_ip
 from consent import banner
 from consent.api.throttles import KEY_HEADER, PublicClientThrottle
 from consent.models import ConsentProperty
+from core import fields
 from core.errors import DomainError, ForbiddenError
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
 class ChoicesSerializer(serializers.Serializer):
-    visitor_id = serializers.RegexField(VISITOR_ID)
-    region = serializers.CharField(max_length=16, required=False)
+    visitor_id = fields.StrictRegexField(VISITOR_ID)
+    region = fields.StrictCharField(max_length=16, required=False)
     choices = serializers.DictField(
-        child=serializers.ChoiceField(choices=["granted", "denied", "withdrawn"])
+        child=fields.StrictChoiceField(choices=["granted", "denied", "withdrawn"])
     )
-    notice = serializers.IntegerField(required=False)
-    tc_string = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    notice = fields.StrictIntegerField(required=False)
+    tc_string = fields.StrictCharField(required=False, allow_blank=True, max_length=4000)
 
 
 class PublicBannerView(APIView):

@@ -1,27 +1,32 @@
 from rest_framework import serializers
 
 from consent.models import ConsentRecord
+from core import fields
 
 
 class DecisionQuerySerializer(serializers.Serializer):
-    subject = serializers.UUIDField()
-    purpose = serializers.SlugField()
+    subject = fields.StrictUUIDField()
+    purpose = fields.StrictSlugField()
     at = serializers.DateTimeField(required=False)
 
 
 class BulkDecisionSerializer(serializers.Serializer):
-    subjects = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
-    purposes = serializers.ListField(child=serializers.SlugField(), min_length=1, max_length=20)
+    subjects = serializers.ListField(child=fields.StrictUUIDField(), min_length=1, max_length=1000)
+    purposes = serializers.ListField(child=fields.StrictSlugField(), min_length=1, max_length=20)
     at = serializers.DateTimeField(required=False)
 
 
 class ConsentWriteSerializer(serializers.Serializer):
-    subject = serializers.UUIDField()
-    purpose = serializers.SlugField()
-    state = serializers.ChoiceField(choices=ConsentRecord.State.choices)
-    notice = serializers.IntegerField(required=False)
-    idempotency_key = serializers.CharField(max_length=100, required=False)
-    tc_string = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    subject = fields.StrictUUIDField()
+    purpose = fields.StrictSlugField()
+    state = fields.StrictChoiceField(choices=ConsentRecord.State.choices)
+    notice = fields.StrictIntegerField(required=False)
+    idempotency_key = fields.StrictCharField(max_length=100, required=False)
+    tc_string = fields.StrictCharField(required=False, allow_blank=True, max_length=4000)
+
+
+class TCStringSerializer(serializers.Serializer):
+    tc_string = fields.StrictCharField(max_length=4000)
 
 
 class ConsentRecordSerializer(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ from consent.models import ConsentRecord, Notice
 from consent.receipts import consent_receipt
 from consent.tcf import TCStringError, decode_tc_string
 from core.errors import DomainError, ForbiddenError, NotFoundError
+from core.fields import query_data
 from profiles.models import Subject
 from profiles.selectors import subject_get
 
@@ -35,7 +36,7 @@ class DecisionView(ConsentView):
     def get(self, request: Request) -> Response:
         """May this subject's data be used for this purpose, now or at `at`?"""
         _require_view(request)
-        query = serializers.DecisionQuerySerializer(data=request.query_params)
+        query = serializers.DecisionQuerySerializer(data=query_data(request.query_params))
         query.is_valid(raise_exception=True)
         subject = _subject_in_scope(request, query.validated_data["subject"])
         purpose = selectors.purpose_get(query.validated_data["purpose"])
@@ -158,14 +159,12 @@ class ReceiptView(ConsentView):
 
 
 class TCStringView(ConsentView):
-    @extend_schema(
-        request={"application/json": OpenApiTypes.OBJECT}, responses={200: OpenApiTypes.OBJECT}
-    )
+    @extend_schema(request=serializers.TCStringSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Decode and validate an IAB TCF v2.2 TC string."""
-        value = request.data.get("tc_string") if isinstance(request.data, dict) else None
-        if not isinstance(value, str) or not value:
-            raise DomainError("Give tc_string.", fields={"tc_string": ["required"]})
+        body = serializers.TCStringSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        value = body.validated_data["tc_string"]
         try:
             return Response(decode_tc_string(value).as_dict())
         except TCStringError as exc:

@@ -1,27 +1,28 @@
 from rest_framework import serializers
 
+from core import fields
 from dsar.models import DataSubjectRequest
 
 KINDS = DataSubjectRequest.Kind.choices
 
 
 class IntakeSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=KINDS)
-    email = serializers.EmailField(max_length=254)
-    region = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    kind = fields.StrictChoiceField(choices=KINDS)
+    email = fields.StrictEmailField(max_length=254)
+    region = fields.StrictCharField(max_length=16, required=False, allow_blank=True)
     details = serializers.DictField(required=False)
 
 
 class ConfirmSerializer(serializers.Serializer):
-    reference = serializers.RegexField(r"^DSR-[A-Z0-9]{10}$")
-    code = serializers.RegexField(r"^\s*\d{6}\s*$")
+    reference = fields.StrictRegexField(r"^DSR-[A-Z0-9]{10}$")
+    code = fields.StrictRegexField(r"^\s*\d{6}\s*$")
 
 
 class RequestCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=KINDS)
-    subject_id = serializers.UUIDField(required=False)
-    email = serializers.EmailField(max_length=254, required=False)
-    region = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    kind = fields.StrictChoiceField(choices=KINDS)
+    subject_id = fields.StrictUUIDField(required=False)
+    email = fields.StrictEmailField(max_length=254, required=False)
+    region = fields.StrictCharField(max_length=16, required=False, allow_blank=True)
     details = serializers.DictField(required=False)
 
     def validate(self, data):
@@ -31,9 +32,23 @@ class RequestCreateSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = fields.StrictCharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReasonRequiredSerializer(serializers.Serializer):
+    """A refusal or an extension: the person is told the reason, so there must be one."""
+
+    reason = fields.StrictCharField(max_length=500)
+
+
+class RequestListQuerySerializer(serializers.Serializer):
+    status = fields.StrictChoiceField(
+        choices=["open", *DataSubjectRequest.Status.values],
+        required=False,
+        help_text="`open` (every status still running), or one request status",
+    )
 
 
 class CallbackSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["done", "failed"])
-    evidence = serializers.CharField(max_length=500)
+    status = fields.StrictChoiceField(choices=["done", "failed"])
+    evidence = fields.StrictCharField(max_length=500)

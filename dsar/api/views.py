@@ -5,7 +5,7 @@ signed callbacks of connected systems."""
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -19,6 +19,7 @@ from consent.api.public import PublicBannerView
 from consent.api.throttles import IntakeThrottle
 from core import webhooks
 from core.errors import DomainError
+from core.fields import query_data
 from core.pagination import page_parameters
 from dsar import selectors, services
 from dsar.api import serializers
@@ -94,15 +95,14 @@ class RequestListView(DsarView):
 
     @extend_schema(
         operation_id="dsar_requests_list",
-        parameters=[
-            OpenApiParameter("status", str, description="`open`, or one request status"),
-            *page_parameters(),
-        ],
+        parameters=[serializers.RequestListQuerySerializer, *page_parameters()],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
         """Requests in the caller's scope, soonest deadline first (?status=open|<status>)."""
-        rows = selectors.request_list(who=request, status=request.query_params.get("status"))
+        query = serializers.RequestListQuerySerializer(data=query_data(request.query_params))
+        query.is_valid(raise_exception=True)
+        rows = selectors.request_list(who=request, status=query.validated_data.get("status"))
         page = self.paginator.paginate_queryset(rows, request, view=self)
         return self.paginator.get_paginated_response([selectors.request_summary(r) for r in page])
 
@@ -153,9 +153,11 @@ class RequestDetailView(DsarView):
 
 
 class _Decision(DsarView):
+    body_serializer: type = serializers.ReasonSerializer
+
     def post(self, request: Request, request_id) -> Response:
         dsr = selectors.request_get(who=request, request_id=request_id, action="change")
-        body = serializers.ReasonSerializer(data=request.data)
+        body = self.body_serializer(data=request.data)
         body.is_valid(raise_exception=True)
         dsr = self.decide(dsr, self.actor, body.validated_data["reason"])
         return Response(selectors.request_summary(dsr))
@@ -172,7 +174,11 @@ class ApproveView(_Decision):
 
 
 class DenyView(_Decision):
-    @extend_schema(request=serializers.ReasonSerializer, responses={200: OpenApiTypes.OBJECT})
+    body_serializer = serializers.ReasonRequiredSerializer
+
+    @extend_schema(
+        request=serializers.ReasonRequiredSerializer, responses={200: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, request_id) -> Response:
         """Refuse a request with the reason the person is told."""
         return super().post(request, request_id)
@@ -182,7 +188,11 @@ class DenyView(_Decision):
 
 
 class ExtendView(_Decision):
-    @extend_schema(request=serializers.ReasonSerializer, responses={200: OpenApiTypes.OBJECT})
+    body_serializer = serializers.ReasonRequiredSerializer
+
+    @extend_schema(
+        request=serializers.ReasonRequiredSerializer, responses={200: OpenApiTypes.OBJECT}
+    )
     def post(self, request: Request, request_id) -> Response:
         """Extend the deadline once by the regime's extension, with a reason."""
         return super().post(request, request_id)

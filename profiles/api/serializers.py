@@ -1,25 +1,26 @@
 from rest_framework import serializers
 
+from core import fields
 from profiles.models import ImportJob, ImportLineError, Subject
 
 
 class RecordSerializer(serializers.Serializer):
     """One profile record; the service validates the details (see docs/profiles.md)."""
 
-    region = serializers.CharField(required=False, max_length=16)
+    region = fields.StrictCharField(required=False, max_length=16)
     identifiers = serializers.ListField(child=serializers.DictField(), min_length=1)
     attributes = serializers.JSONField(required=False)
     events = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class BatchSerializer(serializers.Serializer):
-    idempotency_key = serializers.CharField(max_length=100)
+    idempotency_key = fields.StrictCharField(max_length=100)
     records = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=1000)
 
 
 class SearchSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["email", "phone", "customer_id", "device_id"])
-    value = serializers.CharField(max_length=320)
+    kind = fields.StrictChoiceField(choices=["email", "phone", "customer_id", "device_id"])
+    value = fields.StrictCharField(max_length=320)
 
 
 class SubjectSummarySerializer(serializers.ModelSerializer):
