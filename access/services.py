@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from access import roles, tokens
 from access.models import ApiToken, RegionScope, UnmaskGrant
+from access.principals import principal_generation_bump
 from audit.actors import Actor
 from audit.services import audit_record
 from ops.errors import DomainError, ForbiddenError
@@ -136,6 +137,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        principal_generation_bump()  # update() sends no signal: refused on the next request
         audit_record(
             actor=actor,
             action="access.apitoken.revoke",

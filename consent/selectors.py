@@ -17,6 +17,7 @@ from consent.models import (
     ProcessingActivity,
     Purpose,
 )
+from consent.refdata import refdata
 from ops.errors import NotFoundError
 
 
@@ -53,16 +54,16 @@ class Decision:
 
 def jurisdiction_for_region(region: str) -> Jurisdiction:
     """The regime governing `region` (e.g. 'EU' -> GDPR, 'US-CA' -> CCPA); NotFoundError if none."""
-    for jurisdiction in Jurisdiction.objects.all():
-        if region in jurisdiction.regions:
-            return jurisdiction
+    jurisdiction = refdata().jurisdiction_of_region(region)
+    if jurisdiction is not None:
+        return jurisdiction
     raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
 
 
 def jurisdiction_for_subject(subject: Any) -> Jurisdiction:
     """The subject's overriding jurisdiction if set, else the one of its region."""
     if subject.jurisdiction:
-        found = Jurisdiction.objects.filter(code=subject.jurisdiction).first()
+        found = refdata().jurisdictions.get(subject.jurisdiction)
         if found is not None:
             return found
     return jurisdiction_for_region(subject.region)
@@ -139,7 +140,7 @@ def may_process_bulk(
     if regions is not None:
         subjects = subjects.filter(region__in=sorted(regions))
     subjects = list(subjects)
-    jurisdictions = {j.code: j for j in Jurisdiction.objects.all()}
+    jurisdictions = refdata().jurisdictions
     by_region = {r: j for j in jurisdictions.values() for r in j.regions}
     when = at or timezone.now()
     current = {}
@@ -179,7 +180,7 @@ def may_process_bulk(
 
 
 def purpose_get(slug: str) -> Purpose:
-    purpose = Purpose.objects.filter(slug=slug).first()
+    purpose = refdata().purposes.get(slug)
     if purpose is None:
         raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
     return purpose
