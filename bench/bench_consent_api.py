@@ -185,6 +185,9 @@ def main() -> None:
         "CUSTODIA_PUBLIC_KEY_RATE": "100000000/min",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        # Persistent connections, as a deployment sets them (docs/operations.md): without,
+        # every request opens the database again (on SQLite with its PRAGMAs).
+        "DB_CONN_MAX_AGE": "60",
     }
     if args.postgres:
         subprocess.run(
@@ -206,7 +209,6 @@ def main() -> None:
             capture_output=True,
         )
         env["DATABASE_URL"] = POSTGRES_URL
-        env["DB_CONN_MAX_AGE"] = "60"
     vendor = "PostgreSQL" if args.postgres else "SQLite (embedded)"
     token, subject = prepare(env)
     counts = query_counts(env, token, subject)
@@ -266,7 +268,7 @@ def main() -> None:
         f"""
 ## Consent API throughput ({vendor})
 
-gunicorn with 2 sync workers on loopback, wrk with 2 threads and 16 connections,
+gunicorn with 2 sync workers on loopback (`DB_CONN_MAX_AGE=60`), wrk with 2 threads and 16 connections,
 {args.rounds} rounds of {args.seconds} s per endpoint, the baseline and both paths interleaved
 in each round ({machine()}); requests/s are medians over the rounds, ratios the median of the
 per-round ratios (per round, decision / write: {per_round}). Baseline: a minimal Django JSON
