@@ -179,10 +179,8 @@ def banner_record_choices(
     if notice_id:
         # One query: the notice's purposes (none when the notice does not exist).
         notice_purposes = set(
-            Notice.purposes.through.objects.filter(notice_id=notice_id).values_list(
-                "purpose_id", flat=True
-            )
-        )
+            Notice.objects.filter(pk=notice_id).values_list("purposes", flat=True)
+        ) - {None}
         notice = Notice(pk=notice_id) if notice_purposes else None
     if tc_string:
         try:
