@@ -57,6 +57,9 @@ bench: install
 	$(UV) run --frozen python bench/bench_import.py --postgres
 	$(UV) run --frozen python bench/bench_dsar.py
 	$(UV) run --frozen python bench/bench_dsar.py --postgres
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(UV) run --frozen python bench/bench_consent_api.py
+	$(UV) run --frozen python bench/bench_consent_api.py --postgres
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

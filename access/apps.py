@@ -11,6 +11,11 @@ class AccessConfig(AppConfig):
         # Setup, not business logic: after every migrate, role groups get the permissions of
         # every model that now exists (models added later by upgrades included).
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
+        # Cache invalidation, not business logic: a cached API principal is dropped on any
+        # change to a token, user, group, permission or region scope (access/principals.py).
+        from access.principals import connect_invalidation
+
+        connect_invalidation()
 
 
 def _sync_roles_after_migrate(**kwargs) -> None:

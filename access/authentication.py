@@ -1,11 +1,14 @@
-"""DRF authentication by `Authorization: Bearer cst_...` API tokens."""
+"""DRF authentication by `Authorization: Bearer cst_...` API tokens. The token with its user,
+permissions and region scope is cached (access/principals.py) and re-checked on every request
+(hash, revocation, expiry, active user); any change to them is seen on the next request."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from access import tokens
+from access import principals, tokens
 from access.models import ApiToken
 
 
@@ -23,7 +26,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         prefix = tokens.parse_prefix(raw)
         if prefix is None:
             raise exceptions.AuthenticationFailed("Malformed API token.")
-        token = ApiToken.objects.select_related("user").filter(token_prefix=prefix).first()
+        generation, token = principals.cached_token(raw)
+        if token is None:
+            token = _load(prefix)
+            if token is not None and tokens.matches(raw, token.token_hash):
+                principals.cache_token(generation, raw, token)
         now = timezone.now()
         if (
             token is None
@@ -33,9 +40,25 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             or not token.user.is_active
         ):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        # At most one write a minute per token, whatever the number of web processes.
+        if cache.add(f"access:token-used:{token.token_prefix}", 1, timeout=60) and (
+            token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60
+        ):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+def _load(prefix: str) -> ApiToken | None:
+    """The token with what authorizing its requests needs: its user, the user's region scope
+    and permissions (ModelBackend keeps them on the user, so they travel in the cache)."""
+    token = (
+        ApiToken.objects.select_related("user", "user__region_scope")
+        .filter(token_prefix=prefix)
+        .first()
+    )
+    if token is not None:
+        token.user.get_all_permissions()
+    return token

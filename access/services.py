@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from access import roles, tokens
 from access.models import ApiToken, UnmaskGrant
+from access.principals import principal_generation_bump
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
 from core.errors import DomainError, ForbiddenError
@@ -119,6 +120,7 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
+        principal_generation_bump()  # update() sends no signal: refused on the next request
         audit_record(
             actor=actor,
             action="access.apitoken.revoke",

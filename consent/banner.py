@@ -16,8 +16,15 @@ from consent.models import (
     Jurisdiction,
     Notice,
 )
+from consent.refdata import refdata
 from consent.selectors import jurisdiction_for_region
-from consent.services import Proof, consent_record, visitor_lock
+from consent.services import (
+    ConsentEntry,
+    Proof,
+    consent_record,
+    consent_record_many,
+    visitor_lock,
+)
 from consent.tcf import TCStringError, decode_tc_string
 from core.errors import DomainError
 
@@ -160,7 +167,7 @@ def banner_record_choices(
     regime honouring GPC, a sale/sharing grant sent with the signal is recorded as a GPC
     opt-out, unless the regime lets an explicit opt-in override the signal."""
     region, jurisdiction = _region(prop, region)
-    purposes = {p.slug: p for p in prop.purposes.all()}
+    purposes = {p.slug: p for p in refdata().property_purposes.get(prop.pk, [])}
     unknown = sorted(set(choices) - set(purposes))
     if unknown:
         raise DomainError(
@@ -168,7 +175,13 @@ def banner_record_choices(
             code="unknown_purpose",
             fields={"choices": [f"unknown: {', '.join(unknown)}"]},
         )
-    notice = Notice.objects.filter(pk=notice_id).first() if notice_id else None
+    notice, notice_purposes = None, set()
+    if notice_id:
+        # One query: the notice's purposes (none when the notice does not exist).
+        notice_purposes = set(
+            Notice.objects.filter(pk=notice_id).values_list("purposes", flat=True)
+        ) - {None}
+        notice = Notice(pk=notice_id) if notice_purposes else None
     if tc_string:
         try:
             decode_tc_string(tc_string)
@@ -182,6 +195,7 @@ def banner_record_choices(
         # sees what that one wrote, so an unchanged choice is not recorded twice.
         visitor_lock(visitor_id=visitor_id)
         current = visitor_choices(visitor_id=visitor_id)
+        entries = []
         for slug, state in choices.items():
             purpose = purposes[slug]
             if purpose.essential:
@@ -202,21 +216,31 @@ def banner_record_choices(
                 },
                 tc_string=tc_string,
             )
-            consent_record(
-                purpose=purpose,
-                state=state,
-                channel="banner",
-                actor=actor,
-                visitor_id=visitor_id,
-                region=region,
-                notice=notice
-                if notice and notice.purposes.filter(pk=purpose.pk).exists()
-                else None,
-                proof=record_proof,
+            entries.append(
+                ConsentEntry(
+                    purpose=purpose,
+                    state=state,
+                    notice=notice if purpose.pk in notice_purposes else None,
+                    proof=record_proof,
+                )
             )
+        records = consent_record_many(
+            entries=entries,
+            channel="banner",
+            actor=actor,
+            visitor_id=visitor_id,
+            region=region,
+            lock_held=True,
+        )
+    for record in records:  # what was just written, without reading it back
+        current[record.purpose.slug] = {
+            "state": record.state,
+            "gpc": record.gpc,
+            "recorded_at": record.recorded_at.isoformat(),
+        }
     return {
         "visitor_id": visitor_id,
         "region": region,
         "jurisdiction": jurisdiction.code,
-        "current": visitor_choices(visitor_id=visitor_id),
+        "current": current,
     }

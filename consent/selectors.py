@@ -4,6 +4,7 @@ data map / Art. 30 record of processing activities."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from consent.models import (
     ProcessingActivity,
     Purpose,
 )
+from consent.refdata import refdata
 from core.errors import NotFoundError
 
 
@@ -53,16 +55,16 @@ class Decision:
 
 def jurisdiction_for_region(region: str) -> Jurisdiction:
     """The regime governing `region` (e.g. 'EU' -> GDPR, 'US-CA' -> CCPA); NotFoundError if none."""
-    for jurisdiction in Jurisdiction.objects.all():
-        if region in jurisdiction.regions:
-            return jurisdiction
+    jurisdiction = refdata().jurisdiction_of_region(region)
+    if jurisdiction is not None:
+        return jurisdiction
     raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
 
 
 def jurisdiction_for_subject(subject: Any) -> Jurisdiction:
     """The subject's overriding jurisdiction if set, else the one of its region."""
     if subject.jurisdiction:
-        found = Jurisdiction.objects.filter(code=subject.jurisdiction).first()
+        found = refdata().jurisdictions.get(subject.jurisdiction)
         if found is not None:
             return found
     return jurisdiction_for_region(subject.region)
@@ -102,6 +104,73 @@ def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None
     return _decide(state, time, gpc, record_id, purpose, jurisdiction, when)
 
 
+def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] | None:
+    """The subject's region, jurisdiction override and current choice for `purpose` (from the
+    projection, never cached), in one statement: None if no such subject. Unscoped: the caller
+    checks the region (`_subject_in_scope`-style) before answering. Written as one plain SQL
+    read because it is the decision API's only query, and building two ORM querysets cost more
+    than the rest of the request."""
+    from django.db import connection
+
+    from profiles.models import Subject
+
+    subjects, current = Subject._meta, CurrentConsent._meta
+    quote = connection.ops.quote_name
+    column = {
+        name: quote(current.get_field(name).column)
+        for name in ("subject", "purpose", "state", "recorded_at", "gpc", "record")
+    }
+    sql = " ".join(
+        [
+            f"SELECT s.{quote('region')}, s.{quote('jurisdiction')},",
+            f"c.{column['state']}, c.{column['recorded_at']}, c.{column['gpc']},",
+            f"c.{column['record']} FROM {quote(subjects.db_table)} s",
+            f"LEFT JOIN {quote(current.db_table)} c ON c.{column['subject']} = s.{quote('id')}",
+            f"AND c.{column['purpose']} = %s WHERE s.{quote('id')} = %s",
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [purpose.pk, subjects.pk.get_db_prep_value(subject_id, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    region, override, state, recorded_at, gpc, record_id = row
+    if isinstance(recorded_at, str):
+        recorded_at = dt.datetime.fromisoformat(recorded_at)
+    if recorded_at is not None and timezone.is_naive(recorded_at):  # SQLite stores naive UTC
+        recorded_at = recorded_at.replace(tzinfo=dt.UTC)
+    return {
+        "region": region,
+        "jurisdiction": override,
+        "state": state,
+        "recorded_at": recorded_at,
+        "gpc": bool(gpc),
+        "record_id": uuid.UUID(str(record_id)) if record_id else None,  # SQLite: hex text
+    }
+
+
+def may_process_now(*, subject_id: Any, purpose: Purpose, who: Any) -> Decision | None:
+    """`may_process` now, for a subject id, in one query: None if the subject does not exist
+    or lies outside `who`'s regions (consent readers need no profile permission)."""
+    from access.scoping import region_allowed
+
+    row = subject_consent_now(subject_id=subject_id, purpose=purpose)
+    if row is None or not region_allowed(who, row["region"]):
+        return None
+    jurisdiction = (
+        refdata().jurisdictions.get(row["jurisdiction"]) if row["jurisdiction"] else None
+    ) or jurisdiction_for_region(row["region"])
+    return _decide(
+        row["state"],
+        row["recorded_at"],
+        row["gpc"],
+        row["record_id"],
+        purpose,
+        jurisdiction,
+        timezone.now(),
+    )
+
+
 def _decide(
     state, time, gpc, record_id, purpose: Purpose, jurisdiction: Jurisdiction, when: dt.datetime
 ) -> Decision:
@@ -139,7 +208,7 @@ def may_process_bulk(
     if regions is not None:
         subjects = subjects.filter(region__in=sorted(regions))
     subjects = list(subjects)
-    jurisdictions = {j.code: j for j in Jurisdiction.objects.all()}
+    jurisdictions = refdata().jurisdictions
     by_region = {r: j for j in jurisdictions.values() for r in j.regions}
     when = at or timezone.now()
     current = {}
@@ -179,7 +248,7 @@ def may_process_bulk(
 
 
 def purpose_get(slug: str) -> Purpose:
-    purpose = Purpose.objects.filter(slug=slug).first()
+    purpose = refdata().purposes.get(slug)
     if purpose is None:
         raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
     return purpose

@@ -15,9 +15,16 @@ from django.utils import timezone
 
 from audit.actors import Actor, truncate_ip
 from audit.services import audit_record
-from consent.models import ConsentRecord, CurrentConsent, Notice, ProcessingActivity, Purpose
+from consent.models import (
+    ConsentRecord,
+    CurrentConsent,
+    Jurisdiction,
+    Notice,
+    ProcessingActivity,
+    Purpose,
+)
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
-from consent.webhooks import outbox_enqueue
+from consent.webhooks import outbox_enqueue_many
 from core.errors import ConflictError, DomainError, NotFoundError
 
 GENESIS = "0" * 64
@@ -118,73 +125,19 @@ def consent_record(
         if subject is not None
         else jurisdiction_for_region(region)
     )
-    region = subject.region if subject is not None else region
-    owner = f"subject:{subject.pk}" if subject is not None else f"visitor:{visitor_id}"
     try:
         with transaction.atomic():
-            _owner_lock(owner)
-            owner_filter = (
-                {"subject": subject}
-                if subject is not None
-                else {"subject__isnull": True, "visitor_id": visitor_id}
-            )
-            last = (
-                ConsentRecord.objects.filter(**owner_filter).order_by("-recorded_at", "-id").first()
-            )
-            now = recorded_at or timezone.now()
-            if last is not None and now <= last.recorded_at:
-                now = last.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
-            record = ConsentRecord(
-                id=uuid.uuid4(),
-                subject=subject,
-                visitor_id="" if subject is not None else visitor_id,
-                region=region,
-                jurisdiction=jurisdiction.code,
-                purpose=purpose,
-                state=state,
-                notice=notice,
+            (record,) = _append(
+                entries=[ConsentEntry(purpose=purpose, state=state, notice=notice, proof=proof)],
                 channel=channel,
-                recorded_at=now,
-                user_agent=proof.user_agent[:300],
-                ip_truncated=truncate_ip(proof.ip),
-                gpc=proof.gpc,
-                tc_string=proof.tc_string,
-                idempotency_key=idempotency_key or None,
-                recorded_by=actor.label[:150],
+                actor=actor,
+                subject=subject,
+                visitor_id=visitor_id,
+                region=subject.region if subject is not None else region,
+                jurisdiction=jurisdiction,
+                idempotency_key=idempotency_key,
+                recorded_at=recorded_at,
             )
-            record.prev_hash = last.hash if last else GENESIS
-            record.hash = _chain_hash(record.prev_hash, record)
-            record.save()
-            max_age = jurisdiction.consent_max_age_days
-            CurrentConsent.objects.update_or_create(
-                **(
-                    {"subject": subject}
-                    if subject is not None
-                    else {"subject": None, "visitor_id": visitor_id}
-                ),
-                purpose=purpose,
-                defaults={
-                    "state": state,
-                    "record": record,
-                    "gpc": proof.gpc,
-                    "recorded_at": now,
-                    "region": region,
-                    "expires_at": now + dt.timedelta(days=max_age)
-                    if max_age and state == ConsentRecord.State.GRANTED
-                    else None,
-                },
-            )
-            outbox_enqueue(record)
-            if channel in AUDITED_CHANNELS:
-                audit_record(
-                    actor=actor,
-                    action=f"consent.record.{state}",
-                    object_type="consent.record",
-                    object_id=record.pk,
-                    subject_id=getattr(subject, "pk", None),
-                    region=region,
-                    fields=[purpose.slug],
-                )
     except IntegrityError:
         if idempotency_key:  # a concurrent retry with the same key won the race
             existing = ConsentRecord.objects.filter(idempotency_key=idempotency_key).first()
@@ -192,6 +145,187 @@ def consent_record(
                 return _replay(existing, subject, visitor_id, purpose, state)
         raise
     return record
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    """One decision of a batch: a purpose, its new state, the notice shown, the proof."""
+
+    purpose: Purpose
+    state: str
+    notice: Notice | None = None
+    proof: Proof = Proof()
+
+
+def consent_record_many(
+    *,
+    entries: list[ConsentEntry],
+    channel: str,
+    actor: Actor,
+    visitor_id: str,
+    region: str,
+    lock_held: bool = False,
+) -> list[ConsentRecord]:
+    """Append several decisions of one visitor (a banner choice) in one transaction, with a
+    number of queries that does not grow with the number of purposes: the records inserted
+    together, chained in memory in one strict order, the projection upserted in one statement,
+    the webhook outbox filled in one insert. Same guarantees as `consent_record` otherwise
+    (essential purposes cannot be refused; appends of one visitor serialized). `lock_held`: the
+    caller already holds `visitor_lock` in the current transaction."""
+    if not visitor_id:
+        raise ConsentError("Give a visitor id.", fields={"visitor_id": ["required"]})
+    for entry in entries:
+        if entry.state not in ConsentRecord.State.values:
+            raise ConsentError(
+                "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
+            )
+        if entry.purpose.essential and entry.state != ConsentRecord.State.GRANTED:
+            raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+    if not entries:
+        return []
+    jurisdiction = jurisdiction_for_region(region)
+    with transaction.atomic(savepoint=False):
+        return _append(
+            entries=entries,
+            channel=channel,
+            actor=actor,
+            visitor_id=visitor_id,
+            region=region,
+            jurisdiction=jurisdiction,
+            lock_held=lock_held,
+        )
+
+
+def _append(
+    *,
+    entries: list[ConsentEntry],
+    channel: str,
+    actor: Actor,
+    region: str,
+    jurisdiction: Jurisdiction,
+    subject: Any = None,
+    visitor_id: str = "",
+    idempotency_key: str | None = None,
+    recorded_at: dt.datetime | None = None,
+    lock_held: bool = False,
+) -> list[ConsentRecord]:
+    """Inside a transaction: lock the owner's chain, append `entries` after its last record
+    (each strictly later than the one before), upsert the projection, fill the outbox, audit
+    staff channels."""
+    owner = f"subject:{subject.pk}" if subject is not None else f"visitor:{visitor_id}"
+    if not lock_held:
+        _owner_lock(owner)
+    owner_filter = (
+        {"subject": subject}
+        if subject is not None
+        else {"subject__isnull": True, "visitor_id": visitor_id}
+    )
+    last = (
+        ConsentRecord.objects.filter(**owner_filter)
+        .order_by("-recorded_at", "-id")
+        .only("recorded_at", "hash")
+        .first()
+    )
+    now = recorded_at or timezone.now()
+    if last is not None and now <= last.recorded_at:
+        now = last.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
+    prev_hash = last.hash if last else GENESIS
+    records = []
+    for position, entry in enumerate(entries):
+        record = ConsentRecord(
+            id=uuid.uuid4(),
+            subject=subject,
+            visitor_id="" if subject is not None else visitor_id,
+            region=region,
+            jurisdiction=jurisdiction.code,
+            purpose=entry.purpose,
+            state=entry.state,
+            notice=entry.notice,
+            channel=channel,
+            recorded_at=now + dt.timedelta(microseconds=position),
+            user_agent=entry.proof.user_agent[:300],
+            ip_truncated=truncate_ip(entry.proof.ip),
+            gpc=entry.proof.gpc,
+            tc_string=entry.proof.tc_string,
+            idempotency_key=idempotency_key or None,
+            recorded_by=actor.label[:150],
+        )
+        record.prev_hash = prev_hash
+        record.hash = prev_hash = _chain_hash(prev_hash, record)
+        records.append(record)
+    ConsentRecord.objects.bulk_create(records)
+    _project(records, jurisdiction.consent_max_age_days)
+    outbox_enqueue_many(records)
+    if channel in AUDITED_CHANNELS:
+        for record in records:
+            audit_record(
+                actor=actor,
+                action=f"consent.record.{record.state}",
+                object_type="consent.record",
+                object_id=record.pk,
+                subject_id=getattr(subject, "pk", None),
+                region=region,
+                fields=[record.purpose.slug],
+            )
+    return records
+
+
+_PROJECTED = ("state", "record", "gpc", "recorded_at", "expires_at", "region")
+
+
+def _project(records: list[ConsentRecord], max_age_days: int) -> None:
+    """Upsert the projection rows of one owner's new records in one INSERT ... ON CONFLICT
+    (PostgreSQL and SQLite). Written by hand: the unique constraints are partial (subject rows,
+    visitor rows), and an ON CONFLICT target must then name the constraint's predicate, which
+    Django's bulk_create(update_conflicts=True) cannot express."""
+    meta = CurrentConsent._meta
+    columns = ["subject", "visitor_id", "purpose", *_PROJECTED, "needs_reprompt"]
+    fields = [meta.get_field(name) for name in columns]
+    rows = []
+    for record in records:
+        expires = (
+            record.recorded_at + dt.timedelta(days=max_age_days)
+            if max_age_days and record.state == ConsentRecord.State.GRANTED
+            else None
+        )
+        values = {
+            "subject": record.subject_id,
+            "visitor_id": record.visitor_id,
+            "purpose": record.purpose_id,
+            "state": record.state,
+            "record": record.pk,
+            "gpc": record.gpc,
+            "recorded_at": record.recorded_at,
+            "expires_at": expires,
+            "region": record.region,
+            "needs_reprompt": False,
+        }
+        pairs = zip(columns, fields, strict=True)
+        rows.append([f.get_db_prep_save(values[name], connection) for name, f in pairs])
+    quote = connection.ops.quote_name
+    subject_owned = records[0].subject_id is not None
+    target = (
+        f"({quote('subject_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NOT NULL"
+        if subject_owned
+        else f"({quote('visitor_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NULL"
+    )
+    updates = ", ".join(
+        f"{quote(meta.get_field(name).column)} = excluded.{quote(meta.get_field(name).column)}"
+        for name in _PROJECTED
+    )
+    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
+    # Names from the model's metadata, values as parameters.
+    sql = " ".join(
+        [
+            f"INSERT INTO {quote(meta.db_table)}",
+            f"({', '.join(quote(f.column) for f in fields)})",
+            f"VALUES {placeholders}",
+            f"ON CONFLICT {target}",
+            f"DO UPDATE SET {updates}",
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
 
 
 def _replay(

@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
+from consent.models import ConsentRecord, WebhookDelivery
+from consent.refdata import refdata
 from core import webhooks
 
 MAX_ATTEMPTS = 8
@@ -19,26 +20,20 @@ LEASE = dt.timedelta(minutes=2)
 logger = logging.getLogger(__name__)
 
 
-def outbox_enqueue(record: ConsentRecord) -> int:
-    """Call inside the consent transaction: one delivery per active webhook, sent after commit
-    (or by beat's next delivery run if the broker is down then)."""
-    payload = {
-        "event": "consent.changed",
-        "record": str(record.pk),
-        "subject": str(record.subject_id) if record.subject_id else None,
-        "visitor": record.visitor_id or None,
-        "purpose": record.purpose.slug,
-        "state": record.state,
-        "jurisdiction": record.jurisdiction,
-        "gpc": record.gpc,
-        "recorded_at": record.recorded_at.isoformat(),
-    }
-    hooks = list(ConsentWebhook.objects.filter(active=True))
-    if not hooks:
+def outbox_enqueue_many(records: list[ConsentRecord]) -> int:
+    """Call inside the consent transaction: one delivery per active webhook and record, all in
+    one insert, sent after commit (or by beat's next delivery run if the broker is down then).
+    The active webhooks come from the reference-data cache (reloaded after any change)."""
+    hooks = refdata().webhooks
+    if not hooks or not records:
         return 0
     now = timezone.now()
     WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(webhook=hook, payload=payload, next_attempt_at=now) for hook in hooks]
+        [
+            WebhookDelivery(webhook=hook, payload=_payload(record), next_attempt_at=now)
+            for record in records
+            for hook in hooks
+        ]
     )
 
     def _send() -> None:
@@ -50,7 +45,26 @@ def outbox_enqueue(record: ConsentRecord) -> int:
             logger.warning("broker unreachable: consent webhooks left to the next delivery run")
 
     transaction.on_commit(_send)
-    return len(hooks)
+    return len(hooks) * len(records)
+
+
+def outbox_enqueue(record: ConsentRecord) -> int:
+    """`outbox_enqueue_many` for one record."""
+    return outbox_enqueue_many([record])
+
+
+def _payload(record: ConsentRecord) -> dict:
+    return {
+        "event": "consent.changed",
+        "record": str(record.pk),
+        "subject": str(record.subject_id) if record.subject_id else None,
+        "visitor": record.visitor_id or None,
+        "purpose": record.purpose.slug,
+        "state": record.state,
+        "jurisdiction": record.jurisdiction,
+        "gpc": record.gpc,
+        "recorded_at": record.recorded_at.isoformat(),
+    }
 
 
 def outbox_deliver(*, batch: int = 100) -> int:

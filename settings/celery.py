@@ -14,16 +14,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def _embedded_broker_polling() -> None:
+@app.on_after_configure.connect
+def _embedded_broker_polling(sender: Celery, **_: object) -> None:
     """kombu's SQLAlchemy transport hands every transport option to create_engine, so its poll
-    interval cannot be set through broker_transport_options: set it on the transport class."""
+    interval cannot be set through broker_transport_options: set it on the transport class.
+    Done once Celery reads its configuration, not at import: a settings module that imports
+    settings.base (bench/benchsettings.py) is still importing when this package loads."""
     from django.conf import settings
     from kombu.transport import sqlalchemy
 
     sqlalchemy.Transport.polling_interval = settings.CELERY_POLLING_INTERVAL
 
-
-_embedded_broker_polling()
 
 SCHEDULE_MODULES = [
     "ops.schedule",

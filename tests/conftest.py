@@ -92,3 +92,15 @@ def regimes(db):
     from consent.regimes import seed_regimes
 
     seed_regimes()
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_state_from_other_tests():
+    """A test's rollback sends no signal: start each test with no cached API principal and no
+    cached consent reference data (access/principals.py, consent/refdata.py)."""
+    from django.core.cache import cache
+
+    from access.principals import GENERATION_KEY
+    from consent.refdata import VERSION_KEY
+
+    cache.delete_many([GENERATION_KEY, VERSION_KEY])

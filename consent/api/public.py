@@ -18,6 +18,7 @@ from audit.actors import Actor, client_ip
 from consent import banner
 from consent.api.throttles import KEY_HEADER, PublicClientThrottle
 from consent.models import ConsentProperty
+from consent.refdata import refdata
 from core import fields
 from core.errors import DomainError, ForbiddenError
 
@@ -46,12 +47,8 @@ class PublicBannerView(APIView):
 
     def _property(self, request: Request) -> ConsentProperty:
         key = request.META.get(KEY_HEADER) or request.GET.get("key")
-        prop = (
-            ConsentProperty.objects.filter(publishable_key=key, active=True).first()
-            if key
-            else None
-        )
-        if prop is None:
+        prop = refdata().properties.get(key) if key else None
+        if prop is None or not prop.active:
             raise DomainError(
                 "Unknown or inactive property key.", code="invalid_property_key", status=401
             )

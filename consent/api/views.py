@@ -38,10 +38,18 @@ class DecisionView(ConsentView):
         _require_view(request)
         query = serializers.DecisionQuerySerializer(data=query_data(request.query_params))
         query.is_valid(raise_exception=True)
-        subject = _subject_in_scope(request, query.validated_data["subject"])
+        subject_id = query.validated_data["subject"]
         purpose = selectors.purpose_get(query.validated_data["purpose"])
+        if query.validated_data.get("at") is None:
+            decision = selectors.may_process_now(
+                subject_id=subject_id, purpose=purpose, who=request
+            )
+            if decision is None:
+                raise NotFoundError("Subject not found.")
+            return Response({"subject": str(subject_id), **decision.as_dict()})
+        subject = _subject_in_scope(request, subject_id)
         decision = selectors.may_process(
-            subject=subject, purpose=purpose, at=query.validated_data.get("at")
+            subject=subject, purpose=purpose, at=query.validated_data["at"]
         )
         return Response({"subject": str(subject.pk), **decision.as_dict()})
 

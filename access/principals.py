@@ -1,0 +1,72 @@
+"""The API principal (token -> user, permissions, region scope) cached in the shared cache, so a
+token request costs no query, and refused on the very next request after any change.
+
+Every cached principal sits under the current *generation*, a random value in the shared cache
+(every web process and worker sees the same). Any change to what a principal is made of (API
+tokens, users, their groups and permissions, group permissions, region scopes) moves the
+generation at once and again when the change commits: entries of the old generation are never
+read again, and an entry built from a read that raced an uncommitted change is orphaned by the
+commit-time move. Changes made with `QuerySet.update()` send no signal: the services doing them
+call `principal_generation_bump()` themselves (e.g. `api_token_revoke`)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+GENERATION_KEY = "access:principal:generation"
+TTL_SECONDS = 300
+
+
+def principal_generation() -> str:
+    """The current generation (created if the cache lost it: then nothing cached is trusted)."""
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+        generation = cache.get(GENERATION_KEY)
+    return generation
+
+
+def principal_generation_bump(**_: Any) -> None:
+    """Forget every cached principal, now and when the surrounding transaction commits."""
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None))
+
+
+def _key(generation: str, raw_token: str) -> str:
+    return f"access:principal:{generation}:{hashlib.sha256(raw_token.encode()).hexdigest()}"
+
+
+def cached_token(raw_token: str) -> tuple[str, Any]:
+    """(generation, the cached token with its user, or None)."""
+    generation = principal_generation()
+    return generation, cache.get(_key(generation, raw_token))
+
+
+def cache_token(generation: str, raw_token: str, token: Any) -> None:
+    """Cache a token whose user carries its permissions and region scope already loaded."""
+    cache.set(_key(generation, raw_token), token, timeout=TTL_SECONDS)
+
+
+def connect_invalidation() -> None:
+    """Wire the generation bump to every model a principal is built from."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from access.models import ApiToken, RegionScope
+
+    user_model = get_user_model()
+    for model in (ApiToken, RegionScope, user_model, Group, Permission):
+        post_save.connect(principal_generation_bump, sender=model, weak=False)
+        post_delete.connect(principal_generation_bump, sender=model, weak=False)
+    for through in (
+        user_model.groups.through,
+        user_model.user_permissions.through,
+        Group.permissions.through,
+    ):
+        m2m_changed.connect(principal_generation_bump, sender=through, weak=False)

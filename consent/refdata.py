@@ -1,0 +1,99 @@
+"""Consent reference data (purposes, jurisdictions, properties with their purposes, active
+webhooks) kept in process memory, checked against a version in the shared cache on each use.
+
+Any save or delete of these models (or a change of a property's purposes) moves the version at
+once and again when the change commits, so every web process and worker reloads on its next
+request, and a load that raced an uncommitted change is dropped by the commit-time move. Only
+reference data lives here: consent states are always read fresh from the projection."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+VERSION_KEY = "consent:refdata:version"
+
+
+@dataclass(frozen=True)
+class RefData:
+    version: str
+    purposes: dict[str, Any]  # slug -> Purpose
+    jurisdictions: dict[str, Any]  # code -> Jurisdiction, in the model's order
+    properties: dict[str, Any]  # publishable key -> ConsentProperty (active or not)
+    property_purposes: dict[int, list[Any]]  # property id -> its Purposes, by slug
+    webhooks: list[Any] = field(default_factory=list)  # active ConsentWebhooks
+
+    def jurisdiction_of_region(self, region: str) -> Any | None:
+        for jurisdiction in self.jurisdictions.values():
+            if region in jurisdiction.regions:
+                return jurisdiction
+        return None
+
+
+_lock = threading.Lock()
+_current: RefData | None = None
+
+
+def refdata_version() -> str:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY)
+    return version
+
+
+def refdata_bump(**_: Any) -> None:
+    """Make every process reload the reference data, now and when the transaction commits."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None))
+
+
+def refdata() -> RefData:
+    """The reference data of the current version (one cache read; queries only after a change)."""
+    global _current
+    version = refdata_version()
+    current = _current
+    if current is not None and current.version == version:
+        return current
+    loaded = _load(version)
+    with _lock:
+        _current = loaded
+    return loaded
+
+
+def _load(version: str) -> RefData:
+    from consent.models import ConsentProperty, ConsentWebhook, Jurisdiction, Purpose
+
+    purposes = {p.slug: p for p in Purpose.objects.order_by("slug")}
+    by_id = {p.pk: p for p in purposes.values()}
+    properties = {p.publishable_key: p for p in ConsentProperty.objects.all()}
+    property_purposes: dict[int, list[Any]] = {p.pk: [] for p in properties.values()}
+    through = ConsentProperty.purposes.through.objects.values_list(
+        "consentproperty_id", "purpose_id"
+    )
+    for property_id, purpose_id in through.order_by("purpose__slug"):
+        property_purposes[property_id].append(by_id[purpose_id])
+    return RefData(
+        version=version,
+        purposes=purposes,
+        jurisdictions={j.code: j for j in Jurisdiction.objects.all()},
+        properties=properties,
+        property_purposes=property_purposes,
+        webhooks=list(ConsentWebhook.objects.filter(active=True).order_by("pk")),
+    )
+
+
+def connect_invalidation() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from consent.models import ConsentProperty, ConsentWebhook, Jurisdiction, Purpose
+
+    for model in (Purpose, Jurisdiction, ConsentProperty, ConsentWebhook):
+        post_save.connect(refdata_bump, sender=model, weak=False)
+        post_delete.connect(refdata_bump, sender=model, weak=False)
+    m2m_changed.connect(refdata_bump, sender=ConsentProperty.purposes.through, weak=False)

@@ -1,0 +1,72 @@
+"""The cached API principal (access/principals.py) never outlives a change: a revoked token, a
+removed role, a changed region scope or token region is refused on the very next request."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from access.models import ApiToken, RegionScope
+from access.services import api_token_revoke
+from audit.actors import Actor
+from tests.factories import make_subject, make_token
+
+pytestmark = pytest.mark.django_db
+
+
+def _decision(api, subject):
+    return api.get(
+        "/api/v1/consent/decision/", {"subject": str(subject.pk), "purpose": "analytics"}
+    )
+
+
+@pytest.fixture
+def caller(api, regimes):
+    token, raw = make_token(["consent:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return api, token
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(caller):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    assert _decision(api, subject).status_code == 200  # served from the cache
+    api_token_revoke(token=token, actor=Actor.system("tests"))
+    assert _decision(api, subject).status_code == 401
+
+
+def test_a_removed_role_is_refused_on_the_next_request(caller):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    token.user.groups.remove(Group.objects.get(name="Service account"))
+    assert _decision(api, subject).status_code == 403
+
+
+def test_a_narrowed_region_scope_applies_on_the_next_request(caller):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    scope = RegionScope.objects.get(user=token.user)
+    scope.all_regions, scope.regions = False, ["US-CA"]
+    scope.save()
+    assert _decision(api, subject).status_code == 404
+
+
+def test_a_narrowed_token_region_applies_on_the_next_request(caller):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    token = ApiToken.objects.get(pk=token.pk)
+    token.all_regions, token.regions = False, ["BR"]
+    token.save()
+    assert _decision(api, subject).status_code == 404
+
+
+def test_a_deactivated_user_is_refused_on_the_next_request(caller):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    user = token.user
+    user.is_active = False
+    user.save()
+    assert _decision(api, subject).status_code == 401

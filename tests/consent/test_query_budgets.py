@@ -1,0 +1,101 @@
+"""Query budgets of the consent hot paths (issue 15): a decision, a bulk decision and a banner
+write cost a fixed number of queries, whatever the number of purposes or pairs. Measured on a
+warm process (principal and reference data cached, as in production after the first request)."""
+
+import pytest
+
+from audit.actors import Actor
+from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
+from consent.services import consent_chain_verify, consent_record
+from tests.factories import make_subject, make_token
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture
+def reader(api):
+    _, raw = make_token(["consent:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return api
+
+
+def test_a_decision_costs_at_most_two_queries(reader, django_assert_max_num_queries):
+    subject = make_subject(region="EU")
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=subject,
+    )
+    params = {"subject": str(subject.pk), "purpose": "analytics"}
+    assert reader.get("/api/v1/consent/decision/", params).status_code == 200  # warm
+    with django_assert_max_num_queries(2):
+        body = reader.get("/api/v1/consent/decision/", params).json()
+    assert (body["allowed"], body["reason"]) == (True, "explicit_grant")
+
+
+def test_bulk_decisions_for_1000_pairs_cost_at_most_three_queries(
+    reader, django_assert_max_num_queries
+):
+    subjects = [make_subject(region="EU") for _ in range(250)]
+    slugs = ["analytics", "marketing_email", "sale_sharing", "essential"]
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=subjects[0],
+    )
+    payload = {"subjects": [str(s.pk) for s in subjects], "purposes": slugs}
+    reader.post("/api/v1/consent/decisions/bulk/", payload, format="json")  # warm
+    with django_assert_max_num_queries(3):
+        body = reader.post("/api/v1/consent/decisions/bulk/", payload, format="json").json()
+    assert sum(len(per) for per in body["decisions"].values()) == 1000
+    assert body["decisions"][str(subjects[0].pk)]["analytics"]["allowed"] is True
+
+
+@pytest.fixture
+def shop():
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_budget")
+    prop.purposes.set(Purpose.objects.all())
+    return prop
+
+
+def _six_purposes() -> list[str]:
+    for index in range(6 - Purpose.objects.filter(essential=False).count()):
+        Purpose.objects.create(slug=f"extra_{index}", name=f"Extra {index}", description="x")
+    prop = ConsentProperty.objects.get(publishable_key="pk_budget")
+    prop.purposes.set(Purpose.objects.all())
+    return list(Purpose.objects.filter(essential=False).values_list("slug", flat=True))[:6]
+
+
+@pytest.mark.parametrize("count", [2, 6])
+def test_a_banner_write_costs_the_same_few_queries_for_2_or_6_purposes(
+    client, shop, count, django_assert_max_num_queries
+):
+    slugs = _six_purposes()[:count]
+    url = "/api/v1/consent/public/consents/?key=pk_budget"
+
+    def post(visitor: str, state: str):
+        return client.post(
+            url,
+            {"visitor_id": visitor, "region": "EU", "choices": dict.fromkeys(slugs, state)},
+            content_type="application/json",
+        )
+
+    assert post("visitor-warm-0001", "granted").status_code == 200  # warm
+    with django_assert_max_num_queries(8):
+        first = post("visitor-budget-0001", "granted")
+    with django_assert_max_num_queries(8):
+        changed = post("visitor-budget-0001", "denied")  # updates the projection rows
+    assert first.status_code == changed.status_code == 200
+    assert {v["state"] for v in changed.json()["current"].values()} == {"denied"}
+    owner = {"subject__isnull": True, "visitor_id": "visitor-budget-0001"}
+    assert ConsentRecord.objects.filter(**owner).count() == 2 * count
+    rows = CurrentConsent.objects.filter(**owner)
+    assert sorted(r.purpose.slug for r in rows) == sorted(slugs)
+    assert {r.state for r in rows} == {"denied"}
+    assert all(r.record.state == "denied" for r in rows)
+    assert consent_chain_verify(visitor_id="visitor-budget-0001")

@@ -1,0 +1,64 @@
+"""Consent reference data is cached per process (consent/refdata.py) under a version kept in
+the shared cache: a change is seen on the next request, in this process and in any other."""
+
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from consent.models import ConsentProperty, Jurisdiction, Purpose
+from consent.refdata import VERSION_KEY
+from tests.factories import make_subject, make_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader(api):
+    _, raw = make_token(["consent:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return api
+
+
+def _decide(api, subject, purpose="analytics"):
+    return api.get("/api/v1/consent/decision/", {"subject": str(subject.pk), "purpose": purpose})
+
+
+def test_a_changed_purpose_is_seen_on_the_next_request(reader):
+    subject = make_subject(region="EU")
+    assert _decide(reader, subject).json()["reason"] == "not_yet_collected"
+    purpose = Purpose.objects.get(slug="analytics")
+    purpose.essential = True
+    purpose.save()
+    assert _decide(reader, subject).json()["reason"] == "essential"
+    assert _decide(reader, subject, "brand_new").status_code == 404
+    Purpose.objects.create(slug="brand_new", name="New", description="x")
+    assert _decide(reader, subject, "brand_new").status_code == 200
+
+
+def test_a_changed_jurisdiction_is_seen_on_the_next_request(reader):
+    subject = make_subject(region="EU")
+    assert _decide(reader, subject).json()["allowed"] is False
+    gdpr = Jurisdiction.objects.get(code="GDPR")
+    gdpr.consent_model = Jurisdiction.ConsentModel.OPT_OUT
+    gdpr.save()
+    assert _decide(reader, subject).json()["reason"] == "regime_default"
+
+
+def test_a_change_made_by_another_process_is_seen_through_the_shared_version(reader):
+    """Another process's save moves the version in the shared cache (no signal reaches this
+    process): simulated by a signal-less update plus the version move that process makes."""
+    subject = make_subject(region="EU")
+    assert _decide(reader, subject).json()["reason"] == "not_yet_collected"
+    Purpose.objects.filter(slug="analytics").update(essential=True)
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    assert _decide(reader, subject).json()["reason"] == "essential"
+
+
+def test_a_deactivated_property_is_refused_on_the_next_request(client):
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_refdata")
+    url = "/api/v1/consent/public/config/"
+    assert client.get(url, {"key": "pk_refdata"}).status_code == 200
+    prop.active = False
+    prop.save()
+    assert client.get(url, {"key": "pk_refdata"}).status_code == 401
