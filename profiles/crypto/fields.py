@@ -40,7 +40,8 @@ class EncryptedAttribute(DeferredAttribute):
 
 
 class EncryptedFieldMixin:
-    """Needs the model to provide `encryption_key(*, create: bool) -> (key bytes, key id)`."""
+    """Needs the model to provide `encryption_cipher(*, create: bool) -> (AESGCM, key id)`:
+    the cipher of its owner's data key (see profiles.models.KeyOwner)."""
 
     descriptor_class = EncryptedAttribute
 
@@ -55,9 +56,14 @@ class EncryptedFieldMixin:
         return models.TextField().db_type(connection)
 
     def _aad(self, instance: Any, key_id: object) -> bytes:
-        return aead.associated_data(
-            model=instance._meta.label_lower, field=self.name, row_id=instance.pk, key_id=key_id
-        )
+        # Same bytes as aead.associated_data(model, field, row id, key id); the constant head
+        # "custodia|<model>|<field>|" is built once per model instead of once per value.
+        label = instance._meta.label_lower
+        heads = self.__dict__.setdefault("_aad_heads", {})
+        head = heads.get(label)
+        if head is None:
+            head = heads[label] = f"custodia|{label}|{self.name}|"
+        return f"{head}{instance.pk}|{key_id}".encode()
 
     def encode(self, value: Any) -> bytes:
         return str(value).encode()
@@ -71,14 +77,14 @@ class EncryptedFieldMixin:
             return value
         if model_instance.pk is None:
             raise ValueError("encrypted rows need their primary key before saving (UUID default)")
-        key, key_id = model_instance.encryption_key(create=True)
+        cipher, key_id = model_instance.encryption_cipher(create=True)
         return _Sealed(
-            aead.encrypt(self.encode(value), key=key, aad=self._aad(model_instance, key_id))
+            aead.encrypt(self.encode(value), key=cipher, aad=self._aad(model_instance, key_id))
         )
 
     def decrypt_for(self, instance: Any, token: str) -> Any:
-        key, key_id = instance.encryption_key(create=False)
-        return self.decode(aead.decrypt(token, key=key, aad=self._aad(instance, key_id)))
+        cipher, key_id = instance.encryption_cipher(create=False)
+        return self.decode(aead.decrypt(token, key=cipher, aad=self._aad(instance, key_id)))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return None if value is None else Ciphertext(value)
