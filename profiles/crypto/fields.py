@@ -25,10 +25,17 @@ class _Sealed(str):
     """A value encrypted by pre_save in this process, safe to hand to the database."""
 
 
+_MISSING = object()
+
+
 class EncryptedAttribute(DeferredAttribute):
     def __get__(self, instance: Any, cls: Any = None) -> Any:
-        value = super().__get__(instance, cls)
-        if instance is None or not isinstance(value, Ciphertext):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname, _MISSING)
+        if value is _MISSING:  # deferred: let Django load it
+            value = super().__get__(instance, cls)
+        if not isinstance(value, Ciphertext):
             return value
         plain = self.field.decrypt_for(instance, value)
         instance.__dict__[self.field.attname] = plain
@@ -48,6 +55,7 @@ class EncryptedFieldMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", True)
         super().__init__(*args, **kwargs)
+        self._aad_heads: dict[str, str] = {}
 
     def get_internal_type(self) -> str:
         return "TextField"
@@ -59,10 +67,9 @@ class EncryptedFieldMixin:
         # Same bytes as aead.associated_data(model, field, row id, key id); the constant head
         # "custodia|<model>|<field>|" is built once per model instead of once per value.
         label = instance._meta.label_lower
-        heads = self.__dict__.setdefault("_aad_heads", {})
-        head = heads.get(label)
+        head = self._aad_heads.get(label)
         if head is None:
-            head = heads[label] = f"custodia|{label}|{self.name}|"
+            head = self._aad_heads[label] = f"custodia|{label}|{self.name}|"
         return f"{head}{instance.pk}|{key_id}".encode()
 
     def encode(self, value: Any) -> bytes:
