@@ -10,6 +10,7 @@ run and each side reports its median: a noisy neighbour slows both sides alike.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 
@@ -91,31 +92,37 @@ def run(rows: int, vendor: str, rounds: int) -> None:
             assert row.value
         model.objects.filter(subject=subject).delete()
 
-    def timed(model: type[models.Model]) -> float:
-        started = time.perf_counter()
+    def timed(model: type[models.Model]) -> tuple[float, float]:
+        """Wall-clock and this process's CPU seconds of one round (garbage collected first, so
+        one side does not pay for the other's garbage)."""
+        gc.collect()
+        wall, cpu = time.perf_counter(), time.process_time()
         save_load(model)
-        return time.perf_counter() - started
+        return time.perf_counter() - wall, time.process_time() - cpu
 
     save_load(Attribute)  # warm-up: key unwrap, caches
     save_load(PlainAttribute)
-    encrypted_times, plain_times, ratios = [], [], []
+    enc_wall, plain_wall, enc_cpu, plain_cpu, ratios = [], [], [], [], []
     for i in range(rounds):
         # Alternate which side goes first, so neither always runs on a warmer cache.
         if i % 2:
-            enc, plain_time = timed(Attribute), timed(PlainAttribute)
+            enc, plain_round = timed(Attribute), timed(PlainAttribute)
         else:
-            plain_time, enc = timed(PlainAttribute), timed(Attribute)
-        encrypted_times.append(enc)
-        plain_times.append(plain_time)
-        ratios.append(enc / plain_time)
-    encrypted = statistics.median(encrypted_times)
-    plain = statistics.median(plain_times)
+            plain_round, enc = timed(PlainAttribute), timed(Attribute)
+        enc_wall.append(enc[0])
+        plain_wall.append(plain_round[0])
+        enc_cpu.append(enc[1])
+        plain_cpu.append(plain_round[1])
+        ratios.append(enc[0] / plain_round[0])
+    encrypted = statistics.median(enc_wall)
+    plain = statistics.median(plain_wall)
     ratio = encrypted / plain
     pair_ratio = statistics.median(ratios)
+    cpu_ratio = statistics.median(enc_cpu) / statistics.median(plain_cpu)
     print(
         f"[{vendor}] {rows} rows save+load: encrypted {encrypted:.3f}s, plaintext {plain:.3f}s, "
-        f"ratio of medians {ratio:.2f}x, median of paired ratios {pair_ratio:.2f}x "
-        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f"ratio of medians {ratio:.2f}x, median of paired ratios {pair_ratio:.2f}x, "
+        f"client CPU ratio {cpu_ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
     )
     write_section(
         f"crypto-{vendor.lower()}",
@@ -133,7 +140,9 @@ run; medians ({machine()}).
 | encrypted (AES-256-GCM, per-subject key) | {encrypted:.3f} | **{ratio:.2f}x** |
 
 Median of the {rounds} paired per-round ratios: {pair_ratio:.2f}x (spread
-{min(ratios):.2f}x to {max(ratios):.2f}x: the machine is shared).
+{min(ratios):.2f}x to {max(ratios):.2f}x: the machine is shared). Ratio of the benchmark
+process's CPU time (medians; excludes the database server's work on PostgreSQL):
+{cpu_ratio:.2f}x.
 """,
     )
 
