@@ -85,8 +85,16 @@ _key_epoch = 0
 
 
 def _data_keys_destroyed() -> None:
+    """Invalidate every cached key now, and again when the deleting transaction commits: a
+    thread that loaded a key after the delete but before the commit (it still saw the row)
+    does not keep it past the commit."""
+    _bump_key_epoch()
+    transaction.on_commit(_bump_key_epoch)
+
+
+def _bump_key_epoch() -> None:
     global _key_epoch
-    _key_epoch = next(_key_epochs)  # itertools.count is atomic under the GIL
+    _key_epoch = next(_key_epochs)  # a fresh value, never reused: itertools.count is atomic
 
 
 class _CachedKey(NamedTuple):

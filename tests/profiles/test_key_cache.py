@@ -8,6 +8,7 @@ import os
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from audit.actors import Actor
 from profiles.crypto import aead
@@ -113,3 +114,27 @@ def test_a_key_cached_before_a_rotation_still_decrypts_and_so_does_a_fresh_load(
     fresh = Attribute.objects.get(subject=subject, key="name")
     assert fresh.value == "Ada Lovelace"
     assert fresh.subject.data_cipher()[1] == key_id
+
+
+def test_a_key_another_thread_loaded_before_the_shred_committed_is_dropped_at_the_commit(
+    django_capture_on_commit_callbacks,
+):
+    from profiles import models as profile_models
+
+    subject = make_subject(name="Ada Lovelace")
+    holder, row = _primed(subject)
+    key, key_id = holder.data_key()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        subject_shred(subject_id=subject.pk)
+        # What a concurrent reader caches after the delete, while the shred is uncommitted
+        # and it still sees the key row.
+        holder.__dict__["_data_key_cache"] = profile_models._CachedKey(
+            key, key_id, aead.cipher(key), profile_models._key_epoch
+        )
+        assert row.value == "Ada Lovelace"
+        del row.__dict__["value"]
+        row.__dict__["value"] = Attribute._meta.get_field("value").from_db_value(
+            Attribute.objects.filter(pk=row.pk).values_list("value", flat=True).get(), None, None
+        )
+    with pytest.raises(DecryptionError):
+        row.value  # noqa: B018 - after the commit the cached key is gone
