@@ -3,14 +3,17 @@ from or goes to. Personal values are encrypted per subject; exact lookups use bl
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import IntegrityError, models, transaction
 from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
+from profiles.crypto import aead
 from profiles.crypto.fields import EncryptedFieldMixin, EncryptedJSONField, EncryptedTextField
 from profiles.crypto.keyring import DecryptionError, master_keyring
 
@@ -75,37 +78,82 @@ class CiphertextRefresh:
                 self.__dict__[attname] = value
 
 
+# Bumped whenever data keys are destroyed in this process (shred, erasure, merge, archive
+# destruction): a key cached before that is never used again, see KeyOwner.data_cipher.
+_key_epochs = itertools.count(1)
+_key_epoch = 0
+
+
+def _data_keys_destroyed() -> None:
+    """Invalidate every cached key now, and again when the deleting transaction commits: a
+    thread that loaded a key after the delete but before the commit (it still saw the row)
+    does not keep it past the commit."""
+    _bump_key_epoch()
+    transaction.on_commit(_bump_key_epoch)
+
+
+def _bump_key_epoch() -> None:
+    global _key_epoch
+    _key_epoch = next(_key_epochs)  # a fresh value, never reused: itertools.count is atomic
+
+
+class _CachedKey(NamedTuple):
+    key: bytes
+    key_id: uuid.UUID
+    cipher: AESGCM
+    epoch: int | None  # None: pinned, a key created in bulk whose row is not saved yet
+
+
 class KeyOwner(CiphertextRefresh):
     """A row that owns a data key (a SubjectKey keyed by its primary key): subjects, and other
     records holding personal values of their own, such as data-subject requests. Destroying the
-    key (`SubjectKey` row) makes every ciphertext under it unreadable."""
+    key (`SubjectKey` row) makes every ciphertext under it unreadable.
 
-    def encryption_key(self, *, create: bool) -> tuple[bytes, uuid.UUID]:
-        return self.data_key(create=create)
+    The unwrapped key and its AES-GCM cipher are cached on the instance, so a unit of work
+    (a request, a task, a merge) unwraps each owner's key once, not once per value. Destroying
+    any data key in this process invalidates every cached key, so a key cached before a shred
+    never decrypts after it; another process's shred is seen at that process's next key load."""
+
+    def encryption_cipher(self, *, create: bool) -> tuple[AESGCM, uuid.UUID]:
+        return self.data_cipher(create=create)
 
     def data_key(self, *, create: bool = False) -> tuple[bytes, uuid.UUID]:
         """This owner's unwrapped data key and its id (cached on the instance).
 
         Raises DecryptionError when the key was destroyed (crypto-shredding)."""
-        cached = getattr(self, "_data_key_cache", None)
-        if cached is not None:
+        cached = self._cached_key(create=create)
+        return cached.key, cached.key_id
+
+    def data_cipher(self, *, create: bool = False) -> tuple[AESGCM, uuid.UUID]:
+        """The AES-GCM cipher of this owner's data key and the key id (cached on the instance).
+
+        Raises DecryptionError when the key was destroyed (crypto-shredding)."""
+        cached = self._cached_key(create=create)
+        return cached.cipher, cached.key_id
+
+    def _cached_key(self, *, create: bool) -> _CachedKey:
+        cached = self.__dict__.get("_data_key_cache")
+        if cached is not None and cached.epoch in (None, _key_epoch):
             return cached
+        epoch = _key_epoch  # read before the query: a shred during the load invalidates it
         row = SubjectKey.objects.filter(subject_id=self.pk).first()
         if row is None:
             if not create:
                 raise DecryptionError("the data key does not exist (shredded?)")
             row = SubjectKey.create_for(self.pk)
         key = master_keyring().unwrap(
-            row.wrapped_key,
+            bytes(row.wrapped_key),
             version=row.master_version,
             context=SubjectKey.context(self.pk, row.key_id),
         )
-        self._data_key_cache = (key, row.key_id)
-        return self._data_key_cache
+        cached = _CachedKey(key, row.key_id, aead.cipher(key), epoch)
+        self.__dict__["_data_key_cache"] = cached
+        return cached
 
     def remember_data_key(self, key: bytes, key_id: uuid.UUID) -> None:
-        """Prime the cache with a key just created in bulk (its row is not saved yet)."""
-        self._data_key_cache = (key, key_id)
+        """Prime the cache with a key just created in bulk (its row is not saved yet, so it is
+        pinned: it cannot have been shredded, and reloading it would find no row)."""
+        self.__dict__["_data_key_cache"] = _CachedKey(key, key_id, aead.cipher(key), None)
 
     def forget_data_key(self) -> None:
         self.__dict__.pop("_data_key_cache", None)
@@ -163,8 +211,17 @@ class SubjectShare(UserObjectPermissionBase):
         return f"{self.content_object_id} shared with {self.user_id}"
 
 
+class SubjectKeyQuerySet(models.QuerySet):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        try:
+            return super().delete()
+        finally:
+            _data_keys_destroyed()
+
+
 class SubjectKey(models.Model):
-    """The subject's data key, wrapped by a master key version. Deleting it shreds the subject."""
+    """The subject's data key, wrapped by a master key version. Deleting it shreds the subject
+    (and invalidates every data key cached in this process)."""
 
     subject_id = models.UUIDField(unique=True)
     key_id = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -173,8 +230,16 @@ class SubjectKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     rewrapped_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SubjectKeyQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"key of {self.subject_id} (master v{self.master_version})"
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        try:
+            return super().delete(*args, **kwargs)
+        finally:
+            _data_keys_destroyed()
 
     @staticmethod
     def context(subject_id: Any, key_id: Any) -> bytes:
@@ -210,8 +275,8 @@ class SubjectOwned(CiphertextRefresh, models.Model):
     class Meta:
         abstract = True
 
-    def encryption_key(self, *, create: bool) -> tuple[bytes, uuid.UUID]:
-        return self.subject.data_key(create=create)
+    def encryption_cipher(self, *, create: bool) -> tuple[AESGCM, uuid.UUID]:
+        return self.subject.data_cipher(create=create)
 
 
 class Identifier(SubjectOwned):

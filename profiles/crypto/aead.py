@@ -2,11 +2,14 @@
 
 Associated data binds a value to (model, field, row id, subject key id), so a ciphertext copied
 to another row or field fails to decrypt instead of being silently accepted.
+
+`key` may be the raw 32-byte key or an `AESGCM` built from it (`cipher(key)`): key owners keep
+the cipher with their cached data key so its key schedule is computed once, not per value.
+A fresh random 96-bit nonce is drawn for every encryption either way.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import os
 
@@ -15,24 +18,34 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from profiles.crypto.keyring import NONCE_BYTES, DecryptionError
 
 PREFIX = "v1:"
+_PREFIX_LEN = len(PREFIX)
 
 
 def associated_data(*, model: str, field: str, row_id: object, key_id: object) -> bytes:
     return f"custodia|{model}|{field}|{row_id}|{key_id}".encode()
 
 
-def encrypt(plaintext: bytes, *, key: bytes, aad: bytes) -> str:
+def cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def _as_cipher(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def encrypt(plaintext: bytes, *, key: bytes | AESGCM, aad: bytes) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    return PREFIX + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode()
+    sealed = nonce + _as_cipher(key).encrypt(nonce, plaintext, aad)
+    return PREFIX + binascii.b2a_base64(sealed, newline=False).decode("ascii")
 
 
-def decrypt(token: str, *, key: bytes, aad: bytes) -> bytes:
+def decrypt(token: str, *, key: bytes | AESGCM, aad: bytes) -> bytes:
     """Raise DecryptionError on any failure; never return the stored text."""
     if not isinstance(token, str) or not token.startswith(PREFIX):
         raise DecryptionError("value is not a Custodia ciphertext")
     try:
-        raw = base64.b64decode(token[len(PREFIX) :], validate=True)
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+        raw = binascii.a2b_base64(token[_PREFIX_LEN:], strict_mode=True)
+        return _as_cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
     except (binascii.Error, ValueError) as exc:
         raise DecryptionError("ciphertext is malformed") from exc
     except Exception as exc:  # cryptography's InvalidTag

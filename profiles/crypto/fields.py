@@ -25,10 +25,17 @@ class _Sealed(str):
     """A value encrypted by pre_save in this process, safe to hand to the database."""
 
 
+_MISSING = object()
+
+
 class EncryptedAttribute(DeferredAttribute):
     def __get__(self, instance: Any, cls: Any = None) -> Any:
-        value = super().__get__(instance, cls)
-        if instance is None or not isinstance(value, Ciphertext):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.field.attname, _MISSING)
+        if value is _MISSING:  # deferred: let Django load it
+            value = super().__get__(instance, cls)
+        if not isinstance(value, Ciphertext):
             return value
         plain = self.field.decrypt_for(instance, value)
         instance.__dict__[self.field.attname] = plain
@@ -40,13 +47,15 @@ class EncryptedAttribute(DeferredAttribute):
 
 
 class EncryptedFieldMixin:
-    """Needs the model to provide `encryption_key(*, create: bool) -> (key bytes, key id)`."""
+    """Needs the model to provide `encryption_cipher(*, create: bool) -> (AESGCM, key id)`:
+    the cipher of its owner's data key (see profiles.models.KeyOwner)."""
 
     descriptor_class = EncryptedAttribute
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", True)
         super().__init__(*args, **kwargs)
+        self._aad_heads: dict[str, str] = {}
 
     def get_internal_type(self) -> str:
         return "TextField"
@@ -55,9 +64,13 @@ class EncryptedFieldMixin:
         return models.TextField().db_type(connection)
 
     def _aad(self, instance: Any, key_id: object) -> bytes:
-        return aead.associated_data(
-            model=instance._meta.label_lower, field=self.name, row_id=instance.pk, key_id=key_id
-        )
+        # Same bytes as aead.associated_data(model, field, row id, key id); the constant head
+        # "custodia|<model>|<field>|" is built once per model instead of once per value.
+        label = instance._meta.label_lower
+        head = self._aad_heads.get(label)
+        if head is None:
+            head = self._aad_heads[label] = f"custodia|{label}|{self.name}|"
+        return f"{head}{instance.pk}|{key_id}".encode()
 
     def encode(self, value: Any) -> bytes:
         return str(value).encode()
@@ -71,14 +84,14 @@ class EncryptedFieldMixin:
             return value
         if model_instance.pk is None:
             raise ValueError("encrypted rows need their primary key before saving (UUID default)")
-        key, key_id = model_instance.encryption_key(create=True)
+        cipher, key_id = model_instance.encryption_cipher(create=True)
         return _Sealed(
-            aead.encrypt(self.encode(value), key=key, aad=self._aad(model_instance, key_id))
+            aead.encrypt(self.encode(value), key=cipher, aad=self._aad(model_instance, key_id))
         )
 
     def decrypt_for(self, instance: Any, token: str) -> Any:
-        key, key_id = instance.encryption_key(create=False)
-        return self.decode(aead.decrypt(token, key=key, aad=self._aad(instance, key_id)))
+        cipher, key_id = instance.encryption_cipher(create=False)
+        return self.decode(aead.decrypt(token, key=cipher, aad=self._aad(instance, key_id)))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return None if value is None else Ciphertext(value)
