@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -71,6 +72,7 @@ def request_purge_contact(*, request: DataSubjectRequest) -> None:
     unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
     keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
     keys += list(request.system_tasks.values_list("pk", flat=True))
-    keys_shred(owner_ids=keys)
-    DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=timezone.now())
+    with transaction.atomic():  # readers see the keys and `purged_at` change together
+        keys_shred(owner_ids=keys)
+        DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=timezone.now())
     request.purged_at = timezone.now()

@@ -25,6 +25,7 @@ from dsar.models import (
     SystemTask,
     TimelineEntry,
 )
+from profiles.crypto.keyring import DecryptionError
 from profiles.models import Attribute, Event, Identifier, Subject
 from profiles.selectors import subject_search
 
@@ -249,6 +250,12 @@ def request_brief(*, who: Any, request: DataSubjectRequest, actor: Actor) -> dic
     linked when `who` may open it), the requester's contact and message (clear only for roles
     allowed clear values, and that read is audited; masked otherwise), and what carrying the
     request out will do. Scoped: a subject outside `who`'s regions is never named."""
+    if not request.purged_at:
+        try:
+            request.details  # noqa: B018 - decrypts, or finds the request's key destroyed
+        except DecryptionError:
+            # The pipeline closed the request and destroyed its key after the page loaded it.
+            request.purged_at = timezone.now()
     subject, matched_by = _matched_subject(who, request)
     clear = is_unmasked(who, subject_id=subject.pk if subject else None)
     contact, message, corrections = "", "", {}

@@ -177,3 +177,20 @@ def test_a_retention_exception_is_listed_in_years(admin_client):
     assert "10 years" in page
     assert "3650" not in page
     assert "3,650" not in page
+
+
+def test_a_request_closed_while_its_page_loads_shows_its_contact_destroyed_not_an_error(api):
+    """The pipeline may close a request and destroy its key between the page loading the request
+    and reading its contact: the page says the contact is gone instead of failing."""
+    from dsar.record import request_purge_contact
+    from dsar.selectors import request_brief
+
+    make_subject(region="EU", email="rita@example.com", events=1)
+    dsr = _public_erasure(api, "rita@example.com", "Close my account.")
+    officer = make_staff("Privacy officer", regions=["EU"])
+    loaded = DataSubjectRequest.objects.get(pk=dsr.pk)  # as the page loaded it, still open
+    request_purge_contact(request=DataSubjectRequest.objects.get(pk=dsr.pk))
+
+    brief = request_brief(who=officer, request=loaded, actor=Actor.for_user(officer))
+    assert "rita@example.com" not in str(brief)
+    assert "Close my account." not in str(brief)
