@@ -3,6 +3,7 @@ error report (line number and reason, never the line's content)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import IO
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework.exceptions import ParseError
 
 from audit.actors import Actor
@@ -19,6 +21,8 @@ from audit.services import audit_record
 from core.errors import DomainError, PayloadTooLargeError
 from core.parsers import json_loads_checked
 from profiles.models import ImportJob, ImportLineError, System
+
+logger = logging.getLogger(__name__)
 
 CHUNK_LINES = 500
 LEASE_SECONDS = 300
@@ -30,7 +34,12 @@ def _path(job: ImportJob) -> Path:
 
 def _import_send(job_id: uuid.UUID) -> None:
     # Sent by its registered task name: profiles.tasks imports this module, not the reverse.
-    current_app.send_task("profiles.run_import", args=[str(job_id)])
+    try:
+        current_app.send_task("profiles.run_import", args=[str(job_id)])
+    except BrokerError:
+        # The job is committed and stays pending: the beat sweeper sends it once the broker is
+        # back (import_jobs_resume_stalled), so the upload is not answered with a 500.
+        logger.warning("broker unreachable: import %s left to the sweeper", job_id)
 
 
 def import_job_create(

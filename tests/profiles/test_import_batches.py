@@ -2,10 +2,12 @@
 identities, duplicates within the file, probable matches, suppressed identities) through the
 one-by-one upsert: the outcome is the same as importing line by line."""
 
+import datetime as dt
 import io
 import json
 
 import pytest
+from django.utils import timezone
 
 from audit.actors import Actor
 from audit.models import AuditEvent
@@ -15,6 +17,7 @@ from profiles.models import (
     Attribute,
     Event,
     Identifier,
+    ImportJob,
     ImportLineError,
     MatchReview,
     Subject,
@@ -131,3 +134,22 @@ def test_a_person_created_meanwhile_by_another_writer_is_upserted_not_duplicated
     raced = subjects_find_by_identifier(kind="email", value="race@example.com").get()
     assert Attribute.objects.filter(subject=raced, key="city").exists()
     assert Identifier.objects.filter(kind="email").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_upload_while_the_broker_is_down_is_kept_and_the_sweeper_sends_it(
+    django_capture_on_commit_callbacks,
+):
+    from profiles.imports import LEASE_SECONDS, import_jobs_resume_stalled
+    from tests.faults import broker_unreachable
+
+    body = (json.dumps(_person("nina@example.com")) + "\n").encode()
+    with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
+        job = import_job_create(stream=io.BytesIO(body), actor=ACTOR)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PENDING  # committed, not lost, no error raised
+
+    ImportJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - dt.timedelta(seconds=LEASE_SECONDS + 1)
+    )
+    assert import_jobs_resume_stalled() == 1  # the broker is back: the job is sent
