@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_subject_action
 from core.errors import DomainError, NotFoundError
 from profiles import matching
 from profiles.models import (
@@ -71,13 +71,10 @@ def subject_erase(
         MatchReview.objects.filter(Q(subject=subject) | Q(candidate=subject)).delete()
         status = Subject.Status.RESTRICTED if kept_count else Subject.Status.ERASED
         Subject.objects.filter(pk=subject.pk).update(status=status)
-        audit_record(
+        audit_subject_action(
             actor=actor,
             action="profiles.subject.erase" if not kept_count else "profiles.subject.restrict",
-            object_type="profiles.subject",
-            object_id=subject.pk,
-            subject_id=subject.pk,
-            region=subject.region,
+            subject=subject,
             fields=["identifiers", "attributes", "events"] + ([] if kept_count else ["data_key"]),
             reason=reason if not kept_count else f"{reason}; {kept_count} events kept",
         )
@@ -108,13 +105,10 @@ def subject_rectify(
             attribute.collected_at = timezone.now()
             attribute.save()
             changed.append(key)
-        audit_record(
+        audit_subject_action(
             actor=actor,
             action="profiles.subject.rectify",
-            object_type="profiles.subject",
-            object_id=subject.pk,
-            subject_id=subject.pk,
-            region=subject.region,
+            subject=subject,
             fields=[f"attribute:{key}" for key in changed],
             reason=reason,
         )

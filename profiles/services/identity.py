@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_record, audit_subject_action
 from core.errors import ConflictError, DomainError, NotFoundError
 from profiles import matching
 from profiles.models import (
@@ -152,14 +152,11 @@ def subjects_merge(
         MatchReview.objects.filter(
             Q(subject=merged) | Q(candidate=merged), status="pending"
         ).update(status=MatchReview.Status.REJECTED, decided_by="merge", decided_at=timezone.now())
-        for subject_id, region in ((survivor.pk, survivor.region), (merged.pk, merged.region)):
-            audit_record(
+        for subject in (survivor, merged):
+            audit_subject_action(
                 actor=actor,
                 action="profiles.subject.merge",
-                object_type="profiles.subject",
-                object_id=subject_id,
-                subject_id=subject_id,
-                region=region,
+                subject=subject,
                 reason=f"{method} merge, confidence {confidence:.2f}",
             )
     return lineage

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
-from audit.services import audit_record, audit_record_many
+from audit.services import audit_record_many, audit_subject_action
 from core.errors import DomainError
 from core.regions import KNOWN_REGIONS
 from profiles import matching
@@ -167,13 +167,10 @@ def subject_create(*, region: str, actor: Actor, jurisdiction: str = "") -> Subj
     with transaction.atomic():
         subject = Subject.objects.create(region=region, jurisdiction=jurisdiction)
         SubjectKey.create_for(subject.pk)
-        audit_record(
+        audit_subject_action(
             actor=actor,
             action="profiles.subject.create",
-            object_type="profiles.subject",
-            object_id=subject.pk,
-            subject_id=subject.pk,
-            region=region,
+            subject=subject,
         )
     return subject
 
@@ -253,13 +250,10 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
     changed |= _attributes_set(subject, parsed, source)
     if _events_add(subject, parsed, source):
         changed.add("events")
-    audit_record(
+    audit_subject_action(
         actor=actor,
         action="profiles.subject.create" if created else "profiles.subject.update",
-        object_type="profiles.subject",
-        object_id=subject.pk,
-        subject_id=subject.pk,
-        region=subject.region,
+        subject=subject,
         fields=changed,
     )
     if elsewhere:

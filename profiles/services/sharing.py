@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record
+from audit.services import audit_subject_action
 from core.errors import DomainError
 from profiles.models import Subject
 from profiles.services.guards import subject_scope_check
@@ -40,13 +40,10 @@ def subject_share(*, subject: Subject, user: Any, actor: Actor, reason: str, day
             granted_by=actor.label,
             expires_at=timezone.now() + dt.timedelta(days=days),
         )
-        audit_record(
+        audit_subject_action(
             actor=actor,
             action="access.subject.share",
-            object_type="profiles.subject",
-            object_id=subject.pk,
-            subject_id=subject.pk,
-            region=subject.region,
+            subject=subject,
             reason=reason,
         )
     return share
