@@ -9,7 +9,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from access import roles, services
+from access import (
+    admin_audit,  # noqa: F401  registers audit's screens (see the module)
+    roles,
+    services,
+)
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor

@@ -46,3 +46,10 @@ class ScopedViewMixin:
 
 class ScopedAPIView(ScopedViewMixin, APIView):
     """An APIView behind the one door (see `ScopedViewMixin`)."""
+
+
+class SessionOnlyAPIView(ScopedAPIView):
+    """Token management and unmasking are for people signed in, not for tokens."""
+
+    # No token scope names these endpoints, so TokenScopePermission refuses every token.
+    required_scopes: dict[str, str] = {}

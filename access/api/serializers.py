@@ -33,9 +33,3 @@ class ApiTokenCreateSerializer(serializers.Serializer):
     regions = serializers.ListField(child=fields.StrictCharField(max_length=16), required=False)
     all_regions = fields.StrictBooleanField(default=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-
-
-class UnmaskSerializer(serializers.Serializer):
-    subject = fields.StrictUUIDField()
-    reason = fields.StrictCharField(max_length=500)
-    minutes = fields.StrictIntegerField(min_value=1, max_value=60, default=15)

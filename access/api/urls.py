@@ -7,5 +7,4 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("tokens/", views.TokenListCreateView.as_view(), name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
-    path("unmask/", views.UnmaskView.as_view(), name="unmask"),
 ]

@@ -1,4 +1,5 @@
-"""Access API: who am I, API tokens (DPO/administrators), unmask grants with a reason."""
+"""Access API: who am I, API tokens (DPO/administrators). Unmasking (POST /api/v1/access/unmask/)
+loads the subject through profiles, so its view is `profiles.api.views.UnmaskView`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rest_framework.views import APIView
 
 from access import services
 from access.api import serializers
-from access.api.base import ScopedAPIView
+from access.api.base import SessionOnlyAPIView
 from access.models import ApiToken
 from access.scoping import Principal, allowed_regions
 from core.errors import ForbiddenError, NotFoundError
@@ -36,13 +37,7 @@ class MeView(APIView):
         )
 
 
-class SessionOnly(ScopedAPIView):
-    """Token management and unmasking are for people signed in, not for tokens."""
-
-    required_scopes: dict = {}
-
-
-class TokenListCreateView(SessionOnly):
+class TokenListCreateView(SessionOnlyAPIView):
     @extend_schema(responses=serializers.ApiTokenSerializer(many=True))
     def get(self, request: Request) -> Response:
         if not request.user.has_perm("access.view_apitoken"):
@@ -70,7 +65,7 @@ class TokenListCreateView(SessionOnly):
         )
 
 
-class TokenRevokeView(SessionOnly):
+class TokenRevokeView(SessionOnlyAPIView):
     @extend_schema(request=None, responses=serializers.ApiTokenSerializer)
     def post(self, request: Request, token_id: int) -> Response:
         if not request.user.has_perm("access.change_apitoken"):
@@ -80,24 +75,3 @@ class TokenRevokeView(SessionOnly):
             raise NotFoundError("Token not found.")
         token = services.api_token_revoke(token=token, actor=self.actor)
         return Response(serializers.ApiTokenSerializer(token).data)
-
-
-class UnmaskView(SessionOnly):
-    @extend_schema(request=serializers.UnmaskSerializer, responses={201: OpenApiTypes.OBJECT})
-    def post(self, request: Request) -> Response:
-        from profiles.selectors import subject_get
-
-        data = serializers.UnmaskSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        subject = subject_get(who=request, subject_id=data.validated_data["subject"])
-        grant = services.unmask_grant_create(
-            user=request.user,
-            subject=subject,
-            reason=data.validated_data["reason"],
-            minutes=data.validated_data["minutes"],
-            actor=self.actor,
-        )
-        return Response(
-            {"subject": str(subject.pk), "expires_at": grant.expires_at},
-            status=status.HTTP_201_CREATED,
-        )

@@ -50,3 +50,9 @@ class ImportLineErrorSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportLineError
         fields = ["line", "code", "message"]
+
+
+class UnmaskSerializer(serializers.Serializer):
+    subject = fields.StrictUUIDField()
+    reason = fields.StrictCharField(max_length=500)
+    minutes = fields.StrictIntegerField(min_value=1, max_value=60, default=15)

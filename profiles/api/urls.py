@@ -18,3 +18,9 @@ urlpatterns = [
     path("imports/<uuid:job_id>/", views.ImportDetailView.as_view(), name="import-detail"),
     path("imports/<uuid:job_id>/errors/", views.ImportErrorsView.as_view(), name="import-errors"),
 ]
+
+# Unmasking is served under access's prefix, at its historical URL /api/v1/access/unmask/
+# (named access:unmask): settings/urls.py adds these to access's patterns.
+access_urlpatterns = [
+    path("unmask/", views.UnmaskView.as_view(), name="unmask"),
+]

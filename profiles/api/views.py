@@ -11,7 +11,8 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from access.api.base import ScopedAPIView, ScopedViewMixin
+from access.api.base import ScopedAPIView, ScopedViewMixin, SessionOnlyAPIView
+from access.services import unmask_grant_create
 from core.errors import ConflictError, DomainError, NotFoundError
 from profiles import imports, selectors, services
 from profiles.api import serializers
@@ -178,3 +179,24 @@ class ImportErrorsView(ScopedViewMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return _job(self, self.kwargs["job_id"]).errors.all()
+
+
+# Served at /api/v1/access/unmask/ (settings/urls.py): the grant is access's row, the subject
+# is loaded here through profiles' scoped selector. (A docstring would change the OpenAPI text.)
+class UnmaskView(SessionOnlyAPIView):
+    @extend_schema(request=serializers.UnmaskSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = serializers.UnmaskSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subject = selectors.subject_get(who=request, subject_id=data.validated_data["subject"])
+        grant = unmask_grant_create(
+            user=request.user,
+            subject=subject,
+            reason=data.validated_data["reason"],
+            minutes=data.validated_data["minutes"],
+            actor=self.actor,
+        )
+        return Response(
+            {"subject": str(subject.pk), "expires_at": grant.expires_at},
+            status=status.HTTP_201_CREATED,
+        )

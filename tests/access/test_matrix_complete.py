@@ -114,7 +114,6 @@ def test_every_scoped_admin_write_is_in_the_write_matrix():
 # Views that are not behind the scoped base view, and why.
 OUTSIDE_THE_DOOR = {
     "api/v1/access/me/": "the caller's own roles and scopes, for tokens of any scope",
-    "api/v1/audit/": "audit sits below access (layering); its selectors restrict() every read",
     "api/v1/consent/public/": "public banner API: a property key, the visitor's own choices",
     "api/v1/dsar/intake/": "public intake: the person, confirmed by a mailed code",
     "api/v1/dsar/callbacks/": "signed by the connected system",

@@ -1,61 +1,22 @@
-"""Read-only audit log in the admin, scoped by region; alerts acknowledged by staff."""
+"""Audit's screens in the admin: the read-only log, scoped by the viewer's regions, and the
+alerts staff acknowledge. They live in access, above audit, because they check the viewer with
+access's region scope and private search; the log itself (models, chain, services) stays below
+access. `access.admin` loads this module, so admin autodiscovery registers them; their URLs
+follow the models (/admin/audit/...)."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import admin, messages
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 
 from access.admin_search import PrivateSearchMixin
+from access.scoping import allowed_regions
 from audit import services
 from audit.actors import Actor
-from audit.csvsafe import csv_row
+from audit.export import audit_csv_response
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
 from core.admin import ReadOnlyAdminMixin
-
-CSV_COLUMNS = [
-    "sequence",
-    "occurred_at",
-    "actor_type",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "subject_id",
-    "region",
-    "fields",
-    "reason",
-    "request_id",
-    "ip_truncated",
-    "hash",
-]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def audit_csv_response(events, filename: str) -> StreamingHttpResponse:
-    """Stream events as CSV (no personal values exist in audit rows)."""
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(CSV_COLUMNS)
-        for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow(csv_row(event))
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _regions(request: HttpRequest) -> frozenset[str] | None:
-    from access.scoping import allowed_regions  # presentation layer may use access
-
-    return allowed_regions(request.user)
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -81,7 +42,7 @@ class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest):
-        return audit_events_filter(regions=_regions(request))
+        return audit_events_filter(regions=allowed_regions(request.user))
 
     def get_search_results(self, request, queryset, search_term):
         # Exact matches only: uuid fields must not be compared to arbitrary text.

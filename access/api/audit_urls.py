@@ -1,6 +1,6 @@
 from django.urls import path
 
-from audit.api import views
+from access.api import audit_views as views
 
 app_name = "audit"
 urlpatterns = [

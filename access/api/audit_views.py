@@ -1,19 +1,20 @@
-"""Audit log listing for auditors, DPOs and privacy officers (scope audit:read for tokens)."""
+"""Audit log listing for auditors, DPOs and privacy officers (scope audit:read for tokens).
+
+These views live in access, above audit, because they check the caller with access's token
+scopes and region scope; the URLs stay /api/v1/audit/... (`access.api.audit_urls`)."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from access.permissions import TokenScopePermission
-from access.scoping import allowed_regions
+from access.api.audit_serializers import AuditEventSerializer, AuditFilterSerializer
+from access.api.base import ScopedAPIView, ScopedViewMixin
 from audit.actors import Actor
-from audit.admin import audit_csv_response
-from audit.api.serializers import AuditEventSerializer, AuditFilterSerializer
+from audit.export import audit_csv_response
 from audit.models import AuditEvent
 from audit.selectors import audit_events_filter
 from audit.services import audit_record
@@ -21,8 +22,8 @@ from core.errors import ForbiddenError
 from core.fields import query_data
 
 
-class AuditAccessMixin:
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+# The caller's role must read the audit log; rows are limited to their regions.
+class AuditAccessMixin(ScopedViewMixin):
     required_scopes = {"GET": "audit:read"}
 
     def filtered_events(self, request: Request) -> QuerySet[AuditEvent]:
@@ -32,7 +33,7 @@ class AuditAccessMixin:
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         return audit_events_filter(
-            regions=allowed_regions(request),
+            regions=self.regions,
             subject_id=data.get("subject"),
             actor=data.get("actor"),
             action=data.get("action"),
@@ -44,15 +45,19 @@ class AuditAccessMixin:
 
 @extend_schema(parameters=[AuditFilterSerializer])
 class AuditEventListView(AuditAccessMixin, generics.ListAPIView):
+    """Audit events of the caller's regions, newest first, filtered by the query parameters."""
+
     serializer_class = AuditEventSerializer
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         return self.filtered_events(self.request)
 
 
-class AuditEventCsvView(AuditAccessMixin, APIView):
+class AuditEventCsvView(AuditAccessMixin, ScopedAPIView):
+    """The same events as a CSV file; the export itself is written to the audit log."""
+
     @extend_schema(parameters=[AuditFilterSerializer], responses={(200, "text/csv"): str})
-    def get(self, request: Request):
+    def get(self, request: Request) -> StreamingHttpResponse:
         events = self.filtered_events(request)
         audit_record(
             actor=Actor.from_request(request),
