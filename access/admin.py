@@ -3,6 +3,8 @@ unmask grants (read-only: created with a reason through the API or the subject p
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -59,19 +61,21 @@ class ApiTokenForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "user" in self.fields:
-            self.fields["user"].queryset = User.objects.filter(
+            user_field = cast(forms.ModelChoiceField, self.fields["user"])
+            user_field.queryset = User.objects.filter(
                 is_active=True,
                 is_staff=False,
                 is_superuser=False,
                 groups__name=roles.SERVICE_ACCOUNT,
             )
-            self.fields["user"].help_text = "a service account (tokens are for no one else)"
+            user_field.help_text = "a service account (tokens are for no one else)"
 
     def clean_regions(self) -> list[str]:
         return [r.strip().upper() for r in self.cleaned_data["regions"].split(",") if r.strip()]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("user") is not None:
             refusals = services.api_token_refusals(
                 user=cleaned["user"], expires_at=cleaned.get("expires_at")
@@ -129,5 +133,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(UnmaskGrant)
 class UnmaskGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["user", "subject_id", "reason", "created_at", "expires_at"]
-    readonly_fields = list_display
+    list_display = readonly_fields = ("user", "subject_id", "reason", "created_at", "expires_at")

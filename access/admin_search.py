@@ -11,13 +11,16 @@ never the value; an expired id asks for the search again."""
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin import ModelAdmin
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList, ChangeListSearchForm
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 SEARCH_ID_VAR = "sid"
 SEARCH_FORM_MARKER = "_search"  # tells the search form's POST from the actions form's
@@ -56,8 +59,12 @@ class PrivateSearchChangeList(ChangeList):
 
     def __init__(self, request: HttpRequest, *args, **kwargs) -> None:
         term = admin_search_term(request) or ""
+
         # ChangeList reads its term from `search_form_class(request.GET)`: give it ours instead.
-        self.search_form_class = lambda data: ChangeListSearchForm({SEARCH_VAR: term})
+        def search_form(data: Any) -> ChangeListSearchForm:
+            return ChangeListSearchForm({SEARCH_VAR: term})
+
+        self.search_form_class = cast(type[forms.Form], search_form)
         super().__init__(request, *args, **kwargs)
 
     def get_filters_params(self, params=None):
@@ -66,13 +73,23 @@ class PrivateSearchChangeList(ChangeList):
         return lookup_params
 
 
-class PrivateSearchMixin:
+if TYPE_CHECKING:
+    # The hooks this mixin uses (changelist_view, has_view_or_change_permission) are
+    # ModelAdmin's: type it as one. At run time it stays a plain mixin, put before the admin.
+    _AdminBase = ModelAdmin
+else:
+    _AdminBase = object
+
+
+class PrivateSearchMixin(_AdminBase):
     """For ModelAdmins whose search takes personal data (e-mail, phone, name, identifiers):
     searches by POST and an opaque short-lived id, never `?q=` in a URL."""
 
     change_list_template = "admin/private_search_change_list.html"
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if request.method == "POST" and SEARCH_FORM_MARKER in request.POST:
             return self._search_redirect(request, request.POST.get(SEARCH_VAR, ""))
         if SEARCH_VAR in request.GET:

@@ -186,7 +186,7 @@ def _erase_batch(subjects: list) -> dict:
 
 
 def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
-    from dsar.pipeline import PLANS
+    from dsar.engine import PLANS
 
     plan = PLANS["erasure"]
     batch1 = _subjects(n, "a")

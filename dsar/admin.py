@@ -24,7 +24,7 @@ from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
 from core.errors import DomainError
-from dsar import pipeline, selectors, services, wording
+from dsar import engine, selectors, services, wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
     DataSubjectRequest,
@@ -355,7 +355,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             step = RequestStep.objects.filter(request=dsr, name=data.get("target")).first()
             if step is None or step.status != RequestStep.Status.FAILED:
                 raise DomainError("Only a failed step can be retried.")
-            pipeline.step_retry(step=step, actor=actor)
+            engine.step_retry(step=step, actor=actor)
 
 
 @admin.register(SystemConnector)

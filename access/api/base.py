@@ -5,9 +5,10 @@ which every write service takes. A new endpoint is scoped by construction."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
 from access.permissions import TokenScopePermission
@@ -15,13 +16,20 @@ from access.scoping import actor_for, allowed_regions
 from audit.actors import Actor
 from core.errors import ForbiddenError
 
+if TYPE_CHECKING:
+    # The hooks this mixin uses (initial, request, permission_classes) are APIView's: type it
+    # as one. At run time it stays a plain mixin, put before a DRF view class.
+    _ViewBase = APIView
+else:
+    _ViewBase = object
 
-class ScopedViewMixin:
+
+class ScopedViewMixin(_ViewBase):
     """Token scope (`required_scopes`) and model permission (`required_permissions`, per HTTP
     method, e.g. {"POST": "profiles.add_subject"}) checked before the handler runs; the
     caller's actor and regions at hand as `self.actor` and `self.regions`."""
 
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+    permission_classes: Sequence[type[BasePermission]] = [IsAuthenticated, TokenScopePermission]
     required_scopes: dict[str, str] = {}
     required_permissions: dict[str, str] = {}
     permission_message = "Your role does not allow this."

@@ -7,21 +7,21 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from core import webhooks
-from dsar import pipeline
+from dsar import engine
 from dsar.models import DataSubjectRequest, RequestStep
 
 
 def drive(request: DataSubjectRequest, *, limit: int = 20) -> DataSubjectRequest:
     """Run the request's steps in order, as workers would, until it stops moving."""
     for _ in range(limit):
-        step = pipeline._next_step(request.pk)
+        step = engine.step_next(request.pk)
         if step is None or step.status not in (
             RequestStep.Status.PENDING,
             RequestStep.Status.RUNNING,
         ):
             break
         RequestStep.objects.filter(pk=step.pk).update(lease_until=None)
-        if pipeline.step_run(step_id=step.pk) not in ("done",):
+        if engine.step_run(step_id=step.pk) not in ("done",):
             break
     request.refresh_from_db()
     return request

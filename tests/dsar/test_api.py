@@ -182,14 +182,14 @@ def test_a_system_that_never_calls_back_fails_after_five_orders_for_an_officer()
 
     from django.utils import timezone
 
-    from dsar import pipeline
+    from dsar import steps
 
     task = _task()
     SystemTask.objects.filter(pk=task.pk).update(
         status="sent", attempts=5, next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
     )
     task.refresh_from_db()
-    pipeline._dispatch(task, task.request)
+    steps.system_task_dispatch(task, task.request)
     task.refresh_from_db()
     assert task.status == "failed"
     assert task.last_error == "no callback"

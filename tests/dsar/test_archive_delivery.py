@@ -13,7 +13,7 @@ from django.utils import timezone
 from access import roles
 from audit.actors import Actor
 from dsar import archive as archives
-from dsar import pipeline, services
+from dsar import engine, services
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep, SystemConnector, SystemTask
 from profiles.models import System
 from tests.dsar.helpers import drive
@@ -111,7 +111,7 @@ def test_an_officers_retry_builds_the_archive_again_and_delivers_it(manual_crm):
         task=SystemTask.objects.get(request=dsr), actor=OFFICER, evidence="ticket 14"
     )
     dsr = drive(dsr)
-    pipeline.step_retry(step=dsr.steps.get(name="deliver"), actor=OFFICER)
+    engine.step_retry(step=dsr.steps.get(name="deliver"), actor=OFFICER)
     dsr = drive(dsr)
 
     assert dsr.status == Status.COMPLETED

@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from consent.models import ConsentProperty, Jurisdiction
 from core.errors import ConflictError, DomainError
-from dsar import deadlines, pipeline, services
+from dsar import deadlines, engine, services
 from dsar.models import DataSubjectRequest
 from tests.factories import make_staff, make_subject, make_token
 
@@ -52,7 +52,7 @@ def test_public_intake_mails_a_code_and_confirming_it_starts_the_request(api, pr
     dsr.refresh_from_db()
     assert dsr.status == Status.IN_PROGRESS
     assert dsr.verification == "email_code"
-    assert [s.name for s in dsr.steps.all()] == pipeline.PLANS["access"]
+    assert [s.name for s in dsr.steps.all()] == engine.PLANS["access"]
 
 
 def test_a_wrong_code_is_refused_and_five_wrong_codes_lock_the_request(api, prop):

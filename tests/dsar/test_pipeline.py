@@ -18,7 +18,7 @@ from consent.selectors import may_process
 from consent.services import consent_record
 from core.errors import DomainError
 from dsar import archive as archives
-from dsar import pipeline, services
+from dsar import engine, housekeeping, services, steps
 from dsar.models import (
     DataSubjectRequest,
     ExportArchive,
@@ -208,7 +208,7 @@ def test_a_retention_exception_narrows_erasure_to_what_the_law_keeps():
     DataSubjectRequest.objects.filter(pk=dsr.pk).update(
         retained_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert pipeline.erasures_finish_deferred() == 1
+    assert housekeeping.erasures_finish_deferred() == 1
     subject.refresh_from_db()
     assert subject.status == Subject.Status.ERASED
     assert not Event.objects.filter(subject=subject).exists()
@@ -263,39 +263,39 @@ def test_rectification_without_corrections_is_refused_at_intake():
 def test_a_step_held_by_a_live_lease_cannot_be_claimed_again():
     subject = make_subject(region="EU")
     dsr = _open("access", subject)
-    step = pipeline._next_step(dsr.pk)
-    assert pipeline._claim(step.pk) is not None
-    assert pipeline._claim(step.pk) is None  # still leased: a second message is a no-op
+    step = engine.step_next(dsr.pk)
+    assert engine.step_claim(step.pk) is not None
+    assert engine.step_claim(step.pk) is None  # still leased: a second message is a no-op
 
 
 def test_a_step_whose_worker_died_is_claimed_again_after_its_lease_and_runs_once():
     subject = make_subject(region="EU", email="twice@example.com")
     dsr = _open("erasure", subject)
-    drive_until = pipeline._next_step(dsr.pk)
-    assert pipeline.step_run(step_id=drive_until.pk) == "done"  # locate
-    erase = pipeline._next_step(dsr.pk)
+    drive_until = engine.step_next(dsr.pk)
+    assert engine.step_run(step_id=drive_until.pk) == "done"  # locate
+    erase = engine.step_next(dsr.pk)
     assert erase.name == "erase"
-    stale = pipeline._claim(erase.pk)  # a worker claims, then is killed before committing
+    stale = engine.step_claim(erase.pk)  # a worker claims, then is killed before committing
     RequestStep.objects.filter(pk=erase.pk).update(
         lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert pipeline.step_run(step_id=erase.pk) == "done"  # the sweeper's re-delivery
+    assert engine.step_run(step_id=erase.pk) == "done"  # the sweeper's re-delivery
     erase.refresh_from_db()
     assert erase.attempts == 2
     # The dead worker's attempt cannot complete the step any more (fencing on attempts).
-    assert pipeline._settle(stale, status="done") is False
+    assert engine.step_settle(stale, status="done") is False
     assert AuditEvent.objects.filter(action="profiles.subject.erase").count() == 1
 
 
 def test_the_sweeper_requeues_a_step_whose_lease_expired():
     subject = make_subject(region="EU")
     dsr = _open("access", subject)
-    step = pipeline._next_step(dsr.pk)
-    pipeline._claim(step.pk)
+    step = engine.step_next(dsr.pk)
+    engine.step_claim(step.pk)
     RequestStep.objects.filter(pk=step.pk).update(
         lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert pipeline.sweep()["requeued"] == 1
+    assert housekeeping.sweep()["requeued"] == 1
 
 
 def test_a_failing_step_is_retried_with_backoff_then_marked_failed_for_an_officer(monkeypatch):
@@ -305,17 +305,17 @@ def test_a_failing_step_is_retried_with_backoff_then_marked_failed_for_an_office
     def broken(request, step):
         raise OSError("disk full")
 
-    monkeypatch.setitem(pipeline.RUNNERS, "locate", broken)
-    step = pipeline._next_step(dsr.pk)
-    for attempt in range(1, pipeline.MAX_ATTEMPTS + 1):
+    monkeypatch.setitem(steps.RUNNERS, "locate", broken)
+    step = engine.step_next(dsr.pk)
+    for attempt in range(1, steps.MAX_ATTEMPTS + 1):
         RequestStep.objects.filter(pk=step.pk).update(lease_until=None)
-        assert pipeline.step_run(step_id=step.pk) in ("retry", "not claimed")
+        assert engine.step_run(step_id=step.pk) in ("retry", "not claimed")
         step.refresh_from_db()
         assert step.attempts == attempt
     assert step.status == RequestStep.Status.FAILED
     assert step.error == "OSError"
     monkeypatch.undo()
-    pipeline.step_retry(step=step, actor=OFFICER)
+    engine.step_retry(step=step, actor=OFFICER)
     assert drive(dsr).status == Status.COMPLETED
 
 
@@ -352,11 +352,11 @@ def test_a_request_opened_while_the_broker_is_down_starts_and_the_sweeper_sends_
         )
     dsr.refresh_from_db()
     assert dsr.status == Status.IN_PROGRESS
-    step = pipeline._next_step(dsr.pk)
+    step = engine.step_next(dsr.pk)
     assert step.status == RequestStep.Status.PENDING
     assert step.lease_until > timezone.now()  # the sweeper leaves it alone for one lease
 
     RequestStep.objects.filter(pk=step.pk).update(
         lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert pipeline.sweep()["requeued"] == 1  # the broker is back: the step is sent
+    assert housekeeping.sweep()["requeued"] == 1  # the broker is back: the step is sent

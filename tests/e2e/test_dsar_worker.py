@@ -17,7 +17,7 @@ from django.core import mail
 from audit.models import AuditEvent
 from consent.models import ConsentProperty
 from dsar import archive as archives
-from dsar import pipeline
+from dsar import housekeeping
 from dsar.models import DataSubjectRequest, RequestStep, SystemConnector, SystemTask
 from profiles.models import Identifier, Subject, SubjectKey
 from profiles.services import IdentitySuppressed, subject_upsert
@@ -77,7 +77,7 @@ def _until(dsr: DataSubjectRequest, status: str, timeout: float = 90) -> DataSub
     """Wait for the worker, running the sweeper every second as beat would."""
 
     def reached():
-        pipeline.sweep()
+        housekeeping.sweep()
         current = DataSubjectRequest.objects.get(pk=dsr.pk)
         return current if current.status == status else None
 

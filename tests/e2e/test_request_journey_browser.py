@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import Select
 from audit.actors import Actor
 from consent.models import ConsentProperty, Purpose
 from dsar import archive as archives
-from dsar import pipeline, services
+from dsar import housekeeping, services
 from dsar.models import DataSubjectRequest, RequestStep, SystemConnector, TimelineEntry
 from profiles.models import Identifier, Subject, SubjectKey, System
 from tests.browser import chromium
@@ -123,7 +123,7 @@ def _until(dsr: DataSubjectRequest, status: str, timeout: float = 90) -> DataSub
     """Wait for the worker, running the sweeper every second as beat would."""
 
     def reached():
-        pipeline.sweep()
+        housekeeping.sweep()
         current = DataSubjectRequest.objects.get(pk=dsr.pk)
         return current if current.status == status else None
 
