@@ -33,6 +33,11 @@ class Reason:
     NOT_YET_COLLECTED = "not_yet_collected"
 
 
+# The latest choice of a subject for a purpose: state, time, GPC flag, record id (all None and
+# False when there is none).
+Choice = tuple[str | None, dt.datetime | None, bool, Any]
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -70,9 +75,19 @@ def jurisdiction_for_subject(subject: Any) -> Jurisdiction:
     return jurisdiction_for_region(subject.region)
 
 
-def _expired(record_time: dt.datetime, jurisdiction: Jurisdiction, at: dt.datetime) -> bool:
+def _expired(record_time: dt.datetime | None, jurisdiction: Jurisdiction, at: dt.datetime) -> bool:
     max_age = jurisdiction.consent_max_age_days
-    return bool(max_age) and record_time + dt.timedelta(days=max_age) < at
+    if not max_age or record_time is None:
+        return False
+    return record_time + dt.timedelta(days=max_age) < at
+
+
+def _choice(row: CurrentConsent | ConsentRecord | None) -> Choice:
+    """The choice a projection row or ledger record holds; no row: no choice."""
+    if row is None:
+        return (None, None, False, None)
+    record_id = row.record_id if isinstance(row, CurrentConsent) else row.pk
+    return (row.state, row.recorded_at, row.gpc, record_id)
 
 
 def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None) -> Decision:
@@ -84,24 +99,15 @@ def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None
     now = timezone.now()
     when = at or now
     if at is None:
-        latest = CurrentConsent.objects.filter(subject=subject, purpose=purpose).first()
-        state, time, gpc, record_id = (
-            (latest.state, latest.recorded_at, latest.gpc, latest.record_id)
-            if latest
-            else (None, None, False, None)
-        )
+        choice = _choice(CurrentConsent.objects.filter(subject=subject, purpose=purpose).first())
     else:
         record = (
             ConsentRecord.objects.filter(subject=subject, purpose=purpose, recorded_at__lte=at)
             .order_by("-recorded_at")
             .first()
         )
-        state, time, gpc, record_id = (
-            (record.state, record.recorded_at, record.gpc, record.pk)
-            if record
-            else (None, None, False, None)
-        )
-    return _decide(state, time, gpc, record_id, purpose, jurisdiction, when)
+        choice = _choice(record)
+    return _decide(*choice, purpose, jurisdiction, when)
 
 
 def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] | None:
@@ -116,8 +122,9 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
 
     subjects, current = Subject._meta, CurrentConsent._meta
     quote = connection.ops.quote_name
+    columns = {field.name: field.column for field in current.concrete_fields if field.column}
     column = {
-        name: quote(current.get_field(name).column)
+        name: quote(columns[name])
         for name in ("subject", "purpose", "state", "recorded_at", "gpc", "record")
     }
     sql = " ".join(
@@ -172,9 +179,15 @@ def may_process_now(*, subject_id: Any, purpose: Purpose, who: Any) -> Decision 
 
 
 def _decide(
-    state, time, gpc, record_id, purpose: Purpose, jurisdiction: Jurisdiction, when: dt.datetime
+    state: str | None,
+    time: dt.datetime | None,
+    gpc: bool,
+    record_id: Any,
+    purpose: Purpose,
+    jurisdiction: Jurisdiction,
+    when: dt.datetime,
 ) -> Decision:
-    base = {
+    base: dict[str, Any] = {
         "purpose": purpose.slug,
         "jurisdiction": jurisdiction.code,
         "decided_at": when,
@@ -204,10 +217,10 @@ def may_process_bulk(
     from profiles.models import Subject
 
     regions = allowed_regions(who)
-    subjects = Subject.objects.filter(pk__in=subject_ids).only("id", "region", "jurisdiction")
+    found = Subject.objects.filter(pk__in=subject_ids).only("id", "region", "jurisdiction")
     if regions is not None:
-        subjects = subjects.filter(region__in=sorted(regions))
-    subjects = list(subjects)
+        found = found.filter(region__in=sorted(regions))
+    subjects = list(found)
     jurisdictions = refdata().jurisdictions
     by_region = {r: j for j in jurisdictions.values() for r in j.regions}
     when = at or timezone.now()
@@ -223,12 +236,7 @@ def may_process_bulk(
         per = {}
         for purpose in purposes:
             if at is None:
-                row = current.get((subject.pk, purpose.pk))
-                args = (
-                    (row.state, row.recorded_at, row.gpc, row.record_id)
-                    if row
-                    else (None, None, False, None)
-                )
+                args = _choice(current.get((subject.pk, purpose.pk)))
             else:
                 record = (
                     ConsentRecord.objects.filter(
@@ -237,11 +245,7 @@ def may_process_bulk(
                     .order_by("-recorded_at")
                     .first()
                 )
-                args = (
-                    (record.state, record.recorded_at, record.gpc, record.pk)
-                    if record
-                    else (None, None, False, None)
-                )
+                args = _choice(record)
             per[purpose.slug] = _decide(*args, purpose, jurisdiction, when)
         out[str(subject.pk)] = per
     return out
@@ -301,22 +305,14 @@ def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
     rows = []
     for purpose in Purpose.objects.all():
         latest = current.get(purpose.pk)
-        decision = _decide(
-            *(
-                (latest.state, latest.recorded_at, latest.gpc, latest.record_id)
-                if latest
-                else (None, None, False, None)
-            ),
-            purpose,
-            jurisdiction,
-            now,
-        )
+        decision = _decide(*_choice(latest), purpose, jurisdiction, now)
         serving = activities.get(purpose.pk, [])
         bases = sorted({a.effective_lawful_basis for a in serving}) or [purpose.lawful_basis]
         other_basis = [b for b in bases if b != Purpose.LawfulBasis.CONSENT]
         applies = decision.allowed or (
             decision.reason == Reason.NOT_YET_COLLECTED and bool(other_basis)
         )
+        basis: str
         if decision.reason == Reason.EXPLICIT_GRANT:
             basis = Purpose.LawfulBasis.CONSENT
         elif applies and other_basis:

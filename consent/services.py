@@ -273,14 +273,14 @@ def _append(
 _PROJECTED = ("state", "record", "gpc", "recorded_at", "expires_at", "region")
 
 
-def _project(records: list[ConsentRecord], max_age_days: int) -> None:
+def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
     """Upsert the projection rows of one owner's new records in one INSERT ... ON CONFLICT
     (PostgreSQL and SQLite). Written by hand: the unique constraints are partial (subject rows,
     visitor rows), and an ON CONFLICT target must then name the constraint's predicate, which
     Django's bulk_create(update_conflicts=True) cannot express."""
     meta = CurrentConsent._meta
     columns = ["subject", "visitor_id", "purpose", *_PROJECTED, "needs_reprompt"]
-    fields = [meta.get_field(name) for name in columns]
+    fields: list[Any] = [meta.get_field(name) for name in columns]
     rows = []
     for record in records:
         expires = (
@@ -310,8 +310,7 @@ def _project(records: list[ConsentRecord], max_age_days: int) -> None:
         else f"({quote('visitor_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NULL"
     )
     updates = ", ".join(
-        f"{quote(meta.get_field(name).column)} = excluded.{quote(meta.get_field(name).column)}"
-        for name in _PROJECTED
+        f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in _PROJECTED
     )
     placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
     # Names from the model's metadata, values as parameters.

@@ -89,7 +89,7 @@ def request_timeline(*, request: DataSubjectRequest, with_notes: bool) -> list[d
     """The request's history, oldest first; officers' notes only when `with_notes`."""
     entries = []
     for entry in TimelineEntry.objects.filter(request=request).order_by("at"):
-        item = {
+        item: dict[str, Any] = {
             "at": entry.at.isoformat(),
             "actor": entry.actor,
             "kind": entry.kind,
@@ -178,9 +178,9 @@ def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
             "consent": ConsentRecord.objects.filter(subject=subject).count(),
         }
         if subject is not None
-        else None
+        else {}
     )
-    if counts is None:
+    if subject is None:
         effects.append(
             "No subject in your regions matches yet: only the connected systems receive the "
             "requester's e-mail address."
@@ -258,7 +258,8 @@ def request_brief(*, who: Any, request: DataSubjectRequest, actor: Actor) -> dic
             request.purged_at = timezone.now()
     subject, matched_by = _matched_subject(who, request)
     clear = is_unmasked(who, subject_id=subject.pk if subject else None)
-    contact, message, corrections = "", "", {}
+    contact, message = "", ""
+    corrections: dict[str, Any] = {}
     if not request.purged_at:
         details = request.details or {}
         contact = request.contact_email

@@ -520,7 +520,7 @@ def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str
     from dsar import archive as archives
 
     found = getattr(request, "archive", None)
-    if archives.archive_is_gone(found):
+    if found is None or archives.archive_is_gone(found):
         raise NotFoundError("No archive is available for this request.", code="no_archive")
     with transaction.atomic():
         try:

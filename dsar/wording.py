@@ -13,7 +13,7 @@ from dsar.models import DataSubjectRequest
 Kind = DataSubjectRequest.Kind
 
 # Plain names, as a person says them.
-KIND_NOUNS = {
+KIND_NOUNS: dict[str, str] = {
     Kind.ACCESS: "access request",
     Kind.PORTABILITY: "data portability request",
     Kind.ERASURE: "erasure request",

@@ -130,6 +130,10 @@ class EncryptedTextField(EncryptedFieldMixin, models.TextField):
 class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
     """Schemaless JSON, serialized then encrypted (never pickled)."""
 
+    # For django-stubs: the attribute holds any JSON value, not the TextField's str.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def encode(self, value: Any) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
 

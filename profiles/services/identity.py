@@ -5,6 +5,7 @@ or a probable match with one becomes a MatchReview for an officer whose regions 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -169,6 +170,7 @@ def _rows_move(merged: Subject, survivor: Subject, *, across: bool) -> None:
     kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
     merged.forget_data_key()
     for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
+        row: Any  # an Identifier, Attribute or Event: `model is ...` below says which
         for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
             duplicate = (
                 (model is Attribute and row.key in kept)

@@ -380,7 +380,8 @@ def upsert_partition(records: list[ParsedRecord]) -> tuple[list[int], list[int]]
             condition, subject__status=Subject.Status.ACTIVE
         ).values_list("subject_id", "key", "match_index"):
             candidates.setdefault((key, index), set()).add(subject_id)
-    fast, slow = [], []
+    fast: list[int] = []
+    slow: list[int] = []
     for n in range(len(records)):
         keys_by_subject: dict[uuid.UUID, set[str]] = {}
         for key, index in signals[n]:
