@@ -133,6 +133,31 @@ def _save_with_reference(request: DataSubjectRequest) -> None:
             continue
 
 
+def _request_region(*, actor: Actor, region: str, subject: Subject | None) -> str:
+    """The request's region: the subject's, else the given one; within the actor's regions
+    (else 404 for a subject, so its existence is not told, and 403 for a region)."""
+    region = ((subject.region if subject is not None else region) or "").upper()
+    if not region:
+        raise RequestError("Give a region or a subject.", fields={"region": ["required"]})
+    if not actor.covers(region):
+        if subject is not None:
+            raise NotFoundError("Subject not found.")
+        raise ForbiddenError(
+            "Region not in your scope.", code="region_not_allowed", fields={"region": ["denied"]}
+        )
+    return region
+
+
+def _received_at(received_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When the request was received: `received_at` (a request taken on paper), never later
+    than now; by default now."""
+    if received_at is not None and received_at > now:
+        raise RequestError(
+            "A request cannot be received in the future.", fields={"received_at": ["future"]}
+        )
+    return received_at or now
+
+
 def request_create(
     *,
     kind: str,
@@ -155,28 +180,15 @@ def request_create(
     subject outside them. Audited. Returns the request and the code ('' when none is needed)."""
     _validate_kind(kind)
     details = _details(kind, details)
+    region = _request_region(actor=actor, region=region, subject=subject)
     if subject is not None:
-        region = subject.region
         jurisdiction = jurisdiction or subject.jurisdiction
-    region = (region or "").upper()
-    if not region:
-        raise RequestError("Give a region or a subject.", fields={"region": ["required"]})
-    if not actor.covers(region):
-        if subject is not None:
-            raise NotFoundError("Subject not found.")
-        raise ForbiddenError(
-            "Region not in your scope.", code="region_not_allowed", fields={"region": ["denied"]}
-        )
     contact_index = _contact_index(email)
     if subject is None and not email:
         raise RequestError("Give a subject or an e-mail address.", fields={"email": ["required"]})
     regime = _jurisdiction(region, jurisdiction)
     now = _now()
-    if received_at is not None and received_at > now:
-        raise RequestError(
-            "A request cannot be received in the future.", fields={"received_at": ["future"]}
-        )
-    received = received_at or now
+    received = _received_at(received_at, now)
     request = DataSubjectRequest(
         id=uuid.uuid4(),
         kind=kind,
@@ -193,19 +205,25 @@ def request_create(
         scope_regions=None if actor.regions is None else sorted(actor.regions),
     )
     code = _verification_set(request, verification, now)
+    _request_open(request, actor, verified=bool(verification))
+    return request, code
+
+
+def _request_open(request: DataSubjectRequest, actor: Actor, *, verified: bool) -> None:
+    """Save a new request under a fresh reference with its first timeline entry and its audit
+    row, in one transaction; a request verified at intake starts at once."""
     with transaction.atomic():
         _save_with_reference(request)
         timeline_add(
             request=request,
             actor=actor,
             kind="status",
-            message=f"received through {channel}; due {request.due_at:%Y-%m-%d}",
-            at=received,
+            message=f"received through {request.channel}; due {request.due_at:%Y-%m-%d}",
+            at=request.received_at,
         )
-        request_audit(request, actor, "create", reason=f"{kind} via {channel}")
-        if verification:
+        request_audit(request, actor, "create", reason=f"{request.kind} via {request.channel}")
+        if verified:
             _after_verification(request, actor)
-    return request, code
 
 
 def intake_public(
