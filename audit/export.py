@@ -12,7 +12,9 @@ from django.http import StreamingHttpResponse
 from audit.csvsafe import csv_row
 from audit.models import AuditEvent
 
-CSV_COLUMNS = [
+# What a reader of the log sees of an event (the API and the CSV): every chained field but the
+# actor's internal id.
+READER_FIELDS = [
     "sequence",
     "occurred_at",
     "actor_type",
@@ -26,8 +28,8 @@ CSV_COLUMNS = [
     "reason",
     "request_id",
     "ip_truncated",
-    "hash",
 ]
+CSV_COLUMNS = [*READER_FIELDS, "hash"]
 
 
 class _Echo:

@@ -25,7 +25,7 @@ from consent.services import (
     consent_record_many,
     visitor_lock,
 )
-from consent.tcf import TCStringError, decode_tc_string
+from consent.tcf import tc_string_checked
 from core.errors import DomainError
 
 DENIED = ConsentRecord.State.DENIED
@@ -183,12 +183,7 @@ def banner_record_choices(
         ) - {None}
         notice = Notice(pk=notice_id) if notice_purposes else None
     if tc_string:
-        try:
-            decode_tc_string(tc_string)
-        except TCStringError as exc:
-            raise DomainError(
-                str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
-            ) from exc
+        tc_string_checked(tc_string)
     gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc
     with transaction.atomic():
         # Under the visitor's lock: a retry sent while the first request is still in flight

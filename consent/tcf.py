@@ -9,6 +9,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.errors import DomainError
+
 SEGMENT_TYPES = {0: "core", 1: "disclosed_vendors", 2: "allowed_vendors", 3: "publisher_tc"}
 MAX_LENGTH = 8192
 
@@ -106,6 +108,17 @@ def _ranges(bits: _Bits, name: str, max_vendor: int | None = None) -> list[int]:
             raise TCStringError(f"{name} has an invalid vendor range {start}-{end}")
         vendors.update(range(start, end + 1))
     return sorted(vendors)
+
+
+def tc_string_checked(value: str) -> TCString:
+    """`decode_tc_string` for a request's input: a string that does not decode is a 400 naming
+    the field `tc_string`, with the precise reason (code tc_string_invalid)."""
+    try:
+        return decode_tc_string(value)
+    except TCStringError as exc:
+        raise DomainError(
+            str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
+        ) from exc
 
 
 def decode_tc_string(value: str) -> TCString:

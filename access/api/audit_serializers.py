@@ -1,28 +1,13 @@
 from rest_framework import serializers
 
+from audit.export import READER_FIELDS
 from audit.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "sequence",
-            "occurred_at",
-            "actor_type",
-            "actor_label",
-            "action",
-            "object_type",
-            "object_id",
-            "subject_id",
-            "region",
-            "fields",
-            "reason",
-            "request_id",
-            "ip_truncated",
-            "prev_hash",
-            "hash",
-        ]
+        fields = [*READER_FIELDS, "prev_hash", "hash"]
 
 
 class AuditFilterSerializer(serializers.Serializer):

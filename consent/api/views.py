@@ -13,7 +13,7 @@ from consent import selectors, services
 from consent.api import serializers
 from consent.models import ConsentRecord, Notice
 from consent.receipts import consent_receipt
-from consent.tcf import TCStringError, decode_tc_string
+from consent.tcf import tc_string_checked
 from core.errors import DomainError, ForbiddenError, NotFoundError
 from core.fields import query_data
 from profiles.models import Subject
@@ -114,12 +114,7 @@ class ConsentWriteView(ConsentView):
             raise DomainError("Unknown notice.", fields={"notice": ["not found"]})
         tc_string = data.get("tc_string") or ""
         if tc_string:
-            try:
-                decode_tc_string(tc_string)
-            except TCStringError as exc:
-                raise DomainError(
-                    str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
-                ) from exc
+            tc_string_checked(tc_string)
         record = services.consent_record(
             purpose=selectors.purpose_get(data["purpose"]),
             state=data["state"],
@@ -172,10 +167,4 @@ class TCStringView(ConsentView):
         """Decode and validate an IAB TCF v2.2 TC string."""
         body = serializers.TCStringSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        value = body.validated_data["tc_string"]
-        try:
-            return Response(decode_tc_string(value).as_dict())
-        except TCStringError as exc:
-            raise DomainError(
-                str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
-            ) from exc
+        return Response(tc_string_checked(body.validated_data["tc_string"]).as_dict())
