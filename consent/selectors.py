@@ -307,22 +307,7 @@ def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
         latest = current.get(purpose.pk)
         decision = _decide(*_choice(latest), purpose, jurisdiction, now)
         serving = activities.get(purpose.pk, [])
-        bases = sorted({a.effective_lawful_basis for a in serving}) or [purpose.lawful_basis]
-        other_basis = [b for b in bases if b != Purpose.LawfulBasis.CONSENT]
-        applies = decision.allowed or (
-            decision.reason == Reason.NOT_YET_COLLECTED and bool(other_basis)
-        )
-        basis: str
-        if decision.reason == Reason.EXPLICIT_GRANT:
-            basis = Purpose.LawfulBasis.CONSENT
-        elif applies and other_basis:
-            basis = other_basis[0]
-        elif decision.reason == Reason.REGIME_DEFAULT:
-            basis = "not_opted_out"
-        elif applies:
-            basis = bases[0]
-        else:
-            basis = ""
+        applies, basis = _applies_on_basis(decision, purpose, serving)
         rows.append(
             {
                 "purpose": purpose.slug,
@@ -339,21 +324,42 @@ def subject_purposes_export(*, subject: Any) -> list[dict[str, Any]]:
                 }
                 if latest
                 else None,
-                "activities": [
-                    {
-                        "activity": a.name,
-                        "lawful_basis": a.effective_lawful_basis,
-                        "data_categories": list(a.data_categories),
-                        "recipients": list(a.recipients),
-                        "transfers": [
-                            {**t, "safeguard_text": safeguards.get(t.get("safeguard"), "")}
-                            for t in a.transfers
-                        ],
-                        "retention": a.retention,
-                        "systems": sorted(s.name for s in a.systems.all()),
-                    }
-                    for a in serving
-                ],
+                "activities": [_activity_export(a, safeguards) for a in serving],
             }
         )
     return rows
+
+
+def _applies_on_basis(
+    decision: Decision, purpose: Purpose, serving: list[ProcessingActivity]
+) -> tuple[bool, str]:
+    """Whether the purpose applies to the person now, and on which basis ('' when it does
+    not): see `subject_purposes_export`."""
+    bases = sorted({a.effective_lawful_basis for a in serving}) or [purpose.lawful_basis]
+    other_basis = [b for b in bases if b != Purpose.LawfulBasis.CONSENT]
+    applies = decision.allowed or (
+        decision.reason == Reason.NOT_YET_COLLECTED and bool(other_basis)
+    )
+    if decision.reason == Reason.EXPLICIT_GRANT:
+        return applies, Purpose.LawfulBasis.CONSENT
+    if applies and other_basis:
+        return applies, other_basis[0]
+    if decision.reason == Reason.REGIME_DEFAULT:
+        return applies, "not_opted_out"
+    return applies, bases[0] if applies else ""
+
+
+def _activity_export(activity: ProcessingActivity, safeguards: dict[str, str]) -> dict[str, Any]:
+    """One data-map activity serving a purpose, as the access export shows it."""
+    return {
+        "activity": activity.name,
+        "lawful_basis": activity.effective_lawful_basis,
+        "data_categories": list(activity.data_categories),
+        "recipients": list(activity.recipients),
+        "transfers": [
+            {**t, "safeguard_text": safeguards.get(t.get("safeguard"), "")}
+            for t in activity.transfers
+        ],
+        "retention": activity.retention,
+        "systems": sorted(s.name for s in activity.systems.all()),
+    }

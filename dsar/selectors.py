@@ -165,6 +165,46 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _erasure_effects(subject: Subject, counts: dict[str, int]) -> list[str]:
+    """What an erasure does to this subject: a legal hold that refuses it, what is deleted,
+    what is kept (consent proof, events under a retention exception)."""
+    effects: list[str] = []
+    hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
+    if hold is not None:
+        effects.append(
+            f"A legal hold is active ({hold.reason}): the erasure will be refused and the "
+            "person told why."
+        )
+    effects.append(
+        f"Erases the subject's profile: {_n(counts['identifiers'], 'identifier')}, "
+        f"{_n(counts['attributes'], 'attribute')} and {_n(counts['events'], 'event')} "
+        "are deleted and "
+        "the subject's data key destroyed; its identities go on the suppression list so "
+        "a re-import cannot bring the person back."
+    )
+    effects.append(
+        f"Keeps the consent history ({_n(counts['consent'], 'record')}) as proof of consent "
+        "(Art. 7(1))."
+    )
+    now = timezone.now()
+    for rule in RetentionException.objects.filter(active=True):
+        if rule.regions and subject.region not in rule.regions:
+            continue
+        kept = Event.objects.filter(
+            subject=subject,
+            name__startswith=rule.event_prefix,
+            occurred_at__gt=now - dt.timedelta(days=rule.keep_days),
+        ).count()
+        if kept:
+            effects.append(
+                f"Keeps {_n(kept, rule.event_prefix.rstrip('.*') + ' record')}, "
+                "restricted, for "
+                f"{wording.period(rule.keep_days)} after each occurred ({rule.reason}); "
+                "they are erased when that period ends."
+            )
+    return effects
+
+
 def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
     """What carrying out the request does, in sentences an officer decides on (PII-free)."""
     from dsar.steps import connectors_for
@@ -186,39 +226,7 @@ def _effects(request: DataSubjectRequest, subject: Subject | None) -> list[str]:
             "requester's e-mail address."
         )
     elif request.kind == Kind.ERASURE:
-        hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
-        if hold is not None:
-            effects.append(
-                f"A legal hold is active ({hold.reason}): the erasure will be refused and the "
-                "person told why."
-            )
-        effects.append(
-            f"Erases the subject's profile: {_n(counts['identifiers'], 'identifier')}, "
-            f"{_n(counts['attributes'], 'attribute')} and {_n(counts['events'], 'event')} "
-            "are deleted and "
-            "the subject's data key destroyed; its identities go on the suppression list so "
-            "a re-import cannot bring the person back."
-        )
-        effects.append(
-            f"Keeps the consent history ({_n(counts['consent'], 'record')}) as proof of consent "
-            "(Art. 7(1))."
-        )
-        now = timezone.now()
-        for rule in RetentionException.objects.filter(active=True):
-            if rule.regions and subject.region not in rule.regions:
-                continue
-            kept = Event.objects.filter(
-                subject=subject,
-                name__startswith=rule.event_prefix,
-                occurred_at__gt=now - dt.timedelta(days=rule.keep_days),
-            ).count()
-            if kept:
-                effects.append(
-                    f"Keeps {_n(kept, rule.event_prefix.rstrip('.*') + ' record')}, "
-                    "restricted, for "
-                    f"{wording.period(rule.keep_days)} after each occurred ({rule.reason}); "
-                    "they are erased when that period ends."
-                )
+        effects += _erasure_effects(subject, counts)
     elif request.kind == Kind.RECTIFICATION:
         keys = sorted((request.details or {}).get("corrections", {}))
         effects.append(f"Corrects the subject's {', '.join(keys) or 'attributes'}.")
