@@ -51,6 +51,7 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
             "recorded_at",
             "gpc",
             "tc_string",
+            "gpp_string",
             "prev_hash",
             "hash",
         ]

@@ -109,8 +109,13 @@ def decode_gpp_string(value: str) -> GPPString:
     return result
 
 
-def encode_gpp_string(sections: dict[str, list[dict[str, Any]]]) -> str:
-    """A GPP string of these sections (by API prefix), in section id order."""
+def encode_gpp_string(
+    sections: dict[str, list[dict[str, Any]]], *, encoded: dict[str, str] | None = None
+) -> str:
+    """A GPP string of these sections (by API prefix), in section id order. `encoded` gives
+    sections already encoded (a TC string as the visitor's CMP wrote it), kept as they are."""
+    encoded = encoded or {}
+    sections = {**sections, **{name: [] for name in encoded}}
     unknown = sorted(set(sections) - set(SECTION_IDS))
     if unknown:
         raise GPPStringError("unsupported section", section=unknown[0])
@@ -119,4 +124,7 @@ def encode_gpp_string(sections: dict[str, list[dict[str, Any]]]) -> str:
     header.int(HEADER_TYPE, 6)
     header.int(GPP_VERSION, 6)
     header.fibonacci_range([SECTION_IDS[n] for n in names])
-    return "~".join([header.base64url()] + [encode_section(n, sections[n]) for n in names])
+    return "~".join(
+        [header.base64url()]
+        + [encoded[n] if n in encoded else encode_section(n, sections[n]) for n in names]
+    )
