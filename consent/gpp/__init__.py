@@ -25,6 +25,7 @@ __all__ = [
 HEADER_TYPE = 3
 GPP_VERSION = 1
 MAX_LENGTH = 8192
+MAX_SECTION_ID = 255  # the IAB has assigned ids up to the 20s; a string has at most a few
 SECTION_IDS: dict[str, int] = {tcfeuv2.NAME: tcfeuv2.ID} | {
     name: spec.id for name, spec in US_SECTIONS.items()
 }
@@ -77,7 +78,7 @@ def _header(encoded: str) -> tuple[int, list[int]]:
             section="header",
             field="Version",
         )
-    ids = bits.fibonacci_range("SectionIds")
+    ids = bits.fibonacci_range("SectionIds", max_id=MAX_SECTION_ID)
     if len(set(ids)) != len(ids) or ids != sorted(ids):
         raise GPPStringError(
             "section ids repeat or are out of order", section="header", field="SectionIds"

@@ -76,13 +76,19 @@ class BitReader:
                 value += FIBONACCI[index]
             index, previous = index + 1, bit
 
-    def fibonacci_range(self, field: str) -> list[int]:
+    def fibonacci_range(self, field: str, *, max_id: int) -> list[int]:
+        """Ids of a Range(Fibonacci); ids above `max_id` are refused before any list is built
+        (a tiny string could otherwise name a group of millions)."""
         ids: list[int] = []
         last = 0
         for _ in range(self.int(12, field)):
             is_group = self.bool(field)
             start = last + self.fibonacci(field)
             end = start + self.fibonacci(field) if is_group else start
+            if end > max_id:
+                raise GPPStringError(
+                    f"names id {end}, above {max_id}", section=self.section, field=field
+                )
             ids.extend(range(start, end + 1))
             last = end
         return ids

@@ -71,6 +71,20 @@ def test_malformed_strings_name_the_section_and_field(value, section, field):
     assert (error.value.section, error.value.field) == (section, field)
 
 
+def test_a_header_naming_a_huge_group_of_sections_is_refused_without_building_it():
+    from consent.gpp.bits import BitWriter
+
+    header = BitWriter()
+    header.int(3, 6)
+    header.int(1, 6)
+    header.int(1, 12)
+    header.bool(True)
+    header.fibonacci(1)
+    header.fibonacci(10**8)
+    with pytest.raises(GPPStringError, match=r"header\.SectionIds: names id"):
+        decode_gpp_string(header.base64url() + "~x")
+
+
 def test_encoding_refuses_values_the_specification_does_not_define():
     with pytest.raises(GPPStringError, match=r"usnat\.SaleOptOut"):
         encode_gpp_string({"usnat": [{"SaleOptOut": 3}]})
