@@ -98,6 +98,7 @@
 
     function set(key, eventName, value) { if (status[key] !== value) { status[key] = value; fire(eventName, value); } }
     function update(next) {
+      if (!next) { return; }
       var old = data;
       data = next;
       Object.keys(next.sections).forEach(function (name) {
