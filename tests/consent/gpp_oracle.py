@@ -3,6 +3,7 @@ round-trip oracle: one node process per test session, JSON requests over stdin/s
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -17,10 +18,15 @@ class IABOracle:
         node, npm = shutil.which("node"), shutil.which("npm")
         if node is None or npm is None:
             raise RuntimeError("node and npm are needed for the GPP round-trip tests")
-        if not (ORACLE_DIR / "node_modules" / "@iabgpp" / "cmpapi").is_dir():
-            subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"], cwd=ORACLE_DIR, check=True, timeout=300
-            )
+        with open(ORACLE_DIR / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once install once
+            if not (ORACLE_DIR / "node_modules" / "@iabgpp" / "cmpapi").is_dir():
+                subprocess.run(
+                    [npm, "ci", "--no-audit", "--no-fund"],
+                    cwd=ORACLE_DIR,
+                    check=True,
+                    timeout=300,
+                )
         self.process = subprocess.Popen(
             [node, "oracle.js"],
             cwd=ORACLE_DIR,

@@ -94,3 +94,27 @@ def test_a_tc_string_sent_with_an_eu_choice_becomes_the_tcfeuv2_section(client, 
     assert body["gpp"]["applicable_sections"] == [2]
     assert body["gpp"]["string"].endswith("~" + tc_string)
     assert body["gpp"]["sections"]["tcfeuv2"][0]["CmpId"] == 300
+
+
+@pytest.mark.parametrize(
+    ("region", "sections", "applicable"),
+    [
+        ("US-TX", [7, 16], [16]),
+        ("US-NJ", [7, 21], [21]),
+        ("US-MN", [7], [7]),  # no state section in this hub: the national one applies
+        ("US", [7], [7]),
+        ("BR", [], [-1]),
+    ],
+)
+def test_the_region_picks_usnat_and_the_state_section(region, sections, applicable):
+    from consent.gpp.visitor import PurposeChoice, visitor_gpp
+
+    gpp = visitor_gpp(
+        region=region,
+        choices=[PurposeChoice(sale_sharing=True, sensitive=False, state="denied")],
+        gpc=True,
+        notice_shown=True,
+    )
+    assert (gpp["section_ids"], gpp["applicable_sections"]) == (sections, applicable)
+    if sections:
+        assert decode_gpp_string(gpp["string"]).section_ids == sections
