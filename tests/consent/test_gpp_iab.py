@@ -100,6 +100,17 @@ def test_strings_the_iab_library_encodes_decode_to_the_same_fields_here(iab):
         assert _comparable(_flat(name, ours)) == _comparable(answer["fields"]), (name, seed)
 
 
+def test_usnat_version_1_strings_of_the_iab_library_decode_to_the_same_fields_here(iab):
+    answers = iab.batch(
+        [{"op": "random", "section": "usnat", "seed": seed, "version": 1} for seed in SEEDS]
+    )
+    for answer in answers:
+        ours = decode_gpp_string(answer["string"]).sections["usnat"]
+        assert ours[0]["Version"] == 1
+        assert len(ours[0]["SensitiveDataProcessing"]) == 12
+        assert _flat("usnat", ours) == answer["fields"]
+
+
 def test_strings_encoded_here_decode_to_the_same_fields_in_the_iab_library(iab):
     cases = []
     for name in SECTIONS:

@@ -2,7 +2,7 @@
 // over stdin/stdout, one JSON request per line, one JSON answer per line.
 //   {"op": "decode", "string": s}          -> {"sections": {name: fields}}
 //   {"op": "encode", "sections": {name: fields}} -> {"string": s}
-//   {"op": "random", "section": name, "seed": n} -> {"string": s, "fields": fields}
+//   {"op": "random", "section": name, "seed": n, "version"?: v} -> {"string": s, "fields": fields}
 // Fields are flat, by the library's field names (core segment, then Gpc and GpcSegmentIncluded).
 "use strict";
 const lib = require("@iabgpp/cmpapi");
@@ -91,7 +91,7 @@ function randomTcf(rnd, int) {
   };
 }
 
-function randomFields(name, seed) {
+function randomFields(name, seed, version) {
   const rnd = random(seed);
   const int = (n) => Math.floor(rnd() * n);
   if (name === "tcfeuv2") { return randomTcf(rnd, int); }
@@ -106,6 +106,7 @@ function randomFields(name, seed) {
     } else { out[f] = int(3); }
   }
   if (GPC.has(name)) { out.GpcSegmentIncluded = rnd() < 0.7; out.Gpc = rnd() < 0.5; }
+  if (version) { out.Version = version; } // e.g. usnat 1: the library writes the shorter layout
   return out;
 }
 
@@ -113,7 +114,7 @@ function handle(request) {
   if (request.op === "decode") { return decode(request.string); }
   if (request.op === "encode") { return encode(request.sections); }
   if (request.op === "random") {
-    const values = randomFields(request.section, request.seed);
+    const values = randomFields(request.section, request.seed, request.version);
     const { string } = encode({ [request.section]: values });
     return { string, fields: decode(string).sections[request.section] };
   }
