@@ -155,11 +155,8 @@ def banner_config(
         "gpp": _gpp(
             prop=prop,
             region=region,
-            states={
-                p.slug: current.get(p.slug, {}).get("state")
-                or (GRANTED if p.essential or (opt_out and not p.sensitive) else DENIED)
-                for p in refdata().property_purposes.get(prop.pk, [])
-            },
+            jurisdiction=jurisdiction,
+            states={slug: row["state"] for slug, row in current.items()},
             gpc=bool(proof.get("gpc")),
             notice_shown=notice is not None,
         ),
@@ -241,6 +238,7 @@ def banner_record_choices(
         gpp = _gpp(
             prop=prop,
             region=region,
+            jurisdiction=jurisdiction,
             states={slug: row["state"] for slug, row in current.items()}
             | {e.purpose.slug: e.state for e in entries},
             gpc=bool(proof.get("gpc")),
@@ -281,18 +279,23 @@ def _gpp(
     *,
     prop: ConsentProperty,
     region: str,
+    jurisdiction: Jurisdiction,
     states: dict[str, str],
     gpc: bool,
     notice_shown: bool,
     tc_string: str = "",
 ) -> dict[str, Any]:
     """The visitor's GPP string and sections from their state per purpose (essential purposes
-    are always granted), their region and GPC signal."""
+    always granted; a purpose without a choice at the banner's default for the regime), their
+    region and GPC signal."""
+    opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
     choices = [
         PurposeChoice(
             sale_sharing=p.sale_sharing,
             sensitive=p.sensitive,
-            state=GRANTED if p.essential else states.get(p.slug, DENIED),
+            state=GRANTED
+            if p.essential
+            else states.get(p.slug, GRANTED if opt_out and not p.sensitive else DENIED),
         )
         for p in refdata().property_purposes.get(prop.pk, [])
     ]

@@ -118,3 +118,8 @@ def test_the_region_picks_usnat_and_the_state_section(region, sections, applicab
     assert (gpp["section_ids"], gpp["applicable_sections"]) == (sections, applicable)
     if sections:
         assert decode_gpp_string(gpp["string"]).section_ids == sections
+
+
+def test_a_purpose_left_unchosen_shows_at_the_regime_default(client, prop):
+    body = _save(client, {"analytics": "denied"}, "US-CA")  # nothing said about sale/sharing
+    assert body["gpp"]["sections"]["usca"][0]["SaleOptOut"] == 2  # opt-out model: not opted out
