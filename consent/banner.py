@@ -3,12 +3,14 @@ choices, recording choices with proof and Global Privacy Control."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from audit.actors import Actor
+from consent.gpp.visitor import PurposeChoice, visitor_gpp
 from consent.models import (
     ConsentProperty,
     ConsentRecord,
@@ -116,6 +118,7 @@ def banner_config(
     )
     notice = _notice(prop, language)
     opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
+    current = visitor_choices(visitor_id=visitor_id) if visitor_id else {}
     return {
         "property": prop.name,
         "region": region,
@@ -148,7 +151,15 @@ def banner_config(
             }
             for p in prop.purposes.order_by("-essential", "slug")
         ],
-        "current": visitor_choices(visitor_id=visitor_id) if visitor_id else {},
+        "current": current,
+        "gpp": _gpp(
+            prop=prop,
+            region=region,
+            jurisdiction=jurisdiction,
+            states={slug: row["state"] for slug, row in current.items()},
+            gpc=bool(proof.get("gpc")),
+            notice_shown=notice is not None,
+        ),
     }
 
 
@@ -219,6 +230,20 @@ def banner_record_choices(
                     proof=record_proof,
                 )
             )
+        gpp = _gpp(
+            prop=prop,
+            region=region,
+            jurisdiction=jurisdiction,
+            states={slug: row["state"] for slug, row in current.items()}
+            | {e.purpose.slug: e.state for e in entries},
+            gpc=bool(proof.get("gpc")),
+            notice_shown=notice is not None,
+            tc_string=tc_string,
+        )
+        entries = [  # the GPP string shown after this choice is kept as its proof
+            dataclasses.replace(e, proof=dataclasses.replace(e.proof, gpp_string=gpp["string"]))
+            for e in entries
+        ]
         records = consent_record_many(
             entries=entries,
             channel="banner",
@@ -238,4 +263,37 @@ def banner_record_choices(
         "region": region,
         "jurisdiction": jurisdiction.code,
         "current": current,
+        "gpp": gpp,
     }
+
+
+# --- IAB GPP: the string the banner's __gpp API shows, computed here (consent.gpp encodes) ---
+
+
+def _gpp(
+    *,
+    prop: ConsentProperty,
+    region: str,
+    jurisdiction: Jurisdiction,
+    states: dict[str, str],
+    gpc: bool,
+    notice_shown: bool,
+    tc_string: str = "",
+) -> dict[str, Any]:
+    """The visitor's GPP string and sections from their state per purpose (essential purposes
+    always granted; a purpose without a choice at the banner's default for the regime), their
+    region and GPC signal."""
+    opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
+    choices = [
+        PurposeChoice(
+            sale_sharing=p.sale_sharing,
+            sensitive=p.sensitive,
+            state=GRANTED
+            if p.essential
+            else states.get(p.slug, GRANTED if opt_out and not p.sensitive else DENIED),
+        )
+        for p in refdata().property_purposes.get(prop.pk, [])
+    ]
+    return visitor_gpp(
+        region=region, choices=choices, gpc=gpc, notice_shown=notice_shown, tc_string=tc_string
+    )

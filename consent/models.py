@@ -139,6 +139,9 @@ class ConsentRecord(models.Model):
     ip_truncated = models.CharField(max_length=45, blank=True)
     gpc = models.BooleanField(default=False)
     tc_string = models.TextField(blank=True)
+    gpp_string = models.TextField(
+        blank=True, help_text="the IAB GPP string the banner showed for this choice"
+    )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     recorded_by = models.CharField(max_length=150, blank=True)
     prev_hash = models.CharField(max_length=64)

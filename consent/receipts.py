@@ -58,6 +58,7 @@ def consent_receipt(record: ConsentRecord) -> dict[str, Any]:
         "proof": {
             "gpc": record.gpc,
             "tc_string": record.tc_string or None,
+            "gpp_string": record.gpp_string or None,
             "ip_truncated": record.ip_truncated or None,
             "user_agent": record.user_agent or None,
             "chain": {"prev_hash": record.prev_hash, "hash": record.hash},

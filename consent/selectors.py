@@ -278,6 +278,7 @@ def consent_history_export(*, subject_id: Any) -> list[dict[str, Any]]:
             else None,
             "gpc": r.gpc,
             "tc_string": r.tc_string or None,
+            "gpp_string": r.gpp_string or None,
             "hash": r.hash,
         }
         for r in records

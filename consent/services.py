@@ -43,6 +43,7 @@ class Proof:
     ip: str = ""
     gpc: bool = False
     tc_string: str = ""
+    gpp_string: str = ""
 
 
 def _owner_lock(owner: str) -> None:
@@ -76,6 +77,8 @@ def _chain_hash(prev_hash: str, record: ConsentRecord) -> str:
         "ip": record.ip_truncated,
         "ua": record.user_agent,
     }
+    if record.gpp_string:  # only when set, so records written before GPP keep their hashes
+        content["gpp_string"] = record.gpp_string
     payload = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
 
@@ -247,6 +250,7 @@ def _append(
             ip_truncated=truncate_ip(entry.proof.ip),
             gpc=entry.proof.gpc,
             tc_string=entry.proof.tc_string,
+            gpp_string=entry.proof.gpp_string,
             idempotency_key=idempotency_key or None,
             recorded_by=actor.label[:150],
         )
@@ -404,6 +408,7 @@ def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> i
                 ip=source.ip_truncated,
                 gpc=source.gpc,
                 tc_string=source.tc_string,
+                gpp_string=source.gpp_string,
             ),
         )
         carried += 1

@@ -173,3 +173,83 @@ def decode_tc_string(value: str) -> TCString:
             raise TCStringError(f"unknown TC string segment type {kind}")
         tc.segments.append(SEGMENT_TYPES[kind])
     return tc
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.bits: list[str] = []
+
+    def int(self, value: int, n: int, name: str) -> None:
+        if not isinstance(value, int) or value < 0 or value >= 1 << n:
+            raise TCStringError(f"{name} does not fit in {n} bits")
+        self.bits.append(format(value, f"0{n}b"))
+
+    def flags(self, ids: list[int], n: int, name: str) -> None:
+        if any(not isinstance(i, int) or not 1 <= i <= n for i in ids):
+            raise TCStringError(f"{name} holds ids outside 1-{n}")
+        self.bits.append("".join("1" if i + 1 in ids else "0" for i in range(n)))
+
+    def letters(self, value: str, name: str) -> None:
+        if len(value) != 2 or not value.isascii() or not value.isalpha():
+            raise TCStringError(f"{name} is not two letters")
+        for c in value.upper():
+            self.int(ord(c) - ord("A"), 6, name)
+
+    def ranges(self, ids: list[int], name: str) -> None:
+        runs: list[list[int]] = []
+        for i in sorted(set(ids)):
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        self.int(len(runs), 12, f"{name}.NumEntries")
+        for start, end in runs:
+            self.int(int(start != end), 1, f"{name}.IsARange")
+            self.int(start, 16, f"{name}.StartOrOnlyVendorId")
+            if start != end:
+                self.int(end, 16, f"{name}.EndVendorId")
+
+    def vendors(self, ids: list[int], name: str) -> None:
+        """The shorter of a bit field and a range list, as the spec lets the encoder choose."""
+        max_vendor = max(ids, default=0)
+        self.int(max_vendor, 16, f"{name}.MaxVendorId")
+        as_ranges = _Writer()
+        as_ranges.ranges(ids, name)
+        range_bits = "".join(as_ranges.bits)
+        if len(range_bits) < max_vendor:
+            self.bits.append("1" + range_bits)
+        else:
+            self.bits.append("0")
+            self.flags(ids, max_vendor, f"{name}.BitField")
+
+
+def encode_tc_string(tc: TCString) -> str:
+    """The core segment of a TC string (the inverse of decode_tc_string for that segment)."""
+    out = _Writer()
+    out.int(tc.version, 6, "Version")
+    out.int(round(tc.created.timestamp() * 10), 36, "Created")
+    out.int(round(tc.last_updated.timestamp() * 10), 36, "LastUpdated")
+    out.int(tc.cmp_id, 12, "CmpId")
+    out.int(tc.cmp_version, 12, "CmpVersion")
+    out.int(tc.consent_screen, 6, "ConsentScreen")
+    out.letters(tc.consent_language, "ConsentLanguage")
+    out.int(tc.vendor_list_version, 12, "VendorListVersion")
+    out.int(tc.tcf_policy_version, 6, "TcfPolicyVersion")
+    out.int(int(tc.is_service_specific), 1, "IsServiceSpecific")
+    out.int(int(tc.use_non_standard_texts), 1, "UseNonStandardTexts")
+    out.flags(tc.special_feature_opt_ins, 12, "SpecialFeatureOptIns")
+    out.flags(tc.purposes_consent, 24, "PurposesConsent")
+    out.flags(tc.purposes_li_transparency, 24, "PurposesLITransparency")
+    out.int(int(tc.purpose_one_treatment), 1, "PurposeOneTreatment")
+    out.letters(tc.publisher_cc, "PublisherCC")
+    out.vendors(tc.vendor_consents, "VendorConsents")
+    out.vendors(tc.vendor_legitimate_interests, "VendorLegitimateInterests")
+    out.int(len(tc.publisher_restrictions), 12, "NumPubRestrictions")
+    for restriction in tc.publisher_restrictions:
+        out.int(restriction["purpose"], 6, "PubRestriction.PurposeId")
+        out.int(restriction["type"], 2, "PubRestriction.RestrictionType")
+        out.ranges(restriction["vendors"], "PubRestriction")
+    bits = "".join(out.bits)
+    bits += "0" * (-len(bits) % 8)
+    raw = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -29,6 +29,10 @@ class TCStringSerializer(serializers.Serializer):
     tc_string = fields.StrictCharField(max_length=4000)
 
 
+class GPPStringSerializer(serializers.Serializer):
+    gpp_string = fields.StrictCharField(max_length=8000)
+
+
 class ConsentRecordSerializer(serializers.ModelSerializer):
     purpose = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
@@ -47,6 +51,7 @@ class ConsentRecordSerializer(serializers.ModelSerializer):
             "recorded_at",
             "gpc",
             "tc_string",
+            "gpp_string",
             "prev_hash",
             "hash",
         ]

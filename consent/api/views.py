@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from access.api.base import ScopedAPIView
 from consent import selectors, services
 from consent.api import serializers
+from consent.gpp import GPPStringError, decode_gpp_string
 from consent.models import ConsentRecord, Notice
 from consent.receipts import consent_receipt
 from consent.tcf import tc_string_checked
@@ -168,3 +169,17 @@ class TCStringView(ConsentView):
         body = serializers.TCStringSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(tc_string_checked(body.validated_data["tc_string"]).as_dict())
+
+
+class GPPStringView(ConsentView):
+    @extend_schema(request=serializers.GPPStringSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Decode and validate an IAB GPP string: its header and each section's fields."""
+        body = serializers.GPPStringSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            return Response(decode_gpp_string(body.validated_data["gpp_string"]).as_dict())
+        except GPPStringError as exc:
+            raise DomainError(
+                str(exc), code="gpp_string_invalid", fields={"gpp_string": [str(exc)]}
+            ) from exc

@@ -34,6 +34,7 @@ JSON_ENDPOINTS = [
     "/api/v1/consent/decisions/bulk/",
     "/api/v1/consent/records/",
     "/api/v1/consent/tcf/decode/",
+    "/api/v1/consent/gpp/decode/",
     f"/api/v1/consent/public/consents/?key={KEY}",
     f"/api/v1/dsar/intake/?key={KEY}",
     f"/api/v1/dsar/intake/confirm/?key={KEY}",

@@ -102,6 +102,7 @@ TEXT_FIELDS = [
     ("/api/v1/consent/records/", {"subject": SUBJECT, "purpose": "ads"}, "idempotency_key"),
     ("/api/v1/consent/records/", {"subject": SUBJECT, "purpose": "ads"}, "tc_string"),
     ("/api/v1/consent/tcf/decode/", {}, "tc_string"),
+    ("/api/v1/consent/gpp/decode/", {}, "gpp_string"),
     (f"/api/v1/consent/public/consents/?key={KEY}", {"choices": {}}, "visitor_id"),
     (f"/api/v1/consent/public/consents/?key={KEY}", {"choices": {}}, "region"),
     (f"/api/v1/consent/public/consents/?key={KEY}", {"choices": {}}, "tc_string"),

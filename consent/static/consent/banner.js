@@ -14,6 +14,117 @@
   var STORE = "custodia_visitor";
   var state = { config: null, current: {} };
 
+  /* ---- IAB GPP CMP API: window.__gpp (GPP CMP API 1.1). Kept apart from the banner code: the
+     banner calls gpp.loaded / gpp.changing / gpp.updated; the hub computes the GPP string
+     (consent/gpp), so this block only serves it. A page stub's queue and listeners are taken
+     over, calls made before the configuration arrives are answered as the spec says for a
+     loading CMP, and a __gppLocator frame lets iframes call it with postMessage. ---- */
+  function custodiaGpp() {
+    var data = null;
+    var status = { cmp: "loading", display: "hidden", signal: "not ready" };
+    var listeners = [];
+    var lastId = 0;
+
+    function ping() {
+      return {
+        gppVersion: "1.1", cmpStatus: status.cmp, cmpDisplayStatus: status.display,
+        signalStatus: status.signal, supportedAPIs: data ? data.supported_apis : [], cmpId: 1,
+        sectionList: data ? data.section_ids : [], applicableSections: data ? data.applicable_sections : [-1],
+        gppString: data ? data.string : "", parsedSections: data ? data.sections : {}
+      };
+    }
+    function fire(eventName, value) {
+      listeners.slice().forEach(function (l) {
+        try { l.callback({ eventName: eventName, listenerId: l.id, data: value, pingData: ping() }, true); } catch (e) { /* a listener's error is its own */ }
+      });
+    }
+    function section(name) { return data && data.sections[name] ? data.sections[name] : null; }
+    function field(path) {
+      var dot = String(path).indexOf(".");
+      var segments = dot > 0 ? section(String(path).slice(0, dot)) : null;
+      var name = String(path).slice(dot + 1);
+      if (!segments) { return null; }
+      for (var i = 0; i < segments.length; i++) { if (name in segments[i]) { return segments[i][name]; } }
+      return null;
+    }
+    function gppApi(command, callback, parameter) {
+      var respond = typeof callback === "function" ? callback : function () {};
+      if (command === "ping") { respond(ping(), true); return; }
+      if (command === "addEventListener") {
+        lastId += 1;
+        listeners.push({ id: lastId, callback: respond, parameter: parameter });
+        respond({ eventName: "listenerRegistered", listenerId: lastId, data: true, pingData: ping() }, true);
+        return;
+      }
+      if (command === "removeEventListener") {
+        var before = listeners.length;
+        listeners = listeners.filter(function (l) { return l.id !== Number(parameter); });
+        respond(listeners.length < before, true);
+        return;
+      }
+      if (command === "hasSection") { respond(data ? !!section(parameter) : null, true); return; }
+      if (command === "getSection") { respond(section(parameter), true); return; }
+      if (command === "getField") { respond(field(parameter), true); return; }
+      respond(null, false);
+    }
+
+    var stub = window.__gpp;
+    var queue = [];
+    if (typeof stub === "function") {
+      try { queue = stub() || []; } catch (e) { queue = []; }
+      (stub.events || []).forEach(function (e) { listeners.push({ id: e.id, callback: e.callback, parameter: e.parameter }); });
+      lastId = stub.lastId || 0;
+    }
+    window.__gpp = gppApi;
+    queue.forEach(function (args) { gppApi.apply(null, args); });
+
+    window.addEventListener("message", function (event) {
+      var json = event.data;
+      if (typeof json === "string") { try { json = JSON.parse(json); } catch (e) { return; } }
+      if (!json || typeof json !== "object" || !json.__gppCall || !event.source) { return; }
+      var call = json.__gppCall;
+      gppApi(call.command, function (value, success) {
+        var reply = { __gppReturn: { returnValue: value, success: success, callId: call.callId } };
+        event.source.postMessage(typeof event.data === "string" ? JSON.stringify(reply) : reply, "*");
+      }, call.parameter);
+    });
+    (function addLocator() {
+      if (window.frames.__gppLocator) { return; }
+      if (!document.body) { setTimeout(addLocator, 10); return; }
+      var frame = document.createElement("iframe");
+      frame.style.cssText = "display:none"; frame.name = "__gppLocator"; frame.title = "GPP locator";
+      document.body.appendChild(frame);
+    }());
+
+    function set(key, eventName, value) { if (status[key] !== value) { status[key] = value; fire(eventName, value); } }
+    function update(next) {
+      if (!next) { return; }
+      var old = data;
+      data = next;
+      Object.keys(next.sections).forEach(function (name) {
+        if (!old || JSON.stringify(old.sections[name]) !== JSON.stringify(next.sections[name])) { fire("sectionChange", name); }
+      });
+    }
+    return {
+      loaded: function (next, visible) {
+        set("cmp", "cmpStatus", "loaded");
+        update(next);
+        set("display", "cmpDisplayStatus", visible ? "visible" : "hidden");
+        set("signal", "signalStatus", "ready");
+      },
+      changing: function () { set("signal", "signalStatus", "not ready"); },
+      updated: function (next, visible) {
+        set("display", "cmpDisplayStatus", visible ? "visible" : "hidden");
+        update(next);
+        set("signal", "signalStatus", "ready");
+      },
+      unchanged: function () { set("signal", "signalStatus", "ready"); },
+      failed: function () { set("cmp", "cmpStatus", "error"); }
+    };
+  }
+  var gpp = custodiaGpp();
+  /* ---- end of the IAB GPP CMP API ---- */
+
   function randomId() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
     var bytes = new Uint8Array(16);
@@ -57,10 +168,12 @@
   }
 
   function save(choices) {
+    gpp.changing();
     return api("consents/", {}, {
       visitor_id: visitorId(), region: state.config.region, choices: choices,
       notice: state.config.notice ? state.config.notice.id : undefined
-    }).then(function (data) { state.current = data.current; publish(); render(); });
+    }).then(function (data) { state.current = data.current; publish(); render(); gpp.updated(data.gpp, mode === "center" || !decided()); },
+      function (err) { gpp.unchanged(); throw err; });
   }
 
   function render() {
@@ -128,5 +241,6 @@
     state.current = cfg.current || {};
     publish();
     render();
-  })["catch"](function (err) { if (window.console) { console.warn("Custodia banner:", err && err.error ? err.error.code : err); } });
+    gpp.loaded(cfg.gpp, mode === "center" || !decided());
+  })["catch"](function (err) { gpp.failed(); if (window.console) { console.warn("Custodia banner:", err && err.error ? err.error.code : err); } });
 }());
