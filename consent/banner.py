@@ -73,7 +73,7 @@ def _apply_gpc(
 ) -> None:
     """Where the regime honours GPC, the signal opts the visitor out of sale/sharing, unless
     they are already opted out, or the regime lets an explicit later opt-in override it."""
-    if not (proof.get("gpc") and jurisdiction.honours_gpc and visitor_id):
+    if not (proof.get("gpc") and jurisdiction.honours_gpc_on(timezone.localdate()) and visitor_id):
         return
     with transaction.atomic():
         visitor_lock(visitor_id=visitor_id)  # two page loads at once opt out once
@@ -123,7 +123,7 @@ def banner_config(
             "code": jurisdiction.code,
             "name": jurisdiction.name,
             "consent_model": jurisdiction.consent_model,
-            "honours_gpc": jurisdiction.honours_gpc,
+            "honours_gpc": jurisdiction.honours_gpc_on(timezone.localdate()),
         },
         "gpc": bool(proof.get("gpc")),
         "notice": (
@@ -189,7 +189,7 @@ def banner_record_choices(
             raise DomainError(
                 str(exc), code="tc_string_invalid", fields={"tc_string": [str(exc)]}
             ) from exc
-    gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc
+    gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc_on(timezone.localdate())
     with transaction.atomic():
         # Under the visitor's lock: a retry sent while the first request is still in flight
         # sees what that one wrote, so an unchanged choice is not recorded twice.

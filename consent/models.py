@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -36,12 +37,36 @@ class Jurisdiction(models.Model):
     dsar_extension_days = models.PositiveIntegerField(default=0)
     dsar_extension_months = models.PositiveIntegerField(default=0)
     notes = models.TextField(blank=True)
+    statute = models.CharField(max_length=200, blank=True, help_text="the law's citation")
+    effective_date = models.DateField(
+        null=True, blank=True, help_text="in force from; before it the fallback regime applies"
+    )
+    fallback = models.CharField(
+        max_length=16, blank=True, help_text="code of the regime that applies before that date"
+    )
+    opt_out_rights = models.JSONField(
+        default=list, blank=True, help_text="sale, targeted_advertising, profiling"
+    )
+    sensitive_opt_in = models.BooleanField(
+        default=False, help_text="the law requires opt-in consent for sensitive data"
+    )
+    gpc_required_from = models.DateField(
+        null=True, blank=True, help_text="universal opt-out signals must be honoured from"
+    )
 
     class Meta:
         ordering = ["code"]
 
     def __str__(self) -> str:
         return self.name
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.effective_date is None or on >= self.effective_date
+
+    def honours_gpc_on(self, on: dt.date) -> bool:
+        """GPC is a valid opt-out on that day (the law may require it later than it takes effect)."""
+        required_from = self.gpc_required_from
+        return self.honours_gpc and (required_from is None or on >= required_from)
 
 
 class Purpose(models.Model):
