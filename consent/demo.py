@@ -33,13 +33,39 @@ NOTICE_TEXT = {
     ),
     "fr": (
         "Vos choix de confidentialité",
-        "Nous utilisons vos données pour les finalités ci-dessous. "
-        "Vous pouvez modifier vos choix à tout moment.",
+        "Nous utilisons vos données pour les finalités ci-dessous. Le traitement essentiel fait "
+        "fonctionner la boutique ; tout le reste dépend de vous, et vous pouvez changer d'avis à "
+        "tout moment dans le centre de confidentialité.",
     ),
-    "pt": (
+    "de": (
+        "Ihre Datenschutzeinstellungen",
+        "Wir verwenden Ihre Daten für die unten genannten Zwecke. Die notwendige Verarbeitung "
+        "betreibt den Shop; alles andere entscheiden Sie und können es jederzeit im "
+        "Datenschutzcenter ändern.",
+    ),
+    "es": (
+        "Sus opciones de privacidad",
+        "Usamos sus datos para los fines siguientes. El tratamiento esencial hace funcionar la "
+        "tienda; todo lo demás lo decide usted y puede cambiarlo en cualquier momento en el "
+        "centro de privacidad.",
+    ),
+    "it": (
+        "Le tue scelte sulla privacy",
+        "Usiamo i tuoi dati per le finalità qui sotto. Il trattamento essenziale fa funzionare "
+        "il negozio; tutto il resto è una tua scelta, che puoi cambiare in qualsiasi momento nel "
+        "centro privacy.",
+    ),
+    "nl": (
+        "Uw privacykeuzes",
+        "We gebruiken uw gegevens voor de doelen hieronder. De noodzakelijke verwerking laat de "
+        "winkel werken; al het andere kiest u zelf, en u kunt het altijd wijzigen in het "
+        "privacycentrum.",
+    ),
+    "pt-BR": (
         "Suas escolhas de privacidade",
-        "Usamos seus dados para as finalidades abaixo. Você pode "
-        "alterar suas escolhas a qualquer momento.",
+        "Usamos seus dados para as finalidades abaixo. O tratamento essencial faz a loja "
+        "funcionar; todo o resto é escolha sua, e você pode mudar a qualquer momento na central "
+        "de privacidade.",
     ),
 }
 

@@ -64,7 +64,7 @@ class Jurisdiction(models.Model):
         return self.effective_date is None or on >= self.effective_date
 
     def honours_gpc_on(self, on: dt.date) -> bool:
-        """GPC is a valid opt-out on that day (the law may require it later than it takes effect)."""
+        """GPC is a valid opt-out on that day (a law may require it after it takes effect)."""
         required_from = self.gpc_required_from
         return self.honours_gpc and (required_from is None or on >= required_from)
 
@@ -164,6 +164,9 @@ class ConsentRecord(models.Model):
     ip_truncated = models.CharField(max_length=45, blank=True)
     gpc = models.BooleanField(default=False)
     tc_string = models.TextField(blank=True)
+    language = models.CharField(
+        max_length=16, blank=True, help_text="language version of the notice and banner shown"
+    )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     recorded_by = models.CharField(max_length=150, blank=True)
     prev_hash = models.CharField(max_length=64)

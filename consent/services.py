@@ -43,6 +43,7 @@ class Proof:
     ip: str = ""
     gpc: bool = False
     tc_string: str = ""
+    language: str = ""  # the language version of the notice and banner shown
 
 
 def _owner_lock(owner: str) -> None:
@@ -76,6 +77,8 @@ def _chain_hash(prev_hash: str, record: ConsentRecord) -> str:
         "ip": record.ip_truncated,
         "ua": record.user_agent,
     }
+    if record.language:  # chained only when recorded, so older records keep their hashes
+        content["language"] = record.language
     payload = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
 
@@ -101,20 +104,8 @@ def consent_record(
     one owner are serialized, so concurrent writes lose nothing and the projection equals the
     last record. Staff, API, import and DSAR writes are also audited. A subject outside the
     actor's regions does not exist for them (NotFoundError), before anything is written."""
-    if (subject is None) == (not visitor_id):
-        raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
-    if subject is not None and not actor.covers(subject.region):
-        raise NotFoundError("Subject not found.")
-    if state not in ConsentRecord.State.values:
-        raise ConsentError(
-            "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
-        )
-    if purpose.essential and state != ConsentRecord.State.GRANTED:
-        raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
-    if notice is not None and not notice.purposes.filter(pk=purpose.pk).exists():
-        raise ConsentError(
-            "That notice does not cover this purpose.", fields={"notice": ["mismatch"]}
-        )
+    _check_record(purpose=purpose, state=state, actor=actor, subject=subject, visitor_id=visitor_id)
+    _check_notice(notice, purpose)
     proof = proof or Proof()
     if idempotency_key:
         existing = ConsentRecord.objects.filter(idempotency_key=idempotency_key).first()
@@ -145,6 +136,29 @@ def consent_record(
                 return _replay(existing, subject, visitor_id, purpose, state)
         raise
     return record
+
+
+def _check_record(
+    *, purpose: Purpose, state: str, actor: Actor, subject: Any, visitor_id: str
+) -> None:
+    """One owner, in the actor's regions (else not found), a known state, essentials granted."""
+    if (subject is None) == (not visitor_id):
+        raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
+    if subject is not None and not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
+    if state not in ConsentRecord.State.values:
+        raise ConsentError(
+            "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
+        )
+    if purpose.essential and state != ConsentRecord.State.GRANTED:
+        raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+
+
+def _check_notice(notice: Notice | None, purpose: Purpose) -> None:
+    if notice is not None and not notice.purposes.filter(pk=purpose.pk).exists():
+        raise ConsentError(
+            "That notice does not cover this purpose.", fields={"notice": ["mismatch"]}
+        )
 
 
 @dataclass(frozen=True)
@@ -247,6 +261,7 @@ def _append(
             ip_truncated=truncate_ip(entry.proof.ip),
             gpc=entry.proof.gpc,
             tc_string=entry.proof.tc_string,
+            language=entry.proof.language[:16],
             idempotency_key=idempotency_key or None,
             recorded_by=actor.label[:150],
         )
@@ -405,6 +420,7 @@ def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> i
                 ip=source.ip_truncated,
                 gpc=source.gpc,
                 tc_string=source.tc_string,
+                language=source.language,
             ),
         )
         carried += 1

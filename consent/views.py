@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from consent.banner import ui_language
 from consent.models import ConsentProperty
 
 BANNER_JS = Path(__file__).resolve().parent / "static" / "consent" / "banner.js"
@@ -29,11 +32,19 @@ def banner_js(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def privacy_center(request: HttpRequest) -> HttpResponse:
+    """In the language of `?lang=` (the override), else of the browser's Accept-Language, else
+    the property's default; the banner inside shows the notice in the same language."""
     key = request.GET.get("key", "")
     prop = ConsentProperty.objects.filter(publishable_key=key, active=True).first() if key else None
-    return render(
-        request, "consent/privacy_center.html", {"prop": prop}, status=200 if prop else 404
-    )
+    wanted = request.GET.get("lang", "")[:40] or request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    default = prop.default_language if prop else settings.LANGUAGE_CODE
+    with translation.override(ui_language(wanted, default)):
+        return render(
+            request,
+            "consent/privacy_center.html",
+            {"prop": prop, "notice_language": request.GET.get("lang", "")[:16]},
+            status=200 if prop else 404,
+        )
 
 
 @require_safe

@@ -104,7 +104,9 @@ class BannerConfigView(PublicBannerView):
             banner.banner_config(
                 prop=self.property,
                 region=request.query_params.get("region", ""),
-                language=request.query_params.get("lang", ""),
+                # The banner's override or navigator.languages, else the browser's header.
+                language=request.query_params.get("lang", "")
+                or request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
                 visitor_id=visitor,
                 proof=self.proof(request),
                 actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),

@@ -10,9 +10,23 @@
   var region = script.getAttribute("data-region") || "";
   var mode = script.getAttribute("data-mode") || "banner";
   var hub = new URL(script.src, window.location.href).origin;
-  var lang = (navigator.language || "en").slice(0, 2).toLowerCase();
+  var lang = languages();
   var STORE = "custodia_visitor";
   var state = { config: null, current: {} };
+
+  /* The visitor's languages, most wanted first: data-language (or ?custodia_lang= in the page's
+     address) overrides navigator.languages; the hub falls back to the property's default. */
+  function languages() {
+    var fromPage = /[?&]custodia_lang=([A-Za-z-]{2,16})/.exec(window.location.search);
+    var override = script.getAttribute("data-language") || (fromPage ? fromPage[1] : "");
+    if (override) { return override; }
+    return (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""]).join(",");
+  }
+
+  function t(name, fallback) {
+    var texts = (state.config && state.config.texts) || {};
+    return texts[name] || fallback;
+  }
 
   function randomId() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
@@ -68,7 +82,7 @@
     if (old) { old.remove(); }
     var cfg = state.config;
     if (mode !== "center" && decided()) { return renderReopen(); }
-    var box = el("div", { id: "custodia-banner", role: "dialog", "aria-label": "Privacy choices",
+    var box = el("div", { id: "custodia-banner", role: "dialog", "aria-label": t("dialog", "Privacy choices"), lang: cfg.language || "",
       style: mode === "center" ? "" : "position:fixed;left:0;right:0;bottom:0;z-index:2147483647;background:#fff;" +
         "border-top:2px solid #264b5d;padding:16px;font:14px/1.4 system-ui,sans-serif;color:#222;" });
     if (cfg.notice) {
@@ -76,8 +90,8 @@
       box.appendChild(el("p", {}, cfg.notice.text));
     }
     if (cfg.gpc && cfg.jurisdiction.honours_gpc) {
-      box.appendChild(el("p", { "data-gpc": "honoured" }, "Your browser's Global Privacy Control signal is honoured: " +
-        "you are opted out of the sale or sharing of your personal information."));
+      box.appendChild(el("p", { "data-gpc": "honoured" }, t("gpc_honoured", "Your browser's Global Privacy Control signal is honoured: " +
+        "you are opted out of the sale or sharing of your personal information.")));
     }
     var list = el("ul", { style: "list-style:none;padding:0" });
     cfg.purposes.forEach(function (p) {
@@ -86,7 +100,7 @@
       var box2 = el("input", { type: "checkbox", name: p.slug, id: "custodia-" + p.slug });
       box2.checked = p.essential || current === "granted";
       box2.disabled = p.essential;
-      var label = el("label", { "for": "custodia-" + p.slug }, " " + p.name + (p.essential ? " (always on)" : ""));
+      var label = el("label", { "for": "custodia-" + p.slug }, " " + p.name + (p.essential ? " (" + t("always_on", "always on") + ")" : ""));
       item.appendChild(box2); item.appendChild(label);
       item.appendChild(el("div", { style: "color:#555;font-size:12px" }, p.description));
       list.appendChild(item);
@@ -101,23 +115,23 @@
       });
       return choices;
     }
-    [["Accept all", true], ["Reject all", false], ["Save choices", undefined]].forEach(function (b) {
+    [[t("accept_all", "Accept all"), true], [t("reject_all", "Reject all"), false], [t("save", "Save choices"), undefined]].forEach(function (b) {
       var button = el("button", { type: "button", "data-action": String(b[1]) }, b[0]);
       button.style.marginRight = "8px";
       button.addEventListener("click", function () { save(collect(b[1])); });
       box.appendChild(button);
     });
     if (mode !== "center") {
-      var link = el("a", { href: hub + "/privacy-center/?key=" + encodeURIComponent(key) + "#visitor=" + visitorId(),
-        target: "_blank", rel: "noopener", style: "margin-left:8px" }, "Privacy center");
+      var link = el("a", { href: hub + "/privacy-center/?key=" + encodeURIComponent(key) + "&lang=" + encodeURIComponent(cfg.language || "") + "#visitor=" + visitorId(),
+        target: "_blank", rel: "noopener", style: "margin-left:8px" }, t("privacy_center", "Privacy center"));
       box.appendChild(link);
     }
     (mode === "center" ? (document.getElementById("custodia-center") || document.body) : document.body).appendChild(box);
   }
 
   function renderReopen() {
-    var button = el("button", { id: "custodia-banner", type: "button", "aria-label": "Privacy choices",
-      style: "position:fixed;left:8px;bottom:8px;z-index:2147483647;font:12px system-ui,sans-serif" }, "Privacy choices");
+    var button = el("button", { id: "custodia-banner", type: "button", "aria-label": t("dialog", "Privacy choices"),
+      style: "position:fixed;left:8px;bottom:8px;z-index:2147483647;font:12px system-ui,sans-serif" }, t("dialog", "Privacy choices"));
     button.addEventListener("click", function () { mode = "open"; render(); mode = "banner"; });
     document.body.appendChild(button);
   }
