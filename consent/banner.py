@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from audit.actors import Actor
+from consent.consent_mode import consent_mode_mapping
 from consent.models import (
     ConsentProperty,
     ConsentRecord,
@@ -25,6 +26,7 @@ from consent.services import (
     Proof,
     consent_record,
     consent_record_many,
+    visitor_choices_follow,
     visitor_lock,
 )
 from consent.tcf import TCStringError, decode_tc_string
@@ -111,6 +113,7 @@ def _apply_gpc(
         return
     with transaction.atomic():
         visitor_lock(visitor_id=visitor_id)  # two page loads at once opt out once
+        recorded = False
         for purpose in prop.purposes.filter(sale_sharing=True):
             current = CurrentConsent.objects.filter(
                 subject__isnull=True, visitor_id=visitor_id, purpose=purpose
@@ -133,6 +136,9 @@ def _apply_gpc(
                 region=region,
                 proof=Proof(**proof),
             )
+            recorded = True
+        if recorded:
+            visitor_choices_follow(visitor_id=visitor_id)
 
 
 def banner_config(
@@ -158,6 +164,7 @@ def banner_config(
         "region": region,
         "language": shown or prop.default_language,
         "texts": banner_texts(ui_language(shown or language, prop.default_language)),
+        "consent_mode": consent_mode_mapping(prop),
         "jurisdiction": {
             "code": jurisdiction.code,
             "name": jurisdiction.name,
@@ -272,6 +279,8 @@ def banner_record_choices(
             region=region,
             lock_held=True,
         )
+    if records:
+        visitor_choices_follow(visitor_id=visitor_id)  # an identified visitor's choices follow
     for record in records:  # what was just written, without reading it back
         current[record.purpose.slug] = {
             "state": record.state,

@@ -236,9 +236,17 @@ class CurrentConsent(models.Model):
         return f"{self.purpose_id}: {self.state}"
 
 
+def identity_secret() -> str:
+    """A fresh key for signing identity assertions (256 bits, URL-safe)."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
 class ConsentProperty(models.Model):
     """A website or app embedding the banner: identified by a publishable key (public, not a
-    secret), limited to its origins (CORS) and rate-limited per key."""
+    secret), limited to its origins (CORS) and rate-limited per key. Its backend signs identity
+    assertions with `identity_secret` so a known customer's banner choices reach their record."""
 
     name = models.CharField(max_length=100)
     publishable_key = models.CharField(max_length=40, unique=True)
@@ -248,12 +256,95 @@ class ConsentProperty(models.Model):
     purposes = models.ManyToManyField(Purpose, related_name="properties")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    identity_secret = models.CharField(
+        max_length=128,
+        default=identity_secret,
+        editable=False,
+        help_text="HMAC-SHA256 key of identity assertions: generated, shown once, rotatable",
+    )
+    identity_regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="regions whose subjects identified visitors may be linked to; "
+        "empty = the default region only",
+    )
 
     class Meta:
         verbose_name_plural = "consent properties"
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def identity_scope(self) -> frozenset[str]:
+        return frozenset(self.identity_regions or [self.default_region])
+
+
+class ConsentModeMapping(models.Model):
+    """Google Consent Mode v2: which of the property's purposes a consent type stands for. The
+    type is granted when every purpose mapped to it is (essential ones always are); a type
+    with no mapping stays denied."""
+
+    class ConsentType(models.TextChoices):
+        AD_STORAGE = "ad_storage"
+        AD_USER_DATA = "ad_user_data"
+        AD_PERSONALIZATION = "ad_personalization"
+        ANALYTICS_STORAGE = "analytics_storage"
+        FUNCTIONALITY_STORAGE = "functionality_storage"
+        PERSONALIZATION_STORAGE = "personalization_storage"
+        SECURITY_STORAGE = "security_storage"
+
+    property = models.ForeignKey(
+        ConsentProperty, on_delete=models.CASCADE, related_name="consent_mode_mappings"
+    )
+    consent_type = models.CharField(max_length=24, choices=ConsentType.choices)
+    purposes = models.ManyToManyField(Purpose, related_name="+")
+
+    class Meta:
+        ordering = ["consent_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["property", "consent_type"], name="consent_mode_type_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.consent_type
+
+
+class VisitorLink(models.Model):
+    """A banner visitor identified by a signed assertion of the property's backend: their later
+    banner choices are recorded for the subject too. The latest identification wins."""
+
+    visitor_id = models.CharField(max_length=64, unique=True)
+    subject = models.ForeignKey(
+        "profiles.Subject", on_delete=models.CASCADE, related_name="visitor_links"
+    )
+    property = models.ForeignKey(ConsentProperty, on_delete=models.CASCADE, related_name="+")
+    region = models.CharField(max_length=16)
+    linked_at = models.DateTimeField()
+
+    objects = ScopedManager()
+    scope_region_field = "region"
+
+    def __str__(self) -> str:
+        return f"visitor {self.visitor_id[:8]}… linked {self.linked_at:%Y-%m-%d %H:%M}"
+
+
+class IdentityAssertionUse(models.Model):
+    """The nonce of every identity assertion accepted, until it expires: a replay is refused."""
+
+    property = models.ForeignKey(ConsentProperty, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["property", "nonce"], name="identity_nonce_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"nonce until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class ConsentWebhook(models.Model):

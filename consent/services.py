@@ -15,17 +15,24 @@ from django.utils import timezone
 
 from audit.actors import Actor, truncate_ip
 from audit.services import audit_record
+from consent.identity import identity_assertion_verify
 from consent.models import (
+    ConsentProperty,
     ConsentRecord,
     CurrentConsent,
+    IdentityAssertionUse,
     Jurisdiction,
     Notice,
     ProcessingActivity,
     Purpose,
+    VisitorLink,
+    identity_secret,
 )
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue_many
 from core.errors import ConflictError, DomainError, NotFoundError
+from profiles.models import Subject
+from profiles.selectors import subjects_find_by_identifier
 
 GENESIS = "0" * 64
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
@@ -425,6 +432,92 @@ def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> i
         )
         carried += 1
     return carried
+
+
+def visitor_identify(*, prop: ConsentProperty, visitor_id: str, assertion: str) -> dict[str, Any]:
+    """Link a banner visitor to the subject that a signed identity assertion of the property's
+    backend names, and carry the visitor's current choices to the subject's ledger; later banner
+    choices follow (`visitor_choices_follow`).
+
+    Refuses a forged (401), expired (401), malformed (400) or replayed (409) assertion, and a
+    person the blind index does not find exactly once among active subjects of the property's
+    identity regions (404): the property's scope is the actor's, so nothing is written outside
+    it. The nonce is spent before the lookup, so a refused assertion cannot be retried."""
+    identity = identity_assertion_verify(secret=prop.identity_secret, assertion=assertion)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            IdentityAssertionUse.objects.filter(property=prop, expires_at__lt=now).delete()
+            IdentityAssertionUse.objects.create(
+                property=prop,
+                nonce=identity.nonce,
+                expires_at=dt.datetime.fromtimestamp(identity.expires_at, tz=dt.UTC),
+            )
+    except IntegrityError as exc:
+        raise ConflictError(
+            "This identity assertion was already used.", code="identity_assertion_replayed"
+        ) from exc
+    scope = prop.identity_scope
+    found = list(
+        subjects_find_by_identifier(kind=identity.kind, value=identity.value, regions=scope)
+        .filter(status=Subject.Status.ACTIVE)
+        .order_by("pk")[:2]
+    )
+    if len(found) != 1:
+        raise NotFoundError(
+            "No single customer of this property has that identity.",
+            code="identity_subject_unknown",
+        )
+    (subject,) = found
+    with transaction.atomic():
+        VisitorLink.objects.update_or_create(
+            visitor_id=visitor_id,
+            defaults={
+                "subject": subject,
+                "property": prop,
+                "region": subject.region,
+                "linked_at": now,
+            },
+        )
+        carried = visitor_link_to_subject(
+            visitor_id=visitor_id, subject=subject, actor=_property_actor(prop)
+        )
+    return {"linked": True, "carried": carried}
+
+
+def _property_actor(prop: ConsentProperty) -> Actor:
+    return Actor.system(f"property:{prop.pk}", regions=prop.identity_scope)
+
+
+def visitor_choices_follow(*, visitor_id: str) -> int:
+    """If the visitor was identified, carry their newest choices to the subject (within the
+    linking property's identity regions). Returns how many were carried."""
+    link = (
+        VisitorLink.objects.filter(visitor_id=visitor_id)
+        .select_related("subject", "property")
+        .first()
+    )
+    if link is None:
+        return 0
+    return visitor_link_to_subject(
+        visitor_id=visitor_id, subject=link.subject, actor=_property_actor(link.property)
+    )
+
+
+def consent_property_identity_secret_rotate(*, prop: ConsentProperty, actor: Actor) -> str:
+    """Give the property a new identity-assertion secret and return it (shown once); the old
+    one stops working at once. Audited (no secret in the audit row)."""
+    with transaction.atomic():
+        prop.identity_secret = identity_secret()
+        prop.save(update_fields=["identity_secret"])
+        audit_record(
+            actor=actor,
+            action="consent.property.identity_secret_rotate",
+            object_type="consent.consentproperty",
+            object_id=prop.pk,
+            fields=["identity_secret"],
+        )
+    return prop.identity_secret
 
 
 def consent_flag_expired() -> int:

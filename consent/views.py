@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +14,9 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from consent.banner import ui_language
+from consent.consent_mode import consent_mode_defaults
 from consent.models import ConsentProperty
+from consent.refdata import refdata
 
 BANNER_JS = Path(__file__).resolve().parent / "static" / "consent" / "banner.js"
 GPC_SUPPORT_SINCE = dt.date(2026, 11, 25)
@@ -22,9 +25,15 @@ GPC_SUPPORT_SINCE = dt.date(2026, 11, 25)
 @require_safe
 @cache_control(public=True, max_age=300)
 def banner_js(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(
-        BANNER_JS.read_bytes(), content_type="application/javascript; charset=utf-8"
-    )
+    """The banner script; with `?key=` of an active property, its Google Consent Mode mapping
+    and per-region defaults inlined, so they reach the dataLayer before any tag runs."""
+    script = BANNER_JS.read_bytes()
+    key = request.GET.get("key", "")
+    prop = refdata().properties.get(key) if key else None
+    if prop is not None and prop.active:
+        table = json.dumps(consent_mode_defaults(prop), separators=(",", ":"))
+        script = script.replace(b"/*CONSENT_MODE*/null", table.encode(), 1)
+    response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
     response["Access-Control-Allow-Origin"] = "*"  # a public script, like any CDN asset
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

@@ -12,4 +12,5 @@ urlpatterns = [
     path("tcf/decode/", views.TCStringView.as_view(), name="tcf-decode"),
     path("public/config/", public.BannerConfigView.as_view(), name="public-config"),
     path("public/consents/", public.BannerConsentView.as_view(), name="public-consents"),
+    path("public/identify/", public.BannerIdentifyView.as_view(), name="public-identify"),
 ]

@@ -1,5 +1,9 @@
 /* Custodia consent banner: dependency-free, embedded with one script tag:
-   <script src="https://HUB/consent/banner.js" data-property-key="pk_..." data-region="EU" defer></script>
+   <script src="https://HUB/consent/banner.js?key=pk_..." data-property-key="pk_..." data-region="EU"></script>
+   First in <head>, without defer or async, when the page has Google tags: the Consent Mode
+   defaults are then in the dataLayer before any tag runs (the ?key= inlines the property's
+   mapping and per-region defaults). Optional: data-language="de" overrides the browser's
+   languages; data-identity="<assertion signed by the site's backend>" links a known customer.
    Optional: data-mode="center" renders the full choice list inline (privacy center).
    The visitor id is random, kept in this site's localStorage; no personal data is sent. */
 (function () {
@@ -13,6 +17,61 @@
   var lang = languages();
   var STORE = "custodia_visitor";
   var state = { config: null, current: {} };
+  var CONSENT_MODE = /*CONSENT_MODE*/null;
+  var CONSENT_TYPES = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage"];
+
+  /* Google Consent Mode v2: gtag's own queue format (an arguments object per command). */
+  function gtagPush() {
+    window.dataLayer = window.dataLayer || [];
+    window.dataLayer.push(arguments);
+  }
+
+  function merged(states, extra) {
+    var out = {};
+    Object.keys(states).forEach(function (k) { out[k] = states[k]; });
+    Object.keys(extra).forEach(function (k) { out[k] = extra[k]; });
+    return out;
+  }
+
+  /* Before any other script: per-regime defaults with gtag's `region`, and a page-wide default,
+     the one of data-region when the site knows it, else everything denied; GPC denies the
+     types standing for sale or sharing where the law honours it. */
+  function consentModeDefaults() {
+    var table = CONSENT_MODE || { types: CONSENT_TYPES, wait_for_update: 500, regimes: [] };
+    var gpc = navigator.globalPrivacyControl === true;
+    var wait = table.wait_for_update;
+    var page = {};
+    table.types.forEach(function (type) { page[type] = "denied"; });
+    table.regimes.forEach(function (regime) {
+      var states = merged(regime.defaults, {});
+      if (gpc) { regime.gpc_denies.forEach(function (type) { states[type] = "denied"; }); }
+      gtagPush("consent", "default", merged(states, { region: regime.gtag_regions, wait_for_update: wait }));
+      if (region && regime.regions.indexOf(region.toUpperCase()) >= 0) { page = states; }
+    });
+    gtagPush("consent", "default", merged(page, { wait_for_update: wait }));
+  }
+
+  /* After the visitor's choices are known or change: a type is granted when every purpose
+     it stands for is granted (essential ones always are), else denied. */
+  function consentModeUpdate() {
+    var mapping = state.config.consent_mode || {};
+    var purposes = {};
+    state.config.purposes.forEach(function (p) { purposes[p.slug] = p; });
+    var update = {};
+    CONSENT_TYPES.forEach(function (type) {
+      var slugs = (mapping[type] || []).filter(function (slug) { return purposes[slug]; });
+      var granted = slugs.length > 0 && slugs.every(function (slug) {
+        var p = purposes[slug];
+        var chosen = state.current[slug];
+        return p.essential || (chosen ? chosen.state === "granted" : p["default"] === "granted");
+      });
+      update[type] = granted ? "granted" : "denied";
+    });
+    gtagPush("consent", "update", update);
+  }
+
+  consentModeDefaults();
 
   /* The visitor's languages, most wanted first: data-language (or ?custodia_lang= in the page's
      address) overrides navigator.languages; the hub falls back to the property's default. */
@@ -62,6 +121,7 @@
   }
 
   function publish() {
+    consentModeUpdate();
     window.Custodia.choices = state.current;
     document.dispatchEvent(new CustomEvent("custodia:consent", { detail: state.current }));
   }
@@ -137,10 +197,27 @@
   }
 
   window.Custodia = { choices: {}, open: function () { mode = "open"; render(); mode = "banner"; } };
-  api("config/", { region: region, lang: lang, visitor: visitorId() }).then(function (cfg) {
+  /* A known customer: the site's backend signed who they are (data-identity, or
+     Custodia.identify(assertion)); the hub links this visitor to them, and their choices follow. */
+  function identify(assertion) {
+    if (!assertion) { return Promise.resolve(null); }
+    return api("identify/", {}, { visitor_id: visitorId(), assertion: assertion })["catch"](function (err) {
+      if (window.console) { console.warn("Custodia identity:", err && err.error ? err.error.code : err); }
+      return null;
+    });
+  }
+
+  function whenReady(fn) {
+    if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", fn); } else { fn(); }
+  }
+
+  window.Custodia.identify = identify;
+  identify(script.getAttribute("data-identity")).then(function () {
+    return api("config/", { region: region, lang: lang, visitor: visitorId() });
+  }).then(function (cfg) {
     state.config = cfg;
     state.current = cfg.current || {};
     publish();
-    render();
+    whenReady(render);
   })["catch"](function (err) { if (window.console) { console.warn("Custodia banner:", err && err.error ? err.error.code : err); } });
 }());
