@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from consent.models import (
+    ConsentModeMapping,
     ConsentProperty,
     ConsentRecord,
     Notice,
@@ -21,6 +22,7 @@ from consent.models import (
 )
 from consent.regimes import seed_regimes
 from consent.services import Proof, consent_record
+from core.regions import KNOWN_REGIONS
 from profiles.models import Subject, System
 
 DEMO_KEY = "pk_demo_shop"
@@ -201,6 +203,31 @@ def seed_retention_policies(*, stdout: IO[str]) -> None:
             stdout.write(f"  retention policy '{values['name']}'\n")
 
 
+# Google Consent Mode v2 types of the demo shop and the purposes they stand for.
+CONSENT_MODE = {
+    "ad_storage": ["sale_sharing"],
+    "ad_user_data": ["sale_sharing"],
+    "ad_personalization": ["sale_sharing", "personalization"],
+    "analytics_storage": ["analytics"],
+    "functionality_storage": ["essential"],
+    "personalization_storage": ["personalization"],
+    "security_storage": ["essential"],
+}
+
+
+def seed_identity_and_consent_mode(prop: ConsentProperty) -> None:
+    """The demo shop sells everywhere: its identified visitors may be linked in every region
+    (the /demo/identified-visitor/ page); and it speaks Google Consent Mode."""
+    if not prop.identity_regions:
+        prop.identity_regions = list(KNOWN_REGIONS)
+        prop.save(update_fields=["identity_regions"])
+    for consent_type, slugs in CONSENT_MODE.items():
+        mapping, _ = ConsentModeMapping.objects.get_or_create(
+            property=prop, consent_type=consent_type
+        )
+        mapping.purposes.set(Purpose.objects.filter(slug__in=slugs))
+
+
 def seed(*, subjects: int, stdout: IO[str]) -> None:
     seed_regimes()
     purposes = list(Purpose.objects.all())
@@ -225,6 +252,7 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     prop.purposes.set(purposes)
     if created:
         stdout.write(f"  consent property 'Demo shop' (publishable key {DEMO_KEY})\n")
+    seed_identity_and_consent_mode(prop)
     seed_processing_activities(stdout=stdout)
     seed_retention_policies(stdout=stdout)
     if ConsentRecord.objects.exists():

@@ -261,6 +261,22 @@ def may_process_bulk(
     return out
 
 
+def subject_choices_now(*, subject_id: Any) -> dict[str, dict[str, Any]]:
+    """The subject's current choice per purpose slug, from the projection (system read, for the
+    demo page; the caller decides who may see it)."""
+    rows = CurrentConsent.objects.filter(subject_id=subject_id).select_related("purpose", "record")
+    return {
+        row.purpose.slug: {
+            "state": row.state,
+            "gpc": row.gpc,
+            "channel": row.record.channel,
+            "language": row.record.language,
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in rows
+    }
+
+
 def purpose_get(slug: str) -> Purpose:
     purpose = refdata().purposes.get(slug)
     if purpose is None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.cache import cache_control
@@ -15,8 +16,12 @@ from django.views.decorators.http import require_safe
 
 from consent.banner import ui_language
 from consent.consent_mode import consent_mode_defaults
+from consent.demo import DEMO_KEY
+from consent.identity import identity_assertion_sign
 from consent.models import ConsentProperty
 from consent.refdata import refdata
+from consent.selectors import subject_choices_now
+from profiles.selectors import subjects_find_by_identifier
 
 BANNER_JS = Path(__file__).resolve().parent / "static" / "consent" / "banner.js"
 GPC_SUPPORT_SINCE = dt.date(2026, 11, 25)
@@ -61,3 +66,51 @@ def privacy_center(request: HttpRequest) -> HttpResponse:
 def gpc_json(request: HttpRequest) -> JsonResponse:
     """Declares support for Global Privacy Control (https://globalprivacycontrol.org)."""
     return JsonResponse({"gpc": True, "version": 1, "lastUpdate": GPC_SUPPORT_SINCE.isoformat()})
+
+
+def _demo_customer(request: HttpRequest) -> tuple[ConsentProperty, Any]:
+    """The demo shop and the customer it says is logged in (404 outside the demo)."""
+    prop = refdata().properties.get(DEMO_KEY)
+    if not settings.CUSTODIA_DEMO_PAGES or prop is None:
+        raise Http404
+    customer = request.GET.get("customer", "C100000")[:20]
+    subject = (
+        subjects_find_by_identifier(kind="customer_id", value=customer, regions=prop.identity_scope)
+        .order_by("pk")
+        .first()
+    )
+    if subject is None:
+        raise Http404
+    return prop, subject
+
+
+@require_safe
+def demo_identified(request: HttpRequest) -> HttpResponse:
+    """The demo shop's page for a logged-in customer: its backend signs who they are, the banner
+    passes it along, and the golden record beside it shows their choices arriving."""
+    prop, subject = _demo_customer(request)
+    assertion = identity_assertion_sign(
+        secret=prop.identity_secret,
+        kind="customer_id",
+        value=request.GET.get("customer", "C100000"),
+    )
+    return render(
+        request,
+        "consent/demo_identified.html",
+        {
+            "prop": prop,
+            "subject_id": subject.pk,
+            "assertion": assertion,
+            "customer": request.GET.get("customer", "C100000")[:20],
+            "choices": subject_choices_now(subject_id=subject.pk),
+        },
+    )
+
+
+@require_safe
+def demo_identified_record(request: HttpRequest) -> JsonResponse:
+    """The demo customer's current choices in the golden record."""
+    _, subject = _demo_customer(request)
+    return JsonResponse(
+        {"subject": str(subject.pk), "choices": subject_choices_now(subject_id=subject.pk)}
+    )

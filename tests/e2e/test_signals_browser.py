@@ -188,3 +188,30 @@ def test_identified_visitors_banner_choice_changes_the_decision_api_answer(hub, 
             driver.quit()
     body = decision()
     assert (body["allowed"], body["reason"]) == (True, "explicit_grant")
+
+
+def test_demo_page_shows_an_identified_visitors_choices_reaching_the_golden_record(hub, settings):
+    from consent.demo import DEMO_KEY, seed_identity_and_consent_mode
+
+    settings.CUSTODIA_DEMO_PAGES = True
+    subject = make_subject(region="US-TX", customer_id="C100000")
+    prop = ConsentProperty.objects.create(
+        name="Demo shop", publishable_key=DEMO_KEY, allowed_origins=[], default_region="EU"
+    )
+    prop.purposes.set(Purpose.objects.all())
+    seed_identity_and_consent_mode(prop)
+    driver = chromium()
+    try:
+        driver.get(f"{hub}/demo/identified-visitor/")
+        assert driver.find_element(By.ID, "subject").text == str(subject.pk)
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=false]"))
+        driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject all
+        row = _wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#golden-record tr[data-purpose=analytics]"),
+        )[0]
+        assert "denied" in row.text
+        assert "banner" in row.text
+    finally:
+        driver.quit()
+    assert CurrentConsent.objects.get(subject=subject, purpose__slug="analytics").state == "denied"
