@@ -304,6 +304,7 @@ def consent_history_export(*, subject_id: Any) -> list[dict[str, Any]]:
             else None,
             "gpc": r.gpc,
             "tc_string": r.tc_string or None,
+            "language": r.language or None,
             "hash": r.hash,
         }
         for r in records
