@@ -5,7 +5,8 @@
    mapping and per-region defaults). Optional: data-language="de" overrides the browser's
    languages; data-identity="<assertion signed by the site's backend>" links a known customer.
    Optional: data-mode="center" renders the full choice list inline (privacy center).
-   The visitor id is random, kept in this site's localStorage; no personal data is sent. */
+   The visitor id is random, kept in this site's localStorage; no personal data is sent, except
+   the identity assertion the site itself gives for its logged-in customer (in a POST body). */
 (function () {
   "use strict";
   var script = document.currentScript;
