@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 MANAGE := $(UV) run --frozen python manage.py
 
-.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench browser-deps clean
+.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench browser-deps clean messages
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
@@ -63,3 +63,7 @@ bench: install
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
+
+messages:  # after changing a public string: regenerate the catalogues (both files are committed)
+	$(UV) run --frozen python scripts/translations.py
+	$(MANAGE) compilemessages --ignore=.venv

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
@@ -21,6 +22,7 @@ from audit.actors import Actor
 from consent import services
 from consent.art30 import art30_csv, art30_record, data_map
 from consent.models import (
+    ConsentModeMapping,
     ConsentProperty,
     ConsentRecord,
     ConsentWebhook,
@@ -52,7 +54,11 @@ class JurisdictionAdmin(admin.ModelAdmin):
         "dsar_deadline_months",
         "dsar_extension_days",
         "dsar_extension_months",
+        "effective_date",
+        "gpc_required_from",
+        "statute",
     ]
+    list_filter = ["consent_model", "honours_gpc", "sensitive_opt_in"]
 
 
 @admin.register(Purpose)
@@ -71,10 +77,56 @@ class NoticeAdmin(admin.ModelAdmin):
         return ["language", "version", "title", "text"] if obj else []
 
 
+class ConsentModeMappingInline(admin.TabularInline):
+    """Google Consent Mode v2: the purposes each consent type stands for on this site."""
+
+    model = ConsentModeMapping
+    extra = 0
+    filter_horizontal = ["purposes"]
+    verbose_name = "Google Consent Mode type"
+    verbose_name_plural = "Google Consent Mode v2 mapping"
+
+
 @admin.register(ConsentProperty)
 class ConsentPropertyAdmin(admin.ModelAdmin):
+    """The identity-assertion secret is generated, never typed in: shown once when the property
+    is added and when an officer rotates it."""
+
     list_display = ["name", "publishable_key", "allowed_origins", "default_region", "active"]
     filter_horizontal = ["purposes"]
+    inlines = [ConsentModeMappingInline]
+    actions = ["rotate_identity_secret"]
+
+    def save_model(self, request: HttpRequest, obj: ConsentProperty, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            _show_identity_secret_once(request, obj, obj.identity_secret)
+
+    @admin.action(description="Rotate the identity-assertion secret", permissions=["change"])
+    def rotate_identity_secret(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Rotate the identity-assertion secrets",
+            consequence="Each property gets a new secret, shown once. Assertions signed with "
+            "the old secret are refused from now on: give the new one to the site's backend.",
+        )
+        if page:
+            return page
+        actor = Actor.from_request(request)
+        for prop in queryset:
+            secret = services.consent_property_identity_secret_rotate(prop=prop, actor=actor)
+            _show_identity_secret_once(request, prop, secret)
+        return None
+
+
+def _show_identity_secret_once(request: HttpRequest, prop: ConsentProperty, secret: str) -> None:
+    messages.warning(
+        request,
+        f"Identity-assertion secret of {prop.name}, copy it now, it will not be shown again: "
+        f"{secret}",
+    )
 
 
 class ReadOnly(ReadOnlyAdminMixin, ScopedAdmin):

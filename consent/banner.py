@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from audit.actors import Actor
+from consent.consent_mode import consent_mode_mapping
 from consent.gpp.visitor import PurposeChoice, visitor_gpp
 from consent.models import (
     ConsentProperty,
@@ -25,10 +28,12 @@ from consent.services import (
     Proof,
     consent_record,
     consent_record_many,
+    visitor_choices_follow,
     visitor_lock,
 )
 from consent.tcf import tc_string_checked
 from core.errors import DomainError
+from core.languages import language_match, preferred_languages
 
 DENIED = ConsentRecord.State.DENIED
 GRANTED = ConsentRecord.State.GRANTED
@@ -39,12 +44,43 @@ def _region(prop: ConsentProperty, region: str) -> tuple[str, Jurisdiction]:
     return region, jurisdiction_for_region(region)
 
 
-def _notice(prop: ConsentProperty, language: str) -> Notice | None:
-    notices = Notice.objects.filter(purposes__in=prop.purposes.all()).distinct()
+def _notice(prop: ConsentProperty, languages: str) -> Notice | None:
+    """The latest notice in the first of `languages` (an Accept-Language value or a list like
+    navigator.languages) it exists in, else in the property's default language."""
+    latest: dict[str, Notice] = {}
+    for notice in (
+        Notice.objects.filter(purposes__in=prop.purposes.all()).distinct().order_by("-version")
+    ):
+        latest.setdefault(notice.language, notice)
+    language = language_match(preferred_languages(languages), latest)
+    return latest.get(language or prop.default_language) or latest.get(prop.default_language)
+
+
+def ui_language(preferred: str, fallback: str) -> str:
+    """The hub language (settings.LANGUAGES) closest to `preferred`, else `fallback`, else en."""
+    codes = [code for code, _ in settings.LANGUAGES]
     return (
-        notices.filter(language=language).order_by("-version").first()
-        or notices.filter(language=prop.default_language).order_by("-version").first()
+        language_match(preferred_languages(preferred), codes)
+        or language_match([fallback], codes)
+        or settings.LANGUAGE_CODE
     )
+
+
+def banner_texts(language: str) -> dict[str, str]:
+    """The banner's own words, translated through Django's catalogues (locale/)."""
+    with translation.override(language):
+        return {
+            "dialog": gettext("Privacy choices"),
+            "accept_all": gettext("Accept all"),
+            "reject_all": gettext("Reject all"),
+            "save": gettext("Save choices"),
+            "always_on": gettext("always on"),
+            "privacy_center": gettext("Privacy center"),
+            "gpc_honoured": gettext(
+                "Your browser's Global Privacy Control signal is honoured: you are opted out "
+                "of the sale or sharing of your personal information."
+            ),
+        }
 
 
 def visitor_choices(*, visitor_id: str) -> dict[str, dict[str, Any]]:
@@ -75,10 +111,11 @@ def _apply_gpc(
 ) -> None:
     """Where the regime honours GPC, the signal opts the visitor out of sale/sharing, unless
     they are already opted out, or the regime lets an explicit later opt-in override it."""
-    if not (proof.get("gpc") and jurisdiction.honours_gpc and visitor_id):
+    if not (proof.get("gpc") and jurisdiction.honours_gpc_on(timezone.localdate()) and visitor_id):
         return
     with transaction.atomic():
         visitor_lock(visitor_id=visitor_id)  # two page loads at once opt out once
+        recorded = False
         for purpose in prop.purposes.filter(sale_sharing=True):
             current = CurrentConsent.objects.filter(
                 subject__isnull=True, visitor_id=visitor_id, purpose=purpose
@@ -101,13 +138,18 @@ def _apply_gpc(
                 region=region,
                 proof=Proof(**proof),
             )
+            recorded = True
+        if recorded:
+            visitor_choices_follow(visitor_id=visitor_id)
 
 
 def banner_config(
     *, prop: ConsentProperty, region: str, language: str, visitor_id: str, proof: dict, actor: Actor
 ) -> dict[str, Any]:
+    """Purposes, regime, current choices and the notice in the first of the visitor's
+    `language`s it exists in (else the property's default), with the banner's own words in the
+    same language where the hub speaks it."""
     region, jurisdiction = _region(prop, region)
-    language = (language or prop.default_language).lower()[:8]
     _apply_gpc(
         prop=prop,
         visitor_id=visitor_id,
@@ -119,14 +161,18 @@ def banner_config(
     notice = _notice(prop, language)
     opt_out = jurisdiction.consent_model == Jurisdiction.ConsentModel.OPT_OUT
     current = visitor_choices(visitor_id=visitor_id) if visitor_id else {}
+    shown = notice.language if notice else ""
     return {
         "property": prop.name,
         "region": region,
+        "language": shown or prop.default_language,
+        "texts": banner_texts(ui_language(shown or language, prop.default_language)),
+        "consent_mode": consent_mode_mapping(prop),
         "jurisdiction": {
             "code": jurisdiction.code,
             "name": jurisdiction.name,
             "consent_model": jurisdiction.consent_model,
-            "honours_gpc": jurisdiction.honours_gpc,
+            "honours_gpc": jurisdiction.honours_gpc_on(timezone.localdate()),
         },
         "gpc": bool(proof.get("gpc")),
         "notice": (
@@ -186,16 +232,16 @@ def banner_record_choices(
             code="unknown_purpose",
             fields={"choices": [f"unknown: {', '.join(unknown)}"]},
         )
-    notice, notice_purposes = None, set()
+    notice, notice_purposes, language = None, set(), ""
     if notice_id:
-        # One query: the notice's purposes (none when the notice does not exist).
-        notice_purposes = set(
-            Notice.objects.filter(pk=notice_id).values_list("purposes", flat=True)
-        ) - {None}
+        # One query: the notice's purposes and language (none when it does not exist).
+        rows = list(Notice.objects.filter(pk=notice_id).values_list("purposes", "language"))
+        notice_purposes = {purpose for purpose, _ in rows} - {None}
         notice = Notice(pk=notice_id) if notice_purposes else None
+        language = rows[0][1] if notice_purposes else ""
     if tc_string:
         tc_string_checked(tc_string)
-    gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc
+    gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc_on(timezone.localdate())
     with transaction.atomic():
         # Under the visitor's lock: a retry sent while the first request is still in flight
         # sees what that one wrote, so an unchanged choice is not recorded twice.
@@ -221,6 +267,7 @@ def banner_record_choices(
                     "gpc": bool(proof.get("gpc")) and purpose.sale_sharing and state == DENIED,
                 },
                 tc_string=tc_string,
+                language=language,
             )
             entries.append(
                 ConsentEntry(
@@ -252,6 +299,8 @@ def banner_record_choices(
             region=region,
             lock_held=True,
         )
+    if records:
+        visitor_choices_follow(visitor_id=visitor_id)  # an identified visitor's choices follow
     for record in records:  # what was just written, without reading it back
         current[record.purpose.slug] = {
             "state": record.state,

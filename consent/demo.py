@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.actors import Actor
 from consent.models import (
+    ConsentModeMapping,
     ConsentProperty,
     ConsentRecord,
     Notice,
@@ -21,6 +22,7 @@ from consent.models import (
 )
 from consent.regimes import seed_regimes
 from consent.services import Proof, consent_record
+from core.regions import KNOWN_REGIONS
 from profiles.models import Subject, System
 
 DEMO_KEY = "pk_demo_shop"
@@ -33,13 +35,39 @@ NOTICE_TEXT = {
     ),
     "fr": (
         "Vos choix de confidentialité",
-        "Nous utilisons vos données pour les finalités ci-dessous. "
-        "Vous pouvez modifier vos choix à tout moment.",
+        "Nous utilisons vos données pour les finalités ci-dessous. Le traitement essentiel fait "
+        "fonctionner la boutique ; tout le reste dépend de vous, et vous pouvez changer d'avis à "
+        "tout moment dans le centre de confidentialité.",
     ),
-    "pt": (
+    "de": (
+        "Ihre Datenschutzeinstellungen",
+        "Wir verwenden Ihre Daten für die unten genannten Zwecke. Die notwendige Verarbeitung "
+        "betreibt den Shop; alles andere entscheiden Sie und können es jederzeit im "
+        "Datenschutzcenter ändern.",
+    ),
+    "es": (
+        "Sus opciones de privacidad",
+        "Usamos sus datos para los fines siguientes. El tratamiento esencial hace funcionar la "
+        "tienda; todo lo demás lo decide usted y puede cambiarlo en cualquier momento en el "
+        "centro de privacidad.",
+    ),
+    "it": (
+        "Le tue scelte sulla privacy",
+        "Usiamo i tuoi dati per le finalità qui sotto. Il trattamento essenziale fa funzionare "
+        "il negozio; tutto il resto è una tua scelta, che puoi cambiare in qualsiasi momento nel "
+        "centro privacy.",
+    ),
+    "nl": (
+        "Uw privacykeuzes",
+        "We gebruiken uw gegevens voor de doelen hieronder. De noodzakelijke verwerking laat de "
+        "winkel werken; al het andere kiest u zelf, en u kunt het altijd wijzigen in het "
+        "privacycentrum.",
+    ),
+    "pt-BR": (
         "Suas escolhas de privacidade",
-        "Usamos seus dados para as finalidades abaixo. Você pode "
-        "alterar suas escolhas a qualquer momento.",
+        "Usamos seus dados para as finalidades abaixo. O tratamento essencial faz a loja "
+        "funcionar; todo o resto é escolha sua, e você pode mudar a qualquer momento na central "
+        "de privacidade.",
     ),
 }
 
@@ -175,6 +203,31 @@ def seed_retention_policies(*, stdout: IO[str]) -> None:
             stdout.write(f"  retention policy '{values['name']}'\n")
 
 
+# Google Consent Mode v2 types of the demo shop and the purposes they stand for.
+CONSENT_MODE = {
+    "ad_storage": ["sale_sharing"],
+    "ad_user_data": ["sale_sharing"],
+    "ad_personalization": ["sale_sharing", "personalization"],
+    "analytics_storage": ["analytics"],
+    "functionality_storage": ["essential"],
+    "personalization_storage": ["personalization"],
+    "security_storage": ["essential"],
+}
+
+
+def seed_identity_and_consent_mode(prop: ConsentProperty) -> None:
+    """The demo shop sells everywhere: its identified visitors may be linked in every region
+    (the /demo/identified-visitor/ page); and it speaks Google Consent Mode."""
+    if not prop.identity_regions:
+        prop.identity_regions = list(KNOWN_REGIONS)
+        prop.save(update_fields=["identity_regions"])
+    for consent_type, slugs in CONSENT_MODE.items():
+        mapping, _ = ConsentModeMapping.objects.get_or_create(
+            property=prop, consent_type=consent_type
+        )
+        mapping.purposes.set(Purpose.objects.filter(slug__in=slugs))
+
+
 def seed(*, subjects: int, stdout: IO[str]) -> None:
     seed_regimes()
     purposes = list(Purpose.objects.all())
@@ -199,6 +252,7 @@ def seed(*, subjects: int, stdout: IO[str]) -> None:
     prop.purposes.set(purposes)
     if created:
         stdout.write(f"  consent property 'Demo shop' (publishable key {DEMO_KEY})\n")
+    seed_identity_and_consent_mode(prop)
     seed_processing_activities(stdout=stdout)
     seed_retention_policies(stdout=stdout)
     if ConsentRecord.objects.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -36,12 +37,36 @@ class Jurisdiction(models.Model):
     dsar_extension_days = models.PositiveIntegerField(default=0)
     dsar_extension_months = models.PositiveIntegerField(default=0)
     notes = models.TextField(blank=True)
+    statute = models.CharField(max_length=200, blank=True, help_text="the law's citation")
+    effective_date = models.DateField(
+        null=True, blank=True, help_text="in force from; before it the fallback regime applies"
+    )
+    fallback = models.CharField(
+        max_length=16, blank=True, help_text="code of the regime that applies before that date"
+    )
+    opt_out_rights = models.JSONField(
+        default=list, blank=True, help_text="sale, targeted_advertising, profiling"
+    )
+    sensitive_opt_in = models.BooleanField(
+        default=False, help_text="the law requires opt-in consent for sensitive data"
+    )
+    gpc_required_from = models.DateField(
+        null=True, blank=True, help_text="universal opt-out signals must be honoured from"
+    )
 
     class Meta:
         ordering = ["code"]
 
     def __str__(self) -> str:
         return self.name
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.effective_date is None or on >= self.effective_date
+
+    def honours_gpc_on(self, on: dt.date) -> bool:
+        """GPC is a valid opt-out on that day (a law may require it after it takes effect)."""
+        required_from = self.gpc_required_from
+        return self.honours_gpc and (required_from is None or on >= required_from)
 
 
 class Purpose(models.Model):
@@ -142,6 +167,9 @@ class ConsentRecord(models.Model):
     gpp_string = models.TextField(
         blank=True, help_text="the IAB GPP string the banner showed for this choice"
     )
+    language = models.CharField(
+        max_length=16, blank=True, help_text="language version of the notice and banner shown"
+    )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     recorded_by = models.CharField(max_length=150, blank=True)
     prev_hash = models.CharField(max_length=64)
@@ -211,9 +239,17 @@ class CurrentConsent(models.Model):
         return f"{self.purpose_id}: {self.state}"
 
 
+def identity_secret() -> str:
+    """A fresh key for signing identity assertions (256 bits, URL-safe)."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
 class ConsentProperty(models.Model):
     """A website or app embedding the banner: identified by a publishable key (public, not a
-    secret), limited to its origins (CORS) and rate-limited per key."""
+    secret), limited to its origins (CORS) and rate-limited per key. Its backend signs identity
+    assertions with `identity_secret` so a known customer's banner choices reach their record."""
 
     name = models.CharField(max_length=100)
     publishable_key = models.CharField(max_length=40, unique=True)
@@ -223,12 +259,95 @@ class ConsentProperty(models.Model):
     purposes = models.ManyToManyField(Purpose, related_name="properties")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    identity_secret = models.CharField(
+        max_length=128,
+        default=identity_secret,
+        editable=False,
+        help_text="HMAC-SHA256 key of identity assertions: generated, shown once, rotatable",
+    )
+    identity_regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="regions whose subjects identified visitors may be linked to; "
+        "empty = the default region only",
+    )
 
     class Meta:
         verbose_name_plural = "consent properties"
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def identity_scope(self) -> frozenset[str]:
+        return frozenset(self.identity_regions or [self.default_region])
+
+
+class ConsentModeMapping(models.Model):
+    """Google Consent Mode v2: which of the property's purposes a consent type stands for. The
+    type is granted when every purpose mapped to it is (essential ones always are); a type
+    with no mapping stays denied."""
+
+    class ConsentType(models.TextChoices):
+        AD_STORAGE = "ad_storage"
+        AD_USER_DATA = "ad_user_data"
+        AD_PERSONALIZATION = "ad_personalization"
+        ANALYTICS_STORAGE = "analytics_storage"
+        FUNCTIONALITY_STORAGE = "functionality_storage"
+        PERSONALIZATION_STORAGE = "personalization_storage"
+        SECURITY_STORAGE = "security_storage"
+
+    property = models.ForeignKey(
+        ConsentProperty, on_delete=models.CASCADE, related_name="consent_mode_mappings"
+    )
+    consent_type = models.CharField(max_length=24, choices=ConsentType.choices)
+    purposes = models.ManyToManyField(Purpose, related_name="+")
+
+    class Meta:
+        ordering = ["consent_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["property", "consent_type"], name="consent_mode_type_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.consent_type
+
+
+class VisitorLink(models.Model):
+    """A banner visitor identified by a signed assertion of the property's backend: their later
+    banner choices are recorded for the subject too. The latest identification wins."""
+
+    visitor_id = models.CharField(max_length=64, unique=True)
+    subject = models.ForeignKey(
+        "profiles.Subject", on_delete=models.CASCADE, related_name="visitor_links"
+    )
+    property = models.ForeignKey(ConsentProperty, on_delete=models.CASCADE, related_name="+")
+    region = models.CharField(max_length=16)
+    linked_at = models.DateTimeField()
+
+    objects = ScopedManager()
+    scope_region_field = "region"
+
+    def __str__(self) -> str:
+        return f"visitor {self.visitor_id[:8]}… linked {self.linked_at:%Y-%m-%d %H:%M}"
+
+
+class IdentityAssertionUse(models.Model):
+    """The nonce of every identity assertion accepted, until it expires: a replay is refused."""
+
+    property = models.ForeignKey(ConsentProperty, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["property", "nonce"], name="identity_nonce_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"nonce until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class ConsentWebhook(models.Model):

@@ -23,7 +23,7 @@ def consent_receipt(record: ConsentRecord) -> dict[str, Any]:
         "receipt_id": record.hash,
         "principal_id": principal,
         "jurisdiction": record.jurisdiction,
-        "language": notice.language if notice else None,
+        "language": record.language or (notice.language if notice else None),
         "notice": (
             {
                 "title": notice.title,

@@ -27,6 +27,8 @@ class RefData:
     properties: dict[str, Any]  # publishable key -> ConsentProperty (active or not)
     property_purposes: dict[int, list[Any]]  # property id -> its Purposes, by slug
     webhooks: list[Any] = field(default_factory=list)  # active ConsentWebhooks
+    # property id -> Google Consent Mode type -> purpose slugs (ConsentModeMapping)
+    consent_mode: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     def jurisdiction_of_region(self, region: str) -> Any | None:
         for jurisdiction in self.jurisdictions.values():
@@ -67,7 +69,13 @@ def refdata() -> RefData:
 
 
 def _load(version: str) -> RefData:
-    from consent.models import ConsentProperty, ConsentWebhook, Jurisdiction, Purpose
+    from consent.models import (
+        ConsentModeMapping,
+        ConsentProperty,
+        ConsentWebhook,
+        Jurisdiction,
+        Purpose,
+    )
 
     purposes = {p.slug: p for p in Purpose.objects.order_by("slug")}
     by_id = {p.pk: p for p in purposes.values()}
@@ -78,6 +86,12 @@ def _load(version: str) -> RefData:
     )
     for property_id, purpose_id in through.order_by("purpose__slug"):
         property_purposes[property_id].append(by_id[purpose_id])
+    consent_mode: dict[int, dict[str, list[str]]] = {}
+    mapped = ConsentModeMapping.purposes.through.objects.values_list(
+        "consentmodemapping__property_id", "consentmodemapping__consent_type", "purpose__slug"
+    )
+    for property_id, consent_type, slug in mapped.order_by("purpose__slug"):
+        consent_mode.setdefault(property_id, {}).setdefault(consent_type, []).append(slug)
     return RefData(
         version=version,
         purposes=purposes,
@@ -85,15 +99,23 @@ def _load(version: str) -> RefData:
         properties=properties,
         property_purposes=property_purposes,
         webhooks=list(ConsentWebhook.objects.filter(active=True).order_by("pk")),
+        consent_mode=consent_mode,
     )
 
 
 def connect_invalidation() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
-    from consent.models import ConsentProperty, ConsentWebhook, Jurisdiction, Purpose
+    from consent.models import (
+        ConsentModeMapping,
+        ConsentProperty,
+        ConsentWebhook,
+        Jurisdiction,
+        Purpose,
+    )
 
-    for model in (Purpose, Jurisdiction, ConsentProperty, ConsentWebhook):
+    for model in (Purpose, Jurisdiction, ConsentProperty, ConsentWebhook, ConsentModeMapping):
         post_save.connect(refdata_bump, sender=model, weak=False)
         post_delete.connect(refdata_bump, sender=model, weak=False)
     m2m_changed.connect(refdata_bump, sender=ConsentProperty.purposes.through, weak=False)
+    m2m_changed.connect(refdata_bump, sender=ConsentModeMapping.purposes.through, weak=False)

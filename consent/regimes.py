@@ -1,7 +1,244 @@
 """The regimes Custodia ships with (../shared/REGULATIONS.md), seeded by a data migration and
 kept in sync by `consent.demo.seed`. Operators may edit them in the admin."""
 
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
+
+ALL_OPT_OUTS = ["sale", "targeted_advertising", "profiling"]
+US_FALLBACK = "US"
+
+
+def _us_state(
+    code: str,
+    name: str,
+    region: str,
+    statute: str,
+    effective: dt.date,
+    *,
+    gpc_from: dt.date | None = None,
+    opt_outs: list[str] | None = None,
+    sensitive_opt_in: bool = True,
+    deadline: int = 45,
+    extension: int = 45,
+    gpc_overridable: bool = False,
+    notes: str = "",
+) -> dict[str, Any]:
+    """A US comprehensive state privacy law: an opt-out regime from its effective date (the
+    federal-only fallback before it), universal opt-out signals honoured from `gpc_from`."""
+    return {
+        "code": code,
+        "name": name,
+        "regions": [region],
+        "statute": statute,
+        "effective_date": effective,
+        "fallback": US_FALLBACK,
+        "consent_model": "opt_out",
+        "opt_out_rights": list(opt_outs or ALL_OPT_OUTS),
+        "sensitive_opt_in": sensitive_opt_in,
+        "honours_gpc": gpc_from is not None,
+        "gpc_required_from": gpc_from,
+        "gpc_overridable": gpc_overridable,
+        "dsar_deadline_days": deadline,
+        "dsar_extension_days": extension,
+        "notes": notes,
+    }
+
+
+D = dt.date
+# The nineteen US state comprehensive privacy laws (docs/compliance.md cites each). Sensitive
+# data: opt-in consent except California (a right to limit), Utah and Iowa (notice and opt-out);
+# the decision engine asks consent for purposes flagged sensitive everywhere, the safe side.
+US_STATES = [
+    _us_state(
+        "CCPA",
+        "CCPA/CPRA (California)",
+        "US-CA",
+        "Cal. Civ. Code §1798.100 et seq.; 11 CCR §7000 et seq.",
+        D(2020, 1, 1),
+        gpc_from=D(2020, 8, 14),
+        opt_outs=["sale", "targeted_advertising"],
+        sensitive_opt_in=False,
+        notes="11 CCR §7021: 45 days, +45 (90 max) with notice; confirm receipt within 10 "
+        "business days; opt-outs within 15 business days; GPC honoured (§7025, §7026, first in "
+        "11 CCR §999.315(c) from 2020-08-14); opt-in for sale of under-16s' data; sensitive "
+        "data: a right to limit its use (§1798.121), not opt-in.",
+    ),
+    _us_state(
+        "VCDPA",
+        "Virginia CDPA",
+        "US-VA",
+        "Va. Code §59.1-575 et seq.",
+        D(2023, 1, 1),
+        notes="§59.1-577: opt-out of targeted ads, sale, profiling; opt-in for sensitive data; "
+        "45 days +45 once with notice; GPC not required.",
+    ),
+    _us_state(
+        "CPA",
+        "Colorado Privacy Act",
+        "US-CO",
+        "C.R.S. §6-1-1301 et seq.; 4 CCR 904-3",
+        D(2023, 7, 1),
+        gpc_from=D(2024, 7, 1),
+        gpc_overridable=True,
+        notes="Universal opt-out signal mandatory since 2024-07-01 (§6-1-1306(1)(a)(IV)); an "
+        "explicit opt-in may override it, revocable as easily.",
+    ),
+    _us_state(
+        "CTDPA",
+        "Connecticut DPA",
+        "US-CT",
+        "Conn. Gen. Stat. §42-515 et seq.",
+        D(2023, 7, 1),
+        gpc_from=D(2025, 1, 1),
+        gpc_overridable=True,
+        notes="Universal opt-out signal mandatory since 2025-01-01 (§42-520(a)(6)); an explicit "
+        "opt-in may override it.",
+    ),
+    _us_state(
+        "UCPA",
+        "Utah Consumer Privacy Act",
+        "US-UT",
+        "Utah Code §13-61-101 et seq.",
+        D(2023, 12, 31),
+        opt_outs=["sale", "targeted_advertising"],
+        sensitive_opt_in=False,
+        notes="No profiling opt-out; sensitive data: notice and a chance to opt out "
+        "(§13-61-302(3)); GPC not required; 45 days +45.",
+    ),
+    _us_state(
+        "TDPSA",
+        "Texas Data Privacy and Security Act",
+        "US-TX",
+        "Tex. Bus. & Com. Code ch. 541",
+        D(2024, 7, 1),
+        gpc_from=D(2025, 1, 1),
+        notes="§541.055(e): an opt-out sent through a universal signal (browser setting) must "
+        "be honoured from 2025-01-01; opt-in for sensitive data (§541.101(b)(4)); 45 days +45.",
+    ),
+    _us_state(
+        "OCPA",
+        "Oregon Consumer Privacy Act",
+        "US-OR",
+        "ORS 646A.570 to 646A.589",
+        D(2024, 7, 1),
+        gpc_from=D(2026, 1, 1),
+        notes="Universal opt-out mechanism honoured from 2026-01-01 (ORS 646A.574(1)(d)); "
+        "45 days +45.",
+    ),
+    _us_state(
+        "MTCDPA",
+        "Montana Consumer Data Privacy Act",
+        "US-MT",
+        "Mont. Code Ann. §30-14-2801 et seq.",
+        D(2024, 10, 1),
+        gpc_from=D(2025, 1, 1),
+        notes="Opt-out preference signals honoured from 2025-01-01 (§30-14-2808); 45 days +45.",
+    ),
+    _us_state(
+        "ICDPA",
+        "Iowa Consumer Data Protection Act",
+        "US-IA",
+        "Iowa Code ch. 715D",
+        D(2025, 1, 1),
+        opt_outs=["sale", "targeted_advertising"],
+        sensitive_opt_in=False,
+        deadline=90,
+        notes="§715D.3: 90 days, +45 with notice; no profiling opt-out; sensitive data: notice "
+        "and a chance to opt out; GPC not required.",
+    ),
+    _us_state(
+        "DPDPA",
+        "Delaware Personal Data Privacy Act",
+        "US-DE",
+        "Del. Code tit. 6, ch. 12D",
+        D(2025, 1, 1),
+        gpc_from=D(2026, 1, 1),
+        notes="Universal opt-out mechanism honoured from 2026-01-01 (§12D-104(a)(6)); 45 days +45.",
+    ),
+    _us_state(
+        "NHPA",
+        "New Hampshire privacy act",
+        "US-NH",
+        "N.H. Rev. Stat. ch. 507-H",
+        D(2025, 1, 1),
+        gpc_from=D(2025, 1, 1),
+        notes="Opt-out preference signals honoured from the start (RSA 507-H:6); 45 days +45.",
+    ),
+    _us_state(
+        "NJDPA",
+        "New Jersey Data Privacy Act",
+        "US-NJ",
+        "N.J.S.A. 56:8-166.4 et seq.",
+        D(2025, 1, 15),
+        gpc_from=D(2025, 7, 15),
+        notes="Universal opt-out mechanism honoured six months after the effective date "
+        "(56:8-166.11); 45 days +45.",
+    ),
+    _us_state(
+        "NEDPA",
+        "Nebraska Data Privacy Act",
+        "US-NE",
+        "Neb. Rev. Stat. §87-1101 et seq.",
+        D(2025, 1, 1),
+        gpc_from=D(2025, 1, 1),
+        notes="Modelled on Texas: an opt-out sent through a universal signal (authorised agent "
+        "technology) must be honoured; 45 days +45.",
+    ),
+    _us_state(
+        "TIPA",
+        "Tennessee Information Protection Act",
+        "US-TN",
+        "Tenn. Code Ann. §47-18-3201 et seq.",
+        D(2025, 7, 1),
+        notes="GPC not required; 45 days +45; an NIST privacy framework is an affirmative defence.",
+    ),
+    _us_state(
+        "MNCDPA",
+        "Minnesota Consumer Data Privacy Act",
+        "US-MN",
+        "Minn. Stat. §325M.10 et seq.",
+        D(2025, 7, 31),
+        gpc_from=D(2025, 7, 31),
+        notes="Universal opt-out mechanism honoured from the start (§325M.14); profiling "
+        "decisions may be questioned; 45 days +45.",
+    ),
+    _us_state(
+        "MODPA",
+        "Maryland Online Data Privacy Act",
+        "US-MD",
+        "Md. Code, Com. Law §14-4701 et seq.",
+        D(2025, 10, 1),
+        gpc_from=D(2025, 10, 1),
+        notes="Applies to processing from 2026-04-01; sensitive data only when strictly "
+        "necessary and never sold (§14-4707); universal opt-out honoured; 45 days +45.",
+    ),
+    _us_state(
+        "INCDPA",
+        "Indiana Consumer Data Protection Act",
+        "US-IN",
+        "Ind. Code §24-15",
+        D(2026, 1, 1),
+        notes="GPC not required; 45 days +45.",
+    ),
+    _us_state(
+        "KCDPA",
+        "Kentucky Consumer Data Protection Act",
+        "US-KY",
+        "Ky. Rev. Stat. §367.3611 et seq.",
+        D(2026, 1, 1),
+        notes="GPC not required; 45 days +45.",
+    ),
+    _us_state(
+        "RIDTPPA",
+        "Rhode Island Data Transparency and Privacy Protection Act",
+        "US-RI",
+        "R.I. Gen. Laws §6-48.1-1 et seq.",
+        D(2026, 1, 1),
+        notes="§6-48.1-6(b): 45 days +45 with notice; GPC not required.",
+    ),
+]
 
 JURISDICTIONS = [
     {
@@ -29,52 +266,17 @@ JURISDICTIONS = [
         "notes": "One month from the latest of receipt, ID received, fee received; +2 months with "
         "notice; the clock pauses while waiting for clarification.",
     },
+    *US_STATES,
     {
-        "code": "CCPA",
-        "name": "CCPA/CPRA (California)",
-        "regions": ["US-CA"],
-        "consent_model": "opt_out",
-        "honours_gpc": True,
-        "dsar_deadline_days": 45,
-        "dsar_extension_days": 45,
-        "notes": "11 CCR §7021: 45 days, +45 (90 max) with notice; confirm receipt within 10 "
-        "business days; opt-outs within 15 business days; GPC honoured (§7025, §7026); opt-in for "
-        "sale of under-16s' data.",
-    },
-    {
-        "code": "VCDPA",
-        "name": "Virginia CDPA",
-        "regions": ["US-VA"],
+        "code": US_FALLBACK,
+        "name": "United States (no comprehensive state law)",
+        "regions": ["US"],
+        "statute": "FTC Act §5 (15 U.S.C. §45); sectoral laws",
         "consent_model": "opt_out",
         "honours_gpc": False,
-        "dsar_deadline_days": 45,
-        "dsar_extension_days": 45,
-        "notes": "§59.1-577: opt-out of targeted ads, sale, profiling; opt-in for sensitive data; "
-        "GPC not required.",
-    },
-    {
-        "code": "CPA",
-        "name": "Colorado Privacy Act",
-        "gpc_overridable": True,
-        "regions": ["US-CO"],
-        "consent_model": "opt_out",
-        "honours_gpc": True,
-        "dsar_deadline_days": 45,
-        "dsar_extension_days": 45,
-        "notes": "Universal opt-out signal mandatory since 2024-07-01; an explicit opt-in may "
-        "override it, revocable as easily.",
-    },
-    {
-        "code": "CTDPA",
-        "name": "Connecticut DPA",
-        "gpc_overridable": True,
-        "regions": ["US-CT"],
-        "consent_model": "opt_out",
-        "honours_gpc": True,
-        "dsar_deadline_days": 45,
-        "dsar_extension_days": 45,
-        "notes": "Universal opt-out signal mandatory since 2025-01-01; an explicit opt-in may "
-        "override it.",
+        "sensitive_opt_in": True,
+        "notes": "No general consent or access-request law: opt-out by default, no statutory "
+        "deadline. Also the regime of a state before its own law takes effect.",
     },
     {
         "code": "LGPD",

@@ -58,21 +58,35 @@ class Decision:
         }
 
 
-def jurisdiction_for_region(region: str) -> Jurisdiction:
-    """The regime governing `region` (e.g. 'EU' -> GDPR, 'US-CA' -> CCPA); NotFoundError if none."""
+def jurisdiction_for_region(region: str, at: dt.datetime | None = None) -> Jurisdiction:
+    """The regime governing `region` at time `at` (now by default), e.g. 'EU' -> GDPR, 'US-TX'
+    -> TDPSA from 2024-07-01 and its fallback regime before; NotFoundError if none."""
     jurisdiction = refdata().jurisdiction_of_region(region)
-    if jurisdiction is not None:
-        return jurisdiction
-    raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
+    if jurisdiction is None:
+        raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
+    return in_force(jurisdiction, at)
 
 
-def jurisdiction_for_subject(subject: Any) -> Jurisdiction:
-    """The subject's overriding jurisdiction if set, else the one of its region."""
+def in_force(jurisdiction: Jurisdiction, at: dt.datetime | None = None) -> Jurisdiction:
+    """`jurisdiction`, or the regime it falls back to while it is not yet in force at `at`."""
+    day = timezone.localdate(at) if at is not None else timezone.localdate()
+    seen = {jurisdiction.code}
+    while not jurisdiction.in_force(day) and jurisdiction.fallback not in seen:
+        fallback = refdata().jurisdictions.get(jurisdiction.fallback)
+        if fallback is None:
+            break
+        seen.add(fallback.code)
+        jurisdiction = fallback
+    return jurisdiction
+
+
+def jurisdiction_for_subject(subject: Any, at: dt.datetime | None = None) -> Jurisdiction:
+    """The subject's overriding jurisdiction if set, else the one of its region (at `at`)."""
     if subject.jurisdiction:
         found = refdata().jurisdictions.get(subject.jurisdiction)
         if found is not None:
-            return found
-    return jurisdiction_for_region(subject.region)
+            return in_force(found, at)
+    return jurisdiction_for_region(subject.region, at)
 
 
 def _expired(record_time: dt.datetime | None, jurisdiction: Jurisdiction, at: dt.datetime) -> bool:
@@ -95,7 +109,7 @@ def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None
 
     Now: from the CurrentConsent projection (one indexed read). At a past time: from the ledger,
     so a withdrawal never rewrites what was lawful before it (Art. 7(3))."""
-    jurisdiction = jurisdiction_for_subject(subject)
+    jurisdiction = jurisdiction_for_subject(subject, at)
     now = timezone.now()
     when = at or now
     if at is None:
@@ -164,9 +178,8 @@ def may_process_now(*, subject_id: Any, purpose: Purpose, who: Any) -> Decision 
     row = subject_consent_now(subject_id=subject_id, purpose=purpose)
     if row is None or not region_allowed(who, row["region"]):
         return None
-    jurisdiction = (
-        refdata().jurisdictions.get(row["jurisdiction"]) if row["jurisdiction"] else None
-    ) or jurisdiction_for_region(row["region"])
+    override = refdata().jurisdictions.get(row["jurisdiction"]) if row["jurisdiction"] else None
+    jurisdiction = in_force(override) if override else jurisdiction_for_region(row["region"])
     return _decide(
         row["state"],
         row["recorded_at"],
@@ -233,6 +246,7 @@ def may_process_bulk(
         jurisdiction = jurisdictions.get(subject.jurisdiction) or by_region.get(subject.region)
         if jurisdiction is None:
             continue
+        jurisdiction = in_force(jurisdiction, at)
         per = {}
         for purpose in purposes:
             if at is None:
@@ -249,6 +263,22 @@ def may_process_bulk(
             per[purpose.slug] = _decide(*args, purpose, jurisdiction, when)
         out[str(subject.pk)] = per
     return out
+
+
+def subject_choices_now(*, subject_id: Any) -> dict[str, dict[str, Any]]:
+    """The subject's current choice per purpose slug, from the projection (system read, for the
+    demo page; the caller decides who may see it)."""
+    rows = CurrentConsent.objects.filter(subject_id=subject_id).select_related("purpose", "record")
+    return {
+        row.purpose.slug: {
+            "state": row.state,
+            "gpc": row.gpc,
+            "channel": row.record.channel,
+            "language": row.record.language,
+            "recorded_at": row.recorded_at.isoformat(),
+        }
+        for row in rows
+    }
 
 
 def purpose_get(slug: str) -> Purpose:
@@ -279,6 +309,7 @@ def consent_history_export(*, subject_id: Any) -> list[dict[str, Any]]:
             "gpc": r.gpc,
             "tc_string": r.tc_string or None,
             "gpp_string": r.gpp_string or None,
+            "language": r.language or None,
             "hash": r.hash,
         }
         for r in records

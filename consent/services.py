@@ -15,17 +15,24 @@ from django.utils import timezone
 
 from audit.actors import Actor, truncate_ip
 from audit.services import audit_record
+from consent.identity import identity_assertion_verify
 from consent.models import (
+    ConsentProperty,
     ConsentRecord,
     CurrentConsent,
+    IdentityAssertionUse,
     Jurisdiction,
     Notice,
     ProcessingActivity,
     Purpose,
+    VisitorLink,
+    identity_secret,
 )
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue_many
 from core.errors import ConflictError, DomainError, NotFoundError
+from profiles.models import Subject
+from profiles.selectors import subjects_find_by_identifier
 
 GENESIS = "0" * 64
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
@@ -44,6 +51,7 @@ class Proof:
     gpc: bool = False
     tc_string: str = ""
     gpp_string: str = ""
+    language: str = ""  # the language version of the notice and banner shown
 
 
 def _owner_lock(owner: str) -> None:
@@ -79,6 +87,8 @@ def _chain_hash(prev_hash: str, record: ConsentRecord) -> str:
     }
     if record.gpp_string:  # only when set, so records written before GPP keep their hashes
         content["gpp_string"] = record.gpp_string
+    if record.language:  # chained only when recorded, so older records keep their hashes
+        content["language"] = record.language
     payload = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(prev_hash.encode() + b"\n" + payload).hexdigest()
 
@@ -104,20 +114,8 @@ def consent_record(
     one owner are serialized, so concurrent writes lose nothing and the projection equals the
     last record. Staff, API, import and DSAR writes are also audited. A subject outside the
     actor's regions does not exist for them (NotFoundError), before anything is written."""
-    if (subject is None) == (not visitor_id):
-        raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
-    if subject is not None and not actor.covers(subject.region):
-        raise NotFoundError("Subject not found.")
-    if state not in ConsentRecord.State.values:
-        raise ConsentError(
-            "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
-        )
-    if purpose.essential and state != ConsentRecord.State.GRANTED:
-        raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
-    if notice is not None and not notice.purposes.filter(pk=purpose.pk).exists():
-        raise ConsentError(
-            "That notice does not cover this purpose.", fields={"notice": ["mismatch"]}
-        )
+    _check_record(purpose=purpose, state=state, actor=actor, subject=subject, visitor_id=visitor_id)
+    _check_notice(notice, purpose)
     proof = proof or Proof()
     if idempotency_key:
         existing = ConsentRecord.objects.filter(idempotency_key=idempotency_key).first()
@@ -148,6 +146,29 @@ def consent_record(
                 return _replay(existing, subject, visitor_id, purpose, state)
         raise
     return record
+
+
+def _check_record(
+    *, purpose: Purpose, state: str, actor: Actor, subject: Any, visitor_id: str
+) -> None:
+    """One owner, in the actor's regions (else not found), a known state, essentials granted."""
+    if (subject is None) == (not visitor_id):
+        raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
+    if subject is not None and not actor.covers(subject.region):
+        raise NotFoundError("Subject not found.")
+    if state not in ConsentRecord.State.values:
+        raise ConsentError(
+            "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
+        )
+    if purpose.essential and state != ConsentRecord.State.GRANTED:
+        raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+
+
+def _check_notice(notice: Notice | None, purpose: Purpose) -> None:
+    if notice is not None and not notice.purposes.filter(pk=purpose.pk).exists():
+        raise ConsentError(
+            "That notice does not cover this purpose.", fields={"notice": ["mismatch"]}
+        )
 
 
 @dataclass(frozen=True)
@@ -251,6 +272,7 @@ def _append(
             gpc=entry.proof.gpc,
             tc_string=entry.proof.tc_string,
             gpp_string=entry.proof.gpp_string,
+            language=entry.proof.language[:16],
             idempotency_key=idempotency_key or None,
             recorded_by=actor.label[:150],
         )
@@ -409,10 +431,97 @@ def visitor_link_to_subject(*, visitor_id: str, subject: Any, actor: Actor) -> i
                 gpc=source.gpc,
                 tc_string=source.tc_string,
                 gpp_string=source.gpp_string,
+                language=source.language,
             ),
         )
         carried += 1
     return carried
+
+
+def visitor_identify(*, prop: ConsentProperty, visitor_id: str, assertion: str) -> dict[str, Any]:
+    """Link a banner visitor to the subject that a signed identity assertion of the property's
+    backend names, and carry the visitor's current choices to the subject's ledger; later banner
+    choices follow (`visitor_choices_follow`).
+
+    Refuses a forged (401), expired (401), malformed (400) or replayed (409) assertion, and a
+    person the blind index does not find exactly once among active subjects of the property's
+    identity regions (404): the property's scope is the actor's, so nothing is written outside
+    it. The nonce is spent before the lookup, so a refused assertion cannot be retried."""
+    identity = identity_assertion_verify(secret=prop.identity_secret, assertion=assertion)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            IdentityAssertionUse.objects.filter(property=prop, expires_at__lt=now).delete()
+            IdentityAssertionUse.objects.create(
+                property=prop,
+                nonce=identity.nonce,
+                expires_at=dt.datetime.fromtimestamp(identity.expires_at, tz=dt.UTC),
+            )
+    except IntegrityError as exc:
+        raise ConflictError(
+            "This identity assertion was already used.", code="identity_assertion_replayed"
+        ) from exc
+    scope = prop.identity_scope
+    found = list(
+        subjects_find_by_identifier(kind=identity.kind, value=identity.value, regions=scope)
+        .filter(status=Subject.Status.ACTIVE)
+        .order_by("pk")[:2]
+    )
+    if len(found) != 1:
+        raise NotFoundError(
+            "No single customer of this property has that identity.",
+            code="identity_subject_unknown",
+        )
+    (subject,) = found
+    with transaction.atomic():
+        VisitorLink.objects.update_or_create(
+            visitor_id=visitor_id,
+            defaults={
+                "subject": subject,
+                "property": prop,
+                "region": subject.region,
+                "linked_at": now,
+            },
+        )
+        carried = visitor_link_to_subject(
+            visitor_id=visitor_id, subject=subject, actor=_property_actor(prop)
+        )
+    return {"linked": True, "carried": carried}
+
+
+def _property_actor(prop: ConsentProperty) -> Actor:
+    return Actor.system(f"property:{prop.pk}", regions=prop.identity_scope)
+
+
+def visitor_choices_follow(*, visitor_id: str) -> int:
+    """If the visitor was identified, carry their newest choices to the subject (within the
+    linking property's identity regions). Returns how many were carried."""
+    link = (
+        VisitorLink.objects.filter(visitor_id=visitor_id)
+        .select_related("subject", "property")
+        .first()
+    )
+    if link is None:
+        return 0
+    return visitor_link_to_subject(
+        visitor_id=visitor_id, subject=link.subject, actor=_property_actor(link.property)
+    )
+
+
+def consent_property_identity_secret_rotate(*, prop: ConsentProperty, actor: Actor) -> str:
+    """Give the property a new identity-assertion secret and return it (shown once); the old
+    one stops working at once. Audited (no secret in the audit row)."""
+    with transaction.atomic():
+        prop.identity_secret = identity_secret()
+        prop.save(update_fields=["identity_secret"])
+        audit_record(
+            actor=actor,
+            action="consent.property.identity_secret_rotate",
+            object_type="consent.consentproperty",
+            object_id=prop.pk,
+            fields=["identity_secret"],
+        )
+    return prop.identity_secret
 
 
 def consent_flag_expired() -> int:

@@ -138,6 +138,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages of the hub's public pages (banner, privacy center); catalogues in locale/.
+LANGUAGES = [
+    ("en", "English"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("nl", "Nederlands"),
+    ("pt-br", "Português (Brasil)"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -332,6 +343,8 @@ CUSTODIA_PRIVACY_CENTER_URL = env_str(
 )
 # The EU lead supervisory authority (Art. 56), named in EU access archives; empty = the
 # authority of the person's own member state, with the EDPB's list of authorities.
+# Demo pages served by the hub (the identified-visitor page): on in the embedded demo only.
+CUSTODIA_DEMO_PAGES = env_bool("CUSTODIA_DEMO_PAGES", _DEMO)
 CUSTODIA_EU_LEAD_AUTHORITY = env_str("CUSTODIA_EU_LEAD_AUTHORITY", "CNIL (France)" if _DEMO else "")
 CUSTODIA_EU_LEAD_AUTHORITY_URL = env_str(
     "CUSTODIA_EU_LEAD_AUTHORITY_URL", "https://www.cnil.fr/" if _DEMO else ""

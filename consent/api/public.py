@@ -19,6 +19,7 @@ from consent import banner
 from consent.api.throttles import KEY_HEADER, PublicClientThrottle
 from consent.models import ConsentProperty
 from consent.refdata import refdata
+from consent.services import visitor_identify
 from core import fields
 from core.errors import DomainError, ForbiddenError
 
@@ -104,7 +105,9 @@ class BannerConfigView(PublicBannerView):
             banner.banner_config(
                 prop=self.property,
                 region=request.query_params.get("region", ""),
-                language=request.query_params.get("lang", ""),
+                # The banner's override or navigator.languages, else the browser's header.
+                language=request.query_params.get("lang", "")
+                or request.META.get("HTTP_ACCEPT_LANGUAGE", ""),
                 visitor_id=visitor,
                 proof=self.proof(request),
                 actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
@@ -129,5 +132,27 @@ class BannerConsentView(PublicBannerView):
                 tc_string=data.get("tc_string", ""),
                 proof=self.proof(request),
                 actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
+            )
+        )
+
+
+class IdentifySerializer(serializers.Serializer):
+    visitor_id = fields.StrictRegexField(VISITOR_ID)
+    assertion = fields.StrictCharField(max_length=2000)
+
+
+class BannerIdentifyView(PublicBannerView):
+    @extend_schema(request=IdentifySerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Link the visitor to the customer an identity assertion signed by the site's backend
+        names; their choices then follow them. 401 forged or expired, 409 replayed, 404 no such
+        customer in the property's regions."""
+        body = IdentifySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(
+            visitor_identify(
+                prop=self.property,
+                visitor_id=body.validated_data["visitor_id"],
+                assertion=body.validated_data["assertion"],
             )
         )

@@ -13,4 +13,5 @@ urlpatterns = [
     path("gpp/decode/", views.GPPStringView.as_view(), name="gpp-decode"),
     path("public/config/", public.BannerConfigView.as_view(), name="public-config"),
     path("public/consents/", public.BannerConsentView.as_view(), name="public-consents"),
+    path("public/identify/", public.BannerIdentifyView.as_view(), name="public-identify"),
 ]

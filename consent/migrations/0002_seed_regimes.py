@@ -6,7 +6,9 @@ def seed(apps, schema_editor):
 
     Jurisdiction = apps.get_model("consent", "Jurisdiction")
     Purpose = apps.get_model("consent", "Purpose")
-    for values in JURISDICTIONS:
+    known = {f.name for f in Jurisdiction._meta.get_fields()}
+    for values in JURISDICTIONS:  # fields added later are seeded by their own migration
+        values = {k: v for k, v in values.items() if k in known}
         Jurisdiction.objects.update_or_create(code=values["code"], defaults=values)
     for values in PURPOSES:
         Purpose.objects.update_or_create(slug=values["slug"], defaults=values)

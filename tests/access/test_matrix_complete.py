@@ -20,6 +20,8 @@ NOT_PERSONAL = {
     "api/v1/consent/gpp/decode/": "decodes a string the caller sends",
     "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key",
     "api/v1/consent/public/consents/": "public banner API: records a visitor's own choices",
+    "api/v1/consent/public/identify/": "public banner API: an assertion signed by the site's "
+    "backend; scoped to the property's identity regions (tests/consent/test_signals.py)",
     "api/v1/dsar/intake/": "public intake: answers the same whether or not data is held",
     "api/v1/dsar/intake/confirm/": "public: a reference and a code, never personal data",
     "api/v1/dsar/callbacks/<uuid:task_id>/": "signed by the connected system; returns a status",
@@ -34,6 +36,7 @@ WRITES_WITHOUT_REGION_SCOPE = {
     "api/v1/consent/tcf/decode/",
     "api/v1/consent/gpp/decode/",
     "api/v1/consent/public/consents/",
+    "api/v1/consent/public/identify/",
     "api/v1/dsar/intake/",
     "api/v1/dsar/intake/confirm/",
     "api/v1/dsar/callbacks/<uuid:task_id>/",

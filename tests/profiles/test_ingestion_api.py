@@ -4,6 +4,7 @@ import pytest
 
 from audit.actors import Actor
 from audit.models import AuditEvent
+from core.regions import KNOWN_REGIONS
 from profiles.models import Identifier, Subject
 from profiles.services import subject_erase
 from tests.factories import make_token
@@ -100,9 +101,7 @@ def test_batch_is_idempotent_and_reports_each_record(writer):
     assert body["succeeded"] == 1
     assert body["failed"] == 1
     assert body["results"][1]["error"]["fields"] == {
-        "region": [
-            "Unknown or missing region; use one of EU, GB, US-CA, US-VA, US-CO, US-CT, BR, CA, US."
-        ]
+        "region": [f"Unknown or missing region; use one of {', '.join(KNOWN_REGIONS)}."]
     }
     replay = writer.post("/api/v1/profiles/subjects/batch/", batch, format="json")
     assert replay.json()["replayed"] is True

@@ -1,7 +1,12 @@
 /* Custodia consent banner: dependency-free, embedded with one script tag:
-   <script src="https://HUB/consent/banner.js" data-property-key="pk_..." data-region="EU" defer></script>
+   <script src="https://HUB/consent/banner.js?key=pk_..." data-property-key="pk_..." data-region="EU"></script>
+   First in <head>, without defer or async, when the page has Google tags: the Consent Mode
+   defaults are then in the dataLayer before any tag runs (the ?key= inlines the property's
+   mapping and per-region defaults). Optional: data-language="de" overrides the browser's
+   languages; data-identity="<assertion signed by the site's backend>" links a known customer.
    Optional: data-mode="center" renders the full choice list inline (privacy center).
-   The visitor id is random, kept in this site's localStorage; no personal data is sent. */
+   The visitor id is random, kept in this site's localStorage; no personal data is sent, except
+   the identity assertion the site itself gives for its logged-in customer (in a POST body). */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -10,9 +15,78 @@
   var region = script.getAttribute("data-region") || "";
   var mode = script.getAttribute("data-mode") || "banner";
   var hub = new URL(script.src, window.location.href).origin;
-  var lang = (navigator.language || "en").slice(0, 2).toLowerCase();
+  var lang = languages();
   var STORE = "custodia_visitor";
   var state = { config: null, current: {} };
+  var CONSENT_MODE = /*CONSENT_MODE*/null;
+  var CONSENT_TYPES = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage"];
+
+  /* Google Consent Mode v2: gtag's own queue format (an arguments object per command). */
+  function gtagPush() {
+    window.dataLayer = window.dataLayer || [];
+    window.dataLayer.push(arguments);
+  }
+
+  function merged(states, extra) {
+    var out = {};
+    Object.keys(states).forEach(function (k) { out[k] = states[k]; });
+    Object.keys(extra).forEach(function (k) { out[k] = extra[k]; });
+    return out;
+  }
+
+  /* Before any other script: per-regime defaults with gtag's `region`, and a page-wide default,
+     the one of data-region when the site knows it, else everything denied; GPC denies the
+     types standing for sale or sharing where the law honours it. */
+  function consentModeDefaults() {
+    var table = CONSENT_MODE || { types: CONSENT_TYPES, wait_for_update: 500, regimes: [] };
+    var gpc = navigator.globalPrivacyControl === true;
+    var wait = table.wait_for_update;
+    var page = {};
+    table.types.forEach(function (type) { page[type] = "denied"; });
+    table.regimes.forEach(function (regime) {
+      var states = merged(regime.defaults, {});
+      if (gpc) { regime.gpc_denies.forEach(function (type) { states[type] = "denied"; }); }
+      gtagPush("consent", "default", merged(states, { region: regime.gtag_regions, wait_for_update: wait }));
+      if (region && regime.regions.indexOf(region.toUpperCase()) >= 0) { page = states; }
+    });
+    gtagPush("consent", "default", merged(page, { wait_for_update: wait }));
+  }
+
+  /* After the visitor's choices are known or change: a type is granted when every purpose
+     it stands for is granted (essential ones always are), else denied. */
+  function consentModeUpdate() {
+    var mapping = state.config.consent_mode || {};
+    var purposes = {};
+    state.config.purposes.forEach(function (p) { purposes[p.slug] = p; });
+    var update = {};
+    CONSENT_TYPES.forEach(function (type) {
+      var slugs = (mapping[type] || []).filter(function (slug) { return purposes[slug]; });
+      var granted = slugs.length > 0 && slugs.every(function (slug) {
+        var p = purposes[slug];
+        var chosen = state.current[slug];
+        return p.essential || (chosen ? chosen.state === "granted" : p["default"] === "granted");
+      });
+      update[type] = granted ? "granted" : "denied";
+    });
+    gtagPush("consent", "update", update);
+  }
+
+  consentModeDefaults();
+
+  /* The visitor's languages, most wanted first: data-language (or ?custodia_lang= in the page's
+     address) overrides navigator.languages; the hub falls back to the property's default. */
+  function languages() {
+    var fromPage = /[?&]custodia_lang=([A-Za-z-]{2,16})/.exec(window.location.search);
+    var override = script.getAttribute("data-language") || (fromPage ? fromPage[1] : "");
+    if (override) { return override; }
+    return (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""]).join(",");
+  }
+
+  function t(name, fallback) {
+    var texts = (state.config && state.config.texts) || {};
+    return texts[name] || fallback;
+  }
 
   /* ---- IAB GPP CMP API: window.__gpp (GPP CMP API 1.1). Kept apart from the banner code: the
      banner calls gpp.loaded / gpp.changing / gpp.updated; the hub computes the GPP string
@@ -159,6 +233,7 @@
   }
 
   function publish() {
+    consentModeUpdate();
     window.Custodia.choices = state.current;
     document.dispatchEvent(new CustomEvent("custodia:consent", { detail: state.current }));
   }
@@ -181,7 +256,7 @@
     if (old) { old.remove(); }
     var cfg = state.config;
     if (mode !== "center" && decided()) { return renderReopen(); }
-    var box = el("div", { id: "custodia-banner", role: "dialog", "aria-label": "Privacy choices",
+    var box = el("div", { id: "custodia-banner", role: "dialog", "aria-label": t("dialog", "Privacy choices"), lang: cfg.language || "",
       style: mode === "center" ? "" : "position:fixed;left:0;right:0;bottom:0;z-index:2147483647;background:#fff;" +
         "border-top:2px solid #264b5d;padding:16px;font:14px/1.4 system-ui,sans-serif;color:#222;" });
     if (cfg.notice) {
@@ -189,8 +264,8 @@
       box.appendChild(el("p", {}, cfg.notice.text));
     }
     if (cfg.gpc && cfg.jurisdiction.honours_gpc) {
-      box.appendChild(el("p", { "data-gpc": "honoured" }, "Your browser's Global Privacy Control signal is honoured: " +
-        "you are opted out of the sale or sharing of your personal information."));
+      box.appendChild(el("p", { "data-gpc": "honoured" }, t("gpc_honoured", "Your browser's Global Privacy Control signal is honoured: " +
+        "you are opted out of the sale or sharing of your personal information.")));
     }
     var list = el("ul", { style: "list-style:none;padding:0" });
     cfg.purposes.forEach(function (p) {
@@ -199,7 +274,7 @@
       var box2 = el("input", { type: "checkbox", name: p.slug, id: "custodia-" + p.slug });
       box2.checked = p.essential || current === "granted";
       box2.disabled = p.essential;
-      var label = el("label", { "for": "custodia-" + p.slug }, " " + p.name + (p.essential ? " (always on)" : ""));
+      var label = el("label", { "for": "custodia-" + p.slug }, " " + p.name + (p.essential ? " (" + t("always_on", "always on") + ")" : ""));
       item.appendChild(box2); item.appendChild(label);
       item.appendChild(el("div", { style: "color:#555;font-size:12px" }, p.description));
       list.appendChild(item);
@@ -214,33 +289,50 @@
       });
       return choices;
     }
-    [["Accept all", true], ["Reject all", false], ["Save choices", undefined]].forEach(function (b) {
+    [[t("accept_all", "Accept all"), true], [t("reject_all", "Reject all"), false], [t("save", "Save choices"), undefined]].forEach(function (b) {
       var button = el("button", { type: "button", "data-action": String(b[1]) }, b[0]);
       button.style.marginRight = "8px";
       button.addEventListener("click", function () { save(collect(b[1])); });
       box.appendChild(button);
     });
     if (mode !== "center") {
-      var link = el("a", { href: hub + "/privacy-center/?key=" + encodeURIComponent(key) + "#visitor=" + visitorId(),
-        target: "_blank", rel: "noopener", style: "margin-left:8px" }, "Privacy center");
+      var link = el("a", { href: hub + "/privacy-center/?key=" + encodeURIComponent(key) + "&lang=" + encodeURIComponent(cfg.language || "") + "#visitor=" + visitorId(),
+        target: "_blank", rel: "noopener", style: "margin-left:8px" }, t("privacy_center", "Privacy center"));
       box.appendChild(link);
     }
     (mode === "center" ? (document.getElementById("custodia-center") || document.body) : document.body).appendChild(box);
   }
 
   function renderReopen() {
-    var button = el("button", { id: "custodia-banner", type: "button", "aria-label": "Privacy choices",
-      style: "position:fixed;left:8px;bottom:8px;z-index:2147483647;font:12px system-ui,sans-serif" }, "Privacy choices");
+    var button = el("button", { id: "custodia-banner", type: "button", "aria-label": t("dialog", "Privacy choices"),
+      style: "position:fixed;left:8px;bottom:8px;z-index:2147483647;font:12px system-ui,sans-serif" }, t("dialog", "Privacy choices"));
     button.addEventListener("click", function () { mode = "open"; render(); mode = "banner"; });
     document.body.appendChild(button);
   }
 
   window.Custodia = { choices: {}, open: function () { mode = "open"; render(); mode = "banner"; } };
-  api("config/", { region: region, lang: lang, visitor: visitorId() }).then(function (cfg) {
+  /* A known customer: the site's backend signed who they are (data-identity, or
+     Custodia.identify(assertion)); the hub links this visitor to them, and their choices follow. */
+  function identify(assertion) {
+    if (!assertion) { return Promise.resolve(null); }
+    return api("identify/", {}, { visitor_id: visitorId(), assertion: assertion })["catch"](function (err) {
+      if (window.console) { console.warn("Custodia identity:", err && err.error ? err.error.code : err); }
+      return null;
+    });
+  }
+
+  function whenReady(fn) {
+    if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", fn); } else { fn(); }
+  }
+
+  window.Custodia.identify = identify;
+  identify(script.getAttribute("data-identity")).then(function () {
+    return api("config/", { region: region, lang: lang, visitor: visitorId() });
+  }).then(function (cfg) {
     state.config = cfg;
     state.current = cfg.current || {};
     publish();
-    render();
+    whenReady(render);
     gpp.loaded(cfg.gpp, mode === "center" || !decided());
   })["catch"](function (err) { gpp.failed(); if (window.console) { console.warn("Custodia banner:", err && err.error ? err.error.code : err); } });
 }());

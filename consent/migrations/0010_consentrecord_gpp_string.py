@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0005_webhookdelivery_verbose_name'),
+        ('consent', '0009_consent_mode_mapping'),
     ]
 
     operations = [
