@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_alert_raise, audit_record
 from consent.services import processing_activity_save
+from profiles.crypto.keyring import DecryptionError
 from profiles.services.keys import keys_shred
 from profiles.services.systems import system_declare
 from stores.connection import error_describe, store_connection
@@ -332,6 +333,20 @@ def stores_export_take(*, request_id: uuid.UUID) -> dict[str, dict[str, list[dic
         .select_related("store")
         .order_by("store__name")
     )
-    content = {t.store.name: t.export for t in tasks if t.export}
+    content = {}
+    for task in tasks:
+        try:
+            export = task.export
+        except DecryptionError:  # taken by an earlier archive of this request
+            continue
+        if export:
+            content[task.store.name] = export
     keys_shred(owner_ids=[t.pk for t in tasks])
     return content
+
+
+def store_tasks_forget(*, request_id: uuid.UUID) -> int:
+    """Destroy the identifiers a request's store tasks kept (once every store is done)."""
+    return keys_shred(
+        owner_ids=StoreTask.objects.filter(request_id=request_id).values_list("pk", flat=True)
+    )
