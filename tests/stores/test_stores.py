@@ -62,7 +62,7 @@ def _hub_text() -> str:
     chunks = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - table names from introspection
             chunks.append(repr(cursor.fetchall()))
     return "\n".join(chunks)
 
@@ -76,7 +76,9 @@ def test_discovery_classifies_the_shop_and_keeps_no_sampled_value(shop, caplog, 
     assert summary["tables"] == len(TABLES)
     email = _column(shop, "customers", "email")
     assert (email.category, email.identity_kind, email.strategy) == ("contact", "email", "hash")
-    assert email.sampled == 3 and email.matched == 3 and email.confidence >= 0.9
+    assert email.sampled == 3
+    assert email.matched == 3
+    assert email.confidence >= 0.9
     assert _column(shop, "customers", "customer_no").identity_kind == "customer_id"
     assert _column(shop, "customers", "preferences").kind == "json"
     assert _column(shop, "customers", "birth_date").kind == "date"
@@ -111,7 +113,9 @@ def test_a_later_discovery_flags_new_personal_columns_on_the_workspace(mapped_sh
     store_discover(store=mapped_shop, actor=OFFICER)
 
     column = _column(mapped_shop, "customers", "mobile_phone")
-    assert column.is_new and column.category == "contact" and column.strategy == "keep"
+    assert column.is_new
+    assert column.category == "contact"
+    assert column.strategy == "keep"
     alert = AuditAlert.objects.get(kind="stores.new_columns")
     assert "customers.mobile_phone" in alert.message
 
@@ -149,12 +153,14 @@ def test_access_exports_exactly_the_subjects_rows(mapped_shop):
     assert customer["email"] == ALICE
     assert customer["preferences"] == {"newsletter": True, "topics": ["garden", "kitchen"]}
     assert customer["birth_date"].startswith("19")
-    assert "bob.other" not in json.dumps(data) and CANARY not in json.dumps(data)
+    assert "bob.other" not in json.dumps(data)
+    assert CANARY not in json.dumps(data)
     csv_text = zf.read(f"stores/Legacy_shop/{p}orders.csv").decode()
     assert csv_text.count("\n") == 3  # header and two orders
     # The archive is the only copy: the task's encrypted export is destroyed.
     task = StoreTask.objects.get(request_id=dsr.pk)
-    assert task.status == "done" and task.result["rows_found"] == 16
+    assert task.status == "done"
+    assert task.result["rows_found"] == 16
 
 
 def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(mapped_shop):
@@ -166,16 +172,21 @@ def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(m
 
     alice = before["customers"][1]
     erased = after["customers"][1]
-    assert erased["email"].startswith("h:") and erased["customer_no"].startswith("h:")
-    assert erased["first_name"] == "[erased]" and erased["last_name"] is None
-    assert erased["birth_date"] is None and erased["loyalty_points"] == 0
+    assert erased["email"].startswith("h:")
+    assert erased["customer_no"].startswith("h:")
+    assert erased["first_name"] == "[erased]"
+    assert erased["last_name"] is None
+    assert erased["birth_date"] is None
+    assert erased["loyalty_points"] == 0
     prefs = erased["preferences"]
     assert (json.loads(prefs) if isinstance(prefs, str) else prefs) == {}
     assert erased["created_at"] == alice["created_at"]  # not personal: kept
     assert after["addresses"][2]["country"] == "xx"  # NOT NULL CHAR(2): a short mask
-    assert after["payments"][2]["amount"] == 0 and after["payments"][2]["iban"] is None
+    assert after["payments"][2]["amount"] == 0
+    assert after["payments"][2]["iban"] is None
     assert [r for r in after["page_views"].values() if r["customer_id"] == 1] == []
-    assert after["orders"][2]["gift_note"] is None and after["orders"][3]["gift_note"] is None
+    assert after["orders"][2]["gift_note"] is None
+    assert after["orders"][3]["gift_note"] is None
     # Everyone else is untouched, row for row.
     for table in TABLES:
         others_before = {k: v for k, v in before[table].items() if not _alices(table, v)}
@@ -242,7 +253,8 @@ def test_a_refusing_store_fails_alone_and_succeeds_on_retry(mapped_shop, target,
         assert tasks["Old CRM"].status == "failed"
         assert "store unreachable" in tasks["Old CRM"].last_error
         step = RequestStep.objects.get(request=dsr, name="stores")
-        assert step.status == "pending" and "StoresPending" in step.error
+        assert step.status == "pending"
+        assert "StoresPending" in step.error
         assert dsr.timeline.filter(message__startswith="store Old CRM failed").exists()
         assert _rows(mapped_shop, "customers")[1]["email"].startswith("h:")
 
