@@ -15,6 +15,7 @@ import uuid
 
 from django.db import models
 
+from access.scoping import ScopedManager
 from consent.models import ProcessingActivity
 from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
 from profiles.models import KeyOwner, System
@@ -202,6 +203,9 @@ class StoreTask(KeyOwner, models.Model):
     exception_reason = models.CharField(max_length=300, blank=True)
     closed_by = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager()
+    scope_region_field = "region"
 
     class Meta:
         ordering = ["request_reference", "store__name"]
