@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -281,3 +282,62 @@ def demo_people() -> list[dict[str, str]]:
             "customer_no": "C-1003",
         },
     ]
+
+
+DEMO_STORE = "Legacy shop"
+
+
+def seed(*, subjects: int, stdout: Any) -> None:
+    """Register the legacy shop (a SQLite file in var/) as a connected store holding rows for
+    the first demo subjects of each region, run discovery and approve its datasets, so the
+    demo's requests reach it. Idempotent."""
+    from django.conf import settings
+
+    from audit.actors import Actor
+    from consent.models import ProcessingActivity
+    from profiles.models import Identifier, Subject
+    from stores.connection import store_connection
+    from stores.models import ConnectedStore, StoreDataset
+    from stores.services import dataset_approve, dataset_ignore, store_discover
+
+    if ConnectedStore.objects.filter(name=DEMO_STORE).exists():
+        return
+    actor = Actor.system("seed_demo")
+    people = []
+    for region in ("EU", "US-CA", "BR", "CA"):
+        for subject in Subject.objects.filter(region=region, status="active").order_by(
+            "created_at"
+        )[:20]:
+            found = {
+                i.kind: i.value
+                for i in Identifier.objects.filter(subject=subject).select_related("subject")
+            }
+            if "email" in found:
+                people.append(
+                    {
+                        "email": found["email"],
+                        "customer_no": found.get("customer_id", f"L-{len(people)}"),
+                        "first_name": found["email"].split(".")[0].title(),
+                        "last_name": None,
+                    }
+                )
+    people += demo_people()
+    path = settings.VAR_DIR / "legacy-shop.sqlite3"
+    path.unlink(missing_ok=True)
+    sqlite3.connect(path).close()
+    store = ConnectedStore.objects.create(
+        name=DEMO_STORE, dialect=ConnectedStore.Dialect.SQLITE, database=str(path)
+    )
+    with store_connection(store, write=True) as conn:
+        counts = shop_create(conn, people)
+    store.activities.set(ProcessingActivity.objects.filter(active=True)[:1])
+    store_discover(store=store, actor=actor)
+    for dataset in StoreDataset.objects.filter(store=store):
+        if dataset.table == "products":
+            dataset_ignore(dataset=dataset, actor=actor)
+        else:
+            dataset_approve(dataset=dataset, actor=actor)
+    stdout.write(
+        f"  demo connected store: {DEMO_STORE} ({len(counts)} tables, "
+        f"{sum(counts.values())} rows) at {path}\n"
+    )
