@@ -58,28 +58,52 @@ def _connect_args(store: ConnectedStore) -> dict[str, Any]:
     return {"timeout": seconds, "check_same_thread": False}
 
 
+_ENGINES: dict[tuple[Any, ...], Engine] = {}
+
+
 def store_engine(store: ConnectedStore, *, write: bool = False) -> Engine:
-    """A pool-less engine: a worker holds no connection to a store between requests."""
-    return sa.create_engine(
-        store_url(store, write=write), poolclass=NullPool, connect_args=_connect_args(store)
+    """A pool-less engine (a worker holds no connection to a store between requests), kept per
+    store and connection settings: building an engine and learning its server's dialect costs
+    far more than the few statements of one subject."""
+    user, password = (
+        (store.write_user, store.write_password)
+        if write
+        else (store.read_user, store.read_password)
     )
+    key = (
+        store.pk,
+        write,
+        store.dialect,
+        store.host,
+        store.port,
+        store.database,
+        user,
+        password,
+        store.timeout_seconds,
+    )
+    engine = _ENGINES.get(key)
+    if engine is None:
+        for old in [k for k in _ENGINES if k[:2] == (store.pk, write)]:
+            _ENGINES.pop(old).dispose()
+        engine = sa.create_engine(
+            store_url(store, write=write), poolclass=NullPool, connect_args=_connect_args(store)
+        )
+        _ENGINES[key] = engine
+    return engine
 
 
 @contextmanager
 def store_connection(store: ConnectedStore, *, write: bool = False) -> Iterator[Connection]:
     """A connection; with `write`, inside one transaction committed on success."""
     engine = store_engine(store, write=write)
-    try:
-        if write:
-            with engine.begin() as conn:
-                if store.dialect == ConnectedStore.Dialect.SQLITE:
-                    conn.exec_driver_sql("PRAGMA foreign_keys = ON")
-                yield conn
-        else:
-            with engine.connect() as conn:
-                yield conn
-    finally:
-        engine.dispose()
+    if write:
+        with engine.begin() as conn:
+            if store.dialect == ConnectedStore.Dialect.SQLITE:
+                conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            yield conn
+    else:
+        with engine.connect() as conn:
+            yield conn
 
 
 _KINDS = [

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 HASH_PREFIX = "h:"
@@ -70,8 +69,58 @@ class Found:
         return sum(len(r) for r in self.rows.values())
 
 
-def _table(plan: TablePlan) -> sa.TableClause:
-    return sa.table(plan.name, *[sa.column(c.name) for c in plan.columns])
+_SELECTS: dict[tuple[Any, ...], str] = {}
+
+
+class _Sql:
+    """Statements written for the store's driver (SQLAlchemy's quoting, the driver's placeholder
+    style) and run on the connection's DB-API cursor, inside the connection's transaction: the
+    per-subject work is a handful of indexed lookups, so building and compiling expression
+    trees would cost more than the database does. Only identifiers from the approved map are
+    put in the text (quoted); every value is a bound parameter."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.cursor = conn.connection.cursor()
+        self.quote = conn.dialect.identifier_preparer.quote
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.dialect = conn.dialect.name
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+        self.cursor.execute(sql, params)
+        return self.cursor
+
+    def _in(self, column: str, count: int) -> str:
+        return f"{self.quote(column)} IN ({', '.join([self.mark] * count)})"
+
+    def select_in(self, plan: TablePlan, lookups: list[tuple[str, list[Any]]]) -> list[Any]:
+        shape = (self.dialect, plan.name, tuple(c.name for c in plan.columns))
+        shape += tuple((column, len(values)) for column, values in lookups)
+        sql = _SELECTS.get(shape)
+        if sql is None:
+            columns = ", ".join(self.quote(c.name) for c in plan.columns)
+            where = " OR ".join(self._in(column, len(values)) for column, values in lookups)
+            sql = f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
+            if len(_SELECTS) < 10_000:
+                _SELECTS[shape] = sql
+        params = tuple(v for _, values in lookups for v in values)
+        return [tuple(row) for row in self._run(sql, params).fetchall()]
+
+    def _where_key(self, plan: TablePlan, row: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+        names = [c.name for c in plan.columns]
+        keys = plan.primary_key or names
+        where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
+        return where, tuple(row[names.index(k)] for k in keys)
+
+    def update(self, plan: TablePlan, row: tuple[Any, ...], values: dict[str, Any]) -> int:
+        where, key = self._where_key(plan, row)
+        sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
+        sql = f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+        return self._run(sql, (*values.values(), *key)).rowcount or 0
+
+    def delete(self, plan: TablePlan, row: tuple[Any, ...]) -> int:
+        where, key = self._where_key(plan, row)
+        sql = f"DELETE FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
+        return self._run(sql, key).rowcount or 0
 
 
 def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]]:
@@ -86,10 +135,6 @@ def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]
         if kind == "email":
             found.add(value.lower())
     return {k: sorted(v) for k, v in values.items()}
-
-
-def _in(column: Any, values: list[Any]) -> Any:
-    return column.in_(values) if values else sa.false()
 
 
 def rows_find(
@@ -115,15 +160,15 @@ def rows_find(
                 grew = True
         return grew
 
+    sql = _Sql(conn)
     for plan in plans:
-        t = _table(plan)
-        conditions = [
-            _in(t.c[c.name], lookup[c.identity_kind])
+        lookups = [
+            (c.name, lookup[c.identity_kind])
             for c in plan.columns
             if c.identity_kind and lookup.get(c.identity_kind)
         ]
-        if conditions:
-            add(plan, conn.execute(sa.select(t).where(sa.or_(*conditions))).all())
+        if lookups:
+            add(plan, sql.select_in(plan, lookups))
     done: set[tuple[str, str, int]] = set()
     changed = True
     while changed:
@@ -140,10 +185,9 @@ def rows_find(
                 done.add(marker)
                 at = [c.name for c in parent.columns].index(fk["references"])
                 values = sorted({r[at] for r in parent_rows if r[at] is not None}, key=str)
-                t = _table(plan)
                 for start in range(0, len(values), CHUNK):
                     chunk = values[start : start + CHUNK]
-                    rows = conn.execute(sa.select(t).where(t.c[fk["column"]].in_(chunk))).all()
+                    rows = sql.select_in(plan, [(fk["column"], chunk)])
                     changed = add(plan, rows) or changed
     return found
 
@@ -239,12 +283,6 @@ def _order(plans: list[TablePlan]) -> list[TablePlan]:
     return ordered
 
 
-def _where_key(t: sa.TableClause, plan: TablePlan, row: tuple[Any, ...]) -> Any:
-    names = [c.name for c in plan.columns]
-    keys = plan.primary_key or names
-    return sa.and_(*[t.c[k] == row[names.index(k)] for k in keys])
-
-
 def rows_erase(conn: Connection, plans: list[TablePlan], found: Found, key: str) -> dict[str, Any]:
     """Apply each column's strategy to the found rows, in the caller's transaction: updates
     parents first, then deletes children first. A child whose parent row is deleted loses its
@@ -262,25 +300,24 @@ def rows_erase(conn: Connection, plans: list[TablePlan], found: Found, key: str)
         if plan.name in deleting or not found.rows.get(plan.name):
             continue
         unlink = {fk["column"] for fk in plan.foreign_keys if fk["table"] in deleting}
-        changed = _update_rows(conn, plan, found.rows[plan.name], key, unlink)
+        changed = _update_rows(_Sql(conn), plan, found.rows[plan.name], key, unlink)
         if changed:
             counts["updated"][plan.name] = changed
+    sql = _Sql(conn)
     for plan in reversed(ordered):
         if plan.name not in deleting:
             continue
-        t = _table(plan)
         deleted = 0
         for row in found.rows[plan.name]:
-            deleted += conn.execute(sa.delete(t).where(_where_key(t, plan, row))).rowcount or 0
+            deleted += sql.delete(plan, row)
         if deleted:
             counts["deleted"][plan.name] = deleted
     return counts
 
 
 def _update_rows(
-    conn: Connection, plan: TablePlan, rows: list[tuple[Any, ...]], key: str, unlink: set[str]
+    sql: _Sql, plan: TablePlan, rows: list[tuple[Any, ...]], key: str, unlink: set[str]
 ) -> int:
-    t = _table(plan)
     targets = [
         (i, c)
         for i, c in enumerate(plan.columns)
@@ -294,7 +331,5 @@ def _update_rows(
             if not _same(row[i], new, col.kind):
                 values[col.name] = new
         if values:
-            changed += conn.execute(
-                sa.update(t).where(_where_key(t, plan, row)).values(**values)
-            ).rowcount
+            changed += sql.update(plan, row, values)
     return changed
