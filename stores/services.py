@@ -79,7 +79,7 @@ def store_discover(*, store: ConnectedStore, actor: Actor) -> dict[str, Any]:
             sample_and_classify(conn, table)
     propose_strategies(tables)
     now = timezone.now()
-    summary = {"tables": len(tables), "personal_columns": 0, "new_columns": []}
+    summary: dict[str, Any] = {"tables": len(tables), "personal_columns": 0, "new_columns": []}
     with transaction.atomic():
         for table in tables:
             _dataset_merge(store, table, now, summary)
@@ -225,16 +225,15 @@ def store_tasks_prepare(
     """One task per store in use (created once; identifiers captured at creation)."""
     tasks = []
     for store in stores_in_use():
+        defaults: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "request_reference": reference,
+            "region": region,
+            "kind": kind,
+            "identifiers": identifiers,
+        }
         task, _ = StoreTask.objects.get_or_create(
-            request_id=request_id,
-            store=store,
-            defaults={
-                "id": uuid.uuid4(),
-                "request_reference": reference,
-                "region": region,
-                "kind": kind,
-                "identifiers": identifiers,
-            },
+            request_id=request_id, store=store, defaults=defaults
         )
         tasks.append(task)
     return tasks
@@ -247,11 +246,12 @@ def store_task_run(*, task: StoreTask) -> bool:
     if task.status in (StoreTask.Status.DONE, StoreTask.Status.EXCEPTED):
         return True
     store = task.store
+    identifiers: Any = task.identifiers  # decrypted on access
     try:
         plans = store_plans(store=store)
         if task.kind in ERASURE_KINDS:
             with store_connection(store, write=True) as conn:
-                found = rows_find(conn, plans, task.identifiers)
+                found = rows_find(conn, plans, identifiers)
                 result = {
                     "rows_found": found.count(),
                     **rows_erase(conn, plans, found, store.hash_key),
@@ -259,7 +259,7 @@ def store_task_run(*, task: StoreTask) -> bool:
             export: dict[str, Any] = {}
         else:
             with store_connection(store) as conn:
-                found = rows_find(conn, plans, task.identifiers)
+                found = rows_find(conn, plans, identifiers)
             export = rows_export(found, plans)
             result = {"rows_found": found.count(), "tables": sorted(export)}
     except Exception as exc:  # isolation: one store's failure stays on its task
@@ -269,7 +269,8 @@ def store_task_run(*, task: StoreTask) -> bool:
             status=StoreTask.Status.FAILED, attempts=task.attempts + 1, last_error=error
         )
         return False
-    task.export, task.result = export, result
+    saved: Any = task  # the encrypted field takes a dict; it is sealed on save
+    saved.export, saved.result = export, result
     task.status, task.attempts, task.last_error = StoreTask.Status.DONE, task.attempts + 1, ""
     task.save(update_fields=["export", "result", "status", "attempts", "last_error", "updated_at"])
     audit_record(
@@ -333,10 +334,10 @@ def stores_export_take(*, request_id: uuid.UUID) -> dict[str, dict[str, list[dic
         .select_related("store")
         .order_by("store__name")
     )
-    content = {}
+    content: dict[str, Any] = {}
     for task in tasks:
         try:
-            export = task.export
+            export: Any = task.export
         except DecryptionError:  # taken by an earlier archive of this request
             continue
         if export:
