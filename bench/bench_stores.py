@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the raw baseline is hand-written SQL with fixed table names
 """Access and erasure of one subject in a connected store holding ~1,000,000 rows across the
 legacy-shop schema (stores/demo.py), as ratios to the same SELECT / UPDATE / DELETE statements
 run raw through the DB-API driver with the subject's ids already known.
@@ -7,8 +8,9 @@ pipeline does). Erasures run in a transaction rolled back at the end, so every r
 the same rows. Rounds alternate store path and raw path; each side reports its median.
 
 Usage: uv run python bench/bench_stores.py [--rows 1000000] [--rounds 15]
-       [--target sqlite|postgresql|mysql] (PostgreSQL: database bench_stores on 127.0.0.1;
-       MySQL/MariaDB: database bench_stores on 127.0.0.1:3306 as root)
+       [--target sqlite|postgresql|mysql] [--database bench_stores] (PostgreSQL on 127.0.0.1
+       as postgres, MySQL/MariaDB on 127.0.0.1:3306 as root; the database must exist, the
+       bench replaces the shop's tables in it)
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import time
 from common import machine, setup_django, write_section
 
 PEOPLE_PER_CHUNK = 4000
-ROWS_PER_PERSON = 17
+DATABASE = "bench_stores"
+ROWS_PER_PERSON = 16
 
 
 def main() -> None:
@@ -28,7 +31,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--target", choices=["sqlite", "postgresql", "mysql"], default="sqlite")
+    parser.add_argument("--database", default="bench_stores", help="PostgreSQL/MySQL database")
     args = parser.parse_args()
+    global DATABASE
+    DATABASE = args.database
     teardown = setup_django()
     try:
         run(args.rows, args.rounds, args.target)
@@ -49,17 +55,17 @@ def _store(target: str):
     if target == "postgresql":
         return ConnectedStore.objects.create(
             name="bench", dialect="postgresql", host="127.0.0.1", port=5432,
-            database="bench_stores", read_user="postgres", write_user="postgres",
+            database=DATABASE, read_user="postgres", write_user="postgres",
         )  # fmt: skip
     return ConnectedStore.objects.create(
         name="bench", dialect="mysql", host="127.0.0.1", port=3306,
-        database="bench_stores", read_user="root", write_user="root",
+        database=DATABASE, read_user="root", write_user="root",
     )  # fmt: skip
 
 
 def _fill(store, rows: int) -> int:
     from stores.connection import store_connection
-    from stores.demo import PRODUCTS, shop_metadata, shop_insert, shop_rows
+    from stores.demo import PRODUCTS, shop_insert, shop_metadata, shop_rows
 
     people = max(1, rows // ROWS_PER_PERSON)
     md = shop_metadata()
@@ -130,7 +136,9 @@ def _raw_erase(store, cid: int, email: str, customer_no: str) -> None:
         f"phone=NULL, birth_date=NULL, preferences={p}, loyalty_points=0 WHERE id={p}",
         ("h:" + "0" * 16, "h:" + "0" * 64, "[erased]", "{}", cid),
     )
-    cur.execute(f"UPDATE newsletter_subscriptions SET email={p} WHERE id={p}", ("h:" + "1" * 64, cid))
+    cur.execute(
+        f"UPDATE newsletter_subscriptions SET email={p} WHERE id={p}", ("h:" + "1" * 64, cid)
+    )
     for aid in (cid * 2, cid * 2 + 1):
         cur.execute(
             f"UPDATE addresses SET street={p}, city={p}, postcode=NULL, country={p} WHERE id={p}",
@@ -194,30 +202,39 @@ def run(rows: int, rounds: int, target: str) -> None:
         return cid, f"person{cid}@example.com", f"C-{cid}"
 
     def ours_access(i: int) -> int:
-        cid, email, number = subject(i)
+        _, email, number = subject(i)
         engine = store_engine(store)
         with engine.connect() as conn:
-            found = rows_find(conn, plans, [{"kind": "email", "value": email}, {"kind": "customer_id", "value": number}])
+            found = rows_find(
+                conn,
+                plans,
+                [{"kind": "email", "value": email}, {"kind": "customer_id", "value": number}],
+            )
             rows_export(found, plans)
         return found.count()  # fmt: skip
 
     def ours_erase(i: int) -> None:
-        cid, email, number = subject(i)
+        _, email, number = subject(i)
         engine = store_engine(store, write=True)
         with engine.connect() as conn:
             trans = conn.begin()
-            found = rows_find(conn, plans, [{"kind": "email", "value": email}, {"kind": "customer_id", "value": number}])
+            found = rows_find(
+                conn,
+                plans,
+                [{"kind": "email", "value": email}, {"kind": "customer_id", "value": number}],
+            )
             rows_erase(conn, plans, found, key)
             trans.rollback()  # fmt: skip
 
-    assert ours_access(0) == 16 and _raw_access(store, *subject(0)) == 18  # orders twice
+    assert ours_access(0) == 16
+    assert _raw_access(store, *subject(0)) == 18  # two orders found twice, as ours does
     times: dict[str, list[float]] = {k: [] for k in ("access", "raw_access", "erase", "raw_erase")}
     for i in range(rounds):
         for name, fn in (
-            ("access", lambda: ours_access(i)),
-            ("raw_access", lambda: _raw_access(store, *subject(i))),
-            ("erase", lambda: ours_erase(i)),
-            ("raw_erase", lambda: _raw_erase(store, *subject(i))),
+            ("access", lambda i=i: ours_access(i)),
+            ("raw_access", lambda i=i: _raw_access(store, *subject(i))),
+            ("erase", lambda i=i: ours_erase(i)),
+            ("raw_erase", lambda i=i: _raw_erase(store, *subject(i))),
         ):
             t0 = time.perf_counter()
             fn()
@@ -229,15 +246,17 @@ def run(rows: int, rounds: int, target: str) -> None:
         f"Store on {target}, {total:,} rows across the legacy shop's 9 tables "
         f"(filled in {fill_seconds:.0f} s), one subject (16 rows in 8 tables) per round, "
         f"{rounds} rounds, medians; {machine()}.\n\n"
-        "| operation | store path | raw statements | ratio (goal ≤ 1.5×) |\n"
+        "| operation | store path | raw statements | ratio (goal ≤ 1.5x) |\n"
         "|---|---|---|---|\n"
         f"| access (find + export) | {med['access'] * 1000:.2f} ms | "
-        f"{med['raw_access'] * 1000:.2f} ms | {access_ratio:.2f}× |\n"
+        f"{med['raw_access'] * 1000:.2f} ms | {access_ratio:.2f}x |\n"
         f"| erasure (find + strategies, one transaction) | {med['erase'] * 1000:.2f} ms | "
-        f"{med['raw_erase'] * 1000:.2f} ms | {erase_ratio:.2f}× |\n"
+        f"{med['raw_erase'] * 1000:.2f} ms | {erase_ratio:.2f}x |\n"
     )
     print(body)
-    write_section(f"stores-{target}", "## Connected stores: one subject in a 1M-row store\n\n" + body)
+    write_section(
+        f"stores-{target}", "## Connected stores: one subject in a 1M-row store\n\n" + body
+    )
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def shop_drop(conn: Connection, prefix: str = "") -> None:
 def shop_rows(people: Iterable[dict[str, Any]], *, start: int = 1) -> dict[str, list[dict]]:
     """Rows for each person ({email, first_name, last_name, customer_no}): a customer, two
     addresses, two orders of two items with a payment each, three page views, a ticket and a
-    newsletter subscription (about 17 rows per person). Ids start at `start` * 100."""
+    newsletter subscription (16 rows per person). Customer ids start at `start`."""
     rows: dict[str, list[dict]] = {t: [] for t in TABLES}
     base = dt.datetime(2024, 3, 1, 10, 0)
     for n, person in enumerate(people, start=start):
