@@ -120,12 +120,30 @@ def test_a_later_discovery_flags_new_personal_columns_on_the_workspace(mapped_sh
     assert "customers.mobile_phone" in alert.message
 
 
-def test_approved_datasets_appear_in_the_data_map_with_their_categories(mapped_shop):
-    from consent.art30 import data_map
+def test_approved_datasets_appear_in_the_data_map_and_the_art30_record(shop, target, regimes):
+    if target.dialect != "sqlite":
+        pytest.skip("hub-side behaviour, the same on every dialect")
+    from consent.art30 import art30_record, data_map
+    from consent.models import ProcessingActivity, Purpose
+    from stores.services import store_discover
+    from tests.stores.conftest import approve_all
 
-    mapped_shop.refresh_from_db()
-    row = next(r for r in data_map() if r["system"] == mapped_shop.system.name)
+    orders = ProcessingActivity.objects.create(
+        name="Web shop orders",
+        purpose=Purpose.objects.get(slug="marketing_email"),
+        lawful_basis="contract",
+        data_categories=["contact"],
+    )
+    shop.activities.set([orders])
+    store_discover(store=shop, actor=OFFICER)
+    approve_all(shop)
+
+    shop.refresh_from_db()
+    row = next(r for r in data_map() if r["system"] == shop.system.name)
     assert {"contact", "financial", "identity", "behavioral"} <= set(row["data_categories"])
+    assert f"{shop.table_prefix}payments: financial" in shop.system.description
+    record = next(r for r in art30_record() if r["activity"] == "Web shop orders")
+    assert shop.system.name in record["systems"]
 
 
 def test_access_exports_exactly_the_subjects_rows(mapped_shop):
