@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from access.admin_base import ScopedAdmin
-from dsar.stores_step import store_except, store_retry
+from dsar.store_actions import store_except, store_retry
 from stores.models import StoreTask
 
 

@@ -18,7 +18,7 @@ from django.db import connection
 from dsar import archive as archives
 from dsar import services
 from dsar.models import DataSubjectRequest, RequestStep
-from dsar.stores_step import store_except, store_retry
+from dsar.store_actions import store_except, store_retry
 from stores.connection import store_connection
 from stores.demo import TABLES
 from stores.models import StoreColumn, StoreDataset, StoreTask
