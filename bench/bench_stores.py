@@ -251,7 +251,12 @@ def run(rows: int, rounds: int, target: str) -> None:
         f"| access (find + export) | {med['access'] * 1000:.2f} ms | "
         f"{med['raw_access'] * 1000:.2f} ms | {access_ratio:.2f}x |\n"
         f"| erasure (find + strategies, one transaction) | {med['erase'] * 1000:.2f} ms | "
-        f"{med['raw_erase'] * 1000:.2f} ms | {erase_ratio:.2f}x |\n"
+        f"{med['raw_erase'] * 1000:.2f} ms | {erase_ratio:.2f}x |\n\n"
+        "The raw side runs the same statements (SELECTs of the rows found, then the UPDATEs and "
+        "DELETEs) with the ids known; the store path also follows the foreign keys in Python, "
+        "converts every value to its JSON-ready form (dates, decimals, JSON) and opens its "
+        "connection through SQLAlchemy: a fixed cost per subject of well under a millisecond, "
+        "which dominates when SQLite answers in microseconds.\n"
     )
     print(body)
     write_section(
