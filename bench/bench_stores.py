@@ -259,9 +259,9 @@ def run(rows: int, rounds: int, target: str) -> None:
         "which dominates when SQLite answers in microseconds.\n"
     )
     print(body)
-    write_section(
-        f"stores-{target}", "## Connected stores: one subject in a 1M-row store\n\n" + body
-    )
+    title = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}[target]
+    heading = f"## Connected stores: one subject in a 1M-row store ({title})\n\n"
+    write_section(f"stores-{target}", heading + body)
 
 
 if __name__ == "__main__":
