@@ -310,3 +310,7 @@ def test_a_store_closed_with_an_exception_lets_the_request_complete(mapped_shop,
     assert StoreTask.objects.get(pk=task.pk).status == "excepted"
     assert dsr.timeline.filter(message__contains="closed with an exception").exists()
     mapped_shop.database = path
+    from profiles.models import SubjectKey
+
+    # Closing the request purged its contact data, and the identifiers the store task kept.
+    assert not SubjectKey.objects.filter(subject_id=task.pk).exists()
