@@ -441,3 +441,6 @@ class RetentionExceptionAdmin(admin.ModelAdmin):
     @admin.display(description="kept for", ordering="keep_days")
     def kept_for(self, obj: RetentionException) -> str:
         return wording.period(obj.keep_days)
+
+
+from dsar import stores_admin  # noqa: E402,F401 - registers the store tasks' admin

@@ -31,6 +31,7 @@ from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
 from core.errors import DomainError
 from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
+from dsar.stores_step import stores_archive_files, stores_archive_section
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
 from profiles.models import Subject
@@ -82,6 +83,7 @@ def collect(request: DataSubjectRequest) -> dict[str, Any]:
         "rights": rights_for(request.jurisdiction),
         "supervisory_authorities": supervisory_authorities(request.jurisdiction),
     }
+    data["stores"] = stores_archive_section(request)  # rows from connected SQL stores
     if request.subject_id is None:
         data["found"] = False
         data.update(_processing_summary(data["processing"]))
@@ -458,6 +460,8 @@ def package(data: dict[str, Any]) -> bytes:
         archive.writestr("purposes.csv", _csv(_purpose_rows(data.get("purposes", []))))
         archive.writestr("processing.csv", _csv(data.get("processing", [])))
         archive.writestr("access_history.csv", _csv(data.get("access_history", [])))
+        for path, rows in stores_archive_files(data):
+            archive.writestr(path, _csv(rows))
     return buffer.getvalue()
 
 

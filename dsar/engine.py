@@ -35,6 +35,8 @@ from dsar.models import (
 )
 from dsar.record import request_audit, request_mail, timeline_add
 from dsar.steps import ACTOR, MAX_ATTEMPTS, RUNNERS, Blocked, StepFailed, Waiting
+from dsar.stores_step import STORE_KINDS
+from stores.selectors import stores_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,17 @@ def step_lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CUSTODIA_STEP_LEASE_SECONDS)
 
 
+def plan_steps(kind: str) -> list[str]:
+    """The request's steps: PLANS, with "stores" after "locate" while a connected SQL store
+    is in use (dsar/stores_step.py) for access, portability and erasure."""
+    steps = list(PLANS[kind])
+    if kind in STORE_KINDS and stores_in_use().exists():
+        steps.insert(steps.index("locate") + 1, "stores")
+    return steps
+
+
 def plan_create(request: DataSubjectRequest) -> None:
-    for position, name in enumerate(PLANS[request.kind]):
+    for position, name in enumerate(plan_steps(request.kind)):
         RequestStep.objects.get_or_create(
             request=request, name=name, defaults={"position": position}
         )

@@ -18,6 +18,7 @@ from dsar.models import (
     TimelineEntry,
 )
 from profiles.services.keys import keys_shred
+from stores.models import StoreTask
 
 
 def timeline_add(
@@ -72,6 +73,7 @@ def request_purge_contact(*, request: DataSubjectRequest) -> None:
     unreadable; the PII-free record (kind, dates, outcome, timeline messages) remains as proof."""
     keys = [request.pk, *request.timeline.values_list("pk", flat=True)]
     keys += list(request.system_tasks.values_list("pk", flat=True))
+    keys += list(StoreTask.objects.filter(request_id=request.pk).values_list("pk", flat=True))
     with transaction.atomic():  # readers see the keys and `purged_at` change together
         keys_shred(owner_ids=keys)
         DataSubjectRequest.objects.filter(pk=request.pk).update(purged_at=timezone.now())

@@ -33,6 +33,7 @@ from dsar.models import (
     SystemTask,
 )
 from dsar.record import request_audit, request_mail, request_purge_contact, timeline_add
+from dsar.stores_step import stores_run
 from profiles.models import Event, Identifier, Subject
 from profiles.selectors import subjects_find_by_identifier
 from profiles.services import subject_erase, subject_rectify
@@ -256,6 +257,15 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     return summary
 
 
+def run_stores(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    """The request's part in each connected SQL store, store by store (dsar/stores_step.py):
+    looked up by the subject's identifiers, or the requester's address if none was found."""
+    identifiers = _identifiers(_subject(request))
+    if not identifiers and request.contact_email:
+        identifiers = [{"kind": "email", "value": request.contact_email}]
+    return stores_run(request, identifiers=identifiers, actor=ACTOR)
+
+
 def run_rectify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     subject = _subject(request)
     if subject is None:
@@ -471,6 +481,7 @@ def run_close(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[DataSubjectRequest, RequestStep], dict[str, Any]]] = {
     "locate": run_locate,
     "package": run_package,
+    "stores": run_stores,
     "erase": run_erase,
     "rectify": run_rectify,
     "restrict": run_restrict,

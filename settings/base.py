@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "access",
     "profiles",
     "consent",
+    "stores",
     "dsar",
 ]
 

@@ -1,0 +1,220 @@
+"""Connected stores in the admin: connection settings (passwords typed once, stored encrypted,
+never shown again), a test-connection button, discovery, and the officer's review of each
+proposed dataset (category, identity key and strategy per column) before approval."""
+
+from __future__ import annotations
+
+import copy
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from audit.actors import Actor
+from stores import services
+from stores.connection import error_describe
+from stores.models import ConnectedStore, StoreColumn, StoreDataset
+
+
+class StoreForm(forms.ModelForm):
+    read_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="stored encrypted; leave empty to keep the current one",
+    )
+    write_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="stored encrypted; leave empty to keep the current one",
+    )
+
+    class Meta:
+        model = ConnectedStore
+        fields = [
+            "name",
+            "dialect",
+            "host",
+            "port",
+            "database",
+            "read_user",
+            "read_password",
+            "write_user",
+            "write_password",
+            "timeout_seconds",
+            "table_prefix",
+            "activities",
+            "active",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept = {}
+        if self.instance.pk:
+            self._kept = {
+                "read_password": self.instance.read_password,
+                "write_password": self.instance.write_password,
+            }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name, value in self._kept.items():
+            if not data.get(name):
+                data[name] = value
+        return data
+
+
+@admin.register(ConnectedStore)
+class ConnectedStoreAdmin(admin.ModelAdmin):
+    form = StoreForm
+    change_form_template = "admin/stores/connectedstore/change_form.html"
+    list_display = [
+        "name",
+        "dialect",
+        "database",
+        "active",
+        "last_check_result",
+        "last_discovery_at",
+    ]
+    readonly_fields = ["system", "last_check_at", "last_check_result", "last_discovery_at"]
+    actions = ["check_connection", "discover"]
+
+    def response_change(self, request: HttpRequest, obj: ConnectedStore) -> HttpResponse:
+        if "_check" in request.POST:
+            self._check(request, obj)
+            return HttpResponseRedirect(request.path)
+        if "_discover" in request.POST:
+            self._discover(request, obj)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def _check(self, request: HttpRequest, store: ConnectedStore) -> None:
+        result = services.store_check(store=store, actor=Actor.from_request(request))
+        level = messages.SUCCESS if "ok" in result and "(" not in result else messages.ERROR
+        self.message_user(request, f"{store.name}: {result}", level)
+
+    def _discover(self, request: HttpRequest, store: ConnectedStore) -> None:
+        try:
+            summary = services.store_discover(store=store, actor=Actor.from_request(request))
+        except Exception as exc:  # the store's own failure, shown without its message
+            self.message_user(request, f"{store.name}: {error_describe(exc)}", messages.ERROR)
+            return
+        new = (
+            f", {len(summary['new_columns'])} new personal columns"
+            if summary["new_columns"]
+            else ""
+        )
+        self.message_user(
+            request,
+            f"{store.name}: {summary['tables']} tables, {summary['personal_columns']} personal "
+            f"columns{new}. Review and approve its datasets.",
+        )
+
+    @admin.action(description="Test the connection", permissions=["change"])
+    def check_connection(self, request: HttpRequest, queryset) -> None:
+        for store in queryset:
+            self._check(request, store)
+
+    @admin.action(description="Run discovery (propose the dataset map)", permissions=["change"])
+    def discover(self, request: HttpRequest, queryset) -> None:
+        for store in queryset:
+            self._discover(request, store)
+
+
+class StoreColumnForm(forms.ModelForm):
+    class Meta:
+        model = StoreColumn
+        fields = ["kind", "category", "identity_kind", "strategy"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        column = copy.copy(self.instance)
+        for name in self.Meta.fields:
+            setattr(column, name, data.get(name, getattr(column, name)))
+        problems = services.column_problems(column)
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+
+class StoreColumnInline(admin.TabularInline):
+    model = StoreColumn
+    form = StoreColumnForm
+    extra = 0
+    can_delete = False
+    fields = [
+        "name",
+        "sql_type",
+        "kind",
+        "nullable",
+        "unique",
+        "category",
+        "identity_kind",
+        "strategy",
+        "confidence",
+        "sampled",
+        "matched",
+        "reason",
+        "is_new",
+    ]
+    readonly_fields = [
+        "name",
+        "sql_type",
+        "nullable",
+        "unique",
+        "confidence",
+        "sampled",
+        "matched",
+        "reason",
+        "is_new",
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(StoreDataset)
+class StoreDatasetAdmin(admin.ModelAdmin):
+    """An officer reviews discovery's proposal column by column (the override of a column's
+    strategy is the edit here), then approves: only approved datasets are searched."""
+
+    list_display = ["table", "store", "status", "categories_shown", "approved_by", "approved_at"]
+    list_filter = ["store", "status"]
+    readonly_fields = [
+        "store",
+        "table",
+        "status",
+        "primary_key",
+        "foreign_keys",
+        "approved_at",
+        "approved_by",
+        "discovered_at",
+    ]
+    inlines = [StoreColumnInline]
+    actions = ["approve", "ignore"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="categories")
+    def categories_shown(self, obj: StoreDataset) -> str:
+        return ", ".join(obj.categories)
+
+    @admin.action(description="Approve the reviewed datasets", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset) -> None:
+        actor = Actor.from_request(request)
+        for dataset in queryset.select_related("store"):
+            try:
+                services.dataset_approve(dataset=dataset, actor=actor)
+            except ValidationError as invalid:
+                self.message_user(
+                    request, f"{dataset}: {'; '.join(invalid.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{dataset}: approved")
+
+    @admin.action(description="Ignore (no personal data)", permissions=["change"])
+    def ignore(self, request: HttpRequest, queryset) -> None:
+        actor = Actor.from_request(request)
+        for dataset in queryset.select_related("store"):
+            services.dataset_ignore(dataset=dataset, actor=actor)

@@ -1,0 +1,335 @@
+"""A subject's rows in one store: found from the identity-key columns, then by following
+foreign keys across the approved tables; exported as JSON-ready rows, or erased column by
+column in an order the foreign keys allow.
+
+Erasure is idempotent: a new value is written only where it differs from the stored one
+(masks are constants, a keyed hash is never hashed again), so a step that runs twice after a
+crash changes nothing more.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+HASH_PREFIX = "h:"
+TEXT_MASK = "[erased]"
+MASKS: dict[str, Any] = {
+    "number": 0,
+    "date": dt.date(1970, 1, 1),
+    "datetime": dt.datetime(1970, 1, 1),
+    "json": "{}",
+    "bool": False,
+    "binary": b"",
+}
+CHUNK = 500
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    kind: str
+    nullable: bool = True
+    strategy: str = "keep"
+    identity_kind: str = ""
+    max_length: int | None = None
+
+
+@dataclass
+class TablePlan:
+    name: str
+    primary_key: list[str]
+    foreign_keys: list[dict[str, str]]
+    columns: list[ColumnPlan] = field(default_factory=list)
+
+    def column(self, name: str) -> ColumnPlan | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def deletes_rows(self) -> bool:
+        return any(c.strategy == "delete_row" for c in self.columns)
+
+
+@dataclass
+class Found:
+    """The subject's rows per table (as tuples in the table's column order)."""
+
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+
+_SELECTS: dict[tuple[Any, ...], str] = {}
+
+
+class _Sql:
+    """Statements written for the store's driver (SQLAlchemy's quoting, the driver's placeholder
+    style) and run on the connection's DB-API cursor, inside the connection's transaction: the
+    per-subject work is a handful of indexed lookups, so building and compiling expression
+    trees would cost more than the database does. Only identifiers from the approved map are
+    put in the text (quoted); every value is a bound parameter."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.cursor = conn.connection.cursor()
+        self.quote = conn.dialect.identifier_preparer.quote
+        self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self.dialect = conn.dialect.name
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+        self.cursor.execute(sql, params)
+        return self.cursor
+
+    def _in(self, column: str, count: int) -> str:
+        return f"{self.quote(column)} IN ({', '.join([self.mark] * count)})"
+
+    def select_in(self, plan: TablePlan, lookups: list[tuple[str, list[Any]]]) -> list[Any]:
+        shape = (self.dialect, plan.name, tuple(c.name for c in plan.columns))
+        shape += tuple((column, len(values)) for column, values in lookups)
+        sql = _SELECTS.get(shape)
+        if sql is None:
+            columns = ", ".join(self.quote(c.name) for c in plan.columns)
+            where = " OR ".join(self._in(column, len(values)) for column, values in lookups)
+            sql = f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
+            if len(_SELECTS) < 10_000:
+                _SELECTS[shape] = sql
+        params = tuple(v for _, values in lookups for v in values)
+        return [tuple(row) for row in self._run(sql, params).fetchall()]
+
+    def _where_key(self, plan: TablePlan, row: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+        names = [c.name for c in plan.columns]
+        keys = plan.primary_key or names
+        where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
+        return where, tuple(row[names.index(k)] for k in keys)
+
+    def update(self, plan: TablePlan, row: tuple[Any, ...], values: dict[str, Any]) -> int:
+        where, key = self._where_key(plan, row)
+        sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
+        sql = f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+        return self._run(sql, (*values.values(), *key)).rowcount or 0
+
+    def delete(self, plan: TablePlan, row: tuple[Any, ...]) -> int:
+        where, key = self._where_key(plan, row)
+        sql = f"DELETE FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
+        return self._run(sql, key).rowcount or 0
+
+
+def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]]:
+    values: dict[str, set[str]] = {}
+    for identifier in identifiers:
+        value = str(identifier.get("value", "")).strip()
+        if not value:
+            continue
+        kind = identifier.get("kind", "")
+        found = values.setdefault(kind, set())
+        found.add(value)
+        if kind == "email":
+            found.add(value.lower())
+    return {k: sorted(v) for k, v in values.items()}
+
+
+def rows_find(
+    conn: Connection, plans: list[TablePlan], identifiers: Iterable[dict[str, str]]
+) -> Found:
+    """Rows holding one of the identifiers in an identity-key column, then every row of an
+    approved table whose foreign key points at a row already found (to a fixed point)."""
+    lookup = _lookup_values(identifiers)
+    by_name = {p.name: p for p in plans}
+    found = Found()
+    keys: dict[str, set[tuple[Any, ...]]] = {}
+
+    def add(plan: TablePlan, rows: list[Any]) -> bool:
+        seen = keys.setdefault(plan.name, set())
+        names = [c.name for c in plan.columns]
+        key_at = [names.index(k) for k in plan.primary_key] or list(range(len(names)))
+        grew = False
+        for row in rows:
+            key = tuple(row[i] for i in key_at)
+            if key not in seen:
+                seen.add(key)
+                found.rows.setdefault(plan.name, []).append(tuple(row))
+                grew = True
+        return grew
+
+    sql = _Sql(conn)
+    for plan in plans:
+        lookups = [
+            (c.name, lookup[c.identity_kind])
+            for c in plan.columns
+            if c.identity_kind and lookup.get(c.identity_kind)
+        ]
+        if lookups:
+            add(plan, sql.select_in(plan, lookups))
+    done: set[tuple[str, str, int]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for plan in plans:
+            for fk in plan.foreign_keys:
+                parent = by_name.get(fk["table"])
+                if parent is None or not found.rows.get(parent.name):
+                    continue
+                parent_rows = found.rows[parent.name]
+                marker = (plan.name, fk["column"], len(parent_rows))
+                if marker in done:
+                    continue
+                done.add(marker)
+                at = [c.name for c in parent.columns].index(fk["references"])
+                values = sorted({r[at] for r in parent_rows if r[at] is not None}, key=str)
+                for start in range(0, len(values), CHUNK):
+                    chunk = values[start : start + CHUNK]
+                    rows = sql.select_in(plan, [(fk["column"], chunk)])
+                    changed = add(plan, rows) or changed
+    return found
+
+
+def _plain(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "json" and isinstance(value, (str, bytes)):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value if isinstance(value, str) else base64.b64encode(value).decode()
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def rows_export(found: Found, plans: list[TablePlan]) -> dict[str, list[dict[str, Any]]]:
+    """The found rows as JSON-ready dicts per table (dates ISO 8601, decimals exact, bytes
+    base64, JSON columns parsed)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for plan in plans:
+        rows = found.rows.get(plan.name)
+        if rows:
+            out[plan.name] = [
+                {c.name: _plain(v, c.kind) for c, v in zip(plan.columns, row, strict=True)}
+                for row in rows
+            ]
+    return out
+
+
+def keyed_hash(key: str, value: Any, max_length: int | None) -> str:
+    digest = hmac.new(key.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+    size = 64 if max_length is None else max(8, min(64, max_length - len(HASH_PREFIX)))
+    return HASH_PREFIX + digest[:size]
+
+
+def masked(col: ColumnPlan, value: Any, key: str) -> Any:
+    """The erased value of a column for a stored value (idempotent: erased stays erased)."""
+    if col.strategy == "set_null":
+        return None
+    if col.strategy == "hash":
+        if value is None or (isinstance(value, str) and value.startswith(HASH_PREFIX)):
+            return value
+        return keyed_hash(key, value, col.max_length)
+    if col.kind == "text":
+        if col.max_length is not None and col.max_length < len(TEXT_MASK):
+            return "x" * col.max_length
+        return TEXT_MASK
+    return MASKS.get(col.kind)
+
+
+def _same(old: Any, new: Any, kind: str) -> bool:
+    if old is None or new is None:
+        return old is new
+    if kind == "json":
+        old = json.loads(old) if isinstance(old, (str, bytes)) else old
+        new = json.loads(new) if isinstance(new, str) else new
+        return old == new
+    if kind == "datetime" and isinstance(old, dt.datetime):
+        return old.replace(tzinfo=None) == new
+    if kind == "date" and isinstance(old, dt.datetime):
+        return old.date() == new
+    if kind == "bool":
+        return bool(old) == bool(new)
+    if isinstance(old, str) and isinstance(new, (dt.date, int, float)):
+        return old == str(new) or old.startswith(str(new))  # SQLite keeps dates as text
+    return bool(old == new)
+
+
+def _order(plans: list[TablePlan]) -> list[TablePlan]:
+    """Parents before children (a child has a foreign key to its parent)."""
+    by_name = {p.name: p for p in plans}
+    ordered: list[TablePlan] = []
+    visiting: set[str] = set()
+
+    def visit(plan: TablePlan) -> None:
+        if plan in ordered or plan.name in visiting:
+            return
+        visiting.add(plan.name)
+        for fk in plan.foreign_keys:
+            parent = by_name.get(fk["table"])
+            if parent is not None and parent is not plan:
+                visit(parent)
+        ordered.append(plan)
+
+    for plan in plans:
+        visit(plan)
+    return ordered
+
+
+def rows_erase(conn: Connection, plans: list[TablePlan], found: Found, key: str) -> dict[str, Any]:
+    """Apply each column's strategy to the found rows, in the caller's transaction: updates
+    parents first, then deletes children first. A child whose parent row is deleted loses its
+    link (NULL) or, where the link cannot be NULL, its row. Returns PII-free counts."""
+    ordered = _order(plans)
+    deleting = {p.name for p in ordered if p.deletes_rows and found.rows.get(p.name)}
+    for plan in ordered:
+        for fk in plan.foreign_keys:
+            if fk["table"] in deleting and plan.name not in deleting and found.rows.get(plan.name):
+                link = plan.column(fk["column"])
+                if link is not None and not link.nullable:
+                    deleting.add(plan.name)
+    counts: dict[str, Any] = {"updated": {}, "deleted": {}}
+    for plan in ordered:
+        if plan.name in deleting or not found.rows.get(plan.name):
+            continue
+        unlink = {fk["column"] for fk in plan.foreign_keys if fk["table"] in deleting}
+        changed = _update_rows(_Sql(conn), plan, found.rows[plan.name], key, unlink)
+        if changed:
+            counts["updated"][plan.name] = changed
+    sql = _Sql(conn)
+    for plan in reversed(ordered):
+        if plan.name not in deleting:
+            continue
+        deleted = 0
+        for row in found.rows[plan.name]:
+            deleted += sql.delete(plan, row)
+        if deleted:
+            counts["deleted"][plan.name] = deleted
+    return counts
+
+
+def _update_rows(
+    sql: _Sql, plan: TablePlan, rows: list[tuple[Any, ...]], key: str, unlink: set[str]
+) -> int:
+    targets = [
+        (i, c)
+        for i, c in enumerate(plan.columns)
+        if c.strategy in ("set_null", "mask", "hash") or c.name in unlink
+    ]
+    changed = 0
+    for row in rows:
+        values: dict[str, Any] = {}
+        for i, col in targets:
+            new = None if col.name in unlink else masked(col, row[i], key)
+            if not _same(row[i], new, col.kind):
+                values[col.name] = new
+        if values:
+            changed += sql.update(plan, row, values)
+    return changed
