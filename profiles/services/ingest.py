@@ -39,6 +39,7 @@ from profiles.services.identity import (
     subjects_merge,
 )
 
+_CATEGORIES = tuple(DataCategory.values)  # .values builds a new list on every access
 SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be re-imported."
 
 
@@ -121,10 +122,8 @@ def _parse_attributes(raw: Any) -> list[tuple[str, str, str]]:
         if not key or not key.replace("_", "").isalnum() or len(key) > 64:
             raise _bad("Attribute keys are short slugs (letters, digits, _).", "attributes")
         category = item.get("category") or default_category(key)
-        if category not in DataCategory.values:
-            raise _bad(
-                f"Attribute category must be one of {', '.join(DataCategory.values)}.", "attributes"
-            )
+        if category not in _CATEGORIES:
+            raise _bad(f"Attribute category must be one of {', '.join(_CATEGORIES)}.", "attributes")
         value = item.get("value")
         if value is None or isinstance(value, (dict, list)):
             raise _bad("Attribute values are strings, numbers or booleans.", "attributes")

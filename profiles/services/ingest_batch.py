@@ -168,24 +168,42 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
     return plan
 
 
+Row = dict[str, Any]  # attname -> value, values of encrypted fields already sealed
+
+
+def _sealed(
+    model: type[models.Model], name: str, value: Any, row_id: uuid.UUID, owner: Subject
+) -> str:
+    cipher, key_id = owner.data_cipher()
+    field_ = model._meta.get_field(name)
+    return field_.seal(value, row_id=row_id, cipher=cipher, key_id=key_id)  # type: ignore[union-attr]
+
+
 @dataclass
 class _Rows:
-    """The rows of a bulk write, built in memory (values encrypted on insert)."""
+    """The rows of a bulk write, built in memory as column values (values encrypted here)."""
 
     source: System | None
     now: dt.datetime
-    subjects: list[Subject] = field(default_factory=list)
-    keys: list[SubjectKey] = field(default_factory=list)
-    identifiers: list[Identifier] = field(default_factory=list)
-    attributes: list[Attribute] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    subjects: list[Row] = field(default_factory=list)
+    keys: list[Row] = field(default_factory=list)
+    identifiers: list[Row] = field(default_factory=list)
+    attributes: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
 
     def new_subject(self, region: str) -> Subject:
         subject = Subject(id=uuid.uuid4(), region=region)
         key_row, key = SubjectKey.build_for(subject.pk)
         subject.remember_data_key(key, key_row.key_id)
-        self.subjects.append(subject)
-        self.keys.append(key_row)
+        self.subjects.append({"id": subject.pk, "region": region})
+        self.keys.append(
+            {
+                "subject_id": subject.pk,
+                "key_id": key_row.key_id,
+                "wrapped_key": key_row.wrapped_key,
+                "master_version": key_row.master_version,
+            }
+        )
         return subject
 
     def add(
@@ -199,46 +217,33 @@ class _Rows:
         (an existing key keeps its row id, so the upsert re-encrypts it in place) and events.
         Returns the field names its audit event lists."""
         changed: set[str] = set()
+        source_id = self.source.pk if self.source else None
+        common = {"subject_id": subject.pk, "source_id": source_id}
         for kind, normalized, index, verified in record.identifiers:
             if (kind, index) in held:
                 continue
             held.add((kind, index))
+            pk = uuid.uuid4()
+            value = _sealed(Identifier, "value", normalized, pk, subject)
             self.identifiers.append(
-                Identifier(
-                    subject=subject,
-                    kind=kind,
-                    value=normalized,
-                    value_index=index,
-                    region=subject.region,
-                    source=self.source,
-                    verified=verified,
-                )
+                {"id": pk, **common, "kind": kind, "value": value, "value_index": index}
+                | {"region": subject.region, "verified": verified}
             )
             changed.add(f"identifier.{kind}")
         for key, value, category in record.attributes:
+            pk = attribute_ids.get(key) or uuid.uuid4()
             self.attributes.append(
-                Attribute(
-                    id=attribute_ids.get(key) or uuid.uuid4(),
-                    subject=subject,
-                    key=key,
-                    value=value,
-                    category=category,
-                    match_index=matching.match_index(key, value),
-                    source=self.source,
-                    collected_at=self.now,
-                )
+                {"id": pk, **common, "key": key, "category": category}
+                | {"value": _sealed(Attribute, "value", value, pk, subject)}
+                | {"match_index": matching.match_index(key, value), "collected_at": self.now}
             )
             changed.add(f"attribute.{key}")
         for name, payload, when in record.events:
+            pk = uuid.uuid4()
             self.events.append(
-                Event(
-                    subject=subject,
-                    name=name,
-                    payload=payload,
-                    occurred_at=when,
-                    source=self.source,
-                    dedup_key=event_dedup_key(name, when, payload),
-                )
+                {"id": pk, **common, "name": name, "occurred_at": when}
+                | {"payload": _sealed(Event, "payload", payload, pk, subject)}
+                | {"dedup_key": event_dedup_key(name, when, payload)}
             )
             changed.add("events")
         return changed
@@ -250,42 +255,68 @@ class _Rows:
         rows_insert(
             Attribute,
             self.attributes,
-            update=("value", "category", "match_index", "source", "collected_at"),
+            update=("value", "category", "match_index", "source_id", "collected_at"),
         )
         rows_insert(Event, self.events, ignore_conflicts=True)
 
 
+# Column types whose Python values the database driver cannot take as they are.
+_CONVERTED = {"UUIDField", "DateTimeField", "ForeignKey", "BinaryField", "JSONField"}
+
+
 def rows_insert(
     model: type[models.Model],
-    objs: Sequence[models.Model],
+    rows: Sequence[Row],
     *,
     update: Sequence[str] = (),
     ignore_conflicts: bool = False,
 ) -> None:
-    """Insert `objs` with one prepared statement run for every row (executemany): field
-    values go through `pre_save` (encryption, auto dates) as in `save()`. `update`: a row
-    whose primary key exists gets these fields updated (INSERT ... ON CONFLICT (pk) DO UPDATE);
+    """Insert rows given as {attname: value} (the same keys in every row; encrypted values
+    sealed already) in one statement: one multi-row INSERT on PostgreSQL, one prepared
+    statement run per row (executemany) on SQLite. A column the rows leave out takes the
+    field's default (auto dates: now), computed once. `update`: a row whose primary key
+    exists gets these columns updated (INSERT ... ON CONFLICT (pk) DO UPDATE);
     `ignore_conflicts`: a row breaking a unique constraint is skipped."""
-    if not objs:
+    if not rows:
         return
+    now = timezone.now()
     quote = connection.ops.quote_name
     # An auto-increment primary key is left to the database, as bulk_create does.
     fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
-    columns = ", ".join(quote(f.column) for f in fields)
-    table = quote(model._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - our names
-    if update:
-        targets = [model._meta.get_field(name).column for name in update]  # type: ignore[union-attr]
-        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in targets)
-        sql += f" ON CONFLICT ({quote(model._meta.pk.column)}) DO UPDATE SET {sets}"  # type: ignore[union-attr]
-    elif ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
-    rows = [
-        tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields) for obj in objs
+    defaults = {
+        f.attname: now
+        if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)
+        else f.get_default()
+        for f in fields
+        if f.attname not in rows[0]
+    }
+    prep = [(f.attname, f.get_internal_type() in _CONVERTED, f) for f in fields]
+    values = [
+        tuple(
+            f.get_db_prep_value(v, connection, prepared=False) if convert else v
+            for name, convert, f in prep
+            for v in (row.get(name, defaults.get(name)),)
+        )
+        for row in rows
     ]
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    one = f"({', '.join(['%s'] * len(fields))})"
+    conflict = ""
+    if update:
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        conflict = f" ON CONFLICT ({quote(model._meta.pk.column)}) DO UPDATE SET {sets}"  # type: ignore[union-attr]
+    elif ignore_conflicts:
+        conflict = " ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            sql = (
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(values))}{conflict}"  # noqa: S608 - our names
+            )
+            cursor.execute(sql, [v for row in values for v in row])
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES {one}{conflict}"  # noqa: S608 - our names
+            cursor.executemany(sql, values)
 
 
 def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
