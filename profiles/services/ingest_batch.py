@@ -260,7 +260,7 @@ class _Rows:
         rows_insert(Event, self.events, ignore_conflicts=True)
 
 
-# Column types whose Python values the database driver cannot take as they are.
+# Column types whose Python values SQLite's driver cannot take as they are (psycopg can).
 _CONVERTED = {"UUIDField", "DateTimeField", "ForeignKey", "BinaryField", "JSONField"}
 
 
@@ -272,51 +272,49 @@ def rows_insert(
     ignore_conflicts: bool = False,
 ) -> None:
     """Insert rows given as {attname: value} (the same keys in every row; encrypted values
-    sealed already) in one statement: one multi-row INSERT on PostgreSQL, one prepared
-    statement run per row (executemany) on SQLite. A column the rows leave out takes the
-    field's default (auto dates: now), computed once. `update`: a row whose primary key
-    exists gets these columns updated (INSERT ... ON CONFLICT (pk) DO UPDATE);
+    sealed already) in one statement: INSERT ... SELECT FROM unnest(column arrays) on
+    PostgreSQL, one prepared statement run per row (executemany) on SQLite. A column the rows
+    leave out takes the field's default (auto dates: now), computed once. `update`: a row
+    whose primary key exists gets these columns updated (ON CONFLICT (pk) DO UPDATE);
     `ignore_conflicts`: a row breaking a unique constraint is skipped."""
     if not rows:
         return
-    now = timezone.now()
     quote = connection.ops.quote_name
     # An auto-increment primary key is left to the database, as bulk_create does.
     fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    now = timezone.now()
     defaults = {
         f.attname: now
-        if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
         else f.get_default()
         for f in fields
         if f.attname not in rows[0]
     }
-    prep = [(f.attname, f.get_internal_type() in _CONVERTED, f) for f in fields]
-    values = [
-        tuple(
-            f.get_db_prep_value(v, connection, prepared=False) if convert else v
-            for name, convert, f in prep
-            for v in (row.get(name, defaults.get(name)),)
-        )
-        for row in rows
-    ]
-    table = quote(model._meta.db_table)
-    columns = ", ".join(quote(f.column) for f in fields)
-    one = f"({', '.join(['%s'] * len(fields))})"
+    columns = [[row.get(f.attname, defaults.get(f.attname)) for row in rows] for f in fields]
     conflict = ""
     if update:
         sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-        conflict = f" ON CONFLICT ({quote(model._meta.pk.column)}) DO UPDATE SET {sets}"  # type: ignore[union-attr]
+        pk = quote(model._meta.pk.column)  # type: ignore[union-attr]
+        conflict = f" ON CONFLICT ({pk}) DO UPDATE SET {sets}"
     elif ignore_conflicts:
         conflict = " ON CONFLICT DO NOTHING"
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = (
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(values))}{conflict}"  # noqa: S608 - our names
-            )
-            cursor.execute(sql, [v for row in values for v in row])
-        else:
-            sql = f"INSERT INTO {table} ({columns}) VALUES {one}{conflict}"  # noqa: S608 - our names
-            cursor.executemany(sql, values)
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            sql = f"{head} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - our names
+            cursor.execute(sql, columns)
+            return
+        for n, f in enumerate(fields):
+            if f.get_internal_type() in _CONVERTED:
+                prep = f.get_db_prep_value
+                columns[n] = [prep(v, connection, prepared=False) for v in columns[n]]
+        placeholders = ", ".join(["%s"] * len(fields))
+        cursor.executemany(
+            f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
+        )
 
 
 def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
