@@ -256,6 +256,7 @@ def test_an_import_chunk_needs_the_same_queries_for_5_or_60_people(
     """Query budget of one chunk (set-based: it must not grow with the chunk's lines). 60:
     the audit append (bulk_create) stays one statement under Django's 999-parameter SQLite
     batches; the profile rows are one statement whatever the size."""
+
     def run(records: list[dict], budget: int) -> ImportJob:
         body = ("\n".join(json.dumps(r) for r in records) + "\n").encode()
         job = import_job_create(stream=io.BytesIO(body), actor=ACTOR)
