@@ -301,12 +301,13 @@ def rows_insert(
     head = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
     )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-            sql = f"{head} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - our names
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"{head} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - our names
+        with _server_binding_cursor() as cursor:
             cursor.execute(sql, columns)
-            return
+        return
+    with connection.cursor() as cursor:
         for n, f in enumerate(fields):
             if f.get_internal_type() in _CONVERTED:
                 prep = f.get_db_prep_value
@@ -315,6 +316,16 @@ def rows_insert(
         cursor.executemany(
             f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
         )
+
+
+def _server_binding_cursor() -> Any:
+    """A PostgreSQL cursor binding parameters on the server (column arrays are sent as
+    arrays by psycopg's C dumpers, not quoted into the SQL text as Django's default client
+    cursor does), wrapped like every Django cursor (query log, execute wrappers)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
 
 
 def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
