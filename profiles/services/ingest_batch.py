@@ -335,9 +335,10 @@ def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
         return {}
     subjects = {
         s.pk: s
-        for s in Subject.objects.select_for_update().filter(
-            pk__in=list(ids), status=Subject.Status.ACTIVE
-        )
+        # Locked in one order (primary key), so two imports never wait on each other in a cycle.
+        for s in Subject.objects.select_for_update()
+        .filter(pk__in=list(ids), status=Subject.Status.ACTIVE)
+        .order_by("pk")
     }
     if len(subjects) != len(ids):
         raise ChunkRaced("a subject changed while the chunk was planned")
