@@ -309,13 +309,25 @@ def rows_insert(
         return
     with connection.cursor() as cursor:
         for n, f in enumerate(fields):
-            if f.get_internal_type() in _CONVERTED:
-                prep = f.get_db_prep_value
-                columns[n] = [prep(v, connection, prepared=False) for v in columns[n]]
+            columns[n] = _for_sqlite(f, columns[n])
         placeholders = ", ".join(["%s"] * len(fields))
         cursor.executemany(
             f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
         )
+
+
+def _for_sqlite(f: models.Field, values: list[Any]) -> list[Any]:
+    """Column values as SQLite's driver takes them (as `get_db_prep_value` converts them)."""
+    kind = f.get_internal_type()
+    target = f.target_field.get_internal_type() if kind == "ForeignKey" else kind  # type: ignore[attr-defined]
+    if target == "UUIDField":
+        return [v.hex if isinstance(v, uuid.UUID) else v for v in values]
+    if kind == "DateTimeField":
+        adapt = connection.ops.adapt_datetimefield_value
+        return [adapt(v) for v in values]
+    if kind in _CONVERTED:
+        return [f.get_db_prep_value(v, connection, prepared=False) for v in values]
+    return values
 
 
 def _server_binding_cursor() -> Any:
