@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import time
 
 from common import POSTGRES_URL, machine, setup_django, write_section
@@ -60,6 +61,7 @@ def run(n: int, vendor: str) -> None:
     with connection.schema_editor() as editor:
         editor.create_model(RawRow)
 
+    load = os.getloadavg()[0]
     baseline_records = _records(n, 0)
     started = time.perf_counter()
     with transaction.atomic():
@@ -101,7 +103,8 @@ one existing person are written together (one INSERT per table, attributes upser
 one audit append), and only merges, probable matches, identities of another region and repeated
 people go through the one-by-one upsert. The same file imported a second time names only
 existing people (every line an update). Baseline: plain inserts of the same rows in clear, one
-statement per row, same run ({machine()}).
+statement per row, same run ({machine()}; load average {load:.1f} when the run started: the
+machine is shared, compare figures within this table only).
 
 | | records/s | ratio to baseline |
 |---|---|---|
