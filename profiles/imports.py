@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from celery import current_app
 from django.conf import settings
@@ -141,26 +141,14 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
 
 
 def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:
-    """Validate the chunk's lines, create the certainly-new people in bulk, then upsert the
-    others one by one (matching, merges, reviews) in their order; commit with the progress."""
+    """Validate the chunk's lines, write the certainly-new people and certain updates together
+    (set-based), then upsert the others one by one (matching, merges, reviews) in their order;
+    commit with the progress. A query budget that does not grow with the chunk's size, except
+    for the lines that need the one-by-one path."""
     from profiles import services
 
-    imported = failed = 0
     with transaction.atomic():
-        parsed: list[tuple[int, dict, object]] = []
-        for line_no, raw in lines:
-            if not raw.strip():
-                continue
-            try:
-                # The API's JSON rules: a deep line or NUL text is a line error, not a crash.
-                record = json_loads_checked(raw)
-                one = services.parse_record(record, default_region=job.region)
-                services.region_check(region=one.region, actor=actor)
-                parsed.append((line_no, record, one))
-            except ParseError:
-                failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
-            except DomainError as exc:
-                failed += _error_of(job, line_no, exc)
+        parsed, failed = _chunk_parse(job, lines, actor)
         records = [p for _, _, p in parsed]
         suppressed = services.suppressed_among(records)
         for n in sorted(suppressed):
@@ -168,15 +156,17 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
                 job, parsed[n][0], services.IdentitySuppressed(services.SUPPRESSED_MESSAGE)
             )
         kept = [n for n in range(len(parsed)) if n not in suppressed]
-        fast, slow = services.upsert_partition([records[n] for n in kept])
+        plan = services.upsert_partition([records[n] for n in kept])
+        slow = plan.slow
         try:
             with transaction.atomic():
-                services.subjects_create_batch(
-                    records=[records[kept[n]] for n in fast], actor=actor, source=job.source
+                services.subjects_upsert_batch(
+                    records=[records[n] for n in kept], plan=plan, actor=actor, source=job.source
                 )
-            imported += len(fast)
+            imported = len(plan.fast)
         except IntegrityError:
-            slow = sorted(fast + slow)  # a concurrent writer created one of them: one by one
+            imported = 0  # a concurrent writer got to one of them first: all one by one
+            slow = sorted(plan.fast + plan.slow)
         for n in slow:
             line_no, record, _ = parsed[kept[n]]
             try:
@@ -191,6 +181,31 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
             failed=F("failed") + failed,
             lease_expires_at=timezone.now() + timezone.timedelta(seconds=LEASE_SECONDS),
         )
+
+
+def _chunk_parse(
+    job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor
+) -> tuple[list[tuple[int, dict, Any]], int]:
+    """The chunk's valid lines (line number, record, parsed record) and how many failed
+    (each failure recorded as a line error)."""
+    from profiles import services
+
+    parsed: list[tuple[int, dict, Any]] = []
+    failed = 0
+    for line_no, raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            # The API's JSON rules: a deep line or NUL text is a line error, not a crash.
+            record = json_loads_checked(raw)
+            one = services.parse_record(record, default_region=job.region)
+            services.region_check(region=one.region, actor=actor)
+            parsed.append((line_no, record, one))
+        except ParseError:
+            failed += _line_error(job, line_no, "malformed_json", "The line is not valid JSON.")
+        except DomainError as exc:
+            failed += _error_of(job, line_no, exc)
+    return parsed, failed
 
 
 def _error_of(job: ImportJob, line_no: int, exc: DomainError) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -61,8 +62,15 @@ def normalize(kind: str, value: str, *, default_region: str | None = None) -> st
 
 def blind_index(kind: str, normalized_value: str) -> str:
     """HMAC-SHA256 of kind + normalized value under the blind-index key (hex)."""
-    message = f"{kind}\x00{normalized_value}".encode()
-    return hmac.new(blind_index_key(), message, hashlib.sha256).hexdigest()
+    mac = _keyed_hmac(blind_index_key()).copy()
+    mac.update(f"{kind}\x00{normalized_value}".encode())
+    return mac.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed_hmac(key: bytes) -> hmac.HMAC:
+    # The keyed state is computed once and copied per value (same digest as hmac.new(key, msg)).
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def index_of(kind: str, value: str, *, default_region: str | None = None) -> str:

@@ -64,13 +64,23 @@ class EncryptedFieldMixin:
         return models.TextField().db_type(connection)
 
     def _aad(self, instance: Any, key_id: object) -> bytes:
+        return self._aad_of(instance._meta.label_lower, instance.pk, key_id)
+
+    def _aad_of(self, label: str, row_id: object, key_id: object) -> bytes:
         # Same bytes as aead.associated_data(model, field, row id, key id); the constant head
         # "custodia|<model>|<field>|" is built once per model instead of once per value.
-        label = instance._meta.label_lower
         head = self._aad_heads.get(label)
         if head is None:
             head = self._aad_heads[label] = f"custodia|{label}|{self.name}|"
-        return f"{head}{instance.pk}|{key_id}".encode()
+        return f"{head}{row_id}|{key_id}".encode()
+
+    def seal(self, value: Any, *, row_id: object, cipher: Any, key_id: object) -> str:
+        """The stored form of `value` in row `row_id` of this field's model, exactly as
+        `pre_save` writes it (bulk inserts that build rows without model instances)."""
+        label = self.model._meta.label_lower  # type: ignore[attr-defined]
+        return _Sealed(
+            aead.encrypt(self.encode(value), key=cipher, aad=self._aad_of(label, row_id, key_id))
+        )
 
     def encode(self, value: Any) -> bytes:
         return str(value).encode()

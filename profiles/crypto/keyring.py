@@ -82,4 +82,10 @@ def master_keyring() -> MasterKeyring:
 
 
 def blind_index_key() -> bytes:
-    return _decode_key(settings.CUSTODIA_BLIND_INDEX_KEY, "CUSTODIA_BLIND_INDEX_KEY")
+    return _blind_index_key(settings.CUSTODIA_BLIND_INDEX_KEY)
+
+
+@lru_cache(maxsize=4)
+def _blind_index_key(text: str) -> bytes:
+    # Decoded once per configured value (imports compute several indexes per line).
+    return _decode_key(text, "CUSTODIA_BLIND_INDEX_KEY")

@@ -19,7 +19,11 @@ from profiles.services.ingest import (
     parse_record,
     subject_create,
     subject_upsert,
-    subjects_create_batch,
+)
+from profiles.services.ingest_batch import (
+    ChunkPlan,
+    ChunkRaced,
+    subjects_upsert_batch,
     suppressed_among,
     upsert_partition,
 )
@@ -34,6 +38,8 @@ from profiles.services.sharing import subject_share
 __all__ = [
     "KNOWN_REGIONS",
     "SUPPRESSED_MESSAGE",
+    "ChunkPlan",
+    "ChunkRaced",
     "IdentitySuppressed",
     "ParsedRecord",
     "RegionNotAllowed",
@@ -52,8 +58,8 @@ __all__ = [
     "subject_share",
     "subject_shred",
     "subject_upsert",
-    "subjects_create_batch",
     "subjects_merge",
+    "subjects_upsert_batch",
     "suppressed_among",
     "upsert_partition",
 ]

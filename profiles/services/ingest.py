@@ -7,19 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.actors import Actor
-from audit.services import audit_record_many, audit_subject_action
+from audit.services import audit_subject_action
 from core.errors import DomainError
 from core.regions import KNOWN_REGIONS
 from profiles import matching
@@ -41,6 +39,7 @@ from profiles.services.identity import (
     subjects_merge,
 )
 
+_CATEGORIES = tuple(DataCategory.values)  # .values builds a new list on every access
 SUPPRESSED_MESSAGE = "This identity was erased and is suppressed; it cannot be re-imported."
 
 
@@ -84,11 +83,19 @@ def parse_record(record: Any, *, default_region: str = "") -> ParsedRecord:
     region = str(record.get("region") or default_region or "").upper()
     if region not in KNOWN_REGIONS:
         raise _bad(f"Unknown or missing region; use one of {', '.join(KNOWN_REGIONS)}.", "region")
-    identifiers = []
-    raw_identifiers = record.get("identifiers") or []
-    if not isinstance(raw_identifiers, list) or not raw_identifiers:
+    return ParsedRecord(
+        region=region,
+        identifiers=_parse_identifiers(record.get("identifiers") or [], region),
+        attributes=_parse_attributes(record.get("attributes") or {}),
+        events=_parse_events(record.get("events") or []),
+    )
+
+
+def _parse_identifiers(raw: Any, region: str) -> list[tuple[str, str, str, bool]]:
+    if not isinstance(raw, list) or not raw:
         raise _bad("At least one identifier is required.", "identifiers")
-    for item in raw_identifiers:
+    identifiers = []
+    for item in raw:
         if not isinstance(item, dict) or item.get("kind") not in IDENTIFIER_KINDS:
             raise _bad(
                 f"Identifier kind must be one of {', '.join(IDENTIFIER_KINDS)}.", "identifiers"
@@ -101,30 +108,34 @@ def parse_record(record: Any, *, default_region: str = "") -> ParsedRecord:
         identifiers.append(
             (kind, normalized, blind_index(kind, normalized), bool(item.get("verified")))
         )
-    attributes = []
-    raw_attributes = record.get("attributes") or {}
-    if isinstance(raw_attributes, dict):
-        raw_attributes = [{"key": k, "value": v} for k, v in raw_attributes.items()]
-    if not isinstance(raw_attributes, list):
+    return identifiers
+
+
+def _parse_attributes(raw: Any) -> list[tuple[str, str, str]]:
+    if isinstance(raw, dict):
+        raw = [{"key": k, "value": v} for k, v in raw.items()]
+    if not isinstance(raw, list):
         raise _bad("Attributes must be an object or a list.", "attributes")
-    for item in raw_attributes:
+    attributes = []
+    for item in raw:
         key = str(item.get("key", "")) if isinstance(item, dict) else ""
         if not key or not key.replace("_", "").isalnum() or len(key) > 64:
             raise _bad("Attribute keys are short slugs (letters, digits, _).", "attributes")
         category = item.get("category") or default_category(key)
-        if category not in DataCategory.values:
-            raise _bad(
-                f"Attribute category must be one of {', '.join(DataCategory.values)}.", "attributes"
-            )
+        if category not in _CATEGORIES:
+            raise _bad(f"Attribute category must be one of {', '.join(_CATEGORIES)}.", "attributes")
         value = item.get("value")
         if value is None or isinstance(value, (dict, list)):
             raise _bad("Attribute values are strings, numbers or booleans.", "attributes")
         attributes.append((key, str(value), category))
-    events = []
-    raw_events = record.get("events") or []
-    if not isinstance(raw_events, list):
+    return attributes
+
+
+def _parse_events(raw: Any) -> list[tuple[str, Any, dt.datetime]]:
+    if not isinstance(raw, list):
         raise _bad("Events must be a list.", "events")
-    for item in raw_events:
+    events = []
+    for item in raw:
         if not isinstance(item, dict) or not str(item.get("name", "")).strip():
             raise _bad("Each event needs a name.", "events")
         occurred = item.get("occurred_at")
@@ -137,9 +148,7 @@ def parse_record(record: Any, *, default_region: str = "") -> ParsedRecord:
         if not isinstance(payload, (dict, list)):
             raise _bad("Event payload must be a JSON object or array.", "events")
         events.append((str(item["name"])[:100], payload, when or timezone.now()))
-    return ParsedRecord(
-        region=region, identifiers=identifiers, attributes=attributes, events=events
-    )
+    return events
 
 
 def default_category(key: str) -> str:
@@ -325,171 +334,6 @@ def _events_add(subject: Subject, parsed: ParsedRecord, source: System | None) -
         )
         return True
     return False
-
-
-def suppressed_among(records: list[ParsedRecord]) -> set[int]:
-    """Positions of the records carrying an erased (suppressed) identity: one query."""
-    pairs = {(kind, index) for r in records for kind, _n, index, _v in r.identifiers}
-    if not pairs:
-        return set()
-    condition = Q()
-    for kind, index in pairs:
-        condition |= Q(kind=kind, value_index=index)
-    hit = set(SuppressedIdentity.objects.filter(condition).values_list("kind", "value_index"))
-    return {
-        n
-        for n, r in enumerate(records)
-        if any((kind, index) in hit for kind, _n, index, _v in r.identifiers)
-    }
-
-
-def _signals(record: ParsedRecord) -> set[tuple[str, str]]:
-    return {
-        (key, index)
-        for key, value, _category in record.attributes
-        if (index := matching.match_index(key, value))
-    }
-
-
-def upsert_partition(records: list[ParsedRecord]) -> tuple[list[int], list[int]]:
-    """Split a batch into records that are certainly new people, with nothing to match, merge
-    or review (created together by `subjects_create_batch`), and the others (run one by one
-    through `subject_upsert`, after the first group, in their original order).
-
-    A record is certainly new when none of its identifiers exists or appears in another record
-    of the batch, none of its matching signals appears in another record of the batch, and no
-    existing subject scores at or above the review threshold against it. Four queries."""
-    pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
-    signals = [_signals(r) for r in records]
-    every_pair = [p for ps in pairs for p in ps]
-    every_signal = [s for ss in signals for s in ss]
-    seen_pairs = Counter(every_pair)
-    seen_signals = Counter(every_signal)
-    existing: set[tuple[str, str]] = set()
-    if every_pair:
-        condition = Q()
-        for kind, index in set(every_pair):
-            condition |= Q(kind=kind, value_index=index)
-        existing = set(Identifier.objects.filter(condition).values_list("kind", "value_index"))
-    candidates: dict[tuple[str, str], set[uuid.UUID]] = {}
-    if every_signal:
-        condition = Q()
-        for key, index in set(every_signal):
-            condition |= Q(key=key, match_index=index)
-        for subject_id, key, index in Attribute.objects.filter(
-            condition, subject__status=Subject.Status.ACTIVE
-        ).values_list("subject_id", "key", "match_index"):
-            candidates.setdefault((key, index), set()).add(subject_id)
-    fast: list[int] = []
-    slow: list[int] = []
-    for n in range(len(records)):
-        keys_by_subject: dict[uuid.UUID, set[str]] = {}
-        for key, index in signals[n]:
-            for subject_id in candidates.get((key, index), ()):
-                keys_by_subject.setdefault(subject_id, set()).add(key)
-        best = max((matching.score(keys) for keys in keys_by_subject.values()), default=0.0)
-        certain = (
-            not (pairs[n] & existing)
-            and all(seen_pairs[p] == 1 for p in pairs[n])
-            and all(seen_signals[s] == 1 for s in signals[n])
-            and best < settings.CUSTODIA_MATCH_REVIEW
-        )
-        (fast if certain else slow).append(n)
-    return fast, slow
-
-
-def _new_subject_rows(
-    subject: Subject, record: ParsedRecord, source: System | None, now: dt.datetime
-) -> tuple[tuple[list[Identifier], list[Attribute], list[Event]], set[str]]:
-    """The identifier, attribute and event rows of a new subject from its record (a repeated
-    identity once), and the field names its audit event lists."""
-    changed: set[str] = set()
-    identifiers: list[Identifier] = []
-    attributes: list[Attribute] = []
-    events: list[Event] = []
-    unique = {
-        (kind, index): (kind, norm, index, ver) for kind, norm, index, ver in record.identifiers
-    }
-    for kind, normalized, index, verified in unique.values():
-        identifiers.append(
-            Identifier(
-                subject=subject,
-                kind=kind,
-                value=normalized,
-                value_index=index,
-                region=subject.region,
-                source=source,
-                verified=verified,
-            )
-        )
-        changed.add(f"identifier.{kind}")
-    for key_name, value, category in record.attributes:
-        attributes.append(
-            Attribute(
-                subject=subject,
-                key=key_name,
-                value=value,
-                category=category,
-                match_index=matching.match_index(key_name, value),
-                source=source,
-                collected_at=now,
-            )
-        )
-        changed.add(f"attribute.{key_name}")
-    for name, payload, when in record.events:
-        events.append(
-            Event(
-                subject=subject,
-                name=name,
-                payload=payload,
-                occurred_at=when,
-                source=source,
-                dedup_key=event_dedup_key(name, when, payload),
-            )
-        )
-        changed.add("events")
-    return (identifiers, attributes, events), changed
-
-
-def subjects_create_batch(
-    *, records: list[ParsedRecord], actor: Actor, source: System | None = None
-) -> list[UpsertResult]:
-    """Create one new subject per record, all at once (bulk inserts, one audit append): for
-    records `upsert_partition` found certainly new. Same rows, encryption and audit events as
-    `subject_upsert` would write for them. Call inside a transaction."""
-    now = timezone.now()
-    subjects, keys, identifiers, attributes, events, audits = [], [], [], [], [], []
-    for record in records:
-        region_check(region=record.region, actor=actor)
-        subject = Subject(id=uuid.uuid4(), region=record.region)
-        key_row, key = SubjectKey.build_for(subject.pk)
-        subject.remember_data_key(key, key_row.key_id)
-        subjects.append(subject)
-        keys.append(key_row)
-        (its_identifiers, its_attributes, its_events), changed = _new_subject_rows(
-            subject, record, source, now
-        )
-        identifiers += its_identifiers
-        attributes += its_attributes
-        events += its_events
-        audits.append(
-            {
-                "action": "profiles.subject.create",
-                "object_type": "profiles.subject",
-                "object_id": subject.pk,
-                "subject_id": subject.pk,
-                "region": subject.region,
-                "fields": changed,
-            }
-        )
-    with transaction.atomic():
-        Subject.objects.bulk_create(subjects)
-        SubjectKey.objects.bulk_create(keys)
-        Identifier.objects.bulk_create(identifiers)
-        Attribute.objects.bulk_create(attributes)
-        Event.objects.bulk_create(events, ignore_conflicts=True)
-        audit_record_many(actor=actor, entries=audits)
-    return [UpsertResult(subject_id=s.pk, created=True) for s in subjects]
 
 
 def event_dedup_key(name: str, when: dt.datetime, payload: Any) -> str:

@@ -1,0 +1,422 @@
+"""Set-based import of a chunk of parsed records (bulk NDJSON imports): the identities and
+matching signals of the whole chunk are looked up in a few queries, the records that certainly
+name a new person or certainly update one existing person are written together (bulk inserts
+and upserts, one audit append), and only the others (merges, probable matches, identities held
+in another region, the same person twice in the chunk) go one by one through `subject_upsert`.
+The outcome equals importing the chunk line by line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from audit.actors import Actor
+from audit.services import audit_record_many
+from profiles import matching
+from profiles.models import (
+    Attribute,
+    Event,
+    Identifier,
+    Subject,
+    SubjectKey,
+    SuppressedIdentity,
+    System,
+)
+from profiles.services.guards import region_check
+from profiles.services.ingest import ParsedRecord, event_dedup_key
+
+Pair = tuple[str, str]  # (identifier kind, blind index) or (attribute key, match index)
+Holder = tuple[str, uuid.UUID, str]  # region, subject id, subject status
+
+
+class ChunkRaced(IntegrityError):
+    """A subject the plan updates was merged, erased or deleted by another writer meanwhile:
+    roll the bulk write back and import the records one by one."""
+
+
+@dataclass
+class ChunkPlan:
+    """How a chunk is written: positions of certainly new people (`new`), of certain updates
+    of one existing subject (`existing`, position to subject id), and the others (`slow`), to
+    run one by one through `subject_upsert`, after the bulk write, in file order."""
+
+    new: list[int] = field(default_factory=list)
+    existing: dict[int, uuid.UUID] = field(default_factory=dict)
+    slow: list[int] = field(default_factory=list)
+
+    @property
+    def fast(self) -> list[int]:
+        return sorted([*self.new, *self.existing])
+
+
+def suppressed_among(records: Sequence[ParsedRecord]) -> set[int]:
+    """Positions of the records carrying an erased (suppressed) identity: one query."""
+    pairs = {(kind, index) for r in records for kind, _n, index, _v in r.identifiers}
+    if not pairs:
+        return set()
+    rows = SuppressedIdentity.objects.filter(
+        value_index__in={index for _kind, index in pairs}
+    ).values_list("kind", "value_index")
+    hit = {(kind, index) for kind, index in rows if (kind, index) in pairs}
+    return {
+        n
+        for n, r in enumerate(records)
+        if any((kind, index) in hit for kind, _n, index, _v in r.identifiers)
+    }
+
+
+def _signals(record: ParsedRecord) -> set[Pair]:
+    return {
+        (key, index)
+        for key, value, _category in record.attributes
+        if (index := matching.match_index(key, value))
+    }
+
+
+def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
+    """Who holds each identity, in any region (one query, blind index IN)."""
+    found: dict[Pair, list[Holder]] = {}
+    if not pairs:
+        return found
+    rows = Identifier.objects.filter(value_index__in={index for _k, index in pairs}).values_list(
+        "kind", "value_index", "region", "subject_id", "subject__status"
+    )
+    for kind, index, region, subject_id, status in rows:
+        if (kind, index) in pairs:
+            found.setdefault((kind, index), []).append((region, subject_id, status))
+    return found
+
+
+def _signal_holders(signals: set[Pair]) -> dict[Pair, set[uuid.UUID]]:
+    """The active subjects holding each matching signal (one query, match index IN)."""
+    found: dict[Pair, set[uuid.UUID]] = {}
+    if not signals:
+        return found
+    rows = Attribute.objects.filter(
+        match_index__in={index for _k, index in signals}, subject__status=Subject.Status.ACTIVE
+    ).values_list("key", "match_index", "subject_id")
+    for key, index, subject_id in rows:
+        if (key, index) in signals:
+            found.setdefault((key, index), set()).add(subject_id)
+    return found
+
+
+def _named_subject(
+    region: str, pairs: set[Pair], holders: dict[Pair, list[Holder]]
+) -> uuid.UUID | Literal[False] | None:
+    """The one active subject of the record's region its identities name, None for nobody,
+    False when they name several, one in another region, or one that is not active."""
+    named = set()
+    for pair in pairs:
+        for holder_region, subject_id, status in holders.get(pair, ()):
+            if holder_region != region or status != Subject.Status.ACTIVE:
+                return False
+            named.add(subject_id)
+    if len(named) > 1:
+        return False
+    return next(iter(named), None)
+
+
+def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
+    """Split a chunk into certainly new people, certain updates and the others. Two queries.
+
+    A record is certain when none of its identities or matching signals appears in another
+    record of the chunk, its attribute keys are distinct, and its identities name no subject
+    (new: then no existing subject may score at or above the review threshold against it) or
+    exactly one active subject of its region that no other record names and that holds no
+    matching signal of another record (update: nothing done one by one can touch it)."""
+    pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
+    signals = [_signals(r) for r in records]
+    seen_pairs = Counter(p for ps in pairs for p in ps)
+    seen_signals = Counter(s for ss in signals for s in ss)
+    holders = _identity_holders(set(seen_pairs))
+    signal_holders = _signal_holders(set(seen_signals))
+    best = matching.best_scores(signals, signal_holders)
+    candidate_of: dict[uuid.UUID, set[int]] = {}  # subject -> records whose signals it holds
+    for n, record_signals in enumerate(signals):
+        for signal in record_signals:
+            for holder_id in signal_holders.get(signal, ()):
+                candidate_of.setdefault(holder_id, set()).add(n)
+    named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]
+    named_count = Counter(named)
+    plan = ChunkPlan()
+    for n, record in enumerate(records):
+        subject_id = named[n]
+        certain = (
+            subject_id is not False
+            and all(seen_pairs[p] == 1 for p in pairs[n])
+            and all(seen_signals[s] == 1 for s in signals[n])
+            and len({key for key, _v, _c in record.attributes}) == len(record.attributes)
+        )
+        if certain and subject_id is None and best[n] < settings.CUSTODIA_MATCH_REVIEW:
+            plan.new.append(n)
+        elif certain and subject_id and named_count[subject_id] == 1:
+            if candidate_of.get(subject_id, {n}) <= {n}:
+                plan.existing[n] = subject_id
+            else:
+                plan.slow.append(n)
+        else:
+            plan.slow.append(n)
+    return plan
+
+
+Row = dict[str, Any]  # attname -> value, values of encrypted fields already sealed
+
+
+def _sealed(
+    model: type[models.Model], name: str, value: Any, row_id: uuid.UUID, owner: Subject
+) -> str:
+    cipher, key_id = owner.data_cipher()
+    field_ = model._meta.get_field(name)
+    return field_.seal(value, row_id=row_id, cipher=cipher, key_id=key_id)  # type: ignore[union-attr]
+
+
+@dataclass
+class _Rows:
+    """The rows of a bulk write, built in memory as column values (values encrypted here)."""
+
+    source: System | None
+    now: dt.datetime
+    subjects: list[Row] = field(default_factory=list)
+    keys: list[Row] = field(default_factory=list)
+    identifiers: list[Row] = field(default_factory=list)
+    attributes: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
+
+    def new_subject(self, region: str) -> Subject:
+        subject = Subject(id=uuid.uuid4(), region=region)
+        key_row, key = SubjectKey.build_for(subject.pk)
+        subject.remember_data_key(key, key_row.key_id)
+        self.subjects.append({"id": subject.pk, "region": region})
+        self.keys.append(
+            {
+                "subject_id": subject.pk,
+                "key_id": key_row.key_id,
+                "wrapped_key": key_row.wrapped_key,
+                "master_version": key_row.master_version,
+            }
+        )
+        return subject
+
+    def add(
+        self,
+        subject: Subject,
+        record: ParsedRecord,
+        held: set[Pair],
+        attribute_ids: dict[str, uuid.UUID],
+    ) -> set[str]:
+        """Rows of one record for `subject`: identities it does not hold yet, its attributes
+        (an existing key keeps its row id, so the upsert re-encrypts it in place) and events.
+        Returns the field names its audit event lists."""
+        changed: set[str] = set()
+        source_id = self.source.pk if self.source else None
+        common = {"subject_id": subject.pk, "source_id": source_id}
+        for kind, normalized, index, verified in record.identifiers:
+            if (kind, index) in held:
+                continue
+            held.add((kind, index))
+            pk = uuid.uuid4()
+            value = _sealed(Identifier, "value", normalized, pk, subject)
+            self.identifiers.append(
+                {"id": pk, **common, "kind": kind, "value": value, "value_index": index}
+                | {"region": subject.region, "verified": verified}
+            )
+            changed.add(f"identifier.{kind}")
+        for key, value, category in record.attributes:
+            pk = attribute_ids.get(key) or uuid.uuid4()
+            self.attributes.append(
+                {"id": pk, **common, "key": key, "category": category}
+                | {"value": _sealed(Attribute, "value", value, pk, subject)}
+                | {"match_index": matching.match_index(key, value), "collected_at": self.now}
+            )
+            changed.add(f"attribute.{key}")
+        for name, payload, when in record.events:
+            pk = uuid.uuid4()
+            self.events.append(
+                {"id": pk, **common, "name": name, "occurred_at": when}
+                | {"payload": _sealed(Event, "payload", payload, pk, subject)}
+                | {"dedup_key": event_dedup_key(name, when, payload)}
+            )
+            changed.add("events")
+        return changed
+
+    def write(self) -> None:
+        rows_insert(Subject, self.subjects)
+        rows_insert(SubjectKey, self.keys)
+        rows_insert(Identifier, self.identifiers)
+        rows_insert(
+            Attribute,
+            self.attributes,
+            update=("value", "category", "match_index", "source_id", "collected_at"),
+        )
+        rows_insert(Event, self.events, ignore_conflicts=True)
+
+
+# Column types whose Python values SQLite's driver cannot take as they are (psycopg can).
+_CONVERTED = {"UUIDField", "DateTimeField", "ForeignKey", "BinaryField", "JSONField"}
+
+
+def rows_insert(
+    model: type[models.Model],
+    rows: Sequence[Row],
+    *,
+    update: Sequence[str] = (),
+    ignore_conflicts: bool = False,
+) -> None:
+    """Insert rows given as {attname: value} (the same keys in every row; encrypted values
+    sealed already) in one statement: INSERT ... SELECT FROM unnest(column arrays) on
+    PostgreSQL, one prepared statement run per row (executemany) on SQLite. A column the rows
+    leave out takes the field's default (auto dates: now), computed once. `update`: a row
+    whose primary key exists gets these columns updated (ON CONFLICT (pk) DO UPDATE);
+    `ignore_conflicts`: a row breaking a unique constraint is skipped."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    # An auto-increment primary key is left to the database, as bulk_create does.
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    now = timezone.now()
+    defaults = {
+        f.attname: now
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        else f.get_default()
+        for f in fields
+        if f.attname not in rows[0]
+    }
+    columns = [[row.get(f.attname, defaults.get(f.attname)) for row in rows] for f in fields]
+    conflict = ""
+    if update:
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        pk = quote(str(model._meta.pk.column if model._meta.pk else "id"))
+        conflict = f" ON CONFLICT ({pk}) DO UPDATE SET {sets}"
+    elif ignore_conflicts:
+        conflict = " ON CONFLICT DO NOTHING"
+    column_list = ", ".join(quote(str(f.column)) for f in fields)
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({column_list})"
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        sql = f"{head} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - our names
+        with _server_binding_cursor() as cursor:
+            cursor.execute(sql, columns)
+        return
+    with connection.cursor() as cursor:
+        for n, f in enumerate(fields):
+            columns[n] = _for_sqlite(f, columns[n])
+        placeholders = ", ".join(["%s"] * len(fields))
+        cursor.executemany(
+            f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
+        )
+
+
+def _for_sqlite(f: models.Field, values: list[Any]) -> list[Any]:
+    """Column values as SQLite's driver takes them (as `get_db_prep_value` converts them)."""
+    kind = f.get_internal_type()
+    target = f.target_field.get_internal_type() if kind == "ForeignKey" else kind  # type: ignore[attr-defined]
+    if target == "UUIDField":
+        return [v.hex if isinstance(v, uuid.UUID) else v for v in values]
+    if kind == "DateTimeField":
+        adapt = connection.ops.adapt_datetimefield_value
+        return [adapt(v) for v in values]
+    if kind in _CONVERTED:
+        return [f.get_db_prep_value(v, connection, prepared=False) for v in values]
+    return values
+
+
+def _server_binding_cursor() -> Any:
+    """A PostgreSQL cursor binding parameters on the server (column arrays are sent as
+    arrays by psycopg's C dumpers, not quoted into the SQL text as Django's default client
+    cursor does), wrapped like every Django cursor (query log, execute wrappers)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    wrapper: Any = connection  # _prepare_cursor is Django's own hook, not in the stubs
+    return wrapper._prepare_cursor(cast(Any, ServerBindingCursor)(connection.connection))
+
+
+def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
+    """The subjects a plan updates, locked (no merge or erasure runs meanwhile), still active,
+    with their data keys loaded in one query; raises ChunkRaced if one changed meanwhile."""
+    if not ids:
+        return {}
+    subjects = {
+        s.pk: s
+        # Locked in one order (primary key), so two imports never wait on each other in a cycle.
+        for s in Subject.objects.select_for_update()
+        .filter(pk__in=list(ids), status=Subject.Status.ACTIVE)
+        .order_by("pk")
+    }
+    if len(subjects) != len(ids):
+        raise ChunkRaced("a subject changed while the chunk was planned")
+    Subject.data_keys_load(subjects.values())
+    return subjects
+
+
+def _held_by(subject_ids: set[uuid.UUID]) -> tuple[dict[uuid.UUID, set[Pair]], dict[Any, Any]]:
+    """The identities and attribute row ids (by key) the subjects hold: two queries."""
+    held: dict[uuid.UUID, set[Pair]] = {sid: set() for sid in subject_ids}
+    attribute_ids: dict[uuid.UUID, dict[str, uuid.UUID]] = {sid: {} for sid in subject_ids}
+    if subject_ids:
+        for sid, kind, index in Identifier.objects.filter(
+            subject_id__in=list(subject_ids)
+        ).values_list("subject_id", "kind", "value_index"):
+            held[sid].add((kind, index))
+        for sid, key, pk in Attribute.objects.filter(subject_id__in=list(subject_ids)).values_list(
+            "subject_id", "key", "id"
+        ):
+            attribute_ids[sid][key] = pk
+    return held, attribute_ids
+
+
+def subjects_upsert_batch(
+    *,
+    records: Sequence[ParsedRecord],
+    plan: ChunkPlan,
+    actor: Actor,
+    source: System | None = None,
+) -> list[uuid.UUID]:
+    """Write the plan's certain records all at once: new subjects with their keys, added
+    identities, attributes (inserted or updated in place), events (a repeated one is not
+    added twice), and one audit event per subject (create or update, field names only) in
+    one append. Same rows, encryption and audit events as `subject_upsert` line by line.
+
+    Raises IntegrityError (ChunkRaced included) when a concurrent writer created one of the
+    identities or changed one of the subjects meanwhile: roll back, run them one by one.
+    Returns the subject ids, in the order of `plan.fast`. Call inside a transaction."""
+    for n in plan.fast:
+        region_check(region=records[n].region, actor=actor)
+    now = timezone.now()
+    existing = _subjects_locked(set(plan.existing.values()))
+    held, attribute_ids = _held_by(set(existing))
+    rows = _Rows(source=source, now=now)
+    audits, ids = [], []
+    for n in plan.fast:
+        subject_id = plan.existing.get(n)
+        subject = existing[subject_id] if subject_id else rows.new_subject(records[n].region)
+        changed = rows.add(
+            subject,
+            records[n],
+            held.get(subject.pk, set()),
+            attribute_ids.get(subject.pk, {}),
+        )
+        ids.append(subject.pk)
+        audits.append(
+            {
+                "action": "profiles.subject.update" if subject_id else "profiles.subject.create",
+                "object_type": "profiles.subject",
+                "object_id": subject.pk,
+                "subject_id": subject.pk,
+                "region": subject.region,
+                "fields": changed,
+            }
+        )
+    with transaction.atomic():
+        rows.write()
+        audit_record_many(actor=actor, entries=audits)
+    return ids
