@@ -4,7 +4,6 @@ permissions and region scope is cached (access/principals.py) and re-checked on 
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -26,7 +25,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         prefix = tokens.parse_prefix(raw)
         if prefix is None:
             raise exceptions.AuthenticationFailed("Malformed API token.")
-        generation, token = principals.cached_token(raw)
+        generation, token, used_recently = principals.cached_token(raw, prefix)
         if token is None:
             token = _load(prefix)
             if token is not None and tokens.matches(raw, token.token_hash):
@@ -41,8 +40,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         ):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         # At most one write a minute per token, whatever the number of web processes.
-        if cache.add(f"access:token-used:{token.token_prefix}", 1, timeout=60) and (
-            token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60
+        if (
+            not used_recently
+            and principals.token_use_note(prefix)
+            and (token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60)
         ):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

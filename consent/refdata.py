@@ -28,11 +28,15 @@ class RefData:
     property_purposes: dict[int, list[Any]]  # property id -> its Purposes, by slug
     webhooks: list[Any] = field(default_factory=list)  # active ConsentWebhooks
 
+    def __post_init__(self) -> None:
+        by_region: dict[str, Any] = {}
+        for jurisdiction in self.jurisdictions.values():  # the first regime naming a region
+            for region in jurisdiction.regions:
+                by_region.setdefault(region, jurisdiction)
+        object.__setattr__(self, "_by_region", by_region)
+
     def jurisdiction_of_region(self, region: str) -> Any | None:
-        for jurisdiction in self.jurisdictions.values():
-            if region in jurisdiction.regions:
-                return jurisdiction
-        return None
+        return self._by_region.get(region)  # type: ignore[attr-defined]
 
 
 _lock = threading.Lock()
