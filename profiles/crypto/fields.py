@@ -55,7 +55,7 @@ class EncryptedFieldMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", True)
         super().__init__(*args, **kwargs)
-        self._aad_heads: dict[str, str] = {}
+        self._aad_heads: dict[type, str] = {}
 
     def get_internal_type(self) -> str:
         return "TextField"
@@ -66,10 +66,10 @@ class EncryptedFieldMixin:
     def _aad(self, instance: Any, key_id: object) -> bytes:
         # Same bytes as aead.associated_data(model, field, row id, key id); the constant head
         # "custodia|<model>|<field>|" is built once per model instead of once per value.
-        label = instance._meta.label_lower
-        head = self._aad_heads.get(label)
+        cls = instance.__class__
+        head = self._aad_heads.get(cls)
         if head is None:
-            head = self._aad_heads[label] = f"custodia|{label}|{self.name}|"
+            head = self._aad_heads[cls] = f"custodia|{instance._meta.label_lower}|{self.name}|"
         return f"{head}{instance.pk}|{key_id}".encode()
 
     def encode(self, value: Any) -> bytes:
