@@ -25,7 +25,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         prefix = tokens.parse_prefix(raw)
         if prefix is None:
             raise exceptions.AuthenticationFailed("Malformed API token.")
-        generation, token, used_recently = principals.cached_token(raw, prefix)
+        generation, token = principals.cached_token(raw)
         if token is None:
             token = _load(prefix)
             if token is not None and tokens.matches(raw, token.token_hash):
@@ -39,13 +39,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             or not token.user.is_active
         ):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
-        # At most one write a minute per token, whatever the number of web processes.
+        # At most one write a minute per token, whatever the number of web processes; the
+        # cached entry carries the time written, so a request in between reads nothing more.
         if (
-            not used_recently
-            and principals.token_use_note(prefix)
-            and (token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60)
-        ):
+            token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60
+        ) and principals.token_use_note(prefix):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+            principals.cache_token(generation, raw, token)
         return token.user, token
 
     def authenticate_header(self, request):

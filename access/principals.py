@@ -48,16 +48,14 @@ def _used_key(prefix: str) -> str:
     return f"access:token-used:{prefix}"
 
 
-def cached_token(raw_token: str, prefix: str) -> tuple[str, Any, bool]:
-    """(generation, the cached token with its user or None, whether the token's use was noted
-    in the last minute), in one cache round trip. An entry cached under another generation
-    than the current one is never returned."""
-    key, used_key = _key(raw_token), _used_key(prefix)
-    found = cache.get_many([GENERATION_KEY, key, used_key])
+def cached_token(raw_token: str) -> tuple[str, Any]:
+    """(generation, the cached token with its user, or None), in one cache round trip. An
+    entry cached under another generation than the current one is never returned."""
+    key = _key(raw_token)
+    found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY) or principal_generation()
     entry = found.get(key)
-    token = entry[1] if entry is not None and entry[0] == generation else None
-    return generation, token, used_key in found
+    return generation, entry[1] if entry is not None and entry[0] == generation else None
 
 
 def cache_token(generation: str, raw_token: str, token: Any) -> None:
