@@ -4,7 +4,6 @@ permissions and region scope is cached (access/principals.py) and re-checked on 
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -40,11 +39,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             or not token.user.is_active
         ):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
-        # At most one write a minute per token, whatever the number of web processes.
-        if cache.add(f"access:token-used:{token.token_prefix}", 1, timeout=60) and (
+        # At most one write a minute per token, whatever the number of web processes; the
+        # cached entry carries the time written, so a request in between reads nothing more.
+        if (
             token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60
-        ):
+        ) and principals.token_use_note(prefix):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+            principals.cache_token(generation, raw, token)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -37,19 +37,36 @@ def principal_generation_bump(**_: Any) -> None:
     transaction.on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None))
 
 
-def _key(generation: str, raw_token: str) -> str:
-    return f"access:principal:{generation}:{hashlib.sha256(raw_token.encode()).hexdigest()}"
+USED_TTL_SECONDS = 60
+
+
+def _key(raw_token: str) -> str:
+    return f"access:principal:{hashlib.sha256(raw_token.encode()).hexdigest()}"
+
+
+def _used_key(prefix: str) -> str:
+    return f"access:token-used:{prefix}"
 
 
 def cached_token(raw_token: str) -> tuple[str, Any]:
-    """(generation, the cached token with its user, or None)."""
-    generation = principal_generation()
-    return generation, cache.get(_key(generation, raw_token))
+    """(generation, the cached token with its user, or None), in one cache round trip. An
+    entry cached under another generation than the current one is never returned."""
+    key = _key(raw_token)
+    found = cache.get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY) or principal_generation()
+    entry = found.get(key)
+    return generation, entry[1] if entry is not None and entry[0] == generation else None
 
 
 def cache_token(generation: str, raw_token: str, token: Any) -> None:
-    """Cache a token whose user carries its permissions and region scope already loaded."""
-    cache.set(_key(generation, raw_token), token, timeout=TTL_SECONDS)
+    """Cache a token whose user carries its permissions and region scope already loaded, under
+    the generation read before it was loaded."""
+    cache.set(_key(raw_token), (generation, token), timeout=TTL_SECONDS)
+
+
+def token_use_note(prefix: str) -> bool:
+    """True for the first use of a token in a minute (whatever the number of processes)."""
+    return cache.add(_used_key(prefix), 1, timeout=USED_TTL_SECONDS)
 
 
 def connect_invalidation() -> None:

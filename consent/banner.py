@@ -24,6 +24,7 @@ from consent.models import (
 from consent.refdata import refdata
 from consent.selectors import jurisdiction_for_region
 from consent.services import (
+    ChainHead,
     ConsentEntry,
     Proof,
     consent_record,
@@ -85,19 +86,29 @@ def banner_texts(language: str) -> dict[str, str]:
 
 def visitor_choices(*, visitor_id: str) -> dict[str, dict[str, Any]]:
     """The visitor's current choices; expired grants are left out so the banner asks again."""
-    rows = (
-        CurrentConsent.objects.filter(subject__isnull=True, visitor_id=visitor_id)
-        .exclude(state=GRANTED, expires_at__lt=timezone.now())
-        .select_related("purpose")
+    return _visitor_state(visitor_id)[0]
+
+
+def _visitor_state(visitor_id: str) -> tuple[dict[str, dict[str, Any]], ChainHead]:
+    """The visitor's current choices and the head of their ledger chain, in one query: every
+    record of a visitor updates its purpose's projection row, so the newest projection row
+    points at the chain's last record."""
+    rows = CurrentConsent.objects.filter(subject__isnull=True, visitor_id=visitor_id).values_list(
+        "purpose_id", "state", "gpc", "recorded_at", "expires_at", "record__hash"
     )
-    return {
-        row.purpose.slug: {
-            "state": row.state,
-            "gpc": row.gpc,
-            "recorded_at": row.recorded_at.isoformat(),
+    slugs = {p.pk: p.slug for p in refdata().purposes.values()}
+    now, choices, head = timezone.now(), {}, ChainHead()
+    for purpose_id, state, gpc, recorded_at, expires_at, record_hash in rows:
+        if head.recorded_at is None or recorded_at > head.recorded_at:
+            head = ChainHead(recorded_at=recorded_at, hash=record_hash)
+        if state == GRANTED and expires_at is not None and expires_at < now:
+            continue
+        choices[slugs[purpose_id]] = {
+            "state": state,
+            "gpc": gpc,
+            "recorded_at": recorded_at.isoformat(),
         }
-        for row in rows
-    }
+    return choices, head
 
 
 def _apply_gpc(
@@ -246,7 +257,7 @@ def banner_record_choices(
         # Under the visitor's lock: a retry sent while the first request is still in flight
         # sees what that one wrote, so an unchanged choice is not recorded twice.
         visitor_lock(visitor_id=visitor_id)
-        current = visitor_choices(visitor_id=visitor_id)
+        current, head = _visitor_state(visitor_id)
         entries = []
         for slug, state in choices.items():
             purpose = purposes[slug]
@@ -298,6 +309,7 @@ def banner_record_choices(
             visitor_id=visitor_id,
             region=region,
             lock_held=True,
+            chain_head=head,
         )
     if records:
         visitor_choices_follow(visitor_id=visitor_id)  # an identified visitor's choices follow

@@ -30,11 +30,15 @@ class RefData:
     # property id -> Google Consent Mode type -> purpose slugs (ConsentModeMapping)
     consent_mode: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        by_region: dict[str, Any] = {}
+        for jurisdiction in self.jurisdictions.values():  # the first regime naming a region
+            for region in jurisdiction.regions:
+                by_region.setdefault(region, jurisdiction)
+        object.__setattr__(self, "_by_region", by_region)
+
     def jurisdiction_of_region(self, region: str) -> Any | None:
-        for jurisdiction in self.jurisdictions.values():
-            if region in jurisdiction.regions:
-                return jurisdiction
-        return None
+        return self._by_region.get(region)  # type: ignore[attr-defined]
 
 
 _lock = threading.Lock()

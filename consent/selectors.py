@@ -4,6 +4,7 @@ data map / Art. 30 record of processing activities."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -124,12 +125,9 @@ def may_process(*, subject: Any, purpose: Purpose, at: dt.datetime | None = None
     return _decide(*choice, purpose, jurisdiction, when)
 
 
-def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] | None:
-    """The subject's region, jurisdiction override and current choice for `purpose` (from the
-    projection, never cached), in one statement: None if no such subject. Unscoped: the caller
-    checks the region (`_subject_in_scope`-style) before answering. Written as one plain SQL
-    read because it is the decision API's only query, and building two ORM querysets cost more
-    than the rest of the request."""
+@functools.cache
+def _subject_consent_sql(vendor: str) -> str:
+    """The statement of `subject_consent_now`, built once per database vendor."""
     from django.db import connection
 
     from profiles.models import Subject
@@ -141,7 +139,7 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
         name: quote(columns[name])
         for name in ("subject", "purpose", "state", "recorded_at", "gpc", "record")
     }
-    sql = " ".join(
+    return " ".join(
         [
             f"SELECT s.{quote('region')}, s.{quote('jurisdiction')},",
             f"c.{column['state']}, c.{column['recorded_at']}, c.{column['gpc']},",
@@ -150,8 +148,23 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
             f"AND c.{column['purpose']} = %s WHERE s.{quote('id')} = %s",
         ]
     )
+
+
+def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] | None:
+    """The subject's region, jurisdiction override and current choice for `purpose` (from the
+    projection, never cached), in one statement: None if no such subject. Unscoped: the caller
+    checks the region (`_subject_in_scope`-style) before answering. Written as one plain SQL
+    read because it is the decision API's only query, and building two ORM querysets cost more
+    than the rest of the request."""
+    from django.db import connection
+
+    from profiles.models import Subject
+
+    sql = _subject_consent_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [purpose.pk, subjects.pk.get_db_prep_value(subject_id, connection)])
+        cursor.execute(
+            sql, [purpose.pk, Subject._meta.pk.get_db_prep_value(subject_id, connection)]
+        )
         row = cursor.fetchone()
     if row is None:
         return None
@@ -170,16 +183,27 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
     }
 
 
-def may_process_now(*, subject_id: Any, purpose: Purpose, who: Any) -> Decision | None:
+def may_process_now(*, subject_id: Any, purpose: Purpose | str, who: Any) -> Decision | None:
     """`may_process` now, for a subject id, in one query: None if the subject does not exist
-    or lies outside `who`'s regions (consent readers need no profile permission)."""
+    or lies outside `who`'s regions (consent readers need no profile permission). `purpose` may
+    be a slug (NotFoundError if unknown, before the subject is read)."""
     from access.scoping import region_allowed
 
+    data = refdata()  # one version check for the purpose and the jurisdiction
+    if isinstance(purpose, str):
+        purpose = _purpose_of(data, purpose)
     row = subject_consent_now(subject_id=subject_id, purpose=purpose)
     if row is None or not region_allowed(who, row["region"]):
         return None
-    override = refdata().jurisdictions.get(row["jurisdiction"]) if row["jurisdiction"] else None
-    jurisdiction = in_force(override) if override else jurisdiction_for_region(row["region"])
+    found = (
+        data.jurisdictions.get(row["jurisdiction"]) if row["jurisdiction"] else None
+    ) or data.jurisdiction_of_region(row["region"])
+    if found is None:
+        raise NotFoundError(
+            f"No jurisdiction covers region {row['region']}.", code="unknown_region"
+        )
+    # A state law not yet in force falls back to its fallback regime (point in time).
+    jurisdiction = found if found.in_force(timezone.localdate()) else in_force(found)
     return _decide(
         row["state"],
         row["recorded_at"],
@@ -282,7 +306,11 @@ def subject_choices_now(*, subject_id: Any) -> dict[str, dict[str, Any]]:
 
 
 def purpose_get(slug: str) -> Purpose:
-    purpose = refdata().purposes.get(slug)
+    return _purpose_of(refdata(), slug)
+
+
+def _purpose_of(data: Any, slug: str) -> Purpose:
+    purpose = data.purposes.get(slug)
     if purpose is None:
         raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
     return purpose

@@ -172,6 +172,14 @@ def _check_notice(notice: Notice | None, purpose: Purpose) -> None:
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    """The last record of an owner's chain (no time: the chain is empty)."""
+
+    recorded_at: dt.datetime | None = None
+    hash: str = GENESIS
+
+
+@dataclass(frozen=True)
 class ConsentEntry:
     """One decision of a batch: a purpose, its new state, the notice shown, the proof."""
 
@@ -189,13 +197,15 @@ def consent_record_many(
     visitor_id: str,
     region: str,
     lock_held: bool = False,
+    chain_head: ChainHead | None = None,
 ) -> list[ConsentRecord]:
     """Append several decisions of one visitor (a banner choice) in one transaction, with a
     number of queries that does not grow with the number of purposes: the records inserted
     together, chained in memory in one strict order, the projection upserted in one statement,
     the webhook outbox filled in one insert. Same guarantees as `consent_record` otherwise
     (essential purposes cannot be refused; appends of one visitor serialized). `lock_held`: the
-    caller already holds `visitor_lock` in the current transaction."""
+    caller already holds `visitor_lock` in the current transaction; `chain_head`: the visitor's
+    chain head the caller read under that lock (saves reading it again)."""
     if not visitor_id:
         raise ConsentError("Give a visitor id.", fields={"visitor_id": ["required"]})
     for entry in entries:
@@ -217,6 +227,7 @@ def consent_record_many(
             region=region,
             jurisdiction=jurisdiction,
             lock_held=lock_held,
+            chain_head=chain_head if lock_held else None,
         )
 
 
@@ -232,6 +243,7 @@ def _append(
     idempotency_key: str | None = None,
     recorded_at: dt.datetime | None = None,
     lock_held: bool = False,
+    chain_head: ChainHead | None = None,
 ) -> list[ConsentRecord]:
     """Inside a transaction: lock the owner's chain, append `entries` after its last record
     (each strictly later than the one before), upsert the projection, fill the outbox, audit
@@ -239,21 +251,11 @@ def _append(
     owner = f"subject:{subject.pk}" if subject is not None else f"visitor:{visitor_id}"
     if not lock_held:
         _owner_lock(owner)
-    owner_filter = (
-        {"subject": subject}
-        if subject is not None
-        else {"subject__isnull": True, "visitor_id": visitor_id}
-    )
-    last = (
-        ConsentRecord.objects.filter(**owner_filter)
-        .order_by("-recorded_at", "-id")
-        .only("recorded_at", "hash")
-        .first()
-    )
+    head = chain_head or _chain_head(subject, visitor_id)
     now = recorded_at or timezone.now()
-    if last is not None and now <= last.recorded_at:
-        now = last.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
-    prev_hash = last.hash if last else GENESIS
+    if head.recorded_at is not None and now <= head.recorded_at:
+        now = head.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
+    prev_hash = head.hash
     records = []
     for position, entry in enumerate(entries):
         record = ConsentRecord(
@@ -294,6 +296,21 @@ def _append(
                 fields=[record.purpose.slug],
             )
     return records
+
+
+def _chain_head(subject: Any, visitor_id: str) -> ChainHead:
+    owner_filter = (
+        {"subject": subject}
+        if subject is not None
+        else {"subject__isnull": True, "visitor_id": visitor_id}
+    )
+    last = (
+        ConsentRecord.objects.filter(**owner_filter)
+        .order_by("-recorded_at", "-id")
+        .values_list("recorded_at", "hash")
+        .first()
+    )
+    return ChainHead(*last) if last else ChainHead()
 
 
 _PROJECTED = ("state", "record", "gpc", "recorded_at", "expires_at", "region")

@@ -4,12 +4,14 @@ that refuse a hostile request before authentication (method, body size, query te
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import re
 import traceback
 import uuid
 from collections.abc import Callable
 
+from django.contrib.messages.middleware import MessageMiddleware
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
@@ -114,6 +116,7 @@ class ApiErrorMiddleware:
         return json_error_response("internal_error", "Internal error.", 500)
 
 
+@functools.cache
 def _allowed_methods(view_class: type) -> list[str]:
     """The methods a class-based view answers (HEAD wherever GET is), upper-cased."""
     names = [
@@ -122,3 +125,13 @@ def _allowed_methods(view_class: type) -> list[str]:
         if hasattr(view_class, name) or (name == "head" and hasattr(view_class, "get"))
     ]
     return [name.upper() for name in names]
+
+
+class PageMessageMiddleware(MessageMiddleware):
+    """Django's messages (the admin's "saved" notes) for pages only: an API request never shows
+    one, and setting up their signed-cookie storage was a tenth of a decision request (Django's
+    `process_response` already passes a request without them)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not request.path.startswith(_API_PREFIXES):
+            super().process_request(request)

@@ -33,17 +33,41 @@ def parse_rate(rate: str) -> tuple[int, float]:
     return int(count), int(count) / seconds
 
 
+def _take(state: tuple[float, float] | None, rate: str, now: float) -> tuple[float, float, float]:
+    """(tokens left, stamp, seconds to wait: 0 if granted) after taking one token."""
+    capacity, per_second = parse_rate(rate)
+    tokens, stamp = state or (float(capacity), now)
+    tokens = min(float(capacity), tokens + (now - stamp) * per_second)
+    if tokens >= 1:
+        return tokens - 1, now, 0.0
+    return tokens, now, (1 - tokens) / per_second
+
+
+def _ttl(rate: str) -> int:
+    capacity, per_second = parse_rate(rate)
+    return int(capacity / per_second) + 1
+
+
 def bucket_take(name: str, rate: str) -> float:
     """Take one token from the bucket `name`: 0 if granted, else the seconds until one is back."""
-    capacity, per_second = parse_rate(rate)
+    return buckets_take([(name, rate)])
+
+
+def buckets_take(buckets: list[tuple[str, str]]) -> float:
+    """Take one token from each bucket in turn, stopping at the first that refuses (later ones
+    are left untouched): 0 if all granted, else the seconds until that one has a token again.
+    One cache read and one write for all of them."""
     now = time.time()
-    tokens, stamp = cache.get(name) or (float(capacity), now)
-    tokens = min(float(capacity), tokens + (now - stamp) * per_second)
-    granted = tokens >= 1
-    if granted:
-        tokens -= 1
-    cache.set(name, (tokens, now), timeout=int(capacity / per_second) + 1)
-    return 0.0 if granted else (1 - tokens) / per_second
+    found = cache.get_many([name for name, _ in buckets])
+    updated, wait = {}, 0.0
+    for name, rate in buckets:
+        tokens, stamp, wait = _take(found.get(name), rate, now)
+        updated[name] = (tokens, stamp)
+        if wait:
+            break
+    timeout = max(_ttl(rate) for _, rate in buckets)
+    cache.set_many(updated, timeout=timeout)
+    return wait
 
 
 def client_bucket_id(address: str) -> str:
@@ -72,13 +96,12 @@ class PublicClientThrottle(BaseThrottle):
         if not key:
             return True  # the view answers 401 for a missing key
         client = client_bucket_id(client_ip(request))
-        self.wait_seconds = bucket_take(
-            f"throttle:public:client:{key}:{client}", settings.CUSTODIA_PUBLIC_CLIENT_RATE
+        self.wait_seconds = buckets_take(
+            [
+                (f"throttle:public:client:{key}:{client}", settings.CUSTODIA_PUBLIC_CLIENT_RATE),
+                (f"throttle:public:key:{key}", settings.CUSTODIA_PUBLIC_KEY_RATE),
+            ]
         )
-        if not self.wait_seconds:
-            self.wait_seconds = bucket_take(
-                f"throttle:public:key:{key}", settings.CUSTODIA_PUBLIC_KEY_RATE
-            )
         return not self.wait_seconds
 
     def wait(self) -> float | None:

@@ -3,6 +3,9 @@ receipts. Tokens need consent:read / consent:write; everything is scoped by regi
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -30,6 +33,24 @@ def _require_view(request: Request) -> None:
         raise ForbiddenError("Your role cannot read consent decisions.")
 
 
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+def _plain_decision_query(params) -> tuple[uuid.UUID, str] | None:
+    """The common query (`subject` and `purpose` only, each once and well formed) read without
+    a serializer; anything else (None) goes through `DecisionQuerySerializer`, which words the
+    errors."""
+    if len(params) != 2 or len(params.getlist("subject")) != 1:
+        return None
+    subject, purpose = params.get("subject"), params.get("purpose")
+    if not purpose or not subject or not _SLUG.match(purpose):
+        return None
+    try:
+        return uuid.UUID(subject), purpose
+    except ValueError:
+        return None
+
+
 class DecisionView(ConsentView):
     @extend_schema(
         parameters=[serializers.DecisionQuerySerializer], responses={200: OpenApiTypes.OBJECT}
@@ -37,22 +58,26 @@ class DecisionView(ConsentView):
     def get(self, request: Request) -> Response:
         """May this subject's data be used for this purpose, now or at `at`?"""
         _require_view(request)
+        plain = _plain_decision_query(request.query_params)
+        if plain is not None:
+            return self._now(request, *plain)
         query = serializers.DecisionQuerySerializer(data=query_data(request.query_params))
         query.is_valid(raise_exception=True)
         subject_id = query.validated_data["subject"]
-        purpose = selectors.purpose_get(query.validated_data["purpose"])
         if query.validated_data.get("at") is None:
-            decision = selectors.may_process_now(
-                subject_id=subject_id, purpose=purpose, who=request
-            )
-            if decision is None:
-                raise NotFoundError("Subject not found.")
-            return Response({"subject": str(subject_id), **decision.as_dict()})
+            return self._now(request, subject_id, query.validated_data["purpose"])
+        purpose = selectors.purpose_get(query.validated_data["purpose"])
         subject = _subject_in_scope(request, subject_id)
         decision = selectors.may_process(
             subject=subject, purpose=purpose, at=query.validated_data["at"]
         )
         return Response({"subject": str(subject.pk), **decision.as_dict()})
+
+    def _now(self, request: Request, subject_id: uuid.UUID, slug: str) -> Response:
+        decision = selectors.may_process_now(subject_id=subject_id, purpose=slug, who=request)
+        if decision is None:
+            raise NotFoundError("Subject not found.")
+        return Response({"subject": str(subject_id), **decision.as_dict()})
 
 
 def _subject_in_scope(request: Request, subject_id) -> Subject:

@@ -70,3 +70,28 @@ def test_a_deactivated_user_is_refused_on_the_next_request(caller):
     user.is_active = False
     user.save()
     assert _decision(api, subject).status_code == 401
+
+
+def test_a_principal_cached_under_an_older_generation_is_never_used(caller):
+    """A change made without a signal (`QuerySet.update()`) is seen once the service moves the
+    generation, although the old entry is still in the cache."""
+    from django.utils import timezone
+
+    from access.principals import principal_generation_bump
+
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200  # cached now
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert _decision(api, subject).status_code == 200  # no signal: the cached entry still holds
+    principal_generation_bump()
+    assert _decision(api, subject).status_code == 401
+
+
+def test_a_token_use_is_written_at_most_once_a_minute(caller, django_assert_max_num_queries):
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200
+    assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
+    with django_assert_max_num_queries(1):  # the decision's own statement, no last-use write
+        assert _decision(api, subject).status_code == 200
