@@ -644,6 +644,44 @@ def dsar_archive_link(client: Client, subject) -> str:
     return _written(r) or "link issued"
 
 
+def _failed_store_task(subject):
+    from stores.models import ConnectedStore, StoreTask
+
+    request = _erasure_request(subject)
+    store, _ = ConnectedStore.objects.get_or_create(
+        name="access matrix store", defaults={"dialect": "sqlite", "database": "matrix.sqlite3"}
+    )
+    return StoreTask.objects.create(
+        request_id=request.pk,
+        request_reference=request.reference,
+        region=request.region,
+        kind="erasure",
+        store=store,
+        status=StoreTask.Status.FAILED,
+        last_error="store unreachable (OperationalError)",
+    )
+
+
+def admin_store_retry(client: Client, subject) -> str:
+    task = _failed_store_task(subject)
+    r = _admin_action(client, "/admin/stores/storetask/", "retry", task.pk)
+    if _written(r):
+        return _written(r)
+    task.refresh_from_db()
+    return "retried" if task.status != "failed" else "not retried"
+
+
+def admin_store_except(client: Client, subject) -> str:
+    task = _failed_store_task(subject)
+    r = client.post(
+        f"/admin/stores/storetask/{task.pk}/change/", {"exception_reason": "access matrix"}
+    )
+    if _written(r):
+        return _written(r)
+    task.refresh_from_db()
+    return "closed" if task.status == "excepted" else "not closed"
+
+
 # Endpoint or admin action -> (observer, {role: (outcome in scope, outcome out of scope)}).
 WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
     "POST /api/v1/profiles/subjects/upsert/": (
@@ -838,6 +876,28 @@ WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
         {
             "DPO": ("assigned", "assigned"),
             "Privacy officer": ("assigned", "not assigned"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: store task, action retry": (
+        admin_store_retry,
+        {
+            "DPO": ("retried", "retried"),
+            "Privacy officer": ("retried", "not retried"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not retried", "not retried"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: store task, add": (
+        admin_store_except,
+        {
+            "DPO": ("closed", "closed"),
+            "Privacy officer": ("closed", "404"),
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("403", "403"),
