@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "profiles",
     "consent",
     "dsar",
+    "sso",
 ]
 
 MIDDLEWARE = [
