@@ -146,3 +146,24 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"SCIM token {self.pk} for {self.provider.slug}"
+
+
+class ScimGroup(models.Model):
+    """A group pushed by the provider's SCIM client; its members are SSO identities whose
+    `groups` list its name (so the mapping treats it as an IdP group)."""
+
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.ForeignKey(
+        IdentityProvider, on_delete=models.CASCADE, related_name="scim_groups"
+    )
+    display_name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "display_name"], name="sso_scimgroup_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -22,7 +22,7 @@ from access.roles import ALL_ROLES
 from audit.actors import Actor
 from audit.services import audit_alert_raise, audit_record
 from core.errors import DomainError
-from sso.models import GroupMapping, IdentityProvider, ScimToken, SsoIdentity
+from sso.models import GroupMapping, IdentityProvider, ScimGroup, ScimToken, SsoIdentity
 
 
 class SignInRefused(DomainError):
@@ -194,3 +194,37 @@ def break_glass_record(*, user: Any, actor: Actor) -> None:
             message=f"Break-glass password sign-in by superuser id {user.pk} (SSO-only domain)",
             dedupe=False,
         )
+
+
+def identity_groups_set(*, identity: SsoIdentity, groups: Iterable[str], actor: Actor) -> None:
+    """New IdP groups for one identity (SCIM group membership): mapping applied at once."""
+    groups = sorted({str(g) for g in groups})
+    with transaction.atomic():
+        SsoIdentity.objects.filter(pk=identity.pk).update(groups=groups)
+        _apply_grant(identity.user, mapping_grant(provider=identity.provider, groups=groups))
+        _audit(actor, "sso.user.groups", identity.provider, identity.user_id, "scim")
+    identity.groups = groups
+
+
+def scim_token_provider(raw: str) -> IdentityProvider | None:
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    token = ScimToken.objects.select_related("provider").filter(
+        token_hash=digest, revoked_at__isnull=True
+    ).first()
+    return token.provider if token is not None else None
+
+
+def scim_group_create(*, provider: IdentityProvider, name: str, actor: Actor) -> ScimGroup:
+    with transaction.atomic():
+        group, created = ScimGroup.objects.get_or_create(provider=provider, display_name=name)
+        if created:
+            audit_record(actor=actor, action="sso.group.create", object_type="sso.scimgroup",
+                         object_id=group.pk)
+    return group
+
+
+def scim_group_delete(*, group: ScimGroup, actor: Actor) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="sso.group.delete", object_type="sso.scimgroup",
+                     object_id=group.pk)
+        group.delete()
