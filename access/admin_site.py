@@ -9,7 +9,6 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
 
-
 # Set in the session by a single sign-on (the IdP did the strong authentication, so the
 # TOTP requirement is met by it); written by sso's views, read here.
 SSO_SESSION_KEY = "custodia_sso_provider"

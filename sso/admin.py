@@ -47,8 +47,17 @@ class IdentityProviderForm(forms.ModelForm):
     class Meta:
         model = IdentityProvider
         fields = [
-            "name", "slug", "kind", "enabled", "issuer", "client_id", "client_secret",
-            "entity_id", "sso_url", "certificate", "groups_claim",
+            "name",
+            "slug",
+            "kind",
+            "enabled",
+            "issuer",
+            "client_id",
+            "client_secret",
+            "entity_id",
+            "sso_url",
+            "certificate",
+            "groups_claim",
         ]
 
     def save(self, commit=True):

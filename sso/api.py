@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.utils.decorators import method_decorator
 
 from audit.actors import Actor
 from sso.models import IdentityProvider, ScimGroup, SsoIdentity
@@ -30,7 +30,8 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 def _error(status: int, detail: str) -> JsonResponse:
     return JsonResponse(
-        {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}, status=status,
+        {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail},
+        status=status,
         content_type="application/scim+json",
     )
 
@@ -86,9 +87,11 @@ class ScimView(View):
     def _identity(self, pk: str) -> SsoIdentity | None:
         if not str(pk).isdigit():
             return None
-        return SsoIdentity.objects.select_related("user", "provider").filter(
-            provider=self.provider, pk=pk
-        ).first()
+        return (
+            SsoIdentity.objects.select_related("user", "provider")
+            .filter(provider=self.provider, pk=pk)
+            .first()
+        )
 
 
 def _email(body: dict) -> str:
@@ -107,8 +110,15 @@ class UsersView(ScimView):
         if wanted.startswith("userName eq "):
             rows = rows.filter(user__username__iexact=wanted[12:].strip().strip('"'))
         resources = [_user_body(i) for i in rows.order_by("pk")]
-        return _ok({"schemas": [LIST_SCHEMA], "totalResults": len(resources),
-                    "startIndex": 1, "itemsPerPage": len(resources), "Resources": resources})
+        return _ok(
+            {
+                "schemas": [LIST_SCHEMA],
+                "totalResults": len(resources),
+                "startIndex": 1,
+                "itemsPerPage": len(resources),
+                "Resources": resources,
+            }
+        )
 
     def post(self, request: HttpRequest):
         external = str(self.body.get("externalId") or self.body.get("userName") or "")
@@ -116,8 +126,14 @@ class UsersView(ScimView):
             return _error(400, "userName is required.")
         if SsoIdentity.objects.filter(provider=self.provider, subject=external).exists():
             return _error(409, "This user exists already.")
-        scim_user_upsert(provider=self.provider, external_id=external, email=_email(self.body),
-                         groups=[], active=bool(self.body.get("active", True)), actor=self.actor)
+        scim_user_upsert(
+            provider=self.provider,
+            external_id=external,
+            email=_email(self.body),
+            groups=[],
+            active=bool(self.body.get("active", True)),
+            actor=self.actor,
+        )
         identity = SsoIdentity.objects.get(provider=self.provider, subject=external)
         return _ok(_user_body(identity), status=201)
 
@@ -131,10 +147,14 @@ class UserView(ScimView):
         identity = self._identity(pk)
         if identity is None:
             return _error(404, "No such user.")
-        scim_user_upsert(provider=self.provider, external_id=identity.subject,
-                         email=_email(self.body) or identity.user.email,
-                         groups=identity.groups, active=bool(self.body.get("active", True)),
-                         actor=self.actor)
+        scim_user_upsert(
+            provider=self.provider,
+            external_id=identity.subject,
+            email=_email(self.body) or identity.user.email,
+            groups=identity.groups,
+            active=bool(self.body.get("active", True)),
+            actor=self.actor,
+        )
         return self.get(request, pk)
 
     def patch(self, request: HttpRequest, pk: str):
@@ -149,9 +169,14 @@ class UserView(ScimView):
                 active = _truthy(value)
             elif isinstance(value, dict) and "active" in value:
                 active = _truthy(value["active"])
-        scim_user_upsert(provider=self.provider, external_id=identity.subject,
-                         email=identity.user.email, groups=identity.groups, active=active,
-                         actor=self.actor)
+        scim_user_upsert(
+            provider=self.provider,
+            external_id=identity.subject,
+            email=identity.user.email,
+            groups=identity.groups,
+            active=active,
+            actor=self.actor,
+        )
         return self.get(request, pk)
 
     def delete(self, request: HttpRequest, pk: str):
@@ -169,8 +194,15 @@ def _truthy(value: Any) -> bool:
 class GroupsView(ScimView):
     def get(self, request: HttpRequest):
         groups = [_group_body(g) for g in ScimGroup.objects.filter(provider=self.provider)]
-        return _ok({"schemas": [LIST_SCHEMA], "totalResults": len(groups), "startIndex": 1,
-                    "itemsPerPage": len(groups), "Resources": groups})
+        return _ok(
+            {
+                "schemas": [LIST_SCHEMA],
+                "totalResults": len(groups),
+                "startIndex": 1,
+                "itemsPerPage": len(groups),
+                "Resources": groups,
+            }
+        )
 
     def post(self, request: HttpRequest):
         name = str(self.body.get("displayName", "")).strip()

@@ -86,7 +86,12 @@ def authorization_start(*, issuer: str, client_id: str, redirect_uri: str) -> St
 
 
 def code_exchange(
-    *, issuer: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
     verifier: str,
 ) -> str:
     """Trade the code for tokens at the token endpoint; return the ID token (compact JWS)."""
@@ -102,9 +107,9 @@ def code_exchange(
         }
     ).encode()
     request = urllib.request.Request(  # noqa: S310 - the provider's configured endpoint
-        meta["token_endpoint"], data=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Accept": "application/json"},
+        meta["token_endpoint"],
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310

@@ -152,8 +152,13 @@ def user_reactivate(*, user: Any, provider: IdentityProvider, actor: Actor) -> N
 
 
 def scim_user_upsert(
-    *, provider: IdentityProvider, external_id: str, email: str, groups: Iterable[str],
-    active: bool, actor: Actor,
+    *,
+    provider: IdentityProvider,
+    external_id: str,
+    email: str,
+    groups: Iterable[str],
+    active: bool,
+    actor: Actor,
 ) -> Any:
     """Create or update a staff user from SCIM; roles and regions from the mapping."""
     with transaction.atomic():
@@ -163,8 +168,9 @@ def scim_user_upsert(
         groups = [str(g) for g in groups]
         SsoIdentity.objects.filter(provider=provider, subject=external_id).update(groups=groups)
         _apply_grant(user, mapping_grant(provider=provider, groups=groups))
-        _audit(actor, "sso.user.provision" if created else "sso.user.update", provider,
-               user.pk, "scim")
+        _audit(
+            actor, "sso.user.provision" if created else "sso.user.update", provider, user.pk, "scim"
+        )
     if not active and user.is_active:
         user_deprovision(user=user, provider=provider, actor=actor)
     elif active and not user.is_active:
@@ -179,16 +185,21 @@ def scim_token_issue(*, provider: IdentityProvider, actor: Actor) -> str:
         token = ScimToken.objects.create(
             provider=provider, token_hash=hashlib.sha256(raw.encode()).hexdigest()
         )
-        audit_record(actor=actor, action="sso.scim_token.issue", object_type="sso.scimtoken",
-                     object_id=token.pk)
+        audit_record(
+            actor=actor,
+            action="sso.scim_token.issue",
+            object_type="sso.scimtoken",
+            object_id=token.pk,
+        )
     return raw
 
 
 def break_glass_record(*, user: Any, actor: Actor) -> None:
     """A password sign-in by a superuser of an SSO-only domain: audited and alerted, every time."""
     with transaction.atomic():
-        audit_record(actor=actor, action="sso.break_glass", object_type="auth.user",
-                     object_id=user.pk)
+        audit_record(
+            actor=actor, action="sso.break_glass", object_type="auth.user", object_id=user.pk
+        )
         audit_alert_raise(
             kind="break_glass",
             message=f"Break-glass password sign-in by superuser id {user.pk} (SSO-only domain)",
@@ -208,9 +219,11 @@ def identity_groups_set(*, identity: SsoIdentity, groups: Iterable[str], actor: 
 
 def scim_token_provider(raw: str) -> IdentityProvider | None:
     digest = hashlib.sha256(raw.encode()).hexdigest()
-    token = ScimToken.objects.select_related("provider").filter(
-        token_hash=digest, revoked_at__isnull=True
-    ).first()
+    token = (
+        ScimToken.objects.select_related("provider")
+        .filter(token_hash=digest, revoked_at__isnull=True)
+        .first()
+    )
     return token.provider if token is not None else None
 
 
@@ -218,13 +231,18 @@ def scim_group_create(*, provider: IdentityProvider, name: str, actor: Actor) ->
     with transaction.atomic():
         group, created = ScimGroup.objects.get_or_create(provider=provider, display_name=name)
         if created:
-            audit_record(actor=actor, action="sso.group.create", object_type="sso.scimgroup",
-                         object_id=group.pk)
+            audit_record(
+                actor=actor,
+                action="sso.group.create",
+                object_type="sso.scimgroup",
+                object_id=group.pk,
+            )
     return group
 
 
 def scim_group_delete(*, group: ScimGroup, actor: Actor) -> None:
     with transaction.atomic():
-        audit_record(actor=actor, action="sso.group.delete", object_type="sso.scimgroup",
-                     object_id=group.pk)
+        audit_record(
+            actor=actor, action="sso.group.delete", object_type="sso.scimgroup", object_id=group.pk
+        )
         group.delete()

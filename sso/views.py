@@ -74,7 +74,9 @@ def oidc_callback(request: HttpRequest, slug: str) -> HttpResponse:
             verifier=flow["verifier"],
         )
         claims = oidc.id_token_verify(
-            issuer=provider.issuer, client_id=provider.client_id, id_token=id_token,
+            issuer=provider.issuer,
+            client_id=provider.client_id,
+            id_token=id_token,
             nonce=flow["nonce"],
         )
     except oidc.OidcError as exc:
@@ -82,14 +84,20 @@ def oidc_callback(request: HttpRequest, slug: str) -> HttpResponse:
     groups = claims.get(provider.groups_claim) or []
     if isinstance(groups, str):
         groups = [groups]
-    return _complete(request, provider, str(claims["sub"]), str(claims.get("email", "")),
-                     groups, flow["next"])
+    return _complete(
+        request, provider, str(claims["sub"]), str(claims.get("email", "")), groups, flow["next"]
+    )
 
 
 def _complete(request, provider, subject, email, groups, nxt) -> HttpResponse:
     try:
-        user = sso_sign_in(provider=provider, subject=subject, email=email, groups=groups,
-                           actor=Actor.from_request(request))
+        user = sso_sign_in(
+            provider=provider,
+            subject=subject,
+            email=email,
+            groups=groups,
+            actor=Actor.from_request(request),
+        )
     except SignInRefused as exc:
         messages.error(request, str(exc))
         return HttpResponseRedirect(reverse("admin:login"))

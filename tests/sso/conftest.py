@@ -22,7 +22,10 @@ def idp(idp_server, db, roles):
     idp_server.sign_with = None
     oidc._cache.clear()
     row = IdentityProvider(
-        kind="oidc", name="Corp IdP", slug="corp", issuer=idp_server.issuer,
+        kind="oidc",
+        name="Corp IdP",
+        slug="corp",
+        issuer=idp_server.issuer,
         client_id=idp_server.client_id,
     )
     row.set_client_secret(idp_server.client_secret)

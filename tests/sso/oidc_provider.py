@@ -19,12 +19,14 @@ from joserfc.jwk import RSAKey
 
 
 class OidcProvider:
-    def __init__(self, *, client_id: str = "custodia", client_secret: str = "s3cret-client"):
+    def __init__(self, *, client_id: str = "custodia", client_secret: str = "s3cret-client"):  # noqa: S107 - test IdP
         self.client_id = client_id
         self.client_secret = client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
         self.user: dict[str, Any] = {
-            "sub": "u-1", "email": "alice@corp.example", "groups": ["privacy-officers"],
+            "sub": "u-1",
+            "email": "alice@corp.example",
+            "groups": ["privacy-officers"],
         }
         self.tamper: dict[str, Any] = {}  # claim overrides for the next tokens (tests)
         self.sign_with: RSAKey | None = None  # another key: a bad signature
@@ -71,8 +73,13 @@ class OidcProvider:
     def id_token(self, grant: dict) -> str:
         now = int(time.time())
         claims = {
-            "iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300,
-            "nonce": grant["nonce"], **grant["user"], **self.tamper,
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": grant["nonce"],
+            **grant["user"],
+            **self.tamper,
         }
         return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.sign_with or self.key)
 

@@ -18,7 +18,9 @@ def _sign_in(client: Client, idp) -> tuple:
     start = client.get("/sso/oidc/corp/start/?next=/admin/")
     assert start.status_code == 302
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))
-    assert params["code_challenge_method"] == "S256" and params["nonce"] and params["state"]
+    assert params["code_challenge_method"] == "S256"
+    assert params["nonce"]
+    assert params["state"]
     back = urllib.parse.urlsplit(idp.authorize(params))  # the user signs in at the IdP
     response = client.get(back.path + "?" + back.query)
     return response, params
@@ -38,14 +40,19 @@ def test_a_good_sign_in_creates_the_staff_user_with_mapped_role_and_regions(sett
     settings.CUSTODIA_REQUIRE_MFA = True  # the IdP's authentication stands for the TOTP
     client = Client()
     response, _ = _sign_in(client, idp)
-    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
     user = get_user_model().objects.get(email="alice@corp.example")
-    assert user.is_staff and not user.has_usable_password()
+    assert user.is_staff
+    assert not user.has_usable_password()
     assert _roles(user) == {PRIVACY_OFFICER}
     scope = RegionScope.objects.get(user=user)
-    assert scope.regions == ["EU"] and not scope.all_regions
+    assert scope.regions == ["EU"]
+    assert not scope.all_regions
     assert client.get("/admin/").status_code == 200
-    actions = list(AuditEvent.objects.filter(action__startswith="sso.").values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="sso.").values_list("action", flat=True)
+    )
     assert sorted(actions) == ["sso.signin.success", "sso.user.provision"]
     for event in AuditEvent.objects.filter(action__startswith="sso."):
         assert "alice" not in str(event.__dict__)
@@ -99,11 +106,13 @@ def test_a_bad_id_token_is_refused_and_audited(idp, breakage, reason):
         idp.tamper = {"iss": "https://evil.example"}
     client = Client()
     response, _ = _sign_in(client, idp)
-    assert response.status_code == 302 and response["Location"] == "/admin/login/"
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/"
     assert not get_user_model().objects.filter(email="alice@corp.example").exists()
     assert client.get("/admin/").status_code == 302
     event = AuditEvent.objects.get(action="sso.signin.failed")
-    assert event.reason == reason and event.object_id == str(idp.row.pk)
+    assert event.reason == reason
+    assert event.object_id == str(idp.row.pk)
 
 
 def test_a_callback_with_an_unknown_state_is_refused(idp):

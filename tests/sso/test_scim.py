@@ -32,11 +32,17 @@ def scim(idp):
 
 
 def _new_user(scim, name="dora@corp.example"):
-    status, body = scim("post", "Users", {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": name, "externalId": "ext-dora",
-        "emails": [{"value": name, "primary": True}], "active": True,
-    })
+    status, body = scim(
+        "post",
+        "Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+            "externalId": "ext-dora",
+            "emails": [{"value": name, "primary": True}],
+            "active": True,
+        },
+    )
     assert status == 201
     return body
 
@@ -53,29 +59,48 @@ def test_without_the_scim_token_nothing_is_served(idp):
 def test_create_find_and_update_a_user(scim):
     body = _new_user(scim)
     user = get_user_model().objects.get(email="dora@corp.example")
-    assert user.is_staff and user.is_active and _roles(user) == set()
+    assert user.is_staff
+    assert user.is_active
+    assert _roles(user) == set()
     status, found = scim("get", 'Users?filter=userName eq "dora@corp.example"')
-    assert status == 200 and found["totalResults"] == 1 and found["Resources"][0]["id"] == body["id"]
-    status, updated = scim("put", f"Users/{body['id']}", {
-        "userName": "dora@corp.example", "emails": [{"value": "dora.p@corp.example"}], "active": True,
-    })
-    assert status == 200 and updated["emails"][0]["value"] == "dora.p@corp.example"
+    assert status == 200
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["id"] == body["id"]
+    status, updated = scim(
+        "put",
+        f"Users/{body['id']}",
+        {
+            "userName": "dora@corp.example",
+            "emails": [{"value": "dora.p@corp.example"}],
+            "active": True,
+        },
+    )
+    assert status == 200
+    assert updated["emails"][0]["value"] == "dora.p@corp.example"
     assert AuditEvent.objects.filter(action="sso.user.provision", object_id=str(user.pk)).exists()
 
 
 def test_group_membership_grants_and_removes_the_mapped_role(scim):
     body = _new_user(scim)
-    status, group = scim("post", "Groups", {"displayName": "privacy-officers",
-                                            "members": [{"value": body["id"]}]})
-    assert status == 201 and group["members"] == [{"value": body["id"]}]
+    status, group = scim(
+        "post", "Groups", {"displayName": "privacy-officers", "members": [{"value": body["id"]}]}
+    )
+    assert status == 201
+    assert group["members"] == [{"value": body["id"]}]
     user = get_user_model().objects.get(email="dora@corp.example")
     assert _roles(user) == {PRIVACY_OFFICER}
     assert RegionScope.objects.get(user=user).regions == ["EU"]
     status, auditors = scim("post", "Groups", {"displayName": "auditors"})
-    scim("patch", f"Groups/{auditors['id']}", {"Operations": [
-        {"op": "add", "path": "members", "value": [{"value": body["id"]}]}]})
-    scim("patch", f"Groups/{group['id']}", {"Operations": [
-        {"op": "remove", "path": f'members[value eq "{body["id"]}"]'}]})
+    scim(
+        "patch",
+        f"Groups/{auditors['id']}",
+        {"Operations": [{"op": "add", "path": "members", "value": [{"value": body["id"]}]}]},
+    )
+    scim(
+        "patch",
+        f"Groups/{group['id']}",
+        {"Operations": [{"op": "remove", "path": f'members[value eq "{body["id"]}"]'}]},
+    )
     assert _roles(user) == {AUDITOR}
     assert RegionScope.objects.get(user=user).all_regions
 
@@ -94,13 +119,25 @@ def test_a_deactivated_user_loses_session_and_api_tokens_at_once(scim, idp):
     assert browser.get("/admin/").status_code == 200
     user = get_user_model().objects.get(email="dora@corp.example")
     raw, prefix, digest = new_token()
-    ApiToken.objects.create(user=user, name="t", token_prefix=prefix, token_hash=digest,
-                            scopes=["profiles:read"], all_regions=True)
+    ApiToken.objects.create(
+        user=user,
+        name="t",
+        token_prefix=prefix,
+        token_hash=digest,
+        scopes=["profiles:read"],
+        all_regions=True,
+    )
 
-    status, after = scim("patch", f"Users/{body['id']}", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "value": {"active": False}}]})
-    assert status == 200 and after["active"] is False
+    status, after = scim(
+        "patch",
+        f"Users/{body['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+    )
+    assert status == 200
+    assert after["active"] is False
     assert browser.get("/admin/").status_code == 302  # back to the login page
     assert ApiToken.objects.get(token_prefix=prefix).revoked_at is not None
     api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
