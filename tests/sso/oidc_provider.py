@@ -19,7 +19,9 @@ from joserfc.jwk import RSAKey
 
 
 class OidcProvider:
-    def __init__(self, *, client_id: str = "custodia", client_secret: str = "s3cret-client"):  # noqa: S107 - test IdP
+    def __init__(
+        self, *, client_id: str = "custodia", client_secret: str = "s3cret-client", port: int = 0
+    ):  # noqa: S107 - test IdP
         self.client_id = client_id
         self.client_secret = client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
@@ -32,7 +34,7 @@ class OidcProvider:
         self.sign_with: RSAKey | None = None  # another key: a bad signature
         self.codes: dict[str, dict] = {}
         self.token_requests = 0
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -137,7 +139,11 @@ class OidcProvider:
 
 
 if __name__ == "__main__":  # a test IdP for docs/sso.md: python -m tests.sso.oidc_provider
-    idp = OidcProvider().start()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A test OpenID provider for Custodia's SSO")
+    parser.add_argument("--port", type=int, default=9400)
+    idp = OidcProvider(port=parser.parse_args().port).start()
     print(f"issuer={idp.issuer} client_id={idp.client_id} client_secret={idp.client_secret}")
     print("signs in", idp.user)
     threading.Event().wait()
