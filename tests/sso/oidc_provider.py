@@ -21,7 +21,7 @@ from joserfc.jwk import RSAKey
 class OidcProvider:
     def __init__(
         self, *, client_id: str = "custodia", client_secret: str = "s3cret-client", port: int = 0
-    ):  # noqa: S107 - test IdP
+    ):
         self.client_id = client_id
         self.client_secret = client_secret
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
