@@ -20,7 +20,7 @@ from joserfc.jwk import RSAKey
 
 class OidcProvider:
     def __init__(
-        self, *, client_id: str = "custodia", client_secret: str = "s3cret-client", port: int = 0
+        self, *, client_id: str = "custodia", client_secret: str = "s3cret-client", port: int = 0  # noqa: S107
     ):
         self.client_id = client_id
         self.client_secret = client_secret
