@@ -167,3 +167,21 @@ class ScimGroup(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class SeenAssertion(models.Model):
+    """SAML assertion ids already accepted, kept until they expire: a replay is refused."""
+
+    provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="+")
+    assertion_id = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "assertion_id"], name="sso_seenassertion_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.assertion_id

@@ -246,3 +246,20 @@ def scim_group_delete(*, group: ScimGroup, actor: Actor) -> None:
             actor=actor, action="sso.group.delete", object_type="sso.scimgroup", object_id=group.pk
         )
         group.delete()
+
+
+def saml_assertion_claim(*, provider: IdentityProvider, assertion_id: str, expires_at: Any) -> bool:
+    """Record a SAML assertion id as used; False if it was used before (a replay)."""
+    from django.db import IntegrityError
+
+    from sso.models import SeenAssertion
+
+    SeenAssertion.objects.filter(expires_at__lt=timezone.now()).delete()
+    try:
+        with transaction.atomic():
+            SeenAssertion.objects.create(
+                provider=provider, assertion_id=assertion_id, expires_at=expires_at
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -8,12 +8,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from access.admin_site import SSO_SESSION_KEY
 from audit.actors import Actor
 from sso import oidc
 from sso.models import IdentityProvider
-from sso.services import SignInRefused, sso_refusal_record, sso_sign_in
+from sso.services import SignInRefused, saml_assertion_claim, sso_refusal_record, sso_sign_in
 
 _PENDING = "sso_oidc_pending"
 
@@ -104,3 +106,73 @@ def _complete(request, provider, subject, email, groups, nxt) -> HttpResponse:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SSO_SESSION_KEY] = provider.pk
     return HttpResponseRedirect(nxt or reverse("admin:index"))
+
+
+# --- SAML 2.0 -------------------------------------------------------------------------------
+
+_SAML_PENDING = "sso_saml_pending"
+
+
+def _saml_config(request: HttpRequest, provider: IdentityProvider):
+    from sso import saml
+
+    return saml.sp_config(
+        provider=provider,
+        sp_entity_id=request.build_absolute_uri(reverse("sso:saml-metadata", args=[provider.slug])),
+        acs_url=request.build_absolute_uri(reverse("sso:saml-acs", args=[provider.slug])),
+    )
+
+
+def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
+    from sso import saml
+
+    provider = _provider(slug, IdentityProvider.SAML)
+    body = saml.sp_metadata(_saml_config(request, provider))
+    return HttpResponse(body, content_type="application/samlmetadata+xml")
+
+
+def saml_start(request: HttpRequest, slug: str) -> HttpResponse:
+    from sso import saml
+
+    provider = _provider(slug, IdentityProvider.SAML)
+    nxt = request.GET.get("next", "")
+    nxt = nxt if url_has_allowed_host_and_scheme(nxt, {request.get_host()}) else ""
+    try:
+        request_id, location = saml.login_redirect(
+            _saml_config(request, provider), idp_entity_id=provider.entity_id, relay_state=nxt
+        )
+    except saml.SamlError as exc:
+        return _fail(request, provider, exc.reason, "Single sign-on is not available.")
+    pending = dict(list(request.session.get(_SAML_PENDING, {}).items())[-4:])
+    pending[request_id] = provider.pk
+    request.session[_SAML_PENDING] = pending
+    return HttpResponseRedirect(location)
+
+
+@csrf_exempt  # the IdP posts the signed response; the signature is the proof
+@require_POST
+def saml_acs(request: HttpRequest, slug: str) -> HttpResponse:
+    from sso import saml
+
+    provider = _provider(slug, IdentityProvider.SAML)
+    pending = request.session.get(_SAML_PENDING, {})
+    outstanding = {rid: "" for rid, pk in pending.items() if pk == provider.pk}
+    try:
+        identity = saml.response_verify(
+            _saml_config(request, provider),
+            saml_response=request.POST.get("SAMLResponse", ""),
+            outstanding=outstanding,
+            groups_attr=provider.groups_claim,
+        )
+    except saml.SamlError as exc:
+        return _fail(request, provider, exc.reason, "Single sign-on failed: please try again.")
+    if not identity.subject:
+        return _fail(request, provider, "no_subject", "Single sign-on failed: please try again.")
+    if not saml_assertion_claim(
+        provider=provider, assertion_id=identity.assertion_id, expires_at=identity.expires_at
+    ):
+        return _fail(request, provider, "replayed", "Single sign-on failed: please try again.")
+    request.session[_SAML_PENDING] = {}
+    nxt = request.POST.get("RelayState", "")
+    nxt = nxt if url_has_allowed_host_and_scheme(nxt, {request.get_host()}) else ""
+    return _complete(request, provider, identity.subject, identity.email, identity.groups, nxt)

@@ -17,10 +17,16 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+TEST_CLIENT_SECRET = "s3cret-client"
+
 
 class OidcProvider:
     def __init__(
-        self, *, client_id: str = "custodia", client_secret: str = "s3cret-client", port: int = 0  # noqa: S107
+        self,
+        *,
+        client_id: str = "custodia",
+        client_secret: str = TEST_CLIENT_SECRET,
+        port: int = 0,
     ):
         self.client_id = client_id
         self.client_secret = client_secret
