@@ -44,6 +44,11 @@ class IdentityProviderForm(forms.ModelForm):
         help_text="Stored encrypted with the hub's keyring; leave empty to keep the current one",
     )
 
+    issuer = forms.URLField(required=False, assume_scheme="https", max_length=500)
+    sso_url = forms.URLField(
+        label="IdP SSO URL", required=False, assume_scheme="https", max_length=500
+    )
+
     class Meta:
         model = IdentityProvider
         fields = [

@@ -11,7 +11,12 @@ from tests.access.matrix import MATRIX
 from tests.access.test_matrix import subjects  # noqa: F401 - fixture
 from tests.sso.conftest import idp, idp_server  # noqa: F401 - fixtures
 
-SSO_CASES = [("Privacy officer", "privacy-officers"), ("Auditor", "auditors")]
+# The regional role on both sides of its scope, and an all-regions role.
+SSO_CASES = [
+    ("Privacy officer", "privacy-officers", "in"),
+    ("Privacy officer", "privacy-officers", "out"),
+    ("Auditor", "auditors", "out"),
+]
 
 
 def _sso_client(idp, group: str) -> Client:  # noqa: F811
@@ -25,8 +30,7 @@ def _sso_client(idp, group: str) -> Client:  # noqa: F811
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("role", "group"), SSO_CASES)
-@pytest.mark.parametrize("scope", ["in", "out"])
+@pytest.mark.parametrize(("role", "group", "scope"), SSO_CASES)
 def test_sso_provisioned_staff_follow_the_matrix_of_their_mapped_role(
     role,
     group,
