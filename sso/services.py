@@ -83,9 +83,16 @@ def _user_for(provider: IdentityProvider, subject: str, email: str) -> tuple[Any
         return found.user, False
     user_model = get_user_model()
     user = user_model.objects.filter(email__iexact=email).first() if email else None
+    if user is not None and user.is_superuser:
+        # never hand a local superuser (the break-glass account) to an IdP identity
+        raise SignInRefused(
+            "This address belongs to a local administrator account.", code="local_superuser"
+        )
     created = user is None
     if user is None:
-        username = (email or f"{provider.slug}-{subject}")[:150]
+        username = (email or f"{provider.slug}-{subject}")[:140]
+        if user_model.objects.filter(username=username).exists():
+            username = f"{username}-{secrets.token_hex(4)}"
         user = user_model.objects.create_user(username=username, email=email or "")
         user.set_unusable_password()
         user.is_staff = True
@@ -101,11 +108,12 @@ def sso_sign_in(
     and regions set from the mapping every time. No mapped role: refused (and roles removed)."""
     groups = [str(g) for g in groups]
     grant = mapping_grant(provider=provider, groups=groups)
+    try:
+        user, created = _user_for_sign_in(provider, subject, email.strip().lower())
+    except SignInRefused as exc:
+        sso_refusal_record(provider=provider, actor=actor, reason=exc.code)
+        raise
     with transaction.atomic():
-        user, created = _user_for(provider, subject, email.strip().lower())
-        if not user.is_active:
-            _audit(actor, "sso.signin.failed", provider, user.pk, "inactive")
-            raise SignInRefused("This account is deactivated.")
         _apply_grant(user, grant)
         SsoIdentity.objects.filter(provider=provider, subject=subject).update(
             groups=groups, last_sign_in_at=timezone.now()
@@ -119,6 +127,15 @@ def sso_sign_in(
     with transaction.atomic():
         _audit(actor, "sso.signin.success", provider, user.pk, provider.slug)
     return user
+
+
+def _user_for_sign_in(provider: IdentityProvider, subject: str, email: str) -> tuple[Any, bool]:
+    """The linked (or new) user; SignInRefused (nothing written) if it may not sign in."""
+    with transaction.atomic():
+        user, created = _user_for(provider, subject, email)
+        if not user.is_active:
+            raise SignInRefused("This account is deactivated.", code="inactive")
+    return user, created
 
 
 def sessions_end(*, user_id: int) -> int:

@@ -134,3 +134,13 @@ def test_a_code_replayed_from_another_browser_is_refused(idp):
     assert start.status_code == 302
     response = other.get(f"/sso/oidc/corp/callback/?code=x&state={params['state']}")
     assert response["Location"] == "/admin/login/"
+
+
+def test_an_idp_identity_never_takes_over_a_local_superuser(idp):
+    from tests.factories import make_staff
+
+    root = make_staff(None, email="alice@corp.example", is_superuser=True)
+    response, _ = _sign_in(Client(), idp)
+    assert response["Location"] == "/admin/login/"
+    assert not SsoIdentity.objects.filter(user=root).exists()
+    assert AuditEvent.objects.get(action="sso.signin.failed").reason == "local_superuser"

@@ -150,6 +150,7 @@ def test_a_deactivated_user_loses_session_and_api_tokens_at_once(scim, idp):
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))
     back = urllib.parse.urlsplit(idp.authorize(params))
     assert again.get(back.path + "?" + back.query)["Location"] == "/admin/login/"
+    assert AuditEvent.objects.filter(action="sso.signin.failed", reason="inactive").exists()
 
 
 def test_delete_deprovisions_the_user(scim):
