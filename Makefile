@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 MANAGE := $(UV) run --frozen python manage.py
 
-.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench bench-scale browser-deps clean messages
+.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench bench-scale browser-deps sso-deps test-idp clean messages
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
@@ -32,10 +32,18 @@ run: seed
 browser-deps:
 	@bash scripts/install-browser.sh
 
-test: install browser-deps
+# xmlsec1 signs and verifies SAML (pysaml2): the sso app and its tests need it.
+sso-deps:
+	@bash scripts/install-xmlsec.sh
+
+# A local OpenID provider to try single sign-on against (docs/sso.md).
+test-idp: install
+	$(UV) run --frozen python -m tests.sso.oidc_provider --port 9400
+
+test: install browser-deps sso-deps
 	$(UV) run --frozen pytest
 
-test-fast: install
+test-fast: install sso-deps
 	$(UV) run --frozen pytest -m "not e2e and not browser"
 
 fuzz: install

@@ -137,11 +137,16 @@ def audit_record_list_read(
     )
 
 
-def audit_alert_raise(*, kind: str, message: str, broken_sequence: int | None = None) -> AuditAlert:
-    """Open an alert unless the same one is already open (no alert storm from the beat task)."""
-    existing = AuditAlert.objects.filter(
-        kind=kind, broken_sequence=broken_sequence, acknowledged_at__isnull=True
-    ).first()
+def audit_alert_raise(
+    *, kind: str, message: str, broken_sequence: int | None = None, dedupe: bool = True
+) -> AuditAlert:
+    """Open an alert unless the same one is already open (no alert storm from the beat task).
+    `dedupe=False` opens one for every call (an event that must be seen each time it happens)."""
+    existing = None
+    if dedupe:
+        existing = AuditAlert.objects.filter(
+            kind=kind, broken_sequence=broken_sequence, acknowledged_at__isnull=True
+        ).first()
     if existing is not None:
         return existing
     return AuditAlert.objects.create(

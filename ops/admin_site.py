@@ -11,10 +11,19 @@ from audit.actors import Actor
 from core.errors import NotFoundError
 from ops.dashboard import workspace
 from ops.timeline import subject_timeline
+from sso.forms import SsoAwareLoginForm
+from sso.selectors import sign_in_providers
 
 
 class WorkspaceAdminSite(CustodiaAdminSite):
     index_template = "admin/workspace_index.html"
+    login_template = "admin/sso_login.html"
+    password_login_form = SsoAwareLoginForm
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None):
+        """Password (+ TOTP) for local accounts, and a "Sign in with" button per IdP."""
+        context = {**(extra_context or {}), "sso_providers": list(sign_in_providers())}
+        return super().login(request, context)
 
     def index(self, request: HttpRequest, extra_context: dict | None = None):
         region = request.GET.get("region") or None

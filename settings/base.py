@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "consent",
     "stores",
     "dsar",
+    "sso",
 ]
 
 MIDDLEWARE = [

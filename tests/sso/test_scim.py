@@ -1,0 +1,160 @@
+"""SCIM 2.0: create, update, deactivate a user, change group membership; a deactivated user's
+session and API token stop working on the next request."""
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from access.models import ApiToken, RegionScope
+from access.roles import AUDITOR, PRIVACY_OFFICER
+from access.tokens import new_token
+from audit.actors import Actor
+from audit.models import AuditEvent
+from sso.services import scim_token_issue
+
+pytestmark = pytest.mark.django_db
+SCIM = "application/scim+json"
+
+
+@pytest.fixture
+def scim(idp):
+    raw = scim_token_issue(provider=idp.row, actor=Actor.system("test"))
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    def call(method, path, body=None):
+        data = json.dumps(body) if body is not None else ""
+        response = getattr(client, method)(f"/scim/v2/{path}", data=data, content_type=SCIM)
+        return response.status_code, (response.json() if response.content else None)
+
+    return call
+
+
+def _new_user(scim, name="dora@corp.example"):
+    status, body = scim(
+        "post",
+        "Users",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+            "externalId": "ext-dora",
+            "emails": [{"value": name, "primary": True}],
+            "active": True,
+        },
+    )
+    assert status == 201
+    return body
+
+
+def _roles(user):
+    return set(user.groups.values_list("name", flat=True))
+
+
+def test_without_the_scim_token_nothing_is_served(idp):
+    assert Client().get("/scim/v2/Users").status_code == 401
+    assert Client(HTTP_AUTHORIZATION="Bearer scim_wrong").get("/scim/v2/Users").status_code == 401
+
+
+def test_create_find_and_update_a_user(scim):
+    body = _new_user(scim)
+    user = get_user_model().objects.get(email="dora@corp.example")
+    assert user.is_staff
+    assert user.is_active
+    assert _roles(user) == set()
+    status, found = scim("get", 'Users?filter=userName eq "dora@corp.example"')
+    assert status == 200
+    assert found["totalResults"] == 1
+    assert found["Resources"][0]["id"] == body["id"]
+    status, updated = scim(
+        "put",
+        f"Users/{body['id']}",
+        {
+            "userName": "dora@corp.example",
+            "emails": [{"value": "dora.p@corp.example"}],
+            "active": True,
+        },
+    )
+    assert status == 200
+    assert updated["emails"][0]["value"] == "dora.p@corp.example"
+    assert AuditEvent.objects.filter(action="sso.user.provision", object_id=str(user.pk)).exists()
+
+
+def test_group_membership_grants_and_removes_the_mapped_role(scim):
+    body = _new_user(scim)
+    status, group = scim(
+        "post", "Groups", {"displayName": "privacy-officers", "members": [{"value": body["id"]}]}
+    )
+    assert status == 201
+    assert group["members"] == [{"value": body["id"]}]
+    user = get_user_model().objects.get(email="dora@corp.example")
+    assert _roles(user) == {PRIVACY_OFFICER}
+    assert RegionScope.objects.get(user=user).regions == ["EU"]
+    status, auditors = scim("post", "Groups", {"displayName": "auditors"})
+    scim(
+        "patch",
+        f"Groups/{auditors['id']}",
+        {"Operations": [{"op": "add", "path": "members", "value": [{"value": body["id"]}]}]},
+    )
+    scim(
+        "patch",
+        f"Groups/{group['id']}",
+        {"Operations": [{"op": "remove", "path": f'members[value eq "{body["id"]}"]'}]},
+    )
+    assert _roles(user) == {AUDITOR}
+    assert RegionScope.objects.get(user=user).all_regions
+
+
+def test_a_deactivated_user_loses_session_and_api_tokens_at_once(scim, idp):
+    import urllib.parse
+
+    # dora signs in through the IdP: she has a session in the admin
+    idp.user = {"sub": "ext-dora", "email": "dora@corp.example", "groups": ["privacy-officers"]}
+    body = _new_user(scim)
+    browser = Client()
+    start = browser.get("/sso/oidc/corp/start/")
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))
+    back = urllib.parse.urlsplit(idp.authorize(params))
+    assert browser.get(back.path + "?" + back.query)["Location"] == "/admin/"
+    assert browser.get("/admin/").status_code == 200
+    user = get_user_model().objects.get(email="dora@corp.example")
+    raw, prefix, digest = new_token()
+    ApiToken.objects.create(
+        user=user,
+        name="t",
+        token_prefix=prefix,
+        token_hash=digest,
+        scopes=["profiles:read"],
+        all_regions=True,
+    )
+
+    status, after = scim(
+        "patch",
+        f"Users/{body['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+    )
+    assert status == 200
+    assert after["active"] is False
+    assert browser.get("/admin/").status_code == 302  # back to the login page
+    assert ApiToken.objects.get(token_prefix=prefix).revoked_at is not None
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/profiles/subjects/").status_code in (401, 403)
+    assert _roles(user) == set()
+    assert AuditEvent.objects.filter(action="sso.user.deprovision", object_id=str(user.pk)).exists()
+    # and signing in through the IdP again is refused while deactivated
+    again = Client()
+    start = again.get("/sso/oidc/corp/start/")
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))
+    back = urllib.parse.urlsplit(idp.authorize(params))
+    assert again.get(back.path + "?" + back.query)["Location"] == "/admin/login/"
+    assert AuditEvent.objects.filter(action="sso.signin.failed", reason="inactive").exists()
+
+
+def test_delete_deprovisions_the_user(scim):
+    body = _new_user(scim)
+    status, _ = scim("delete", f"Users/{body['id']}")
+    assert status == 204
+    assert not get_user_model().objects.get(email="dora@corp.example").is_active
