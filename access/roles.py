@@ -25,7 +25,13 @@ def is_service_account(user: Any) -> bool:
 
 # Permission codenames as "app_label.codename"; "app_label.view_*" expands to every model's
 # view permission of that app. Apps listed here may add models later: sync_roles re-expands.
-_VIEW_ALL = ["profiles.view_*", "consent.view_*", "dsar.view_*", "audit.view_*"]
+_VIEW_ALL = [
+    "profiles.view_*",
+    "consent.view_*",
+    "activation.view_*",
+    "dsar.view_*",
+    "audit.view_*",
+]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     DPO: [
         *_VIEW_ALL,
@@ -42,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "profiles.search_subject",
         "consent.add_*",
         "consent.change_*",
+        "activation.add_*",
+        "activation.change_*",
         "dsar.add_*",
         "dsar.change_*",
         "audit.export_auditevent",
@@ -56,6 +64,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "profiles.search_subject",
         "consent.add_*",
         "consent.change_*",
+        "activation.add_*",
+        "activation.change_*",
         "dsar.add_*",
         "dsar.change_*",
         "audit.export_auditevent",

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "access",
     "profiles",
     "consent",
+    "activation",
     "dsar",
 ]
 
@@ -232,6 +233,7 @@ CELERY_TASK_ROUTES = {
     "dsar.*": {"queue": "dsar"},
     "consent.*": {"queue": "consent"},
     "profiles.*": {"queue": "default"},
+    "activation.*": {"queue": "default"},
     "audit.*": {"queue": "maintenance"},
     "ops.*": {"queue": "maintenance"},
 }
@@ -370,3 +372,6 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Inbound source webhooks: the largest call accepted (bytes).
+CUSTODIA_SOURCE_MAX_BYTES = env_int("CUSTODIA_SOURCE_MAX_BYTES", 256 * 1024)

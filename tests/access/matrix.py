@@ -554,6 +554,28 @@ def admin_review_accept(client: Client, subject) -> str:
     return "merged" if merged else "not merged"
 
 
+def admin_inbox_replay(client: Client, subject) -> str:
+    from activation.models import InboxMessage, SourceEndpoint
+    from profiles.models import System
+
+    system, _ = System.objects.get_or_create(name="Matrix source", kind="source")
+    endpoint, _ = SourceEndpoint.objects.get_or_create(system=system)
+    message = InboxMessage(
+        source=endpoint,
+        message_id=f"m-{subject.pk}",
+        kind="identify",
+        region=subject.region,
+        status="dead",
+    )
+    message.payload = {"type": "identify", "userId": "u"}
+    message.save()
+    r = _admin_action(client, "/admin/activation/inboxmessage/", "replay", message.pk)
+    if _written(r):
+        return _written(r)
+    message.refresh_from_db()
+    return "replayed" if message.status == "pending" else "not replayed"
+
+
 def admin_hold_place(client: Client, subject) -> str:
     from dsar.models import LegalHold
 
@@ -786,6 +808,17 @@ WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("not rejected", "not rejected"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: inbox message, action replay": (
+        admin_inbox_replay,
+        {
+            "DPO": ("replayed", "replayed"),
+            "Privacy officer": ("replayed", "not replayed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not replayed", "not replayed"),
             SERVICE_ACCOUNT: ("login", "login"),
         },
     ),

@@ -1,0 +1,106 @@
+"""Sources push in, destinations receive: a source's webhook endpoint (its signing secrets,
+region scope, rate) and the inbox of payloads it sent, stored encrypted until processed.
+
+The inbox row owns its data key (KeyOwner): the payload is personal data from the moment it is
+accepted, and a dead-lettered payload stays readable only to an officer, masked."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+
+from access.scoping import ScopedManager
+from profiles.crypto.fields import EncryptedJSONField
+from profiles.models import KeyOwner, System
+
+
+def source_secret() -> str:
+    """A fresh signing secret for a source (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+class SourceEndpoint(models.Model):
+    """The inbound webhook of one source system: POST /api/v1/sources/<id>/events/, signed
+    `Custodia-Signature: t=<unix>,v1=<hmac-sha256 of "<t>.<body>">` with its secret."""
+
+    class Format(models.TextChoices):
+        SEGMENT = "segment", "Segment spec (identify, track, page, alias)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    system = models.OneToOneField(
+        System,
+        on_delete=models.CASCADE,
+        related_name="source_endpoint",
+        limit_choices_to={"kind__in": ["source", "both"]},
+    )
+    secret = models.CharField(
+        max_length=64,
+        default=source_secret,
+        editable=False,
+        help_text="HMAC secret shared with the source: generated, shown once, rotatable",
+    )
+    previous_secret = models.CharField(max_length=64, blank=True, editable=False)
+    previous_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    format = models.CharField(max_length=16, choices=Format.choices, default=Format.SEGMENT)
+    regions = models.JSONField(
+        default=list, help_text="regions this source may write (its scope); the first is default"
+    )
+    tolerance_seconds = models.PositiveIntegerField(
+        default=300, help_text="how old a signed timestamp may be"
+    )
+    rate = models.CharField(max_length=20, default="600/min", help_text="N/second|minute|hour")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(secret=""), name="sourceendpoint_secret_not_empty"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system.name} (inbound)"
+
+    @property
+    def default_region(self) -> str:
+        return str(self.regions[0]).upper() if self.regions else ""
+
+
+class InboxMessage(KeyOwner, models.Model):
+    """One accepted payload from a source, processed by a worker (ids only in the task).
+    Unique per (source, message id): a repeated delivery is answered without a second row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        DEAD = "dead", "Dead letter"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(SourceEndpoint, on_delete=models.CASCADE, related_name="inbox")
+    message_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, help_text="identify, track, page, alias")
+    region = models.CharField(max_length=16, db_index=True, help_text="the source's region")
+    payload = EncryptedJSONField(default=dict)
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True, help_text="PII-free")
+    subject_id = models.UUIDField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager()
+    scope_region_field = "region"
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "message_id"], name="inbox_message_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message_id} ({self.status})"
