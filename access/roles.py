@@ -103,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "profiles.search_subject",
         "consent.view_*",
         "consent.add_consentrecord",
+        "activation.view_destination",
         "dsar.view_datasubjectrequest",
         "dsar.add_datasubjectrequest",
         "dsar.change_datasubjectrequest",

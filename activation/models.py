@@ -104,3 +104,72 @@ class InboxMessage(KeyOwner, models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.message_id} ({self.status})"
+
+
+class Destination(models.Model):
+    """A destination system bound to the purposes it serves: it may receive exactly the people
+    whose current consent allows every one of them. Pulled with its own API token."""
+
+    system = models.OneToOneField(
+        System,
+        on_delete=models.CASCADE,
+        related_name="destination",
+        limit_choices_to={"kind__in": ["destination", "both"]},
+    )
+    purposes = models.ManyToManyField("consent.Purpose", related_name="+")
+    token = models.ForeignKey(
+        "access.ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the API token (scope destinations:read) this destination pulls with",
+    )
+    clear_identifiers = models.BooleanField(
+        default=False,
+        help_text="send e-mail and phone in clear (else SHA-256 of the normalized value)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.system.name
+
+
+class AudienceMember(models.Model):
+    """Who the destination was last told it may use (the base of the changes feed)."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="members")
+    subject_id = models.UUIDField()
+    region = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "subject_id"], name="audience_member_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} @ {self.destination_id}"
+
+
+class AudienceChange(models.Model):
+    """One person added to or removed from a destination's audience; its id is the cursor of
+    the changes feed (`?since=<id>`). Ids and regions only."""
+
+    class Change(models.TextChoices):
+        ADDED = "added"
+        REMOVED = "removed"
+
+    id = models.BigAutoField(primary_key=True)
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="changes")
+    subject_id = models.UUIDField()
+    region = models.CharField(max_length=16, db_index=True)
+    change = models.CharField(max_length=7, choices=Change.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.change} {self.subject_id} @ {self.destination_id}"

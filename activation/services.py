@@ -9,14 +9,22 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from activation import segment
-from activation.models import InboxMessage, SourceEndpoint, source_secret
+from activation import segment, selectors
+from activation.models import (
+    AudienceChange,
+    AudienceMember,
+    Destination,
+    InboxMessage,
+    SourceEndpoint,
+    source_secret,
+)
 from audit.actors import Actor
 from audit.services import audit_record
 from core import webhooks
@@ -210,3 +218,35 @@ def inbox_resend_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=5)) 
     for pk in ids:
         _send(pk)
     return len(ids)
+
+
+def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]:
+    """Bring the destination's members up to its audience now, within `who`'s regions: one
+    `added` change per person newly allowed, one `removed` per person no longer allowed (a
+    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor)."""
+    from access.scoping import allowed_regions
+
+    allowed = selectors.audience_all(who=who, destination=destination)
+    regions = allowed_regions(who)
+    with transaction.atomic():
+        members = AudienceMember.objects.select_for_update().filter(destination=destination)
+        if regions is not None:
+            members = members.filter(region__in=sorted(regions))
+        current = dict(members.values_list("subject_id", "region"))
+        added = [(pk, region) for pk, region in allowed.items() if pk not in current]
+        removed = [(pk, region) for pk, region in current.items() if pk not in allowed]
+        AudienceMember.objects.bulk_create(
+            [AudienceMember(destination=destination, subject_id=pk, region=r) for pk, r in added],
+            ignore_conflicts=True,
+        )
+        AudienceMember.objects.filter(
+            destination=destination, subject_id__in=[pk for pk, _ in removed]
+        ).delete()
+        changes = [
+            AudienceChange(destination=destination, subject_id=pk, region=r, change=kind)
+            for kind, rows in (("added", added), ("removed", removed))
+            for pk, r in rows
+        ]
+        for change in changes:  # saved one by one: their ids are the cursor, on every database
+            change.save()
+    return changes

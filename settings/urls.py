@@ -19,6 +19,7 @@ api_v1 = [
     path("consent/", include("consent.api.urls")),
     path("dsar/", include("dsar.api.urls")),
     path("sources/", include("activation.api.urls")),
+    path("destinations/", include("activation.api.destination_urls")),
 ]
 
 urlpatterns = [

@@ -64,6 +64,19 @@ def audit_csv(client: Client, subject) -> str:
     return "listed" if str(subject.pk) in b"".join(r.streaming_content).decode() else "not listed"
 
 
+def audience(client: Client, subject) -> str:
+    from activation.models import Destination
+    from consent.models import Purpose
+    from profiles.models import System
+
+    system, _ = System.objects.get_or_create(name="Matrix destination", kind="destination")
+    destination, created = Destination.objects.get_or_create(system=system)
+    if created:
+        destination.purposes.set(Purpose.objects.filter(slug="essential"))
+    r = client.get(f"/api/v1/destinations/{destination.pk}/audience/?limit=5000")
+    return _status(r) or ("listed" if str(subject.pk) in r.content.decode() else "not listed")
+
+
 def _rows(response) -> list:
     """The rows an admin changelist shows (not the echoed search box)."""
     return list(response.context["cl"].result_list)
@@ -163,6 +176,16 @@ def admin_request_change(client: Client, subject) -> str:
 # All-region roles have no out-of-scope subject: both columns show the same outcome.
 M, C, N = "masked", "clear", "404"
 MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
+    "GET /api/v1/destinations/{destination}/audience/": (
+        audience,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "not listed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
     "GET /api/v1/profiles/subjects/{id}/": (
         detail,
         {

@@ -65,6 +65,7 @@ def _route_of(endpoint: str) -> str:
         path.replace("{id}", "<uuid:subject_id>")
         .replace("{record}", "<uuid:record_id>")
         .replace("{request}", "<uuid:request_id>")
+        .replace("{destination}", "<int:destination_id>")
     )
 
 
