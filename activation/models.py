@@ -125,6 +125,15 @@ class Destination(models.Model):
         related_name="+",
         help_text="the API token (scope destinations:read) this destination pulls with",
     )
+    push_webhook = models.ForeignKey(
+        "consent.ConsentWebhook",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"consent_changes": False},
+        help_text="where added/removed changes are pushed (signed, retried by the outbox)",
+    )
     clear_identifiers = models.BooleanField(
         default=False,
         help_text="send e-mail and phone in clear (else SHA-256 of the normalized value)",

@@ -250,3 +250,33 @@ def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]
         for change in changes:  # saved one by one: their ids are the cursor, on every database
             change.save()
     return changes
+
+
+def destinations_push() -> int:
+    """Sync every destination with a push webhook (within its token's regions) and queue its
+    added/removed changes as one signed delivery through consent's outbox (subject ids and the
+    cursor only: the destination fetches identifiers with `?since=`). Returns deliveries queued."""
+    from access.scoping import Principal
+    from consent.webhooks import outbox_enqueue_payload
+
+    queued = 0
+    rows = Destination.objects.filter(push_webhook__isnull=False, token__isnull=False)
+    for destination in rows.select_related("push_webhook", "token", "token__user", "system"):
+        assert destination.token is not None
+        assert destination.push_webhook is not None
+        who = Principal(user=destination.token.user, token=destination.token)
+        changes = audience_sync(who=who, destination=destination)
+        if not changes:
+            continue
+        outbox_enqueue_payload(
+            webhook=destination.push_webhook,
+            payload={
+                "event": "audience.changed",
+                "destination": destination.pk,
+                "added": [str(c.subject_id) for c in changes if c.change == "added"],
+                "removed": [str(c.subject_id) for c in changes if c.change == "removed"],
+                "cursor": changes[-1].pk,
+            },
+        )
+        queued += 1
+    return queued

@@ -24,3 +24,8 @@ def inbox_process(self, message_id: str) -> str:
 @shared_task(name="activation.inbox_resend_stalled")
 def inbox_resend_stalled() -> int:
     return services.inbox_resend_stalled()
+
+
+@shared_task(name="activation.destinations_push")
+def destinations_push() -> int:
+    return services.destinations_push()
