@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -14,7 +15,7 @@ from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
 from activation import services
-from activation.models import InboxMessage, SourceEndpoint
+from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
 from core.errors import DomainError
 
@@ -133,3 +134,29 @@ class InboxMessageAdmin(ScopedAdmin):
             except DomainError as exc:
                 messages.error(request, exc.message)
         messages.info(request, f"{done} message(s) queued again.")
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    """Destinations with the purposes they serve and how many people they may receive (as of
+    the last sync of their changes feed or push)."""
+
+    list_display = ["system", "purpose_list", "audience_now", "clear_identifiers", "push_webhook"]
+    filter_horizontal = ["purposes"]
+
+    def get_queryset(self, request: HttpRequest):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("system", "push_webhook")
+            .prefetch_related("purposes")
+            .annotate(members_count=Count("members"))
+        )
+
+    @admin.display(description="purposes")
+    def purpose_list(self, obj: Destination) -> str:
+        return ", ".join(p.slug for p in obj.purposes.all())
+
+    @admin.display(description="audience (last sync)", ordering="members_count")
+    def audience_now(self, obj: Destination) -> int:
+        return getattr(obj, "members_count", 0)

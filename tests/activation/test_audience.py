@@ -135,3 +135,16 @@ def test_another_destinations_token_and_wrong_scope_are_refused(api):
     _, raw = make_token(["profiles:read"])
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get(f"/api/v1/destinations/{mine.pk}/audience/").status_code == 403
+
+
+def test_destination_admin_shows_purposes_and_audience_count(api, client, roles):
+    from tests.factories import make_staff
+
+    person = make_subject(region="EU")
+    _record(person, "marketing_email", "granted")
+    destination = _destination(api, "marketing_email")
+    api.get(f"/api/v1/destinations/{destination.pk}/audience/", {"since": 0})
+    client.force_login(make_staff("DPO"))
+    page = client.get("/admin/activation/destination/").content.decode()
+    assert "marketing_email" in page
+    assert '<td class="field-audience_now">1</td>' in page
