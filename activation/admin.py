@@ -8,12 +8,13 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
+from access.scoping import actor_for
 from activation import services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
@@ -143,6 +144,20 @@ class DestinationAdmin(admin.ModelAdmin):
 
     list_display = ["system", "purpose_list", "audience_now", "clear_identifiers", "push_webhook"]
     filter_horizontal = ["purposes"]
+    actions = ["export_audience"]
+
+    @admin.action(description="Export the audience as CSV (consented people only; audited)")
+    def export_audience(self, request: HttpRequest, queryset):
+        destination = queryset.first()
+        if destination is None or queryset.count() != 1:
+            messages.error(request, "Select one destination.")
+            return None
+        text, _rows = services.audience_export_csv(
+            who=request.user, destination=destination, actor=actor_for(request)
+        )
+        response = HttpResponse(text, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
+        return response
 
     def get_queryset(self, request: HttpRequest):
         return (

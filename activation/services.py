@@ -280,3 +280,30 @@ def destinations_push() -> int:
         )
         queued += 1
     return queued
+
+
+def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> tuple[str, int]:
+    """The destination's audience now, within `who`'s regions, as CSV (subject id and the
+    identifiers as the destination takes them): only people whose consent allows every purpose.
+    Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
+    import csv
+    import io
+
+    ids = list(selectors.audience_all(who=who, destination=destination))
+    identifiers = selectors.identifiers_for(destination, ids)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = ("email", "phone") if destination.clear_identifiers else ("email_sha256", "phone_sha256")
+    writer.writerow(["subject_id", *keys])
+    for pk in ids:
+        row = identifiers[pk]
+        writer.writerow([str(pk), *(";".join(row.get(k, [])) for k in keys)])
+    purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
+    audit_record(
+        actor=actor,
+        action="activation.audience.export",
+        object_type="activation.destination",
+        object_id=destination.pk,
+        reason=f"purposes {purposes}; {len(ids)} rows",
+    )
+    return out.getvalue(), len(ids)

@@ -148,3 +148,26 @@ def test_destination_admin_shows_purposes_and_audience_count(api, client, roles)
     page = client.get("/admin/activation/destination/").content.decode()
     assert "marketing_email" in page
     assert '<td class="field-audience_now">1</td>' in page
+
+
+def test_staff_csv_export_holds_only_consented_people_and_is_audited(api, client, roles):
+    from audit.models import AuditEvent
+    from tests.factories import make_staff
+
+    yes = make_subject(region="EU", email="yes@example.com")
+    _record(yes, "marketing_email", "granted")
+    no = make_subject(region="EU", email="no@example.com")
+    destination = _destination(api, "marketing_email")
+    client.force_login(make_staff("DPO"))
+    response = client.post(
+        "/admin/activation/destination/",
+        {"action": "export_audience", "_selected_action": [str(destination.pk)]},
+    )
+    text = response.content.decode()
+    assert str(yes.pk) in text
+    assert str(no.pk) not in text
+    assert hashlib.sha256(b"yes@example.com").hexdigest() in text
+    event = AuditEvent.objects.get(action="activation.audience.export")
+    assert "marketing_email" in event.reason
+    assert "1 rows" in event.reason
+    assert "yes@" not in event.reason
