@@ -26,6 +26,7 @@ TOKEN_SCOPES = (
     "dsar:read",
     "dsar:manage",
     "audit:read",
+    "destinations:read",
 )
 UNMASK_MAX_MINUTES = 60
 

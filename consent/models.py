@@ -359,6 +359,11 @@ class ConsentWebhook(models.Model):
         max_length=100, help_text="HMAC-SHA256 key of the Custodia-Signature header"
     )
     active = models.BooleanField(default=True)
+    consent_changes = models.BooleanField(
+        default=True,
+        help_text="receives every consent change; off for a destination's audience push, which "
+        "must only ever carry the people the destination may receive",
+    )
 
     def __str__(self) -> str:
         return self.name

@@ -102,7 +102,9 @@ def _load(version: str) -> RefData:
         jurisdictions={j.code: j for j in Jurisdiction.objects.all()},
         properties=properties,
         property_purposes=property_purposes,
-        webhooks=list(ConsentWebhook.objects.filter(active=True).order_by("pk")),
+        webhooks=list(
+            ConsentWebhook.objects.filter(active=True, consent_changes=True).order_by("pk")
+        ),
         consent_mode=consent_mode,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from celery import current_app
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from consent.models import ConsentRecord, WebhookDelivery
+from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
 from consent.refdata import refdata
 from core import webhooks
 
@@ -20,10 +21,18 @@ LEASE = dt.timedelta(minutes=2)
 logger = logging.getLogger(__name__)
 
 
+# Called after the commit of any consent change of a subject (higher apps register here, e.g.
+# activation pushes destinations' audience changes): callables without arguments.
+AFTER_SUBJECT_CHANGE: list[Callable[[], None]] = []
+
+
 def outbox_enqueue_many(records: list[ConsentRecord]) -> int:
     """Call inside the consent transaction: one delivery per active webhook and record, all in
     one insert, sent after commit (or by beat's next delivery run if the broker is down then).
     The active webhooks come from the reference-data cache (reloaded after any change)."""
+    if any(r.subject_id for r in records):
+        for hook in AFTER_SUBJECT_CHANGE:
+            transaction.on_commit(hook)
     hooks = refdata().webhooks
     if not hooks or not records:
         return 0
@@ -46,6 +55,23 @@ def outbox_enqueue_many(records: list[ConsentRecord]) -> int:
 
     transaction.on_commit(_send)
     return len(hooks) * len(records)
+
+
+def outbox_enqueue_payload(*, webhook: ConsentWebhook, payload: dict) -> WebhookDelivery:
+    """Queue one signed delivery of `payload` (ids and states only) to `webhook`, sent after
+    commit and retried like consent changes (used by destinations' audience pushes)."""
+    delivery = WebhookDelivery.objects.create(
+        webhook=webhook, payload=payload, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(_send_deliveries)
+    return delivery
+
+
+def _send_deliveries() -> None:
+    try:
+        current_app.send_task("consent.deliver_webhooks")
+    except BrokerError:
+        logger.warning("broker unreachable: consent webhooks left to the next delivery run")
 
 
 def outbox_enqueue(record: ConsentRecord) -> int:

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "profiles",
     "consent",
     "stores",
+    "activation",
     "dsar",
     "sso",
 ]
@@ -245,6 +246,7 @@ CELERY_TASK_ROUTES = {
     "dsar.*": {"queue": "dsar"},
     "consent.*": {"queue": "consent"},
     "profiles.*": {"queue": "default"},
+    "activation.*": {"queue": "default"},
     "audit.*": {"queue": "maintenance"},
     "ops.*": {"queue": "maintenance"},
 }
@@ -385,3 +387,6 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Inbound source webhooks: the largest call accepted (bytes).
+CUSTODIA_SOURCE_MAX_BYTES = env_int("CUSTODIA_SOURCE_MAX_BYTES", 256 * 1024)

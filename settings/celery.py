@@ -31,6 +31,7 @@ SCHEDULE_MODULES = [
     "audit.schedule",
     "profiles.schedule",
     "consent.schedule",
+    "activation.schedule",
     "dsar.schedule",
 ]
 

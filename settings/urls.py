@@ -18,6 +18,8 @@ api_v1 = [
     path("profiles/", include("profiles.api.urls")),
     path("consent/", include("consent.api.urls")),
     path("dsar/", include("dsar.api.urls")),
+    path("sources/", include("activation.api.urls")),
+    path("destinations/", include("activation.api.destination_urls")),
 ]
 
 urlpatterns = [

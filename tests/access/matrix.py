@@ -64,6 +64,19 @@ def audit_csv(client: Client, subject) -> str:
     return "listed" if str(subject.pk) in b"".join(r.streaming_content).decode() else "not listed"
 
 
+def audience(client: Client, subject) -> str:
+    from activation.models import Destination
+    from consent.models import Purpose
+    from profiles.models import System
+
+    system, _ = System.objects.get_or_create(name="Matrix destination", kind="destination")
+    destination, created = Destination.objects.get_or_create(system=system)
+    if created:
+        destination.purposes.set(Purpose.objects.filter(slug="essential"))
+    r = client.get(f"/api/v1/destinations/{destination.pk}/audience/?limit=5000")
+    return _status(r) or ("listed" if str(subject.pk) in r.content.decode() else "not listed")
+
+
 def _rows(response) -> list:
     """The rows an admin changelist shows (not the echoed search box)."""
     return list(response.context["cl"].result_list)
@@ -163,6 +176,16 @@ def admin_request_change(client: Client, subject) -> str:
 # All-region roles have no out-of-scope subject: both columns show the same outcome.
 M, C, N = "masked", "clear", "404"
 MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
+    "GET /api/v1/destinations/{destination}/audience/": (
+        audience,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "not listed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
     "GET /api/v1/profiles/subjects/{id}/": (
         detail,
         {
@@ -554,6 +577,28 @@ def admin_review_accept(client: Client, subject) -> str:
     return "merged" if merged else "not merged"
 
 
+def admin_inbox_replay(client: Client, subject) -> str:
+    from activation.models import InboxMessage, SourceEndpoint
+    from profiles.models import System
+
+    system, _ = System.objects.get_or_create(name="Matrix source", kind="source")
+    endpoint, _ = SourceEndpoint.objects.get_or_create(system=system)
+    message = InboxMessage(
+        source=endpoint,
+        message_id=f"m-{subject.pk}",
+        kind="identify",
+        region=subject.region,
+        status="dead",
+    )
+    message.payload = {"type": "identify", "userId": "u"}
+    message.save()
+    r = _admin_action(client, "/admin/activation/inboxmessage/", "replay", message.pk)
+    if _written(r):
+        return _written(r)
+    message.refresh_from_db()
+    return "replayed" if message.status == "pending" else "not replayed"
+
+
 def admin_hold_place(client: Client, subject) -> str:
     from dsar.models import LegalHold
 
@@ -824,6 +869,17 @@ WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("not rejected", "not rejected"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: inbox message, action replay": (
+        admin_inbox_replay,
+        {
+            "DPO": ("replayed", "replayed"),
+            "Privacy officer": ("replayed", "not replayed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not replayed", "not replayed"),
             SERVICE_ACCOUNT: ("login", "login"),
         },
     ),

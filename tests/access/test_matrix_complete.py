@@ -25,6 +25,8 @@ NOT_PERSONAL = {
     "api/v1/dsar/intake/": "public intake: answers the same whether or not data is held",
     "api/v1/dsar/intake/confirm/": "public: a reference and a code, never personal data",
     "api/v1/dsar/callbacks/<uuid:task_id>/": "signed by the connected system; returns a status",
+    "api/v1/sources/<uuid:source_id>/events/": "signed by the source; returns the inbox id only "
+    "(its writes are scoped by the source's regions, tests/activation)",
 }
 
 
@@ -40,6 +42,7 @@ WRITES_WITHOUT_REGION_SCOPE = {
     "api/v1/dsar/intake/",
     "api/v1/dsar/intake/confirm/",
     "api/v1/dsar/callbacks/<uuid:task_id>/",
+    "api/v1/sources/<uuid:source_id>/events/",
 }
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
@@ -65,6 +68,7 @@ def _route_of(endpoint: str) -> str:
         path.replace("{id}", "<uuid:subject_id>")
         .replace("{record}", "<uuid:record_id>")
         .replace("{request}", "<uuid:request_id>")
+        .replace("{destination}", "<int:destination_id>")
     )
 
 
@@ -122,6 +126,7 @@ OUTSIDE_THE_DOOR = {
     "api/v1/consent/public/": "public banner API: a property key, the visitor's own choices",
     "api/v1/dsar/intake/": "public intake: the person, confirmed by a mailed code",
     "api/v1/dsar/callbacks/": "signed by the connected system",
+    "api/v1/sources/": "signed by the source; writes scoped by the source's regions",
 }
 
 

@@ -1,0 +1,177 @@
+"""Officer screens: source endpoints (the signing secret shown once, rotated with an overlap)
+and the inbox (dead letters read masked, replayed after a fix)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from access.admin_actions import confirmed
+from access.admin_base import ScopedAdmin
+from access.masking import mask_value
+from access.scoping import actor_for
+from activation import services
+from activation.models import Destination, InboxMessage, SourceEndpoint
+from audit.actors import Actor
+from core.errors import DomainError
+
+_IDENTITY_KEYS = {"email": "email", "phone": "phone"}
+
+
+@admin.register(SourceEndpoint)
+class SourceEndpointAdmin(admin.ModelAdmin):
+    list_display = ["system", "format", "regions", "rate", "active", "webhook_path"]
+    list_filter = ["format", "active"]
+    readonly_fields = ["webhook_path", "previous_valid_until"]
+    actions = ["rotate_secret"]
+
+    @admin.display(description="webhook URL (path)")
+    def webhook_path(self, obj: SourceEndpoint) -> str:
+        return f"/api/v1/sources/{obj.pk}/events/" if obj.pk else ""
+
+    def save_model(self, request: HttpRequest, obj: SourceEndpoint, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            _show_secret_once(request, obj, obj.secret)
+
+    @admin.action(
+        description="Rotate the signing secret (old one valid 24 h)", permissions=["change"]
+    )
+    def rotate_secret(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Rotate the signing secrets",
+            consequence="Each source gets a new secret, shown once. Calls signed with the old "
+            "secret are accepted for 24 hours more, then refused: give the new one to the source.",
+        )
+        if page:
+            return page
+        actor = Actor.from_request(request)
+        for endpoint in queryset.select_related("system"):
+            secret = services.source_secret_rotate(endpoint=endpoint, actor=actor)
+            _show_secret_once(request, endpoint, secret)
+        return None
+
+
+def _show_secret_once(request: HttpRequest, endpoint: SourceEndpoint, secret: str) -> None:
+    messages.warning(
+        request,
+        f"Signing secret of {endpoint.system.name}, copy it now, it will not be shown again: "
+        f"{secret}",
+    )
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """A payload with every value masked (e-mail and phone by their shape), keys kept: enough
+    for an officer to see which field broke a mapping, not whose data it is."""
+    if isinstance(value, dict):
+        return {k: masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if key in ("type", "event", "messageId", "timestamp"):
+        return value
+    return mask_value(_IDENTITY_KEYS.get(key, "text"), value)
+
+
+@admin.register(InboxMessage)
+class InboxMessageAdmin(ScopedAdmin):
+    """The inbox: read-only; a payload is shown masked (keys in clear, values masked)
+    and can be replayed once the officer fixed its cause (the source's regions or mapping)."""
+
+    list_display = [
+        "message_id",
+        "source",
+        "kind",
+        "status",
+        "attempts",
+        "last_error",
+        "received_at",
+    ]
+    list_filter = ["status", "kind", "source"]
+    search_fields = ["message_id"]
+    fields = [
+        "source",
+        "message_id",
+        "kind",
+        "region",
+        "status",
+        "attempts",
+        "last_error",
+        "subject_id",
+        "received_at",
+        "processed_at",
+        "payload_view",
+    ]
+    readonly_fields = fields
+    actions = ["replay"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="payload")
+    def payload_view(self, obj: InboxMessage) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(masked(obj.payload), indent=2, default=str))
+
+    @admin.action(description="Replay the dead-lettered messages", permissions=["change"])
+    def replay(self, request: HttpRequest, queryset):
+        actor = self.actor(request)
+        done = 0
+        for message in queryset.filter(status=InboxMessage.Status.DEAD):
+            try:
+                services.inbox_replay(message=message, actor=actor)
+                done += 1
+            except DomainError as exc:
+                messages.error(request, exc.message)
+        messages.info(request, f"{done} message(s) queued again.")
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    """Destinations with the purposes they serve and how many people they may receive (as of
+    the last sync of their changes feed or push)."""
+
+    list_display = ["system", "purpose_list", "audience_now", "clear_identifiers", "push_webhook"]
+    filter_horizontal = ["purposes"]
+    actions = ["export_audience"]
+
+    @admin.action(description="Export the audience as CSV (consented people only; audited)")
+    def export_audience(self, request: HttpRequest, queryset):
+        destination = queryset.first()
+        if destination is None or queryset.count() != 1:
+            messages.error(request, "Select one destination.")
+            return None
+        text, _rows = services.audience_export_csv(
+            who=request.user, destination=destination, actor=actor_for(request)
+        )
+        response = HttpResponse(text, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
+        return response
+
+    def get_queryset(self, request: HttpRequest):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("system", "push_webhook")
+            .prefetch_related("purposes")
+            .annotate(members_count=Count("members"))
+        )
+
+    @admin.display(description="purposes")
+    def purpose_list(self, obj: Destination) -> str:
+        return ", ".join(p.slug for p in obj.purposes.all())
+
+    @admin.display(description="audience (last sync)", ordering="members_count")
+    def audience_now(self, obj: Destination) -> int:
+        return getattr(obj, "members_count", 0)

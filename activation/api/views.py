@@ -1,0 +1,117 @@
+"""Inbound source webhooks: a signed POST per source, answered 202 once the payload is stored
+(encrypted) in the inbox; a worker processes it. Authenticated by the source's signature, not
+by a token (as dsar's signed callbacks), and rate-limited per source."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.api.base import ScopedAPIView
+from activation import selectors, services
+from activation.models import Destination
+from consent.api.throttles import bucket_take
+from core.errors import NotFoundError
+from core.pagination import int_query_param
+from core.webhooks import SIGNATURE_HEADER
+
+_SIGNATURE_META = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
+
+
+class SourceEventsView(APIView):
+    """POST /api/v1/sources/<id>/events/: one Segment call (identify, track, page, alias)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request, source_id) -> Response:
+        """Signed (`Custodia-Signature: t=<unix>,v1=<hex>`) Segment call with a `messageId`.
+        202: stored for processing; 200: a message id already accepted (not stored twice)."""
+        endpoint = selectors.source_endpoint_active(source_id)
+        if endpoint is None:
+            raise services.InvalidSignature("Unknown source or bad signature.")
+        if len(request.body) > settings.CUSTODIA_SOURCE_MAX_BYTES:
+            raise exceptions.ValidationError({"body": ["The call is too large."]})
+
+        def throttle() -> None:
+            wait = bucket_take(f"throttle:source:{endpoint.pk}", endpoint.rate)
+            if wait:
+                raise exceptions.Throttled(wait=wait)
+
+        message, created = services.inbox_accept(
+            endpoint=endpoint,
+            body=request.body,
+            signature=request.META.get(_SIGNATURE_META, ""),
+            throttle=throttle,
+        )
+        return Response(
+            {"id": str(message.pk), "status": message.status, "duplicate": not created},
+            status=202 if created else 200,
+        )
+
+
+class AudienceView(ScopedAPIView):
+    """GET /api/v1/destinations/<id>/audience/: the people the destination may use now (their
+    current consent allows every purpose it serves), in the token's regions, keyset-paginated
+    (`?after=<cursor>`); `?since=<change id>` instead returns who was added and removed."""
+
+    required_scopes = {"GET": "destinations:read"}
+    required_permissions = {"GET": "activation.view_destination"}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, destination_id: int) -> Response:
+        destination = selectors.destination_get(destination_id)
+        token = getattr(request, "auth", None)
+        if destination is None or (token is not None and destination.token_id != token.pk):
+            raise NotFoundError("No such destination.")
+        limit = min(int_query_param(request, "limit", minimum=1, default=500), 5000)
+        if "since" in request.query_params:
+            return self._changes(request, destination, limit)
+        after = request.query_params.get("after")
+        try:
+            cursor = uuid.UUID(after) if after else None
+        except ValueError as exc:
+            raise exceptions.ValidationError({"after": ["Not a cursor."]}) from exc
+        ids, following = selectors.audience_page(
+            who=request, destination=destination, after=cursor, limit=limit
+        )
+        identifiers = selectors.identifiers_for(destination, ids)
+        return Response(
+            {
+                "results": [{"subject_id": str(pk), **identifiers[pk]} for pk in ids],
+                "next": str(following) if following else None,
+            }
+        )
+
+    def _changes(self, request: Request, destination: Destination, limit: int) -> Response:
+        since = int_query_param(request, "since", minimum=0, default=0)
+        services.audience_sync(who=request, destination=destination)
+        changes = selectors.audience_changes(
+            who=request, destination=destination, since=since, limit=limit
+        )
+        identifiers = selectors.identifiers_for(
+            destination, [c.subject_id for c in changes if c.change == "added"]
+        )
+        return Response(
+            {
+                "added": [
+                    {"subject_id": str(c.subject_id), **identifiers.get(c.subject_id, {})}
+                    for c in changes
+                    if c.change == "added"
+                ],
+                "removed": [
+                    {"subject_id": str(c.subject_id)} for c in changes if c.change == "removed"
+                ],
+                "cursor": changes[-1].pk if changes else since,
+            }
+        )

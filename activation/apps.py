@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+
+
+class ActivationConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "activation"
+    verbose_name = "Sources and destinations"
+
+    def ready(self) -> None:
+        from consent.webhooks import AFTER_SUBJECT_CHANGE
+
+        if _push_soon not in AFTER_SUBJECT_CHANGE:
+            AFTER_SUBJECT_CHANGE.append(_push_soon)
+
+
+def _push_soon() -> None:
+    """A subject's consent changed (committed): push destinations' changes within seconds."""
+    import contextlib
+
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    with contextlib.suppress(OperationalError):  # broker down: beat's next run pushes
+        current_app.send_task("activation.destinations_push")

@@ -1,0 +1,112 @@
+"""Reads of the activation app."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from access.scoping import allowed_regions
+from activation.models import AudienceChange, Destination, InboxMessage, SourceEndpoint
+from consent.selectors import may_process_bulk
+from profiles.crypto.blind_index import normalize
+from profiles.models import Identifier, Subject
+
+
+def source_endpoint_active(source_id: uuid.UUID | str) -> SourceEndpoint | None:
+    return SourceEndpoint.objects.select_related("system").filter(pk=source_id, active=True).first()
+
+
+def inbox_dead_letters(who: object, source_id: uuid.UUID | None = None) -> QuerySet[InboxMessage]:
+    """Dead-lettered messages the viewer may see (their region scope)."""
+    rows = InboxMessage.objects.restrict(who, "view").filter(status=InboxMessage.Status.DEAD)
+    return rows.filter(source_id=source_id) if source_id else rows
+
+
+def destination_get(destination_id: int) -> Destination | None:
+    return (
+        Destination.objects.select_related("system", "token")
+        .prefetch_related("purposes")
+        .filter(pk=destination_id)
+        .first()
+    )
+
+
+def _allowed_ids(who: Any, destination: Destination, ids: list[Any]) -> list[Any]:
+    """Of `ids`, those within `who`'s regions whose current consent allows every purpose of the
+    destination (consent's decisions: GPC, expiry and each regime's default apply)."""
+    purposes = list(destination.purposes.all())
+    if not purposes or not ids:
+        return []
+    decisions = may_process_bulk(who=who, subject_ids=ids, purposes=purposes)
+    return [
+        pk
+        for pk in ids
+        if str(pk) in decisions and all(d.allowed for d in decisions[str(pk)].values())
+    ]
+
+
+def audience_page(
+    *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
+) -> tuple[list[Any], uuid.UUID | None]:
+    """One page of the audience, ordered by subject id (a keyset cursor): the ids allowed and
+    the cursor of the next page (None at the end). Active subjects in `who`'s regions only."""
+    regions = allowed_regions(who)
+    rows = Subject.objects.filter(status=Subject.Status.ACTIVE).order_by("pk")
+    if regions is not None:
+        rows = rows.filter(region__in=sorted(regions))
+    found: list[Any] = []
+    cursor = after
+    while len(found) < limit:
+        batch_rows = rows.filter(pk__gt=cursor) if cursor else rows
+        batch = list(batch_rows.values_list("pk", flat=True)[: max(limit, 500)])
+        if not batch:
+            return found, None
+        for pk in _allowed_ids(who, destination, batch):
+            found.append(pk)
+            if len(found) == limit:
+                return found, pk
+        cursor = batch[-1]
+    return found, cursor
+
+
+def audience_all(*, who: Any, destination: Destination) -> dict[Any, str]:
+    """Every person the destination may receive now, within `who`'s regions: {id: region}."""
+    out: dict[Any, str] = {}
+    after = None
+    while True:
+        ids, after = audience_page(who=who, destination=destination, after=after, limit=2000)
+        out.update(Subject.objects.filter(pk__in=ids).values_list("pk", "region"))
+        if after is None:
+            return out
+
+
+def identifiers_for(
+    destination: Destination, subject_ids: list[Any]
+) -> dict[Any, dict[str, list[str]]]:
+    """E-mail and phone of each subject as the destination takes them: SHA-256 hex of the
+    normalized value, or the value itself for a destination marked for clear identifiers."""
+    out: dict[Any, dict[str, list[str]]] = {pk: {} for pk in subject_ids}
+    subjects = {s.pk: s for s in Subject.objects.filter(pk__in=subject_ids)}
+    rows = Identifier.objects.filter(subject_id__in=subject_ids, kind__in=("email", "phone"))
+    for row in rows.order_by("subject_id", "kind"):
+        row.subject = subjects[row.subject_id]  # one key unwrap per subject
+        value = normalize(row.kind, row.value)
+        shown = (
+            value if destination.clear_identifiers else hashlib.sha256(value.encode()).hexdigest()
+        )
+        key = row.kind if destination.clear_identifiers else f"{row.kind}_sha256"
+        out[row.subject_id].setdefault(key, []).append(shown)
+    return out
+
+
+def audience_changes(
+    *, who: Any, destination: Destination, since: int, limit: int
+) -> list[AudienceChange]:
+    regions = allowed_regions(who)
+    rows = AudienceChange.objects.filter(destination=destination, pk__gt=since).order_by("pk")
+    if regions is not None:
+        rows = rows.filter(region__in=sorted(regions))
+    return list(rows[:limit])

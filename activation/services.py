@@ -1,0 +1,309 @@
+"""Writes of the activation app: a source's signing secret (rotation with an overlap), the
+durable inbox (accept in one short transaction, process through profiles' upsert, dead-letter,
+replay). Audited with ids and field names, never payload values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery import current_app
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from activation import segment, selectors
+from activation.models import (
+    AudienceChange,
+    AudienceMember,
+    Destination,
+    InboxMessage,
+    SourceEndpoint,
+    source_secret,
+)
+from audit.actors import Actor
+from audit.services import audit_record
+from core import webhooks
+from core.errors import DomainError
+from profiles.services import subject_upsert
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TASK = "activation.inbox_process"
+DEFAULT_OVERLAP = dt.timedelta(hours=24)
+MAX_ATTEMPTS = 5
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+    status = 401
+
+
+def signature_valid(endpoint: SourceEndpoint, body: bytes, header: str) -> bool:
+    """A fresh signature under the current secret, or under the previous one while its
+    overlap lasts (a rotation does not drop the source's in-flight calls)."""
+    tolerance = endpoint.tolerance_seconds
+    if webhooks.verify(endpoint.secret, body, header, tolerance=tolerance):
+        return True
+    overlap = endpoint.previous_valid_until
+    return bool(
+        endpoint.previous_secret
+        and overlap is not None
+        and overlap > timezone.now()
+        and webhooks.verify(endpoint.previous_secret, body, header, tolerance=tolerance)
+    )
+
+
+def source_secret_rotate(
+    *, endpoint: SourceEndpoint, actor: Actor, overlap: dt.timedelta = DEFAULT_OVERLAP
+) -> str:
+    """A new signing secret, returned once (the officer hands it to the source); the old one
+    keeps working for `overlap`, then never again. Audited, without either secret."""
+    secret = source_secret()
+    until = timezone.now() + overlap
+    with transaction.atomic():
+        SourceEndpoint.objects.filter(pk=endpoint.pk).update(
+            secret=secret, previous_secret=endpoint.secret, previous_valid_until=until
+        )
+        audit_record(
+            actor=actor,
+            action="activation.source.rotate_secret",
+            object_type="activation.sourceendpoint",
+            object_id=endpoint.pk,
+            reason=f"system {endpoint.system_id}; previous secret valid {overlap}",
+        )
+    endpoint.previous_secret, endpoint.previous_valid_until = endpoint.secret, until
+    endpoint.secret = secret
+    return secret
+
+
+def _send(message_id: uuid.UUID) -> None:
+    try:
+        current_app.send_task(PROCESS_TASK, args=[str(message_id)])
+    except BrokerError:
+        # The row is committed and pending: the beat sweeper sends it once the broker is back.
+        logger.warning("broker unreachable: inbox message %s left to the sweeper", message_id)
+
+
+def inbox_accept(
+    *,
+    endpoint: SourceEndpoint,
+    body: bytes,
+    signature: str,
+    throttle: Callable[[], None] | None = None,
+) -> tuple[InboxMessage, bool]:
+    """Verify and store one signed call (encrypted), to be processed by a worker after commit.
+    Returns (message, created): a repeated message id returns the first row, not a new one
+    (replay protection and idempotency). Raises InvalidSignature (401) or DomainError (400).
+    `throttle` runs once the signature is proven, so strangers cannot drain a source's rate."""
+    if not endpoint.active or not signature_valid(endpoint, body, signature):
+        raise InvalidSignature("Unknown source or bad signature.")
+    if throttle is not None:
+        throttle()
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainError("The body is not JSON.", code="invalid_payload") from exc
+    kind = segment.call_kind(payload)
+    mid = segment.message_id(payload)
+    existing = InboxMessage.objects.filter(source=endpoint, message_id=mid).first()
+    if existing is not None:
+        return existing, False
+    message = InboxMessage(
+        id=uuid.uuid4(),
+        source=endpoint,
+        message_id=mid,
+        kind=kind,
+        region=endpoint.default_region,
+    )
+    message.payload = payload
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            transaction.on_commit(lambda: _send(message.pk))
+    except IntegrityError:  # the same message id accepted concurrently
+        return InboxMessage.objects.get(source=endpoint, message_id=mid), False
+    return message, True
+
+
+def source_actor(endpoint: SourceEndpoint) -> Actor:
+    """The source acts within its own regions (none configured: none at all, fail closed)."""
+    return Actor(
+        kind="system",
+        id=f"source:{endpoint.system_id}",
+        label=f"source:{endpoint.system.name}"[:150],
+        regions=frozenset(str(r).upper() for r in endpoint.regions),
+    )
+
+
+def _dead(message: InboxMessage, reason: str) -> None:
+    message.status = InboxMessage.Status.DEAD
+    message.last_error = reason[:200]
+    message.save(update_fields=["status", "last_error", "attempts"])
+
+
+def inbox_process(message_id: uuid.UUID | str, *, final: bool = False) -> str:
+    """Process one inbox message through profiles' upsert, once: under a row lock, in one
+    transaction with the upsert, so a worker killed midway leaves it pending and the next
+    attempt does it once. A domain error (malformed call, region outside the source's scope,
+    a suppressed identity) dead-letters it at once; any other error is raised for the task to
+    retry, and dead-letters it on the `final` attempt. Returns the resulting status."""
+    with transaction.atomic():
+        message = (
+            InboxMessage.objects.select_for_update()
+            .select_related("source", "source__system")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None or message.status != InboxMessage.Status.PENDING:
+            return message.status if message is not None else "missing"
+        message.attempts += 1
+        endpoint = message.source
+        try:
+            with transaction.atomic():
+                record = segment.to_record(message.payload, region=endpoint.default_region)
+                result = subject_upsert(
+                    record=record, actor=source_actor(endpoint), source=endpoint.system
+                )
+        except DomainError as exc:
+            _dead(message, f"{exc.code}: {exc}")
+            return message.status
+        except Exception as exc:
+            if not final:
+                raise
+            _dead(message, f"error: {type(exc).__name__}")
+            return message.status
+        message.status = InboxMessage.Status.DONE
+        message.subject_id = result.subject_id
+        message.processed_at = timezone.now()
+        message.last_error = ""
+        message.save(
+            update_fields=["status", "subject_id", "processed_at", "last_error", "attempts"]
+        )
+        return message.status
+
+
+def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
+    """Put a dead-lettered message back in the queue (after the officer fixed the cause).
+    Audited with its id, never its contents."""
+    if message.status != InboxMessage.Status.DEAD:
+        raise DomainError("Only a dead-lettered message can be replayed.", code="not_dead")
+    with transaction.atomic():
+        InboxMessage.objects.filter(pk=message.pk).update(
+            status=InboxMessage.Status.PENDING, attempts=0, last_error=""
+        )
+        audit_record(
+            actor=actor,
+            action="activation.inbox.replay",
+            object_type="activation.inboxmessage",
+            object_id=message.pk,
+            reason=f"source {message.source_id}",
+        )
+        transaction.on_commit(lambda: _send(message.pk))
+    message.status = InboxMessage.Status.PENDING
+
+
+def inbox_resend_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=5)) -> int:
+    """Send again the pending messages whose task was lost (broker down, worker killed with
+    its message acknowledged); processing is idempotent, so a double send is harmless."""
+    ids = list(
+        InboxMessage.objects.filter(
+            status=InboxMessage.Status.PENDING, received_at__lt=timezone.now() - older_than
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for pk in ids:
+        _send(pk)
+    return len(ids)
+
+
+def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]:
+    """Bring the destination's members up to its audience now, within `who`'s regions: one
+    `added` change per person newly allowed, one `removed` per person no longer allowed (a
+    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor)."""
+    from access.scoping import allowed_regions
+
+    allowed = selectors.audience_all(who=who, destination=destination)
+    regions = allowed_regions(who)
+    with transaction.atomic():
+        members = AudienceMember.objects.select_for_update().filter(destination=destination)
+        if regions is not None:
+            members = members.filter(region__in=sorted(regions))
+        current = dict(members.values_list("subject_id", "region"))
+        added = [(pk, region) for pk, region in allowed.items() if pk not in current]
+        removed = [(pk, region) for pk, region in current.items() if pk not in allowed]
+        AudienceMember.objects.bulk_create(
+            [AudienceMember(destination=destination, subject_id=pk, region=r) for pk, r in added],
+            ignore_conflicts=True,
+        )
+        AudienceMember.objects.filter(
+            destination=destination, subject_id__in=[pk for pk, _ in removed]
+        ).delete()
+        changes = [
+            AudienceChange(destination=destination, subject_id=pk, region=r, change=kind)
+            for kind, rows in (("added", added), ("removed", removed))
+            for pk, r in rows
+        ]
+        for change in changes:  # saved one by one: their ids are the cursor, on every database
+            change.save()
+    return changes
+
+
+def destinations_push() -> int:
+    """Sync every destination with a push webhook (within its token's regions) and queue its
+    added/removed changes as one signed delivery through consent's outbox (subject ids and the
+    cursor only: the destination fetches identifiers with `?since=`). Returns deliveries queued."""
+    from access.scoping import Principal
+    from consent.webhooks import outbox_enqueue_payload
+
+    queued = 0
+    rows = Destination.objects.filter(push_webhook__isnull=False, token__isnull=False)
+    for destination in rows.select_related("push_webhook", "token", "token__user", "system"):
+        assert destination.token is not None
+        assert destination.push_webhook is not None
+        who = Principal(user=destination.token.user, token=destination.token)
+        changes = audience_sync(who=who, destination=destination)
+        if not changes:
+            continue
+        outbox_enqueue_payload(
+            webhook=destination.push_webhook,
+            payload={
+                "event": "audience.changed",
+                "destination": destination.pk,
+                "added": [str(c.subject_id) for c in changes if c.change == "added"],
+                "removed": [str(c.subject_id) for c in changes if c.change == "removed"],
+                "cursor": changes[-1].pk,
+            },
+        )
+        queued += 1
+    return queued
+
+
+def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> tuple[str, int]:
+    """The destination's audience now, within `who`'s regions, as CSV (subject id and the
+    identifiers as the destination takes them): only people whose consent allows every purpose.
+    Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
+    import csv
+    import io
+
+    ids = list(selectors.audience_all(who=who, destination=destination))
+    identifiers = selectors.identifiers_for(destination, ids)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = ("email", "phone") if destination.clear_identifiers else ("email_sha256", "phone_sha256")
+    writer.writerow(["subject_id", *keys])
+    for pk in ids:
+        row = identifiers[pk]
+        writer.writerow([str(pk), *(";".join(row.get(k, [])) for k in keys)])
+    purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
+    audit_record(
+        actor=actor,
+        action="activation.audience.export",
+        object_type="activation.destination",
+        object_id=destination.pk,
+        reason=f"purposes {purposes}; {len(ids)} rows",
+    )
+    return out.getvalue(), len(ids)

@@ -1,0 +1,173 @@
+"""Destinations: the audience feed holds exactly the people whose current consent allows every
+purpose of the destination (explicit grants; an opt-out regime's default; never GPC opt-outs,
+withdrawals or an opt-in regime's silence), in the token's regions; identifiers hashed unless
+the destination takes them in clear; `?since=` returns who was added and removed."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from activation.models import Destination
+from audit.actors import Actor
+from consent.models import Purpose
+from consent.services import Proof, consent_record
+from profiles.models import System
+from tests.factories import make_subject, make_token
+
+pytestmark = pytest.mark.django_db
+SYSTEM = Actor.system("tests")
+
+
+def _record(subject, slug, state, **kwargs):
+    return consent_record(
+        purpose=Purpose.objects.get(slug=slug),
+        state=state,
+        channel="api",
+        actor=SYSTEM,
+        subject=subject,
+        **kwargs,
+    )
+
+
+def _destination(api, *slugs, regions=None, clear=False):
+    token, raw = make_token(["destinations:read"], regions=regions)
+    system = System.objects.create(name=f"Tool {slugs} {token.pk}", kind=System.Kind.DESTINATION)
+    destination = Destination.objects.create(system=system, token=token, clear_identifiers=clear)
+    destination.purposes.set(Purpose.objects.filter(slug__in=slugs))
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return destination
+
+
+def _feed(api, destination, **params):
+    url = f"/api/v1/destinations/{destination.pk}/audience/"
+    ids, after = [], None
+    while True:
+        query = {**params, **({"after": after} if after else {})}
+        body = api.get(url, query).json()
+        ids += [row["subject_id"] for row in body["results"]]
+        after = body["next"]
+        if not after:
+            return ids, body
+
+
+def test_feed_holds_exactly_the_consented_people(api):
+    granted = make_subject(region="EU")
+    _record(granted, "marketing_email", "granted")
+    silent_eu = make_subject(region="EU")  # opt-in regime: no answer is no
+    withdrawn = make_subject(region="EU")
+    _record(withdrawn, "marketing_email", "granted")
+    _record(withdrawn, "marketing_email", "withdrawn")
+    silent_ca = make_subject(region="US-CA")  # opt-out regime: no answer is yes
+    denied_ca = make_subject(region="US-CA")
+    _record(denied_ca, "marketing_email", "denied")
+    destination = _destination(api, "marketing_email")
+    ids, _ = _feed(api, destination, limit=1)  # one per page: the cursor walks them all
+    assert sorted(ids) == sorted([str(granted.pk), str(silent_ca.pk)])
+    assert str(silent_eu.pk) not in ids
+    assert str(withdrawn.pk) not in ids
+
+
+def test_gpc_opt_out_and_every_purpose_required(api):
+    sold = make_subject(region="US-CA")
+    gpc = make_subject(region="US-CA")
+    _record(gpc, "sale_sharing", "denied", proof=Proof(gpc=True))
+    only_one = make_subject(region="EU")
+    _record(only_one, "marketing_email", "granted")
+    both = make_subject(region="EU")
+    _record(both, "marketing_email", "granted")
+    _record(both, "analytics", "granted")
+    destination = _destination(api, "sale_sharing")
+    ids, _ = _feed(api, destination)
+    assert str(sold.pk) in ids
+    assert str(gpc.pk) not in ids
+    two = _destination(api, "marketing_email", "analytics")
+    ids, _ = _feed(api, two)
+    assert str(both.pk) in ids
+    assert str(only_one.pk) not in ids
+
+
+def test_token_regions_and_identifiers_hashed_or_clear(api):
+    eu = make_subject(region="EU", email="Nina.Weber@Example.de", phone="+49 151 23456789")
+    _record(eu, "marketing_email", "granted")
+    ca = make_subject(region="US-CA")
+    destination = _destination(api, "marketing_email", regions=["EU"])
+    _, body = _feed(api, destination)
+    assert [row["subject_id"] for row in body["results"]] == [str(eu.pk)]
+    row = body["results"][0]
+    assert row["email_sha256"] == [hashlib.sha256(b"nina.weber@example.de").hexdigest()]
+    assert row["phone_sha256"] == [hashlib.sha256(b"+4915123456789").hexdigest()]
+    assert "Nina" not in str(body)
+    assert str(ca.pk) not in str(body)
+    clear = _destination(api, "marketing_email", clear=True)
+    _, body = _feed(api, clear)
+    assert {
+        "subject_id": str(eu.pk),
+        "email": ["nina.weber@example.de"],
+        "phone": ["+4915123456789"],
+    } in body["results"]
+
+
+def test_changes_feed_added_then_removed(api):
+    person = make_subject(region="EU")
+    destination = _destination(api, "marketing_email")
+    url = f"/api/v1/destinations/{destination.pk}/audience/"
+    first = api.get(url, {"since": 0}).json()
+    assert first["added"] == []
+    assert first["removed"] == []
+    _record(person, "marketing_email", "granted")
+    second = api.get(url, {"since": first["cursor"]}).json()
+    assert [a["subject_id"] for a in second["added"]] == [str(person.pk)]
+    assert "email_sha256" in second["added"][0]
+    _record(person, "marketing_email", "withdrawn")
+    assert str(person.pk) not in _feed(api, destination)[0]  # at once in the feed
+    third = api.get(url, {"since": second["cursor"]}).json()
+    assert third["removed"] == [{"subject_id": str(person.pk)}]
+    assert third["added"] == []
+    assert api.get(url, {"since": third["cursor"]}).json()["removed"] == []
+
+
+def test_another_destinations_token_and_wrong_scope_are_refused(api):
+    mine = _destination(api, "marketing_email")
+    _destination(api, "analytics")  # the client now holds the other destination's token
+    assert api.get(f"/api/v1/destinations/{mine.pk}/audience/").status_code == 404
+    _, raw = make_token(["profiles:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get(f"/api/v1/destinations/{mine.pk}/audience/").status_code == 403
+
+
+def test_destination_admin_shows_purposes_and_audience_count(api, client, roles):
+    from tests.factories import make_staff
+
+    person = make_subject(region="EU")
+    _record(person, "marketing_email", "granted")
+    destination = _destination(api, "marketing_email")
+    api.get(f"/api/v1/destinations/{destination.pk}/audience/", {"since": 0})
+    client.force_login(make_staff("DPO"))
+    page = client.get("/admin/activation/destination/").content.decode()
+    assert "marketing_email" in page
+    assert '<td class="field-audience_now">1</td>' in page
+
+
+def test_staff_csv_export_holds_only_consented_people_and_is_audited(api, client, roles):
+    from audit.models import AuditEvent
+    from tests.factories import make_staff
+
+    yes = make_subject(region="EU", email="yes@example.com")
+    _record(yes, "marketing_email", "granted")
+    no = make_subject(region="EU", email="no@example.com")
+    destination = _destination(api, "marketing_email")
+    client.force_login(make_staff("DPO"))
+    response = client.post(
+        "/admin/activation/destination/",
+        {"action": "export_audience", "_selected_action": [str(destination.pk)]},
+    )
+    text = response.content.decode()
+    assert str(yes.pk) in text
+    assert str(no.pk) not in text
+    assert hashlib.sha256(b"yes@example.com").hexdigest() in text
+    event = AuditEvent.objects.get(action="activation.audience.export")
+    assert "marketing_email" in event.reason
+    assert "1 rows" in event.reason
+    assert "yes@" not in event.reason

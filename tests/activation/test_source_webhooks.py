@@ -1,0 +1,245 @@
+"""Inbound source webhooks: signed Segment calls are stored encrypted and answered 202, then
+processed through the profiles upsert (the source's region scope, suppression, audit); bad
+signatures, stale timestamps and replays are refused; rotation keeps the old secret for an
+overlap; malformed calls are dead-lettered and can be replayed once fixed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from activation import services
+from activation.models import InboxMessage, SourceEndpoint
+from audit.actors import Actor
+from audit.models import AuditEvent
+from core.webhooks import encode, sign
+from profiles.crypto.blind_index import blind_index, normalize
+from profiles.models import Event, Identifier, Subject, System
+from profiles.services import subject_erase
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source():
+    system = System.objects.create(name="Web shop", kind=System.Kind.SOURCE)
+    return SourceEndpoint.objects.create(system=system, regions=["EU"])
+
+
+def post(api, source, call, *, secret=None, timestamp=None, signature=None):
+    body = encode(call)
+    header = signature or sign(secret or source.secret, body, timestamp=timestamp)
+    return api.post(
+        f"/api/v1/sources/{source.pk}/events/",
+        data=body,
+        content_type="application/json",
+        HTTP_CUSTODIA_SIGNATURE=header,
+    )
+
+
+def process_pending():
+    for pk in InboxMessage.objects.filter(status="pending").values_list("pk", flat=True):
+        services.inbox_process(pk)
+
+
+def holder(kind, value):
+    index = blind_index(kind, normalize(kind, value))
+    return Identifier.objects.get(kind=kind, value_index=index).subject
+
+
+IDENTIFY = {
+    "type": "identify",
+    "messageId": "m-1",
+    "userId": "u-100",
+    "anonymousId": "anon-1",
+    "traits": {"email": "Nina.Weber@example.de", "firstName": "Nina", "plan": "gold"},
+    "timestamp": "2026-10-01T10:00:00Z",
+}
+
+
+def test_good_signature_is_accepted_at_once_and_stored_encrypted(api, source):
+    response = post(api, source, IDENTIFY)
+    assert response.status_code == 202, response.content
+    message = InboxMessage.objects.get(pk=response.json()["id"])
+    assert message.status == "pending"
+    assert not Subject.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT payload FROM activation_inboxmessage")
+        (stored,) = cursor.fetchone()
+    assert "Nina" not in stored
+    assert "u-100" not in stored
+    assert message.payload["userId"] == "u-100"
+
+
+def test_wrong_signature_and_stale_timestamp_are_refused(api, source):
+    assert post(api, source, IDENTIFY, secret="not-the-secret").status_code == 401
+    stale = int(time.time()) - 3600
+    assert post(api, source, IDENTIFY, timestamp=stale).status_code == 401
+    assert post(api, source, IDENTIFY, signature="t=1,v1=00").status_code == 401
+    assert not InboxMessage.objects.exists()
+
+
+def test_replayed_message_id_is_answered_without_a_second_row(api, source):
+    assert post(api, source, IDENTIFY).status_code == 202
+    again = post(api, source, IDENTIFY)
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert InboxMessage.objects.count() == 1
+
+
+def test_rotated_secret_keeps_the_old_one_for_the_overlap_only(api, source):
+    old = source.secret
+    new = services.source_secret_rotate(
+        endpoint=source, actor=Actor.system("test"), overlap=dt.timedelta(hours=1)
+    )
+    assert new != old
+    assert post(api, source, {**IDENTIFY, "messageId": "a"}, secret=new).status_code == 202
+    assert post(api, source, {**IDENTIFY, "messageId": "b"}, secret=old).status_code == 202
+    SourceEndpoint.objects.filter(pk=source.pk).update(
+        previous_valid_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert post(api, source, {**IDENTIFY, "messageId": "c"}, secret=old).status_code == 401
+    rotation = AuditEvent.objects.get(action="activation.source.rotate_secret")
+    assert old not in rotation.reason
+    assert new not in rotation.reason
+
+
+def test_identify_track_alias_sequence_builds_one_subject(api, source):
+    track = {
+        "type": "track",
+        "messageId": "m-2",
+        "anonymousId": "anon-2",
+        "event": "Order Completed",
+        "properties": {"total": 42},
+        "timestamp": "2026-10-01T10:05:00Z",
+    }
+    page = {"type": "page", "messageId": "m-3", "anonymousId": "anon-2", "name": "Home"}
+    alias = {"type": "alias", "messageId": "m-4", "userId": "u-100", "previousId": "anon-2"}
+    for call in (IDENTIFY, track, page):
+        assert post(api, source, call).status_code == 202
+    process_pending()
+    known, visitor = holder("customer_id", "u-100"), holder("device_id", "anon-2")
+    assert known.pk != visitor.pk  # a visitor's events wait on their own device id
+    assert holder("email", "nina.weber@example.de").pk == known.pk
+    assert post(api, source, alias).status_code == 202
+    process_pending()
+    joined = holder("customer_id", "u-100")
+    assert holder("device_id", "anon-2").pk == joined.pk
+    assert holder("device_id", "anon-1").pk == joined.pk
+    names = sorted(Event.objects.filter(subject=joined).values_list("name", flat=True))
+    assert names == ["Order Completed", "page"]
+    assert {a.key: a.value for a in joined.attributes.all()}["first_name"] == "Nina"
+    assert AuditEvent.objects.filter(actor_id=f"source:{source.system_id}").exists()
+
+
+def test_processing_twice_does_not_duplicate(api, source):
+    post(api, source, {**IDENTIFY, "type": "track", "event": "Viewed"})
+    message = InboxMessage.objects.get()
+    assert services.inbox_process(message.pk) == "done"
+    InboxMessage.objects.filter(pk=message.pk).update(status="pending")  # as if redelivered
+    assert services.inbox_process(message.pk) == "done"
+    assert Event.objects.filter(name="Viewed").count() == 1
+
+
+def test_region_outside_the_source_scope_and_suppression_dead_letter(api, source):
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=[])
+    post(api, source, IDENTIFY)
+    process_pending()
+    message = InboxMessage.objects.get()
+    assert message.status == "dead"
+    assert "region" in message.last_error
+    assert not Subject.objects.exists()
+
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])
+    post(api, source, {**IDENTIFY, "messageId": "m-9"})
+    process_pending()
+    subject = holder("customer_id", "u-100")
+    subject_erase(subject_id=subject.pk, actor=Actor.system("test"), reason="asked")
+    post(api, source, {**IDENTIFY, "messageId": "m-10"})
+    process_pending()
+    refused = InboxMessage.objects.get(message_id="m-10")
+    assert refused.status == "dead"
+    assert "suppressed" in refused.last_error
+
+
+def test_dead_letter_then_replay_after_the_fix(api, source):
+    bad = {**IDENTIFY, "traits": {"email": "not-an-address"}}
+    post(api, source, bad)
+    process_pending()
+    message = InboxMessage.objects.get()
+    assert message.status == "dead"
+    assert "not-an-address" not in message.last_error
+    services.inbox_replay(message=message, actor=Actor.system("officer"))
+    # the officer fixed the source's region/mapping; here the call itself is still bad
+    assert services.inbox_process(message.pk) == "dead"
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])
+    message.refresh_from_db()
+    with pytest.raises(Exception, match="dead-lettered"):
+        services.inbox_replay(message=InboxMessage(status="done"), actor=Actor.system("o"))
+    assert AuditEvent.objects.filter(action="activation.inbox.replay").count() == 1
+
+
+def test_replay_processes_a_message_dead_lettered_by_scope(api, source):
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=[])
+    post(api, source, IDENTIFY)
+    process_pending()
+    message = InboxMessage.objects.get()
+    assert message.status == "dead"
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])  # the officer's fix
+    services.inbox_replay(message=message, actor=Actor.system("officer"))
+    assert services.inbox_process(message.pk) == "done"
+    assert holder("customer_id", "u-100")
+
+
+def test_per_source_rate_limit(api, source, settings):
+    SourceEndpoint.objects.filter(pk=source.pk).update(rate="2/min")
+    source.refresh_from_db()
+    codes = [post(api, source, {**IDENTIFY, "messageId": f"r{i}"}).status_code for i in range(3)]
+    assert codes == [202, 202, 429]
+    # a stranger's unsigned calls do not use up the source's allowance
+    assert post(api, source, IDENTIFY, secret="x").status_code == 401
+
+
+def test_unknown_source_and_malformed_calls(api, source):
+    from uuid import uuid4
+
+    response = api.post(
+        f"/api/v1/sources/{uuid4()}/events/", data="{}", content_type="application/json"
+    )
+    assert response.status_code == 401
+    assert post(api, source, {"type": "screen", "messageId": "x"}).status_code == 400
+    assert post(api, source, {"type": "track", "userId": "u"}).status_code == 400
+    assert (
+        json.loads(post(api, source, {"type": "x"}).content)["error"]["code"] == "invalid_payload"
+    )
+
+
+def test_officer_reads_a_dead_letter_masked_and_replays_it(api, source, client, roles):
+    from tests.factories import make_staff
+
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=[])
+    post(api, source, {**IDENTIFY, "traits": {"email": "nina.weber@example.de"}})
+    process_pending()
+    message = InboxMessage.objects.get()
+    assert message.status == "dead"
+    InboxMessage.objects.filter(pk=message.pk).update(region="EU")
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    page = client.get(f"/admin/activation/inboxmessage/{message.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "nina.weber@example.de" not in text
+    assert "n***@e***.de" in text
+    assert "u-100" not in text
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])
+    client.post(
+        "/admin/activation/inboxmessage/",
+        {"action": "replay", "_selected_action": [str(message.pk)]},
+    )
+    message.refresh_from_db()
+    assert message.status == "pending"
+    assert services.inbox_process(message.pk) == "done"
