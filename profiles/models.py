@@ -150,6 +150,26 @@ class KeyOwner(CiphertextRefresh):
         self.__dict__["_data_key_cache"] = cached
         return cached
 
+    @staticmethod
+    def data_keys_load(owners: list[KeyOwner]) -> None:
+        """Load the data keys of many owners in one query (cached as `data_cipher` would);
+        an owner whose key is gone is left alone (its first use raises as usual)."""
+        epoch = _key_epoch
+        rows = {
+            row.subject_id: row
+            for row in SubjectKey.objects.filter(subject_id__in=[o.pk for o in owners])
+        }
+        for owner in owners:
+            row = rows.get(owner.pk)
+            if row is None:
+                continue
+            key = master_keyring().unwrap(
+                bytes(row.wrapped_key),
+                version=row.master_version,
+                context=SubjectKey.context(owner.pk, row.key_id),
+            )
+            owner.__dict__["_data_key_cache"] = _CachedKey(key, row.key_id, aead.cipher(key), epoch)
+
     def remember_data_key(self, key: bytes, key_id: uuid.UUID) -> None:
         """Prime the cache with a key just created in bulk (its row is not saved yet, so it is
         pinned: it cannot have been shredded, and reloading it would find no row)."""
