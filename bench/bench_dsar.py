@@ -2,8 +2,9 @@
 as a ratio to 1 worker), and the cost of an access export of a subject with many events (as a
 ratio to reading the same event rows raw, still encrypted).
 
-Usage: uv run python bench/bench_dsar.py [--subjects 200] [--events 10000] [--postgres]
-(SQLite: a private SQLite broker file; --postgres: Redis db 2 as the broker, flushed first)
+Usage: uv run python bench/bench_dsar.py [--subjects 2000] [--events 10000] [--postgres]
+(SQLite: a private SQLite broker file; --postgres: Redis db 2 as the broker, flushed first;
+BENCH_REDIS_URL and BENCH_POSTGRES_URL choose others)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from common import POSTGRES_URL, best_of, machine, setup_django, write_section
 
-REDIS_BROKER = "redis://127.0.0.1:6379/2"
+REDIS_BROKER = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 QUEUES = "default,dsar,consent,maintenance"
 POLL_SECONDS = 0.2
 STALL_SECONDS = 90  # no step done for this long: something is stuck (no beat sweeper)
@@ -27,9 +28,12 @@ STALL_SECONDS = 90  # no step done for this long: something is stuck (no beat sw
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--subjects", type=int, default=200, help="erasures per batch")
+    parser.add_argument("--subjects", type=int, default=2000, help="erasures per wave")
     parser.add_argument("--events", type=int, default=10_000, help="events of the exported subject")
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--only", choices=["erasure", "export"], help="run one part, print it, write nothing"
+    )
     args = parser.parse_args()
 
     run_dir = Path(tempfile.mkdtemp(prefix="custodia-bench-dsar-"))  # broker file, worker logs
@@ -43,9 +47,12 @@ def main() -> None:
     ok = False
     try:
         vendor = "PostgreSQL" if args.postgres else "SQLite (embedded)"
-        erasure = run_erasures(args.subjects, broker, run_dir, vendor)
-        export = run_export(args.events, vendor)
-        write(vendor, "dsar-postgresql" if args.postgres else "dsar-sqlite", erasure, export)
+        erasure = (
+            run_erasures(args.subjects, broker, run_dir, vendor) if args.only != "export" else None
+        )
+        export = run_export(args.events, vendor) if args.only != "erasure" else None
+        if erasure and export:
+            write(vendor, "dsar-postgresql" if args.postgres else "dsar-sqlite", erasure, export)
         ok = True
     finally:
         teardown()
@@ -78,42 +85,55 @@ def _worker(broker: str, log_dir: Path):
 
 
 def _subjects(n: int, batch: str) -> list:
-    """n subjects through the ingestion service: an e-mail, a name and 5 events each."""
+    """n subjects through the ingestion service (`subjects_create_batch`, as a bulk import):
+    an e-mail, a name and 5 events each."""
+    from django.db import transaction
+
     from audit.actors import Actor
     from profiles.models import Subject
-    from profiles.services import subject_upsert
+    from profiles.services import parse_record, subjects_create_batch
 
     actor = Actor.system("bench")
     base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     ids = []
-    for i in range(n):
-        record = {
-            "region": "EU",
-            "identifiers": [{"kind": "email", "value": f"erase-{batch}-{i}@example.com"}],
-            "attributes": {"name": f"Person {batch} {i}"},
-            "events": [
+    for start in range(0, n, 500):
+        records = [
+            parse_record(
                 {
-                    "name": "page_view",
-                    "payload": {"path": f"/p/{j}"},
-                    "occurred_at": (base + dt.timedelta(minutes=j)).isoformat(),
+                    "region": "EU",
+                    "identifiers": [{"kind": "email", "value": f"erase-{batch}-{i}@example.com"}],
+                    "attributes": {"name": f"Person {batch} {i}"},
+                    "events": [
+                        {
+                            "name": "page_view",
+                            "payload": {"path": f"/p/{j}"},
+                            "occurred_at": (base + dt.timedelta(minutes=j)).isoformat(),
+                        }
+                        for j in range(5)
+                    ],
                 }
-                for j in range(5)
-            ],
-        }
-        ids.append(subject_upsert(record=record, actor=actor).subject_id)
+            )
+            for i in range(start, min(start + 500, n))
+        ]
+        with transaction.atomic():
+            results = subjects_create_batch(records=records, actor=actor)
+        ids += [r.subject_id for r in results]
     subjects = list(Subject.objects.filter(pk__in=ids))
-    assert len(subjects) == n, f"{len(subjects)} subjects for {n} records (merged?)"
+    assert len(subjects) == n, f"{len(subjects)} subjects for {n} records"
     return subjects
 
 
 def _erase_batch(subjects: list) -> dict:
-    """Open one erasure per subject (workers running), time from the first enqueue until every
-    request is completed, then check what each erasure left behind."""
+    """Open one erasure per subject as one wave (one transaction: their first steps are sent
+    when it commits, workers running), time from the first enqueue until every request is
+    completed, then check what each erasure left behind."""
     from django.db import transaction
 
     from audit.actors import Actor
     from audit.models import AuditEvent
+    from audit.services import audit_batch
     from dsar.models import DataSubjectRequest, RequestStep
+    from dsar.record import timeline_batch
     from dsar.services import request_create
     from profiles.models import Subject, SubjectKey, SuppressedIdentity
 
@@ -124,11 +144,10 @@ def _erase_batch(subjects: list) -> dict:
     first_enqueue: list[float] = []
     ids = []
     intake_started = time.perf_counter()
-    for subject in subjects:
-        with transaction.atomic():
-            if not first_enqueue:
-                # Registered before request_create's own on_commit: runs just before its enqueue.
-                transaction.on_commit(lambda: first_enqueue.append(time.perf_counter()))
+    with transaction.atomic(), audit_batch(), timeline_batch():
+        # Registered before request_create's own on_commit: runs just before the first enqueue.
+        transaction.on_commit(lambda: first_enqueue.append(time.perf_counter()))
+        for subject in subjects:
             request, _ = request_create(
                 kind="erasure",
                 channel="api",
@@ -136,9 +155,10 @@ def _erase_batch(subjects: list) -> dict:
                 subject=subject,
                 verification="service",
             )
-        assert request.status == DataSubjectRequest.Status.IN_PROGRESS, request.status
-        ids.append(request.pk)
-    intake = time.perf_counter() - intake_started
+            assert request.status == DataSubjectRequest.Status.IN_PROGRESS, request.status
+            ids.append(request.pk)
+        intake = time.perf_counter() - intake_started
+    sent = time.perf_counter() - first_enqueue[0]
 
     requests = DataSubjectRequest.objects.filter(pk__in=ids)
     steps = RequestStep.objects.filter(request_id__in=ids)
@@ -182,7 +202,7 @@ def _erase_batch(subjects: list) -> dict:
     assert checks["suppressed"] == n, checks
     assert checks["keys_left"] == 0, checks
     assert checks["erased"] == n, checks
-    return {"rate": n / elapsed, "seconds": elapsed, "intake": intake, **checks}
+    return {"rate": n / elapsed, "seconds": elapsed, "intake": intake, "sent": sent, **checks}
 
 
 def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
@@ -206,7 +226,7 @@ def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
     for label, r in (("1 worker ", one), ("2 workers", two)):
         print(
             f"[{vendor}] erasure, {label}: {r['rate']:.1f} subjects/s ({n} in {r['seconds']:.1f} s;"
-            f" requests opened in {r['intake']:.1f} s meanwhile)"
+            f" requests opened in {r['intake']:.1f} s before, sent in {r['sent']:.1f} s)"
         )
     print(
         f"[{vendor}] erasure throughput ratio 2 workers / 1 worker: {ratio:.2f}; per request "

@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/bench"
+# BENCH_POSTGRES_URL: another database name when several people bench on one server.
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/bench")
 
 
 def setup_django(database_url: str | None = None) -> Callable[[], None]:

@@ -69,11 +69,37 @@ def step_lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CUSTODIA_STEP_LEASE_SECONDS)
 
 
-def plan_create(request: DataSubjectRequest) -> None:
-    for position, name in enumerate(PLANS[request.kind]):
-        RequestStep.objects.get_or_create(
-            request=request, name=name, defaults={"position": position}
-        )
+def plan_create(request: DataSubjectRequest) -> int | None:
+    """Create the request's steps (idempotent). A new plan's first step is marked as sent (its
+    lease runs), for the caller sends it once committed: returns its id, else None."""
+    if RequestStep.objects.filter(request=request).exists():
+        for position, name in enumerate(PLANS[request.kind]):
+            RequestStep.objects.get_or_create(
+                request=request, name=name, defaults={"position": position}
+            )
+        return None
+    lease = timezone.now() + step_lease()
+    steps = RequestStep.objects.bulk_create(
+        [
+            RequestStep(
+                request=request,
+                name=name,
+                position=position,
+                lease_until=lease if position == 0 else None,
+            )
+            for position, name in enumerate(PLANS[request.kind])
+        ]
+    )
+    return steps[0].pk
+
+
+def enqueue_step(step_id: int) -> None:
+    """Send a step just marked as sent (its lease running): the broker down leaves it to the
+    sweeper once the lease is over."""
+    try:
+        step_send(step_id)
+    except BrokerError:
+        logger.warning("broker unreachable: step %s left to the sweeper", step_id)
 
 
 def step_next(request_id: uuid.UUID) -> RequestStep | None:
