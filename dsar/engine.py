@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -93,13 +94,30 @@ def plan_create(request: DataSubjectRequest) -> int | None:
     return steps[0].pk
 
 
+_unsent = threading.local()
+
+
 def enqueue_step(step_id: int) -> None:
-    """Send a step just marked as sent (its lease running): the broker down leaves it to the
-    sweeper once the lease is over."""
-    try:
-        step_send(step_id)
-    except BrokerError:
-        logger.warning("broker unreachable: step %s left to the sweeper", step_id)
+    """Send, once the transaction commits, a step just marked as sent (its lease running).
+    The steps of one transaction go out as one message per `CUSTODIA_STEP_BATCH` of them: a
+    worker claims a message's step with the runnable steps of the same name, so a wave of
+    requests opened together costs a few messages, not one each. A step whose message is lost
+    (the broker down, a rolled-back savepoint) is sent again by the sweeper after its lease."""
+    pending = getattr(_unsent, "ids", None)
+    if pending is None:
+        pending = _unsent.ids = []
+    pending.append(step_id)
+    transaction.on_commit(_send_unsent)
+
+
+def _send_unsent() -> None:
+    ids, _unsent.ids = getattr(_unsent, "ids", None) or [], []
+    for step_id in ids[:: max(settings.CUSTODIA_STEP_BATCH, 1)]:
+        try:
+            step_send(step_id)
+        except BrokerError:
+            logger.warning("broker unreachable: step %s left to the sweeper", step_id)
+            return
 
 
 def step_next(request_id: uuid.UUID) -> RequestStep | None:
@@ -202,15 +220,31 @@ def step_retry(*, step: RequestStep, actor: Actor) -> None:
 def steps_run_from(*, step_id: int) -> list[str]:
     """Run a batch of steps: this one and up to `CUSTODIA_STEP_BATCH - 1` other runnable steps
     of the same name (one claim statement), then, for the requests whose step completed, their
-    next steps (one claim statement per round), until nothing is left to run. Every step is
-    still leased and fenced by its own attempt number, so a crash anywhere resumes through the
-    sweeper; the other steps' own messages then find them taken and do nothing."""
-    step = RequestStep.objects.filter(pk=step_id).values_list("name", flat=True).first()
-    if step is None:
+    next steps (one claim statement per round); then claim the next batch of that name, up to
+    `DRAIN_BATCHES` batches. Every step is still leased and fenced by its own attempt number,
+    so a crash anywhere resumes through the sweeper; a message whose step another task ran
+    finds it taken (or runs the batch it finds)."""
+    name = RequestStep.objects.filter(pk=step_id).values_list("name", flat=True).first()
+    if name is None:
         return ["not claimed"]
-    batch = steps_claim(step_id=step_id, name=step, limit=settings.CUSTODIA_STEP_BATCH)
-    if not batch:
-        return ["not claimed"]
+    size = settings.CUSTODIA_STEP_BATCH
+    outcomes: list[str] = []
+    for _ in range(DRAIN_BATCHES):
+        batch = steps_claim(step_id=step_id, name=name, limit=size)
+        if not batch:
+            break
+        outcomes += _run_rounds(batch)
+        if len(batch) < size:
+            break
+    return outcomes or ["not claimed"]
+
+
+# Batches of one step name a task runs before it leaves the rest to other messages.
+DRAIN_BATCHES = 20
+
+
+def _run_rounds(batch: list[RequestStep]) -> list[str]:
+    """Run a batch, then the next steps of its requests whose step completed, until none."""
     outcomes: list[str] = []
     while batch:
         done: list[uuid.UUID] = []
