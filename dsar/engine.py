@@ -23,12 +23,12 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from audit.actors import Actor
 from audit.services import audit_batch
+from core.bulk import rows_set_json
 from dsar import wording
 from dsar.models import (
     DataSubjectRequest,
@@ -375,15 +375,20 @@ def _run_each(steps: list[RequestStep]) -> dict[int, Outcome]:
 
 def _fence(steps: list[RequestStep]) -> list[RequestStep]:
     """Lock the steps still held by this attempt (renewing their lease) and return them: a step
-    another worker took over meanwhile is left out, its effect not applied."""
-    held = Q()
+    another worker took over meanwhile is left out, its effect not applied. One statement."""
+    table = RequestStep._meta.db_table
+    pairs = ", ".join(["(%s, %s)"] * len(steps))
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(timezone.now() + step_lease())]
     for step in steps:
-        held |= Q(pk=step.pk, attempts=step.attempts)
-    rows = RequestStep.objects.filter(held, status=RequestStep.Status.RUNNING)
-    if rows.update(lease_until=timezone.now() + step_lease()) == len(steps):
-        return steps
-    ids = set(rows.values_list("pk", flat=True))
-    return [s for s in steps if s.pk in ids]
+        params += [step.pk, step.attempts]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET lease_until = %s WHERE status = 'running' "  # noqa: S608
+            f"AND (id, attempts) IN (VALUES {pairs}) RETURNING id",
+            params,
+        )
+        held = {row[0] for row in cursor.fetchall()}
+    return [s for s in steps if s.pk in held]
 
 
 def _complete_many(steps: list[RequestStep], results: dict[int, Outcome]) -> dict[int, str]:
@@ -394,8 +399,14 @@ def _complete_many(steps: list[RequestStep], results: dict[int, Outcome]) -> dic
         step.status, step.result, step.finished_at = RequestStep.Status.DONE, results[step.pk], now
         step.lease_until, step.error = None, ""
         timeline_add(request=step.request, actor=ACTOR, kind="step", message=f"{step.name}: done")
-    RequestStep.objects.bulk_update(
-        done, ["status", "result", "finished_at", "lease_until", "error"], batch_size=500
+    rows_set_json(
+        RequestStep,
+        "result",
+        {s.pk: s.result for s in done},
+        status=RequestStep.Status.DONE,
+        finished_at=now,
+        lease_until=None,
+        error="",
     )
     return {s.pk: "done" for s in done}
 

@@ -21,6 +21,7 @@ from audit.services import audit_record
 from consent.models import ConsentRecord, Purpose
 from consent.services import consent_opt_out_of_sale, consent_record
 from core import webhooks
+from core.bulk import rows_set_json
 from dsar import archive as archives
 from dsar import wording
 from dsar.models import (
@@ -594,9 +595,15 @@ def close_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
         request.outcome = f"{request.kind} completed"
         timeline_add(request=request, actor=ACTOR, kind="status", message="status: Completed")
         request_audit(request, ACTOR, "complete", reason=f"{request.kind} completed")
-    DataSubjectRequest.objects.bulk_update(
-        requests, ["status", "closed_at", "result", "outcome"], batch_size=500
-    )
+    for kind in {r.kind for r in requests}:
+        rows_set_json(
+            DataSubjectRequest,
+            "result",
+            {r.pk: r.result for r in requests if r.kind == kind},
+            status=DataSubjectRequest.Status.COMPLETED,
+            closed_at=now,
+            outcome=f"{kind} completed",
+        )
     requests_purge_contact(requests=requests)
     return {s.pk: {"completed": True} for s in steps}
 
