@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -489,34 +490,29 @@ def package_to(data: dict[str, Any], out: Any) -> int:
 def _write_data_json(
     archive: zipfile.ZipFile, data: dict[str, Any], events: Any, spool: Any
 ) -> int:
-    """data.json with the events array written one event at a time (the rest as before), and
-    the events' CSV rows written to `spool` on the way."""
+    """data.json with the events array written a chunk of events at a time (the rest as
+    before), and the events' CSV rows written to `spool` on the way."""
     rest = {k: v for k, v in data.items() if k != "events"}
     head = json.dumps(rest, indent=2, default=str, ensure_ascii=False)
-    count = 0
-    writer = None
     with archive.open("data.json", "w") as member:
         if "events" not in data:
             member.write(head.encode())
             return 0
         member.write(head[:-2].encode() + b',\n  "events": [')
-        lines: list[str] = []
-        for event in events:
-            if writer is None:
-                writer = csv.DictWriter(spool, fieldnames=list(event))
-                writer.writeheader()
-            writer.writerow(_csv_row(event))
-            lines.append(
-                ("\n    " if not count else ",\n    ")
-                + json.dumps(event, default=str, ensure_ascii=False)
-            )
-            count += 1
-            if len(lines) >= 1000:
-                member.write("".join(lines).encode())
-                lines = []
-        member.write(("".join(lines) + ("\n  ]\n}" if count else "]\n}")).encode())
-    if writer is None:
-        csv.DictWriter(spool, fieldnames=["none"]).writeheader()
+        count, columns = 0, None
+        writer = csv.writer(spool)
+        rows = iter(events)
+        while chunk := list(itertools.islice(rows, 1000)):
+            if columns is None:
+                columns = list(chunk[0])
+                writer.writerow(columns)
+            text = json.dumps(chunk, default=str, ensure_ascii=False)[1:-1]
+            member.write((",\n    " if count else "\n    ").encode() + text.encode())
+            writer.writerows(_csv_row(event).values() for event in chunk)
+            count += len(chunk)
+        member.write(b"\n  ]\n}" if count else b"]\n}")
+    if columns is None:
+        writer.writerow(["none"])
     return count
 
 
