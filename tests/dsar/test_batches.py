@@ -1,13 +1,17 @@
 """Steps of many requests claimed and run together: the same effects as one by one, each step
 still fenced by its attempt, and a number of queries that does not grow with the requests."""
 
+import io
+import json
+import zipfile
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.actors import Actor
 from audit.services import audit_chain_check
-from dsar import engine, services
+from dsar import archive, engine, services
 from dsar.models import DataSubjectRequest, LegalHold, RequestStep
 from profiles.models import Event, Identifier, Subject, SubjectKey, SuppressedIdentity
 from tests.factories import make_subject
@@ -54,9 +58,9 @@ def test_one_task_erases_a_whole_wave_of_requests_as_one_by_one_would():
     assert not Event.objects.filter(subject_id__in=subject_ids).exists()
     assert not SubjectKey.objects.filter(subject_id__in=subject_ids).exists()
     assert SuppressedIdentity.objects.count() == 6
-    assert set(
-        Subject.objects.filter(pk__in=subject_ids).values_list("status", flat=True)
-    ) == {Subject.Status.ERASED}
+    assert set(Subject.objects.filter(pk__in=subject_ids).values_list("status", flat=True)) == {
+        Subject.Status.ERASED
+    }
     closed = DataSubjectRequest.objects.get(pk=requests[3].pk)
     assert closed.result["erase"]["identifiers"] == 1
     assert closed.result["erase"]["events"] == 2
@@ -112,3 +116,31 @@ def test_an_erasure_batch_takes_a_number_of_queries_that_does_not_grow_with_the_
     requests = _wave(25, prefix="s")
     with django_assert_max_num_queries(small):
         _run_wave(requests)
+
+
+def _export_queries(events: int, email: str) -> tuple[int, int]:
+    subject = make_subject(region="EU", email=email, name="E", events=events)
+    request, _ = services.request_create(
+        kind="access", channel="api", actor=SERVICE, subject=subject, verification="service"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        content = archive.package(archive.collect(request))
+    with zipfile.ZipFile(io.BytesIO(content)) as unzipped:
+        written = len(json.loads(unzipped.read("data.json"))["events"])
+        rows = len(unzipped.read("events.csv").decode().strip().splitlines()) - 1
+    assert written == rows == events
+    return len(queries), written
+
+
+def test_an_export_takes_a_number_of_queries_that_does_not_grow_with_the_events(
+    django_assert_max_num_queries,
+):
+    few, _ = _export_queries(3, "few@example.com")
+    many, _ = _export_queries(60, "many@example.com")
+    assert many == few, (few, many)
+    subject = make_subject(region="EU", email="more@example.com", name="M", events=120)
+    request, _ = services.request_create(
+        kind="access", channel="api", actor=SERVICE, subject=subject, verification="service"
+    )
+    with django_assert_max_num_queries(few):
+        archive.package(archive.collect(request))
