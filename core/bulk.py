@@ -21,12 +21,12 @@ def rows_set_json(
         return 0
     meta = model._meta
     table, pk = meta.db_table, meta.pk
-    target = meta.get_field(column)
+    target = _concrete(model, column)
     value_cast = "CAST(v.column2 AS jsonb)" if connection.vendor == "postgresql" else "v.column2"
     sets = [f'"{target.column}" = {value_cast}']
     params: list[Any] = []
     for name, value in common.items():
-        field = meta.get_field(name)
+        field = _concrete(model, name)
         sets.append(f'"{field.column}" = %s')
         params.append(field.get_db_prep_save(value, connection))
     rows = ", ".join(["(%s, %s)"] * len(values))
@@ -39,3 +39,10 @@ def rows_set_json(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
