@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 MANAGE := $(UV) run --frozen python manage.py
 
-.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench browser-deps clean
+.PHONY: help uv install run migrate seed test test-fast fuzz lint format bench bench-scale browser-deps clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data, start web + worker + beat (Ctrl-C stops all)"
@@ -12,6 +12,7 @@ help:
 	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
 	@echo "make lint   - ruff lint and format check, the import contract (lint-imports), mypy"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
+	@echo "make bench-scale - PostgreSQL, minutes: cost with 1,000,000 subjects (not in CI)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -60,6 +61,9 @@ bench: install
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python bench/bench_consent_api.py
 	$(UV) run --frozen python bench/bench_consent_api.py --postgres
+
+bench-scale: install
+	$(UV) run --frozen python bench/bench_erasure_scale.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
