@@ -240,9 +240,7 @@ class EventStream:
                 "occurred_at": occurred_at.isoformat(),
                 "category": category,
                 "source": source or self.default_source,
-                "payload": field.decrypt_row(
-                    pk=pk, token=payload, cipher=cipher, key_id=key_id
-                ),
+                "payload": field.decrypt_row(pk=pk, token=payload, cipher=cipher, key_id=key_id),
             }
 
 
