@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +77,61 @@ def audit_subject_action(
     )
 
 
+_pending = threading.local()
+
+
+@contextlib.contextmanager
+def audit_batch() -> Iterator[None]:
+    """Collect every append made inside the block and write them together when it ends: one
+    lock, one read of the head, one insert for a batch of pipeline steps. Enter it inside the
+    transaction of the changes it records (the appends commit with them or not at all); the
+    events returned inside the block are not saved yet. Nested blocks write at the outermost."""
+    if getattr(_pending, "entries", None) is not None:
+        yield
+        return
+    _pending.entries = []
+    try:
+        yield
+        entries, _pending.entries = _pending.entries, None
+        if entries:
+            _append(entries)
+    finally:
+        _pending.entries = None
+
+
 def audit_record_many(*, actor: Actor, entries: list[dict]) -> list[AuditEvent]:
     """Append several events by one actor in one go (bulk imports): one lock, one read of the
     head, one insert; same guarantees as `audit_record`. Each entry holds the keyword arguments
     of `audit_record` other than `actor`."""
+    pairs = [(actor, entry) for entry in entries]
+    buffered = getattr(_pending, "entries", None)
+    if buffered is not None:
+        buffered.extend(pairs)
+        return [AuditEvent(**_values(actor, entry, 0, timezone.now())) for entry in entries]
+    return _append(pairs)
+
+
+def _values(actor: Actor, entry: dict, sequence: int, now: Any) -> dict[str, Any]:
+    subject_id = entry.get("subject_id")
+    return {
+        "sequence": sequence,
+        "occurred_at": now,
+        "actor_type": actor.kind,
+        "actor_id": str(actor.id)[:64],
+        "actor_label": actor.label[:150],
+        "action": entry["action"],
+        "object_type": entry["object_type"],
+        "object_id": str(entry["object_id"]),
+        "subject_id": uuid.UUID(str(subject_id)) if subject_id else None,
+        "region": entry.get("region") or "",
+        "fields": sorted(set(entry.get("fields") or ())),
+        "reason": (entry.get("reason") or "")[:500],
+        "request_id": actor.request_id,
+        "ip_truncated": actor.ip,
+    }
+
+
+def _append(pairs: list[tuple[Actor, dict]]) -> list[AuditEvent]:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -88,25 +141,9 @@ def audit_record_many(*, actor: Actor, entries: list[dict]) -> list[AuditEvent]:
         prev_hash = last["hash"] if last else GENESIS_HASH
         now = timezone.now()
         rows = []
-        for entry in entries:
+        for actor, entry in pairs:
             sequence += 1
-            subject_id = entry.get("subject_id")
-            values = {
-                "sequence": sequence,
-                "occurred_at": now,
-                "actor_type": actor.kind,
-                "actor_id": str(actor.id)[:64],
-                "actor_label": actor.label[:150],
-                "action": entry["action"],
-                "object_type": entry["object_type"],
-                "object_id": str(entry["object_id"]),
-                "subject_id": uuid.UUID(str(subject_id)) if subject_id else None,
-                "region": entry.get("region") or "",
-                "fields": sorted(set(entry.get("fields") or ())),
-                "reason": (entry.get("reason") or "")[:500],
-                "request_id": actor.request_id,
-                "ip_truncated": actor.ip,
-            }
+            values = _values(actor, entry, sequence, now)
             link = link_hash(prev_hash, values)
             rows.append(AuditEvent(**values, prev_hash=prev_hash, hash=link))
             prev_hash = link

@@ -8,8 +8,10 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
+import tempfile
 import zipfile
 from typing import Any
 
@@ -35,7 +37,7 @@ from dsar.stores_step import stores_archive_files, stores_archive_section
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES
 from profiles.models import Subject
-from profiles.selectors import subject_export
+from profiles.selectors import EventStream, subject_export
 from profiles.services.keys import keys_shred
 
 Kind = DataSubjectRequest.Kind
@@ -91,7 +93,7 @@ def collect(request: DataSubjectRequest) -> dict[str, Any]:
         data["language"] = _language(request, attributes=[])
         return data
     data["found"] = True
-    data.update(subject_export(subject_id=request.subject_id))
+    data.update(subject_export(subject_id=request.subject_id, stream_events=True))
     subject = Subject.objects.get(pk=request.subject_id)
     purposes = consent_selectors.subject_purposes_export(subject=subject)
     data["purposes"] = purposes
@@ -403,10 +405,17 @@ def _fill_sources(
         attribute["source"] = attribute["source"] or writers.get(
             f"attribute.{attribute['key']}", unknown
         )
-    for event in data["events"]:
-        event["source"] = event["source"] or writers.get("events", unknown)
+    events = data["events"]
+    if isinstance(events, EventStream):  # filled in as the events are read
+        events.default_source = writers.get("events", unknown)
+        event_sources = {name or events.default_source for name in events.source_names()}
+    else:
+        for event in events:
+            event["source"] = event["source"] or writers.get("events", unknown)
+        event_sources = {event["source"] for event in events}
     data["sources"] = sorted(
-        {row["source"] for key in ("identifiers", "attributes", "events") for row in data[key]}
+        {row["source"] for key in ("identifiers", "attributes") for row in data[key]}
+        | event_sources
     )
 
 
@@ -431,38 +440,84 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns or ["none"])
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {
-                k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
-                for k, v in row.items()
-            }
-        )
+        writer.writerow(_csv_row(row))
     return out.getvalue()
+
+
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
+        for k, v in row.items()
+    }
 
 
 def package(data: dict[str, Any]) -> bytes:
     """The ZIP: a README for the person in their language, data.json (everything, machine-
     readable, Art. 20) and one CSV per kind of record for a spreadsheet."""
     buffer = io.BytesIO()
+    package_to(data, buffer)
+    return buffer.getvalue()
+
+
+def package_to(data: dict[str, Any], out: Any) -> int:
+    """Write the ZIP of `package` to the binary file `out`, the events streamed: read once,
+    in chunks, into data.json and (through a spooled temporary file) events.csv, so memory
+    does not grow with their number. Returns how many events were written."""
     language = data.get("language", "en")
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    events = data.get("events", [])
+    with (
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", newline="") as spool,
+    ):
         archive.writestr(
             "README.txt",
             render_to_string(f"dsar/archive/README.{language}.txt", {"data": data}),
         )
-        archive.writestr("data.json", json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        count = _write_data_json(archive, data, events, spool)
         profile = [
             {"type": "identifier", "name": i["kind"], **i} for i in data.get("identifiers", [])
         ] + [{"type": "attribute", "name": a["key"], **a} for a in data.get("attributes", [])]
         archive.writestr("profile.csv", _csv(profile))
-        archive.writestr("events.csv", _csv(data.get("events", [])))
+        spool.seek(0)
+        with archive.open("events.csv", "w") as member:
+            while chunk := spool.read(1 << 16):
+                member.write(chunk.encode())
         archive.writestr("consent.csv", _csv(data.get("consent_history", [])))
         archive.writestr("purposes.csv", _csv(_purpose_rows(data.get("purposes", []))))
         archive.writestr("processing.csv", _csv(data.get("processing", [])))
         archive.writestr("access_history.csv", _csv(data.get("access_history", [])))
         for path, rows in stores_archive_files(data):
             archive.writestr(path, _csv(rows))
-    return buffer.getvalue()
+    return count
+
+
+def _write_data_json(
+    archive: zipfile.ZipFile, data: dict[str, Any], events: Any, spool: Any
+) -> int:
+    """data.json with the events array written a chunk of events at a time (the rest as
+    before), and the events' CSV rows written to `spool` on the way."""
+    rest = {k: v for k, v in data.items() if k != "events"}
+    head = json.dumps(rest, indent=2, default=str, ensure_ascii=False)
+    with archive.open("data.json", "w") as member:
+        if "events" not in data:
+            member.write(head.encode())
+            return 0
+        member.write(head[:-2].encode() + b',\n  "events": [')
+        count, columns = 0, None
+        writer = csv.writer(spool)
+        rows = iter(events)
+        while chunk := list(itertools.islice(rows, 1000)):
+            if columns is None:
+                columns = list(chunk[0])
+                writer.writerow(columns)
+            text = json.dumps(chunk, default=str, ensure_ascii=False)[1:-1]
+            member.write((",\n    " if count else "\n    ").encode() + text.encode())
+            writer.writerows(_csv_row(event).values() for event in chunk)
+            count += len(chunk)
+        member.write(b"\n  ]\n}" if count else b"]\n}")
+    if columns is None:
+        writer.writerow(["none"])
+    return count
 
 
 def _purpose_rows(purposes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,29 +16,38 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import uuid
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from audit.actors import Actor
+from audit.services import audit_batch
+from core.bulk import rows_set_json
 from dsar import wording
 from dsar.models import (
     DataSubjectRequest,
     RequestStep,
     SystemTask,
 )
-from dsar.record import request_audit, request_mail, timeline_add
-from dsar.steps import ACTOR, MAX_ATTEMPTS, RUNNERS, Blocked, StepFailed, Waiting
+from dsar.record import request_audit, request_mail, timeline_add, timeline_batch
+from dsar.steps import (
+    ACTOR,
+    BATCH_RUNNERS,
+    MAX_ATTEMPTS,
+    RUNNERS,
+    Blocked,
+    Outcome,
+    StepFailed,
+    Waiting,
+)
 from dsar.stores_step import STORE_KINDS
 from stores.selectors import stores_in_use
-
-logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +81,54 @@ def plan_steps(kind: str) -> list[str]:
     return steps
 
 
-def plan_create(request: DataSubjectRequest) -> None:
-    for position, name in enumerate(plan_steps(request.kind)):
-        RequestStep.objects.get_or_create(
-            request=request, name=name, defaults={"position": position}
-        )
+def plan_create(request: DataSubjectRequest) -> int | None:
+    """Create the request's steps (idempotent). A new plan's first step is marked as sent (its
+    lease runs), for the caller sends it once committed: returns its id, else None."""
+    if RequestStep.objects.filter(request=request).exists():
+        for position, name in enumerate(plan_steps(request.kind)):
+            RequestStep.objects.get_or_create(
+                request=request, name=name, defaults={"position": position}
+            )
+        return None
+    lease = timezone.now() + step_lease()
+    steps = RequestStep.objects.bulk_create(
+        [
+            RequestStep(
+                request=request,
+                name=name,
+                position=position,
+                lease_until=lease if position == 0 else None,
+            )
+            for position, name in enumerate(plan_steps(request.kind))
+        ]
+    )
+    return steps[0].pk
+
+
+_unsent = threading.local()
+
+
+def enqueue_step(step_id: int) -> None:
+    """Send, once the transaction commits, a step just marked as sent (its lease running).
+    The steps of one transaction go out as one message per `CUSTODIA_STEP_BATCH` of them: a
+    worker claims a message's step with the runnable steps of the same name, so a wave of
+    requests opened together costs a few messages, not one each. A step whose message is lost
+    (the broker down, a rolled-back savepoint) is sent again by the sweeper after its lease."""
+    pending = getattr(_unsent, "ids", None)
+    if pending is None:
+        pending = _unsent.ids = []
+    pending.append(step_id)
+    transaction.on_commit(_send_unsent)
+
+
+def _send_unsent() -> None:
+    ids, _unsent.ids = getattr(_unsent, "ids", None) or [], []
+    for step_id in ids[:: max(settings.CUSTODIA_STEP_BATCH, 1)]:
+        try:
+            step_send(step_id)
+        except BrokerError:
+            logger.warning("broker unreachable: step %s left to the sweeper", step_id)
+            return
 
 
 def step_next(request_id: uuid.UUID) -> RequestStep | None:
@@ -112,34 +164,10 @@ def enqueue_next(request_id: uuid.UUID) -> None:
 
 
 def step_claim(step_id: int) -> RequestStep | None:
-    now = timezone.now()
-    claimed = (
-        RequestStep.objects.filter(pk=step_id)
-        .filter(
-            Q(status=RequestStep.Status.PENDING)
-            | Q(status=RequestStep.Status.RUNNING, lease_until__lt=now)
-        )
-        .filter(
-            request__status__in=[
-                DataSubjectRequest.Status.IN_PROGRESS,
-                DataSubjectRequest.Status.AWAITING_EXTERNAL,
-            ]
-        )
-        .update(
-            status=RequestStep.Status.RUNNING,
-            lease_until=now + step_lease(),
-            attempts=F("attempts") + 1,
-            started_at=now,
-        )
-    )
-    if claimed != 1:
-        return None
-    step = RequestStep.objects.select_related("request", "request__subject").get(pk=step_id)
-    earlier = RequestStep.objects.filter(request_id=step.request_id, position__lt=step.position)
-    if earlier.exclude(status=RequestStep.Status.DONE).exists():
-        _release(step, "earlier step not done", backoff=False)
-        return None
-    return step
+    """Claim this one step (compare-and-set, with a lease and its next attempt number) if it is
+    its request's next step and runnable; None if not."""
+    claimed = steps_claim(step_id=step_id)
+    return claimed[0] if claimed else None
 
 
 def step_settle(step: RequestStep, **fields: Any) -> bool:
@@ -201,24 +229,203 @@ def step_retry(*, step: RequestStep, actor: Actor) -> None:
 
 
 def steps_run_from(*, step_id: int) -> list[str]:
-    """Run a step and, while each one completes, the request's next steps in the same task:
-    one broker round trip per request instead of one per step. Every step is still claimed and
-    fenced on its own, so a crash anywhere resumes through the sweeper."""
-    outcomes = []
-    current: int | None = step_id
-    while current is not None:
-        outcome = step_run(step_id=current, enqueue=False)
-        outcomes.append(outcome)
-        if outcome != "done":
+    """Run a batch of steps: this one and up to `CUSTODIA_STEP_BATCH - 1` other runnable steps
+    of the same name (one claim statement), then, for the requests whose step completed, their
+    next steps (one claim statement per round); then claim the next batch of that name, up to
+    `DRAIN_BATCHES` batches. Every step is still leased and fenced by its own attempt number,
+    so a crash anywhere resumes through the sweeper; a message whose step another task ran
+    finds it taken (or runs the batch it finds)."""
+    name = RequestStep.objects.filter(pk=step_id).values_list("name", flat=True).first()
+    if name is None:
+        return ["not claimed"]
+    size = settings.CUSTODIA_STEP_BATCH
+    outcomes: list[str] = []
+    for _ in range(DRAIN_BATCHES):
+        batch = steps_claim(step_id=step_id, name=name, limit=size)
+        if not batch:
             break
-        request_id = RequestStep.objects.filter(pk=current).values_list("request_id", flat=True)
-        following = step_next(request_id.get())
-        current = (
-            following.pk
-            if following is not None and following.status == RequestStep.Status.PENDING
-            else None
-        )
+        outcomes += _run_rounds(batch)
+        if len(batch) < size:
+            break
+    return outcomes or ["not claimed"]
+
+
+# Batches of one step name a task runs before it leaves the rest to other messages.
+DRAIN_BATCHES = 20
+
+
+def _run_rounds(batch: list[RequestStep]) -> list[str]:
+    """Run a batch, then the next steps of its requests whose step completed, until none."""
+    outcomes: list[str] = []
+    while batch:
+        done: list[uuid.UUID] = []
+        for name in dict.fromkeys(s.name for s in batch):
+            group = [s for s in batch if s.name == name]
+            results = steps_run_batch(group)
+            outcomes += results.values()
+            done += [s.request_id for s in group if results[s.pk] == "done"]
+        batch = steps_claim(request_ids=done, limit=len(done)) if done else []
     return outcomes
+
+
+def _claimable_sql(selector: str) -> str:
+    """The one statement that claims a batch: steps picked by `selector` that are the next
+    step of an open request and pending (never tried, or its backoff over) or running past
+    their lease; each gets a lease and its next attempt number (its fencing token)."""
+    step, request = RequestStep._meta.db_table, DataSubjectRequest._meta.db_table
+    lock = " FOR UPDATE OF s SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    # Table names from the models' metadata, `selector` from fixed strings: values are params.
+    return f"""
+        UPDATE {step} SET status = 'running', lease_until = %(lease)s,
+            attempts = attempts + 1, started_at = %(now)s
+        WHERE id IN (
+            SELECT s.id FROM {step} s JOIN {request} r ON r.id = s.request_id
+            WHERE {selector}
+              AND r.status IN ('in_progress', 'awaiting_external')
+              AND ((s.status = 'pending' AND (s.id = %(first)s OR s.attempts = 0
+                        OR s.lease_until IS NULL OR s.lease_until < %(now)s))
+                   OR (s.status = 'running' AND s.lease_until < %(now)s))
+              AND NOT EXISTS (SELECT 1 FROM {step} e WHERE e.request_id = s.request_id
+                              AND e.position < s.position AND e.status <> 'done')
+            ORDER BY CASE WHEN s.id = %(first)s THEN 0 ELSE 1 END, s.id
+            LIMIT %(limit)s{lock}
+        )
+        RETURNING id"""  # noqa: S608
+
+
+def steps_claim(
+    *,
+    step_id: int = 0,
+    name: str = "",
+    request_ids: list[uuid.UUID] | None = None,
+    limit: int = 1,
+) -> list[RequestStep]:
+    """Claim in one statement step `step_id` and up to `limit` runnable steps named `name`, or
+    the next steps of `request_ids`; return them with their requests and subjects loaded."""
+    now = timezone.now()
+    ops = connection.ops
+    params: dict[str, Any] = {
+        "now": ops.adapt_datetimefield_value(now),
+        "lease": ops.adapt_datetimefield_value(now + step_lease()),
+        "first": step_id,
+        "limit": limit,
+    }
+    if request_ids is not None:
+        field = RequestStep._meta.get_field("request").target_field
+        keys = [field.get_db_prep_value(i, connection) for i in request_ids]
+        params.update({f"r{n}": key for n, key in enumerate(keys)})
+        selector = f"s.request_id IN ({', '.join(f'%(r{n})s' for n in range(len(keys)))})"
+    elif name:
+        params["name"] = name
+        selector = "(s.id = %(first)s OR s.name = %(name)s)"
+    else:
+        selector = "s.id = %(first)s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_claimable_sql(selector), params)
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    steps = RequestStep.objects.select_related("request", "request__subject").filter(pk__in=ids)
+    return sorted(steps, key=lambda s: (s.pk != step_id, s.pk))
+
+
+def steps_run_batch(steps: list[RequestStep]) -> dict[int, str]:
+    """Run claimed steps of one name together: their effects, completions, timeline lines and
+    audit events commit in one transaction (effects outside the database first, for the steps
+    that have some), each step only if its attempt still holds it. A batch that fails as a
+    whole is run again step by step, so one bad request cannot hold back the others."""
+    name = steps[0].name
+    batch_runner = BATCH_RUNNERS.get(name)
+    atomic = name in ATOMIC_STEPS
+    try:
+        if atomic:
+            with transaction.atomic(), audit_batch(), timeline_batch():
+                held = _fence(steps)
+                results = _run_runner(batch_runner, held)
+                finished = _complete_many(held, results)
+        else:
+            results = _run_runner(batch_runner, steps)
+            with transaction.atomic(), audit_batch(), timeline_batch():
+                held = _fence(steps)
+                finished = _complete_many(held, results)
+    except Exception:
+        if len(steps) == 1:
+            return {steps[0].pk: _step_execute(_reload(steps[0]), enqueue=False)}
+        logger.exception("dsar batch of %d %s steps failed: run one by one", len(steps), name)
+        return {s.pk: _step_execute(_reload(s), enqueue=False) for s in steps}
+    outcomes = {s.pk: "superseded" for s in steps}
+    outcomes.update(finished)
+    for step in held:
+        outcome = results.get(step.pk)
+        if isinstance(outcome, Exception):
+            outcomes[step.pk] = _step_outcome(step, outcome)
+    return outcomes
+
+
+def _run_runner(batch_runner: Any, steps: list[RequestStep]) -> dict[int, Outcome]:
+    if batch_runner is None:
+        return _run_each(steps)
+    return batch_runner(steps, _run_each)
+
+
+def _run_each(steps: list[RequestStep]) -> dict[int, Outcome]:
+    """Each step's own runner, a savepoint per step for the steps whose effect is in the
+    database (a failing step leaves nothing behind); exceptions are returned, not raised."""
+    outcomes: dict[int, Outcome] = {}
+    for step in steps:
+        try:
+            if step.name in ATOMIC_STEPS:
+                with transaction.atomic():
+                    outcomes[step.pk] = RUNNERS[step.name](step.request, step)
+            else:
+                outcomes[step.pk] = RUNNERS[step.name](step.request, step)
+        except Exception as exc:
+            outcomes[step.pk] = exc
+    return outcomes
+
+
+def _fence(steps: list[RequestStep]) -> list[RequestStep]:
+    """Lock the steps still held by this attempt (renewing their lease) and return them: a step
+    another worker took over meanwhile is left out, its effect not applied. One statement."""
+    table = RequestStep._meta.db_table
+    pairs = ", ".join(["(%s, %s)"] * len(steps))
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(timezone.now() + step_lease())]
+    for step in steps:
+        params += [step.pk, step.attempts]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET lease_until = %s WHERE status = 'running' "  # noqa: S608
+            f"AND (id, attempts) IN (VALUES {pairs}) RETURNING id",
+            params,
+        )
+        held = {row[0] for row in cursor.fetchall()}
+    return [s for s in steps if s.pk in held]
+
+
+def _complete_many(steps: list[RequestStep], results: dict[int, Outcome]) -> dict[int, str]:
+    """Settle as done the fenced steps whose runner returned a result (one statement)."""
+    now = timezone.now()
+    done = [s for s in steps if not isinstance(results.get(s.pk), Exception)]
+    for step in done:
+        step.status, step.result, step.finished_at = RequestStep.Status.DONE, results[step.pk], now
+        step.lease_until, step.error = None, ""
+        timeline_add(request=step.request, actor=ACTOR, kind="step", message=f"{step.name}: done")
+    rows_set_json(
+        RequestStep,
+        "result",
+        {s.pk: s.result for s in done},
+        status=RequestStep.Status.DONE,
+        finished_at=now,
+        lease_until=None,
+        error="",
+    )
+    return {s.pk: "done" for s in done}
+
+
+def _reload(step: RequestStep) -> RequestStep:
+    fresh = RequestStep.objects.select_related("request", "request__subject").get(pk=step.pk)
+    fresh.attempts = step.attempts  # keep this claim's fencing number
+    return fresh
 
 
 def step_run(*, step_id: int, enqueue: bool = True) -> str:
@@ -227,6 +434,11 @@ def step_run(*, step_id: int, enqueue: bool = True) -> str:
     step = step_claim(step_id)
     if step is None:
         return "not claimed"
+    return _step_execute(step, enqueue=enqueue)
+
+
+def _step_execute(step: RequestStep, *, enqueue: bool) -> str:
+    """Run one claimed step on its own: its effect and completion in one transaction."""
     runner = RUNNERS[step.name]
     try:
         if step.name in ATOMIC_STEPS:
@@ -238,22 +450,28 @@ def step_run(*, step_id: int, enqueue: bool = True) -> str:
                 _complete(step, result, enqueue=enqueue)
     except _Superseded:
         return "superseded"
-    except Waiting:
+    except Exception as exc:
+        return _step_outcome(step, exc)
+    return "done"
+
+
+def _step_outcome(step: RequestStep, exc: Exception) -> str:
+    """What a runner's exception does to its step (after its transaction rolled back)."""
+    if isinstance(exc, Waiting):
         step_settle(step, status=RequestStep.Status.WAITING, lease_until=None)
         request_status_set(step.request, DataSubjectRequest.Status.AWAITING_EXTERNAL)
         systems_check(step.request_id)  # every callback may have arrived meanwhile
         return "waiting"
-    except Blocked as blocked:
-        _block(step, str(blocked))
+    if isinstance(exc, Blocked):
+        _block(step, str(exc))
         return "blocked"
-    except StepFailed as failed:
-        _fail(step, str(failed))
+    if isinstance(exc, StepFailed):
+        _fail(step, str(exc))
         return "failed"
-    except Exception as exc:  # any failure: retried by the sweeper with backoff
-        logger.exception("dsar step %s (%s) failed", step.pk, step.name)
-        _release(step, f"{type(exc).__name__}")
-        return "retry"
-    return "done"
+    # any other failure: retried by the sweeper with backoff
+    logger.error("dsar step %s (%s) failed", step.pk, step.name, exc_info=exc)
+    _release(step, f"{type(exc).__name__}")
+    return "retry"
 
 
 def request_status_set(request: DataSubjectRequest, status: str) -> None:

@@ -321,8 +321,11 @@ def _set_status(request: DataSubjectRequest, status: str, actor: Actor | str) ->
 
 def _start(request: DataSubjectRequest, actor: Actor) -> None:
     _set_status(request, Status.IN_PROGRESS, actor)
-    engine.plan_create(request)
-    transaction.on_commit(lambda: engine.enqueue_next(request.pk))
+    first = engine.plan_create(request)
+    if first is None:
+        transaction.on_commit(lambda: engine.enqueue_next(request.pk))
+    else:
+        engine.enqueue_step(first)  # sent when the transaction commits
 
 
 def _locked(request: DataSubjectRequest) -> DataSubjectRequest:

@@ -21,6 +21,7 @@ from audit.services import audit_record
 from consent.models import ConsentRecord, Purpose
 from consent.services import consent_opt_out_of_sale, consent_record
 from core import webhooks
+from core.bulk import rows_set_json
 from dsar import archive as archives
 from dsar import wording
 from dsar.models import (
@@ -32,13 +33,17 @@ from dsar.models import (
     SystemConnector,
     SystemTask,
 )
-from dsar.record import request_audit, request_mail, request_purge_contact, timeline_add
+from dsar.record import (
+    request_audit,
+    request_mail,
+    request_purge_contact,
+    requests_purge_contact,
+    timeline_add,
+)
 from dsar.stores_step import stores_run
-from profiles.models import Event, Identifier, Subject
+from profiles.models import Event, Identifier, KeyOwner, Subject
 from profiles.selectors import subjects_find_by_identifier
-from profiles.services import subject_erase, subject_rectify
-
-logger = logging.getLogger(__name__)
+from profiles.services import subject_erase, subject_rectify, subjects_erase
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +127,10 @@ def _actor(request: DataSubjectRequest) -> Actor:
 
 
 def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
+    return _locate(request, connectors_for(request.kind))
+
+
+def _locate(request: DataSubjectRequest, connectors: list[SystemConnector]) -> dict[str, Any]:
     """Find the subject through the blind index, and prepare each connected system's task
     with the identifiers it needs (encrypted; captured now, before any erasure).
 
@@ -146,10 +155,8 @@ def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]
                 subject=subject, region=subject.region
             )
             request.subject, request.region = subject, subject.region
-    identifiers = _identifiers(subject)
-    if not identifiers and request.contact_email:
-        identifiers = [{"kind": "email", "value": request.contact_email}]
-    for connector in connectors_for(request.kind):
+    identifiers = _system_identifiers(request, subject) if connectors else []
+    for connector in connectors:
         task, created = SystemTask.objects.get_or_create(
             request=request, connector=connector, defaults={"id": uuid.uuid4()}
         )
@@ -159,7 +166,17 @@ def run_locate(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]
     request_audit(
         request, ACTOR, "locate", reason="subject found" if subject else "no subject found"
     )
-    return {"subject_found": subject is not None, "systems": len(connectors_for(request.kind))}
+    return {"subject_found": subject is not None, "systems": len(connectors)}
+
+
+def _system_identifiers(
+    request: DataSubjectRequest, subject: Subject | None
+) -> list[dict[str, str]]:
+    """What connected systems get to find the person."""
+    identifiers = _identifiers(subject)
+    if not identifiers and request.contact_email:
+        identifiers = [{"kind": "email", "value": request.contact_email}]
+    return identifiers
 
 
 def run_package(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
@@ -435,7 +452,10 @@ def _repackage(request: DataSubjectRequest, dead: ExportArchive | None) -> Expor
 
 def run_notify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     results = {s.name: s.result for s in request.steps.all()}
-    kept = results.get("erase", {}).get("kept") or []
+    return _notify(request, results.get("erase", {}).get("kept") or [])
+
+
+def _notify(request: DataSubjectRequest, kept: list[dict[str, Any]]) -> dict[str, Any]:
     lines = {
         Kind.ERASURE: "Your personal data has been erased from our systems and those of our "
         "processors."
@@ -478,6 +498,126 @@ def run_close(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     return {"completed": True}
 
 
+# --- batches: the same effects for many requests in a fixed number of statements ------------
+#
+# A batch runner gets steps of one name (each `step.request` loaded, claimed and fenced by the
+# engine) and `each`, which runs the single runner of every step it is given, one savepoint
+# per step; it returns per step id the step's result or the exception its runner raised.
+
+Outcome = dict[str, Any] | Exception
+Each = Callable[[list[RequestStep]], dict[int, Outcome]]
+
+
+def locate_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
+    """Requests whose subject is known: connected systems read once per kind of request."""
+    known = [s for s in steps if s.request.subject_id is not None]
+    outcomes = each([s for s in steps if s.request.subject_id is None])
+    connectors: dict[str, list[SystemConnector]] = {}
+    for step in known:
+        kind = step.request.kind
+        if kind not in connectors:
+            connectors[kind] = connectors_for(kind)
+        outcomes[step.pk] = _locate(step.request, connectors[kind])
+    return outcomes
+
+
+def erase_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
+    """Subjects with no legal hold and no retention exception are erased together (one
+    `subjects_erase` per scope of requests); the others step by step."""
+    plain = [s for s in steps if _subject(s.request) is not None]
+    if RetentionException.objects.filter(active=True).exists():
+        plain = []
+    held = set(
+        LegalHold.objects.filter(
+            subject_id__in=[s.request.subject_id for s in plain], released_at=None
+        ).values_list("subject_id", flat=True)
+    )
+    plain = [
+        s
+        for s in plain
+        if s.request.subject_id not in held and s.request.subject.status != Subject.Status.ERASED
+    ]
+    outcomes = each([s for s in steps if s not in plain])
+    scopes: dict[tuple[str, ...] | None, list[RequestStep]] = {}
+    for step in plain:
+        scope = step.request.scope_regions
+        scopes.setdefault(None if scope is None else tuple(sorted(scope)), []).append(step)
+    for group in scopes.values():
+        summaries = subjects_erase(
+            reasons={s.request.subject_id: f"erasure request {s.request.reference}" for s in group},
+            actor=_actor(group[0].request),
+        )
+        missed = [s for s in group if s.request.subject_id not in summaries]
+        outcomes.update(each(missed))
+        for step in group:
+            if step.request.subject_id in summaries:
+                summary = dict(summaries[step.request.subject_id])
+                summary.pop("subject_id", None)
+                outcomes[step.pk] = summary
+    return outcomes
+
+
+def systems_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
+    """Requests no connected system takes part in are done at once (one query for all)."""
+    busy = set(
+        SystemTask.objects.filter(request_id__in=[s.request_id for s in steps]).values_list(
+            "request_id", flat=True
+        )
+    )
+    outcomes = each([s for s in steps if s.request_id in busy])
+    for step in steps:
+        if step.request_id not in busy:
+            outcomes[step.pk] = {"systems_done": 0}
+    return outcomes
+
+
+def notify_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
+    """The erase results of every request in one query, the requests' keys in another."""
+    erased = dict(
+        RequestStep.objects.filter(
+            request_id__in=[s.request_id for s in steps], name="erase"
+        ).values_list("request_id", "result")
+    )
+    KeyOwner.data_keys_load([s.request for s in steps])
+    return {
+        s.pk: _notify(s.request, (erased.get(s.request_id) or {}).get("kept") or []) for s in steps
+    }
+
+
+def close_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
+    """Complete the requests (each with its own PII-free summary) and purge their contact
+    details together."""
+    ids = [s.request_id for s in steps]
+    results: dict[uuid.UUID, dict[str, Any]] = {i: {} for i in ids}
+    for request_id, name, result in (
+        RequestStep.objects.filter(request_id__in=ids)
+        .exclude(name="close")
+        .order_by("position")
+        .values_list("request_id", "name", "result")
+    ):
+        results[request_id][name] = result
+    now = timezone.now()
+    requests = [s.request for s in steps]
+    for request in requests:
+        request.status = DataSubjectRequest.Status.COMPLETED
+        request.closed_at = now
+        request.result = results[request.pk]
+        request.outcome = f"{request.kind} completed"
+        timeline_add(request=request, actor=ACTOR, kind="status", message="status: Completed")
+        request_audit(request, ACTOR, "complete", reason=f"{request.kind} completed")
+    for kind in {r.kind for r in requests}:
+        rows_set_json(
+            DataSubjectRequest,
+            "result",
+            {r.pk: r.result for r in requests if r.kind == kind},
+            status=DataSubjectRequest.Status.COMPLETED,
+            closed_at=now,
+            outcome=f"{kind} completed",
+        )
+    requests_purge_contact(requests=requests)
+    return {s.pk: {"completed": True} for s in steps}
+
+
 RUNNERS: dict[str, Callable[[DataSubjectRequest, RequestStep], dict[str, Any]]] = {
     "locate": run_locate,
     "package": run_package,
@@ -490,4 +630,12 @@ RUNNERS: dict[str, Callable[[DataSubjectRequest, RequestStep], dict[str, Any]]] 
     "deliver": run_deliver,
     "notify": run_notify,
     "close": run_close,
+}
+
+BATCH_RUNNERS: dict[str, Callable[[list[RequestStep], Each], dict[int, Outcome]]] = {
+    "locate": locate_batch,
+    "erase": erase_batch,
+    "systems": systems_batch,
+    "notify": notify_batch,
+    "close": close_batch,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -203,9 +203,51 @@ def _with_subject(rows: Any, subject: Subject) -> list[Any]:
     return loaded
 
 
-def subject_export(*, subject_id: uuid.UUID) -> dict[str, Any]:
+class EventStream:
+    """A subject's events for an export, in time order, read and decrypted chunk by chunk as
+    they are iterated (rows as tuples, no model instances): memory does not grow with their
+    number. Each iteration reads them again; `default_source` fills in a missing source."""
+
+    def __init__(self, subject: Subject, *, chunk_size: int = 2000) -> None:
+        self.subject = subject
+        self.chunk_size = chunk_size
+        self.default_source: str | None = None
+
+    def _rows(self) -> QuerySet[Event]:
+        return Event.objects.filter(subject=self.subject)
+
+    def __len__(self) -> int:
+        return self._rows().count()
+
+    def source_names(self) -> set[str | None]:
+        """The events' source names (None for events sent without one)."""
+        return set(self._rows().values_list("source__name", flat=True).distinct().order_by())
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        field = Event._meta.get_field("payload")
+        rows = (
+            self._rows()
+            .order_by("occurred_at")
+            .values_list("pk", "name", "occurred_at", "category", "source__name", "payload")
+            .iterator(chunk_size=self.chunk_size)
+        )
+        cipher = key_id = None
+        for pk, name, occurred_at, category, source, payload in rows:
+            if cipher is None:
+                cipher, key_id = self.subject.data_cipher()
+            yield {
+                "name": name,
+                "occurred_at": occurred_at.isoformat(),
+                "category": category,
+                "source": source or self.default_source,
+                "payload": field.decrypt_row(pk=pk, token=payload, cipher=cipher, key_id=key_id),
+            }
+
+
+def subject_export(*, subject_id: uuid.UUID, stream_events: bool = False) -> dict[str, Any]:
     """Everything held about a subject, decrypted, for an access/portability request (system
-    read: the DSAR pipeline audits it). Events are streamed in batches."""
+    read: the DSAR pipeline audits it). With `stream_events`, "events" is an `EventStream`
+    read while it is written out, else a list."""
     subject = Subject.objects.get(pk=subject_id)
     identifiers = _with_subject(
         Identifier.objects.filter(subject=subject).select_related("source"), subject
@@ -213,23 +255,8 @@ def subject_export(*, subject_id: uuid.UUID) -> dict[str, Any]:
     attributes = _with_subject(
         Attribute.objects.filter(subject=subject).select_related("source"), subject
     )
-    events = []
-    for event in (
-        Event.objects.filter(subject=subject)
-        .select_related("source")
-        .order_by("occurred_at")
-        .iterator(chunk_size=2000)
-    ):
-        event.subject = subject
-        events.append(
-            {
-                "name": event.name,
-                "occurred_at": event.occurred_at.isoformat(),
-                "category": event.category,
-                "source": event.source.name if event.source else None,
-                "payload": event.payload,
-            }
-        )
+    stream = EventStream(subject)
+    events: EventStream | list[dict[str, Any]] = stream if stream_events else list(stream)
     sources = sorted({row.source.name for row in (*identifiers, *attributes) if row.source})
     return {
         "subject": {

@@ -258,6 +258,8 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CUSTODIA_WORKER_HEARTBEAT_SECONDS = env_float("CUSTODIA_WORKER_HEARTBEAT_SECONDS", 5.0)
 CUSTODIA_WORKER_STALE_SECONDS = env_float("CUSTODIA_WORKER_STALE_SECONDS", 20.0)
 CUSTODIA_STEP_LEASE_SECONDS = env_int("CUSTODIA_STEP_LEASE_SECONDS", 300)
+# Pipeline steps of the same kind a worker claims and runs together (one transaction each).
+CUSTODIA_STEP_BATCH = env_int("CUSTODIA_STEP_BATCH", 100)
 CUSTODIA_DSAR_SWEEP_SECONDS = env_float("CUSTODIA_DSAR_SWEEP_SECONDS", 30.0)
 
 # --- Data-subject requests -------------------------------------------------------------

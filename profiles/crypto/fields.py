@@ -99,6 +99,13 @@ class EncryptedFieldMixin:
             aead.encrypt(self.encode(value), key=cipher, aad=self._aad(model_instance, key_id))
         )
 
+    def decrypt_row(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> Any:
+        """Decrypt a value read without its model instance (`values_list`, large exports):
+        the same associated data as `decrypt_for` on the row `pk`, under the owner's cipher."""
+        label = self.model._meta.label_lower  # type: ignore[attr-defined]
+        aad = f"custodia|{label}|{self.name}|{pk}|{key_id}".encode()  # type: ignore[attr-defined]
+        return self.decode(aead.decrypt(token, key=cipher, aad=aad))
+
     def decrypt_for(self, instance: Any, token: str) -> Any:
         cipher, key_id = instance.encryption_cipher(create=False)
         return self.decode(aead.decrypt(token, key=cipher, aad=self._aad(instance, key_id)))

@@ -7,7 +7,7 @@ The public names are re-exported here, so `from profiles import services` and
 `from profiles.services import X` work for every caller."""
 
 from core.regions import KNOWN_REGIONS
-from profiles.services.erasure import subject_erase, subject_rectify
+from profiles.services.erasure import subject_erase, subject_rectify, subjects_erase
 from profiles.services.guards import RegionNotAllowed, region_check
 from profiles.services.identity import match_candidates, match_review_decide, subjects_merge
 from profiles.services.ingest import (
@@ -28,6 +28,7 @@ from profiles.services.ingest_batch import (
     upsert_partition,
 )
 from profiles.services.keys import (
+    keys_create_for,
     keys_depending_on,
     keys_shred,
     rotate_keys_batch,
@@ -45,6 +46,7 @@ __all__ = [
     "RegionNotAllowed",
     "UpsertResult",
     "event_dedup_key",
+    "keys_create_for",
     "keys_depending_on",
     "keys_shred",
     "match_candidates",
@@ -58,6 +60,7 @@ __all__ = [
     "subject_share",
     "subject_shred",
     "subject_upsert",
+    "subjects_erase",
     "subjects_merge",
     "subjects_upsert_batch",
     "suppressed_among",

@@ -9,11 +9,11 @@ from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_subject_action
+from audit.services import audit_record_many, audit_subject_action
 from core.errors import DomainError, NotFoundError
 from profiles import matching
 from profiles.models import (
@@ -22,11 +22,12 @@ from profiles.models import (
     Identifier,
     MatchReview,
     Subject,
+    SubjectKey,
     SuppressedIdentity,
 )
 from profiles.services.guards import subject_scope_check
 from profiles.services.ingest import default_category
-from profiles.services.keys import subject_shred
+from profiles.services.keys import keys_shred, subject_shred
 
 
 def subject_erase(
@@ -79,6 +80,86 @@ def subject_erase(
             reason=reason if not kept_count else f"{reason}; {kept_count} events kept",
         )
     return summary
+
+
+def subjects_erase(
+    *, reasons: dict[uuid.UUID, str], actor: Actor
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Erase many subjects at once, with the same effects and audit events as `subject_erase`
+    without `keep_events` for each: a fixed number of statements whatever their number (the
+    DSAR pipeline erases a batch of requests this way). `reasons` maps each subject id to its
+    audit reason. Subjects missing or outside the actor's regions are left alone; the result
+    holds a PII-free summary per subject erased. Call inside a transaction."""
+    ids = sorted(reasons)
+    with transaction.atomic():
+        subjects = [
+            s
+            for s in Subject.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            if actor.covers(s.region)
+        ]
+        ids = [s.pk for s in subjects]
+        identities = list(
+            Identifier.objects.filter(subject_id__in=ids).values_list(
+                "subject_id", "kind", "value_index"
+            )
+        )
+        SuppressedIdentity.objects.bulk_create(
+            [SuppressedIdentity(kind=kind, value_index=index) for _, kind, index in identities],
+            ignore_conflicts=True,
+        )
+        keyed = set(
+            SubjectKey.objects.filter(subject_id__in=ids).values_list("subject_id", flat=True)
+        )
+        keys_shred(owner_ids=keyed)
+        counts = {
+            name: _counts_by_subject(model, ids)
+            for name, model in (
+                ("identifiers", Identifier),
+                ("attributes", Attribute),
+                ("events", Event),
+            )
+        }
+        for model in (Identifier, Attribute, Event):
+            model.objects.filter(subject_id__in=ids).delete()
+        MatchReview.objects.filter(Q(subject_id__in=ids) | Q(candidate_id__in=ids)).delete()
+        Subject.objects.filter(pk__in=ids).update(status=Subject.Status.ERASED)
+        now = timezone.now().isoformat()
+        suppressed: dict[uuid.UUID, int] = {}
+        for subject_id, _, _ in identities:
+            suppressed[subject_id] = suppressed.get(subject_id, 0) + 1
+        summaries = {
+            s.pk: {
+                "subject_id": str(s.pk),
+                "region": s.region,
+                **{name: counts[name].get(s.pk, 0) for name in counts},
+                "events_kept": 0,
+                "suppressed_identities": suppressed.get(s.pk, 0),
+                "data_key_destroyed": s.pk in keyed,
+                "erased_at": now,
+            }
+            for s in subjects
+        }
+        audit_record_many(
+            actor=actor,
+            entries=[
+                {
+                    "action": "profiles.subject.erase",
+                    "object_type": "profiles.subject",
+                    "object_id": s.pk,
+                    "subject_id": s.pk,
+                    "region": s.region,
+                    "fields": ["identifiers", "attributes", "events", "data_key"],
+                    "reason": reasons[s.pk],
+                }
+                for s in subjects
+            ],
+        )
+    return summaries
+
+
+def _counts_by_subject(model: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    rows = model.objects.filter(subject_id__in=ids).values("subject_id").annotate(n=Count("pk"))
+    return {row["subject_id"]: row["n"] for row in rows.order_by()}
 
 
 def subject_rectify(

@@ -5,12 +5,13 @@ rows."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from django.utils import timezone
 
 from profiles.crypto.keyring import master_keyring
-from profiles.models import SubjectKey
+from profiles.models import KeyOwner, SubjectKey
 
 
 def subject_shred(*, subject_id: uuid.UUID) -> bool:
@@ -24,6 +25,18 @@ def keys_shred(*, owner_ids: Iterable[uuid.UUID]) -> int:
     archives): whatever is encrypted under them becomes unreadable. Returns how many rows went."""
     deleted, _ = SubjectKey.objects.filter(subject_id__in=list(owner_ids)).delete()
     return deleted
+
+
+def keys_create_for(*, owners: Sequence[KeyOwner]) -> None:
+    """Give each new key owner (rows about to be bulk-created, primary keys set) its data key
+    in one insert, cached on the instance so their encrypted fields are sealed without a
+    query per row."""
+    rows = []
+    for owner in owners:
+        row, key = SubjectKey.build_for(cast(Any, owner).pk)  # a model with the mixin
+        owner.remember_data_key(key, row.key_id)
+        rows.append(row)
+    SubjectKey.objects.bulk_create(rows)
 
 
 def rotate_keys_batch(*, batch_size: int = 500) -> int:
