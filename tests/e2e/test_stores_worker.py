@@ -11,7 +11,7 @@ import pytest
 from django.test import TestCase
 
 from audit.actors import Actor
-from dsar import pipeline, services
+from dsar import housekeeping, services
 from dsar.models import DataSubjectRequest, RequestStep
 from stores.connection import store_connection
 from stores.demo import shop_create
@@ -93,7 +93,7 @@ def test_a_worker_killed_during_an_erasure_across_two_stores_changes_each_row_on
     start_worker(env=env)
 
     def completed():
-        pipeline.sweep()
+        housekeeping.sweep()
         return DataSubjectRequest.objects.get(pk=dsr.pk).status == "completed"
 
     wait_for(completed, timeout=120, interval=1, message="the request to complete")
