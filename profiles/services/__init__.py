@@ -9,7 +9,12 @@ The public names are re-exported here, so `from profiles import services` and
 from core.regions import KNOWN_REGIONS
 from profiles.services.erasure import subject_erase, subject_rectify
 from profiles.services.guards import RegionNotAllowed, region_check
-from profiles.services.identity import match_candidates, match_review_decide, subjects_merge
+from profiles.services.identity import (
+    match_review_decide,
+    match_reviews_rescore,
+    subject_split,
+    subjects_merge,
+)
 from profiles.services.ingest import (
     SUPPRESSED_MESSAGE,
     IdentitySuppressed,
@@ -29,6 +34,13 @@ from profiles.services.keys import (
     rotate_keys_batch,
     subject_shred,
 )
+from profiles.services.matching import (
+    match_candidates,
+    match_model_current,
+    match_model_estimate,
+    match_profile_refresh,
+    match_profile_rows,
+)
 from profiles.services.sharing import subject_share
 
 __all__ = [
@@ -42,7 +54,12 @@ __all__ = [
     "keys_depending_on",
     "keys_shred",
     "match_candidates",
+    "match_model_current",
+    "match_model_estimate",
+    "match_profile_refresh",
+    "match_profile_rows",
     "match_review_decide",
+    "match_reviews_rescore",
     "parse_record",
     "region_check",
     "rotate_keys_batch",
@@ -51,6 +68,7 @@ __all__ = [
     "subject_rectify",
     "subject_share",
     "subject_shred",
+    "subject_split",
     "subject_upsert",
     "subjects_create_batch",
     "subjects_merge",

@@ -24,6 +24,7 @@ from profiles.models import (
     Subject,
     SuppressedIdentity,
 )
+from profiles.services import matching as matching_service
 from profiles.services.guards import subject_scope_check
 from profiles.services.ingest import default_category
 from profiles.services.keys import subject_shred
@@ -69,6 +70,7 @@ def subject_erase(
             "erased_at": timezone.now().isoformat(),
         }
         MatchReview.objects.filter(Q(subject=subject) | Q(candidate=subject)).delete()
+        matching_service.match_profile_drop(subject.pk)
         status = Subject.Status.RESTRICTED if kept_count else Subject.Status.ERASED
         Subject.objects.filter(pk=subject.pk).update(status=status)
         audit_subject_action(
@@ -105,6 +107,7 @@ def subject_rectify(
             attribute.collected_at = timezone.now()
             attribute.save()
             changed.append(key)
+        matching_service.match_profile_refresh(subject)
         audit_subject_action(
             actor=actor,
             action="profiles.subject.rectify",

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,11 +28,14 @@ from profiles.models import (
     DataCategory,
     Event,
     Identifier,
+    MatchBlock,
+    MatchProfile,
     Subject,
     SubjectKey,
     SuppressedIdentity,
     System,
 )
+from profiles.services import matching as matching_service
 from profiles.services.guards import region_check
 from profiles.services.identity import (
     resolve_probabilistically,
@@ -248,6 +250,8 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
         result.merged.append(other.pk)
     changed = _identifiers_add(subject, parsed, source)
     changed |= _attributes_set(subject, parsed, source)
+    if any(matching.is_signal(key) for key, _value, _category in parsed.attributes):
+        matching_service.match_profile_refresh(subject)
     if _events_add(subject, parsed, source):
         changed.add("events")
     audit_subject_action(
@@ -343,12 +347,8 @@ def suppressed_among(records: list[ParsedRecord]) -> set[int]:
     }
 
 
-def _signals(record: ParsedRecord) -> set[tuple[str, str]]:
-    return {
-        (key, index)
-        for key, value, _category in record.attributes
-        if (index := matching.match_index(key, value))
-    }
+def _signal_values(record: ParsedRecord) -> dict[str, str]:
+    return {key: value for key, value, _category in record.attributes if matching.is_signal(key)}
 
 
 def upsert_partition(records: list[ParsedRecord]) -> tuple[list[int], list[int]]:
@@ -357,41 +357,30 @@ def upsert_partition(records: list[ParsedRecord]) -> tuple[list[int], list[int]]
     through `subject_upsert`, after the first group, in their original order).
 
     A record is certainly new when none of its identifiers exists or appears in another record
-    of the batch, none of its matching signals appears in another record of the batch, and no
-    existing subject scores at or above the review threshold against it. Four queries."""
+    of the batch, and none of its blocking keys (profiles.matching) appears in another record
+    of the batch or among active subjects: nobody to compare it with. Two queries."""
     pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
-    signals = [_signals(r) for r in records]
     every_pair = [p for ps in pairs for p in ps]
-    every_signal = [s for ss in signals for s in ss]
     seen_pairs = Counter(every_pair)
-    seen_signals = Counter(every_signal)
     existing: set[tuple[str, str]] = set()
     if every_pair:
         condition = Q()
         for kind, index in set(every_pair):
             condition |= Q(kind=kind, value_index=index)
         existing = set(Identifier.objects.filter(condition).values_list("kind", "value_index"))
-    candidates: dict[tuple[str, str], set[uuid.UUID]] = {}
-    if every_signal:
-        condition = Q()
-        for key, index in set(every_signal):
-            condition |= Q(key=key, match_index=index)
-        for subject_id, key, index in Attribute.objects.filter(
-            condition, subject__status=Subject.Status.ACTIVE
-        ).values_list("subject_id", "key", "match_index"):
-            candidates.setdefault((key, index), set()).add(subject_id)
+    blocks = [matching.encode(_signal_values(r)).blocks for r in records]
+    seen_blocks = Counter(b for bs in blocks for b in set(bs))
+    taken = set(
+        MatchBlock.objects.filter(
+            key__in=list(seen_blocks), subject__status=Subject.Status.ACTIVE
+        ).values_list("key", flat=True)
+    )
     fast, slow = [], []
     for n in range(len(records)):
-        keys_by_subject: dict[uuid.UUID, set[str]] = {}
-        for key, index in signals[n]:
-            for subject_id in candidates.get((key, index), ()):
-                keys_by_subject.setdefault(subject_id, set()).add(key)
-        best = max((matching.score(keys) for keys in keys_by_subject.values()), default=0.0)
         certain = (
             not (pairs[n] & existing)
             and all(seen_pairs[p] == 1 for p in pairs[n])
-            and all(seen_signals[s] == 1 for s in signals[n])
-            and best < settings.CUSTODIA_MATCH_REVIEW
+            and all(seen_blocks[b] == 1 and b not in taken for b in blocks[n])
         )
         (fast if certain else slow).append(n)
     return fast, slow
@@ -486,6 +475,11 @@ def subjects_create_batch(
         SubjectKey.objects.bulk_create(keys)
         Identifier.objects.bulk_create(identifiers)
         Attribute.objects.bulk_create(attributes)
+        profiles, blocks = matching_service.match_profile_rows(
+            [(s, _signal_values(r)) for s, r in zip(subjects, records, strict=True)]
+        )
+        MatchProfile.objects.bulk_create(profiles)
+        MatchBlock.objects.bulk_create(blocks)
         Event.objects.bulk_create(events, ignore_conflicts=True)
         audit_record_many(actor=actor, entries=audits)
     return [UpsertResult(subject_id=s.pk, created=True) for s in subjects]

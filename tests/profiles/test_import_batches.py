@@ -95,7 +95,7 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 
     ada = subjects_find_by_identifier(kind="email", value="ada@example.com").get()
     assert ada == twin  # merged into the older subject
-    assert MatchReview.objects.filter(candidate=lookalike).count() == 0  # name alone: 0.4
+    assert MatchReview.objects.filter(candidate=lookalike).count() == 0  # a name alone never proposes
 
     created = AuditEvent.objects.filter(action="profiles.subject.create").count()
     assert created == Subject.objects.count()  # one per subject ever created, merged ones too
@@ -105,13 +105,13 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 @pytest.mark.django_db
 def test_a_probable_match_in_a_file_becomes_a_review_item():
     older = make_subject(
-        region="EU", email="c1@example.com", name="Cy Twin", birth_date="1970-01-01"
+        region="EU", email="c1@example.com", name="Ana Silva", birth_date="1970-07-08"
     )
-    job = _import([_person("c2@example.com", name="Cy Twin", birth_date="1970-01-01")])
+    job = _import([_person("c2@example.com", name="Anna Silva", birth_date="1970-07-07")])
     assert job.imported == 1
     review = MatchReview.objects.get()
     assert review.candidate == older
-    assert review.score == pytest.approx(0.75)
+    assert 0.05 < review.score < 0.995  # probable, below the auto-merge precision
 
 
 @pytest.mark.django_db
