@@ -95,7 +95,9 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 
     ada = subjects_find_by_identifier(kind="email", value="ada@example.com").get()
     assert ada == twin  # merged into the older subject
-    assert MatchReview.objects.filter(candidate=lookalike).count() == 0  # a name alone never proposes
+    assert (
+        MatchReview.objects.filter(candidate=lookalike).count() == 0
+    )  # a name alone never proposes
 
     created = AuditEvent.objects.filter(action="profiles.subject.create").count()
     assert created == Subject.objects.count()  # one per subject ever created, merged ones too

@@ -69,7 +69,8 @@ def test_name_postcode_and_birth_date_agreeing_merge_automatically():
     assert lineage.confidence == pytest.approx(1.0, abs=1e-3)  # a match probability
     # The full name is compared as first and last name (each with its own weights).
     assert sorted(lineage.signals) == ["birth_date", "first_name", "last_name", "postcode"]
-    assert lineage.model_version == 0 and lineage.weight > 0
+    assert lineage.model_version == 0
+    assert lineage.weight > 0
     assert {row["field"] for row in lineage.explanation} >= {"first_name", "birth_date"}
 
 
