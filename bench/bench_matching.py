@@ -194,7 +194,9 @@ def scale_cost(populations: list[int], probes: list[dict]) -> dict[int, float]:
             subject = Subject.objects.create(region="EU")
             encoded = encode(record["attributes"])
             MatchProfile.objects.create(subject=subject, encodings=encoded.fields)
-            MatchBlock.objects.bulk_create(MatchBlock(subject=subject, key=k) for k in encoded.blocks)
+            MatchBlock.objects.bulk_create(
+                MatchBlock(subject=subject, key=k) for k in encoded.blocks
+            )
             probe_subjects.append(subject)
     have, result = 0, {}
     for population in sorted(populations):

@@ -40,6 +40,7 @@ from profiles.services.matching import (
     match_model_estimate,
     match_profile_refresh,
     match_profile_rows,
+    match_profiles_reencode,
 )
 from profiles.services.sharing import subject_share
 
@@ -58,6 +59,7 @@ __all__ = [
     "match_model_estimate",
     "match_profile_refresh",
     "match_profile_rows",
+    "match_profiles_reencode",
     "match_review_decide",
     "match_reviews_rescore",
     "parse_record",

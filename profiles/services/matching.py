@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from profiles.matching import encoding, model
 from profiles.models import (
@@ -302,3 +303,20 @@ def review_scored_fields(scored: Scored) -> dict[str, Any]:
             if row["field"] != "prior" and row["weight"] > 0
         ],
     }
+
+
+def match_profiles_reencode(
+    *, after: uuid.UUID | None = None, batch_size: int = 500
+) -> uuid.UUID | None:
+    """Recompute the encodings of a batch of active subjects from their decrypted attributes
+    (after a change of the blind-index key or of the encodings), in primary-key order from
+    `after`. Returns the last subject done, None when there is nothing left."""
+    subjects = Subject.objects.filter(status=Subject.Status.ACTIVE).order_by("pk")
+    if after is not None:
+        subjects = subjects.filter(pk__gt=after)
+    last = None
+    for subject in subjects[:batch_size]:
+        with transaction.atomic():
+            match_profile_refresh(subject)
+        last = subject.pk
+    return last

@@ -3,6 +3,7 @@ from the data and from officers' decisions, re-scores the queue, and a wrong mer
 split; no encoding reveals a value without the hub's key."""
 
 import base64
+import io
 import json
 import os
 
@@ -246,3 +247,16 @@ def test_the_same_value_under_another_key_gives_unrelated_encodings(settings):
             assert code != second.fields[name][kind]
             if kind == "bf":  # Bloom filters of the same name share no more bits than chance
                 assert model.dice(code, second.fields[name][kind]) < 0.7
+
+
+@pytest.mark.django_db
+def test_rotate_keys_reencodes_match_profiles_under_a_new_blind_index_key(settings):
+    from django.core.management import call_command
+
+    subject = make_subject(email="k1@example.com", name="Rui Sol", birth_date="1999-09-09")
+    before = MatchProfile.objects.get(subject=subject).encodings
+    settings.CUSTODIA_BLIND_INDEX_KEY = base64.b64encode(os.urandom(32)).decode()
+    call_command("rotate_keys", "--reencode-matching", stdout=io.StringIO())
+    after = MatchProfile.objects.get(subject=subject).encodings
+    assert after["last_name"]["x"] != before["last_name"]["x"]
+    assert after == encode({"name": "Rui Sol", "birth_date": "1999-09-09"}).fields
