@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--scale", default="10000,100000")
+    parser.add_argument("--people", type=int, default=5000, help="FEBRL4 people to use (5000)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", POSTGRES_URL) if args.postgres else None
     teardown = setup_django(url)
@@ -36,6 +37,10 @@ def main() -> None:
         run("PostgreSQL" if args.postgres else "SQLite (embedded)", args)
     finally:
         teardown()
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
 
 
 def febrl4() -> tuple[list[dict], list[dict], dict[str, str]]:
@@ -152,9 +157,17 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     from profiles.services import match_model_estimate, match_reviews_rescore
 
     file_a, file_b, truth = febrl4()
+    if args.people < len(file_a):
+        wanted = {f"B-{n:05d}" for n in range(len(file_b))}
+        keep_b = sorted(wanted)[: args.people]
+        truth = {b: truth[b] for b in keep_b}
+        keep_a = set(truth.values())
+        file_a = [r for r in file_a if r["identifiers"][0]["value"] in keep_a]
+        file_b = [r for r in file_b if r["identifiers"][0]["value"] in truth]
+    say(f"[{vendor}] importing {len(file_a)} + {len(file_b)} records")
     cold_rate = import_records(file_a + file_b)
     cold = evaluate(truth)
-    print(f"[{vendor}] prior model v0: {cold}, {cold_rate:.0f} records/s")
+    say(f"[{vendor}] prior model v0: {cold}, {cold_rate:.0f} records/s")
     started = time.perf_counter()
     model = match_model_estimate(created_by="bench")
     estimate_s = time.perf_counter() - started
@@ -162,14 +175,14 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     counts = match_reviews_rescore(actor=Actor.system("bench"))
     rescore_s = time.perf_counter() - started
     learned = evaluate(truth)
-    print(f"[{vendor}] after EM v{model.version} + re-scoring {counts}: {learned}")
-    print(f"[{vendor}] evaluation {model.evaluation}")
+    say(f"[{vendor}] after EM v{model.version} + re-scoring {counts}: {learned}")
+    say(f"[{vendor}] evaluation {model.evaluation}")
     reset_subjects()
     warm_rate = import_records(file_a + file_b)
     warm = evaluate(truth)
-    print(f"[{vendor}] second import with v{model.version}: {warm}, {warm_rate:.0f} records/s")
+    say(f"[{vendor}] second import with v{model.version}: {warm}, {warm_rate:.0f} records/s")
     scale = scale_cost([int(n) for n in args.scale.split(",")], file_b)
-    print(f"[{vendor}] matching cost per record by population: {scale}")
+    say(f"[{vendor}] matching cost per record by population: {scale}")
     write_doc(vendor, cold, learned, warm, cold_rate, warm_rate, estimate_s, rescore_s, scale)
 
 

@@ -251,7 +251,9 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
     changed = _identifiers_add(subject, parsed, source)
     changed |= _attributes_set(subject, parsed, source)
     if any(matching.is_signal(key) for key, _value, _category in parsed.attributes):
-        matching_service.match_profile_refresh(subject)
+        matching_service.match_profile_refresh(
+            subject, attributes=_signal_values(parsed) if created else None
+        )
     if _events_add(subject, parsed, source):
         changed.add("events")
     audit_subject_action(

@@ -82,10 +82,13 @@ def _signals_of(subject: Subject) -> dict[str, str]:
     return values
 
 
-def match_profile_refresh(subject: Subject) -> MatchProfile:
+def match_profile_refresh(
+    subject: Subject, *, attributes: dict[str, str] | None = None
+) -> MatchProfile:
     """Recompute the subject's keyed encodings and blocking keys from its attributes (call
-    after they change, in the same transaction)."""
-    encoded = encoding.encode(_signals_of(subject))
+    after they change, in the same transaction); `attributes`: all of its matching values,
+    when the caller has them (a new subject), else they are read and decrypted."""
+    encoded = encoding.encode(_signals_of(subject) if attributes is None else attributes)
     profile, _ = MatchProfile.objects.update_or_create(
         subject=subject, defaults={"encodings": encoded.fields}
     )
