@@ -177,6 +177,7 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     learned = evaluate(truth)
     say(f"[{vendor}] after EM v{model.version} + re-scoring {counts}: {learned}")
     say(f"[{vendor}] evaluation {model.evaluation}")
+    write_doc(vendor, cold, learned, None, cold_rate, None, estimate_s, rescore_s, {})
     reset_subjects()
     warm_rate = import_records(file_a + file_b)
     warm = evaluate(truth)
@@ -251,11 +252,19 @@ def write_doc(vendor, cold, learned, warm, cold_rate, warm_rate, estimate_s, res
             f"{m['recall_with_review']:.4f} | {m['review_queue']} | {m['wrong_merges']} |"
         )
 
-    base = min(scale)
-    scale_rows = "\n".join(
-        f"| {n:,} | {seconds * 1000:.2f} | {seconds / scale[base]:.2f} |"
-        for n, seconds in sorted(scale.items())
+    scale_rows = (
+        "\n".join(
+            f"| {n:,} | {seconds * 1000:.2f} | {seconds / scale[min(scale)]:.2f} |"
+            for n, seconds in sorted(scale.items())
+        )
+        or "| (not run yet) | | |"
     )
+    warm_row = (
+        row("v1, a fresh import scored by v1", warm)
+        if warm
+        else "| (v1 fresh import: not run yet) |"
+    )
+    warm_text = f"{warm_rate:.0f}" if warm_rate else "(not run yet)"
     write_section(
         f"matching-{vendor.split()[0].lower()}",
         f"""
@@ -273,9 +282,9 @@ art (recordlinkage ECM): F1 0.983. Same run ({machine()}):
 |---|---|---|---|---|---|---|
 {row("v0, built-in priors", cold)}
 {row("v1, after EM + re-scoring the queue", learned)}
-{row("v1, a fresh import scored by v1", warm)}
+{warm_row}
 
-Throughput of the 10,000-record import: {cold_rate:.0f} records/s with v0, {warm_rate:.0f}
+Throughput of the 10,000-record import: {cold_rate:.0f} records/s with v0, {warm_text}
 records/s with v1 (file A goes through the bulk create; every file-B record has a candidate,
 so it takes the one-by-one upsert with matching). EM estimation {estimate_s:.1f} s, re-scoring
 the queue {rescore_s:.1f} s.

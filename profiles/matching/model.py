@@ -112,7 +112,7 @@ class Parameters:
     def prior(cls, *, target_precision: float, review_floor: float) -> Parameters:
         m = {k: list(v) for k, v in PRIOR_M.items()}
         u = {k: list(v) for k, v in PRIOR_U.items()}
-        return cls(m, u, PRIOR_LAMBDA, _logit(target_precision), _logit(review_floor))
+        return cls(m, u, PRIOR_LAMBDA, logit(target_precision), logit(review_floor))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Parameters:
@@ -136,7 +136,7 @@ class Parameters:
     def weight(self, vector: list[int]) -> float:
         """Match weight: log2 prior odds plus the log2 likelihood ratio of each level."""
         weights = self.level_weights()
-        total = _logit(self.lam)
+        total = logit(self.lam)
         for name, level in zip(FIELDS, vector, strict=True):
             if level != NULL:
                 total += weights[name][level]
@@ -146,7 +146,7 @@ class Parameters:
         """Per field: the comparison level and its weight (what an officer sees)."""
         weights = self.level_weights()
         rows: list[dict[str, Any]] = [
-            {"field": "prior", "level": "prior odds", "weight": round(_logit(self.lam), 2)}
+            {"field": "prior", "level": "prior odds", "weight": round(logit(self.lam), 2)}
         ]
         for name, level in zip(FIELDS, vector, strict=True):
             if level == NULL:
@@ -170,7 +170,7 @@ def probability(weight: float) -> float:
     return 1.0 / (1.0 + 2.0 ** (-weight))
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     return math.log2(p / (1.0 - p))
 
 
@@ -209,7 +209,7 @@ def estimate(
     m, u, lam = start.m, u_fixed or start.u, start.lam
     known = labels if labels is not None else np.full(len(vectors), -1)
     for _ in range(iterations):
-        log_odds = _logit(lam) + _log_likelihood(vectors, m) - _log_likelihood(vectors, u)
+        log_odds = logit(lam) + _log_likelihood(vectors, m) - _log_likelihood(vectors, u)
         resp = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))
         resp = np.where(known >= 0, known, resp)
         new_lam = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
@@ -229,7 +229,7 @@ def thresholds(
     """Auto-merge: a pair whose match probability reaches the target precision (so auto-merges
     are at least that precise in expectation). Review: the lowest weight still needed to keep
     `target_recall` of the expected matches among these pairs, never above auto-merge."""
-    auto = _logit(target_precision)
+    auto = logit(target_precision)
     if not len(vectors):
         return auto, params.review
     weights = np.sort(np.array([params.weight(list(v)) for v in vectors]))[::-1]

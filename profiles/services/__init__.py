@@ -36,6 +36,7 @@ from profiles.services.keys import (
 )
 from profiles.services.matching import (
     match_candidates,
+    match_candidates_batch,
     match_model_current,
     match_model_estimate,
     match_profile_refresh,
@@ -55,6 +56,7 @@ __all__ = [
     "keys_depending_on",
     "keys_shred",
     "match_candidates",
+    "match_candidates_batch",
     "match_model_current",
     "match_model_estimate",
     "match_profile_refresh",

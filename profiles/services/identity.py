@@ -120,7 +120,8 @@ def subjects_merge(
             **_score_of(scored),
         )
         matching.match_profile_drop(merged.pk)
-        matching.match_profile_refresh(survivor)
+        if moved["Attribute"]:  # the survivor gained values: its encodings change
+            matching.match_profile_refresh(survivor)
         subject_shred(subject_id=merged.pk)
         merged.forget_data_key()
         Subject.objects.filter(pk=merged.pk).update(

@@ -119,25 +119,63 @@ def match_profile_drop(subject_id: uuid.UUID) -> None:
     MatchProfile.objects.filter(subject_id=subject_id).delete()
 
 
-def blocked_candidates(blocks: list[str], *, exclude: uuid.UUID | None = None) -> list[uuid.UUID]:
-    """Active subjects sharing a blocking key, those sharing most first (at most
-    MAX_CANDIDATES: the cost per record does not grow with the population)."""
-    if not blocks:
-        return []
-    rows = MatchBlock.objects.filter(key__in=blocks, subject__status=Subject.Status.ACTIVE)
-    if exclude is not None:
-        rows = rows.exclude(subject_id=exclude)
-    counts: dict[uuid.UUID, int] = {}
-    for subject_id in rows.values_list("subject_id", flat=True)[: MAX_CANDIDATES * 10]:
-        counts[subject_id] = counts.get(subject_id, 0) + 1
-    return sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES]
+def _blocked(
+    blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
+) -> list[list[uuid.UUID]]:
+    """Per record: active subjects sharing a blocking key, those sharing most first (at most
+    MAX_CANDIDATES: the cost per record does not grow with the population). One query."""
+    every = {k for blocks in blocks_per_record for k in blocks}
+    members: dict[str, list[uuid.UUID]] = {}
+    if every:
+        rows = MatchBlock.objects.filter(key__in=every, subject__status=Subject.Status.ACTIVE)
+        for subject_id, key in rows.values_list("subject_id", "key"):
+            members.setdefault(key, []).append(subject_id)
+    result = []
+    for blocks, me in zip(blocks_per_record, exclude, strict=True):
+        counts: dict[uuid.UUID, int] = {}
+        for key in blocks:
+            for subject_id in members.get(key, [])[: MAX_CANDIDATES * 4]:
+                if subject_id != me:
+                    counts[subject_id] = counts.get(subject_id, 0) + 1
+        result.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
+    return result
 
 
 def score_pair(
-    mine: dict[str, Any], theirs: dict[str, Any], *, version: int, params: model.Parameters
+    mine: dict[str, Any], theirs: dict[str, Any], *, params: model.Parameters
 ) -> tuple[list[int], float]:
     vector = model.compare(mine, theirs)
     return vector, params.weight(vector)
+
+
+def match_candidates_batch(
+    records: list[encoding.Encoded], *, exclude: list[uuid.UUID | None] | None = None
+) -> list[list[Scored]]:
+    """The interface for set-based imports: the scored candidates (best first) of many
+    records at once, from their encodings (`profiles.matching.encode` of each record's
+    matching attributes), in three queries whatever the batch size: blocks, profiles, model.
+    `exclude`: per record, a subject id to leave out (the record's own subject)."""
+    version, params = match_model_current()
+    ids = _blocked([r.blocks for r in records], exclude or [None] * len(records))
+    others = {
+        p.subject_id: p
+        for p in MatchProfile.objects.filter(
+            subject_id__in={i for some in ids for i in some}
+        ).select_related("subject")
+    }
+    result = []
+    for record, candidates in zip(records, ids, strict=True):
+        scored = []
+        for candidate_id in candidates:
+            other = others.get(candidate_id)
+            if other is None:
+                continue
+            vector, weight = score_pair(record.fields, other.encodings, params=params)
+            scored.append(
+                Scored(other.subject, vector, weight, model.probability(weight), version, params)
+            )
+        result.append(sorted(scored, key=lambda s: -s.weight))
+    return result
 
 
 def match_candidates(subject: Subject) -> list[Scored]:
@@ -146,21 +184,8 @@ def match_candidates(subject: Subject) -> list[Scored]:
     if profile is None or not profile.encodings:
         return []
     blocks = list(MatchBlock.objects.filter(subject=subject).values_list("key", flat=True))
-    ids = blocked_candidates(blocks, exclude=subject.pk)
-    version, params = match_model_current()
-    others = {
-        p.subject_id: p
-        for p in MatchProfile.objects.filter(subject_id__in=ids).select_related("subject")
-    }
-    scored = []
-    for other in others.values():
-        vector, weight = score_pair(
-            profile.encodings, other.encodings, version=version, params=params
-        )
-        scored.append(
-            Scored(other.subject, vector, weight, model.probability(weight), version, params)
-        )
-    return sorted(scored, key=lambda s: -s.weight)
+    record = encoding.Encoded(fields=profile.encodings, blocks=blocks)
+    return match_candidates_batch([record], exclude=[subject.pk])[0]
 
 
 def _blocked_pairs(limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -236,7 +261,9 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
     randoms = _vectors(_random_pairs(list(encodings), 20_000), encodings)
     u_random = model.level_frequencies(randoms) if len(randoms) >= 1000 else None
     params = model.estimate(vectors, start=start, labels=known, u_fixed=u_random)
+    params.lam = _candidate_prior(params, blocked, n_active=len(encodings))
     params.auto_merge, params.review = model.thresholds(params, vectors, **_targets())
+    params.review = min(params.review, model.logit(settings.CUSTODIA_MATCH_REVIEW_FLOOR))
     evaluation = _evaluate(params, vectors, known, n_random=len(randoms))
     row = MatchModel.objects.create(
         version=version + 1,
@@ -245,6 +272,20 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
         created_by=created_by,
     )
     return row
+
+
+def _candidate_prior(params: model.Parameters, blocked: np.ndarray, *, n_active: int) -> float:
+    """The prior match probability of one blocked candidate met at upsert time: the share of
+    records found to be duplicates (merges, plus the matches EM expects among the remaining
+    blocked pairs), spread over the candidates a record meets on average. EM's own prior is
+    not usable: merged duplicates left the blocked pairs, their non-matches with them."""
+    merges = MergeLineage.objects.filter(method__in=["probabilistic", "review"], split_at=None)
+    n_merges = merges.count()
+    weights = np.array([params.weight(list(v)) for v in blocked]) if len(blocked) else np.zeros(0)
+    expected = float((1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))).sum())
+    records = max(n_active + n_merges, 1)
+    per_record = max(1.0, 2 * len(blocked) / max(n_active, 1))
+    return float(np.clip((n_merges + expected) / records / per_record, 1e-6, 0.5))
 
 
 def _evaluate(
@@ -287,7 +328,7 @@ def pair_rescore(review: MatchReview) -> Scored | None:
         return None
     version, params = match_model_current()
     vector, weight = score_pair(
-        profiles[review.subject_id], profiles[review.candidate_id], version=version, params=params
+        profiles[review.subject_id], profiles[review.candidate_id], params=params
     )
     return Scored(review.candidate, vector, weight, model.probability(weight), version, params)
 
