@@ -260,3 +260,32 @@ def test_rotate_keys_reencodes_match_profiles_under_a_new_blind_index_key(settin
     after = MatchProfile.objects.get(subject=subject).encodings
     assert after["last_name"]["x"] != before["last_name"]["x"]
     assert after == encode({"name": "Rui Sol", "birth_date": "1999-09-09"}).fields
+
+
+@pytest.mark.django_db
+def test_the_review_screen_shows_why_the_pair_matched(client):
+    from access.services import sync_roles
+    from tests.factories import make_staff
+
+    sync_roles()
+    _, review = _review_pair()
+    client.force_login(make_staff("DPO"))
+    page = client.get(f"/admin/profiles/matchreview/{review.pk}/change/").content.decode()
+    assert "comparison level" in page
+    assert "bloom dice &gt;= 0.7" in page or "phonetic equal" in page  # "Anna" vs "Ana"
+    assert "two of year, month, day equal" in page  # 1970-07-07 vs 1970-07-08
+
+
+@pytest.mark.django_db
+def test_an_officer_reestimates_the_model_from_the_admin(client):
+    from access.services import sync_roles
+    from tests.factories import make_staff
+
+    sync_roles()
+    _review_pair()
+    client.force_login(make_staff("DPO"))
+    response = client.post("/admin/profiles/matchmodel/re-estimate/")
+    assert response.status_code == 302
+    assert MatchModel.objects.get().version == 1
+    page = client.get("/admin/profiles/matchmodel/").content.decode()
+    assert "Re-estimate now" in page
