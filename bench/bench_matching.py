@@ -29,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--scale", default="10000,100000")
+    parser.add_argument(
+        "--only-scale", action="store_true", help="only the cost-by-population part"
+    )
     parser.add_argument("--people", type=int, default=5000, help="FEBRL4 people to use (5000)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", POSTGRES_URL) if args.postgres else None
@@ -157,6 +160,10 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     from profiles.services import match_model_estimate, match_reviews_rescore
 
     file_a, file_b, truth = febrl4()
+    if args.only_scale:
+        scale = scale_cost([int(n) for n in args.scale.split(",")], file_b)
+        write_scale(vendor, scale)
+        return
     if args.people < len(file_a):
         wanted = {f"B-{n:05d}" for n in range(len(file_b))}
         keep_b = sorted(wanted)[: args.people]
@@ -222,6 +229,7 @@ def scale_cost(populations: list[int], probes: list[dict]) -> dict[int, float]:
         for subject in probe_subjects:
             match_candidates(subject)
         result[population] = (time.perf_counter() - started) / len(probe_subjects)
+        say(f"{population} existing subjects: {result[population] * 1000:.2f} ms per record")
     return result
 
 
@@ -243,6 +251,27 @@ def _synthetic(n: int, pools: dict[str, list[str]], rng: random.Random) -> None:
         Subject.objects.bulk_create(subjects)
         MatchProfile.objects.bulk_create(profiles)
         MatchBlock.objects.bulk_create(blocks, batch_size=2000)
+
+
+def write_scale(vendor: str, scale: dict[int, float]) -> None:
+    rows = "\n".join(
+        f"| {n:,} | {seconds * 1000:.2f} | {seconds / scale[min(scale)]:.2f} |"
+        for n, seconds in sorted(scale.items())
+    )
+    write_section(
+        f"matching-scale-{vendor.split()[0].lower()}",
+        f"""
+## Matching cost per record by population ({vendor})
+
+`match_candidates` (blocking query, profiles of at most 40 candidates, Fellegi-Sunter scoring)
+for 300 FEBRL4 file-B records against a growing population of synthetic subjects (FEBRL values
+recombined at random, encodings and blocking keys only), same run ({machine()}):
+
+| existing subjects | ms per record | ratio to smallest |
+|---|---|---|
+{rows}
+""",
+    )
 
 
 def write_doc(vendor, cold, learned, warm, cold_rate, warm_rate, estimate_s, rescore_s, scale):
