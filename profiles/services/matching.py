@@ -29,6 +29,7 @@ from profiles.models import (
 )
 
 MAX_CANDIDATES = 40  # per record: the subjects sharing the most blocking keys
+MAX_BLOCK_READ = 4 * MAX_CANDIDATES  # members read per blocking key (common keys are capped)
 MAX_BLOCK_FOR_TRAINING = 60  # pairs are formed within blocks up to this size
 
 
@@ -123,18 +124,20 @@ def _blocked(
     blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
 ) -> list[list[uuid.UUID]]:
     """Per record: active subjects sharing a blocking key, those sharing most first (at most
-    MAX_CANDIDATES: the cost per record does not grow with the population). One query."""
+    MAX_CANDIDATES; at most MAX_BLOCK_READ read per key, so the cost per record does not grow
+    with the population). One query per distinct key."""
     every = {k for blocks in blocks_per_record for k in blocks}
     members: dict[str, list[uuid.UUID]] = {}
-    if every:
-        rows = MatchBlock.objects.filter(key__in=every, subject__status=Subject.Status.ACTIVE)
-        for subject_id, key in rows.values_list("subject_id", "key"):
-            members.setdefault(key, []).append(subject_id)
+    active = MatchBlock.objects.filter(subject__status=Subject.Status.ACTIVE)
+    for key in sorted(every):  # one bounded, indexed lookup per key: flat as blocks grow
+        members[key] = list(
+            active.filter(key=key).values_list("subject_id", flat=True)[:MAX_BLOCK_READ]
+        )
     result = []
     for blocks, me in zip(blocks_per_record, exclude, strict=True):
         counts: dict[uuid.UUID, int] = {}
         for key in blocks:
-            for subject_id in members.get(key, [])[: MAX_CANDIDATES * 4]:
+            for subject_id in members.get(key, []):
                 if subject_id != me:
                     counts[subject_id] = counts.get(subject_id, 0) + 1
         result.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
@@ -153,7 +156,8 @@ def match_candidates_batch(
 ) -> list[list[Scored]]:
     """The interface for set-based imports: the scored candidates (best first) of many
     records at once, from their encodings (`profiles.matching.encode` of each record's
-    matching attributes), in three queries whatever the batch size: blocks, profiles, model.
+    matching attributes): one bounded query per distinct blocking key, then profiles and
+    model in two queries.
     `exclude`: per record, a subject id to leave out (the record's own subject)."""
     version, params = match_model_current()
     ids = _blocked([r.blocks for r in records], exclude or [None] * len(records))
