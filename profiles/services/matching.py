@@ -128,10 +128,9 @@ def _blocked(
     with the population). One query per distinct key."""
     every = {k for blocks in blocks_per_record for k in blocks}
     members: dict[str, list[uuid.UUID]] = {}
-    active = MatchBlock.objects.filter(subject__status=Subject.Status.ACTIVE)
-    for key in sorted(every):  # one bounded, indexed lookup per key: flat as blocks grow
+    for key in sorted(every):  # one bounded lookup on the key index (no join): flat
         members[key] = list(
-            active.filter(key=key).values_list("subject_id", flat=True)[:MAX_BLOCK_READ]
+            MatchBlock.objects.filter(key=key).values_list("subject_id", flat=True)[:MAX_BLOCK_READ]
         )
     result = []
     for blocks, me in zip(blocks_per_record, exclude, strict=True):
@@ -172,7 +171,7 @@ def match_candidates_batch(
         scored = []
         for candidate_id in candidates:
             other = others.get(candidate_id)
-            if other is None:
+            if other is None or other.subject.status != Subject.Status.ACTIVE:
                 continue
             vector, weight = score_pair(record.fields, other.encodings, params=params)
             scored.append(
