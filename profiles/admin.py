@@ -5,19 +5,25 @@ page of personal data audited; out-of-scope subjects answer 404."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin, admin_search_term
+from access.scoping import actor_for
 from audit.services import audit_record_list_read
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
     ImportJob,
+    MatchModel,
     MatchReview,
+    MergeLineage,
     Subject,
     SuppressedIdentity,
     System,
@@ -90,20 +96,46 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
         return False  # erasure goes through a data-subject request, with proof
 
 
+def _explanation_table(explanation: list[dict]) -> str:
+    """Why a pair scored what it did: each field's comparison level and its weight."""
+    if not explanation:
+        return "-"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td></tr>",
+        ((r["field"], r["level"], f"{r['weight']:+.2f}") for r in explanation),
+    )
+    total = sum(r["weight"] for r in explanation)
+    return format_html(
+        "<table><thead><tr><th>field</th><th>comparison level</th><th>weight (log2)</th></tr>"
+        "</thead><tbody>{}</tbody><tfoot><tr><th colspan='2'>match weight</th>"
+        "<th style='text-align:right'>{}</th></tr></tfoot></table>",
+        rows,
+        f"{total:+.2f}",
+    )
+
+
 @admin.register(MatchReview)
 class MatchReviewAdmin(ScopedAdmin):
     list_display = [
         "subject",
         "candidate",
         "score",
+        "weight",
+        "model_version",
         "signals",
         "status",
         "created_at",
         "decided_by",
     ]
-    list_filter = ["status"]
-    readonly_fields = [*list_display, "decided_at"]
+    list_filter = ["status", "model_version"]
+    readonly_fields = [*list_display, "decided_at", "why"]
+    exclude = ["levels", "explanation"]
     actions = ["accept", "reject"]
+
+    @admin.display(description="Why: comparison levels and their weights")
+    def why(self, review: MatchReview) -> str:
+        return _explanation_table(review.explanation)
 
     def _decide(self, request: HttpRequest, queryset, accept: bool) -> None:
         actor = self.actor(request)
@@ -137,6 +169,108 @@ class MatchReviewAdmin(ScopedAdmin):
         return page or self._decide(request, queryset, False)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(MergeLineage)
+class MergeLineageAdmin(ScopedAdmin):
+    list_display = [
+        "merged_subject_id",
+        "survivor",
+        "method",
+        "confidence",
+        "model_version",
+        "merged_by",
+        "merged_at",
+        "split_at",
+    ]
+    list_filter = ["method", "model_version"]
+    readonly_fields = [*list_display, "weight", "signals", "split_into", "split_by", "why"]
+    exclude = ["explanation", "moved_rows", "source"]
+    actions = ["split"]
+
+    @admin.display(description="Why: comparison levels and their weights")
+    def why(self, lineage: MergeLineage) -> str:
+        return _explanation_table(lineage.explanation)
+
+    @admin.action(description="Split: the merge was wrong", permissions=["change"])
+    def split(self, request: HttpRequest, queryset):
+        page = confirmed(
+            self,
+            request,
+            queryset,
+            title="Split the merges",
+            consequence="Each merged subject becomes active again with the identifiers, "
+            "attributes and events that came from it; the pair is recorded as different people.",
+        )
+        if page:
+            return page
+        actor = self.actor(request)
+        done = 0
+        for lineage in queryset.filter(split_at=None):
+            services.subject_split(lineage=lineage, actor=actor, reason="officer split")
+            done += 1
+        messages.success(request, f"{done} merge(s) split.")
+        return None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(MatchModel)
+class MatchModelAdmin(admin.ModelAdmin):
+    list_display = ["version", "created_at", "created_by", "evaluation"]
+    readonly_fields = ["version", "created_at", "created_by", "evaluation", "weights"]
+    exclude = ["parameters"]
+    change_list_template = "admin/profiles/matchmodel/change_list.html"
+
+    @admin.display(description="Weights per field and level (log2 m/u)")
+    def weights(self, row: MatchModel) -> str:
+        from profiles.matching.model import Parameters
+
+        params = Parameters.from_json(row.parameters)
+        explanation = [
+            {"field": f, "level": level, "weight": w}
+            for f, ws in params.level_weights().items()
+            for level, w in zip(row.parameters["levels"][f], ws, strict=True)
+        ]
+        return _explanation_table(explanation)
+
+    def get_urls(self):
+        urls = [
+            path(
+                "re-estimate/",
+                self.admin_site.admin_view(self.re_estimate_view),
+                name="profiles_matchmodel_re_estimate",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def re_estimate_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """POST: a new model version from the data and the officers' decisions, then the
+        pending reviews re-scored (the same work as the nightly beat task)."""
+        if request.method != "POST" or not request.user.has_perm("profiles.add_matchmodel"):
+            raise PermissionDenied
+        actor = actor_for(request)
+        model = services.match_model_estimate(created_by=actor.label)
+        counts = services.match_reviews_rescore(actor=actor)
+        messages.success(
+            request,
+            f"Model v{model.version} estimated; {counts['rescored']} pending review(s) "
+            f"re-scored, {counts['merged']} merged, {counts['dismissed']} dismissed.",
+        )
+        return HttpResponseRedirect(reverse("admin:profiles_matchmodel_changelist"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 

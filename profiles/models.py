@@ -425,6 +425,24 @@ class MergeLineage(models.Model):
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
     merged_by = models.CharField(max_length=150)
     merged_at = models.DateTimeField(auto_now_add=True)
+    model_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the match model that scored the pair (probabilistic)"
+    )
+    weight = models.FloatField(null=True, blank=True, help_text="match weight (log2 odds)")
+    explanation = models.JSONField(
+        default=list, blank=True, help_text="comparison levels and their weights"
+    )
+    moved_rows = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="ids of the identifier, attribute and event rows that came from the merged "
+        "subject (what a split gives back)",
+    )
+    split_at = models.DateTimeField(null=True, blank=True)
+    split_into = models.UUIDField(
+        null=True, blank=True, help_text="the subject re-created from the merged rows on a split"
+    )
+    split_by = models.CharField(max_length=150, blank=True)
 
     scope_region_field = "survivor__region"
     objects = ScopedManager()
@@ -454,6 +472,14 @@ class MatchReview(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     decided_by = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.PositiveIntegerField(null=True, blank=True)
+    weight = models.FloatField(null=True, blank=True, help_text="match weight (log2 odds)")
+    levels = models.JSONField(
+        default=list, blank=True, help_text="comparison vector (level index per field)"
+    )
+    explanation = models.JSONField(
+        default=list, blank=True, help_text="comparison levels and their weights"
+    )
 
     # A review across regions is for an officer whose regions cover both subjects.
     scope_region_field = ("subject__region", "candidate__region")
@@ -467,6 +493,52 @@ class MatchReview(models.Model):
 
     def __str__(self) -> str:
         return f"match {self.subject_id} ~ {self.candidate_id} ({self.score:.2f})"
+
+
+class MatchProfile(models.Model):
+    """A subject's keyed matching encodings (exact, phonetic and Bloom-filter HMACs; no
+    plaintext), computed at write time; see profiles.matching.encoding."""
+
+    subject = models.OneToOneField(
+        Subject, primary_key=True, on_delete=models.CASCADE, related_name="match_profile"
+    )
+    encodings = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"match profile of {self.subject_id}"
+
+
+class MatchBlock(models.Model):
+    """One keyed blocking key of a subject: candidates are the subjects sharing a key."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="match_blocks")
+    key = models.CharField(max_length=32, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "key"], name="match_block_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"block of {self.subject_id}"
+
+
+class MatchModel(models.Model):
+    """A version of the Fellegi-Sunter model: m, u, prior and thresholds, how it was estimated
+    and evaluated. The newest version scores new pairs; every version is kept."""
+
+    version = models.PositiveIntegerField(unique=True)
+    parameters = models.JSONField()
+    evaluation = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"match model v{self.version}"
 
 
 class ImportJob(models.Model):

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from audit.actors import Actor
 from profiles import imports, services
 
 
@@ -31,3 +32,12 @@ def rotate_keys(batch_size: int = 500) -> int:
     if done:
         rotate_keys.delay(batch_size)
     return done
+
+
+@shared_task(name="profiles.match_model_estimate", acks_late=True)
+def match_model_estimate() -> int:
+    """Beat: re-estimate the match model from the data and the officers' decisions, then
+    re-score the pending reviews. Returns the new model version."""
+    model = services.match_model_estimate(created_by="beat")
+    services.match_reviews_rescore(actor=Actor.system("match-model"))
+    return model.version

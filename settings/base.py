@@ -41,10 +41,12 @@ CUSTODIA_KEYS = _secret("CUSTODIA_KEYS")
 CUSTODIA_BLIND_INDEX_KEY = _secret("CUSTODIA_BLIND_INDEX_KEY")
 CUSTODIA_SIGNING_KEY = _secret("CUSTODIA_SIGNING_KEY")
 CUSTODIA_CURRENT_KEY_VERSION = env_int("CUSTODIA_CURRENT_KEY_VERSION", 0)  # 0 = highest version
-# Identity resolution: at or above AUTO_MERGE records merge; between REVIEW and AUTO_MERGE a
-# match-review item is created for a privacy officer; below REVIEW nothing happens.
-CUSTODIA_MATCH_AUTO_MERGE = env_float("CUSTODIA_MATCH_AUTO_MERGE", 0.9)
-CUSTODIA_MATCH_REVIEW = env_float("CUSTODIA_MATCH_REVIEW", 0.6)
+# Identity resolution (Fellegi-Sunter, profiles/matching): a pair whose match probability
+# reaches TARGET_PRECISION is merged; the review threshold keeps TARGET_RECALL of the expected
+# matches (set at each re-estimation; REVIEW_FLOOR, a probability, before the first one).
+CUSTODIA_MATCH_TARGET_PRECISION = env_float("CUSTODIA_MATCH_TARGET_PRECISION", 0.995)
+CUSTODIA_MATCH_TARGET_RECALL = env_float("CUSTODIA_MATCH_TARGET_RECALL", 0.995)
+CUSTODIA_MATCH_REVIEW_FLOOR = env_float("CUSTODIA_MATCH_REVIEW_FLOOR", 0.05)
 CUSTODIA_IMPORT_DIR = Path(env_str("CUSTODIA_IMPORT_DIR", str(VAR_DIR / "imports")))
 
 INSTALLED_APPS = [

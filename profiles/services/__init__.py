@@ -9,7 +9,12 @@ The public names are re-exported here, so `from profiles import services` and
 from core.regions import KNOWN_REGIONS
 from profiles.services.erasure import subject_erase, subject_rectify, subjects_erase
 from profiles.services.guards import RegionNotAllowed, region_check
-from profiles.services.identity import match_candidates, match_review_decide, subjects_merge
+from profiles.services.identity import (
+    match_review_decide,
+    match_reviews_rescore,
+    subject_split,
+    subjects_merge,
+)
 from profiles.services.ingest import (
     SUPPRESSED_MESSAGE,
     IdentitySuppressed,
@@ -34,6 +39,15 @@ from profiles.services.keys import (
     rotate_keys_batch,
     subject_shred,
 )
+from profiles.services.matching import (
+    match_candidates,
+    match_candidates_batch,
+    match_model_current,
+    match_model_estimate,
+    match_profile_refresh,
+    match_profile_rows,
+    match_profiles_reencode,
+)
 from profiles.services.sharing import subject_share
 
 __all__ = [
@@ -50,7 +64,14 @@ __all__ = [
     "keys_depending_on",
     "keys_shred",
     "match_candidates",
+    "match_candidates_batch",
+    "match_model_current",
+    "match_model_estimate",
+    "match_profile_refresh",
+    "match_profile_rows",
+    "match_profiles_reencode",
     "match_review_decide",
+    "match_reviews_rescore",
     "parse_record",
     "region_check",
     "rotate_keys_batch",
@@ -59,6 +80,7 @@ __all__ = [
     "subject_rectify",
     "subject_share",
     "subject_shred",
+    "subject_split",
     "subject_upsert",
     "subjects_erase",
     "subjects_merge",

@@ -25,6 +25,7 @@ from profiles.models import (
     SubjectKey,
     SuppressedIdentity,
 )
+from profiles.services import matching as matching_service
 from profiles.services.guards import subject_scope_check
 from profiles.services.ingest import default_category
 from profiles.services.keys import keys_shred, subject_shred
@@ -70,6 +71,7 @@ def subject_erase(
             "erased_at": timezone.now().isoformat(),
         }
         MatchReview.objects.filter(Q(subject=subject) | Q(candidate=subject)).delete()
+        matching_service.match_profile_drop(subject.pk)
         status = Subject.Status.RESTRICTED if kept_count else Subject.Status.ERASED
         Subject.objects.filter(pk=subject.pk).update(status=status)
         audit_subject_action(
@@ -186,6 +188,7 @@ def subject_rectify(
             attribute.collected_at = timezone.now()
             attribute.save()
             changed.append(key)
+        matching_service.match_profile_refresh(subject)
         audit_subject_action(
             actor=actor,
             action="profiles.subject.rectify",

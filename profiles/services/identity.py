@@ -7,15 +7,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
 from core.errors import ConflictError, DomainError, NotFoundError
-from profiles import matching
 from profiles.models import (
     Attribute,
     Event,
@@ -23,8 +21,10 @@ from profiles.models import (
     MatchReview,
     MergeLineage,
     Subject,
+    SubjectKey,
     System,
 )
+from profiles.services import matching
 from profiles.services.guards import subject_scope_check
 from profiles.services.keys import subject_shred
 
@@ -46,64 +46,35 @@ def review_across_regions(
     return known
 
 
-def match_candidates(subject: Subject) -> list[tuple[Subject, float, list[str]]]:
-    """Other active subjects sharing matching signals with `subject`, with their scores."""
-    mine = dict(
-        Attribute.objects.filter(subject=subject)
-        .exclude(match_index="")
-        .values_list("key", "match_index")
-    )
-    if not mine:
-        return []
-    condition = Q()
-    for key, index in mine.items():
-        condition |= Q(key=key, match_index=index)
-    rows = (
-        Attribute.objects.filter(condition)
-        .exclude(subject=subject)
-        .filter(subject__status=Subject.Status.ACTIVE)
-        .values("subject_id")
-        .annotate(n=Count("id"))
-        .order_by("-n")[:20]
-    )
-    candidates = []
-    for row in rows:
-        keys = set(
-            Attribute.objects.filter(condition, subject_id=row["subject_id"]).values_list(
-                "key", flat=True
-            )
-        )
-        candidates.append(
-            (Subject.objects.get(pk=row["subject_id"]), matching.score(keys), sorted(keys))
-        )
-    return sorted(candidates, key=lambda c: -c[1])
-
-
 def resolve_probabilistically(
     subject: Subject, *, actor: Actor, source: System | None
 ) -> tuple[int, uuid.UUID | None]:
-    """Merge a same-region candidate above the auto-merge threshold; propose the others above
-    the review threshold (a candidate of another region is only ever proposed). Returns the
-    proposals the actor may know of, and the survivor's id if merged."""
+    """Score the subject's blocked candidates with the current match model: merge the best
+    same-region candidate at or above the auto-merge weight; propose the others at or above
+    the review weight (a candidate of another region is only ever proposed). Every merge and
+    review records the model version, the weight and its explanation. Returns the proposals
+    the actor may know of, and the survivor's id if merged."""
     reviews = 0
-    for candidate, score, signals in match_candidates(subject):
-        same_region = candidate.region == subject.region
-        if score >= settings.CUSTODIA_MATCH_AUTO_MERGE and same_region:
+    for scored in matching.match_candidates(subject):
+        candidate = scored.candidate
+        if scored.auto_merge and candidate.region == subject.region:
             survivor = candidate if candidate.created_at <= subject.created_at else subject
             merged = subject if survivor is candidate else candidate
             subjects_merge(
                 survivor=survivor,
                 merged=merged,
                 method="probabilistic",
-                confidence=score,
-                signals=signals,
+                confidence=scored.probability,
+                signals=matching.review_scored_fields(scored)["signals"],
                 actor=actor,
                 source=source,
+                scored=scored,
             )
             return reviews, survivor.pk
-        if score >= settings.CUSTODIA_MATCH_REVIEW:
+        if scored.proposable:
+            fields = matching.review_scored_fields(scored)
             _, made = MatchReview.objects.get_or_create(
-                subject=subject, candidate=candidate, defaults={"score": score, "signals": signals}
+                subject=subject, candidate=candidate, defaults=fields
             )
             reviews += int(made and actor.covers(candidate.region))
     return reviews, None
@@ -118,6 +89,7 @@ def subjects_merge(
     signals: list[str],
     actor: Actor,
     source: System | None = None,
+    scored: matching.Scored | None = None,
 ) -> MergeLineage:
     """Fold `merged` into `survivor`: values are re-encrypted under the survivor's key, the
     survivor keeps its own attribute values where both have one, lineage is kept, the merged
@@ -132,7 +104,7 @@ def subjects_merge(
     subject_scope_check(merged, actor)
     across = survivor.region != merged.region
     with transaction.atomic():
-        _rows_move(merged, survivor, across=across)
+        moved = _rows_move(merged, survivor, across=across)
         for lineage in MergeLineage.objects.filter(survivor=merged):
             lineage.survivor = survivor
             lineage.save(update_fields=["survivor"])
@@ -144,7 +116,12 @@ def subjects_merge(
             signals=signals,
             source=source,
             merged_by=actor.label,
+            moved_rows=moved,
+            **_score_of(scored),
         )
+        matching.match_profile_drop(merged.pk)
+        if moved["Attribute"]:  # the survivor gained values: its encodings change
+            matching.match_profile_refresh(survivor)
         subject_shred(subject_id=merged.pk)
         merged.forget_data_key()
         Subject.objects.filter(pk=merged.pk).update(
@@ -163,15 +140,30 @@ def subjects_merge(
     return lineage
 
 
-def _rows_move(merged: Subject, survivor: Subject, *, across: bool) -> None:
+def _score_of(scored: matching.Scored | None) -> dict[str, Any]:
+    if scored is None:
+        return {}
+    fields = matching.review_scored_fields(scored)
+    return {k: fields[k] for k in ("model_version", "weight", "explanation")}
+
+
+def _rows_move(
+    merged: Subject, survivor: Subject, *, across: bool, only: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
     """Move the merged subject's identifiers, attributes and events to the survivor,
     re-encrypted under its key; rows the survivor already has (its attribute keys, an event
-    recorded twice, an identity held in its region) are dropped."""
+    recorded twice, an identity held in its region) are dropped. Returns the ids of the rows
+    moved, per model (what a split moves back); `only` restricts the move to those ids."""
     kept = set(Attribute.objects.filter(subject=survivor).values_list("key", flat=True))
     merged.forget_data_key()
+    moved: dict[str, list[str]] = {}
     for model, attr in ((Identifier, "value"), (Attribute, "value"), (Event, "payload")):
         row: Any  # an Identifier, Attribute or Event: `model is ...` below says which
-        for row in model.objects.filter(subject=merged).iterator(chunk_size=500):
+        rows = model.objects.filter(subject=merged)
+        if only is not None:
+            rows = rows.filter(pk__in=only.get(model.__name__, []))
+        moved[model.__name__] = []
+        for row in rows.iterator(chunk_size=500):
             duplicate = (
                 (model is Attribute and row.key in kept)
                 or (
@@ -190,6 +182,8 @@ def _rows_move(merged: Subject, survivor: Subject, *, across: bool) -> None:
             if model is Identifier:
                 row.region = survivor.region
             row.save()
+            moved[model.__name__].append(str(row.pk))
+    return moved
 
 
 def _identity_held(row: Identifier, survivor: Subject) -> bool:
@@ -226,7 +220,7 @@ def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> M
         if accept:
             a, b = review.subject, review.candidate
             survivor, merged = (a, b) if a.created_at <= b.created_at else (b, a)
-            subjects_merge(
+            lineage = subjects_merge(
                 survivor=survivor,
                 merged=merged,
                 method="review",
@@ -234,6 +228,10 @@ def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> M
                 signals=review.signals,
                 actor=actor,
             )
+            lineage.model_version = review.model_version
+            lineage.weight = review.weight
+            lineage.explanation = review.explanation
+            lineage.save(update_fields=["model_version", "weight", "explanation"])
         review.status = MatchReview.Status.ACCEPTED if accept else MatchReview.Status.REJECTED
         review.decided_by = actor.label
         review.decided_at = timezone.now()
@@ -247,3 +245,98 @@ def match_review_decide(*, review: MatchReview, accept: bool, actor: Actor) -> M
             region=review.subject.region,
         )
     return review
+
+
+def match_reviews_rescore(*, actor: Actor) -> dict[str, int]:
+    """Re-score every pending review with the current model: a pair now at or above the
+    auto-merge weight (same region) is merged as the model would merge a new pair, one below
+    the review weight leaves the queue (rejected by the model, not a label), the others keep
+    their place with the new score and explanation. Merges already made stay."""
+    counts = {"rescored": 0, "merged": 0, "dismissed": 0}
+    pending = MatchReview.objects.filter(status=MatchReview.Status.PENDING).order_by("pk")
+    for review_id in list(pending.values_list("pk", flat=True)):
+        with transaction.atomic():
+            review = (
+                MatchReview.objects.select_for_update()
+                .select_related("subject", "candidate")
+                .filter(pk=review_id, status=MatchReview.Status.PENDING)
+                .first()
+            )
+            scored = matching.pair_rescore(review) if review else None
+            if review is None or scored is None:
+                continue
+            counts["rescored"] += 1
+            fields = matching.review_scored_fields(scored)
+            for name, value in fields.items():
+                setattr(review, name, value)
+            a, b = review.subject, review.candidate
+            if scored.auto_merge and a.region == b.region and a.status == b.status == "active":
+                survivor, merged = (a, b) if a.created_at <= b.created_at else (b, a)
+                subjects_merge(
+                    survivor=survivor,
+                    merged=merged,
+                    method="probabilistic",
+                    confidence=scored.probability,
+                    signals=fields["signals"],
+                    actor=actor,
+                    scored=scored,
+                )
+                review.status = MatchReview.Status.ACCEPTED
+                counts["merged"] += 1
+            elif not scored.proposable:
+                review.status = MatchReview.Status.REJECTED
+                counts["dismissed"] += 1
+            if review.status != MatchReview.Status.PENDING:
+                review.decided_by = f"model v{scored.version}"
+                review.decided_at = timezone.now()
+            review.save()
+    return counts
+
+
+def subject_split(*, lineage: MergeLineage, actor: Actor, reason: str) -> Subject:
+    """Undo a wrong merge: the merged subject becomes active again with a new data key, and
+    the identifiers, attributes and events that came from it move back (re-encrypted under
+    the new key). Attributes the survivor kept its own value for were not moved and stay.
+    The lineage records the split; the pair is kept as a labelled non-match (a rejected
+    review) so the model learns from the mistake. Audited on both subjects."""
+    survivor = lineage.survivor
+    subject_scope_check(survivor, actor)
+    with transaction.atomic():
+        lineage = MergeLineage.objects.select_for_update().get(pk=lineage.pk)
+        if lineage.split_at is not None:
+            raise DomainError("This merge was already split.", code="already_split", status=409)
+        restored = Subject.objects.get(pk=lineage.merged_subject_id)
+        Subject.objects.filter(pk=restored.pk).update(
+            status=Subject.Status.ACTIVE, merged_into=None, region=survivor.region
+        )
+        restored.refresh_from_db()
+        SubjectKey.create_for(restored.pk)
+        restored.forget_data_key()
+        _rows_move(survivor, restored, across=False, only=lineage.moved_rows)
+        matching.match_profile_refresh(survivor)
+        matching.match_profile_refresh(restored)
+        lineage.split_at = timezone.now()
+        lineage.split_into = restored.pk
+        lineage.split_by = actor.label
+        lineage.save(update_fields=["split_at", "split_into", "split_by"])
+        vector = matching.vector_of(lineage.explanation)
+        MatchReview.objects.update_or_create(
+            subject=restored,
+            candidate=survivor,
+            defaults={
+                "score": lineage.confidence,
+                "weight": lineage.weight,
+                "model_version": lineage.model_version,
+                "levels": vector or [],
+                "explanation": lineage.explanation,
+                "signals": lineage.signals,
+                "status": MatchReview.Status.REJECTED,
+                "decided_by": actor.label,
+                "decided_at": timezone.now(),
+            },
+        )
+        for subject in (survivor, restored):
+            audit_subject_action(
+                actor=actor, action="profiles.subject.split", subject=subject, reason=reason
+            )
+    return restored

@@ -32,6 +32,7 @@ from profiles.models import (
     SuppressedIdentity,
     System,
 )
+from profiles.services import matching as matching_service
 from profiles.services.guards import region_check
 from profiles.services.identity import (
     resolve_probabilistically,
@@ -257,6 +258,10 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
         result.merged.append(other.pk)
     changed = _identifiers_add(subject, parsed, source)
     changed |= _attributes_set(subject, parsed, source)
+    if any(matching.is_signal(key) for key, _value, _category in parsed.attributes):
+        matching_service.match_profile_refresh(
+            subject, attributes=record_signal_values(parsed) if created else None
+        )
     if _events_add(subject, parsed, source):
         changed.add("events")
     audit_subject_action(
@@ -334,6 +339,11 @@ def _events_add(subject: Subject, parsed: ParsedRecord, source: System | None) -
         )
         return True
     return False
+
+
+def record_signal_values(record: ParsedRecord) -> dict[str, str]:
+    """The record's values that matching encodes (names, birth date, postcode, address)."""
+    return {key: value for key, value, _category in record.attributes if matching.is_signal(key)}
 
 
 def event_dedup_key(name: str, when: dt.datetime, payload: Any) -> str:

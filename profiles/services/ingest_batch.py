@@ -14,24 +14,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
 from audit.services import audit_record_many
 from profiles import matching
+from profiles.matching import ATTRIBUTE_KEYS
 from profiles.models import (
     Attribute,
     Event,
     Identifier,
+    MatchBlock,
+    MatchProfile,
     Subject,
     SubjectKey,
     SuppressedIdentity,
     System,
 )
 from profiles.services.guards import region_check
-from profiles.services.ingest import ParsedRecord, event_dedup_key
+from profiles.services.ingest import ParsedRecord, event_dedup_key, record_signal_values
+from profiles.services.matching import match_profile_rows
 
 Pair = tuple[str, str]  # (identifier kind, blind index) or (attribute key, match index)
 Holder = tuple[str, uuid.UUID, str]  # region, subject id, subject status
@@ -73,14 +76,6 @@ def suppressed_among(records: Sequence[ParsedRecord]) -> set[int]:
     }
 
 
-def _signals(record: ParsedRecord) -> set[Pair]:
-    return {
-        (key, index)
-        for key, value, _category in record.attributes
-        if (index := matching.match_index(key, value))
-    }
-
-
 def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
     """Who holds each identity, in any region (one query, blind index IN)."""
     found: dict[Pair, list[Holder]] = {}
@@ -95,18 +90,39 @@ def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
     return found
 
 
-def _signal_holders(signals: set[Pair]) -> dict[Pair, set[uuid.UUID]]:
-    """The active subjects holding each matching signal (one query, match index IN)."""
-    found: dict[Pair, set[uuid.UUID]] = {}
-    if not signals:
+def _block_holders(keys: set[str]) -> dict[str, set[uuid.UUID]]:
+    """The active subjects holding each blocking key (profiles.matching; one query)."""
+    found: dict[str, set[uuid.UUID]] = {}
+    if not keys:
         return found
-    rows = Attribute.objects.filter(
-        match_index__in={index for _k, index in signals}, subject__status=Subject.Status.ACTIVE
-    ).values_list("key", "match_index", "subject_id")
-    for key, index, subject_id in rows:
-        if (key, index) in signals:
-            found.setdefault((key, index), set()).add(subject_id)
+    rows = MatchBlock.objects.filter(
+        key__in=list(keys), subject__status=Subject.Status.ACTIVE
+    ).values_list("key", "subject_id")
+    for key, subject_id in rows:
+        found.setdefault(key, set()).add(subject_id)
     return found
+
+
+def _match_profiles_write(pairs: list[tuple[Subject, ParsedRecord, bool]]) -> None:
+    """Keyed encodings and blocking keys of the subjects a bulk write created or changed
+    (new ones from their record; known ones whose record carries a matching value from all
+    their values, read after the write): a fixed number of statements."""
+    new = [(subject, record_signal_values(record)) for subject, record, created in pairs if created]
+    known = {
+        s.pk: s for s, record, created in pairs if not created and record_signal_values(record)
+    }
+    if known:
+        values: dict[uuid.UUID, dict[str, str]] = {pk: {} for pk in known}
+        rows = Attribute.objects.filter(subject_id__in=list(known), key__in=ATTRIBUTE_KEYS)
+        for row in rows:
+            row.subject = known[row.subject_id]  # its cached key decrypts the value
+            values[row.subject_id][row.key] = row.value
+        MatchBlock.objects.filter(subject_id__in=list(known)).delete()
+        MatchProfile.objects.filter(subject_id__in=list(known)).delete()
+        new += [(known[pk], found) for pk, found in values.items()]
+    profiles, blocks = match_profile_rows(new)
+    MatchProfile.objects.bulk_create(profiles)
+    MatchBlock.objects.bulk_create(blocks)
 
 
 def _named_subject(
@@ -128,22 +144,22 @@ def _named_subject(
 def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
     """Split a chunk into certainly new people, certain updates and the others. Two queries.
 
-    A record is certain when none of its identities or matching signals appears in another
-    record of the chunk, its attribute keys are distinct, and its identities name no subject
-    (new: then no existing subject may score at or above the review threshold against it) or
-    exactly one active subject of its region that no other record names and that holds no
-    matching signal of another record (update: nothing done one by one can touch it)."""
+    A record is certain when none of its identities or blocking keys (profiles.matching: the
+    only way two records are ever compared) appears in another record of the chunk, its
+    attribute keys are distinct, and its identities name no subject (new: then no active
+    subject may share a blocking key with it) or exactly one active subject of its region that
+    no other record names and that shares no blocking key with another record (update:
+    nothing done one by one can touch it)."""
     pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
-    signals = [_signals(r) for r in records]
+    blocks = [set(matching.encode(record_signal_values(r)).blocks) for r in records]
     seen_pairs = Counter(p for ps in pairs for p in ps)
-    seen_signals = Counter(s for ss in signals for s in ss)
+    seen_blocks = Counter(b for bs in blocks for b in bs)
     holders = _identity_holders(set(seen_pairs))
-    signal_holders = _signal_holders(set(seen_signals))
-    best = matching.best_scores(signals, signal_holders)
-    candidate_of: dict[uuid.UUID, set[int]] = {}  # subject -> records whose signals it holds
-    for n, record_signals in enumerate(signals):
-        for signal in record_signals:
-            for holder_id in signal_holders.get(signal, ()):
+    block_holders = _block_holders(set(seen_blocks))
+    candidate_of: dict[uuid.UUID, set[int]] = {}  # subject -> records sharing a blocking key
+    for n, record_blocks in enumerate(blocks):
+        for block in record_blocks:
+            for holder_id in block_holders.get(block, ()):
                 candidate_of.setdefault(holder_id, set()).add(n)
     named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]
     named_count = Counter(named)
@@ -153,11 +169,11 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
         certain = (
             subject_id is not False
             and all(seen_pairs[p] == 1 for p in pairs[n])
-            and all(seen_signals[s] == 1 for s in signals[n])
+            and all(seen_blocks[b] == 1 for b in blocks[n])
             and len({key for key, _v, _c in record.attributes}) == len(record.attributes)
         )
-        if certain and subject_id is None and best[n] < settings.CUSTODIA_MATCH_REVIEW:
-            plan.new.append(n)
+        if certain and subject_id is None and not any(b in block_holders for b in blocks[n]):
+            plan.new.append(n)  # nobody shares a blocking key: no one to compare it with
         elif certain and subject_id and named_count[subject_id] == 1:
             if candidate_of.get(subject_id, {n}) <= {n}:
                 plan.existing[n] = subject_id
@@ -396,6 +412,7 @@ def subjects_upsert_batch(
     held, attribute_ids = _held_by(set(existing))
     rows = _Rows(source=source, now=now)
     audits, ids = [], []
+    written: list[tuple[Subject, ParsedRecord, bool]] = []
     for n in plan.fast:
         subject_id = plan.existing.get(n)
         subject = existing[subject_id] if subject_id else rows.new_subject(records[n].region)
@@ -406,6 +423,7 @@ def subjects_upsert_batch(
             attribute_ids.get(subject.pk, {}),
         )
         ids.append(subject.pk)
+        written.append((subject, records[n], not subject_id))
         audits.append(
             {
                 "action": "profiles.subject.update" if subject_id else "profiles.subject.create",
@@ -418,5 +436,6 @@ def subjects_upsert_batch(
         )
     with transaction.atomic():
         rows.write()
+        _match_profiles_write(written)
         audit_record_many(actor=actor, entries=audits)
     return ids

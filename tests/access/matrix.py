@@ -657,6 +657,27 @@ def admin_assign(client: Client, subject) -> str:
     return "assigned" if request.assigned_to_id else "not assigned"
 
 
+def admin_lineage_split(client: Client, subject) -> str:
+    from audit.actors import Actor
+    from profiles.services import subjects_merge
+    from tests.factories import make_subject
+
+    newcomer = make_subject(region=IN_REGION, email=f"split-{subject.pk}@example.com")
+    lineage = subjects_merge(
+        survivor=subject,
+        merged=newcomer,
+        method="probabilistic",
+        confidence=0.999,
+        signals=[],
+        actor=Actor.system("tests"),
+    )
+    r = _admin_action(client, "/admin/profiles/mergelineage/", "split", lineage.pk)
+    if _written(r):
+        return _written(r)
+    lineage.refresh_from_db()
+    return "split" if lineage.split_at else "not split"
+
+
 def admin_review_reject(client: Client, subject) -> str:
     from profiles.models import MatchReview
     from tests.factories import make_subject
@@ -880,6 +901,17 @@ WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("not replayed", "not replayed"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: merge lineage, action split": (
+        admin_lineage_split,
+        {
+            "DPO": ("split", "split"),
+            "Privacy officer": ("split", "not split"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("not split", "not split"),
             SERVICE_ACCOUNT: ("login", "login"),
         },
     ),

@@ -95,7 +95,9 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 
     ada = subjects_find_by_identifier(kind="email", value="ada@example.com").get()
     assert ada == twin  # merged into the older subject
-    assert MatchReview.objects.filter(candidate=lookalike).count() == 0  # name alone: 0.4
+    assert (
+        MatchReview.objects.filter(candidate=lookalike).count() == 0
+    )  # a name alone never proposes
 
     created = AuditEvent.objects.filter(action="profiles.subject.create").count()
     assert created == Subject.objects.count()  # one per subject ever created, merged ones too
@@ -105,13 +107,13 @@ def test_a_mixed_file_imports_as_if_line_by_line():
 @pytest.mark.django_db
 def test_a_probable_match_in_a_file_becomes_a_review_item():
     older = make_subject(
-        region="EU", email="c1@example.com", name="Cy Twin", birth_date="1970-01-01"
+        region="EU", email="c1@example.com", name="Ana Silva", birth_date="1970-07-08"
     )
-    job = _import([_person("c2@example.com", name="Cy Twin", birth_date="1970-01-01")])
+    job = _import([_person("c2@example.com", name="Anna Silva", birth_date="1970-07-07")])
     assert job.imported == 1
     review = MatchReview.objects.get()
     assert review.candidate == older
-    assert review.score == pytest.approx(0.75)
+    assert 0.05 < review.score < 0.995  # probable, below the auto-merge precision
 
 
 @pytest.mark.django_db
@@ -248,6 +250,13 @@ def test_a_known_person_merged_meanwhile_by_another_writer_is_updated_one_by_one
     assert not Attribute.objects.filter(subject=merged).exists()
 
 
+def _name(n: int) -> str:
+    """Distinct people whose names share no blocking key (a distinct Soundex code each), so
+    nothing in the chunk needs comparing: S + three coded consonants, vowels between them."""
+    groups = "bcdlmr"  # Soundex digits 1, 2, 3, 4, 5, 6
+    return "Anna Sa" + "a".join(groups[(n // 6**i) % 6] for i in (2, 1, 0))
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("people", [5, 60])
 def test_an_import_chunk_needs_the_same_queries_for_5_or_60_people(
@@ -263,7 +272,7 @@ def test_an_import_chunk_needs_the_same_queries_for_5_or_60_people(
         with django_assert_max_num_queries(budget):
             return import_job_run(job_id=str(job.pk))
 
-    run([_person(f"q{n}@example.com", name=f"Q {n}", city="Lyon") for n in range(people)], 24)
-    job = run([_person(f"q{n}@example.com", city="Nice") for n in range(people)], 24)
+    run([_person(f"q{n}@example.com", name=_name(n), city="Lyon") for n in range(people)], 30)
+    job = run([_person(f"q{n}@example.com", city="Nice") for n in range(people)], 30)
     assert (job.imported, job.failed) == (people, 0)
     assert AuditEvent.objects.filter(action="profiles.subject.update").count() == people

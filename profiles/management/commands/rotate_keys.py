@@ -21,6 +21,12 @@ class Command(BaseCommand):
             help="queue the rotation on Celery workers instead of running here",
         )
         parser.add_argument(
+            "--reencode-matching",
+            action="store_true",
+            help="recompute every active subject's keyed match encodings from its decrypted "
+            "attributes (after a change of CUSTODIA_BLIND_INDEX_KEY)",
+        )
+        parser.add_argument(
             "--retire",
             type=int,
             metavar="VERSION",
@@ -29,6 +35,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, run_async: bool, retire: int | None, **options):
         keyring = master_keyring()
+        if options.get("reencode_matching"):
+            done, last = 0, None
+            while last := services.match_profiles_reencode(after=last, batch_size=batch_size):
+                done += batch_size
+                self.stdout.write(f"re-encoded about {done} subjects so far")
+            self.stdout.write("done: match encodings recomputed under the current blind-index key")
+            return
         if retire is not None:
             if retire == keyring.current:
                 raise CommandError(f"version {retire} is the current master key; rotate first")

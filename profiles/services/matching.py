@@ -1,0 +1,369 @@
+"""Probabilistic matching on keyed encodings: match profiles written with the attributes,
+candidates found by blocking, pairs scored by the current Fellegi-Sunter model, the model
+re-estimated (EM on the data plus officers' decisions) into a new version.
+
+The interface the ingest paths call: `match_profile_refresh` (one subject, after its
+attributes changed), `match_profile_rows` (many new subjects, for bulk inserts) and
+`match_candidates` (the scored candidates of one subject)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from profiles.matching import encoding, model
+from profiles.models import (
+    Attribute,
+    MatchBlock,
+    MatchModel,
+    MatchProfile,
+    MatchReview,
+    MergeLineage,
+    Subject,
+)
+
+MAX_CANDIDATES = 40  # per record: the subjects sharing the most blocking keys
+MAX_BLOCK_READ = 4 * MAX_CANDIDATES  # members read per blocking key (common keys are capped)
+MAX_BLOCK_FOR_TRAINING = 60  # pairs are formed within blocks up to this size
+
+
+@dataclass
+class Scored:
+    """A candidate pair under a model version: comparison vector, weight and probability."""
+
+    candidate: Subject
+    vector: list[int]
+    weight: float
+    probability: float
+    version: int
+    params: model.Parameters
+
+    @property
+    def proposable(self) -> bool:
+        return model.groups_compared(self.vector) >= 2 and self.weight >= self.params.review
+
+    @property
+    def auto_merge(self) -> bool:
+        return model.groups_compared(self.vector) >= 2 and self.weight >= self.params.auto_merge
+
+    def explanation(self) -> list[dict[str, Any]]:
+        return self.params.explain(self.vector)
+
+
+def _targets() -> dict[str, float]:
+    return {
+        "target_precision": settings.CUSTODIA_MATCH_TARGET_PRECISION,
+        "target_recall": settings.CUSTODIA_MATCH_TARGET_RECALL,
+    }
+
+
+def match_model_current() -> tuple[int, model.Parameters]:
+    """The newest model version and its parameters (version 0: the built-in priors)."""
+    row = MatchModel.objects.order_by("-version").first()
+    if row is None:
+        return 0, model.Parameters.prior(
+            target_precision=settings.CUSTODIA_MATCH_TARGET_PRECISION,
+            review_floor=settings.CUSTODIA_MATCH_REVIEW_FLOOR,
+        )
+    return row.version, model.Parameters.from_json(row.parameters)
+
+
+def _signals_of(subject: Subject) -> dict[str, str]:
+    rows = Attribute.objects.filter(subject=subject, key__in=encoding.ATTRIBUTE_KEYS)
+    values = {}
+    for row in rows.select_related("subject"):
+        row.subject = subject  # the subject's cached key decrypts every value
+        values[row.key] = row.value
+    return values
+
+
+def match_profile_refresh(
+    subject: Subject, *, attributes: dict[str, str] | None = None
+) -> MatchProfile:
+    """Recompute the subject's keyed encodings and blocking keys from its attributes (call
+    after they change, in the same transaction); `attributes`: all of its matching values,
+    when the caller has them (a new subject), else they are read and decrypted."""
+    encoded = encoding.encode(_signals_of(subject) if attributes is None else attributes)
+    profile, _ = MatchProfile.objects.update_or_create(
+        subject=subject, defaults={"encodings": encoded.fields}
+    )
+    MatchBlock.objects.filter(subject=subject).exclude(key__in=encoded.blocks).delete()
+    have = set(MatchBlock.objects.filter(subject=subject).values_list("key", flat=True))
+    MatchBlock.objects.bulk_create(
+        [MatchBlock(subject=subject, key=k) for k in encoded.blocks if k not in have]
+    )
+    return profile
+
+
+def match_profile_rows(
+    subject_attributes: list[tuple[Subject, dict[str, str]]],
+) -> tuple[list[MatchProfile], list[MatchBlock]]:
+    """Unsaved profile and block rows of new subjects (for bulk_create next to their
+    attributes)."""
+    profiles, blocks = [], []
+    for subject, attributes in subject_attributes:
+        encoded = encoding.encode(attributes)
+        profiles.append(MatchProfile(subject=subject, encodings=encoded.fields))
+        blocks += [MatchBlock(subject=subject, key=k) for k in encoded.blocks]
+    return profiles, blocks
+
+
+def match_profile_drop(subject_id: uuid.UUID) -> None:
+    """Forget a subject's encodings (merged away, erased)."""
+    MatchBlock.objects.filter(subject_id=subject_id).delete()
+    MatchProfile.objects.filter(subject_id=subject_id).delete()
+
+
+def _blocked(
+    blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
+) -> list[list[uuid.UUID]]:
+    """Per record: active subjects sharing a blocking key, those sharing most first (at most
+    MAX_CANDIDATES; at most MAX_BLOCK_READ read per key, so the cost per record does not grow
+    with the population). One query per distinct key."""
+    every = {k for blocks in blocks_per_record for k in blocks}
+    members: dict[str, list[uuid.UUID]] = {}
+    for key in sorted(every):  # one bounded lookup on the key index (no join): flat
+        members[key] = list(
+            MatchBlock.objects.filter(key=key).values_list("subject_id", flat=True)[:MAX_BLOCK_READ]
+        )
+    result = []
+    for blocks, me in zip(blocks_per_record, exclude, strict=True):
+        counts: dict[uuid.UUID, int] = {}
+        for key in blocks:
+            for subject_id in members.get(key, []):
+                if subject_id != me:
+                    counts[subject_id] = counts.get(subject_id, 0) + 1
+        result.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
+    return result
+
+
+def score_pair(
+    mine: dict[str, Any], theirs: dict[str, Any], *, params: model.Parameters
+) -> tuple[list[int], float]:
+    vector = model.compare(mine, theirs)
+    return vector, params.weight(vector)
+
+
+def match_candidates_batch(
+    records: list[encoding.Encoded], *, exclude: list[uuid.UUID | None] | None = None
+) -> list[list[Scored]]:
+    """The interface for set-based imports: the scored candidates (best first) of many
+    records at once, from their encodings (`profiles.matching.encode` of each record's
+    matching attributes): one bounded query per distinct blocking key, then profiles and
+    model in two queries.
+    `exclude`: per record, a subject id to leave out (the record's own subject)."""
+    version, params = match_model_current()
+    ids = _blocked([r.blocks for r in records], exclude or [None] * len(records))
+    others = {
+        p.subject_id: p
+        for p in MatchProfile.objects.filter(
+            subject_id__in={i for some in ids for i in some}
+        ).select_related("subject")
+    }
+    result = []
+    for record, candidates in zip(records, ids, strict=True):
+        scored = []
+        for candidate_id in candidates:
+            other = others.get(candidate_id)
+            if other is None or other.subject.status != Subject.Status.ACTIVE:
+                continue
+            vector, weight = score_pair(record.fields, other.encodings, params=params)
+            scored.append(
+                Scored(other.subject, vector, weight, model.probability(weight), version, params)
+            )
+        result.append(sorted(scored, key=lambda s: -s.weight))
+    return result
+
+
+def match_candidates(subject: Subject) -> list[Scored]:
+    """The subject's blocked candidates scored by the current model, best first."""
+    profile = MatchProfile.objects.filter(subject=subject).first()
+    if profile is None or not profile.encodings:
+        return []
+    blocks = list(MatchBlock.objects.filter(subject=subject).values_list("key", flat=True))
+    record = encoding.Encoded(fields=profile.encodings, blocks=blocks)
+    return match_candidates_batch([record], exclude=[subject.pk])[0]
+
+
+def _blocked_pairs(limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Distinct pairs of active subjects sharing a blocking key (small blocks only)."""
+    members: dict[str, list[uuid.UUID]] = {}
+    for subject_id, key in MatchBlock.objects.filter(
+        subject__status=Subject.Status.ACTIVE
+    ).values_list("subject_id", "key"):
+        members.setdefault(key, []).append(subject_id)
+    pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for ids in members.values():
+        if 1 < len(ids) <= MAX_BLOCK_FOR_TRAINING:
+            ids = sorted(ids)
+            pairs.update((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :])
+    return sorted(pairs)[:limit]
+
+
+def _vectors(pairs: list[tuple[uuid.UUID, uuid.UUID]], encodings: dict) -> np.ndarray:
+    rows = [model.compare(encodings[a], encodings[b]) for a, b in pairs]
+    return np.array(rows, dtype=int).reshape(len(rows), len(model.FIELDS))
+
+
+def _decided_vectors() -> tuple[list[list[int]], list[int]]:
+    """Comparison vectors of pairs already decided: officers' decisions are labels (1 merge,
+    0 different people); automatic merges not split since are unlabelled observations."""
+    vectors, labels = [], []
+    for review in MatchReview.objects.exclude(status=MatchReview.Status.PENDING).exclude(levels=[]):
+        if review.decided_by.startswith(("merge", "model")):
+            continue
+        vectors.append(review.levels)
+        labels.append(1 if review.status == MatchReview.Status.ACCEPTED else 0)
+    for lineage in MergeLineage.objects.filter(method="probabilistic", split_at=None):
+        vector = vector_of(lineage.explanation)
+        if vector is not None:
+            vectors.append(vector)
+            labels.append(-1)
+    return vectors, labels
+
+
+def vector_of(explanation: list[dict[str, Any]]) -> list[int] | None:
+    by_field = {row["field"]: row["level"] for row in explanation}
+    if not all(f in by_field for f in model.FIELDS):
+        return None
+    return [
+        model.NULL if by_field[f] == "missing" else model.LEVELS[f].index(by_field[f])
+        for f in model.FIELDS
+    ]
+
+
+def _random_pairs(ids: list[uuid.UUID], n: int, seed: int = 0) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    rng = random.Random(seed)
+    if len(ids) < 2:
+        return []
+    return [tuple(rng.sample(ids, 2)) for _ in range(n)]  # type: ignore[misc]
+
+
+def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchModel:
+    """A new model version estimated from the data and the labels: u from random pairs of
+    active subjects, m and the prior by EM over blocked pairs plus decided pairs (officers'
+    decisions keep their label), thresholds from the target precision and recall. Pending
+    reviews are then re-scored (`match_reviews_rescore`)."""
+    version, start = match_model_current()
+    encodings = dict(
+        MatchProfile.objects.filter(subject__status=Subject.Status.ACTIVE).values_list(
+            "subject_id", "encodings"
+        )
+    )
+    pairs = [p for p in _blocked_pairs(max_pairs) if p[0] in encodings and p[1] in encodings]
+    blocked = _vectors(pairs, encodings)
+    decided, labels = _decided_vectors()
+    vectors = np.vstack([blocked, np.array(decided, dtype=int).reshape(-1, len(model.FIELDS))])
+    known = np.concatenate([np.full(len(blocked), -1), np.array(labels, dtype=int)])
+    randoms = _vectors(_random_pairs(list(encodings), 20_000), encodings)
+    u_random = model.level_frequencies(randoms) if len(randoms) >= 1000 else None
+    params = model.estimate(vectors, start=start, labels=known, u_fixed=u_random)
+    params.lam = _candidate_prior(params, blocked, n_active=len(encodings))
+    params.auto_merge, params.review = model.thresholds(params, vectors, **_targets())
+    params.review = min(params.review, model.logit(settings.CUSTODIA_MATCH_REVIEW_FLOOR))
+    evaluation = _evaluate(params, vectors, known, n_random=len(randoms))
+    row = MatchModel.objects.create(
+        version=version + 1,
+        parameters=params.as_json(),
+        evaluation=evaluation,
+        created_by=created_by,
+    )
+    return row
+
+
+def _candidate_prior(params: model.Parameters, blocked: np.ndarray, *, n_active: int) -> float:
+    """The prior match probability of one blocked candidate met at upsert time: the share of
+    records found to be duplicates (merges, plus the matches EM expects among the remaining
+    blocked pairs), spread over the candidates a record meets on average. EM's own prior is
+    not usable: merged duplicates left the blocked pairs, their non-matches with them."""
+    merges = MergeLineage.objects.filter(method__in=["probabilistic", "review"], split_at=None)
+    n_merges = merges.count()
+    weights = np.array([params.weight(list(v)) for v in blocked]) if len(blocked) else np.zeros(0)
+    expected = float((1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))).sum())
+    records = max(n_active + n_merges, 1)
+    per_record = max(1.0, 2 * len(blocked) / max(n_active, 1))
+    return float(np.clip((n_merges + expected) / records / per_record, 1e-6, 0.5))
+
+
+def _evaluate(
+    params: model.Parameters, vectors: np.ndarray, known: np.ndarray, *, n_random: int
+) -> dict[str, Any]:
+    """What the estimate rests on, and how it does on the labelled pairs."""
+    weights = np.array([params.weight(list(v)) for v in vectors]) if len(vectors) else np.zeros(0)
+    expected = 1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))
+    result: dict[str, Any] = {
+        "pairs": len(vectors),
+        "random_pairs": n_random,
+        "labelled": int((known >= 0).sum()),
+        "expected_matches": round(float(expected.sum()), 1),
+        "auto_merge_weight": round(params.auto_merge, 2),
+        "review_weight": round(params.review, 2),
+        **_targets(),
+    }
+    labelled = known >= 0
+    if labelled.any():
+        truth = known[labelled] == 1
+        merged = weights[labelled] >= params.auto_merge
+        proposed = weights[labelled] >= params.review
+        result["labelled_auto_merge_precision"] = (
+            round(float((truth & merged).sum() / merged.sum()), 4) if merged.any() else None
+        )
+        result["labelled_recall_with_review"] = (
+            round(float((truth & proposed).sum() / truth.sum()), 4) if truth.any() else None
+        )
+    return result
+
+
+def pair_rescore(review: MatchReview) -> Scored | None:
+    """A pending review scored by the current model (None if a profile is gone)."""
+    profiles = dict(
+        MatchProfile.objects.filter(
+            subject_id__in=[review.subject_id, review.candidate_id]
+        ).values_list("subject_id", "encodings")
+    )
+    if len(profiles) < 2:
+        return None
+    version, params = match_model_current()
+    vector, weight = score_pair(
+        profiles[review.subject_id], profiles[review.candidate_id], params=params
+    )
+    return Scored(review.candidate, vector, weight, model.probability(weight), version, params)
+
+
+def review_scored_fields(scored: Scored) -> dict[str, Any]:
+    """The fields a MatchReview or a merge keeps about the score that made it."""
+    return {
+        "score": round(scored.probability, 6),
+        "weight": round(scored.weight, 3),
+        "model_version": scored.version,
+        "levels": scored.vector,
+        "explanation": scored.explanation(),
+        "signals": [
+            row["field"]
+            for row in scored.explanation()
+            if row["field"] != "prior" and row["weight"] > 0
+        ],
+    }
+
+
+def match_profiles_reencode(
+    *, after: uuid.UUID | None = None, batch_size: int = 500
+) -> uuid.UUID | None:
+    """Recompute the encodings of a batch of active subjects from their decrypted attributes
+    (after a change of the blind-index key or of the encodings), in primary-key order from
+    `after`. Returns the last subject done, None when there is nothing left."""
+    subjects = Subject.objects.filter(status=Subject.Status.ACTIVE).order_by("pk")
+    if after is not None:
+        subjects = subjects.filter(pk__gt=after)
+    last = None
+    for subject in subjects[:batch_size]:
+        with transaction.atomic():
+            match_profile_refresh(subject)
+        last = subject.pk
+    return last
