@@ -68,6 +68,10 @@ bench: install
 	$(UV) run --frozen python bench/bench_dsar.py --postgres
 	$(UV) run --frozen python bench/bench_matching.py --scale 10000
 	$(UV) run --frozen python bench/bench_matching.py --postgres --scale 10000,100000
+	$(UV) run --frozen python bench/bench_stores.py
+	$(UV) run --frozen python bench/bench_stores.py --target postgresql
+	$(UV) run --frozen python bench/bench_sources.py
+	$(UV) run --frozen python bench/bench_sources.py --postgres
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python bench/bench_consent_api.py
 	$(UV) run --frozen python bench/bench_consent_api.py --postgres
