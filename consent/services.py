@@ -231,6 +231,40 @@ def consent_record_many(
         )
 
 
+def _chained_records(
+    entries: list[ConsentEntry], prev_hash: str, *, subject: Any, visitor_id: str, **common: Any
+) -> list[ConsentRecord]:
+    """The unsaved ledger records of `entries`, each a microsecond after the one before and
+    chained to it (the first to `prev_hash`); `common`: the fields every record shares."""
+    start = common.pop("recorded_at")
+    idempotency_key = common.pop("idempotency_key") or None
+    jurisdiction = common.pop("jurisdiction")
+    records = []
+    for position, entry in enumerate(entries):
+        record = ConsentRecord(
+            id=uuid.uuid4(),
+            subject=subject,
+            visitor_id="" if subject is not None else visitor_id,
+            jurisdiction=jurisdiction.code,
+            purpose=entry.purpose,
+            state=entry.state,
+            notice=entry.notice,
+            recorded_at=start + dt.timedelta(microseconds=position),
+            user_agent=entry.proof.user_agent[:300],
+            ip_truncated=truncate_ip(entry.proof.ip),
+            gpc=entry.proof.gpc,
+            tc_string=entry.proof.tc_string,
+            gpp_string=entry.proof.gpp_string,
+            language=entry.proof.language[:16],
+            idempotency_key=idempotency_key,
+            **common,
+        )
+        record.prev_hash = prev_hash
+        record.hash = prev_hash = _chain_hash(prev_hash, record)
+        records.append(record)
+    return records
+
+
 def _append(
     *,
     entries: list[ConsentEntry],
@@ -255,32 +289,18 @@ def _append(
     now = recorded_at or timezone.now()
     if head.recorded_at is not None and now <= head.recorded_at:
         now = head.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
-    prev_hash = head.hash
-    records = []
-    for position, entry in enumerate(entries):
-        record = ConsentRecord(
-            id=uuid.uuid4(),
-            subject=subject,
-            visitor_id="" if subject is not None else visitor_id,
-            region=region,
-            jurisdiction=jurisdiction.code,
-            purpose=entry.purpose,
-            state=entry.state,
-            notice=entry.notice,
-            channel=channel,
-            recorded_at=now + dt.timedelta(microseconds=position),
-            user_agent=entry.proof.user_agent[:300],
-            ip_truncated=truncate_ip(entry.proof.ip),
-            gpc=entry.proof.gpc,
-            tc_string=entry.proof.tc_string,
-            gpp_string=entry.proof.gpp_string,
-            language=entry.proof.language[:16],
-            idempotency_key=idempotency_key or None,
-            recorded_by=actor.label[:150],
-        )
-        record.prev_hash = prev_hash
-        record.hash = prev_hash = _chain_hash(prev_hash, record)
-        records.append(record)
+    records = _chained_records(
+        entries,
+        head.hash,
+        subject=subject,
+        visitor_id=visitor_id,
+        region=region,
+        jurisdiction=jurisdiction,
+        channel=channel,
+        recorded_at=now,
+        idempotency_key=idempotency_key,
+        recorded_by=actor.label[:150],
+    )
     ConsentRecord.objects.bulk_create(records)
     _project(records, jurisdiction.consent_max_age_days)
     outbox_enqueue_many(records)

@@ -92,43 +92,15 @@ def subjects_erase(
     DSAR pipeline erases a batch of requests this way). `reasons` maps each subject id to its
     audit reason. Subjects missing or outside the actor's regions are left alone; the result
     holds a PII-free summary per subject erased. Call inside a transaction."""
-    ids = sorted(reasons)
     with transaction.atomic():
         subjects = [
             s
-            for s in Subject.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            for s in Subject.objects.select_for_update().filter(pk__in=sorted(reasons))
             if actor.covers(s.region)
         ]
-        ids = [s.pk for s in subjects]
-        identities = list(
-            Identifier.objects.filter(subject_id__in=ids).values_list(
-                "subject_id", "kind", "value_index"
-            )
-        )
-        SuppressedIdentity.objects.bulk_create(
-            [SuppressedIdentity(kind=kind, value_index=index) for _, kind, index in identities],
-            ignore_conflicts=True,
-        )
-        keyed = set(
-            SubjectKey.objects.filter(subject_id__in=ids).values_list("subject_id", flat=True)
-        )
-        keys_shred(owner_ids=keyed)
-        counts = {
-            name: _counts_by_subject(model, ids)
-            for name, model in (
-                ("identifiers", Identifier),
-                ("attributes", Attribute),
-                ("events", Event),
-            )
-        }
-        for model in (Identifier, Attribute, Event):
-            model.objects.filter(subject_id__in=ids).delete()
-        MatchReview.objects.filter(Q(subject_id__in=ids) | Q(candidate_id__in=ids)).delete()
-        Subject.objects.filter(pk__in=ids).update(status=Subject.Status.ERASED)
+        ids = sorted(s.pk for s in subjects)
+        suppressed, keyed, counts = _subjects_rows_erase(ids)
         now = timezone.now().isoformat()
-        suppressed: dict[uuid.UUID, int] = {}
-        for subject_id, _, _ in identities:
-            suppressed[subject_id] = suppressed.get(subject_id, 0) + 1
         summaries = {
             s.pk: {
                 "subject_id": str(s.pk),
@@ -157,6 +129,36 @@ def subjects_erase(
             ],
         )
     return summaries
+
+
+def _subjects_rows_erase(
+    ids: list[uuid.UUID],
+) -> tuple[dict[uuid.UUID, int], set[uuid.UUID], dict[str, dict[uuid.UUID, int]]]:
+    """Suppress the subjects' identities, destroy their data keys, delete their identifiers,
+    attributes, events, matching encodings and review items, mark them erased. Returns the
+    identities suppressed and the keys destroyed per subject, and the rows deleted per kind."""
+    identities = list(
+        Identifier.objects.filter(subject_id__in=ids).values_list(
+            "subject_id", "kind", "value_index"
+        )
+    )
+    SuppressedIdentity.objects.bulk_create(
+        [SuppressedIdentity(kind=kind, value_index=index) for _, kind, index in identities],
+        ignore_conflicts=True,
+    )
+    keyed = set(SubjectKey.objects.filter(subject_id__in=ids).values_list("subject_id", flat=True))
+    keys_shred(owner_ids=keyed)
+    models = (("identifiers", Identifier), ("attributes", Attribute), ("events", Event))
+    counts = {name: _counts_by_subject(model, ids) for name, model in models}
+    for _name, model in models:
+        model.objects.filter(subject_id__in=ids).delete()
+    matching_service.match_profiles_drop(ids)
+    MatchReview.objects.filter(Q(subject_id__in=ids) | Q(candidate_id__in=ids)).delete()
+    Subject.objects.filter(pk__in=ids).update(status=Subject.Status.ERASED)
+    suppressed: dict[uuid.UUID, int] = {}
+    for subject_id, _, _ in identities:
+        suppressed[subject_id] = suppressed.get(subject_id, 0) + 1
+    return suppressed, keyed, counts
 
 
 def _counts_by_subject(model: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -116,8 +116,13 @@ def match_profile_rows(
 
 def match_profile_drop(subject_id: uuid.UUID) -> None:
     """Forget a subject's encodings (merged away, erased)."""
-    MatchBlock.objects.filter(subject_id=subject_id).delete()
-    MatchProfile.objects.filter(subject_id=subject_id).delete()
+    match_profiles_drop([subject_id])
+
+
+def match_profiles_drop(subject_ids: list[uuid.UUID]) -> None:
+    """Forget the encodings of many subjects (a batch of erasures): two statements."""
+    MatchBlock.objects.filter(subject_id__in=subject_ids).delete()
+    MatchProfile.objects.filter(subject_id__in=subject_ids).delete()
 
 
 def _blocked(
