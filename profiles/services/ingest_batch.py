@@ -34,7 +34,7 @@ from profiles.models import (
 )
 from profiles.services.guards import region_check
 from profiles.services.ingest import ParsedRecord, event_dedup_key, record_signal_values
-from profiles.services.matching import match_profile_rows
+from profiles.services.matching import match_contested_batch, match_profile_rows
 
 Pair = tuple[str, str]  # (identifier kind, blind index) or (attribute key, match index)
 Holder = tuple[str, uuid.UUID, str]  # region, subject id, subject status
@@ -90,19 +90,6 @@ def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
     return found
 
 
-def _block_holders(keys: set[str]) -> dict[str, set[uuid.UUID]]:
-    """The active subjects holding each blocking key (profiles.matching; one query)."""
-    found: dict[str, set[uuid.UUID]] = {}
-    if not keys:
-        return found
-    rows = MatchBlock.objects.filter(
-        key__in=list(keys), subject__status=Subject.Status.ACTIVE
-    ).values_list("key", "subject_id")
-    for key, subject_id in rows:
-        found.setdefault(key, set()).add(subject_id)
-    return found
-
-
 def _match_profiles_write(pairs: list[tuple[Subject, ParsedRecord, bool]]) -> None:
     """Keyed encodings and blocking keys of the subjects a bulk write created or changed
     (new ones from their record; known ones whose record carries a matching value from all
@@ -142,43 +129,34 @@ def _named_subject(
 
 
 def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
-    """Split a chunk into certainly new people, certain updates and the others. Two queries.
+    """Split a chunk into certainly new people, certain updates and the others. Four queries.
 
-    A record is certain when none of its identities or blocking keys (profiles.matching: the
-    only way two records are ever compared) appears in another record of the chunk, its
-    attribute keys are distinct, and its identities name no subject (new: then no active
-    subject may share a blocking key with it) or exactly one active subject of its region that
-    no other record names and that shares no blocking key with another record (update:
-    nothing done one by one can touch it)."""
+    A record is certain when none of its identities appears in another record of the chunk,
+    its attribute keys are distinct, no active subject other than the one it names and no
+    other record of the chunk could match it (`match_contested_batch`: the blocked candidates
+    scored by the current model stay under the review weight), and its identities name no
+    subject (new) or exactly one active subject of its region that no other record names
+    (update). Everything else goes one by one, in file order, after the bulk write."""
     pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
-    blocks = [set(matching.encode(record_signal_values(r)).blocks) for r in records]
+    encoded = [matching.encode(record_signal_values(r)) for r in records]
     seen_pairs = Counter(p for ps in pairs for p in ps)
-    seen_blocks = Counter(b for bs in blocks for b in bs)
     holders = _identity_holders(set(seen_pairs))
-    block_holders = _block_holders(set(seen_blocks))
-    candidate_of: dict[uuid.UUID, set[int]] = {}  # subject -> records sharing a blocking key
-    for n, record_blocks in enumerate(blocks):
-        for block in record_blocks:
-            for holder_id in block_holders.get(block, ()):
-                candidate_of.setdefault(holder_id, set()).add(n)
     named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]
     named_count = Counter(named)
+    contested = match_contested_batch(encoded, [s if s else None for s in named])
     plan = ChunkPlan()
     for n, record in enumerate(records):
         subject_id = named[n]
         certain = (
             subject_id is not False
+            and not contested[n]
             and all(seen_pairs[p] == 1 for p in pairs[n])
-            and all(seen_blocks[b] == 1 for b in blocks[n])
             and len({key for key, _v, _c in record.attributes}) == len(record.attributes)
         )
-        if certain and subject_id is None and not any(b in block_holders for b in blocks[n]):
-            plan.new.append(n)  # nobody shares a blocking key: no one to compare it with
+        if certain and subject_id is None:
+            plan.new.append(n)  # nobody (in the database or the chunk) it could match
         elif certain and subject_id and named_count[subject_id] == 1:
-            if candidate_of.get(subject_id, {n}) <= {n}:
-                plan.existing[n] = subject_id
-            else:
-                plan.slow.append(n)
+            plan.existing[n] = subject_id
         else:
             plan.slow.append(n)
     return plan

@@ -186,6 +186,64 @@ def match_candidates_batch(
     return result
 
 
+def match_contested_batch(
+    records: list[encoding.Encoded], named: list[uuid.UUID | None]
+) -> list[bool]:
+    """For a set-based import chunk: per record, whether matching could act on it, i.e. some
+    active subject (other than `named`, the one its identities name) or another record of the
+    chunk scores at or above the review weight against it. Those records go one by one; the
+    others are certainly new people or certain updates. Three queries whatever the size."""
+    _version, params = match_model_current()
+    keys = {k for r in records for k in r.blocks}
+    holders: dict[str, list[uuid.UUID]] = {}
+    if keys:
+        rows = MatchBlock.objects.filter(
+            key__in=list(keys), subject__status=Subject.Status.ACTIVE
+        ).values_list("key", "subject_id")
+        for key, subject_id in rows:
+            holders.setdefault(key, []).append(subject_id)
+    candidates = []
+    for record, me in zip(records, named, strict=True):
+        counts: dict[uuid.UUID, int] = {}
+        for key in record.blocks:
+            for subject_id in holders.get(key, [])[:MAX_BLOCK_READ]:
+                if subject_id != me:
+                    counts[subject_id] = counts.get(subject_id, 0) + 1
+        candidates.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
+    wanted = {c for some in candidates for c in some}
+    encodings = dict(
+        MatchProfile.objects.filter(subject_id__in=wanted).values_list("subject_id", "encodings")
+    )
+
+    def proposable(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+        vector, weight = score_pair(mine, theirs, params=params)
+        return model.groups_compared(vector) >= 2 and weight >= params.review
+
+    contested = [
+        any(c in encodings and proposable(r.fields, encodings[c]) for c in some)
+        for r, some in zip(records, candidates, strict=True)
+    ]
+    _contested_within(records, contested, proposable)
+    return contested
+
+
+def _contested_within(records: list[encoding.Encoded], contested: list[bool], proposable) -> None:
+    """Mark both records of a pair of the chunk that share a blocking key and could match."""
+    by_key: dict[str, list[int]] = {}
+    for n, record in enumerate(records):
+        for key in record.blocks:
+            by_key.setdefault(key, []).append(n)
+    seen: set[tuple[int, int]] = set()
+    for members in by_key.values():
+        for i, a in enumerate(members[:MAX_BLOCK_READ]):
+            for b in members[i + 1 : MAX_BLOCK_READ]:
+                if (a, b) in seen or (contested[a] and contested[b]):
+                    continue
+                seen.add((a, b))
+                if proposable(records[a].fields, records[b].fields):
+                    contested[a] = contested[b] = True
+
+
 def match_candidates(subject: Subject) -> list[Scored]:
     """The subject's blocked candidates scored by the current model, best first."""
     profile = MatchProfile.objects.filter(subject=subject).first()

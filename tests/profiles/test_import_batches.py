@@ -276,3 +276,23 @@ def test_an_import_chunk_needs_the_same_queries_for_5_or_60_people(
     job = run([_person(f"q{n}@example.com", city="Nice") for n in range(people)], 30)
     assert (job.imported, job.failed) == (people, 0)
     assert AuditEvent.objects.filter(action="profiles.subject.update").count() == people
+
+
+@pytest.mark.django_db
+def test_two_lines_of_a_chunk_the_model_could_match_are_not_created_blindly():
+    """Set-based or not, a chunk is matched as line by line: two spellings of one person in
+    one file (a typo in the name, day and month off by one) open a review or merge instead
+    of two unrelated subjects, while an unrelated person in the same chunk is bulk-created."""
+    from profiles.models import MatchReview, Subject
+
+    job = _import(
+        [
+            _person("ana@example.com", name="Ana Silva", birth_date="1970-07-08"),
+            _person("anna@example.com", name="Anna Silva", birth_date="1970-07-07"),
+            _person("other@example.com", name="Peter Novak", birth_date="1955-02-11"),
+        ]
+    )
+    assert (job.imported, job.failed) == (3, 0)
+    active = Subject.objects.filter(status=Subject.Status.ACTIVE).count()
+    reviewed = MatchReview.objects.filter(status="pending").count()
+    assert active == 2 or reviewed == 1
