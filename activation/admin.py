@@ -18,6 +18,7 @@ from access.scoping import actor_for
 from activation import services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
+from core.admin import secret_shown_once
 from core.errors import DomainError
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
@@ -37,7 +38,7 @@ class SourceEndpointAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: SourceEndpoint, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            _show_secret_once(request, obj, obj.secret)
+            secret_shown_once(request, f"Signing secret of {obj.system.name}", obj.secret)
 
     @admin.action(
         description="Rotate the signing secret (old one valid 24 h)", permissions=["change"]
@@ -56,16 +57,8 @@ class SourceEndpointAdmin(admin.ModelAdmin):
         actor = Actor.from_request(request)
         for endpoint in queryset.select_related("system"):
             secret = services.source_secret_rotate(endpoint=endpoint, actor=actor)
-            _show_secret_once(request, endpoint, secret)
+            secret_shown_once(request, f"Signing secret of {endpoint.system.name}", secret)
         return None
-
-
-def _show_secret_once(request: HttpRequest, endpoint: SourceEndpoint, secret: str) -> None:
-    messages.warning(
-        request,
-        f"Signing secret of {endpoint.system.name}, copy it now, it will not be shown again: "
-        f"{secret}",
-    )
 
 
 def masked(value: Any, key: str = "") -> Any:

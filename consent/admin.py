@@ -36,7 +36,7 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, secret_shown_once
 from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
@@ -100,7 +100,9 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ConsentProperty, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            _show_identity_secret_once(request, obj, obj.identity_secret)
+            secret_shown_once(
+                request, f"Identity-assertion secret of {obj.name}", obj.identity_secret
+            )
 
     @admin.action(description="Rotate the identity-assertion secret", permissions=["change"])
     def rotate_identity_secret(self, request: HttpRequest, queryset):
@@ -117,16 +119,8 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
         actor = Actor.from_request(request)
         for prop in queryset:
             secret = services.consent_property_identity_secret_rotate(prop=prop, actor=actor)
-            _show_identity_secret_once(request, prop, secret)
+            secret_shown_once(request, f"Identity-assertion secret of {prop.name}", secret)
         return None
-
-
-def _show_identity_secret_once(request: HttpRequest, prop: ConsentProperty, secret: str) -> None:
-    messages.warning(
-        request,
-        f"Identity-assertion secret of {prop.name}, copy it now, it will not be shown again: "
-        f"{secret}",
-    )
 
 
 class ReadOnly(ReadOnlyAdminMixin, ScopedAdmin):

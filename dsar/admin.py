@@ -23,6 +23,7 @@ from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
+from core.admin import secret_shown_once
 from core.errors import DomainError
 from dsar import engine, selectors, services, wording
 from dsar.deadlines import deadline_state
@@ -370,7 +371,7 @@ class SystemConnectorAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: SystemConnector, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if not change:
-            _show_secret_once(request, obj, obj.secret)
+            secret_shown_once(request, f"Shared secret of {obj.system.name}", obj.secret)
 
     @admin.action(description="Rotate the shared secret", permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset):
@@ -387,16 +388,8 @@ class SystemConnectorAdmin(admin.ModelAdmin):
         actor = Actor.from_request(request)
         for connector in queryset.select_related("system"):
             secret = services.connector_secret_rotate(connector=connector, actor=actor)
-            _show_secret_once(request, connector, secret)
+            secret_shown_once(request, f"Shared secret of {connector.system.name}", secret)
         return None
-
-
-def _show_secret_once(request: HttpRequest, connector: SystemConnector, secret: str) -> None:
-    messages.warning(
-        request,
-        f"Shared secret of {connector.system.name}, copy it now, it will not be shown again: "
-        f"{secret}",
-    )
 
 
 @admin.register(LegalHold)
