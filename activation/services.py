@@ -4,7 +4,9 @@ replay). Audited with ids and field names, never payload values."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import logging
 import uuid
@@ -26,6 +28,7 @@ from activation.models import (
     source_secret,
 )
 from audit.actors import Actor
+from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
 from core.errors import DomainError
@@ -286,9 +289,6 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
     """The destination's audience now, within `who`'s regions, as CSV (subject id and the
     identifiers as the destination takes them): only people whose consent allows every purpose.
     Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
-    import csv
-    import io
-
     ids = list(selectors.audience_all(who=who, destination=destination))
     identifiers = selectors.identifiers_for(destination, ids)
     out = io.StringIO()
@@ -297,7 +297,7 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
     writer.writerow(["subject_id", *keys])
     for pk in ids:
         row = identifiers[pk]
-        writer.writerow([str(pk), *(";".join(row.get(k, [])) for k in keys)])
+        writer.writerow(csv_row([str(pk), *(";".join(row.get(k, [])) for k in keys)]))
     purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
     audit_record(
         actor=actor,

@@ -171,3 +171,21 @@ def test_staff_csv_export_holds_only_consented_people_and_is_audited(api, client
     assert "marketing_email" in event.reason
     assert "1 rows" in event.reason
     assert "yes@" not in event.reason
+
+
+def test_a_clear_identifier_cannot_become_a_spreadsheet_formula_in_the_export(api, client, roles):
+    """An address is the person's own input: a local part starting with '=' must reach the
+    officer's spreadsheet as text, not as a formula (the same cell rule as every CSV here)."""
+    from tests.factories import make_staff
+
+    person = make_subject(region="EU", email="=1+1@example.com")
+    _record(person, "marketing_email", "granted")
+    destination = _destination(api, "marketing_email", clear=True)
+    client.force_login(make_staff("DPO"))
+    response = client.post(
+        "/admin/activation/destination/",
+        {"action": "export_audience", "_selected_action": [str(destination.pk)]},
+    )
+    text = response.content.decode()
+    assert "'=1+1@example.com" in text
+    assert ",=1+1@example.com" not in text
