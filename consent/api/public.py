@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -92,7 +92,29 @@ class PublicBannerView(APIView):
 
 
 class BannerConfigView(PublicBannerView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "visitor",
+                OpenApiTypes.STR,
+                description="The banner's visitor id (8-64 letters, "
+                "digits or -), to return that visitor's current choices.",
+            ),
+            OpenApiParameter(
+                "region",
+                OpenApiTypes.STR,
+                description="The visitor's region code (EU, US-CA, "
+                "BR, ...); its regime decides the defaults.",
+            ),
+            OpenApiParameter(
+                "lang",
+                OpenApiTypes.STR,
+                description="Preferred languages (BCP 47, "
+                "comma-separated); else the Accept-Language header.",
+            ),
+        ],
+    )
     def get(self, request: Request) -> Response:
         """Purposes and notice in the visitor's language, the regime of their region, and their
         current choices (a GPC signal is recorded first where it must be honoured)."""

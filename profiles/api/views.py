@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,6 +104,15 @@ class SubjectSearchView(ProfilesView):
         return Response(serializers.SubjectSummarySerializer(subjects[:20], many=True).data)
 
 
+REGION_PARAM = OpenApiParameter(
+    "region",
+    OpenApiTypes.STR,
+    description="A region code (EU, US-CA, ...): only subjects of that region, within the "
+    "caller's own regions.",
+)
+
+
+@extend_schema_view(get=extend_schema(parameters=[REGION_PARAM]))
 class SubjectListView(ScopedViewMixin, generics.ListAPIView):
     required_scopes = {"GET": "profiles:read"}
     serializer_class = serializers.SubjectSummarySerializer
@@ -143,6 +152,14 @@ class ImportCreateView(ProfilesView):
     @extend_schema(
         request={"application/x-ndjson": OpenApiTypes.BINARY},
         responses={202: serializers.ImportJobSerializer},
+        parameters=[
+            OpenApiParameter(
+                "region",
+                OpenApiTypes.STR,
+                description="The region given to lines that name none (one of the caller's "
+                "regions).",
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         if not request.content_type.startswith(("application/x-ndjson", "application/jsonl")):
