@@ -255,6 +255,37 @@ STRINGS: dict[str, list[str]] = {
         "Onbekende website.",
         "Site desconhecido.",
     ],
+    "If we hold data on this address, a confirmation code is on its way to it. Enter it to start "
+    "your request. Your reference: {reference}.": [
+        "Si nous détenons des données liées à cette adresse, un code de confirmation y est en "
+        "route. Saisissez-le pour lancer votre demande. Votre référence : {reference}.",
+        "Wenn wir Daten zu dieser Adresse haben, ist ein Bestätigungscode dorthin unterwegs. Geben "
+        "Sie ihn ein, um Ihre Anfrage zu starten. Ihre Referenz: {reference}.",
+        "Si tenemos datos de esta dirección, le hemos enviado un código de confirmación. "
+        "Introdúzcalo para iniciar su solicitud. Su referencia: {reference}.",
+        "Se abbiamo dati legati a questo indirizzo, vi stiamo inviando un codice di conferma. "
+        "Inseritelo per avviare la richiesta. Il vostro riferimento: {reference}.",
+        "Als we gegevens over dit adres hebben, is er een bevestigingscode naar onderweg. Voer "
+        "die in om uw verzoek te starten. Uw referentie: {reference}.",
+        "Se tivermos dados deste endereço, um código de confirmação está a caminho dele. "
+        "Digite-o para iniciar sua solicitação. Sua referência: {reference}.",
+    ],
+    "Thank you: request {reference} is confirmed. We will answer by {date}.": [
+        "Merci : la demande {reference} est confirmée. Nous répondrons au plus tard le {date}.",
+        "Danke: Die Anfrage {reference} ist bestätigt. Wir antworten bis zum {date}.",
+        "Gracias: la solicitud {reference} está confirmada. Responderemos antes del {date}.",
+        "Grazie: la richiesta {reference} è confermata. Risponderemo entro il {date}.",
+        "Bedankt: verzoek {reference} is bevestigd. We antwoorden uiterlijk op {date}.",
+        "Obrigado: a solicitação {reference} está confirmada. Responderemos até {date}.",
+    ],
+    "Something went wrong; try again.": [
+        "Une erreur s'est produite ; réessayez.",
+        "Etwas ist schiefgelaufen; bitte versuchen Sie es erneut.",
+        "Algo salió mal; inténtelo de nuevo.",
+        "Qualcosa è andato storto; riprovate.",
+        "Er ging iets mis; probeer het opnieuw.",
+        "Algo deu errado; tente novamente.",
+    ],
 }
 
 

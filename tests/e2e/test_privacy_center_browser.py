@@ -46,3 +46,29 @@ def test_a_visitor_opens_an_access_request_and_confirms_it_with_the_mailed_code(
     request = DataSubjectRequest.objects.get(reference=reference)
     assert request.verification == "email_code"
     assert request.status in ("in_progress", "awaiting_external", "completed")
+
+
+def test_the_privacy_center_answers_in_the_visitors_language_after_a_click(live_server, regimes):
+    """The sentences the page's script writes (sent, confirmed) are translated like the page."""
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_center")
+    prop.purposes.set(Purpose.objects.all())
+    driver = chromium()
+    try:
+        driver.get(f"{live_server.url}/privacy-center/?key=pk_center&lang=de")
+        form = driver.find_element(By.ID, "dsar-intake")
+        Select(form.find_element(By.NAME, "kind")).select_by_value("erasure")
+        form.find_element(By.NAME, "email").send_keys("besucher@example.com")
+        Select(form.find_element(By.NAME, "region")).select_by_value("EU")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        _wait(driver, lambda d: "Ihre Referenz" in d.find_element(By.ID, "dsar-status").text)
+        reference = DataSubjectRequest.objects.get().reference
+        assert reference in driver.find_element(By.ID, "dsar-status").text
+
+        code = re.search(r"code: (\d{6})", mail.outbox[-1].body).group(1)
+        confirm = driver.find_element(By.ID, "dsar-confirm")
+        confirm.find_element(By.NAME, "code").send_keys(code)
+        confirm.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        _wait(driver, lambda d: "ist bestätigt" in d.find_element(By.ID, "dsar-status").text)
+        assert "{" not in driver.find_element(By.ID, "dsar-status").text
+    finally:
+        driver.quit()

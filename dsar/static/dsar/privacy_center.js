@@ -18,8 +18,24 @@
     });
   }
   function say(text) { status.textContent = text; }
+  // The sentences come translated from the page (data-* on the status line); {name} is filled in.
+  function text(name, values) {
+    return (status.getAttribute("data-" + name) || "").replace(/\{(\w+)\}/g, function (all, k) {
+      return Object.prototype.hasOwnProperty.call(values || {}, k) ? values[k] : all;
+    });
+  }
   function problem(data) {
-    return (data && data.error && data.error.message) || "Something went wrong; try again.";
+    return (data && data.error && data.error.message) || text("failed");
+  }
+  function day(iso) {
+    var lang = document.documentElement.lang || undefined;
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) { return iso.slice(0, 10); }
+    try {
+      return date.toLocaleDateString(lang, { year: "numeric", month: "long", day: "numeric" });
+    } catch (err) {
+      return iso.slice(0, 10);
+    }
   }
 
   intake.addEventListener("submit", function (event) {
@@ -41,7 +57,7 @@
       confirm.hidden = false;
       confirm.elements.reference.value = res.data.reference;
       confirm.elements.code.focus();
-      say(res.data.message + " Your reference: " + res.data.reference + ".");
+      say(text("sent", { reference: res.data.reference }));
     });
   });
 
@@ -53,8 +69,7 @@
     }).then(function (res) {
       if (!res.ok) { return say(problem(res.data)); }
       confirm.hidden = true;
-      say("Thank you: request " + res.data.reference + " is confirmed. We will answer by " +
-          res.data.due_at.slice(0, 10) + ".");
+      say(text("confirmed", { reference: res.data.reference, date: day(res.data.due_at) }));
     });
   });
 })();
