@@ -71,12 +71,23 @@ def _facts(choices: list[PurposeChoice], *, notice_shown: bool) -> dict[str, int
     }
 
 
-def _us_segments(spec: USSection, facts: dict[str, int], gpc: bool) -> list[dict[str, Any]]:
-    core: dict[str, Any] = {"Version": spec.version}
-    for field in spec.layouts[spec.version]:
+def _values(fields: Any, facts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in fields:
         value = facts.get(field.name, field.default if isinstance(field, Int) else 0)
-        core[field.name] = value if isinstance(field, Int) else [value] * field.count
-    return [core, {"SubsectionType": 1, "Gpc": gpc}] if spec.gpc else [core]
+        out[field.name] = value if isinstance(field, Int) else [value] * field.count
+    return out
+
+
+def _us_segments(spec: USSection, facts: dict[str, int], gpc: bool) -> list[dict[str, Any]]:
+    core: dict[str, Any] = {spec.version_field: spec.version}
+    core.update(_values(spec.layouts[spec.version], facts))
+    if spec.gpc:
+        return [core, {"SubsectionType": 1, "Gpc": gpc}]
+    if spec.sensitive_segment is not None and facts["SensitiveDataProcessing"] != NOT_APPLICABLE:
+        # usin, usky, usri: the sensitive-data consents have their own optional segment.
+        return [core, _values((spec.sensitive_segment,), facts)]
+    return [core]
 
 
 def visitor_gpp(

@@ -40,7 +40,7 @@ def test_every_us_section_round_trips_through_encode_and_decode(name):
     segments = [core, {"SubsectionType": 1, "Gpc": True}] if spec.gpc else [core]
     decoded = decode_gpp_string(encode_gpp_string({name: segments})).sections[name]
     assert decoded[0]["SaleOptOut"] == 1
-    assert decoded[0]["Version"] == spec.version
+    assert decoded[0][spec.version_field] == spec.version
     assert decoded[1:] == segments[1:]
 
 

@@ -101,7 +101,10 @@ def test_a_tc_string_sent_with_an_eu_choice_becomes_the_tcfeuv2_section(client, 
     [
         ("US-TX", [7, 16], [16]),
         ("US-NJ", [7, 21], [21]),
-        ("US-MN", [7], [7]),  # no state section in this hub: the national one applies
+        ("US-MN", [7, 23], [23]),
+        ("US-MD", [7, 24], [24]),
+        ("US-RI", [7, 27], [27]),
+        ("US-AK", [7], [7]),  # no state law or section: the national one applies
         ("US", [7], [7]),
         ("BR", [], [-1]),
     ],
@@ -123,3 +126,26 @@ def test_the_region_picks_usnat_and_the_state_section(region, sections, applicab
 def test_a_purpose_left_unchosen_shows_at_the_regime_default(client, prop):
     body = _save(client, {"analytics": "denied"}, "US-CA")  # nothing said about sale/sharing
     assert body["gpp"]["sections"]["usca"][0]["SaleOptOut"] == 2  # opt-out model: not opted out
+
+
+def test_indiana_carries_sensitive_consents_in_its_own_segment_only_when_there_are_some():
+    """usin, usky and usri keep sensitive-data consents in an optional second segment; a
+    visitor with a sensitive purpose gets it, one without does not."""
+    from consent.gpp.visitor import PurposeChoice, visitor_gpp
+
+    sensitive = visitor_gpp(
+        region="US-IN",
+        choices=[PurposeChoice(sale_sharing=False, sensitive=True, state="granted")],
+        gpc=False,
+        notice_shown=True,
+    )
+    assert sensitive["sections"]["usin"][1] == {"SensitiveDataProcessing": [2] * 8}
+    assert sensitive["sections"]["usin"][0]["MspaVersion"] == 1
+    plain = visitor_gpp(
+        region="US-IN",
+        choices=[PurposeChoice(sale_sharing=True, sensitive=False, state="denied")],
+        gpc=True,
+        notice_shown=True,
+    )
+    assert len(plain["sections"]["usin"]) == 1
+    assert plain["sections"]["usin"][0]["SaleOptOut"] == 1

@@ -26,9 +26,15 @@ def _flat(name: str, segments: list[dict]) -> dict:
     """The section as the library's getFieldValue shows it: core fields, then the GPC
     subsection as GpcSegmentIncluded and Gpc."""
     fields = dict(segments[0])
-    if name in US_SECTIONS and US_SECTIONS[name].gpc:
+    spec = US_SECTIONS.get(name)
+    if spec and spec.gpc:
         fields["GpcSegmentIncluded"] = len(segments) > 1
         fields["Gpc"] = len(segments) > 1 and segments[1]["Gpc"]
+    if spec and spec.sensitive_segment:
+        fields["SensitiveDataConsentSegmentIncluded"] = len(segments) > 1
+        fields["SensitiveDataProcessing"] = (
+            segments[1]["SensitiveDataProcessing"] if len(segments) > 1 else [0] * 8
+        )
     return fields
 
 
@@ -42,7 +48,7 @@ def _comparable(fields: dict) -> dict:
 
 def _random_us(name: str, rnd: random.Random, version: int) -> list[dict]:
     spec = US_SECTIONS[name]
-    core: dict = {"Version": version}
+    core: dict = {spec.version_field: version}
     for field in spec.layouts[version]:
         if isinstance(field, Int):
             core[field.name] = rnd.choice(field.allowed)
@@ -50,6 +56,8 @@ def _random_us(name: str, rnd: random.Random, version: int) -> list[dict]:
             core[field.name] = [rnd.randrange(3) for _ in range(field.count)]
     if spec.gpc and rnd.random() < 0.7:
         return [core, {"SubsectionType": 1, "Gpc": rnd.random() < 0.5}]
+    if spec.sensitive_segment and rnd.random() < 0.7:
+        return [core, {"SensitiveDataProcessing": [rnd.randrange(3) for _ in range(8)]}]
     return [core]
 
 

@@ -18,9 +18,14 @@ const CORE = {
   usde: lib.USDE_CORE_SEGMENT_FIELD_NAMES, usia: lib.USIA_CORE_SEGMENT_FIELD_NAMES,
   usne: lib.USNE_CORE_SEGMENT_FIELD_NAMES, usnh: lib.USNH_CORE_SEGMENT_FIELD_NAMES,
   usnj: lib.USNJ_CORE_SEGMENT_FIELD_NAMES, ustn: lib.USTN_CORE_SEGMENT_FIELD_NAMES,
+  usmn: lib.UsMn_CORE_SEGMENT_FIELD_NAMES, usmd: lib.UsMd_CORE_SEGMENT_FIELD_NAMES,
+  usin: lib.UsIn_CORE_SEGMENT_FIELD_NAMES, usky: lib.UsKy_CORE_SEGMENT_FIELD_NAMES,
+  usri: lib.UsRi_CORE_SEGMENT_FIELD_NAMES,
 };
 const GPC = new Set(["usnat", "usca", "usco", "usct", "usmt", "usor", "ustx", "usde", "usia",
-  "usne", "usnh", "usnj", "ustn"]);
+  "usne", "usnh", "usnj", "ustn", "usmn", "usmd"]);
+// usin, usky, usri: the sensitive-data consents in an optional segment of their own.
+const SENSITIVE = new Set(["usin", "usky", "usri"]);
 
 function plain(value) {
   if (value instanceof Date) { return value.toISOString(); }
@@ -39,6 +44,11 @@ function fields(model, name) {
   if (GPC.has(name)) {
     out.GpcSegmentIncluded = model.getFieldValue(name, "GpcSegmentIncluded");
     out.Gpc = model.getFieldValue(name, "Gpc");
+  }
+  if (SENSITIVE.has(name)) {
+    out.SensitiveDataConsentSegmentIncluded =
+      model.getFieldValue(name, "SensitiveDataConsentSegmentIncluded");
+    out.SensitiveDataProcessing = plain(model.getFieldValue(name, "SensitiveDataProcessing"));
   }
   return out;
 }
@@ -96,16 +106,20 @@ function randomFields(name, seed, version) {
   const int = (n) => Math.floor(rnd() * n);
   if (name === "tcfeuv2") { return randomTcf(rnd, int); }
   const model = new lib.GppModel();
-  model.setFieldValue(name, "MspaOptOutOptionMode", 0); // creates the section with its defaults
+  model.setFieldValue(name, "SaleOptOut", 0); // creates the section with its defaults
   const out = {};
   for (const f of CORE[name]) {
     const current = model.getFieldValue(name, f);
-    if (f === "Version") { continue; }
+    if (f === "Version" || f === "MspaVersion") { continue; }
     if (f === "MspaCoveredTransaction") { out[f] = 1 + int(2); } else if (Array.isArray(current)) {
       out[f] = current.map(() => int(3));
     } else { out[f] = int(3); }
   }
   if (GPC.has(name)) { out.GpcSegmentIncluded = rnd() < 0.7; out.Gpc = rnd() < 0.5; }
+  if (SENSITIVE.has(name)) {
+    out.SensitiveDataConsentSegmentIncluded = rnd() < 0.7;
+    out.SensitiveDataProcessing = Array.from({ length: 8 }, () => int(3));
+  }
   if (version) { out.Version = version; } // e.g. usnat 1: the library writes the shorter layout
   return out;
 }
