@@ -257,6 +257,25 @@ def scim_group_create(*, provider: IdentityProvider, name: str, actor: Actor) ->
     return group
 
 
+def scim_group_rename(*, group: ScimGroup, name: str, actor: Actor) -> None:
+    """A new displayName from the IdP: the members keep the group under its new name (their
+    roles follow the mapping of the new name at once)."""
+    old = group.display_name
+    if name == old:
+        return
+    with transaction.atomic():
+        identities = SsoIdentity.objects.select_for_update().filter(provider=group.provider)
+        for identity in identities.select_related("user", "provider"):
+            if old in (identity.groups or []):
+                renamed = [name if g == old else g for g in identity.groups]
+                identity_groups_set(identity=identity, groups=renamed, actor=actor)
+        ScimGroup.objects.filter(pk=group.pk).update(display_name=name)
+        group.display_name = name
+        audit_record(
+            actor=actor, action="sso.group.rename", object_type="sso.scimgroup", object_id=group.pk
+        )
+
+
 def scim_group_delete(*, group: ScimGroup, actor: Actor) -> None:
     with transaction.atomic():
         audit_record(

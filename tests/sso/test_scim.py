@@ -158,3 +158,129 @@ def test_delete_deprovisions_the_user(scim):
     status, _ = scim("delete", f"Users/{body['id']}")
     assert status == 204
     assert not get_user_model().objects.get(email="dora@corp.example").is_active
+
+
+def test_azure_and_okta_style_user_patches_change_the_address_and_state(scim):
+    body = _new_user(scim)
+    user = get_user_model().objects.get(email="dora@corp.example")
+    status, after = scim(
+        "patch",
+        f"Users/{body['id']}",
+        {
+            "Operations": [
+                {
+                    "op": "Replace",
+                    "path": 'emails[type eq "work"].value',
+                    "value": "d@corp.example",
+                },
+                {"op": "Replace", "path": "name.givenName", "value": "Dora"},  # not kept: ignored
+                {"op": "Replace", "path": "active", "value": "False"},  # Azure sends strings
+            ]
+        },
+    )
+    assert status == 200, after
+    assert after["emails"][0]["value"] == "d@corp.example"
+    user.refresh_from_db()
+    assert (user.email, user.is_active) == ("d@corp.example", False)
+    status, after = scim(
+        "patch",
+        f"Users/{body['id']}",
+        {"Operations": [{"op": "replace", "value": {"active": True}}]},
+    )
+    assert (status, after["active"]) == (200, True)
+
+
+def test_group_patches_replace_members_rename_and_empty_the_group(scim):
+    dora = _new_user(scim)
+    _, eve = scim("post", "Users", {"userName": "eve@corp.example", "externalId": "ext-eve"})
+    _, group = scim(
+        "post", "Groups", {"displayName": "auditors", "members": [{"value": dora["id"]}]}
+    )
+    users = get_user_model().objects
+    scim(
+        "patch",
+        f"Groups/{group['id']}",
+        {"Operations": [{"op": "replace", "path": "members", "value": [{"value": eve["id"]}]}]},
+    )
+    assert _roles(users.get(email="dora@corp.example")) == set()
+    assert _roles(users.get(email="eve@corp.example")) == {AUDITOR}
+    # renamed to a group the mapping gives another role: the member's role follows at once
+    status, renamed = scim(
+        "patch",
+        f"Groups/{group['id']}",
+        {
+            "Operations": [
+                {"op": "replace", "value": {"id": group["id"], "displayName": "privacy-officers"}}
+            ]
+        },
+    )
+    assert (status, renamed["displayName"]) == (200, "privacy-officers")
+    assert renamed["members"] == [{"value": eve["id"]}]
+    assert _roles(users.get(email="eve@corp.example")) == {PRIVACY_OFFICER}
+    assert AuditEvent.objects.filter(action="sso.group.rename").exists()
+    scim("patch", f"Groups/{group['id']}", {"Operations": [{"op": "remove", "path": "members"}]})
+    assert _roles(users.get(email="eve@corp.example")) == set()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "Users", []),
+        ("post", "Users", {"userName": {"x": 1}}),
+        ("post", "Users", {"userName": "x@corp.example", "active": "maybe"}),
+        ("post", "Users", {"userName": "x@corp.example", "emails": "x@corp.example"}),
+        ("post", "Users", {"userName": "x@corp.example", "emails": [{"value": "not an address"}]}),
+        ("patch", "Users/{user}", {"Operations": "replace"}),
+        ("patch", "Users/{user}", {"Operations": []}),
+        ("patch", "Users/{user}", {"Operations": [["replace"]]}),
+        ("patch", "Users/{user}", {"Operations": [{"op": "move", "path": "active"}]}),
+        ("patch", "Users/{user}", {"Operations": [{"op": "replace", "path": 7, "value": 1}]}),
+        ("patch", "Users/{user}", {"Operations": [{"op": "replace", "value": "False"}]}),
+        (
+            "patch",
+            "Users/{user}",
+            {"Operations": [{"op": "replace", "path": "active", "value": 2}]},
+        ),
+        ("patch", "Users/{user}", {"Operations": [{"op": "remove", "path": "active"}]}),
+        (
+            "patch",
+            "Users/{user}",
+            {"Operations": [{"op": "replace", "path": "externalId", "value": "y"}]},
+        ),
+        ("put", "Users/{user}", {"active": "sometimes"}),
+        ("post", "Groups", {"displayName": ["a"]}),
+        ("post", "Groups", {"displayName": "g", "members": ["1"]}),
+        (
+            "patch",
+            "Groups/{group}",
+            {"Operations": [{"op": "add", "path": "members", "value": "1"}]},
+        ),
+        (
+            "patch",
+            "Groups/{group}",
+            {"Operations": [{"op": "add", "path": 'members[value eq "1"]'}]},
+        ),
+        (
+            "patch",
+            "Groups/{group}",
+            {"Operations": [{"op": "remove", "path": "members[value eq 1"}]},
+        ),
+        (
+            "patch",
+            "Groups/{group}",
+            {"Operations": [{"op": "replace", "path": "displayName", "value": ""}]},
+        ),
+        (
+            "patch",
+            "Groups/{group}",
+            {"Operations": [{"op": "replace", "path": "owner", "value": "x"}]},
+        ),
+    ],
+)
+def test_malformed_scim_requests_get_a_scim_error_never_a_500(scim, method, path, body):
+    user = _new_user(scim)
+    _, group = scim("post", "Groups", {"displayName": "auditors"})
+    status, answer = scim(method, path.format(user=user["id"], group=group["id"]), body)
+    assert status == 400, answer
+    assert answer["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert answer["scimType"] in ("invalidSyntax", "invalidValue", "invalidPath", "mutability")
