@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -100,7 +101,8 @@ class ScimView(View):
         if not isinstance(self.body, dict):
             return _error(400, "The body must be a JSON object.", "invalidSyntax")
         try:
-            return super().dispatch(request, *args, **kwargs)
+            with transaction.atomic():  # a request applies whole or not at all
+                return super().dispatch(request, *args, **kwargs)
         except ScimError as error:
             return _error(error.status, error.detail, error.scim_type)
 

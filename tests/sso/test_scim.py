@@ -284,3 +284,20 @@ def test_malformed_scim_requests_get_a_scim_error_never_a_500(scim, method, path
     assert status == 400, answer
     assert answer["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert answer["scimType"] in ("invalidSyntax", "invalidValue", "invalidPath", "mutability")
+
+
+def test_a_patch_with_one_bad_operation_applies_none_of_them(scim):
+    dora = _new_user(scim)
+    _, group = scim("post", "Groups", {"displayName": "auditors"})
+    status, _ = scim(
+        "patch",
+        f"Groups/{group['id']}",
+        {
+            "Operations": [
+                {"op": "add", "path": "members", "value": [{"value": dora["id"]}]},
+                {"op": "replace", "path": "owner", "value": "x"},
+            ]
+        },
+    )
+    assert status == 400
+    assert _roles(get_user_model().objects.get(email="dora@corp.example")) == set()
