@@ -16,19 +16,24 @@ from tests.e2e.test_banner_browser import _wait
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def _open_request(driver, url: str, kind: str) -> None:
+    """A property with every purpose; its privacy center at `url`; a request of `kind` sent."""
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_center")
+    prop.purposes.set(Purpose.objects.all())
+    driver.get(url)
+    form = driver.find_element(By.ID, "dsar-intake")
+    Select(form.find_element(By.NAME, "kind")).select_by_value(kind)
+    form.find_element(By.NAME, "email").send_keys("visitor@example.com")
+    Select(form.find_element(By.NAME, "region")).select_by_value("EU")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
 def test_a_visitor_opens_an_access_request_and_confirms_it_with_the_mailed_code(
     live_server, regimes
 ):
-    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_center")
-    prop.purposes.set(Purpose.objects.all())
     driver = chromium()
     try:
-        driver.get(f"{live_server.url}/privacy-center/?key=pk_center")
-        form = driver.find_element(By.ID, "dsar-intake")
-        Select(form.find_element(By.NAME, "kind")).select_by_value("access")
-        form.find_element(By.NAME, "email").send_keys("visitor@example.com")
-        Select(form.find_element(By.NAME, "region")).select_by_value("EU")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        _open_request(driver, f"{live_server.url}/privacy-center/?key=pk_center", "access")
         _wait(driver, lambda d: "Your reference" in d.find_element(By.ID, "dsar-status").text)
 
         reference = DataSubjectRequest.objects.get().reference
@@ -50,16 +55,9 @@ def test_a_visitor_opens_an_access_request_and_confirms_it_with_the_mailed_code(
 
 def test_the_privacy_center_answers_in_the_visitors_language_after_a_click(live_server, regimes):
     """The sentences the page's script writes (sent, confirmed) are translated like the page."""
-    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_center")
-    prop.purposes.set(Purpose.objects.all())
     driver = chromium()
     try:
-        driver.get(f"{live_server.url}/privacy-center/?key=pk_center&lang=de")
-        form = driver.find_element(By.ID, "dsar-intake")
-        Select(form.find_element(By.NAME, "kind")).select_by_value("erasure")
-        form.find_element(By.NAME, "email").send_keys("besucher@example.com")
-        Select(form.find_element(By.NAME, "region")).select_by_value("EU")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        _open_request(driver, f"{live_server.url}/privacy-center/?key=pk_center&lang=de", "erasure")
         _wait(driver, lambda d: "Ihre Referenz" in d.find_element(By.ID, "dsar-status").text)
         reference = DataSubjectRequest.objects.get().reference
         assert reference in driver.find_element(By.ID, "dsar-status").text
