@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -30,7 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "var" / "demo-sources.json"
+VAR_DIR = os.environ.get("CUSTODIA_VAR_DIR") or Path(__file__).resolve().parent.parent / "var"
+DEFAULT_CONFIG = Path(VAR_DIR) / "demo-sources.json"
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -15,13 +15,12 @@ from audit.models import AuditEvent
 from core.webhooks import SIGNATURE_HEADER, encode, sign
 from profiles.models import Attribute, Subject, System
 from tests.activation.test_custom_mapping import MAPPING, ORDER
-from tests.browser import chromium
+from tests.browser import admin_login, chromium
 from tests.e2e.test_banner_browser import _wait
 from tests.factories import make_staff
 from tests.workers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery staple"  # tests.factories.make_staff
 
 
 def _type(driver, name, text):
@@ -45,11 +44,7 @@ def test_officer_edits_a_mapping_with_live_preview_then_a_call_is_processed_with
     officer = make_staff("DPO")
     driver = chromium()
     try:
-        driver.get(f"{live_server.url}/admin/login/")
-        driver.find_element(By.NAME, "username").send_keys(officer.username)
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        _wait(driver, lambda d: "/admin/login/" not in d.current_url)
+        admin_login(driver, live_server.url, officer.username)
         driver.get(f"{live_server.url}/admin/activation/sourceendpoint/{source.pk}/change/")
         audit_before = AuditEvent.objects.count()
 
