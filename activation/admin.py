@@ -104,7 +104,7 @@ class SourceEndpointAdmin(admin.ModelAdmin):
                 return JsonResponse({"errors": [f"The {name} is not JSON ({_where(exc)})."]})
         regions = parsed["regions"] if isinstance(parsed["regions"], list) else []
         if not regions:
-            return JsonResponse({"errors": ["The source has no region: every call is refused."]})
+            return JsonResponse({"errors": [_NO_REGION]})
         if parsed["sample"] is None:
             return JsonResponse({"errors": ["Paste a sample payload to preview the mapping."]})
         return JsonResponse(
@@ -135,6 +135,12 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             secret = services.source_secret_rotate(endpoint=endpoint, actor=actor)
             secret_shown_once(request, f"Signing secret of {endpoint.system.name}", secret)
         return None
+
+
+_NO_REGION = (
+    "Set the source's regions first: the preview places calls in the first one, "
+    "and with none every call is dead-lettered."
+)
 
 
 def _where(exc: ValueError) -> str:
