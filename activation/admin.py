@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
 from access.scoping import actor_for
-from activation import services
+from activation import mapping, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
 from core.admin import secret_shown_once
@@ -24,16 +27,89 @@ from core.errors import DomainError
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
 
 
+class SourceEndpointForm(forms.ModelForm):
+    """The endpoint, with a sample payload for the mapping's live preview (never stored)."""
+
+    sample = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"}),
+        label="Sample payload (preview only)",
+        help_text="Paste one call as the source sends it: the preview below shows what the "
+        "mapping makes of it, masked. It is never saved.",
+    )
+
+    class Meta:
+        model = SourceEndpoint
+        fields = ["system", "format", "regions", "rate", "tolerance_seconds", "active", "mapping"]
+        widgets = {"mapping": forms.Textarea(attrs={"rows": 16, "cols": 80, "spellcheck": "false"})}
+
+    class Media:
+        js = ["activation/mapping_preview.js"]
+
+    def clean_mapping(self) -> Any:
+        return self.cleaned_data.get("mapping") or {}
+
+
 @admin.register(SourceEndpoint)
 class SourceEndpointAdmin(admin.ModelAdmin):
+    form = SourceEndpointForm
     list_display = ["system", "format", "regions", "rate", "active", "webhook_path"]
     list_filter = ["format", "active"]
-    readonly_fields = ["webhook_path", "previous_valid_until"]
+    readonly_fields = ["webhook_path", "previous_valid_until", "mapping_preview"]
+    fieldsets = [
+        (None, {"fields": ["system", "format", "regions", "rate", "tolerance_seconds", "active"]}),
+        ("Webhook", {"fields": ["webhook_path", "previous_valid_until"]}),
+        (
+            "Custom format",
+            {
+                "fields": ["mapping", "sample", "mapping_preview"],
+                "description": "Only for the custom format: which paths of the source's JSON are "
+                "identifiers, attributes and events. See docs/sources-and-destinations.md.",
+            },
+        ),
+    ]
     actions = ["rotate_secret"]
 
     @admin.display(description="webhook URL (path)")
     def webhook_path(self, obj: SourceEndpoint) -> str:
         return f"/api/v1/sources/{obj.pk}/events/" if obj.pk else ""
+
+    @admin.display(description="preview")
+    def mapping_preview(self, obj: SourceEndpoint | None) -> str:
+        return format_html(
+            '<button type="button" class="button" id="mapping-preview-button" data-url="{}">'
+            'Preview</button><div id="mapping-preview" aria-live="polite"></div>',
+            reverse("admin:activation_sourceendpoint_preview"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("preview/", view(self.preview_view), name="activation_sourceendpoint_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """POST mapping, sample (and regions): what the mapping makes of the sample, masked.
+        Writes nothing (no row, no audit): the sample stays in this request."""
+        if not (self.has_change_permission(request) or self.has_add_permission(request)):
+            raise PermissionDenied
+        if request.method != "POST":
+            return JsonResponse({"errors": ["POST the mapping and a sample."]}, status=405)
+        parsed: dict[str, Any] = {}
+        for name in ("mapping", "sample", "regions"):
+            try:
+                parsed[name] = json.loads(request.POST.get(name) or "null")
+            except ValueError as exc:
+                return JsonResponse({"errors": [f"The {name} is not JSON ({_where(exc)})."]})
+        regions = parsed["regions"] if isinstance(parsed["regions"], list) else []
+        if not regions:
+            return JsonResponse({"errors": [_NO_REGION]})
+        if parsed["sample"] is None:
+            return JsonResponse({"errors": ["Paste a sample payload to preview the mapping."]})
+        return JsonResponse(
+            mapping.preview(parsed["mapping"], parsed["sample"], region=str(regions[0]).upper())
+        )
 
     def save_model(self, request: HttpRequest, obj: SourceEndpoint, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -59,6 +135,18 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             secret = services.source_secret_rotate(endpoint=endpoint, actor=actor)
             secret_shown_once(request, f"Signing secret of {endpoint.system.name}", secret)
         return None
+
+
+_NO_REGION = (
+    "Set the source's regions first: the preview places calls in the first one, "
+    "and with none every call is dead-lettered."
+)
+
+
+def _where(exc: ValueError) -> str:
+    """Where a JSON document broke (line and column), never the text around it."""
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    return f"line {line}, column {column}" if line else "unreadable"
 
 
 def masked(value: Any, key: str = "") -> Any:

@@ -7,10 +7,14 @@ class ActivationConfig(AppConfig):
     verbose_name = "Sources and destinations"
 
     def ready(self) -> None:
+        from activation.selectors import destinations_for_data_map
+        from consent.art30 import DATA_MAP_EXTENSIONS
         from consent.webhooks import AFTER_SUBJECT_CHANGE
 
         if _push_soon not in AFTER_SUBJECT_CHANGE:
             AFTER_SUBJECT_CHANGE.append(_push_soon)
+        if destinations_for_data_map not in DATA_MAP_EXTENSIONS:
+            DATA_MAP_EXTENSIONS.append(destinations_for_data_map)
 
 
 def _push_soon() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from access.scoping import ScopedManager
@@ -27,6 +28,7 @@ class SourceEndpoint(models.Model):
 
     class Format(models.TextChoices):
         SEGMENT = "segment", "Segment spec (identify, track, page, alias)"
+        CUSTOM = "custom", "Custom mapping (paths of the source's own JSON)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     system = models.OneToOneField(
@@ -44,6 +46,12 @@ class SourceEndpoint(models.Model):
     previous_secret = models.CharField(max_length=64, blank=True, editable=False)
     previous_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.SEGMENT)
+    mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="custom format only: payload paths to identifiers, attributes and events "
+        "(see activation/mapping.py and docs/sources-and-destinations.md)",
+    )
     regions = models.JSONField(
         default=list, help_text="regions this source may write (its scope); the first is default"
     )
@@ -63,6 +71,14 @@ class SourceEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system.name} (inbound)"
+
+    def clean(self) -> None:
+        from activation.mapping import mapping_errors
+
+        if self.format == self.Format.CUSTOM:
+            errors = mapping_errors(self.mapping)
+            if errors:
+                raise ValidationError({"mapping": errors})
 
     @property
     def default_region(self) -> str:

@@ -110,3 +110,29 @@ def audience_changes(
     if regions is not None:
         rows = rows.filter(region__in=sorted(regions))
     return list(rows[:limit])
+
+
+def audience_count(*, who: Any, destination: Destination) -> int:
+    """How many people the destination may receive now, within `who`'s regions (the same walk
+    and decisions as the feed; cost linear in the active subjects of those regions)."""
+    count, after = 0, None
+    while True:
+        ids, after = audience_page(who=who, destination=destination, after=after, limit=2000)
+        count += len(ids)
+        if after is None:
+            return count
+
+
+def destinations_for_data_map(who: Any) -> dict[int, dict[str, Any]]:
+    """For the data map, by system id: each destination's purposes and how many people it may
+    receive now within `who`'s regions. Counts only, never who."""
+    rows = Destination.objects.select_related("system").prefetch_related("purposes")
+    return {
+        destination.system_id: {
+            "destination": {
+                "purposes": sorted(p.slug for p in destination.purposes.all()),
+                "audience": audience_count(who=who, destination=destination),
+            }
+        }
+        for destination in rows
+    }

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from activation import segment, selectors
+from activation import formats, selectors
 from activation.models import (
     AudienceChange,
     AudienceMember,
@@ -111,8 +111,7 @@ def inbox_accept(
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DomainError("The body is not JSON.", code="invalid_payload") from exc
-    kind = segment.call_kind(payload)
-    mid = segment.message_id(payload)
+    kind, mid = formats.call_kind_and_id(endpoint, payload)
     existing = InboxMessage.objects.filter(source=endpoint, message_id=mid).first()
     if existing is not None:
         return existing, False
@@ -168,7 +167,7 @@ def inbox_process(message_id: uuid.UUID | str, *, final: bool = False) -> str:
         endpoint = message.source
         try:
             with transaction.atomic():
-                record = segment.to_record(message.payload, region=endpoint.default_region)
+                record = formats.to_record(endpoint, message.payload)
                 result = subject_upsert(
                     record=record, actor=source_actor(endpoint), source=endpoint.system
                 )

@@ -312,7 +312,7 @@ class ProcessingActivityAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/consent/processingactivity/art30.html", context)
 
     def data_map_view(self, request: HttpRequest) -> TemplateResponse:
-        context = self._context(request, "Data map", systems=data_map())
+        context = self._context(request, "Data map", systems=data_map(who=request.user))
         return TemplateResponse(request, "admin/consent/processingactivity/data_map.html", context)
 
 

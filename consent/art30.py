@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -91,11 +92,18 @@ def art30_record(*, include_inactive: bool = False) -> list[dict[str, Any]]:
     ]
 
 
-def data_map(*, include_inactive: bool = False) -> list[dict[str, Any]]:
+# Apps above consent add what they know of a system to its data-map row (activation: a
+# destination's purposes and how many people it may receive): called with the viewer (whose
+# region scope applies to any count), they return {system id: {key: value}}.
+DATA_MAP_EXTENSIONS: list[Callable[[Any], dict[int, dict[str, Any]]]] = []
+
+
+def data_map(*, include_inactive: bool = False, who: Any = None) -> list[dict[str, Any]]:
     """Every System (sources first, then both, then destinations; by name) with the data
     categories it holds, the active activities using it and the recipients those activities
     name. Also flags categories an activity processes that none of its systems declares.
-    Holds no personal data of subjects: no scoping needed."""
+    Holds no personal data of subjects; with `who`, the DATA_MAP_EXTENSIONS add their facts
+    (counts within `who`'s regions)."""
     from profiles.models import System
 
     order = {System.Kind.SOURCE: 0, System.Kind.BOTH: 1, System.Kind.DESTINATION: 2}
@@ -103,6 +111,10 @@ def data_map(*, include_inactive: bool = False) -> list[dict[str, Any]]:
     for activity in processing_activities(include_inactive=include_inactive):
         for system in activity.systems.all():
             by_system.setdefault(system.pk, []).append(activity)
+    extra: dict[int, dict[str, Any]] = {}
+    for extension in DATA_MAP_EXTENSIONS if who is not None else []:
+        for pk, facts in extension(who).items():
+            extra.setdefault(pk, {}).update(facts)
     rows = []
     for system in sorted(System.objects.all(), key=lambda s: (order.get(s.kind, 3), s.name)):
         activities = by_system.get(system.pk, [])
@@ -127,6 +139,7 @@ def data_map(*, include_inactive: bool = False) -> list[dict[str, Any]]:
                     for a in activities
                 ],
                 "recipients": sorted({r for a in activities for r in a.recipients}),
+                **extra.get(system.pk, {}),
             }
         )
     return rows

@@ -84,3 +84,15 @@ def customer_site(html: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def admin_login(driver: webdriver.Chrome, base_url: str, username: str) -> None:
+    """Sign a staff user made by tests.factories.make_staff in to the admin."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/admin/login/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys("correct horse battery staple")
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: "/admin/login/" not in d.current_url)

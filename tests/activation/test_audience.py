@@ -189,3 +189,65 @@ def test_a_clear_identifier_cannot_become_a_spreadsheet_formula_in_the_export(ap
     text = response.content.decode()
     assert "'=1+1@example.com" in text
     assert ",=1+1@example.com" not in text
+
+
+def test_data_map_shows_each_destinations_purposes_and_who_it_may_receive_now(api, client, roles):
+    """The data map (admin page) counts, per destination, the people whose consent allows every
+    purpose it serves, now (no sync needed), within the viewer's regions; never who they are."""
+    from consent.art30 import data_map
+    from tests.factories import make_staff
+
+    eu_yes = make_subject(region="EU", email="eu.yes@example.com")
+    _record(eu_yes, "marketing_email", "granted")
+    make_subject(region="EU")  # opt-in regime: silence is a no
+    br_yes = make_subject(region="BR")
+    _record(br_yes, "marketing_email", "granted")
+    withdrawn = make_subject(region="EU")
+    _record(withdrawn, "marketing_email", "granted")
+    _record(withdrawn, "marketing_email", "withdrawn")
+    mailer = _destination(api, "marketing_email")
+    both = _destination(api, "marketing_email", "analytics")
+
+    dpo = make_staff("DPO")
+    rows = {row["system"]: row for row in data_map(who=dpo)}
+    assert rows[mailer.system.name]["destination"] == {
+        "purposes": ["marketing_email"],
+        "audience": 2,
+    }
+    assert rows[both.system.name]["destination"]["audience"] == 0
+    assert "destination" not in next(iter(data_map()))  # without a viewer: no counts
+
+    officer_eu = make_staff("Privacy officer", regions=["EU"])
+    eu_rows = {row["system"]: row for row in data_map(who=officer_eu)}
+    assert eu_rows[mailer.system.name]["destination"]["audience"] == 1
+
+    client.force_login(officer_eu)
+    page = client.get("/admin/consent/processingactivity/data-map/").content.decode()
+    assert "purposes marketing_email;" in page
+    assert "may receive now: <strong>1</strong> person" in page
+    assert "eu.yes" not in page
+    _record(eu_yes, "marketing_email", "withdrawn")  # a withdrawal counts at once
+    page = client.get("/admin/consent/processingactivity/data-map/").content.decode()
+    assert "may receive now: <strong>0</strong> people" in page
+
+
+def test_staff_export_is_limited_to_the_officers_regions_and_audits_no_one(api, client, roles):
+    from audit.models import AuditEvent
+    from tests.factories import make_staff
+
+    eu = make_subject(region="EU", email="eu.person@example.com")
+    _record(eu, "marketing_email", "granted")
+    br = make_subject(region="BR", email="br.person@example.com")
+    _record(br, "marketing_email", "granted")
+    destination = _destination(api, "marketing_email")
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    text = client.post(
+        "/admin/activation/destination/",
+        {"action": "export_audience", "_selected_action": [str(destination.pk)]},
+    ).content.decode()
+    assert text.splitlines()[0] == "subject_id,email_sha256,phone_sha256"
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == [str(eu.pk)]
+    event = AuditEvent.objects.get(action="activation.audience.export")
+    assert event.reason == "purposes marketing_email; 1 rows"
+    assert str(eu.pk) not in str(event.__dict__)
+    assert "eu.person" not in str(event.__dict__)

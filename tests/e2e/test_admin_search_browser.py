@@ -6,14 +6,13 @@ from urllib.parse import quote, quote_plus
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser import chromium
+from tests.browser import admin_login, chromium
 from tests.e2e.test_banner_browser import _wait
 from tests.factories import make_staff, make_subject
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CANARY = "canary@example.org"
-PASSWORD = "correct horse battery staple"  # tests.factories.make_staff
 
 
 def test_an_officer_searches_by_e_mail_and_the_address_bar_never_holds_it(live_server, roles):
@@ -22,11 +21,7 @@ def test_an_officer_searches_by_e_mail_and_the_address_bar_never_holds_it(live_s
     officer = make_staff("DPO")
     driver = chromium()
     try:
-        driver.get(f"{live_server.url}/admin/login/")
-        driver.find_element(By.NAME, "username").send_keys(officer.username)
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        _wait(driver, lambda d: "/admin/login/" not in d.current_url)
+        admin_login(driver, live_server.url, officer.username)
         driver.get(f"{live_server.url}/admin/profiles/subject/")
         driver.find_element(By.ID, "searchbar").send_keys(CANARY)
         driver.find_element(By.CSS_SELECTOR, "#changelist-search input[type=submit]").click()

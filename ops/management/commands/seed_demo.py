@@ -13,7 +13,13 @@ from django.db import transaction
 from access import demo as access_demo
 
 # Dependency order: audit ← access ← profiles ← consent ← dsar.
-DEMO_MODULES = ["profiles.demo", "consent.demo", "stores.demo", "dsar.demo"]
+DEMO_MODULES = [
+    "profiles.demo",
+    "consent.demo",
+    "stores.demo",
+    "activation.demo",
+    "dsar.demo",
+]
 ADMIN_USERNAME = "admin"
 
 
