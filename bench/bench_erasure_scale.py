@@ -1,7 +1,9 @@
 """Cost that does not grow with the data: the erasure of one subject (the whole pipeline,
 in process) among 1,000,000 subjects, as a ratio to the same among 10,000. PostgreSQL only;
 the bulk of the data is loaded set-based (INSERT ... SELECT FROM generate_series), the
-subjects erased are created through the ingestion service.
+subjects erased are created through the ingestion service. Two databases (the large one a
+copy of the small one, grown), and the erasures alternate between them run after run, so a
+noisy neighbour hits both sizes alike.
 
 Usage: uv run python bench/bench_erasure_scale.py [--small 10000] [--large 1000000]
 (BENCH_POSTGRES_URL chooses the server and database name)
@@ -13,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 from common import POSTGRES_URL, machine, setup_django, write_section
 
@@ -123,9 +126,47 @@ def _erase_one(i: int, tag: str) -> float:
     return elapsed
 
 
-def _median_erasure(tag: str) -> float:
-    _erase_one(-1, tag)  # warm-up
-    return statistics.median(_erase_one(i, tag) for i in range(RUNS))
+def _use(name: str) -> None:
+    """Point the default connection at database `name` (the next query reconnects)."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def _interleaved(names: dict[str, str]) -> dict[str, float]:
+    """Median of RUNS erasures per database (tag -> name) after a warm-up on each, the
+    databases alternating run after run (which goes first alternating too); prints the
+    statements that took longest on each."""
+    from collections import Counter
+
+    from django.db import connection
+
+    spent: dict[str, Counter[str]] = {tag: Counter() for tag in names}
+    times: dict[str, list[float]] = {tag: [] for tag in names}
+    current = [""]
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[current[0]][sql[:160]] += time.perf_counter() - started
+
+    for tag, name in names.items():
+        _use(name)
+        _erase_one(-1, tag)  # warm-up
+    tags = list(names)
+    with connection.execute_wrapper(timed):
+        for i in range(RUNS):
+            for tag in tags if i % 2 == 0 else tags[::-1]:
+                _use(names[tag])
+                current[0] = tag
+                times[tag].append(_erase_one(i, tag))
+    for tag in tags:
+        for sql, seconds in spent[tag].most_common(6):
+            print(f"  [{tag}] {seconds / RUNS * 1000:7.1f} ms/run  {' '.join(sql.split())[:120]}")
+    return {tag: statistics.median(values) for tag, values in times.items()}
 
 
 def main() -> None:
@@ -135,19 +176,32 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["CUSTODIA_DSAR_APPROVAL_REQUIRED"] = ""
     teardown = setup_django(POSTGRES_URL)
+    from django.db import connection
+
+    small_name = connection.settings_dict["NAME"]
+    large_name = f"{small_name}_large"
     try:
         import dsar.engine
 
         dsar.engine.step_send = lambda step_id: None  # no worker: the bench runs the steps
         small_load = _load(0, args.small)
         small_sizes = _sizes()
-        small = _median_erasure("s")
+        connection.close()
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {large_name}")
+            cursor.execute(f"CREATE DATABASE {large_name} TEMPLATE {small_name}")
+        _use(large_name)
         large_load = _load(args.small, args.large)
         large_sizes = _sizes()
-        large = _median_erasure("l")
+        medians = _interleaved({"s": small_name, "l": large_name})
+        small, large = medians["s"], medians["l"]
     finally:
+        _use(small_name)
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {large_name}")
         teardown()
     ratio = large / small
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(
         f"[PostgreSQL] erasure of one subject among {args.small:,}: {small * 1000:.1f} ms ({small_sizes})"
     )
@@ -163,9 +217,10 @@ def main() -> None:
 One erasure request (`request_create`, then its five steps run in process by the engine, as a
 worker would: locate → erase → systems → notify → close), for a subject created through
 `subject_upsert` (e-mail, name, 3 events), median of {RUNS} after a warm-up, among
-{args.small:,} subjects, then among {args.large:,} (the same database grown set-based:
+{args.small:,} subjects and among {args.large:,} (a copy of the small database grown set-based:
 `INSERT ... SELECT FROM generate_series`, an identifier, an attribute and
-{EVENTS_PER_SUBJECT} events per subject, then `ANALYZE`). {machine()}.
+{EVENTS_PER_SUBJECT} events per subject, then `ANALYZE`), the two databases alternating run
+after run. {machine()}; load average {load}.
 
 | subjects | data | load | erasure of one subject | ratio |
 |---|---|---|---|---|
