@@ -24,7 +24,7 @@ from profiles.models import ImportJob, ImportLineError, System
 
 logger = logging.getLogger(__name__)
 
-CHUNK_LINES = 500
+CHUNK_LINES = 2000
 LEASE_SECONDS = 300
 
 
