@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import time
 
@@ -100,6 +101,7 @@ def run(rows: int, vendor: str, rounds: int) -> None:
         save_load(model)
         return time.perf_counter() - wall, time.process_time() - cpu
 
+    load = os.getloadavg()[0]
     save_load(Attribute)  # warm-up: key unwrap, caches
     save_load(PlainAttribute)
     enc_wall, plain_wall, enc_cpu, plain_cpu, ratios = [], [], [], [], []
@@ -122,7 +124,8 @@ def run(rows: int, vendor: str, rounds: int) -> None:
     print(
         f"[{vendor}] {rows} rows save+load: encrypted {encrypted:.3f}s, plaintext {plain:.3f}s, "
         f"ratio of medians {ratio:.2f}x, median of paired ratios {pair_ratio:.2f}x, "
-        f"client CPU ratio {cpu_ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f"client CPU ratio {cpu_ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}); "
+        f"load average {load:.1f}"
     )
     write_section(
         f"crypto-{vendor.lower()}",
@@ -132,7 +135,7 @@ def run(rows: int, vendor: str, rounds: int) -> None:
 {rows} attributes saved one by one in a transaction, then loaded and every value read: the
 encrypted `profiles.Attribute` against a plaintext model with the same columns, indexes,
 constraint and ordering. {rounds} encrypted and {rounds} plaintext rounds, interleaved in one
-run; medians ({machine()}).
+run; medians ({machine()}; load average {load:.1f} when the run started).
 
 | | seconds (median) | ratio to plaintext |
 |---|---|---|

@@ -212,11 +212,14 @@ def run(n: int, vendor: str) -> None:
 {n} records (e-mail; name, birth date, postcode and city of distinct generated people; 1 event each) through `profiles.imports.import_job_run` in one
 process: validation, suppression check, deterministic + probabilistic matching, a new subject
 key, AES-GCM encryption of every value, blind indexes, one audit event per subject. Each chunk of
-500 lines is set-based (`profiles.services.ingest_batch`): its identities are looked up in one
-query, its blocked candidates (keyed blocking keys, `profiles.matching`) are scored by the current
-Fellegi-Sunter model in memory after two more (`match_contested_batch`); the lines that certainly
-name a new person or certainly update one existing person are written together (one INSERT per
-table, attributes upserted in place, their matching encodings, one audit append), and only lines
+2,000 lines is set-based (`profiles.services.ingest_batch`): its identities are looked up in one
+query, its lines' matching values encoded once, its blocked candidates (keyed blocking keys,
+`profiles.matching`) scored by the current Fellegi-Sunter model in memory after two more
+(`match_contested_batch`); the lines that certainly name a new person or certainly update one
+existing person are written together (one INSERT per table, its rows sent to PostgreSQL as one
+JSON text; attributes upserted in place; matching profiles and blocking keys written only where
+they changed; one audit append), with the garbage collector's full passes kept off the
+process's long-lived objects during the import (`gc.freeze`), and only lines
 the model could match or merge, identities of another region and repeated people go through the
 one-by-one upsert (tens of records/s: each is scored and may open a review). The same file imported a second time names only
 existing people (every line an update). Baseline: plain inserts of the same rows in clear, one

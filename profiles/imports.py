@@ -3,8 +3,11 @@ error report (line number and reason, never the line's content)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +27,7 @@ from profiles.models import ImportJob, ImportLineError, System
 
 logger = logging.getLogger(__name__)
 
-CHUNK_LINES = 500
+CHUNK_LINES = 2000
 LEASE_SECONDS = 300
 
 
@@ -119,7 +122,7 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
         f"import:{job.pk}", regions=None if job.regions is None else frozenset(job.regions)
     )
     path = _path(job)
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, _collector_frozen():
         line_no = 0
         pending: list[tuple[int, bytes]] = []
         for raw in handle:
@@ -138,6 +141,20 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
     path.unlink(missing_ok=True)  # the plaintext upload must not outlive the import
     job.refresh_from_db()
     return job
+
+
+@contextlib.contextmanager
+def _collector_frozen() -> Iterator[None]:
+    """Move every object alive now out of the cyclic garbage collector's reach for the import
+    (gc.freeze), given back when it ends: a chunk allocates tens of thousands of rows, and each
+    full collection they trigger would otherwise walk the whole process (Django, the app),
+    about a quarter of an import's CPU time. Objects freed meanwhile by reference counting go
+    as usual; only cycles among the frozen ones wait for the end."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:

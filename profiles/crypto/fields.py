@@ -89,15 +89,19 @@ class EncryptedFieldMixin:
         return raw.decode()
 
     def pre_save(self, model_instance: Any, add: bool) -> Any:
-        value = getattr(model_instance, self.attname)
+        # Read from the instance's dict: the value was set (plaintext or a loaded Ciphertext),
+        # so the descriptor's decrypt-on-read has nothing to do here.
+        value = model_instance.__dict__.get(self.attname, _MISSING)
+        if value is _MISSING:
+            value = getattr(model_instance, self.attname)
         if value is None or isinstance(value, Ciphertext):
             return value
-        if model_instance.pk is None:
+        pk = model_instance.pk
+        if pk is None:
             raise ValueError("encrypted rows need their primary key before saving (UUID default)")
         cipher, key_id = model_instance.encryption_cipher(create=True)
-        return _Sealed(
-            aead.encrypt(self.encode(value), key=cipher, aad=self._aad(model_instance, key_id))
-        )
+        aad = self._aad_of(model_instance._meta.label_lower, pk, key_id)
+        return _Sealed(aead.encrypt(self.encode(value), key=cipher, aad=aad))
 
     def decrypt_row(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> Any:
         """Decrypt a value read without its model instance (`values_list`, large exports):
@@ -117,8 +121,10 @@ class EncryptedFieldMixin:
         return value
 
     def get_prep_value(self, value: Any) -> Any:
-        if value is None or isinstance(value, (_Sealed, Ciphertext)):
-            return str(value) if value is not None else None
+        if value is None:
+            return None
+        if isinstance(value, (_Sealed, Ciphertext)):
+            return str(value)
         # bulk_update() and update() skip pre_save: refuse rather than store plaintext.
         raise FieldError(
             f"'{self.name}' is encrypted: save it through the model's save(), never through "

@@ -47,6 +47,8 @@ class MasterKeyring:
             self.keys[version] = _decode_key(key_text, f"CUSTODIA_KEYS version {version}")
         if not self.keys:
             raise ImproperlyConfigured("CUSTODIA_KEYS holds no key")
+        # One AES-GCM object per master key: its key schedule is computed once, not per wrap.
+        self._ciphers = {version: AESGCM(key) for version, key in self.keys.items()}
         self.current = current or max(self.keys)
         if self.current not in self.keys:
             raise ImproperlyConfigured(
@@ -59,14 +61,14 @@ class MasterKeyring:
         """Encrypt a data key under master `version` (default: current), bound to `context`."""
         version = version or self.current
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + AESGCM(self.keys[version]).encrypt(nonce, data_key, context), version
+        return nonce + self._ciphers[version].encrypt(nonce, data_key, context), version
 
     def unwrap(self, wrapped: bytes, *, version: int, context: bytes) -> bytes:
-        key = self.keys.get(version)
-        if key is None:
+        cipher = self._ciphers.get(version)
+        if cipher is None:
             raise DecryptionError(f"master key version {version} is not configured")
         try:
-            return AESGCM(key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], context)
+            return cipher.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], context)
         except Exception as exc:  # InvalidTag and malformed input alike
             raise DecryptionError("data key could not be unwrapped") from exc
 
@@ -82,7 +84,12 @@ def master_keyring() -> MasterKeyring:
 
 
 def blind_index_key() -> bytes:
-    return _blind_index_key(settings.CUSTODIA_BLIND_INDEX_KEY)
+    # Read tens of times per imported line (blind indexes, matching encodings): Django's
+    # settings object keeps each value read in its own __dict__ (cleared when the settings
+    # change, override_settings included), which is read here without LazyObject's Python
+    # __getattribute__ hook (over a microsecond per access).
+    text = object.__getattribute__(settings, "__dict__").get("CUSTODIA_BLIND_INDEX_KEY")
+    return _blind_index_key(settings.CUSTODIA_BLIND_INDEX_KEY if text is None else text)
 
 
 @lru_cache(maxsize=4)

@@ -43,9 +43,17 @@ def _key(label: str) -> bytes:
     return _subkey(blind_index_key(), label)
 
 
+@lru_cache(maxsize=256)
+def _keyed_state(key: bytes) -> hmac.HMAC:
+    # The keyed HMAC state is computed once per sub-key and copied per value (same digest).
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def keyed(label: str, value: str, chars: int = _INDEX_CHARS) -> str:
     """HMAC of `value` under the sub-key of `label` (hex, truncated)."""
-    return hmac.new(_key(label), value.encode(), hashlib.sha256).hexdigest()[:chars]
+    mac = _keyed_state(_key(label)).copy()
+    mac.update(value.encode())
+    return mac.hexdigest()[:chars]
 
 
 def clean_text(value: str) -> str:
@@ -77,12 +85,23 @@ def bloom(label: str, value: str) -> str:
     bits = 0
     key = _key(f"bloom|{label}")
     for i in range(len(padded) - 1):
-        digest = hmac.new(key, padded[i : i + 2].encode(), hashlib.sha256).digest()
-        for j in range(BLOOM_K):
-            bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
+        bits |= _bigram_bits(key, padded[i : i + 2])
     half = BLOOM_BITS // 2
     folded = (bits >> half) ^ (bits & ((1 << half) - 1))
     return f"{folded:0{half // 4}x}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _bigram_bits(key: bytes, bigram: str) -> int:
+    """The BLOOM_K positions of one bigram under a Bloom sub-key, as a bit mask: bigrams repeat
+    across values, so each is hashed once per process (bulk imports encode thousands of names)."""
+    mac = _keyed_state(key).copy()
+    mac.update(bigram.encode())
+    digest = mac.digest()
+    bits = 0
+    for j in range(BLOOM_K):
+        bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
+    return bits
 
 
 def dice(a: str, b: str) -> float:

@@ -8,6 +8,7 @@ The outcome equals importing the chunk line by line."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from profiles.models import (
 )
 from profiles.services.guards import region_check
 from profiles.services.ingest import ParsedRecord, event_dedup_key, record_signal_values
-from profiles.services.matching import match_contested_batch, match_profile_rows
+from profiles.services.matching import match_contested_batch
 
 Pair = tuple[str, str]  # (identifier kind, blind index) or (attribute key, match index)
 Holder = tuple[str, uuid.UUID, str]  # region, subject id, subject status
@@ -54,6 +55,9 @@ class ChunkPlan:
     new: list[int] = field(default_factory=list)
     existing: dict[int, uuid.UUID] = field(default_factory=dict)
     slow: list[int] = field(default_factory=list)
+    # Per position: the keyed encodings of the record's matching values (computed once, for
+    # the partition and for the match profiles the bulk write stores).
+    encoded: list[matching.Encoded] = field(default_factory=list)
 
     @property
     def fast(self) -> list[int]:
@@ -90,26 +94,79 @@ def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
     return found
 
 
-def _match_profiles_write(pairs: list[tuple[Subject, ParsedRecord, bool]]) -> None:
-    """Keyed encodings and blocking keys of the subjects a bulk write created or changed
-    (new ones from their record; known ones whose record carries a matching value from all
-    their values, read after the write): a fixed number of statements."""
-    new = [(subject, record_signal_values(record)) for subject, record, created in pairs if created]
-    known = {
-        s.pk: s for s, record, created in pairs if not created and record_signal_values(record)
-    }
+def _match_profiles_write(
+    written: list[tuple[Subject, ParsedRecord, matching.Encoded | None]],
+    stored: dict[uuid.UUID, dict[str, tuple[uuid.UUID, str]]],
+) -> None:
+    """Keyed encodings and blocking keys of the subjects a bulk write created or changed, in a
+    fixed number of statements: new subjects from their record's encodings; known ones whose
+    record carries a matching value from all their values (the record's, and the stored ones
+    it does not carry, decrypted), written only where they changed. Same rows as
+    `match_profile_refresh` subject by subject. `stored`: the known subjects' attribute
+    (row id, ciphertext) by key, as read before the write."""
+    profiles: dict[uuid.UUID, dict[str, Any]] = {}
+    blocks: dict[uuid.UUID, list[str]] = {}
+    known: list[uuid.UUID] = []
+    for subject, record, encoded in written:
+        values = record_signal_values(record)
+        if subject.pk in stored and not values:
+            continue  # nothing matching changed: its profile stays as it is
+        if subject.pk in stored:
+            known.append(subject.pk)
+            missing = _stored_signals(subject, stored[subject.pk], skip=values)
+            if missing:
+                encoded = matching.encode(missing | values)
+        if encoded is None:
+            encoded = matching.encode(values)
+        profiles[subject.pk], blocks[subject.pk] = encoded.fields, encoded.blocks
     if known:
-        values: dict[uuid.UUID, dict[str, str]] = {pk: {} for pk in known}
-        rows = Attribute.objects.filter(subject_id__in=list(known), key__in=ATTRIBUTE_KEYS)
-        for row in rows:
-            row.subject = known[row.subject_id]  # its cached key decrypts the value
-            values[row.subject_id][row.key] = row.value
-        MatchBlock.objects.filter(subject_id__in=list(known)).delete()
-        MatchProfile.objects.filter(subject_id__in=list(known)).delete()
-        new += [(known[pk], found) for pk, found in values.items()]
-    profiles, blocks = match_profile_rows(new)
-    MatchProfile.objects.bulk_create(profiles)
-    MatchBlock.objects.bulk_create(blocks)
+        _match_rows_unchanged_drop(known, profiles, blocks)
+    rows_insert(
+        MatchProfile,
+        [{"subject_id": pk, "encodings": fields} for pk, fields in profiles.items()],
+        update=("encodings", "updated_at"),
+    )
+    rows_insert(MatchBlock, [{"subject_id": pk, "key": k} for pk, ks in blocks.items() for k in ks])
+
+
+def _stored_signals(
+    subject: Subject, stored: dict[str, tuple[uuid.UUID, str]], *, skip: dict[str, str]
+) -> dict[str, str]:
+    """The subject's stored matching values the record does not replace, decrypted."""
+    cipher, key_id = subject.data_cipher()
+    return {
+        key: _ATTRIBUTE_VALUE.decrypt_row(pk=pk, token=token, cipher=cipher, key_id=key_id)
+        for key, (pk, token) in stored.items()
+        if key in ATTRIBUTE_KEYS and key not in skip
+    }
+
+
+def _match_rows_unchanged_drop(
+    known: list[uuid.UUID],
+    profiles: dict[uuid.UUID, dict[str, Any]],
+    blocks: dict[uuid.UUID, list[str]],
+) -> None:
+    """Compare the known subjects' new encodings with their stored ones (two queries): drop
+    the profiles that did not change and the blocking keys already stored from what is to be
+    written, and delete the stored keys they lost (one statement)."""
+    for subject_id, fields in MatchProfile.objects.filter(subject_id__in=known).values_list(
+        "subject_id", "encodings"
+    ):
+        if profiles.get(subject_id) == fields:
+            del profiles[subject_id]
+    gone = []
+    have: dict[uuid.UUID, set[str]] = {}
+    for pk, subject_id, key in MatchBlock.objects.filter(subject_id__in=known).values_list(
+        "pk", "subject_id", "key"
+    ):
+        if key in blocks[subject_id]:
+            have.setdefault(subject_id, set()).add(key)
+        else:
+            gone.append(pk)
+    for subject_id, stored_keys in have.items():
+        blocks[subject_id] = [k for k in blocks[subject_id] if k not in stored_keys]
+    if gone:
+        MatchBlock.objects.filter(pk__in=gone).delete()
 
 
 def _named_subject(
@@ -144,7 +201,7 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
     named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]
     named_count = Counter(named)
     contested = match_contested_batch(encoded, [s if s else None for s in named])
-    plan = ChunkPlan()
+    plan = ChunkPlan(encoded=encoded)
     for n, record in enumerate(records):
         subject_id = named[n]
         certain = (
@@ -165,12 +222,10 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
 Row = dict[str, Any]  # attname -> value, values of encrypted fields already sealed
 
 
-def _sealed(
-    model: type[models.Model], name: str, value: Any, row_id: uuid.UUID, owner: Subject
-) -> str:
-    cipher, key_id = owner.data_cipher()
-    field_ = model._meta.get_field(name)
-    return field_.seal(value, row_id=row_id, cipher=cipher, key_id=key_id)  # type: ignore[union-attr]
+# The encrypted fields a bulk write seals (looked up once, not per value).
+_IDENTIFIER_VALUE = cast(Any, Identifier._meta.get_field("value"))
+_ATTRIBUTE_VALUE = cast(Any, Attribute._meta.get_field("value"))
+_EVENT_PAYLOAD = cast(Any, Event._meta.get_field("payload"))
 
 
 @dataclass
@@ -213,12 +268,13 @@ class _Rows:
         changed: set[str] = set()
         source_id = self.source.pk if self.source else None
         common = {"subject_id": subject.pk, "source_id": source_id}
+        cipher, key_id = subject.data_cipher()  # once per record, not per value
         for kind, normalized, index, verified in record.identifiers:
             if (kind, index) in held:
                 continue
             held.add((kind, index))
             pk = uuid.uuid4()
-            value = _sealed(Identifier, "value", normalized, pk, subject)
+            value = _IDENTIFIER_VALUE.seal(normalized, row_id=pk, cipher=cipher, key_id=key_id)
             self.identifiers.append(
                 {"id": pk, **common, "kind": kind, "value": value, "value_index": index}
                 | {"region": subject.region, "verified": verified}
@@ -228,7 +284,7 @@ class _Rows:
             pk = attribute_ids.get(key) or uuid.uuid4()
             self.attributes.append(
                 {"id": pk, **common, "key": key, "category": category}
-                | {"value": _sealed(Attribute, "value", value, pk, subject)}
+                | {"value": _ATTRIBUTE_VALUE.seal(value, row_id=pk, cipher=cipher, key_id=key_id)}
                 | {"match_index": matching.match_index(key, value), "collected_at": self.now}
             )
             changed.add(f"attribute.{key}")
@@ -236,7 +292,7 @@ class _Rows:
             pk = uuid.uuid4()
             self.events.append(
                 {"id": pk, **common, "name": name, "occurred_at": when}
-                | {"payload": _sealed(Event, "payload", payload, pk, subject)}
+                | {"payload": _EVENT_PAYLOAD.seal(payload, row_id=pk, cipher=cipher, key_id=key_id)}
                 | {"dedup_key": event_dedup_key(name, when, payload)}
             )
             changed.add("events")
@@ -266,10 +322,11 @@ def rows_insert(
     ignore_conflicts: bool = False,
 ) -> None:
     """Insert rows given as {attname: value} (the same keys in every row; encrypted values
-    sealed already) in one statement: INSERT ... SELECT FROM unnest(column arrays) on
-    PostgreSQL, one prepared statement run per row (executemany) on SQLite. A column the rows
-    leave out takes the field's default (auto dates: now), computed once. `update`: a row
-    whose primary key exists gets these columns updated (ON CONFLICT (pk) DO UPDATE);
+    sealed already) in one statement: INSERT ... SELECT FROM json_array_elements(the rows as
+    one JSON text) on PostgreSQL, one prepared statement run per row (executemany) on SQLite.
+    A column the rows leave out takes the field's default (auto dates: now), computed once.
+    `update`: a row whose primary key exists gets these columns updated (ON CONFLICT (pk) DO
+    UPDATE);
     `ignore_conflicts`: a row breaking a unique constraint is skipped."""
     if not rows:
         return
@@ -295,10 +352,14 @@ def rows_insert(
     column_list = ", ".join(quote(str(f.column)) for f in fields)
     head = f"INSERT INTO {quote(model._meta.db_table)} ({column_list})"
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-        sql = f"{head} SELECT * FROM unnest({arrays}){conflict}"  # noqa: S608 - our names
+        for n, f in enumerate(fields):
+            columns[n] = _for_json(f, columns[n])
+        # The rows travel as one JSON text (serialized in C, parsed by the server) instead of
+        # one array per column, which psycopg dumps element by element in Python.
+        values = ", ".join(_json_column(f, n) for n, f in enumerate(fields))
+        sql = f"{head} SELECT {values} FROM json_array_elements(%s::json) AS r{conflict}"  # noqa: S608 - our names
         with _server_binding_cursor() as cursor:
-            cursor.execute(sql, columns)
+            cursor.execute(sql, [json.dumps(list(zip(*columns, strict=True)))])
         return
     with connection.cursor() as cursor:
         for n, f in enumerate(fields):
@@ -312,7 +373,7 @@ def rows_insert(
 def _for_sqlite(f: models.Field, values: list[Any]) -> list[Any]:
     """Column values as SQLite's driver takes them (as `get_db_prep_value` converts them)."""
     kind = f.get_internal_type()
-    target = f.target_field.get_internal_type() if kind == "ForeignKey" else kind  # type: ignore[attr-defined]
+    target = f.target_field.get_internal_type() if f.is_relation else kind  # type: ignore[attr-defined]
     if target == "UUIDField":
         return [v.hex if isinstance(v, uuid.UUID) else v for v in values]
     if kind == "DateTimeField":
@@ -320,6 +381,27 @@ def _for_sqlite(f: models.Field, values: list[Any]) -> list[Any]:
         return [adapt(v) for v in values]
     if kind in _CONVERTED:
         return [f.get_db_prep_value(v, connection, prepared=False) for v in values]
+    return values
+
+
+def _json_column(f: models.Field, n: int) -> str:
+    """Column `n` of a JSON row array, cast to the field's type on PostgreSQL."""
+    if f.get_internal_type() == "JSONField":
+        return f"(r->{n})::jsonb"
+    return f"(r->>{n})::{f.db_type(connection)}"
+
+
+def _for_json(f: models.Field, values: list[Any]) -> list[Any]:
+    """Column values as JSON carries them to PostgreSQL's input functions (text for ids,
+    times and bytes; JSON values as they are)."""
+    kind = f.get_internal_type()
+    target = f.target_field.get_internal_type() if f.is_relation else kind  # type: ignore[attr-defined]
+    if target == "UUIDField":
+        return [None if v is None else str(v) for v in values]
+    if kind == "DateTimeField":
+        return [None if v is None else v.isoformat() for v in values]
+    if kind == "BinaryField":
+        return [None if v is None else "\\x" + bytes(v).hex() for v in values]
     return values
 
 
@@ -352,20 +434,24 @@ def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
     return subjects
 
 
-def _held_by(subject_ids: set[uuid.UUID]) -> tuple[dict[uuid.UUID, set[Pair]], dict[Any, Any]]:
-    """The identities and attribute row ids (by key) the subjects hold: two queries."""
+def _held_by(
+    subject_ids: set[uuid.UUID],
+) -> tuple[dict[uuid.UUID, set[Pair]], dict[uuid.UUID, dict[str, tuple[uuid.UUID, str]]]]:
+    """The identities the subjects hold, and their attributes by key (row id, ciphertext, so
+    an upsert keeps the row and matching can decrypt a value the record does not replace):
+    two queries."""
     held: dict[uuid.UUID, set[Pair]] = {sid: set() for sid in subject_ids}
-    attribute_ids: dict[uuid.UUID, dict[str, uuid.UUID]] = {sid: {} for sid in subject_ids}
+    attributes: dict[uuid.UUID, dict[str, tuple[uuid.UUID, str]]] = {sid: {} for sid in subject_ids}
     if subject_ids:
         for sid, kind, index in Identifier.objects.filter(
             subject_id__in=list(subject_ids)
         ).values_list("subject_id", "kind", "value_index"):
             held[sid].add((kind, index))
-        for sid, key, pk in Attribute.objects.filter(subject_id__in=list(subject_ids)).values_list(
-            "subject_id", "key", "id"
-        ):
-            attribute_ids[sid][key] = pk
-    return held, attribute_ids
+        for sid, key, pk, token in Attribute.objects.filter(
+            subject_id__in=list(subject_ids)
+        ).values_list("subject_id", "key", "id", "value"):
+            attributes[sid][key] = (pk, token)
+    return held, attributes
 
 
 def subjects_upsert_batch(
@@ -387,21 +473,17 @@ def subjects_upsert_batch(
         region_check(region=records[n].region, actor=actor)
     now = timezone.now()
     existing = _subjects_locked(set(plan.existing.values()))
-    held, attribute_ids = _held_by(set(existing))
+    held, stored = _held_by(set(existing))
     rows = _Rows(source=source, now=now)
     audits, ids = [], []
-    written: list[tuple[Subject, ParsedRecord, bool]] = []
+    written: list[tuple[Subject, ParsedRecord, matching.Encoded | None]] = []
     for n in plan.fast:
         subject_id = plan.existing.get(n)
         subject = existing[subject_id] if subject_id else rows.new_subject(records[n].region)
-        changed = rows.add(
-            subject,
-            records[n],
-            held.get(subject.pk, set()),
-            attribute_ids.get(subject.pk, {}),
-        )
+        attribute_ids = {key: pk for key, (pk, _token) in stored.get(subject.pk, {}).items()}
+        changed = rows.add(subject, records[n], held.get(subject.pk, set()), attribute_ids)
         ids.append(subject.pk)
-        written.append((subject, records[n], not subject_id))
+        written.append((subject, records[n], plan.encoded[n] if plan.encoded else None))
         audits.append(
             {
                 "action": "profiles.subject.update" if subject_id else "profiles.subject.create",
@@ -414,6 +496,6 @@ def subjects_upsert_batch(
         )
     with transaction.atomic():
         rows.write()
-        _match_profiles_write(written)
+        _match_profiles_write(written, stored)
         audit_record_many(actor=actor, entries=audits)
     return ids

@@ -296,3 +296,32 @@ def test_two_lines_of_a_chunk_the_model_could_match_are_not_created_blindly():
     active = Subject.objects.filter(status=Subject.Status.ACTIVE).count()
     reviewed = MatchReview.objects.filter(status="pending").count()
     assert active == 2 or reviewed == 1
+
+
+@pytest.mark.django_db
+def test_an_update_keeps_the_matching_profile_of_all_the_persons_values():
+    """A known person's file line that carries one matching value leaves the profile equal to
+    re-encoding all their values (the stored name and birth date too), as line by line; the
+    same line again rewrites neither the profile nor its blocking keys."""
+    from profiles import matching
+    from profiles.models import MatchBlock, MatchProfile
+
+    known = make_subject(
+        region="EU", email="zoe@example.com", name="Zoe Marchal", birth_date="1980-03-04"
+    )
+    line = _person("zoe@example.com", postcode="69003")
+    assert _import([line]).imported == 1
+    expected = matching.encode(
+        {"name": "Zoe Marchal", "birth_date": "1980-03-04", "postcode": "69003"}
+    )
+    profile = MatchProfile.objects.get(subject=known)
+    assert profile.encodings == expected.fields
+    blocks = list(MatchBlock.objects.filter(subject=known).order_by("key").values_list("key", "pk"))
+    assert [key for key, _pk in blocks] == sorted(expected.blocks)
+
+    assert _import([line]).imported == 1
+    assert MatchProfile.objects.get(subject=known).updated_at == profile.updated_at
+    assert (
+        list(MatchBlock.objects.filter(subject=known).order_by("key").values_list("key", "pk"))
+        == blocks
+    )
