@@ -45,7 +45,8 @@ def test_a_deep_page_costs_one_query(django_assert_num_queries):
     middle = sorted(Subject.objects.values_list("pk", flat=True))[20]
     with django_assert_num_queries(1):
         page, after = keyset_page(Subject.objects.all(), after=middle, limit=5, batch=5)
-    assert len(page) == 5 and after == page[-1]
+    assert len(page) == 5
+    assert after == page[-1]
 
 
 def test_a_cursor_that_is_not_a_uuid_is_refused(api):
