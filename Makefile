@@ -12,7 +12,7 @@ help:
 	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
 	@echo "make lint   - ruff lint and format check, the import contract (lint-imports), mypy"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
-	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger, erasure among 1,000,000 subjects"
+	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger, erasure and the audience feed among 1,000,000 subjects"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -71,7 +71,7 @@ bench: install
 	$(UV) run --frozen python bench/bench_stores.py
 	$(UV) run --frozen python bench/bench_stores.py --target postgresql
 	$(UV) run --frozen python bench/bench_sources.py
-	$(UV) run --frozen python bench/bench_sources.py --postgres
+	$(UV) run --frozen python bench/bench_sources.py --postgres --large 100000
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(UV) run --frozen python bench/bench_consent_api.py
 	$(UV) run --frozen python bench/bench_consent_api.py --postgres
@@ -80,6 +80,7 @@ bench: install
 bench-scale: install
 	$(UV) run --frozen python bench/bench_scale.py
 	$(UV) run --frozen python bench/bench_erasure_scale.py
+	$(UV) run --frozen python bench/bench_sources.py --postgres
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

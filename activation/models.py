@@ -86,7 +86,8 @@ class SourceEndpoint(models.Model):
 
 
 class InboxMessage(KeyOwner, models.Model):
-    """One accepted payload from a source, processed by a worker (ids only in the task).
+    """One accepted payload from a source, processed by a worker that claims pending messages
+    in batches under a lease (no task per message: the broker carries one coalesced wake-up).
     Unique per (source, message id): a repeated delivery is answered without a second row."""
 
     class Status(models.TextChoices):
@@ -104,6 +105,12 @@ class InboxMessage(KeyOwner, models.Model):
         max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="a worker's lease on this pending message (after it, another worker takes it)",
+    )
     last_error = models.CharField(max_length=200, blank=True, help_text="PII-free")
     subject_id = models.UUIDField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -1,7 +1,5 @@
 BEAT_SCHEDULE = {
-    "activation-inbox-resend-stalled": {
-        "task": "activation.inbox_resend_stalled",
-        "schedule": 120.0,
-    },
+    # The backstop of the coalesced wake-up: retries after backoff, leases run out, lost wake-ups.
+    "activation-inbox-drain": {"task": "activation.inbox_drain", "schedule": 15.0},
     "activation-destinations-push": {"task": "activation.destinations_push", "schedule": 60.0},
 }

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from access.scoping import allowed_regions
 from activation.models import AudienceChange, Destination, InboxMessage, SourceEndpoint
 from consent.selectors import may_process_bulk
+from core.pagination import keyset_page
 from profiles.crypto.blind_index import normalize
 from profiles.models import Identifier, Subject
 
@@ -54,22 +55,12 @@ def audience_page(
     """One page of the audience, ordered by subject id (a keyset cursor): the ids allowed and
     the cursor of the next page (None at the end). Active subjects in `who`'s regions only."""
     regions = allowed_regions(who)
-    rows = Subject.objects.filter(status=Subject.Status.ACTIVE).order_by("pk")
+    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
     if regions is not None:
         rows = rows.filter(region__in=sorted(regions))
-    found: list[Any] = []
-    cursor = after
-    while len(found) < limit:
-        batch_rows = rows.filter(pk__gt=cursor) if cursor else rows
-        batch = list(batch_rows.values_list("pk", flat=True)[: max(limit, 500)])
-        if not batch:
-            return found, None
-        for pk in _allowed_ids(who, destination, batch):
-            found.append(pk)
-            if len(found) == limit:
-                return found, pk
-        cursor = batch[-1]
-    return found, cursor
+    return keyset_page(
+        rows, after=after, limit=limit, keep=lambda ids: _allowed_ids(who, destination, ids)
+    )
 
 
 def audience_all(*, who: Any, destination: Destination) -> dict[Any, str]:

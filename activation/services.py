@@ -1,6 +1,6 @@
 """Writes of the activation app: a source's signing secret (rotation with an overlap), the
-durable inbox (accept in one short transaction, process through profiles' upsert, dead-letter,
-replay). Audited with ids and field names, never payload values."""
+durable inbox (accept in one short transaction, drain in claimed batches through profiles'
+upsert, dead-letter, replay). Audited with ids and field names, never payload values."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -32,11 +35,13 @@ from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
 from core.errors import DomainError
-from profiles.services import subject_upsert
+from profiles.services import keys_create_for, subject_upsert
 
 logger = logging.getLogger(__name__)
 
-PROCESS_TASK = "activation.inbox_process"
+DRAIN_TASK = "activation.inbox_drain"
+WAKE_KEY = "activation:inbox:wake"
+WAKE_SECONDS = 30  # a lost wake-up delays the inbox this long at most (beat drains too)
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
 MAX_ATTEMPTS = 5
 
@@ -84,12 +89,18 @@ def source_secret_rotate(
     return secret
 
 
-def _send(message_id: uuid.UUID) -> None:
+def inbox_wake() -> None:
+    """Ask the workers to drain the inbox: one wake-up message at most waits in the broker (a
+    cache flag, cleared when a drain starts), so N accepted payloads do not cost N broker
+    sends. A lost wake-up (broker down, a message taken by a killed worker) only waits for the
+    flag to expire or for beat's drain."""
+    if not cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS):
+        return
     try:
-        current_app.send_task(PROCESS_TASK, args=[str(message_id)])
+        current_app.send_task(DRAIN_TASK)
     except BrokerError:
-        # The row is committed and pending: the beat sweeper sends it once the broker is back.
-        logger.warning("broker unreachable: inbox message %s left to the sweeper", message_id)
+        cache.delete(WAKE_KEY)
+        logger.warning("broker unreachable: the inbox waits for beat's drain")
 
 
 def inbox_accept(
@@ -99,7 +110,8 @@ def inbox_accept(
     signature: str,
     throttle: Callable[[], None] | None = None,
 ) -> tuple[InboxMessage, bool]:
-    """Verify and store one signed call (encrypted), to be processed by a worker after commit.
+    """Verify and store one signed call (encrypted, under a data key of its own) in one short
+    transaction, then wake the workers (coalesced: see `inbox_wake`); a worker drains it.
     Returns (message, created): a repeated message id returns the first row, not a new one
     (replay protection and idempotency). Raises InvalidSignature (401) or DomainError (400).
     `throttle` runs once the signature is proven, so strangers cannot drain a source's rate."""
@@ -112,9 +124,6 @@ def inbox_accept(
     except (ValueError, UnicodeDecodeError) as exc:
         raise DomainError("The body is not JSON.", code="invalid_payload") from exc
     kind, mid = formats.call_kind_and_id(endpoint, payload)
-    existing = InboxMessage.objects.filter(source=endpoint, message_id=mid).first()
-    if existing is not None:
-        return existing, False
     message = InboxMessage(
         id=uuid.uuid4(),
         source=endpoint,
@@ -122,12 +131,13 @@ def inbox_accept(
         kind=kind,
         region=endpoint.default_region,
     )
-    message.payload = payload
     try:
         with transaction.atomic():
+            keys_create_for(owners=[message])  # a new row: no key to look up first
+            message.payload = payload
             message.save(force_insert=True)
-            transaction.on_commit(lambda: _send(message.pk))
-    except IntegrityError:  # the same message id accepted concurrently
+            transaction.on_commit(inbox_wake)
+    except IntegrityError:  # a message id already accepted (a replay, or concurrently)
         return InboxMessage.objects.get(source=endpoint, message_id=mid), False
     return message, True
 
@@ -148,12 +158,13 @@ def _dead(message: InboxMessage, reason: str) -> None:
     message.save(update_fields=["status", "last_error", "attempts"])
 
 
-def inbox_process(message_id: uuid.UUID | str, *, final: bool = False) -> str:
+def inbox_process(message_id: uuid.UUID | str) -> str:
     """Process one inbox message through profiles' upsert, once: under a row lock, in one
-    transaction with the upsert, so a worker killed midway leaves it pending and the next
-    attempt does it once. A domain error (malformed call, region outside the source's scope,
-    a suppressed identity) dead-letters it at once; any other error is raised for the task to
-    retry, and dead-letters it on the `final` attempt. Returns the resulting status."""
+    transaction with the upsert, so a worker killed midway leaves it pending (its attempt not
+    counted) and the next claim does it once. A domain error (malformed call, region outside
+    the source's scope, a suppressed identity) dead-letters it at once; any other error is
+    raised for the drain to retry later, and dead-letters it on the last attempt. Returns the
+    resulting status."""
     with transaction.atomic():
         message = (
             InboxMessage.objects.select_for_update()
@@ -175,7 +186,7 @@ def inbox_process(message_id: uuid.UUID | str, *, final: bool = False) -> str:
             _dead(message, f"{exc.code}: {exc}")
             return message.status
         except Exception as exc:
-            if not final:
+            if message.attempts < MAX_ATTEMPTS:
                 raise
             _dead(message, f"error: {type(exc).__name__}")
             return message.status
@@ -189,6 +200,57 @@ def inbox_process(message_id: uuid.UUID | str, *, final: bool = False) -> str:
         return message.status
 
 
+def inbox_claim(*, limit: int, lease: dt.timedelta) -> list[uuid.UUID]:
+    """Claim up to `limit` pending messages, oldest first, for `lease`: free ones and those
+    whose lease ran out (a killed worker's). Other workers skip rows being claimed (PostgreSQL
+    SKIP LOCKED; SQLite's write transactions are serialized), so two drains share the work."""
+    now = timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    with transaction.atomic():
+        ids = list(
+            InboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(free, status=InboxMessage.Status.PENDING)
+            .order_by("received_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            InboxMessage.objects.filter(pk__in=ids).update(claimed_until=now + lease)
+    return ids
+
+
+def _retry_later(message_id: uuid.UUID, exc: Exception) -> None:
+    """Count the failed attempt and keep the message claimed for a backoff, then free."""
+    with transaction.atomic():
+        message = InboxMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.status != InboxMessage.Status.PENDING:
+            return
+        message.attempts += 1
+        message.last_error = f"error: {type(exc).__name__}"[:200]
+        message.claimed_until = timezone.now() + dt.timedelta(seconds=min(2**message.attempts, 60))
+        message.save(update_fields=["attempts", "last_error", "claimed_until"])
+
+
+def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) -> int:
+    """Process one claimed batch of pending messages (the task a wake-up or beat runs). A full
+    batch wakes another drain first, so a backlog spreads over every worker; an empty inbox
+    sends nothing. Returns how many messages were processed (done or dead-lettered)."""
+    cache.delete(WAKE_KEY)  # payloads accepted from now on wake a new drain
+    size = batch or settings.CUSTODIA_INBOX_BATCH
+    ids = inbox_claim(
+        limit=size, lease=lease or dt.timedelta(seconds=settings.CUSTODIA_INBOX_LEASE_SECONDS)
+    )
+    if len(ids) == size:
+        inbox_wake()
+    processed = 0
+    for pk in ids:
+        try:
+            processed += inbox_process(pk) != InboxMessage.Status.PENDING
+        except Exception as exc:
+            logger.warning("inbox message %s failed (%s); retried later", pk, type(exc).__name__)
+            _retry_later(pk, exc)
+    return processed
+
+
 def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
     """Put a dead-lettered message back in the queue (after the officer fixed the cause).
     Audited with its id, never its contents."""
@@ -196,7 +258,7 @@ def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
         raise DomainError("Only a dead-lettered message can be replayed.", code="not_dead")
     with transaction.atomic():
         InboxMessage.objects.filter(pk=message.pk).update(
-            status=InboxMessage.Status.PENDING, attempts=0, last_error=""
+            status=InboxMessage.Status.PENDING, attempts=0, last_error="", claimed_until=None
         )
         audit_record(
             actor=actor,
@@ -205,21 +267,8 @@ def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
             object_id=message.pk,
             reason=f"source {message.source_id}",
         )
-        transaction.on_commit(lambda: _send(message.pk))
+        transaction.on_commit(inbox_wake)
     message.status = InboxMessage.Status.PENDING
-
-
-def inbox_resend_stalled(*, older_than: dt.timedelta = dt.timedelta(minutes=5)) -> int:
-    """Send again the pending messages whose task was lost (broker down, worker killed with
-    its message acknowledged); processing is idempotent, so a double send is harmless."""
-    ids = list(
-        InboxMessage.objects.filter(
-            status=InboxMessage.Status.PENDING, received_at__lt=timezone.now() - older_than
-        ).values_list("pk", flat=True)[:1000]
-    )
-    for pk in ids:
-        _send(pk)
-    return len(ids)
 
 
 def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]:

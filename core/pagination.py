@@ -1,16 +1,21 @@
-"""The API's one pagination: limit/offset pages with a maximum page size.
+"""The API's pagination: limit/offset pages with a maximum page size, and keyset pages for
+long lists walked to the end (a destination's audience).
 
 `limit` above CUSTODIA_MAX_PAGE_SIZE is capped to it (the response's `next` link continues);
 `limit` or `offset` that is not a whole number from 1 (0 for offset) to 2**63-1 is refused with
-400 `invalid`, rather than ignored or passed on to the database to overflow.
+400 `invalid`, rather than ignored or passed on to the database to overflow. A keyset cursor
+(`?after=<uuid>`) that is not a UUID is refused with 400 too.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.functional import lazy
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
@@ -30,6 +35,48 @@ def int_query_param(request: Request, name: str, *, minimum: int, default: int) 
     if not _DIGITS.match(raw) or not minimum <= int(raw) <= INT64_MAX:
         raise ValidationError({name: [f"Give a whole number from {minimum} to {INT64_MAX}."]})
     return int(raw)
+
+
+def uuid_query_param(request: Request, name: str) -> uuid.UUID | None:
+    """A keyset cursor given as a UUID query parameter, or None when absent or empty."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationError({name: ["Not a cursor."]}) from exc
+
+
+def keyset_page(
+    rows: QuerySet,
+    *,
+    after: Any,
+    limit: int,
+    keep: Callable[[list[Any]], list[Any]] | None = None,
+    batch: int = 500,
+) -> tuple[list[Any], Any]:
+    """One page of the primary keys of `rows` after the cursor `after` (None: from the start),
+    in primary-key order: each query reads the next `max(limit, batch)` keys from an index
+    (`pk > cursor`), so every page costs the same however deep it is. `keep` filters a batch
+    (keys in, kept keys out, in order), and the page fills across batches. Returns (keys, the
+    cursor of the next page, None at the end)."""
+    rows = rows.order_by("pk")
+    size = max(limit, batch)
+    found: list[Any] = []
+    cursor = after
+    while len(found) < limit:
+        keys = list(
+            (rows.filter(pk__gt=cursor) if cursor else rows).values_list("pk", flat=True)[:size]
+        )
+        for pk in keep(keys) if keep is not None else keys:
+            found.append(pk)
+            if len(found) == limit:
+                return found, pk
+        if len(keys) < size:
+            return found, None
+        cursor = keys[-1]
+    return found, cursor
 
 
 class BoundedLimitOffsetPagination(LimitOffsetPagination):

@@ -394,3 +394,7 @@ LOGGING = {
 
 # Inbound source webhooks: the largest call accepted (bytes).
 CUSTODIA_SOURCE_MAX_BYTES = env_int("CUSTODIA_SOURCE_MAX_BYTES", 256 * 1024)
+# Inbox messages a worker claims per drain, and how long its claim holds before another
+# worker may take them (a killed worker's batch waits this long).
+CUSTODIA_INBOX_BATCH = env_int("CUSTODIA_INBOX_BATCH", 100)
+CUSTODIA_INBOX_LEASE_SECONDS = env_int("CUSTODIA_INBOX_LEASE_SECONDS", 120)

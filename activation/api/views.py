@@ -4,8 +4,6 @@ by a token (as dsar's signed callbacks), and rate-limited per source."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -20,7 +18,7 @@ from activation import selectors, services
 from activation.models import Destination
 from consent.api.throttles import bucket_take
 from core.errors import NotFoundError
-from core.pagination import int_query_param
+from core.pagination import int_query_param, uuid_query_param
 from core.webhooks import SIGNATURE_HEADER
 
 _SIGNATURE_META = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
@@ -77,11 +75,7 @@ class AudienceView(ScopedAPIView):
         limit = min(int_query_param(request, "limit", minimum=1, default=500), 5000)
         if "since" in request.query_params:
             return self._changes(request, destination, limit)
-        after = request.query_params.get("after")
-        try:
-            cursor = uuid.UUID(after) if after else None
-        except ValueError as exc:
-            raise exceptions.ValidationError({"after": ["Not a cursor."]}) from exc
+        cursor = uuid_query_param(request, "after")
         ids, following = selectors.audience_page(
             who=request, destination=destination, after=cursor, limit=limit
         )

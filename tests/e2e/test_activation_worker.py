@@ -1,21 +1,27 @@
 """Sources and destinations with a real worker: a signed Segment call is processed by the
-worker; a grant puts a person in a destination's push stream and a withdrawal delivers their
-removal, signed, through the consent outbox to a local HTTP server playing the destination."""
+worker; a worker killed with SIGKILL in the middle of the inbox leaves its claimed batch to the
+next worker once the lease ran out, and every payload is processed exactly once; a grant puts a
+person in a destination's push stream and a withdrawal delivers their removal, signed, through
+the consent outbox to a local HTTP server playing the destination."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import threading
+import time
 
 import pytest
+from django.core.cache import cache
 
+from activation import services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
+from audit.models import AuditEvent
 from consent.models import ConsentWebhook, Purpose
 from consent.services import consent_record
 from core.webhooks import SIGNATURE_HEADER, encode, sign, verify
-from profiles.models import Subject, System
+from profiles.models import Event, Subject, System
 from tests.factories import make_subject, make_token
 from tests.workers import wait_for
 
@@ -97,3 +103,48 @@ def test_a_signed_call_is_processed_by_the_worker(worker, api):
         message="the inbox message processed",
     )
     assert Subject.objects.filter(pk=InboxMessage.objects.get().subject_id).exists()
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_killed_mid_inbox_leaves_every_payload_processed_exactly_once(start_worker):
+    lease = 4
+    env = {"CUSTODIA_INBOX_LEASE_SECONDS": str(lease), "CUSTODIA_INBOX_BATCH": "40"}
+    system = System.objects.create(name="Web shop", kind=System.Kind.SOURCE)
+    source = SourceEndpoint.objects.create(system=system, regions=["EU"])
+    total = 600
+    cache.delete(services.WAKE_KEY)
+    for i in range(total):  # one wake-up is sent; the worker below takes it
+        call = {
+            "type": "track",
+            "messageId": f"kill-{i}",
+            "userId": f"kill-user-{i % 50}",
+            "event": f"Viewed {i}",
+        }
+        body = encode(call)
+        services.inbox_accept(endpoint=source, body=body, signature=sign(source.secret, body))
+    worker = start_worker(env=env)
+
+    def done() -> int:
+        return InboxMessage.objects.filter(status="done").count()
+
+    wait_for(lambda: done() >= 60, timeout=120, message="the worker into the inbox")
+    worker.kill()
+    left = total - done()
+    assert left > 0, "the worker finished before it was killed"
+
+    time.sleep(lease + 1)  # the killed worker's claims run out
+    start_worker(env=env)
+    cache.delete(services.WAKE_KEY)  # the wake-up the killed worker took is lost with it
+
+    def drained() -> bool:
+        services.inbox_wake()  # as beat's drain would, every few seconds
+        return done() == total
+
+    wait_for(drained, timeout=180, interval=1, message="every payload processed after the restart")
+    assert set(InboxMessage.objects.values_list("attempts", flat=True)) == {1}
+    assert Event.objects.count() == total
+    assert Subject.objects.count() == 50
+    upserts = AuditEvent.objects.filter(
+        action__in=["profiles.subject.create", "profiles.subject.update"]
+    )
+    assert upserts.count() == total  # one upsert per payload, none redone
