@@ -48,20 +48,43 @@ def _used_key(prefix: str) -> str:
     return f"access:token-used:{prefix}"
 
 
+# This process's copies of the principals it served, under the generation they were cached
+# with: a request whose generation matches reads nothing more than the generation itself.
+_local: dict[str, tuple[str, Any]] = {}
+LOCAL_MAX_ENTRIES = 1024
+
+
 def cached_token(raw_token: str) -> tuple[str, Any]:
-    """(generation, the cached token with its user, or None), in one cache round trip. An
-    entry cached under another generation than the current one is never returned."""
+    """(generation, the cached token with its user, or None): one cache read when this process
+    holds the principal under the current generation, else one round trip for the generation
+    and the shared entry. An entry cached under another generation is never returned."""
     key = _key(raw_token)
+    local = _local.get(key)
+    if local is not None:
+        generation = cache.get(GENERATION_KEY)
+        if generation is not None and generation == local[0]:
+            return generation, local[1]
     found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY) or principal_generation()
     entry = found.get(key)
-    return generation, entry[1] if entry is not None and entry[0] == generation else None
+    if entry is None or entry[0] != generation:
+        return generation, None
+    _remember(key, entry)
+    return generation, entry[1]
 
 
 def cache_token(generation: str, raw_token: str, token: Any) -> None:
     """Cache a token whose user carries its permissions and region scope already loaded, under
-    the generation read before it was loaded."""
-    cache.set(_key(raw_token), (generation, token), timeout=TTL_SECONDS)
+    the generation read before it was loaded (shared, and in this process)."""
+    key = _key(raw_token)
+    cache.set(key, (generation, token), timeout=TTL_SECONDS)
+    _remember(key, (generation, token))
+
+
+def _remember(key: str, entry: tuple[str, Any]) -> None:
+    if len(_local) >= LOCAL_MAX_ENTRIES:
+        _local.clear()  # a bound, not an eviction policy: entries of old generations go too
+    _local[key] = entry
 
 
 def token_use_note(prefix: str) -> bool:

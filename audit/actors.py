@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ def client_ip(request: Any) -> str:
         return remote
 
 
+@functools.lru_cache(maxsize=4096)
 def truncate_ip(raw: str | None) -> str:
     """IPv4 to /24, IPv6 to /48: enough for abuse analysis, not enough to identify a person."""
     if not raw:

@@ -6,6 +6,7 @@ Also counts the queries of one warm decision, one bulk decision of 1,000 pairs a
 write with 2 and 6 purposes.
 
 Usage: uv run python bench/bench_consent_api.py [--postgres] [--seconds 5] [--rounds 3]
+[--threads N] (N > 1: gunicorn's threaded workers, N threads each; default 1, sync workers)
 (installs Debian's wrk with apt-get when missing)
 """
 
@@ -174,7 +175,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     binary = ensure_wrk()
     var_dir = tempfile.mkdtemp(prefix="custodia-bench-api-")
     env = {
@@ -221,6 +224,7 @@ def main() -> None:
             "settings.wsgi:application",
             "-w",
             "2",
+            *(["--threads", str(args.threads)] if args.threads > 1 else []),
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -252,6 +256,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    load = f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    server_kind = f"{args.threads} threads each (gthread)" if args.threads > 1 else "sync workers"
     baseline = statistics.median(r[0] for r in rounds)
     decisions = statistics.median(r[1] for r in rounds)
     writes = statistics.median(r[2] for r in rounds)
@@ -260,18 +266,18 @@ def main() -> None:
     print(
         f"[{vendor}] baseline {baseline:.0f} req/s; decisions {decisions:.0f} req/s "
         f"({decision_ratio:.2f}); banner writes {writes:.0f} req/s ({write_ratio:.2f}); "
-        f"queries {counts}"
+        f"queries {counts}; {server_kind}; {load}"
     )
     per_round = ", ".join(f"{r[1] / r[0]:.2f} / {r[2] / r[0]:.2f}" for r in rounds)
     write_section(
-        f"consent-api-{vendor.split()[0].lower()}",
+        f"consent-api-{vendor.split()[0].lower()}" + ("" if args.threads == 1 else "-threaded"),
         f"""
-## Consent API throughput ({vendor})
+## Consent API throughput ({vendor}, {server_kind})
 
-gunicorn with 2 sync workers on loopback (`DB_CONN_MAX_AGE=60`), wrk with 2 threads and 16 connections,
+gunicorn with 2 workers, {server_kind}, on loopback (`DB_CONN_MAX_AGE=60`), wrk with 2 threads and 16 connections,
 {args.rounds} rounds of {args.seconds} s per endpoint, the baseline and both paths interleaved
 in each round ({machine()}); requests/s are medians over the rounds, ratios the median of the
-per-round ratios (per round, decision / write: {per_round}). Baseline: a minimal Django JSON
+per-round ratios (per round, decision / write: {per_round}; {load}). Baseline: a minimal Django JSON
 view behind the same middleware. Decisions: `GET /api/v1/consent/decision/` with an API token
 (principal and reference data cached, one subject read, one projection read). Writes: `POST
 /api/v1/consent/public/consents/` from the banner with a new visitor each time (two purposes:

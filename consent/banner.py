@@ -22,7 +22,7 @@ from consent.models import (
     Notice,
 )
 from consent.refdata import refdata
-from consent.selectors import jurisdiction_for_region
+from consent.selectors import jurisdiction_for_region, visitor_consent_now
 from consent.services import (
     ChainHead,
     ConsentEntry,
@@ -89,13 +89,11 @@ def visitor_choices(*, visitor_id: str) -> dict[str, dict[str, Any]]:
     return _visitor_state(visitor_id)[0]
 
 
-def _visitor_state(visitor_id: str) -> tuple[dict[str, dict[str, Any]], ChainHead]:
-    """The visitor's current choices and the head of their ledger chain, in one query: every
-    record of a visitor updates its purpose's projection row, so the newest projection row
-    points at the chain's last record."""
-    rows = CurrentConsent.objects.filter(subject__isnull=True, visitor_id=visitor_id).values_list(
-        "purpose_id", "state", "gpc", "recorded_at", "expires_at", "record__hash"
-    )
+def _visitor_state(visitor_id: str) -> tuple[dict[str, dict[str, Any]], ChainHead, bool]:
+    """The visitor's current choices, the head of their ledger chain and whether they were
+    identified, in one query: every record of a visitor updates its purpose's projection row,
+    so the newest projection row points at the chain's last record."""
+    rows, linked = visitor_consent_now(visitor_id=visitor_id)
     slugs = {p.pk: p.slug for p in refdata().purposes.values()}
     now, choices, head = timezone.now(), {}, ChainHead()
     for purpose_id, state, gpc, recorded_at, expires_at, record_hash in rows:
@@ -108,7 +106,7 @@ def _visitor_state(visitor_id: str) -> tuple[dict[str, dict[str, Any]], ChainHea
             "gpc": gpc,
             "recorded_at": recorded_at.isoformat(),
         }
-    return choices, head
+    return choices, head, linked
 
 
 def _apply_gpc(
@@ -257,7 +255,7 @@ def banner_record_choices(
         # Under the visitor's lock: a retry sent while the first request is still in flight
         # sees what that one wrote, so an unchanged choice is not recorded twice.
         visitor_lock(visitor_id=visitor_id)
-        current, head = _visitor_state(visitor_id)
+        current, head, linked = _visitor_state(visitor_id)
         entries = []
         for slug, state in choices.items():
             purpose = purposes[slug]
@@ -311,7 +309,7 @@ def banner_record_choices(
             lock_held=True,
             chain_head=head,
         )
-    if records:
+    if records and linked:
         visitor_choices_follow(visitor_id=visitor_id)  # an identified visitor's choices follow
     for record in records:  # what was just written, without reading it back
         current[record.purpose.slug] = {

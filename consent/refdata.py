@@ -8,6 +8,7 @@ reference data lives here: consent states are always read fresh from the project
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -53,23 +54,50 @@ def refdata_version() -> str:
     return version
 
 
+# Inside an HTTP request: the reference data its first use checked, so a request reads the
+# version once however many times it asks (set and cleared by the request signals).
+_in_request: contextvars.ContextVar[list[RefData | None] | None] = contextvars.ContextVar(
+    "consent_refdata_in_request", default=None
+)
+
+
+def _request_started(**_: Any) -> None:
+    _in_request.set([None])
+
+
+def _request_finished(**_: Any) -> None:
+    _in_request.set(None)
+
+
+def _move_version() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    scope = _in_request.get()
+    if scope is not None:
+        scope[0] = None  # the rest of this request reads the new version
+
+
 def refdata_bump(**_: Any) -> None:
     """Make every process reload the reference data, now and when the transaction commits."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None))
+    _move_version()
+    transaction.on_commit(_move_version)
 
 
 def refdata() -> RefData:
-    """The reference data of the current version (one cache read; queries only after a change)."""
+    """The reference data of the current version (one cache read per request or call outside
+    one; queries only after a change)."""
     global _current
+    scope = _in_request.get()
+    if scope is not None and scope[0] is not None:
+        return scope[0]
     version = refdata_version()
     current = _current
-    if current is not None and current.version == version:
-        return current
-    loaded = _load(version)
-    with _lock:
-        _current = loaded
-    return loaded
+    if current is None or current.version != version:
+        current = _load(version)
+        with _lock:
+            _current = current
+    if scope is not None:
+        scope[0] = current
+    return current
 
 
 def _load(version: str) -> RefData:
@@ -110,6 +138,7 @@ def _load(version: str) -> RefData:
 
 
 def connect_invalidation() -> None:
+    from django.core.signals import request_finished, request_started
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
     from consent.models import (
@@ -125,3 +154,5 @@ def connect_invalidation() -> None:
         post_delete.connect(refdata_bump, sender=model, weak=False)
     m2m_changed.connect(refdata_bump, sender=ConsentProperty.purposes.through, weak=False)
     m2m_changed.connect(refdata_bump, sender=ConsentModeMapping.purposes.through, weak=False)
+    request_started.connect(_request_started, weak=False)
+    request_finished.connect(_request_finished, weak=False)

@@ -169,18 +169,69 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
     if row is None:
         return None
     region, override, state, recorded_at, gpc, record_id = row
-    if isinstance(recorded_at, str):
-        recorded_at = dt.datetime.fromisoformat(recorded_at)
-    if recorded_at is not None and timezone.is_naive(recorded_at):  # SQLite stores naive UTC
-        recorded_at = recorded_at.replace(tzinfo=dt.UTC)
     return {
         "region": region,
         "jurisdiction": override,
         "state": state,
-        "recorded_at": recorded_at,
+        "recorded_at": _aware(recorded_at),
         "gpc": bool(gpc),
         "record_id": uuid.UUID(str(record_id)) if record_id else None,  # SQLite: hex text
     }
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """A time read by plain SQL as the ORM would give it: SQLite hands back naive UTC text."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+@functools.cache
+def _visitor_consent_sql(vendor: str) -> str:
+    """The statement of `visitor_consent_now`, built once per database vendor."""
+    from django.db import connection
+
+    from consent.models import VisitorLink
+
+    quote = connection.ops.quote_name
+    current, records, links = CurrentConsent._meta, ConsentRecord._meta, VisitorLink._meta
+
+    def col(meta: Any, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    projected = ", ".join(
+        f"c.{col(current, name)}"
+        for name in ("purpose", "state", "gpc", "recorded_at", "expires_at")
+    )
+    return " ".join(
+        [
+            f"SELECT {projected}, r.{col(records, 'hash')}, 0",
+            f"FROM {quote(current.db_table)} c JOIN {quote(records.db_table)} r",
+            f"ON r.{col(records, 'id')} = c.{col(current, 'record')}",
+            f"WHERE c.{col(current, 'subject')} IS NULL AND c.{col(current, 'visitor_id')} = %s",
+            "UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, 1",
+            f"FROM {quote(links.db_table)} l WHERE l.{col(links, 'visitor_id')} = %s",
+        ]
+    )
+
+
+def visitor_consent_now(*, visitor_id: str) -> tuple[list[tuple], bool]:
+    """A banner visitor's projection rows (purpose id, state, GPC flag, time, expiry, hash of
+    the record) and whether the visitor was identified (a VisitorLink), in one statement.
+    Visitor rows hold no personal data of a subject: no scope applies."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_visitor_consent_sql(connection.vendor), [visitor_id, visitor_id])
+        found = cursor.fetchall()
+    rows = [
+        (purpose_id, state, bool(gpc), _aware(recorded_at), _aware(expires_at), record_hash)
+        for purpose_id, state, gpc, recorded_at, expires_at, record_hash, link in found
+        if not link
+    ]
+    return rows, len(rows) < len(found)
 
 
 def may_process_now(*, subject_id: Any, purpose: Purpose | str, who: Any) -> Decision | None:

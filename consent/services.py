@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
@@ -301,7 +302,7 @@ def _append(
         idempotency_key=idempotency_key,
         recorded_by=actor.label[:150],
     )
-    ConsentRecord.objects.bulk_create(records)
+    _insert_records(records)
     _project(records, jurisdiction.consent_max_age_days)
     outbox_enqueue_many(records)
     if channel in AUDITED_CHANNELS:
@@ -333,7 +334,41 @@ def _chain_head(subject: Any, visitor_id: str) -> ChainHead:
     return ChainHead(*last) if last else ChainHead()
 
 
+@functools.cache
+def _insert_sql(vendor: str, rows: int) -> str:
+    """INSERT of `rows` ledger records, built once per vendor and size."""
+    meta, quote = ConsentRecord._meta, connection.ops.quote_name
+    fields: list[Any] = list(meta.concrete_fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Names from the model's metadata, values as parameters.
+    return " ".join(
+        [
+            f"INSERT INTO {quote(meta.db_table)}",
+            f"({', '.join(quote(f.column) for f in fields)})",
+            f"VALUES {', '.join([row] * rows)}",
+        ]
+    )
+
+
+def _insert_records(records: list[ConsentRecord]) -> None:
+    """Insert new ledger records in one statement: what `bulk_create` sends (every concrete
+    field prepared by the field itself, primary keys set before), without building it through
+    the query compiler each time."""
+    fields = ConsentRecord._meta.concrete_fields
+    params = [
+        field.get_db_prep_save(getattr(record, field.attname), connection)
+        for record in records
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor, len(records)), params)
+    for record in records:
+        record._state.adding = False
+        record._state.db = connection.alias
+
+
 _PROJECTED = ("state", "record", "gpc", "recorded_at", "expires_at", "region")
+_PROJECT_COLUMNS = ("subject", "visitor_id", "purpose", *_PROJECTED, "needs_reprompt")
 
 
 def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
@@ -342,7 +377,7 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
     visitor rows), and an ON CONFLICT target must then name the constraint's predicate, which
     Django's bulk_create(update_conflicts=True) cannot express."""
     meta = CurrentConsent._meta
-    columns = ["subject", "visitor_id", "purpose", *_PROJECTED, "needs_reprompt"]
+    columns = _PROJECT_COLUMNS
     fields: list[Any] = [meta.get_field(name) for name in columns]
     rows = []
     for record in records:
@@ -365,8 +400,18 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
         }
         pairs = zip(columns, fields, strict=True)
         rows.append([f.get_db_prep_save(values[name], connection) for name, f in pairs])
+    sql = _project_sql(connection.vendor, len(rows), records[0].subject_id is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+@functools.cache
+def _project_sql(vendor: str, rows: int, subject_owned: bool) -> str:
+    """The upsert of `_project` for `rows` rows of subject (or visitor) owned records, built
+    once per vendor, size and owner kind."""
+    meta = CurrentConsent._meta
+    fields: list[Any] = [meta.get_field(name) for name in _PROJECT_COLUMNS]
     quote = connection.ops.quote_name
-    subject_owned = records[0].subject_id is not None
     target = (
         f"({quote('subject_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NOT NULL"
         if subject_owned
@@ -375,19 +420,17 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
     updates = ", ".join(
         f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in _PROJECTED
     )
-    placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in rows)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Names from the model's metadata, values as parameters.
-    sql = " ".join(
+    return " ".join(
         [
             f"INSERT INTO {quote(meta.db_table)}",
             f"({', '.join(quote(f.column) for f in fields)})",
-            f"VALUES {placeholders}",
+            f"VALUES {', '.join([row] * rows)}",
             f"ON CONFLICT {target}",
             f"DO UPDATE SET {updates}",
         ]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
 
 
 def _replay(

@@ -182,7 +182,7 @@ else:
     # File cache: shared by the web server and the worker processes of the embedded setup.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "core.cache.FileCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }

@@ -13,21 +13,22 @@ from profiles.api import urls as profiles_urls
 access_api = (access_urls.urlpatterns + profiles_urls.access_urlpatterns, access_urls.app_name)
 
 api_v1 = [
+    path("consent/", include("consent.api.urls")),  # first: its decisions and banner writes
     path("audit/", include("access.api.audit_urls")),
     path("access/", include(access_api)),
     path("profiles/", include("profiles.api.urls")),
-    path("consent/", include("consent.api.urls")),
     path("dsar/", include("dsar.api.urls")),
     path("sources/", include("activation.api.urls")),
     path("destinations/", include("activation.api.destination_urls")),
 ]
 
+# The API first: URL resolution tries patterns in order, and the consent API carries the volume.
 urlpatterns = [
+    path("api/v1/", include(api_v1)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("sso/", include("sso.urls")),
     path("scim/v2/", include("sso.scim_urls")),
-    path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("consent.public_urls")),

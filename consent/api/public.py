@@ -5,6 +5,7 @@ limited to the property's origins, rate-limited per client and per key (consent/
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -34,6 +35,34 @@ class ChoicesSerializer(serializers.Serializer):
     )
     notice = fields.StrictIntegerField(required=False)
     tc_string = fields.StrictCharField(required=False, allow_blank=True, max_length=4000)
+
+
+_CHOICE_STATES = frozenset(["granted", "denied", "withdrawn"])
+_CHOICES_TEXT = {"region": 16, "tc_string": 4000}  # maximum lengths
+
+
+def _plain_choices(data: Any) -> dict[str, Any] | None:
+    """A banner body that `ChoicesSerializer` would accept unchanged (known keys, JSON types as
+    the schema says, text already trimmed and within its length), read without it; anything
+    else (None) goes through the serializer, which words the errors."""
+    if not isinstance(data, dict) or not data.keys() <= _CHOICES_FIELDS:
+        return None
+    visitor, choices = data.get("visitor_id"), data.get("choices")
+    if not isinstance(visitor, str) or not VISITOR_ID.match(visitor) or visitor.strip() != visitor:
+        return None
+    if not isinstance(choices, dict) or not all(
+        isinstance(state, str) and state in _CHOICE_STATES for state in choices.values()
+    ):
+        return None
+    if "notice" in data and type(data["notice"]) is not int:
+        return None
+    for name, max_length in _CHOICES_TEXT.items():
+        value = data.get(name, "")
+        if not isinstance(value, str) or len(value) > max_length or value.strip() != value:
+            return None
+    if "region" in data and not data["region"]:
+        return None  # blank: the serializer refuses it
+    return data
 
 
 class PublicBannerView(APIView):
@@ -141,9 +170,11 @@ class BannerConsentView(PublicBannerView):
     @extend_schema(request=ChoicesSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Record the visitor's choices (one ledger record per changed purpose)."""
-        body = ChoicesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = _plain_choices(request.data)
+        if data is None:
+            body = ChoicesSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
         return Response(
             banner.banner_record_choices(
                 prop=self.property,
@@ -156,6 +187,9 @@ class BannerConsentView(PublicBannerView):
                 actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
             )
         )
+
+
+_CHOICES_FIELDS = frozenset(ChoicesSerializer().fields)
 
 
 class IdentifySerializer(serializers.Serializer):

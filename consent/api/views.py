@@ -28,8 +28,12 @@ class ConsentView(ScopedAPIView):
     required_scopes = {"GET": "consent:read", "POST": "consent:read"}
 
 
+def _may_view(request) -> bool:
+    return request.user.has_perm("consent.view_currentconsent")
+
+
 def _require_view(request: Request) -> None:
-    if not request.user.has_perm("consent.view_currentconsent"):
+    if not _may_view(request):
         raise ForbiddenError("Your role cannot read consent decisions.")
 
 
@@ -52,6 +56,20 @@ def _plain_decision_query(params) -> tuple[uuid.UUID, str] | None:
 
 
 class DecisionView(ConsentView):
+    def dispatch(self, request, *args, **kwargs):
+        """The common call (a token, `subject` and `purpose` now, a JSON client) answered on a
+        lean path with the same checks (`token_admitted`) and the same response as DRF's; any
+        other call, and every error, through DRF's dispatch."""
+        plain = _plain_decision_query(request.GET) if request.method == "GET" else None
+        if plain is not None and self.token_admitted(request) and _may_view(request):
+            try:
+                data = _decision_now(request, *plain)
+            except DomainError:
+                data = None  # an unknown purpose: DRF's dispatch words it
+            if data is not None:
+                return self.json_response(data)
+        return super().dispatch(request, *args, **kwargs)
+
     @extend_schema(
         parameters=[serializers.DecisionQuerySerializer], responses={200: OpenApiTypes.OBJECT}
     )
@@ -74,10 +92,17 @@ class DecisionView(ConsentView):
         return Response({"subject": str(subject.pk), **decision.as_dict()})
 
     def _now(self, request: Request, subject_id: uuid.UUID, slug: str) -> Response:
-        decision = selectors.may_process_now(subject_id=subject_id, purpose=slug, who=request)
-        if decision is None:
+        data = _decision_now(request, subject_id, slug)
+        if data is None:
             raise NotFoundError("Subject not found.")
-        return Response({"subject": str(subject_id), **decision.as_dict()})
+        return Response(data)
+
+
+def _decision_now(request, subject_id: uuid.UUID, slug: str) -> dict | None:
+    """The body of a decision now; None if the subject is unknown or outside the caller's
+    regions. NotFoundError for an unknown purpose."""
+    decision = selectors.may_process_now(subject_id=subject_id, purpose=slug, who=request)
+    return None if decision is None else {"subject": str(subject_id), **decision.as_dict()}
 
 
 def _subject_in_scope(request: Request, subject_id) -> Subject:

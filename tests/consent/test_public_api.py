@@ -147,3 +147,39 @@ def test_banner_script_is_served_to_any_site(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
     assert b"data-property-key" in response.content
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"visitor_id": "visitor-0001", "choices": {"analytics": "granted"}},
+        {"visitor_id": "visitor-0001", "region": "EU", "choices": {}, "notice": 3},
+        {"visitor_id": "visitor-0001", "choices": {"a": "denied"}, "tc_string": ""},
+        {"visitor_id": " visitor-0001", "choices": {}},
+        {"visitor_id": "visitor-0001", "region": " EU", "choices": {}},
+        {"visitor_id": "visitor-0001", "region": "", "choices": {}},
+        {"visitor_id": "visitor-0001", "region": "X" * 17, "choices": {}},
+        {"visitor_id": "visitor-0001", "choices": {"a": "yes"}},
+        {"visitor_id": "visitor-0001", "choices": {"a": 1}},
+        {"visitor_id": "visitor-0001", "choices": []},
+        {"visitor_id": "visitor-0001", "choices": {}, "notice": True},
+        {"visitor_id": "visitor-0001", "choices": {}, "notice": 2.0},
+        {"visitor_id": "visitor-0001", "choices": {}, "tc_string": " CO"},
+        {"visitor_id": "visitor-0001", "choices": {}, "region": None},
+        {"visitor_id": "short", "choices": {}},
+        {"visitor_id": 12345678, "choices": {}},
+        {"visitor_id": "visitor-0001", "choices": {}, "extra": 1},
+        {"choices": {}},
+        [],
+    ],
+)
+def test_a_banner_body_read_without_the_serializer_is_exactly_what_it_validates(body):
+    """`_plain_choices` takes only what `ChoicesSerializer` accepts unchanged; the rest goes
+    through the serializer, which words the errors."""
+    from consent.api.public import ChoicesSerializer, _plain_choices
+
+    plain = _plain_choices(body)
+    if plain is not None:
+        serializer = ChoicesSerializer(data=body)
+        assert serializer.is_valid(), serializer.errors
+        assert plain == dict(serializer.validated_data)

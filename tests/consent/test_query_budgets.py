@@ -3,6 +3,7 @@ write cost a fixed number of queries, whatever the number of purposes or pairs. 
 warm process (principal and reference data cached, as in production after the first request)."""
 
 import pytest
+from django.db import connection
 
 from audit.actors import Actor
 from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
@@ -20,7 +21,7 @@ def reader(api):
     return api
 
 
-def test_a_decision_costs_at_most_two_queries(reader, django_assert_max_num_queries):
+def test_a_decision_costs_one_query(reader, django_assert_max_num_queries):
     subject = make_subject(region="EU")
     consent_record(
         purpose=Purpose.objects.get(slug="analytics"),
@@ -31,7 +32,7 @@ def test_a_decision_costs_at_most_two_queries(reader, django_assert_max_num_quer
     )
     params = {"subject": str(subject.pk), "purpose": "analytics"}
     assert reader.get("/api/v1/consent/decision/", params).status_code == 200  # warm
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(1):
         body = reader.get("/api/v1/consent/decision/", params).json()
     assert (body["allowed"], body["reason"]) == (True, "explicit_grant")
 
@@ -86,9 +87,12 @@ def test_a_banner_write_costs_the_same_few_queries_for_2_or_6_purposes(
         )
 
     assert post("visitor-warm-0001", "granted").status_code == 200  # warm
-    with django_assert_max_num_queries(8):
+    # BEGIN, (PostgreSQL: the visitor's lock), choices + chain head + identified?, the ledger
+    # records, the projection upsert, COMMIT
+    budget = 6 if connection.vendor == "postgresql" else 5
+    with django_assert_max_num_queries(budget):
         first = post("visitor-budget-0001", "granted")
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(budget):
         changed = post("visitor-budget-0001", "denied")  # updates the projection rows
     assert first.status_code == changed.status_code == 200
     assert {v["state"] for v in changed.json()["current"].values()} == {"denied"}
