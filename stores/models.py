@@ -103,7 +103,9 @@ class StoreDataset(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     primary_key = models.JSONField(default=list, blank=True)
     foreign_keys = models.JSONField(
-        default=list, blank=True, help_text='[{"column", "table", "references"}], one column each'
+        default=list,
+        blank=True,
+        help_text='[{"columns": [...], "table", "references": [...]}], one or more columns each',
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.CharField(max_length=150, blank=True)
