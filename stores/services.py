@@ -194,14 +194,16 @@ def store_data_map_update(*, store: ConnectedStore, actor: Actor) -> None:
     """The store's system in the data map holds the categories of its approved datasets (the
     description lists them per table); the store's activities list that system."""
     approved = StoreDataset.objects.filter(store=store, status=StoreDataset.Status.APPROVED)
-    lines, categories = [], set()
+    lines, categories, datasets = [], set(), []
     for dataset in approved.prefetch_related("columns"):
         found = dataset.categories
         categories.update(found)
+        datasets.append({"name": dataset.table, "categories": found})
         lines.append(f"{dataset.table}: {', '.join(found) or 'no personal data'}")
     system = system_declare(
         name=f"Store: {store.name}",
         categories=sorted(categories),
+        datasets=datasets,
         description="Connected SQL store. Approved datasets:\n" + "\n".join(lines),
         actor=actor,
         system=store.system,
