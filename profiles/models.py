@@ -43,6 +43,7 @@ class System(models.Model):
     data_categories = models.JSONField(default=list, blank=True)
     datasets = models.JSONField(
         default=list,
+        null=True,  # rows written by code that predates the field (old migrations) hold NULL
         blank=True,
         help_text='[{"name", "categories"}]: the datasets (tables) it holds, each with its '
         "categories (a connected store's approved dataset map)",
