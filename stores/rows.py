@@ -15,7 +15,7 @@ import decimal
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class ColumnPlan:
     strategy: str = "keep"
     identity_kind: str = ""
     max_length: int | None = None
+    category: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,19 @@ class Found:
         return sum(len(r) for r in self.rows.values())
 
 
-_SELECTS: dict[tuple[Any, ...], str] = {}
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+
+
+def _statement(shape: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """The statement text for a shape, built once (the cache is bounded: cleared when full)."""
+    sql = _STATEMENTS.get(shape)
+    if sql is None:
+        if len(_STATEMENTS) >= 10_000:
+            _STATEMENTS.clear()
+        sql = _STATEMENTS[shape] = build()
+    return sql
+
+
 # A lookup: the columns matched and the value tuples looked for (one value each for one column).
 Lookup = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
@@ -112,8 +125,8 @@ class _Sql:
     """Statements written for the store's driver (SQLAlchemy's quoting, the driver's placeholder
     style) and run on the connection's DB-API cursor, inside the connection's transaction: the
     per-subject work is a handful of indexed lookups, so building and compiling expression
-    trees would cost more than the database does. A SELECT's text is kept per table and shape
-    (how many values), so a subject's lookups are formatted once per worker. Only identifiers
+    trees would cost more than the database does. A statement's text is kept per table and
+    shape (how many values, which columns set), so it is formatted once per worker. Only identifiers
     from the approved map are put in the text (quoted); every value is a bound parameter."""
 
     def __init__(self, conn: Connection) -> None:
@@ -136,32 +149,39 @@ class _Sql:
     def select(self, plan: TablePlan, lookups: list[Lookup]) -> list[Any]:
         shape = (self.dialect, plan.signature)
         shape += tuple((columns, len(values)) for columns, values in lookups)
-        sql = _SELECTS.get(shape)
-        if sql is None:
+
+        def build() -> str:
             columns = ", ".join(self.quote(c.name) for c in plan.columns)
             where = " OR ".join(self._match(cols, len(values)) for cols, values in lookups)
-            sql = f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
-            if len(_SELECTS) >= 10_000:
-                _SELECTS.clear()
-            _SELECTS[shape] = sql
+            return f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
+
+        sql = _statement(shape, build)
         params = tuple(v for _, values in lookups for value in values for v in value)
         return self._run(sql, params).fetchall()
 
-    def _where_key(self, plan: TablePlan, row: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    def _where_key(self, plan: TablePlan) -> str:
         keys = plan.primary_key or [c.name for c in plan.columns]
-        where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
-        return where, tuple(row[i] for i in plan.key_at)
+        return " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
 
     def update(self, plan: TablePlan, row: tuple[Any, ...], values: dict[str, Any]) -> int:
-        where, key = self._where_key(plan, row)
-        sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
-        sql = f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+        shape = (self.dialect, plan.signature, "update", tuple(values))
+
+        def build() -> str:
+            sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
+            where = self._where_key(plan)
+            return f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+
+        sql = _statement(shape, build)
+        key = tuple([row[i] for i in plan.key_at])
         return self._run(sql, (*values.values(), *key)).rowcount or 0
 
     def delete(self, plan: TablePlan, row: tuple[Any, ...]) -> int:
-        where, key = self._where_key(plan, row)
-        sql = f"DELETE FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
-        return self._run(sql, key).rowcount or 0
+        shape = (self.dialect, plan.signature, "delete")
+        sql = _statement(
+            shape,
+            lambda: f"DELETE FROM {self.quote(plan.name)} WHERE {self._where_key(plan)}",  # noqa: S608
+        )
+        return self._run(sql, tuple([row[i] for i in plan.key_at])).rowcount or 0
 
 
 def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]]:
@@ -263,6 +283,23 @@ def _plain(value: Any, kind: str) -> Any:
 
 # Values of these exact types go to JSON as they are (checked by class: no call per cell).
 _AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
+def rows_where(found: Found, plans: list[TablePlan]) -> dict[str, dict[str, Any]]:
+    """Where the subject's data sits, without it: per table the number of rows found and the
+    columns mapped as personal (a category, a lookup key or a strategy)."""
+    return {
+        plan.name: {
+            "rows": len(found.rows[plan.name]),
+            "columns": [
+                c.name
+                for c in plan.columns
+                if c.category or c.identity_kind or c.strategy != "keep"
+            ],
+        }
+        for plan in plans
+        if found.rows.get(plan.name)
+    }
 
 
 def rows_export(found: Found, plans: list[TablePlan]) -> dict[str, list[dict[str, Any]]]:

@@ -30,6 +30,7 @@ def store_plans(*, store: ConnectedStore) -> list[TablePlan]:
                     strategy=c.strategy,
                     identity_kind=c.identity_kind,
                     max_length=c.max_length,
+                    category=c.category,
                 )
                 for c in d.columns.all()
             ],

@@ -377,3 +377,61 @@ def test_a_store_closed_with_an_exception_lets_the_request_complete(mapped_shop,
 
     # Closing the request purged its contact data, and the identifiers the store task kept.
     assert not SubjectKey.objects.filter(subject_id=task.pk).exists()
+
+
+def test_a_rectification_lists_the_subjects_rows_per_store_until_an_officer_corrects_them(
+    mapped_shop, target
+):
+    if target.dialect != "sqlite":
+        pytest.skip("hub-side behaviour, the same on every dialect")
+    from dsar.store_actions import store_corrected
+
+    subject = make_subject(region="EU", email=ALICE)
+    dsr, _ = services.request_create(
+        kind="rectification",
+        channel="admin",
+        actor=OFFICER,
+        subject=subject,
+        verification="officer",
+        details={"corrections": {"last_name": "Subject-Meyer"}},
+    )
+    if dsr.status == DataSubjectRequest.Status.AWAITING_APPROVAL:
+        dsr = services.request_approve(request=dsr, actor=OFFICER)
+    before = _snapshot(mapped_shop)
+    dsr = drive(dsr)
+
+    assert [s.name for s in dsr.steps.order_by("position")][:3] == ["locate", "rectify", "stores"]
+    assert dsr.status == DataSubjectRequest.Status.AWAITING_EXTERNAL
+    task = StoreTask.objects.get(request_id=dsr.pk)
+    assert task.status == "manual"
+    where = task.result["correct_by_hand"]
+    p = mapped_shop.table_prefix
+    assert where[f"{p}customers"]["rows"] == 1
+    assert {"email", "last_name", "phone"} <= set(where[f"{p}customers"]["columns"])
+    assert where[f"{p}delivery_events"]["rows"] == 4
+    assert ALICE not in json.dumps(task.result)  # where the data is, never the data
+    assert _snapshot(mapped_shop) == before  # the hub changes nothing in the store itself
+    assert dsr.timeline.filter(message__contains="corrects them by hand").exists()
+
+    store_corrected(task=task, actor=OFFICER, evidence="fixed in the shop's back office")
+    dsr = drive(dsr)
+    assert dsr.status == DataSubjectRequest.Status.COMPLETED
+    assert StoreTask.objects.get(pk=task.pk).status == "done"
+    assert dsr.timeline.filter(message__contains="corrected by hand").exists()
+
+
+@pytest.mark.parametrize("kind", ["opt_out", "restriction"])
+def test_an_opt_out_or_restriction_records_that_stores_need_no_change(mapped_shop, target, kind):
+    if target.dialect != "sqlite":
+        pytest.skip("hub-side behaviour, the same on every dialect")
+    subject = make_subject(region="US-CA" if kind == "opt_out" else "EU", email=ALICE)
+    before = _snapshot(mapped_shop)
+    dsr = drive(_request(kind, subject))
+
+    assert dsr.status == DataSubjectRequest.Status.COMPLETED
+    step = RequestStep.objects.get(request=dsr, name="stores")
+    assert step.result["store_action"] == "none"
+    assert step.result["stores"] == ["Legacy shop"]
+    assert dsr.timeline.filter(message__contains="needs no change in connected stores").exists()
+    assert not StoreTask.objects.filter(request_id=dsr.pk).exists()
+    assert _snapshot(mapped_shop) == before
