@@ -366,7 +366,7 @@ def _order(plans: list[TablePlan]) -> list[TablePlan]:
     visiting: set[str] = set()
 
     def visit(plan: TablePlan) -> None:
-        if plan in ordered or plan.name in visiting:
+        if plan.name in visiting:  # ordered already, or on the path (a cycle)
             return
         visiting.add(plan.name)
         for link in plan.foreign_keys:
