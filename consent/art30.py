@@ -30,6 +30,7 @@ ART30_COLUMNS = [
     ("retention_days", "Retention (days)"),
     ("security_measures", "Security measures"),
     ("systems", "Systems"),
+    ("datasets", "Datasets (categories)"),
     ("regions", "Regions"),
 ]
 
@@ -38,10 +39,32 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        value = "; ".join(
-            f"{v['country']} ({v['safeguard']})" if isinstance(v, dict) else str(v) for v in value
-        )
+        value = "; ".join(_item(v) for v in value)
     return csv_cell(str(value))
+
+
+def _item(value: Any) -> str:
+    if isinstance(value, dict) and "country" in value:
+        return f"{value['country']} ({value['safeguard']})"
+    if isinstance(value, dict) and "dataset" in value:
+        return dataset_label(value)
+    return str(value)
+
+
+def dataset_label(dataset: dict[str, Any]) -> str:
+    """`Store: Shop / customers (contact, identity)`: a system's dataset with its categories."""
+    categories = ", ".join(dataset["categories"]) or "no personal data"
+    return f"{dataset['system']} / {dataset['dataset']} ({categories})"
+
+
+def system_datasets(systems: Any) -> list[dict[str, Any]]:
+    """The datasets the systems declare (a connected store's approved tables), each with its
+    system and categories, by system then dataset."""
+    return [
+        {"system": s.name, "dataset": d["name"], "categories": list(d.get("categories", []))}
+        for s in sorted(systems, key=lambda s: s.name)
+        for d in s.datasets or []
+    ]
 
 
 def art30_csv(rows: list[dict[str, Any]]) -> str:
@@ -85,6 +108,7 @@ def art30_record(*, include_inactive: bool = False) -> list[dict[str, Any]]:
             "retention_days": a.retention_days,
             "security_measures": a.security_measures,
             "systems": sorted(s.name for s in a.systems.all()),
+            "datasets": system_datasets(a.systems.all()),
             "regions": list(a.regions),
             "active": a.active,
         }
@@ -126,6 +150,10 @@ def data_map(*, include_inactive: bool = False, who: Any = None) -> list[dict[st
                 "is_processor": system.is_processor,
                 "owner_contact": system.owner_contact,
                 "data_categories": list(system.data_categories),
+                "datasets": [
+                    {"dataset": d["name"], "categories": list(d.get("categories", []))}
+                    for d in system.datasets or []
+                ],
                 "activities": [
                     {
                         "activity": a.name,

@@ -46,7 +46,7 @@ from dsar.steps import (
     StepFailed,
     Waiting,
 )
-from dsar.stores_step import STORE_KINDS
+from dsar.stores_step import STEP_KINDS, STORE_KINDS
 from stores.selectors import stores_in_use
 
 logger = logging.getLogger(__name__)
@@ -73,11 +73,13 @@ def step_lease() -> dt.timedelta:
 
 
 def plan_steps(kind: str) -> list[str]:
-    """The request's steps: PLANS, with "stores" after "locate" while a connected SQL store
-    is in use (dsar/stores_step.py) for access, portability and erasure."""
+    """The request's steps: PLANS, with "stores" while a connected SQL store is in use
+    (dsar/stores_step.py): after "locate" for access, portability and erasure (erasure: while
+    the identifiers exist), after the hub's own step for the other kinds."""
     steps = list(PLANS[kind])
-    if kind in STORE_KINDS and stores_in_use().exists():
-        steps.insert(steps.index("locate") + 1, "stores")
+    if kind in STEP_KINDS and stores_in_use().exists():
+        after = "locate" if kind in STORE_KINDS else steps[steps.index("locate") + 1]
+        steps.insert(steps.index(after) + 1, "stores")
     return steps
 
 

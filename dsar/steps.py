@@ -280,7 +280,10 @@ def run_stores(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]
     identifiers = _identifiers(_subject(request))
     if not identifiers and request.contact_email:
         identifiers = [{"kind": "email", "value": request.contact_email}]
-    return stores_run(request, identifiers=identifiers, actor=ACTOR)
+    result = stores_run(request, identifiers=identifiers, actor=ACTOR)
+    if result.pop("waiting", False):
+        raise Waiting  # a rectification: an officer corrects a store's rows by hand
+    return result
 
 
 def run_rectify(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:

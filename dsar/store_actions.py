@@ -14,11 +14,19 @@ from stores.models import StoreTask
 
 
 def _wake(task: StoreTask, actor: Actor) -> None:
-    """Run the request's stores step again soon (a failed step starts its attempts again)."""
+    """Run the request's stores step again soon (a failed step starts its attempts again; a
+    waiting one, after an officer's correction, runs again)."""
     step = RequestStep.objects.filter(request_id=task.request_id, name="stores").first()
     if step is None:
         return
-    if step.status == RequestStep.Status.FAILED:
+    if step.status == RequestStep.Status.WAITING:
+        RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.WAITING).update(
+            status=RequestStep.Status.PENDING, lease_until=None
+        )
+        request = DataSubjectRequest.objects.get(pk=task.request_id)
+        engine.request_status_set(request, DataSubjectRequest.Status.IN_PROGRESS)
+        transaction.on_commit(lambda: engine.enqueue_next(task.request_id))
+    elif step.status == RequestStep.Status.FAILED:
         engine.step_retry(step=step, actor=actor)
     elif step.status == RequestStep.Status.PENDING:
         RequestStep.objects.filter(pk=step.pk, status=RequestStep.Status.PENDING).update(
@@ -35,6 +43,21 @@ def store_retry(*, task: StoreTask, actor: Actor) -> None:
         timeline_add(
             request=request, actor=actor, kind="system", message=f"store {task.store.name}: retry"
         )
+        _wake(task, actor)
+
+
+def store_corrected(*, task: StoreTask, actor: Actor, evidence: str) -> None:
+    """An officer corrected a rectification's rows in one store by hand and records how."""
+    with transaction.atomic():
+        store_services.store_task_corrected(task=task, actor=actor, evidence=evidence)
+        request = DataSubjectRequest.objects.get(pk=task.request_id)
+        timeline_add(
+            request=request,
+            actor=actor,
+            kind="decision",
+            message=f"store {task.store.name} corrected by hand: {evidence}"[:300],
+        )
+        request_audit(request, actor, "store_corrected", reason=task.store.name[:500])
         _wake(task, actor)
 
 

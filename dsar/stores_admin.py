@@ -1,5 +1,7 @@
 """Each request's work in each connected store, for officers: which store failed and why,
-retry one store, or close it with a recorded exception (typed in its "exception reason")."""
+retry one store, or close it with a recorded exception (typed in its "exception reason");
+for a rectification, where the subject's rows are (the task's result) and how an officer
+corrected them (typed in its "evidence")."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from access.admin_base import ScopedAdmin
-from dsar.store_actions import store_except, store_retry
+from dsar.store_actions import store_corrected, store_except, store_retry
 from stores.models import StoreTask
 
 
@@ -34,10 +36,11 @@ class StoreTaskAdmin(ScopedAdmin):
         "attempts",
         "last_error",
         "result",
+        "evidence",
         "exception_reason",
         "closed_by",
     ]
-    readonly_fields = [f for f in fields if f != "exception_reason"]
+    readonly_fields = [f for f in fields if f not in ("exception_reason", "evidence")]
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -47,13 +50,18 @@ class StoreTaskAdmin(ScopedAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: StoreTask, form, change: bool) -> None:
-        """Typing a reason closes the store's part with that exception; nothing else saves."""
+        """Typing evidence on a manual task records the correction; typing a reason closes the
+        store's part with that exception; nothing else saves."""
         reason = form.cleaned_data.get("exception_reason", "")
-        if reason and obj.status in (StoreTask.Status.FAILED, StoreTask.Status.PENDING):
-            try:
+        evidence = form.cleaned_data.get("evidence", "")
+        open_ = (StoreTask.Status.FAILED, StoreTask.Status.PENDING, StoreTask.Status.MANUAL)
+        try:
+            if evidence and obj.status == StoreTask.Status.MANUAL:
+                store_corrected(task=obj, actor=self.actor(request), evidence=evidence)
+            elif reason and obj.status in open_:
                 store_except(task=obj, actor=self.actor(request), reason=reason)
-            except ValidationError as invalid:
-                self.message_user(request, "; ".join(invalid.messages), messages.ERROR)
+        except ValidationError as invalid:
+            self.message_user(request, "; ".join(invalid.messages), messages.ERROR)
 
     @admin.action(description="Retry the selected stores", permissions=["change"])
     def retry(self, request: HttpRequest, queryset) -> None:

@@ -8,7 +8,13 @@ access, portability or erasure request, isolated from the others.
   fails it for an officer;
 - an officer retries one store or closes it with a recorded exception
   (dsar/store_actions.py); either wakes the step again. The request completes only when every
-  store is done or excepted.
+  store is done or excepted;
+- a rectification finds the subject's rows in each store and lists where they are (tables,
+  columns, counts: no values) on a manual store task; the step waits until an officer has
+  corrected each store by hand and said how (or closed it with an exception);
+- an opt-out, a restriction or an objection changes nothing in a store (the hub's consent
+  decisions carry it, and a store holds no consent state): the step says so in the timeline
+  and its result, and creates no task.
 
 The archive takes the exported rows through `stores_archive_section` and
 `stores_archive_files` (dsar/archive.py calls them)."""
@@ -22,8 +28,16 @@ from audit.actors import Actor
 from dsar.models import DataSubjectRequest
 from dsar.record import timeline_add
 from stores import services as store_services
+from stores.selectors import stores_in_use
 
-STORE_KINDS = {"access", "portability", "erasure"}
+STORE_KINDS = {"access", "portability", "erasure"}  # the hub does the work in each store
+MANUAL_KINDS = {"rectification"}  # the hub finds the rows, an officer corrects them
+NO_ACTION_KINDS = {"opt_out", "restriction", "objection"}  # recorded: nothing to do in a store
+STEP_KINDS = STORE_KINDS | MANUAL_KINDS | NO_ACTION_KINDS
+NO_ACTION = (
+    "needs no change in connected stores: the hub's consent decisions carry it "
+    "(a store holds no consent state)"
+)
 
 
 class StoresPending(Exception):
@@ -33,6 +47,17 @@ class StoresPending(Exception):
 def stores_run(
     request: DataSubjectRequest, *, identifiers: list[dict[str, str]], actor: Actor
 ) -> dict[str, Any]:
+    """The request's part in every store in use. Raises StoresPending while a store failed;
+    returns `waiting: True` while a store waits for an officer's correction."""
+    if request.kind in NO_ACTION_KINDS:
+        names = sorted(s.name for s in stores_in_use())
+        timeline_add(
+            request=request,
+            actor=actor,
+            kind="system",
+            message=f"stores: {request.get_kind_display()} {NO_ACTION} ({', '.join(names)})"[:300],
+        )
+        return {"stores": names, "store_action": "none", "why": NO_ACTION}
     tasks = store_services.store_tasks_prepare(
         request_id=request.pk,
         reference=request.reference,
@@ -52,6 +77,16 @@ def stores_run(
         )
     if summary["failed"]:
         raise StoresPending(f"{len(summary['failed'])} store(s) not done")
+    if summary["manual"]:
+        for name in summary["manual"]:
+            timeline_add(
+                request=request,
+                actor=actor,
+                kind="system",
+                message=f"store {name}: the subject's rows are listed on its store task; "
+                "an officer corrects them by hand and records how",
+            )
+        return {"waiting": True}
     if request.kind == "erasure":
         store_services.store_tasks_forget(request_id=request.pk)
     return {"stores_done": summary["done"], "stores_excepted": summary["excepted"]}

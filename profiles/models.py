@@ -41,6 +41,13 @@ class System(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.SOURCE)
     description = models.TextField(blank=True)
     data_categories = models.JSONField(default=list, blank=True)
+    datasets = models.JSONField(
+        default=list,
+        null=True,  # rows written by code that predates the field (old migrations) hold NULL
+        blank=True,
+        help_text='[{"name", "categories"}]: the datasets (tables) it holds, each with its '
+        "categories (a connected store's approved dataset map)",
+    )
     owner_contact = models.CharField(
         max_length=200, blank=True, help_text="team or role, not a person"
     )

@@ -86,7 +86,11 @@ def store_engine(store: ConnectedStore, *, write: bool = False) -> Engine:
         for old in [k for k in _ENGINES if k[:2] == (store.pk, write)]:
             _ENGINES.pop(old).dispose()
         engine = sa.create_engine(
-            store_url(store, write=write), poolclass=NullPool, connect_args=_connect_args(store)
+            store_url(store, write=write),
+            poolclass=NullPool,
+            # A returned connection is closed at once (which ends any transaction): no reset.
+            pool_reset_on_return=None,
+            connect_args=_connect_args(store),
         )
         _ENGINES[key] = engine
     return engine

@@ -40,7 +40,7 @@ class ColumnInfo:
 class TableInfo:
     name: str
     primary_key: list[str]
-    foreign_keys: list[dict[str, str]]
+    foreign_keys: list[dict[str, Any]]
     columns: list[ColumnInfo] = field(default_factory=list)
 
 
@@ -137,12 +137,13 @@ def introspect(conn: Connection, *, prefix: str = "") -> list[TableInfo]:
         pk = list(inspector.get_pk_constraint(name).get("constrained_columns") or [])
         fks = [
             {
-                "column": fk["constrained_columns"][0],
+                "columns": list(fk["constrained_columns"]),
                 "table": fk["referred_table"],
-                "references": fk["referred_columns"][0],
+                "references": list(fk["referred_columns"]),
             }
             for fk in inspector.get_foreign_keys(name)
-            if len(fk["constrained_columns"]) == 1
+            if fk["constrained_columns"]
+            and len(fk["constrained_columns"]) == len(fk["referred_columns"])
         ]
         unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(name)} | {
             tuple(i["column_names"]) for i in inspector.get_indexes(name) if i.get("unique")
@@ -218,7 +219,7 @@ def sample_and_classify(conn: Connection, table: TableInfo) -> None:
     names = [c.name for c in table.columns]
     t = sa.table(table.name, *[sa.column(n) for n in names])
     rows = conn.execute(sa.select(t).limit(SAMPLE_ROWS)).all()
-    links = {fk["column"] for fk in table.foreign_keys} | set(table.primary_key)
+    links = {c for fk in table.foreign_keys for c in fk["columns"]} | set(table.primary_key)
     for index, col in enumerate(table.columns):
         if col.name in links and not (col.kind == "text" and col.unique):
             continue  # a key links rows; the row it points at holds the personal data

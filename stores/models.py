@@ -103,7 +103,9 @@ class StoreDataset(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     primary_key = models.JSONField(default=list, blank=True)
     foreign_keys = models.JSONField(
-        default=list, blank=True, help_text='[{"column", "table", "references"}], one column each'
+        default=list,
+        blank=True,
+        help_text='[{"columns": [...], "table", "references": [...]}], one or more columns each',
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.CharField(max_length=150, blank=True)
@@ -184,13 +186,16 @@ class StoreTask(KeyOwner, models.Model):
         PENDING = "pending"
         DONE = "done"
         FAILED = "failed", "Failed, will retry"
+        MANUAL = "manual", "Awaiting an officer (correct by hand)"
         EXCEPTED = "excepted", "Closed with a recorded exception"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request_id = models.UUIDField(db_index=True, help_text="the data-subject request")
     request_reference = models.CharField(max_length=16)
     region = models.CharField(max_length=16, db_index=True)
-    kind = models.CharField(max_length=16, help_text="access, portability or erasure")
+    kind = models.CharField(
+        max_length=16, help_text="access, portability, erasure or rectification"
+    )
     store = models.ForeignKey(ConnectedStore, on_delete=models.PROTECT, related_name="tasks")
     status = models.CharField(
         max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -201,6 +206,11 @@ class StoreTask(KeyOwner, models.Model):
     last_error = models.CharField(max_length=200, blank=True, help_text="PII-free")
     result = models.JSONField(default=dict, blank=True, help_text="PII-free counts")
     exception_reason = models.CharField(max_length=300, blank=True)
+    evidence = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="for a rectification: how the rows listed were corrected (no personal data)",
+    )
     closed_by = models.CharField(max_length=150, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,7 +15,7 @@ import decimal
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,17 +42,52 @@ class ColumnPlan:
     strategy: str = "keep"
     identity_kind: str = ""
     max_length: int | None = None
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A foreign key: `columns` of this table reference `references` of `table` (one or more
+    columns each, in the same order)."""
+
+    columns: tuple[str, ...]
+    table: str
+    references: tuple[str, ...]
+
+
+def link_of(fk: dict[str, Any]) -> Link:
+    """A foreign key as the dataset map keeps it: `{"columns": [...], "table", "references":
+    [...]}`; a map discovered before composite keys holds one column, `{"column", "table",
+    "references"}`."""
+    columns = fk.get("columns") or [fk["column"]]
+    references = fk["references"]
+    if isinstance(references, str):
+        references = [references]
+    return Link(tuple(columns), fk["table"], tuple(references))
 
 
 @dataclass
 class TablePlan:
     name: str
     primary_key: list[str]
-    foreign_keys: list[dict[str, str]]
+    foreign_keys: list[Link]
     columns: list[ColumnPlan] = field(default_factory=list)
+    # Worked out once per plan (not per subject): column positions, the row key's positions,
+    # and per column whether an exported value needs more than passing through.
+    position: dict[str, int] = field(init=False, repr=False)
+    key_at: list[int] = field(init=False, repr=False)
+    export_as: list[tuple[str, str, bool]] = field(init=False, repr=False)
+    signature: tuple[Any, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.position = {c.name: i for i, c in enumerate(self.columns)}
+        self.key_at = [self.position[k] for k in self.primary_key] or list(range(len(self.columns)))
+        self.export_as = [(c.name, c.kind, c.kind == "json") for c in self.columns]
+        self.signature = (self.name, tuple(self.position))
 
     def column(self, name: str) -> ColumnPlan | None:
-        return next((c for c in self.columns if c.name == name), None)
+        at = self.position.get(name)
+        return None if at is None else self.columns[at]
 
     @property
     def deletes_rows(self) -> bool:
@@ -69,15 +104,30 @@ class Found:
         return sum(len(r) for r in self.rows.values())
 
 
-_SELECTS: dict[tuple[Any, ...], str] = {}
+_STATEMENTS: dict[tuple[Any, ...], str] = {}
+
+
+def _statement(shape: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """The statement text for a shape, built once (the cache is bounded: cleared when full)."""
+    sql = _STATEMENTS.get(shape)
+    if sql is None:
+        if len(_STATEMENTS) >= 10_000:
+            _STATEMENTS.clear()
+        sql = _STATEMENTS[shape] = build()
+    return sql
+
+
+# A lookup: the columns matched and the value tuples looked for (one value each for one column).
+Lookup = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
 
 class _Sql:
     """Statements written for the store's driver (SQLAlchemy's quoting, the driver's placeholder
     style) and run on the connection's DB-API cursor, inside the connection's transaction: the
     per-subject work is a handful of indexed lookups, so building and compiling expression
-    trees would cost more than the database does. Only identifiers from the approved map are
-    put in the text (quoted); every value is a bound parameter."""
+    trees would cost more than the database does. A statement's text is kept per table and
+    shape (how many values, which columns set), so it is formatted once per worker. Only identifiers
+    from the approved map are put in the text (quoted); every value is a bound parameter."""
 
     def __init__(self, conn: Connection) -> None:
         self.cursor = conn.connection.cursor()
@@ -89,38 +139,49 @@ class _Sql:
         self.cursor.execute(sql, params)
         return self.cursor
 
-    def _in(self, column: str, count: int) -> str:
-        return f"{self.quote(column)} IN ({', '.join([self.mark] * count)})"
+    def _match(self, columns: tuple[str, ...], count: int) -> str:
+        if len(columns) == 1:
+            return f"{self.quote(columns[0])} IN ({', '.join([self.mark] * count)})"
+        # A composite key: (a = ? AND b = ?) OR ..., which every dialect plans on its index.
+        one = " AND ".join(f"{self.quote(c)} = {self.mark}" for c in columns)
+        return " OR ".join([f"({one})"] * count)
 
-    def select_in(self, plan: TablePlan, lookups: list[tuple[str, list[Any]]]) -> list[Any]:
-        shape = (self.dialect, plan.name, tuple(c.name for c in plan.columns))
-        shape += tuple((column, len(values)) for column, values in lookups)
-        sql = _SELECTS.get(shape)
-        if sql is None:
+    def select(self, plan: TablePlan, lookups: list[Lookup]) -> list[Any]:
+        shape = (self.dialect, plan.signature)
+        shape += tuple((columns, len(values)) for columns, values in lookups)
+
+        def build() -> str:
             columns = ", ".join(self.quote(c.name) for c in plan.columns)
-            where = " OR ".join(self._in(column, len(values)) for column, values in lookups)
-            sql = f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
-            if len(_SELECTS) < 10_000:
-                _SELECTS[shape] = sql
-        params = tuple(v for _, values in lookups for v in values)
-        return [tuple(row) for row in self._run(sql, params).fetchall()]
+            where = " OR ".join(self._match(cols, len(values)) for cols, values in lookups)
+            return f"SELECT {columns} FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
 
-    def _where_key(self, plan: TablePlan, row: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
-        names = [c.name for c in plan.columns]
-        keys = plan.primary_key or names
-        where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
-        return where, tuple(row[names.index(k)] for k in keys)
+        sql = _statement(shape, build)
+        params = tuple(v for _, values in lookups for value in values for v in value)
+        return self._run(sql, params).fetchall()
+
+    def _where_key(self, plan: TablePlan) -> str:
+        keys = plan.primary_key or [c.name for c in plan.columns]
+        return " AND ".join(f"{self.quote(k)} = {self.mark}" for k in keys)
 
     def update(self, plan: TablePlan, row: tuple[Any, ...], values: dict[str, Any]) -> int:
-        where, key = self._where_key(plan, row)
-        sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
-        sql = f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+        shape = (self.dialect, plan.signature, "update", tuple(values))
+
+        def build() -> str:
+            sets = ", ".join(f"{self.quote(name)} = {self.mark}" for name in values)
+            where = self._where_key(plan)
+            return f"UPDATE {self.quote(plan.name)} SET {sets} WHERE {where}"  # noqa: S608
+
+        sql = _statement(shape, build)
+        key = tuple([row[i] for i in plan.key_at])
         return self._run(sql, (*values.values(), *key)).rowcount or 0
 
     def delete(self, plan: TablePlan, row: tuple[Any, ...]) -> int:
-        where, key = self._where_key(plan, row)
-        sql = f"DELETE FROM {self.quote(plan.name)} WHERE {where}"  # noqa: S608
-        return self._run(sql, key).rowcount or 0
+        shape = (self.dialect, plan.signature, "delete")
+        sql = _statement(
+            shape,
+            lambda: f"DELETE FROM {self.quote(plan.name)} WHERE {self._where_key(plan)}",  # noqa: S608
+        )
+        return self._run(sql, tuple([row[i] for i in plan.key_at])).rowcount or 0
 
 
 def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]]:
@@ -137,58 +198,69 @@ def _lookup_values(identifiers: Iterable[dict[str, str]]) -> dict[str, list[str]
     return {k: sorted(v) for k, v in values.items()}
 
 
+def _add(found: Found, seen: dict[str, set[tuple[Any, ...]]], plan: TablePlan, rows: list) -> bool:
+    """Keep the rows not found yet (by primary key, or all columns); True if any was new."""
+    keys = seen.setdefault(plan.name, set())
+    at = plan.key_at
+    grew = False
+    for row in rows:
+        key = tuple([row[i] for i in at])
+        if key not in keys:
+            keys.add(key)
+            found.rows.setdefault(plan.name, []).append(tuple(row))
+            grew = True
+    return grew
+
+
+def _follow(sql: _Sql, plan: TablePlan, link: Link, parent: TablePlan, parent_rows: list) -> list:
+    """Rows of `plan` whose foreign key `link` points at one of `parent_rows` (all its columns
+    matched; a parent key with a NULL part points at nothing)."""
+    at = [parent.position[r] for r in link.references]
+    values = sorted(
+        {k for k in (tuple([r[i] for i in at]) for r in parent_rows) if None not in k}, key=str
+    )
+    size = max(1, CHUNK // len(at))
+    rows: list = []
+    for start in range(0, len(values), size):
+        rows += sql.select(plan, [(link.columns, values[start : start + size])])
+    return rows
+
+
 def rows_find(
     conn: Connection, plans: list[TablePlan], identifiers: Iterable[dict[str, str]]
 ) -> Found:
     """Rows holding one of the identifiers in an identity-key column, then every row of an
-    approved table whose foreign key points at a row already found (to a fixed point)."""
+    approved table whose foreign key (one column or several) points at a row already found,
+    to a fixed point."""
     lookup = _lookup_values(identifiers)
     by_name = {p.name: p for p in plans}
     found = Found()
-    keys: dict[str, set[tuple[Any, ...]]] = {}
-
-    def add(plan: TablePlan, rows: list[Any]) -> bool:
-        seen = keys.setdefault(plan.name, set())
-        names = [c.name for c in plan.columns]
-        key_at = [names.index(k) for k in plan.primary_key] or list(range(len(names)))
-        grew = False
-        for row in rows:
-            key = tuple(row[i] for i in key_at)
-            if key not in seen:
-                seen.add(key)
-                found.rows.setdefault(plan.name, []).append(tuple(row))
-                grew = True
-        return grew
-
+    seen: dict[str, set[tuple[Any, ...]]] = {}
     sql = _Sql(conn)
     for plan in plans:
-        lookups = [
-            (c.name, lookup[c.identity_kind])
+        lookups: list[Lookup] = [
+            ((c.name,), [(v,) for v in lookup[c.identity_kind]])
             for c in plan.columns
             if c.identity_kind and lookup.get(c.identity_kind)
         ]
         if lookups:
-            add(plan, sql.select_in(plan, lookups))
-    done: set[tuple[str, str, int]] = set()
+            _add(found, seen, plan, sql.select(plan, lookups))
+    done: set[tuple[str, tuple[str, ...], str, int]] = set()
     changed = True
     while changed:
         changed = False
         for plan in plans:
-            for fk in plan.foreign_keys:
-                parent = by_name.get(fk["table"])
-                if parent is None or not found.rows.get(parent.name):
+            for link in plan.foreign_keys:
+                parent = by_name.get(link.table)
+                parent_rows = found.rows.get(link.table) if parent is not None else None
+                if parent is None or not parent_rows:
                     continue
-                parent_rows = found.rows[parent.name]
-                marker = (plan.name, fk["column"], len(parent_rows))
+                marker = (plan.name, link.columns, link.table, len(parent_rows))
                 if marker in done:
                     continue
                 done.add(marker)
-                at = [c.name for c in parent.columns].index(fk["references"])
-                values = sorted({r[at] for r in parent_rows if r[at] is not None}, key=str)
-                for start in range(0, len(values), CHUNK):
-                    chunk = values[start : start + CHUNK]
-                    rows = sql.select_in(plan, [(fk["column"], chunk)])
-                    changed = add(plan, rows) or changed
+                rows = _follow(sql, plan, link, parent, parent_rows)
+                changed = _add(found, seen, plan, rows) or changed
     return found
 
 
@@ -209,6 +281,27 @@ def _plain(value: Any, kind: str) -> Any:
     return value
 
 
+# Values of these exact types go to JSON as they are (checked by class: no call per cell).
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
+def rows_where(found: Found, plans: list[TablePlan]) -> dict[str, dict[str, Any]]:
+    """Where the subject's data sits, without it: per table the number of rows found and the
+    columns mapped as personal (a category, a lookup key or a strategy)."""
+    return {
+        plan.name: {
+            "rows": len(found.rows[plan.name]),
+            "columns": [
+                c.name
+                for c in plan.columns
+                if c.category or c.identity_kind or c.strategy != "keep"
+            ],
+        }
+        for plan in plans
+        if found.rows.get(plan.name)
+    }
+
+
 def rows_export(found: Found, plans: list[TablePlan]) -> dict[str, list[dict[str, Any]]]:
     """The found rows as JSON-ready dicts per table (dates ISO 8601, decimals exact, bytes
     base64, JSON columns parsed)."""
@@ -216,8 +309,12 @@ def rows_export(found: Found, plans: list[TablePlan]) -> dict[str, list[dict[str
     for plan in plans:
         rows = found.rows.get(plan.name)
         if rows:
+            spec = plan.export_as
             out[plan.name] = [
-                {c.name: _plain(v, c.kind) for c, v in zip(plan.columns, row, strict=True)}
+                {
+                    name: value if value.__class__ in _AS_IS and not parse else _plain(value, kind)
+                    for (name, kind, parse), value in zip(spec, row, strict=True)
+                }
                 for row in rows
             ]
     return out
@@ -269,11 +366,11 @@ def _order(plans: list[TablePlan]) -> list[TablePlan]:
     visiting: set[str] = set()
 
     def visit(plan: TablePlan) -> None:
-        if plan in ordered or plan.name in visiting:
+        if plan.name in visiting:  # ordered already, or on the path (a cycle)
             return
         visiting.add(plan.name)
-        for fk in plan.foreign_keys:
-            parent = by_name.get(fk["table"])
+        for link in plan.foreign_keys:
+            parent = by_name.get(link.table)
             if parent is not None and parent is not plan:
                 visit(parent)
         ordered.append(plan)
@@ -290,20 +387,20 @@ def rows_erase(conn: Connection, plans: list[TablePlan], found: Found, key: str)
     ordered = _order(plans)
     deleting = {p.name for p in ordered if p.deletes_rows and found.rows.get(p.name)}
     for plan in ordered:
-        for fk in plan.foreign_keys:
-            if fk["table"] in deleting and plan.name not in deleting and found.rows.get(plan.name):
-                link = plan.column(fk["column"])
-                if link is not None and not link.nullable:
+        for link in plan.foreign_keys:
+            if link.table in deleting and plan.name not in deleting and found.rows.get(plan.name):
+                columns = [plan.column(c) for c in link.columns]
+                if any(c is not None and not c.nullable for c in columns):
                     deleting.add(plan.name)
     counts: dict[str, Any] = {"updated": {}, "deleted": {}}
+    sql = _Sql(conn)
     for plan in ordered:
         if plan.name in deleting or not found.rows.get(plan.name):
             continue
-        unlink = {fk["column"] for fk in plan.foreign_keys if fk["table"] in deleting}
-        changed = _update_rows(_Sql(conn), plan, found.rows[plan.name], key, unlink)
+        unlink = {c for link in plan.foreign_keys if link.table in deleting for c in link.columns}
+        changed = _update_rows(sql, plan, found.rows[plan.name], key, unlink)
         if changed:
             counts["updated"][plan.name] = changed
-    sql = _Sql(conn)
     for plan in reversed(ordered):
         if plan.name not in deleting:
             continue

@@ -9,7 +9,7 @@ import uuid
 from django.db.models import QuerySet
 
 from stores.models import ConnectedStore, StoreColumn, StoreDataset, StoreTask
-from stores.rows import ColumnPlan, TablePlan
+from stores.rows import ColumnPlan, TablePlan, link_of
 
 
 def store_plans(*, store: ConnectedStore) -> list[TablePlan]:
@@ -21,7 +21,7 @@ def store_plans(*, store: ConnectedStore) -> list[TablePlan]:
         TablePlan(
             name=d.table,
             primary_key=list(d.primary_key),
-            foreign_keys=list(d.foreign_keys),
+            foreign_keys=[link_of(fk) for fk in d.foreign_keys],
             columns=[
                 ColumnPlan(
                     name=c.name,
@@ -30,6 +30,7 @@ def store_plans(*, store: ConnectedStore) -> list[TablePlan]:
                     strategy=c.strategy,
                     identity_kind=c.identity_kind,
                     max_length=c.max_length,
+                    category=c.category,
                 )
                 for c in d.columns.all()
             ],

@@ -25,13 +25,16 @@ from profiles.services.systems import system_declare
 from stores.connection import error_describe, store_connection
 from stores.discovery import TableInfo, introspect, propose_strategies, sample_and_classify
 from stores.models import ConnectedStore, StoreColumn, StoreDataset, StoreTask
-from stores.rows import rows_erase, rows_export, rows_find
+from stores.rows import rows_erase, rows_export, rows_find, rows_where
 from stores.selectors import store_plans, stores_in_use
 
 logger = logging.getLogger(__name__)
 
 EXPORT_KINDS = {"access", "portability"}
 ERASURE_KINDS = {"erasure"}
+# A correction cannot be mapped onto a legacy schema safely: the rows are found and listed
+# (tables, columns, counts) for an officer, who corrects them and records how.
+MANUAL_KINDS = {"rectification"}
 
 
 def _audit(store: ConnectedStore, actor: Actor, action: str, reason: str = "", **kw: Any) -> None:
@@ -194,14 +197,16 @@ def store_data_map_update(*, store: ConnectedStore, actor: Actor) -> None:
     """The store's system in the data map holds the categories of its approved datasets (the
     description lists them per table); the store's activities list that system."""
     approved = StoreDataset.objects.filter(store=store, status=StoreDataset.Status.APPROVED)
-    lines, categories = [], set()
+    lines, categories, datasets = [], set(), []
     for dataset in approved.prefetch_related("columns"):
         found = dataset.categories
         categories.update(found)
+        datasets.append({"name": dataset.table, "categories": found})
         lines.append(f"{dataset.table}: {', '.join(found) or 'no personal data'}")
     system = system_declare(
         name=f"Store: {store.name}",
         categories=sorted(categories),
+        datasets=datasets,
         description="Connected SQL store. Approved datasets:\n" + "\n".join(lines),
         actor=actor,
         system=store.system,
@@ -243,7 +248,7 @@ def store_task_run(*, task: StoreTask) -> bool:
     """Do a request's work in one store. Exports are kept encrypted on the task until the
     archive takes them; an erasure runs in one transaction in the store. A failure is recorded
     on the task (PII-free) and returned as False; it never propagates."""
-    if task.status in (StoreTask.Status.DONE, StoreTask.Status.EXCEPTED):
+    if task.status in (StoreTask.Status.DONE, StoreTask.Status.EXCEPTED, StoreTask.Status.MANUAL):
         return True
     store = task.store
     identifiers: Any = task.identifiers  # decrypted on access
@@ -257,6 +262,11 @@ def store_task_run(*, task: StoreTask) -> bool:
                     **rows_erase(conn, plans, found, store.hash_key),
                 }
             export: dict[str, Any] = {}
+        elif task.kind in MANUAL_KINDS:
+            with store_connection(store) as conn:
+                found = rows_find(conn, plans, identifiers)
+            export = {}
+            result = {"rows_found": found.count(), "correct_by_hand": rows_where(found, plans)}
         else:
             with store_connection(store) as conn:
                 found = rows_find(conn, plans, identifiers)
@@ -271,11 +281,13 @@ def store_task_run(*, task: StoreTask) -> bool:
         return False
     saved: Any = task  # the encrypted field takes a dict; it is sealed on save
     saved.export, saved.result = export, result
-    task.status, task.attempts, task.last_error = StoreTask.Status.DONE, task.attempts + 1, ""
+    manual = task.kind in MANUAL_KINDS and result["rows_found"] > 0
+    task.status = StoreTask.Status.MANUAL if manual else StoreTask.Status.DONE
+    task.attempts, task.last_error = task.attempts + 1, ""
     task.save(update_fields=["export", "result", "status", "attempts", "last_error", "updated_at"])
     audit_record(
         actor=Actor.system("stores"),
-        action=f"stores.{'erase' if task.kind in ERASURE_KINDS else 'export'}",
+        action=f"stores.{_action(task.kind)}",
         object_type="stores.connectedstore",
         object_id=store.pk,
         reason=f"request {task.request_reference}: {result['rows_found']} rows",
@@ -284,14 +296,22 @@ def store_task_run(*, task: StoreTask) -> bool:
     return True
 
 
+def _action(kind: str) -> str:
+    if kind in ERASURE_KINDS:
+        return "erase"
+    return "locate" if kind in MANUAL_KINDS else "export"
+
+
 def store_tasks_run(*, request_id: uuid.UUID) -> dict[str, Any]:
-    """Run every store task of a request not yet done; each store on its own."""
-    summary: dict[str, Any] = {"done": [], "failed": {}, "excepted": []}
+    """Run every store task of a request not yet done; each store on its own. `manual` lists
+    the stores whose rows an officer must correct by hand (a rectification)."""
+    summary: dict[str, Any] = {"done": [], "failed": {}, "excepted": [], "manual": []}
     for task in StoreTask.objects.filter(request_id=request_id).select_related("store"):
         if task.status == StoreTask.Status.EXCEPTED:
             summary["excepted"].append(task.store.name)
         elif store_task_run(task=task):
-            summary["done"].append(task.store.name)
+            done = task.status != StoreTask.Status.MANUAL
+            summary["done" if done else "manual"].append(task.store.name)
         else:
             task.refresh_from_db(fields=["last_error"])
             summary["failed"][task.store.name] = task.last_error
@@ -305,6 +325,18 @@ def store_task_retry(*, task: StoreTask, actor: Actor) -> None:
             status=StoreTask.Status.PENDING, last_error=""
         )
         _audit(task.store, actor, "task.retry", reason=f"request {task.request_reference}")
+
+
+def store_task_corrected(*, task: StoreTask, actor: Actor, evidence: str) -> None:
+    """An officer corrected by hand the rows a rectification listed in one store, and says how
+    (no personal data): the store's part is done."""
+    if not evidence.strip():
+        raise ValidationError("Say how the rows were corrected.")
+    with transaction.atomic():
+        StoreTask.objects.filter(pk=task.pk, status=StoreTask.Status.MANUAL).update(
+            status=StoreTask.Status.DONE, evidence=evidence[:300], closed_by=actor.label[:150]
+        )
+        _audit(task.store, actor, "task.corrected", reason=f"request {task.request_reference}")
 
 
 def store_task_except(*, task: StoreTask, actor: Actor, reason: str) -> None:

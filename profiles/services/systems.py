@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from audit.actors import Actor
@@ -11,22 +13,33 @@ from profiles.models import System
 
 
 def system_declare(
-    *, name: str, categories: list[str], description: str, actor: Actor, system: System | None
+    *,
+    name: str,
+    categories: list[str],
+    description: str,
+    actor: Actor,
+    system: System | None,
+    datasets: list[dict[str, Any]] | None = None,
 ) -> System:
-    """Create `system` (named `name`) if missing and set the data categories it holds and its
-    description; audited with field names only. One transaction."""
+    """Create `system` (named `name`) if missing and set the data categories it holds, its
+    datasets with their categories (when given) and its description; audited with field names
+    only. One transaction."""
     with transaction.atomic():
         creating = system is None
         if system is None:
             system, _ = System.objects.get_or_create(name=name, defaults={"kind": "source"})
         system.data_categories = sorted(set(categories))
         system.description = description
-        system.save(update_fields=["data_categories", "description"])
+        fields = ["data_categories", "description"]
+        if datasets is not None:
+            system.datasets = datasets
+            fields.append("datasets")
+        system.save(update_fields=fields)
         audit_record(
             actor=actor,
             action=f"profiles.system.{'create' if creating else 'update'}",
             object_type="profiles.system",
             object_id=system.pk,
-            fields=["data_categories", "description"],
+            fields=fields,
         )
     return system

@@ -8,6 +8,7 @@ password. An unreachable server skips its variant unless CUSTODIA_TEST_STORES_RE
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import uuid
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 
 from audit.actors import Actor
 from stores.connection import store_connection
-from stores.demo import shop_create, shop_drop
+from stores.demo import shop_create, shop_drop, shop_metadata
 from stores.models import ConnectedStore, StoreDataset
 from stores.services import dataset_approve, dataset_ignore, store_discover
 
@@ -116,16 +117,86 @@ def target(request, tmp_path) -> Target:
     return target
 
 
+# Tables the tests add to the shop: a shipment is keyed by (order, number), and its delivery
+# events point at it with a composite foreign key: the only way to reach them.
+SHIPMENT_TABLES = ("shipments", "delivery_events")
+
+
+def shipments_create(conn, prefix: str, orders: list[int]) -> None:
+    md = shop_metadata(prefix)
+    shipments = sa.Table(
+        f"{prefix}shipments",
+        md,
+        sa.Column("order_id", sa.ForeignKey(f"{prefix}orders.id"), primary_key=True),
+        sa.Column("shipment_no", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("carrier", sa.String(30), nullable=False),
+        sa.Column("carrier_note", sa.String(200)),
+        sa.Column("delivered_on", sa.Date),
+    )
+    events = sa.Table(
+        f"{prefix}delivery_events",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("order_id", sa.Integer, nullable=False),
+        sa.Column("shipment_no", sa.Integer, nullable=False),
+        sa.Column("happened_at", sa.DateTime, nullable=False),
+        sa.Column("ip_address", sa.String(45)),
+        sa.ForeignKeyConstraint(
+            ["order_id", "shipment_no"],
+            [f"{prefix}shipments.order_id", f"{prefix}shipments.shipment_no"],
+        ),
+    )
+    md.create_all(conn, tables=[shipments, events])
+    day = dt.date(2024, 3, 4)
+    conn.execute(
+        shipments.insert(),
+        [
+            {
+                "order_id": o,
+                "shipment_no": 1,
+                "carrier": "DHL",
+                "carrier_note": f"leave at door {o}",
+                "delivered_on": day,
+            }
+            for o in orders
+        ],
+    )
+    conn.execute(
+        events.insert(),
+        [
+            {
+                "id": o * 2 + e,
+                "order_id": o,
+                "shipment_no": 1,
+                "happened_at": dt.datetime(2024, 3, 3, 8 + e),
+                "ip_address": f"198.51.100.{o % 250}",
+            }
+            for o in orders
+            for e in range(2)
+        ],
+    )
+
+
+def shipments_drop(conn, prefix: str) -> None:
+    for name in reversed(SHIPMENT_TABLES):
+        sa.Table(f"{prefix}{name}", sa.MetaData()).drop(conn, checkfirst=True)
+
+
 @pytest.fixture
 def shop(target, db):
-    """A legacy shop in the target database, registered as a store, discovered and approved
-    (products ignored: it holds no personal data)."""
+    """A legacy shop in the target database (with the tests' shipment tables), registered as a
+    store; not yet discovered."""
     prefix = f"t{uuid.uuid4().hex[:6]}_"
     store = target.store("Legacy shop", prefix)
     with store_connection(store, write=True) as conn:
         shop_create(conn, PEOPLE, prefix=prefix)
+        # Every person has two orders (ids 2n, 2n + 1 for customer n), one shipment each.
+        shipments_create(
+            conn, prefix, [2 * n + o for n in range(1, len(PEOPLE) + 1) for o in (0, 1)]
+        )
     yield store
     with store_connection(store, write=True) as conn:
+        shipments_drop(conn, prefix)
         shop_drop(conn, prefix)
 
 

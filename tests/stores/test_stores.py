@@ -25,7 +25,7 @@ from stores.models import StoreColumn, StoreDataset, StoreTask
 from stores.services import store_check, store_task_run
 from tests.dsar.helpers import drive
 from tests.factories import make_subject
-from tests.stores.conftest import CANARY, OFFICER, PEOPLE
+from tests.stores.conftest import CANARY, OFFICER, PEOPLE, SHIPMENT_TABLES
 
 pytestmark = pytest.mark.django_db
 ALICE = PEOPLE[0]["email"]
@@ -36,6 +36,20 @@ def _rows(store, table: str) -> dict:
         t = sa.table(f"{store.table_prefix}{table}", sa.column("id"))
         result = conn.execute(sa.select(sa.text("*")).select_from(t)).mappings().all()
     return {row["id"]: dict(row) for row in result}
+
+
+def _shipments(store) -> dict:
+    """The tests' shipment tables, rows keyed by primary key."""
+    out = {}
+    with store_connection(store) as conn:
+        for name, key in (("shipments", ("order_id", "shipment_no")), ("delivery_events", ("id",))):
+            t = sa.table(f"{store.table_prefix}{name}")
+            rows = conn.execute(sa.select(sa.text("*")).select_from(t)).mappings().all()
+            out[name] = {
+                (row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)): dict(row)
+                for row in rows
+            }
+    return out
 
 
 def _snapshot(store) -> dict:
@@ -73,7 +87,7 @@ def test_discovery_classifies_the_shop_and_keeps_no_sampled_value(shop, caplog, 
 
     summary = store_discover(store=shop, actor=OFFICER)
 
-    assert summary["tables"] == len(TABLES)
+    assert summary["tables"] == len(TABLES) + len(SHIPMENT_TABLES)
     email = _column(shop, "customers", "email")
     assert (email.category, email.identity_kind, email.strategy) == ("contact", "email", "hash")
     assert email.sampled == 3
@@ -90,10 +104,20 @@ def test_discovery_classifies_the_shop_and_keeps_no_sampled_value(shop, caplog, 
     assert _column(shop, "products", "title").category == ""
     fks = StoreDataset.objects.get(store=shop, table=f"{shop.table_prefix}orders").foreign_keys
     assert {
-        "column": "customer_id",
+        "columns": ["customer_id"],
         "table": f"{shop.table_prefix}customers",
-        "references": "id",
+        "references": ["id"],
     } in fks
+    events = StoreDataset.objects.get(store=shop, table=f"{shop.table_prefix}delivery_events")
+    assert events.foreign_keys == [
+        {
+            "columns": ["order_id", "shipment_no"],
+            "table": f"{shop.table_prefix}shipments",
+            "references": ["order_id", "shipment_no"],
+        }
+    ]
+    assert _column(shop, "delivery_events", "ip_address").strategy == "delete_row"
+    assert _column(shop, "delivery_events", "order_id").category == ""  # part of a link
 
     # The canary planted in a message, an address and a name is nowhere in the hub.
     assert CANARY not in _hub_text()
@@ -123,7 +147,7 @@ def test_a_later_discovery_flags_new_personal_columns_on_the_workspace(mapped_sh
 def test_approved_datasets_appear_in_the_data_map_and_the_art30_record(shop, target, regimes):
     if target.dialect != "sqlite":
         pytest.skip("hub-side behaviour, the same on every dialect")
-    from consent.art30 import art30_record, data_map
+    from consent.art30 import art30_csv, art30_record, data_map
     from consent.models import ProcessingActivity, Purpose
     from stores.services import store_discover
     from tests.stores.conftest import approve_all
@@ -142,8 +166,22 @@ def test_approved_datasets_appear_in_the_data_map_and_the_art30_record(shop, tar
     row = next(r for r in data_map() if r["system"] == shop.system.name)
     assert {"contact", "financial", "identity", "behavioral"} <= set(row["data_categories"])
     assert f"{shop.table_prefix}payments: financial" in shop.system.description
+    p = shop.table_prefix
+    assert {"dataset": f"{p}payments", "categories": ["financial"]} in row["datasets"]
+    assert f"{p}products" not in {d["dataset"] for d in row["datasets"]}  # ignored
     record = next(r for r in art30_record() if r["activity"] == "Web shop orders")
     assert shop.system.name in record["systems"]
+    # The record lists each approved dataset of the store with its own categories.
+    customers = next(d for d in record["datasets"] if d["dataset"] == f"{p}customers")
+    assert customers["system"] == shop.system.name
+    assert {"contact", "identity"} <= set(customers["categories"])
+    assert {
+        "dataset": f"{p}page_views",
+        "system": shop.system.name,
+        "categories": ["behavioral"],
+    } in record["datasets"]
+    csv_text = art30_csv(art30_record())
+    assert f"{shop.system.name} / {p}payments (financial)" in csv_text
 
 
 def test_access_exports_exactly_the_subjects_rows(mapped_shop):
@@ -166,6 +204,8 @@ def test_access_exports_exactly_the_subjects_rows(mapped_shop):
         "page_views": 3,
         "support_tickets": 1,
         "newsletter_subscriptions": 1,
+        "shipments": 2,
+        "delivery_events": 4,  # reached only through their composite foreign key
     }
     customer = tables[f"{p}customers"][0]
     assert customer["email"] == ALICE
@@ -178,15 +218,23 @@ def test_access_exports_exactly_the_subjects_rows(mapped_shop):
     # The archive is the only copy: the task's encrypted export is destroyed.
     task = StoreTask.objects.get(request_id=dsr.pk)
     assert task.status == "done"
-    assert task.result["rows_found"] == 16
+    assert task.result["rows_found"] == 22
+    assert sorted((e["order_id"], e["shipment_no"]) for e in tables[f"{p}delivery_events"]) == [
+        (2, 1),
+        (2, 1),
+        (3, 1),
+        (3, 1),
+    ]
 
 
 def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(mapped_shop):
     subject = make_subject(region="EU", email=ALICE)
     before = _snapshot(mapped_shop)
+    shipments_before = _shipments(mapped_shop)
     dsr = drive(_request("erasure", subject))
     assert dsr.status == DataSubjectRequest.Status.COMPLETED
     after = _snapshot(mapped_shop)
+    shipments_after = _shipments(mapped_shop)
 
     alice = before["customers"][1]
     erased = after["customers"][1]
@@ -210,6 +258,20 @@ def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(m
         others_before = {k: v for k, v in before[table].items() if not _alices(table, v)}
         others_after = {k: v for k, v in after[table].items() if not _alices(table, v)}
         assert others_after == others_before, table
+    # Through the composite foreign key: Alice's delivery events deleted, her shipments'
+    # notes cleared; everyone else's untouched.
+    events_before, events_after = (
+        shipments_before["delivery_events"],
+        shipments_after["delivery_events"],
+    )
+    assert {k for k, v in events_before.items() if v["order_id"] in (2, 3)} == {4, 5, 6, 7}
+    assert events_after == {k: v for k, v in events_before.items() if v["order_id"] not in (2, 3)}
+    notes = {k: v["carrier_note"] for k, v in shipments_after["shipments"].items()}
+    assert notes[(2, 1)] is None
+    assert notes[(3, 1)] is None
+    assert {k: v for k, v in shipments_after["shipments"].items() if k[0] not in (2, 3)} == {
+        k: v for k, v in shipments_before["shipments"].items() if k[0] not in (2, 3)
+    }
 
     # The same work run again with the same identifiers (as after a crash between the
     # store's commit and the hub's record of it) changes nothing more.
@@ -223,6 +285,7 @@ def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(m
     )
     assert store_task_run(task=task)
     assert _snapshot(mapped_shop) == after
+    assert _shipments(mapped_shop) == shipments_after
 
 
 def _alices(table: str, row: dict) -> bool:
@@ -314,3 +377,61 @@ def test_a_store_closed_with_an_exception_lets_the_request_complete(mapped_shop,
 
     # Closing the request purged its contact data, and the identifiers the store task kept.
     assert not SubjectKey.objects.filter(subject_id=task.pk).exists()
+
+
+def test_a_rectification_lists_the_subjects_rows_per_store_until_an_officer_corrects_them(
+    mapped_shop, target
+):
+    if target.dialect != "sqlite":
+        pytest.skip("hub-side behaviour, the same on every dialect")
+    from dsar.store_actions import store_corrected
+
+    subject = make_subject(region="EU", email=ALICE)
+    dsr, _ = services.request_create(
+        kind="rectification",
+        channel="admin",
+        actor=OFFICER,
+        subject=subject,
+        verification="officer",
+        details={"corrections": {"last_name": "Subject-Meyer"}},
+    )
+    if dsr.status == DataSubjectRequest.Status.AWAITING_APPROVAL:
+        dsr = services.request_approve(request=dsr, actor=OFFICER)
+    before = _snapshot(mapped_shop)
+    dsr = drive(dsr)
+
+    assert [s.name for s in dsr.steps.order_by("position")][:3] == ["locate", "rectify", "stores"]
+    assert dsr.status == DataSubjectRequest.Status.AWAITING_EXTERNAL
+    task = StoreTask.objects.get(request_id=dsr.pk)
+    assert task.status == "manual"
+    where = task.result["correct_by_hand"]
+    p = mapped_shop.table_prefix
+    assert where[f"{p}customers"]["rows"] == 1
+    assert {"email", "last_name", "phone"} <= set(where[f"{p}customers"]["columns"])
+    assert where[f"{p}delivery_events"]["rows"] == 4
+    assert ALICE not in json.dumps(task.result)  # where the data is, never the data
+    assert _snapshot(mapped_shop) == before  # the hub changes nothing in the store itself
+    assert dsr.timeline.filter(message__contains="corrects them by hand").exists()
+
+    store_corrected(task=task, actor=OFFICER, evidence="fixed in the shop's back office")
+    dsr = drive(dsr)
+    assert dsr.status == DataSubjectRequest.Status.COMPLETED
+    assert StoreTask.objects.get(pk=task.pk).status == "done"
+    assert dsr.timeline.filter(message__contains="corrected by hand").exists()
+
+
+@pytest.mark.parametrize("kind", ["opt_out", "restriction"])
+def test_an_opt_out_or_restriction_records_that_stores_need_no_change(mapped_shop, target, kind):
+    if target.dialect != "sqlite":
+        pytest.skip("hub-side behaviour, the same on every dialect")
+    subject = make_subject(region="US-CA" if kind == "opt_out" else "EU", email=ALICE)
+    before = _snapshot(mapped_shop)
+    dsr = drive(_request(kind, subject))
+
+    assert dsr.status == DataSubjectRequest.Status.COMPLETED
+    step = RequestStep.objects.get(request=dsr, name="stores")
+    assert step.result["store_action"] == "none"
+    assert step.result["stores"] == ["Legacy shop"]
+    assert dsr.timeline.filter(message__contains="needs no change in connected stores").exists()
+    assert not StoreTask.objects.filter(request_id=dsr.pk).exists()
+    assert _snapshot(mapped_shop) == before
