@@ -12,7 +12,7 @@ help:
 	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
 	@echo "make lint   - ruff lint and format check, the import contract (lint-imports), mypy"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
-	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger, erasure among 1,000,000 subjects"
+	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger, erasure and matching among 1,000,000 subjects"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -76,10 +76,12 @@ bench: install
 	$(UV) run --frozen python bench/bench_consent_api.py
 	$(UV) run --frozen python bench/bench_consent_api.py --postgres
 
-# PostgreSQL only, not in CI: a large consent ledger (decisions) and 1,000,000 subjects (erasure).
+# PostgreSQL only, not in CI: a large consent ledger (decisions), 1,000,000 subjects (erasure),
+# matching cost per record against 10,000 to 1,000,000 existing subjects.
 bench-scale: install
 	$(UV) run --frozen python bench/bench_scale.py
 	$(UV) run --frozen python bench/bench_erasure_scale.py
+	$(UV) run --frozen python bench/bench_matching.py --postgres --only-scale --scale 10000,100000,1000000
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -214,7 +214,7 @@ class Contest:
 
 def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
     """Active subjects (id, region) among the first MAX_BLOCK_READ members of each blocking
-    key (as `_blocked` reads them): one query. On PostgreSQL a LIMIT per key on the key index
+    key (as `_blocked` reads them). On PostgreSQL one query: a LIMIT per key on the key index
     (LATERAL), then each member's status by primary key, so an over-frequent key costs no
     more to read and the plan does not depend on fresh statistics."""
     holders: dict[str, list[tuple[uuid.UUID, str]]] = {}
@@ -231,10 +231,16 @@ def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [Subject.Status.ACTIVE, sorted(keys), MAX_BLOCK_READ])
             rows: Any = [row for row in cursor.fetchall() if row[2] is not None]  # active
-    else:
-        rows = MatchBlock.objects.filter(
-            key__in=list(keys), subject__status=Subject.Status.ACTIVE
-        ).values_list("key", "subject_id", "subject__region")
+    else:  # SQLite: the key index alone (a join on the subject's status makes it scan)
+        blocks = list(
+            MatchBlock.objects.filter(key__in=list(keys)).values_list("key", "subject_id")
+        )
+        active = dict(
+            Subject.objects.filter(
+                pk__in={s for _k, s in blocks}, status=Subject.Status.ACTIVE
+            ).values_list("pk", "region")
+        )
+        rows = [(k, s, active[s]) for k, s in blocks if s in active]
     for key, subject_id, region in rows:
         members = holders.setdefault(key, [])
         if len(members) < MAX_BLOCK_READ:
