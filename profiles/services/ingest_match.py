@@ -32,6 +32,8 @@ from profiles.models import (
     Attribute,
     Event,
     Identifier,
+    MatchBlock,
+    MatchProfile,
     MatchReview,
     MergeLineage,
     Subject,
@@ -39,7 +41,12 @@ from profiles.models import (
 )
 from profiles.services.ingest import ParsedRecord, event_dedup_key
 from profiles.services.ingest_batch import ChunkPlan, ChunkRaced, rows_insert
-from profiles.services.matching import Scored, match_profiles_replace, review_scored_fields
+from profiles.services.matching import (
+    Scored,
+    match_profile_rows,
+    match_profiles_drop,
+    review_scored_fields,
+)
 
 
 @dataclass
@@ -161,13 +168,21 @@ def subjects_merge_batch(
     with transaction.atomic():
         rows.write()
         MergeLineage.objects.bulk_create(lineages)
-        match_profiles_replace(
-            [
-                (s, {k: v for k, v in values.items() if matching.is_signal(k)})
-                for s, values in gained
-            ]
-        )
+        _match_profiles_replace(gained)
         audit_record_many(actor=actor, entries=audits)
+
+
+def _match_profiles_replace(gained: list[tuple[Subject, dict[str, str]]]) -> None:
+    """New encodings and blocking keys for the survivors that gained a matching value: four
+    statements (the keys through `rows_insert`, bound on the server on PostgreSQL)."""
+    if not gained:
+        return
+    match_profiles_drop([subject.pk for subject, _values in gained])
+    profiles, blocks = match_profile_rows(
+        [(s, {k: v for k, v in values.items() if matching.is_signal(k)}) for s, values in gained]
+    )
+    MatchProfile.objects.bulk_create(profiles)
+    rows_insert(MatchBlock, [{"subject_id": b.subject_id, "key": b.key} for b in blocks])
 
 
 def _signal_values(subject: Subject, held: dict[str, Attribute]) -> dict[str, str]:

@@ -114,18 +114,6 @@ def match_profile_rows(
     return profiles, blocks
 
 
-def match_profiles_replace(subject_attributes: list[tuple[Subject, dict[str, str]]]) -> None:
-    """Replace the encodings and blocking keys of existing subjects from all their matching
-    values (a bulk merge gave them new ones): four statements whatever the number."""
-    ids = [subject.pk for subject, _values in subject_attributes]
-    if not ids:
-        return
-    match_profiles_drop(ids)
-    profiles, blocks = match_profile_rows(subject_attributes)
-    MatchProfile.objects.bulk_create(profiles)
-    MatchBlock.objects.bulk_create(blocks)
-
-
 def match_profile_drop(subject_id: uuid.UUID) -> None:
     """Forget a subject's encodings (merged away, erased)."""
     match_profiles_drop([subject_id])
@@ -224,12 +212,14 @@ def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
         block, subject = MatchBlock._meta.db_table, Subject._meta.db_table
         sql = (
             f"SELECT b.key, b.subject_id, (SELECT s.region FROM {subject} s "  # noqa: S608
-            f"WHERE s.id = b.subject_id AND s.status = %s) FROM unnest(%s::text[]) AS k(key) "
+            f"WHERE s.id = b.subject_id AND s.status = %s) "
+            f"FROM unnest(string_to_array(%s, ',')) AS k(key) "
             f"CROSS JOIN LATERAL (SELECT m.key, m.subject_id FROM {block} m "
             f"WHERE m.key = k.key LIMIT %s) b"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [Subject.Status.ACTIVE, sorted(keys), MAX_BLOCK_READ])
+            # Hex keys in one string: one parameter to quote, not thousands.
+            cursor.execute(sql, [Subject.Status.ACTIVE, ",".join(sorted(keys)), MAX_BLOCK_READ])
             rows: Any = [row for row in cursor.fetchall() if row[2] is not None]  # active
     else:  # SQLite: the key index alone (a join on the subject's status makes it scan)
         blocks = list(
@@ -464,16 +454,15 @@ def pair_rescore(review: MatchReview) -> Scored | None:
 
 def review_scored_fields(scored: Scored) -> dict[str, Any]:
     """The fields a MatchReview or a merge keeps about the score that made it."""
+    explanation = scored.explanation()
     return {
         "score": round(scored.probability, 6),
         "weight": round(scored.weight, 3),
         "model_version": scored.version,
         "levels": scored.vector,
-        "explanation": scored.explanation(),
+        "explanation": explanation,
         "signals": [
-            row["field"]
-            for row in scored.explanation()
-            if row["field"] != "prior" and row["weight"] > 0
+            row["field"] for row in explanation if row["field"] != "prior" and row["weight"] > 0
         ],
     }
 
