@@ -66,7 +66,7 @@ bench: install
 	$(UV) run --frozen python bench/bench_import.py --postgres
 	$(UV) run --frozen python bench/bench_dsar.py
 	$(UV) run --frozen python bench/bench_dsar.py --postgres
-	$(UV) run --frozen python bench/bench_matching.py --scale 10000
+	$(UV) run --frozen python bench/bench_matching.py --scale 10000,100000
 	$(UV) run --frozen python bench/bench_matching.py --postgres --scale 10000,100000
 	$(UV) run --frozen python bench/bench_stores.py
 	$(UV) run --frozen python bench/bench_stores.py --target postgresql

@@ -202,9 +202,10 @@ class Contest:
 
 def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
     """Active subjects (id, region) among the first MAX_BLOCK_READ members of each blocking
-    key (as `_blocked` reads them). On PostgreSQL one query: a LIMIT per key on the key index
-    (LATERAL), then each member's status by primary key, so an over-frequent key costs no
-    more to read and the plan does not depend on fresh statistics."""
+    key (as `_blocked` reads them), so an over-frequent key costs no more to read. On
+    PostgreSQL one query: a LIMIT per key on the key index (LATERAL), then each member's
+    status by primary key, a plan that does not depend on fresh statistics. On SQLite a row
+    number per key, then the members' status (two queries)."""
     holders: dict[str, list[tuple[uuid.UUID, str]]] = {}
     if not keys:
         return holders
@@ -222,9 +223,15 @@ def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
             cursor.execute(sql, [Subject.Status.ACTIVE, ",".join(sorted(keys)), MAX_BLOCK_READ])
             rows: Any = [row for row in cursor.fetchall() if row[2] is not None]  # active
     else:  # SQLite: the key index alone (a join on the subject's status makes it scan)
-        blocks = list(
-            MatchBlock.objects.filter(key__in=list(keys)).values_list("key", "subject_id")
+        marks = ", ".join(["%s"] * len(keys))
+        sql = (
+            f"SELECT key, subject_id FROM (SELECT key, subject_id, ROW_NUMBER() "  # noqa: S608
+            f"OVER (PARTITION BY key) AS n FROM {MatchBlock._meta.db_table} "
+            f"WHERE key IN ({marks})) WHERE n <= %s"
         )
+        with connection.cursor() as cursor:  # at most MAX_BLOCK_READ members per key
+            cursor.execute(sql, [*sorted(keys), MAX_BLOCK_READ])
+            blocks = [(k, uuid.UUID(str(s))) for k, s in cursor.fetchall()]
         active = dict(
             Subject.objects.filter(
                 pk__in={s for _k, s in blocks}, status=Subject.Status.ACTIVE
