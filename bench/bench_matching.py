@@ -201,14 +201,14 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     learned = evaluate(truth)
     say(f"[{vendor}] after EM v{model.version} + re-scoring {counts}: {learned}")
     say(f"[{vendor}] evaluation {model.evaluation}")
-    write_doc(vendor, cold, learned, None, rates, estimate_s, rescore_s, {})
+    write_doc(vendor, cold, learned, None, rates, estimate_s, rescore_s)
     reset_subjects()  # the model versions stay
     rates["v1"] = import_records(file_a + file_b)
     warm = evaluate(truth)
     say(f"[{vendor}] fresh import with v{model.version}: {warm}, {rates['v1']}, load {load()}")
-    write_doc(vendor, cold, learned, warm, rates, estimate_s, rescore_s, {})
-    scale = scale_cost(populations, file_b) if populations else {}
-    write_doc(vendor, cold, learned, warm, rates, estimate_s, rescore_s, scale)
+    write_doc(vendor, cold, learned, warm, rates, estimate_s, rescore_s)
+    if populations:
+        write_scale(vendor, scale_cost(populations, file_b))
 
 
 def scale_cost(populations: list[int], probes: list[dict]) -> dict[int, dict[str, float]]:
@@ -393,8 +393,6 @@ class SyntheticPopulation:
 
 
 def scale_rows(scale: dict[int, dict[str, float]]) -> str:
-    if not scale:
-        return "| (measured apart: see the section on cost by population below) | | | | |"
     low = scale[min(scale)]
     return "\n".join(
         f"| {n:,} | {c['one'] * 1000:.2f} | {c['one'] / low['one']:.2f} | "
@@ -431,7 +429,7 @@ def load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def write_doc(vendor, cold, learned, warm, rates, estimate_s, rescore_s, scale):
+def write_doc(vendor, cold, learned, warm, rates, estimate_s, rescore_s):
     def row(name: str, m: dict[str, float]) -> str:
         return (
             f"| {name} | {m['precision']:.4f} | {m['recall']:.4f} | **{m['f1']:.4f}** | "
@@ -480,11 +478,8 @@ thresholds created in bulk with their review items; only ambiguous lines (severa
 above the auto-merge weight, a person two lines of the chunk could match) go one by one.
 EM estimation {estimate_s:.1f} s, re-scoring the queue {rescore_s:.1f} s.
 
-Matching cost per record against a growing population of synthetic subjects (FEBRL values
-recombined at random; `make bench-scale` runs 1,000,000):
-
-{SCALE_HEAD}
-{scale_rows(scale)}
+Matching cost per record by population: the next section (`make bench-scale` runs
+1,000,000 on PostgreSQL).
 """,
     )
 
