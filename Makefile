@@ -12,7 +12,7 @@ help:
 	@echo "make fuzz   - fuzz the API against its OpenAPI schema on a live server (schemathesis)"
 	@echo "make lint   - ruff lint and format check, the import contract (lint-imports), mypy"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md"
-	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger, erasure and the audience feed among 1,000,000 subjects"
+	@echo "make bench-scale - PostgreSQL, not in CI: decisions on a large ledger; erasure, the audience feed and matching among 1,000,000 subjects"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -66,7 +66,7 @@ bench: install
 	$(UV) run --frozen python bench/bench_import.py --postgres
 	$(UV) run --frozen python bench/bench_dsar.py
 	$(UV) run --frozen python bench/bench_dsar.py --postgres
-	$(UV) run --frozen python bench/bench_matching.py --scale 10000
+	$(UV) run --frozen python bench/bench_matching.py --scale 10000,100000
 	$(UV) run --frozen python bench/bench_matching.py --postgres --scale 10000,100000
 	$(UV) run --frozen python bench/bench_stores.py
 	$(UV) run --frozen python bench/bench_stores.py --target postgresql
@@ -76,11 +76,13 @@ bench: install
 	$(UV) run --frozen python bench/bench_consent_api.py
 	$(UV) run --frozen python bench/bench_consent_api.py --postgres
 
-# PostgreSQL only, not in CI: a large consent ledger (decisions) and 1,000,000 subjects (erasure).
+# PostgreSQL only, not in CI: a large consent ledger (decisions), 1,000,000 subjects (erasure),
+# matching cost per record against 10,000 to 1,000,000 existing subjects.
 bench-scale: install
 	$(UV) run --frozen python bench/bench_scale.py
 	$(UV) run --frozen python bench/bench_erasure_scale.py
 	$(UV) run --frozen python bench/bench_sources.py --postgres
+	$(UV) run --frozen python bench/bench_matching.py --postgres --only-scale --scale 10000,100000,1000000
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

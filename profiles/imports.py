@@ -159,7 +159,8 @@ def _collector_frozen() -> Iterator[None]:
 
 def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:
     """Validate the chunk's lines, write the certainly-new people and certain updates together
-    (set-based), then upsert the others one by one (matching, merges, reviews) in their order;
+    (set-based), the lines the model merges into a known person or proposes for review too
+    (`ingest_match`), then upsert the ambiguous ones one by one in their order;
     commit with the progress. A query budget that does not grow with the chunk's size, except
     for the lines that need the one-by-one path."""
     from profiles import services
@@ -173,17 +174,26 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, 
                 job, parsed[n][0], services.IdentitySuppressed(services.SUPPRESSED_MESSAGE)
             )
         kept = [n for n in range(len(parsed)) if n not in suppressed]
-        plan = services.upsert_partition([records[n] for n in kept])
+        chunk = [records[n] for n in kept]
+        plan = services.upsert_partition(chunk)
+        decided = services.chunk_matches_plan(chunk, plan)
         slow = plan.slow
         try:
             with transaction.atomic():
-                services.subjects_upsert_batch(
-                    records=[records[n] for n in kept], plan=plan, actor=actor, source=job.source
+                ids = services.subjects_upsert_batch(
+                    records=chunk, plan=plan, actor=actor, source=job.source
                 )
-            imported = len(plan.fast)
+                services.chunk_matches_write(
+                    records=chunk,
+                    decided=decided,
+                    created=dict(zip(plan.fast, ids, strict=True)),
+                    actor=actor,
+                    source=job.source,
+                )
+            imported = len(plan.fast) + len(decided.merges)
         except IntegrityError:
             imported = 0  # a concurrent writer got to one of them first: all one by one
-            slow = sorted(plan.fast + plan.slow)
+            slow = sorted(plan.fast + plan.slow + list(decided.merges))
         for n in slow:
             line_no, record, _ = parsed[kept[n]]
             try:

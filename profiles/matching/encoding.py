@@ -94,7 +94,8 @@ def bloom(label: str, value: str) -> str:
 @lru_cache(maxsize=1 << 16)
 def _bigram_bits(key: bytes, bigram: str) -> int:
     """The BLOOM_K positions of one bigram under a Bloom sub-key, as a bit mask: bigrams repeat
-    across values, so each is hashed once per process (bulk imports encode thousands of names)."""
+    across values, so each is hashed once per process (bulk imports encode thousands of names;
+    a field has a few thousand distinct bigrams, and two letters say nothing about a person)."""
     mac = _keyed_state(key).copy()
     mac.update(bigram.encode())
     digest = mac.digest()

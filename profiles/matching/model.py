@@ -129,9 +129,16 @@ class Parameters:
         }
 
     def level_weights(self) -> dict[str, list[float]]:
-        return {
-            f: [math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True)] for f in FIELDS
-        }
+        """log2(m / u) per field and level, computed once per (m, u) (every pair scored)."""
+        key = (id(self.m), id(self.u))
+        cached = self.__dict__.get("_level_weights")
+        if cached is None or cached[0] != key:
+            weights = {
+                f: [math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True)]
+                for f in FIELDS
+            }
+            cached = self.__dict__["_level_weights"] = (key, weights)
+        return cached[1]
 
     def weight(self, vector: list[int]) -> float:
         """Match weight: log2 prior odds plus the log2 likelihood ratio of each level."""

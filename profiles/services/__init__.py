@@ -32,6 +32,12 @@ from profiles.services.ingest_batch import (
     suppressed_among,
     upsert_partition,
 )
+from profiles.services.ingest_match import (
+    ChunkMatches,
+    chunk_matches_plan,
+    chunk_matches_write,
+    subjects_merge_batch,
+)
 from profiles.services.keys import (
     keys_create_for,
     keys_depending_on,
@@ -53,12 +59,15 @@ from profiles.services.sharing import subject_share
 __all__ = [
     "KNOWN_REGIONS",
     "SUPPRESSED_MESSAGE",
+    "ChunkMatches",
     "ChunkPlan",
     "ChunkRaced",
     "IdentitySuppressed",
     "ParsedRecord",
     "RegionNotAllowed",
     "UpsertResult",
+    "chunk_matches_plan",
+    "chunk_matches_write",
     "event_dedup_key",
     "keys_create_for",
     "keys_depending_on",
@@ -84,6 +93,7 @@ __all__ = [
     "subject_upsert",
     "subjects_erase",
     "subjects_merge",
+    "subjects_merge_batch",
     "subjects_upsert_batch",
     "suppressed_among",
     "upsert_partition",

@@ -35,7 +35,7 @@ from profiles.models import (
 )
 from profiles.services.guards import region_check
 from profiles.services.ingest import ParsedRecord, event_dedup_key, record_signal_values
-from profiles.services.matching import match_contested_batch
+from profiles.services.matching import Contest, match_contests_batch
 
 Pair = tuple[str, str]  # (identifier kind, blind index) or (attribute key, match index)
 Holder = tuple[str, uuid.UUID, str]  # region, subject id, subject status
@@ -58,6 +58,11 @@ class ChunkPlan:
     # Per position: the keyed encodings of the record's matching values (computed once, for
     # the partition and for the match profiles the bulk write stores).
     encoded: list[matching.Encoded] = field(default_factory=list)
+    # What matching found per line, the slow lines that are new people held back only by it
+    # (`profiles.services.ingest_match` decides them set-based), the subjects lines name.
+    contests: list[Contest] = field(default_factory=list)
+    matchable: list[int] = field(default_factory=list)
+    named: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def fast(self) -> list[int]:
@@ -190,7 +195,7 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
 
     A record is certain when none of its identities appears in another record of the chunk,
     its attribute keys are distinct, no active subject other than the one it names and no
-    other record of the chunk could match it (`match_contested_batch`: the blocked candidates
+    other record of the chunk could match it (`match_contests_batch`: the blocked candidates
     scored by the current model stay under the review weight), and its identities name no
     subject (new) or exactly one active subject of its region that no other record names
     (update). Everything else goes one by one, in file order, after the bulk write."""
@@ -200,22 +205,22 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
     holders = _identity_holders(set(seen_pairs))
     named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]
     named_count = Counter(named)
-    contested = match_contested_batch(encoded, [s if s else None for s in named])
-    plan = ChunkPlan(encoded=encoded)
+    contests = match_contests_batch(encoded, [s if s else None for s in named])
+    plan = ChunkPlan(encoded=encoded, contests=contests, named={s for s in named if s})
     for n, record in enumerate(records):
         subject_id = named[n]
-        certain = (
-            subject_id is not False
-            and not contested[n]
-            and all(seen_pairs[p] == 1 for p in pairs[n])
-            and len({key for key, _v, _c in record.attributes}) == len(record.attributes)
-        )
+        plain = all(seen_pairs[p] == 1 for p in pairs[n]) and len(
+            {key for key, _v, _c in record.attributes}
+        ) == len(record.attributes)
+        certain = subject_id is not False and not contests[n].contested and plain
         if certain and subject_id is None:
             plan.new.append(n)  # nobody (in the database or the chunk) it could match
         elif certain and subject_id and named_count[subject_id] == 1:
             plan.existing[n] = subject_id
         else:
             plan.slow.append(n)
+            if plain and subject_id is None and not contests[n].within:
+                plan.matchable.append(n)
     return plan
 
 

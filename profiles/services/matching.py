@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from profiles.matching import encoding, model
 from profiles.models import (
@@ -186,27 +186,81 @@ def match_candidates_batch(
     return result
 
 
-def match_contested_batch(
+@dataclass
+class Contest:
+    """What matching found for one line of an import chunk: the active subjects (other than
+    the one its identities name) scoring at or above the review weight against it, best
+    first, and whether another line of the same chunk could match it (`within`)."""
+
+    scored: list[Scored] = field(default_factory=list)
+    within: bool = False
+
+    @property
+    def contested(self) -> bool:
+        return self.within or bool(self.scored)
+
+
+def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
+    """Active subjects (id, region) among the first MAX_BLOCK_READ members of each blocking
+    key (as `_blocked` reads them), so an over-frequent key costs no more to read. On
+    PostgreSQL one query: a LIMIT per key on the key index (LATERAL), then each member's
+    status by primary key, a plan that does not depend on fresh statistics. On SQLite a row
+    number per key, then the members' status (two queries)."""
+    holders: dict[str, list[tuple[uuid.UUID, str]]] = {}
+    if not keys:
+        return holders
+    if connection.vendor == "postgresql":
+        block, subject = MatchBlock._meta.db_table, Subject._meta.db_table
+        sql = (
+            f"SELECT b.key, b.subject_id, (SELECT s.region FROM {subject} s "  # noqa: S608
+            f"WHERE s.id = b.subject_id AND s.status = %s) "
+            f"FROM unnest(string_to_array(%s, ',')) AS k(key) "
+            f"CROSS JOIN LATERAL (SELECT m.key, m.subject_id FROM {block} m "
+            f"WHERE m.key = k.key LIMIT %s) b"
+        )
+        with connection.cursor() as cursor:
+            # Hex keys in one string: one parameter to quote, not thousands.
+            cursor.execute(sql, [Subject.Status.ACTIVE, ",".join(sorted(keys)), MAX_BLOCK_READ])
+            rows: Any = [row for row in cursor.fetchall() if row[2] is not None]  # active
+    else:  # SQLite: the key index alone (a join on the subject's status makes it scan)
+        marks = ", ".join(["%s"] * len(keys))
+        sql = (
+            f"SELECT key, subject_id FROM (SELECT key, subject_id, ROW_NUMBER() "  # noqa: S608
+            f"OVER (PARTITION BY key) AS n FROM {MatchBlock._meta.db_table} "
+            f"WHERE key IN ({marks})) WHERE n <= %s"
+        )
+        with connection.cursor() as cursor:  # at most MAX_BLOCK_READ members per key
+            cursor.execute(sql, [*sorted(keys), MAX_BLOCK_READ])
+            blocks = [(k, uuid.UUID(str(s))) for k, s in cursor.fetchall()]
+        active = dict(
+            Subject.objects.filter(
+                pk__in={s for _k, s in blocks}, status=Subject.Status.ACTIVE
+            ).values_list("pk", "region")
+        )
+        rows = [(k, s, active[s]) for k, s in blocks if s in active]
+    for key, subject_id, region in rows:
+        members = holders.setdefault(key, [])
+        if len(members) < MAX_BLOCK_READ:
+            members.append((uuid.UUID(str(subject_id)), region))
+    return holders
+
+
+def match_contests_batch(
     records: list[encoding.Encoded], named: list[uuid.UUID | None]
-) -> list[bool]:
-    """For a set-based import chunk: per record, whether matching could act on it, i.e. some
-    active subject (other than `named`, the one its identities name) or another record of the
-    chunk scores at or above the review weight against it. Those records go one by one; the
-    others are certainly new people or certain updates. Three queries whatever the size."""
-    _version, params = match_model_current()
-    keys = {k for r in records for k in r.blocks}
-    holders: dict[str, list[uuid.UUID]] = {}
-    if keys:
-        rows = MatchBlock.objects.filter(
-            key__in=list(keys), subject__status=Subject.Status.ACTIVE
-        ).values_list("key", "subject_id")
-        for key, subject_id in rows:
-            holders.setdefault(key, []).append(subject_id)
-    candidates = []
+) -> list[Contest]:
+    """For a set-based import chunk: per record, the blocked active subjects (other than
+    `named`, the one its identities name) that score at or above the review weight against
+    it under the current model, and whether another record of the chunk could match it.
+    Records with neither are certainly new people or certain updates; the others are decided
+    by `profiles.services.ingest_match`. Three queries whatever the size."""
+    version, params = match_model_current()
+    holders = _holders({k for r in records for k in r.blocks})
+    candidates, regions = [], {}
     for record, me in zip(records, named, strict=True):
         counts: dict[uuid.UUID, int] = {}
         for key in record.blocks:
-            for subject_id in holders.get(key, [])[:MAX_BLOCK_READ]:
+            for subject_id, region in holders.get(key, []):
+                regions[subject_id] = region
                 if subject_id != me:
                     counts[subject_id] = counts.get(subject_id, 0) + 1
         candidates.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
@@ -214,20 +268,25 @@ def match_contested_batch(
     encodings = dict(
         MatchProfile.objects.filter(subject_id__in=wanted).values_list("subject_id", "encodings")
     )
+    contests = []
+    for record, some in zip(records, candidates, strict=True):
+        scored = []
+        for c in some:
+            if c not in encodings:
+                continue
+            vector, weight = score_pair(record.fields, encodings[c], params=params)
+            candidate = Subject(id=c, region=regions[c], status=Subject.Status.ACTIVE)
+            one = Scored(candidate, vector, weight, model.probability(weight), version, params)
+            if one.proposable:
+                scored.append(one)
+        contests.append(Contest(sorted(scored, key=lambda s: -s.weight)))
+    _contested_within(records, contests, params)
+    return contests
 
-    def proposable(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
-        vector, weight = score_pair(mine, theirs, params=params)
-        return model.groups_compared(vector) >= 2 and weight >= params.review
 
-    contested = [
-        any(c in encodings and proposable(r.fields, encodings[c]) for c in some)
-        for r, some in zip(records, candidates, strict=True)
-    ]
-    _contested_within(records, contested, proposable)
-    return contested
-
-
-def _contested_within(records: list[encoding.Encoded], contested: list[bool], proposable) -> None:
+def _contested_within(
+    records: list[encoding.Encoded], contests: list[Contest], params: model.Parameters
+) -> None:
     """Mark both records of a pair of the chunk that share a blocking key and could match."""
     by_key: dict[str, list[int]] = {}
     for n, record in enumerate(records):
@@ -237,11 +296,12 @@ def _contested_within(records: list[encoding.Encoded], contested: list[bool], pr
     for members in by_key.values():
         for i, a in enumerate(members[:MAX_BLOCK_READ]):
             for b in members[i + 1 : MAX_BLOCK_READ]:
-                if (a, b) in seen or (contested[a] and contested[b]):
+                if (a, b) in seen or (contests[a].within and contests[b].within):
                     continue
                 seen.add((a, b))
-                if proposable(records[a].fields, records[b].fields):
-                    contested[a] = contested[b] = True
+                vector, weight = score_pair(records[a].fields, records[b].fields, params=params)
+                if model.groups_compared(vector) >= 2 and weight >= params.review:
+                    contests[a].within = contests[b].within = True
 
 
 def match_candidates(subject: Subject) -> list[Scored]:
@@ -401,16 +461,15 @@ def pair_rescore(review: MatchReview) -> Scored | None:
 
 def review_scored_fields(scored: Scored) -> dict[str, Any]:
     """The fields a MatchReview or a merge keeps about the score that made it."""
+    explanation = scored.explanation()
     return {
         "score": round(scored.probability, 6),
         "weight": round(scored.weight, 3),
         "model_version": scored.version,
         "levels": scored.vector,
-        "explanation": scored.explanation(),
+        "explanation": explanation,
         "signals": [
-            row["field"]
-            for row in scored.explanation()
-            if row["field"] != "prior" and row["weight"] > 0
+            row["field"] for row in explanation if row["field"] != "prior" and row["weight"] > 0
         ],
     }
 
