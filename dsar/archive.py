@@ -560,7 +560,7 @@ def _chunk_aad(archive: ExportArchive, key_id: object, index: int, *, last: bool
 
 
 # Plaintext bytes per encrypted chunk: what the builder and the download hold in memory.
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 
 
 class _ChunkWriter(io.RawIOBase):

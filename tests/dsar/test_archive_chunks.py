@@ -148,7 +148,7 @@ def test_an_export_collected_and_stored_takes_a_fixed_number_of_queries(
     django_assert_max_num_queries,
 ):
     """Collect + build + encrypt + store: the same statements for 3 events or 200 (the events
-    are read in chunks of 2,000 rows, the ZIP stored in chunks of 1 MiB)."""
+    are read in chunks of 2,000 rows, the ZIP stored in chunks of 256 KiB)."""
     counts = []
     for n, email in ((3, "q3@example.com"), (200, "q200@example.com")):
         request = _access(email, events=n)
