@@ -44,6 +44,9 @@ def main() -> None:
     # Before setup_django: the settings (and so the Celery app) read these once.
     os.environ["CELERY_BROKER_URL"] = broker
     os.environ["CUSTODIA_DSAR_APPROVAL_REQUIRED"] = ""  # erasures start without an officer
+    # As in production: no query log (with DEBUG every statement, an archive chunk's bytes
+    # included, is kept in memory), in the bench process and the workers it starts.
+    os.environ["DJANGO_DEBUG"] = "0"
     teardown = setup_django(POSTGRES_URL if args.postgres else None)
     ok = False
     try:
