@@ -227,6 +227,7 @@ def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
         for worker in workers:
             worker.stop()
     ratio = two["rate"] / one["rate"]
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     for label, r in (("1 worker ", one), ("2 workers", two)):
         print(
             f"[{vendor}] erasure, {label}: {r['rate']:.1f} subjects/s ({n} in {r['seconds']:.1f} s;"
@@ -239,9 +240,9 @@ def run_erasures(n: int, broker: str, run_dir: Path, vendor: str) -> dict:
         f"shredded (checked: {one['erase_audits'] + two['erase_audits']} erase audits, "
         f"{one['suppressed'] + two['suppressed']} suppressed identities, "
         f"{one['keys_left'] + two['keys_left']} keys left, "
-        f"{one['steps_done'] + two['steps_done']} steps done)"
+        f"{one['steps_done'] + two['steps_done']} steps done); load average {load}"
     )
-    return {"n": n, "plan": plan, "one": one, "two": two, "ratio": ratio}
+    return {"n": n, "plan": plan, "one": one, "two": two, "ratio": ratio, "load": load}
 
 
 # --- access export -------------------------------------------------------------------------
@@ -327,6 +328,7 @@ def run_export(events: int, vendor: str) -> dict:
     loaded = time.perf_counter() - started
     peaks[big] = _export_peak(request, big)
     growth = peaks[big] - peaks[half]
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"[{vendor}] export peak Python memory (tracemalloc; collect, build, encrypt and store "
         "the chunks, then read them all back decrypted as a download does): "
@@ -337,7 +339,7 @@ def run_export(events: int, vendor: str) -> dict:
     print(
         f"[{vendor}] access export of {events} events: {exported:.2f} s "
         f"(archive {sizes[-1] / 1e6:.2f} MB zip); raw read of the rows {baseline:.3f} s; "
-        f"ratio {ratio:.1f}"
+        f"ratio {ratio:.1f}; load average {load}"
     )
     return {
         "events": events,
@@ -347,6 +349,7 @@ def run_export(events: int, vendor: str) -> dict:
         "bytes": sizes[-1],
         "peaks": peaks,
         "growth": growth,
+        "load": load,
     }
 
 
@@ -422,7 +425,8 @@ index, destroys the subject's data key (crypto-shredding), deletes its rows and 
 {one["audit_rows"] / n:.0f} rows to the audit hash chain. Timed from the first message sent
 (when the wave's transaction commits) until all {n} are `completed` (polled every 0.2 s;
 opening the wave took {one["intake"]:.1f} s and {two["intake"]:.1f} s before that). Baseline:
-1 worker process, same run, a fresh wave of subjects for each ({machine()}). {note}Appends
+1 worker process, same run, a fresh wave of subjects for each ({machine()}; load average
+{erasure["load"]} (1/5/15 min) when the erasures ended; `DJANGO_DEBUG=0`). {note}Appends
 to the audit chain are serialized on every database.
 
 | | subjects/s | seconds for {n} | s per step per worker | ratio to 1 worker |
@@ -439,7 +443,7 @@ a time into data.json and, through a spooled temporary file, into events.csv) st
 AES-GCM chunks of {archive_chunk_kib} KiB stored in the database (each chunk's index and
 whether it is the last in its associated data), in a transaction rolled back after each run.
 Baseline: reading the same {export["events"]} event rows raw (`values_list`, ciphertext, no
-decryption). Five runs of each, interleaved, medians.
+decryption). Five runs of each, interleaved, medians (load average {export["load"]} after).
 
 | | seconds | ratio to raw read |
 |---|---|---|

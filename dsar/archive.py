@@ -41,7 +41,7 @@ from dsar.stores_step import stores_archive_files, stores_archive_section
 from profiles.crypto import aead
 from profiles.crypto.keyring import NONCE_BYTES, DecryptionError
 from profiles.models import Subject
-from profiles.selectors import EventStream, subject_export
+from profiles.selectors import EventStream, RawJSON, subject_export
 from profiles.services.keys import keys_shred
 
 Kind = DataSubjectRequest.Kind
@@ -514,7 +514,7 @@ def _write_data_json(
             if columns is None:
                 columns = list(chunk[0])
                 writer.writerow(columns)
-            text = json.dumps(chunk, default=str, ensure_ascii=False)[1:-1]
+            text = ",\n    ".join(_event_json(event) for event in chunk)
             member.write((",\n    " if count else "\n    ").encode() + text.encode())
             writer.writerows(_csv_row(event).values() for event in chunk)
             count += len(chunk)
@@ -522,6 +522,18 @@ def _write_data_json(
     if columns is None:
         writer.writerow(["none"])
     return count
+
+
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def _event_json(event: dict[str, Any]) -> str:
+    """One event as JSON; a payload that is JSON text already (`RawJSON`) is written as it is."""
+    payload = event.get("payload")
+    if not isinstance(payload, RawJSON):
+        return _JSON.encode(event)
+    rest = _JSON.encode({k: v for k, v in event.items() if k != "payload"})
+    return f'{rest[:-1]}, "payload": {payload}}}' if len(rest) > 2 else f'{{"payload": {payload}}}'
 
 
 def _purpose_rows(purposes: list[dict[str, Any]]) -> list[dict[str, Any]]:
