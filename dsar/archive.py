@@ -12,14 +12,18 @@ import itertools
 import json
 import os
 import tempfile
+import uuid
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -32,12 +36,12 @@ from consent.art30 import processing_activities_for_subject
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
 from core.errors import DomainError
-from dsar.models import DataSubjectRequest, ExportArchive, RequestStep
+from dsar.models import DataSubjectRequest, ExportArchive, ExportArchiveChunk, RequestStep
 from dsar.stores_step import stores_archive_files, stores_archive_section
 from profiles.crypto import aead
-from profiles.crypto.keyring import NONCE_BYTES
+from profiles.crypto.keyring import NONCE_BYTES, DecryptionError
 from profiles.models import Subject
-from profiles.selectors import EventStream, subject_export
+from profiles.selectors import EventStream, RawJSON, subject_export
 from profiles.services.keys import keys_shred
 
 Kind = DataSubjectRequest.Kind
@@ -510,7 +514,7 @@ def _write_data_json(
             if columns is None:
                 columns = list(chunk[0])
                 writer.writerow(columns)
-            text = json.dumps(chunk, default=str, ensure_ascii=False)[1:-1]
+            text = ",\n    ".join(_event_json(event) for event in chunk)
             member.write((",\n    " if count else "\n    ").encode() + text.encode())
             writer.writerows(_csv_row(event).values() for event in chunk)
             count += len(chunk)
@@ -518,6 +522,18 @@ def _write_data_json(
     if columns is None:
         writer.writerow(["none"])
     return count
+
+
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def _event_json(event: dict[str, Any]) -> str:
+    """One event as JSON; a payload that is JSON text already (`RawJSON`) is written as it is."""
+    payload = event.get("payload")
+    if not isinstance(payload, RawJSON):
+        return _JSON.encode(event)
+    rest = _JSON.encode({k: v for k, v in event.items() if k != "payload"})
+    return f'{rest[:-1]}, "payload": {payload}}}' if len(rest) > 2 else f'{{"payload": {payload}}}'
 
 
 def _purpose_rows(purposes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -546,25 +562,86 @@ def _aad(archive: ExportArchive, key_id: object) -> bytes:
     )
 
 
-def archive_store(*, request: DataSubjectRequest, content: bytes) -> ExportArchive:
-    """Encrypt and keep the archive until it is delivered. Call in a transaction.
+def _chunk_aad(archive: ExportArchive, key_id: object, index: int, *, last: bool) -> bytes:
+    """A chunk's associated data: its archive, key, place and whether it ends the archive, so
+    a chunk moved to another place or archive, or an archive cut short, fails to decrypt."""
+    place = f"chunk.{index}.{'last' if last else 'more'}"
+    return aead.associated_data(
+        model="dsar.exportarchive", field=place, row_id=archive.pk, key_id=key_id
+    )
+
+
+# Plaintext bytes per encrypted chunk: what the builder and the download hold in memory.
+CHUNK_BYTES = 1 << 18
+
+
+class _ChunkWriter(io.RawIOBase):
+    """A write-only, unseekable file (zipfile then writes data descriptors) that encrypts
+    every CHUNK_BYTES of what it is given into an `ExportArchiveChunk` row as they fill, and
+    keeps the plaintext's size and SHA-256."""
+
+    def __init__(self, archive: ExportArchive, cipher: AESGCM, key_id: object) -> None:
+        super().__init__()
+        self.archive, self.cipher, self.key_id = archive, cipher, key_id
+        self.buffer = bytearray()
+        self.digest = hashlib.sha256()
+        self.size = self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.buffer += view
+        self.digest.update(view)
+        self.size += len(view)
+        while len(self.buffer) > CHUNK_BYTES:  # more follows: not the last chunk
+            self._seal(bytes(self.buffer[:CHUNK_BYTES]), last=False)
+            del self.buffer[:CHUNK_BYTES]
+        return len(view)
+
+    def finish(self) -> None:
+        self._seal(bytes(self.buffer), last=True)
+        self.buffer = bytearray()
+
+    def _seal(self, plaintext: bytes, *, last: bool) -> None:
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _chunk_aad(self.archive, self.key_id, self.count, last=last)
+        ExportArchiveChunk.objects.create(
+            archive=self.archive,
+            index=self.count,
+            ciphertext=nonce + self.cipher.encrypt(nonce, plaintext, aad),
+        )
+        self.count += 1
+
+
+def archive_store(
+    *, request: DataSubjectRequest, data: dict[str, Any]
+) -> tuple[ExportArchive, int]:
+    """Build the archive of `data` (`collect`) and keep it, encrypted, until it is delivered:
+    the ZIP is written as the events are read and encrypted chunk by chunk into the database,
+    so memory does not grow with the data. Returns the archive and how many events it holds.
+    Call in a transaction.
 
     Its link's lifetime starts when the link is mailed or handed out (`archive_link_start`),
     not here: a request may wait for connected systems for weeks. Until then `expires_at` is a
     backstop (the request's deadline plus the lifetime) that the sweeper applies only once the
     request is closed: an open request's undelivered archive is kept for its delivery."""
     now = timezone.now()
-    archive = ExportArchive(
-        request=request,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        expires_at=max(request.due_at, now) + _lifetime(),
-    )
-    key, key_id = archive.data_key(create=True)
-    nonce = os.urandom(NONCE_BYTES)
-    archive.ciphertext = nonce + AESGCM(key).encrypt(nonce, content, _aad(archive, key_id))
+    archive = ExportArchive(request=request, expires_at=max(request.due_at, now) + _lifetime())
+    cipher, key_id = archive.data_cipher(create=True)
     archive.save()
-    return archive
+    out = _ChunkWriter(archive, cipher, key_id)
+    events = package_to(data, out)
+    out.finish()
+    archive.size, archive.sha256, archive.chunk_count = out.size, out.digest.hexdigest(), out.count
+    ExportArchive.objects.filter(pk=archive.pk).update(
+        size=archive.size, sha256=archive.sha256, chunk_count=archive.chunk_count
+    )
+    return archive, events
 
 
 def _lifetime() -> dt.timedelta:
@@ -572,7 +649,11 @@ def _lifetime() -> dt.timedelta:
 
 
 def archive_is_gone(archive: ExportArchive | None) -> bool:
-    return archive is None or archive.destroyed_at is not None or archive.ciphertext is None
+    return (
+        archive is None
+        or archive.destroyed_at is not None
+        or (archive.chunk_count == 0 and archive.ciphertext is None)
+    )
 
 
 def archive_link_start(*, archive: ExportArchive) -> tuple[str, dt.datetime]:
@@ -583,7 +664,7 @@ def archive_link_start(*, archive: ExportArchive) -> tuple[str, dt.datetime]:
     expires_at = timezone.now() + _lifetime()
     kept = (
         ExportArchive.objects.filter(pk=archive.pk, destroyed_at=None)
-        .exclude(ciphertext=None)
+        .filter(Q(chunk_count__gt=0) | Q(ciphertext__isnull=False))
         .update(expires_at=expires_at)
     )
     if not kept:
@@ -592,10 +673,40 @@ def archive_link_start(*, archive: ExportArchive) -> tuple[str, dt.datetime]:
     return download_url(archive), expires_at
 
 
+def archive_reader(archive: ExportArchive) -> Iterator[bytes]:
+    """The archive's ZIP, decrypted a chunk at a time (one query per chunk), with its data key
+    taken now: the key may be destroyed before the chunks are read. A chunk that is missing,
+    moved or altered, or an archive cut short, raises DecryptionError. Format 1 (one blob)
+    is decrypted at once."""
+    cipher, key_id = archive.data_cipher()
+    if archive.chunk_count == 0:
+        raw = bytes(archive.ciphertext)
+        content = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(archive, key_id))
+        return iter([content])
+    return _chunks_decrypted(archive, cipher, key_id)
+
+
+def _chunks_decrypted(archive: ExportArchive, cipher: AESGCM, key_id: object) -> Iterator[bytes]:
+    last = archive.chunk_count - 1
+    rows = ExportArchiveChunk.objects.filter(archive_id=archive.pk)
+    for index in range(archive.chunk_count):
+        raw = rows.filter(index=index).values_list("ciphertext", flat=True).first()
+        if raw is None:
+            raise DecryptionError("an archive chunk is missing")
+        raw = bytes(raw)
+        try:
+            yield cipher.decrypt(
+                raw[:NONCE_BYTES],
+                raw[NONCE_BYTES:],
+                _chunk_aad(archive, key_id, index, last=index == last),
+            )
+        except InvalidTag as exc:
+            raise DecryptionError("an archive chunk failed authentication") from exc
+
+
 def archive_open(archive: ExportArchive) -> bytes:
-    key, key_id = archive.data_key()
-    raw = bytes(archive.ciphertext)
-    return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(archive, key_id))
+    """The whole decrypted ZIP in memory (small archives, tests); downloads stream it."""
+    return b"".join(archive_reader(archive))
 
 
 def download_token(archive: ExportArchive) -> str:
@@ -625,14 +736,24 @@ def archive_for_token(token: str) -> ExportArchive:
 
 
 def archive_destroy(*, archive: ExportArchive, downloaded: bool = False) -> None:
-    """Delete the bytes and destroy the archive's key (no copy can be decrypted afterwards)."""
+    """Destroy the archive's key (no copy can be decrypted afterwards) and delete its bytes;
+    `downloaded` keeps the chunks for the download under way, which deletes them at its end
+    (`archive_chunks_delete`; the sweeper deletes any a broken download left)."""
     now = timezone.now()
     with transaction.atomic():
         keys_shred(owner_ids=[archive.pk])
         fields = {"ciphertext": None, "destroyed_at": now}
         if downloaded:
             fields["downloaded_at"] = now
+        else:
+            archive_chunks_delete(archive_ids=[archive.pk])
         ExportArchive.objects.filter(pk=archive.pk).update(**fields)
+
+
+def archive_chunks_delete(*, archive_ids: list[uuid.UUID]) -> int:
+    """Delete the encrypted chunks of destroyed (or being destroyed) archives."""
+    deleted, _ = ExportArchiveChunk.objects.filter(archive_id__in=archive_ids).delete()
+    return deleted
 
 
 def archives_destroy_expired() -> int:
@@ -648,4 +769,8 @@ def archives_destroy_expired() -> int:
     for archive in expired:
         archive_destroy(archive=archive)
         count += 1
+    # Chunks an interrupted download left (their key destroyed): an hour covers any download.
+    ExportArchiveChunk.objects.filter(
+        archive__destroyed_at__lt=timezone.now() - dt.timedelta(hours=1)
+    ).delete()
     return count

@@ -306,7 +306,11 @@ class ExportArchive(KeyOwner, models.Model):
     request = models.OneToOneField(
         DataSubjectRequest, on_delete=models.CASCADE, related_name="archive"
     )
+    # Format 1 (archives stored before chunking): the whole ZIP as one AES-GCM blob here.
     ciphertext = models.BinaryField(null=True)
+    chunk_count = models.PositiveIntegerField(
+        default=0, help_text="encrypted chunks (format 2); 0: one blob in ciphertext (format 1)"
+    )
     size = models.PositiveIntegerField(default=0, help_text="plaintext bytes")
     sha256 = models.CharField(max_length=64, help_text="of the plaintext ZIP")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -316,6 +320,25 @@ class ExportArchive(KeyOwner, models.Model):
 
     def __str__(self) -> str:
         return f"archive of {self.request_id}"
+
+
+class ExportArchiveChunk(models.Model):
+    """One piece of an archive's ZIP, AES-256-GCM encrypted under the archive's data key with
+    its index and whether it is the last in the associated data: chunks cannot be swapped,
+    reordered, dropped or cut off undetected. Written while the ZIP is built, read one at a
+    time while it is downloaded."""
+
+    archive = models.ForeignKey(ExportArchive, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    ciphertext = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["archive", "index"], name="dsar_archive_chunk_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of {self.archive_id}"
 
 
 class LegalHold(models.Model):

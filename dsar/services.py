@@ -11,6 +11,7 @@ import datetime as dt
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -555,8 +556,10 @@ def archive_link_issue(*, request: DataSubjectRequest, actor: Actor) -> dict[str
     return {"url": url, "expires_at": expires_at.isoformat()}
 
 
-def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectRequest]:
-    """Hand out the archive once: decrypt it, then destroy bytes and key. Audited."""
+def archive_download(*, token: str, actor: Actor) -> tuple[Iterator[bytes], DataSubjectRequest]:
+    """Hand out the archive once: take its key, destroy the archive (key shredded, audited)
+    and return its ZIP as decrypted chunks, read one at a time as they are sent; its
+    encrypted chunks are deleted when the last one is read (or the download stops)."""
     from dsar import archive as archives
 
     with transaction.atomic():
@@ -564,12 +567,21 @@ def archive_download(*, token: str, actor: Actor) -> tuple[bytes, DataSubjectReq
         found = type(found).objects.select_for_update().get(pk=found.pk)
         if found.destroyed_at:
             raise archives.ArchiveGone("This download link was used already.")
-        content = archives.archive_open(found)
+        chunks = archives.archive_reader(found)
         archives.archive_destroy(archive=found, downloaded=True)
         request = found.request
         timeline_add(request=request, actor=actor, kind="system", message="archive downloaded")
         request_audit(request, actor, "archive_download", reason="archive downloaded and destroyed")
-    return content, request
+    return _then_delete(chunks, found.pk), request
+
+
+def _then_delete(chunks: Iterator[bytes], archive_id: uuid.UUID) -> Iterator[bytes]:
+    from dsar import archive as archives
+
+    try:
+        yield from chunks
+    finally:
+        archives.archive_chunks_delete(archive_ids=[archive_id])
 
 
 def connector_secret_rotate(*, connector: SystemConnector, actor: Actor) -> str:

@@ -189,8 +189,7 @@ def run_package(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any
 
 def _package(request: DataSubjectRequest) -> dict[str, Any]:
     data = archives.collect(request)
-    content = archives.package(data)
-    archive = archives.archive_store(request=request, content=content)
+    archive, events = archives.archive_store(request=request, data=data)
     if request.subject_id:
         audit_record(
             actor=ACTOR,
@@ -205,7 +204,7 @@ def _package(request: DataSubjectRequest) -> dict[str, Any]:
     return {
         "archive": str(archive.pk),
         "bytes": archive.size,
-        "events": len(data.get("events", [])),
+        "events": events,
         "consent_records": len(data.get("consent_history", [])),
     }
 

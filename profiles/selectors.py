@@ -203,14 +203,22 @@ def _with_subject(rows: Any, subject: Subject) -> list[Any]:
     return loaded
 
 
+class RawJSON(str):
+    """JSON text to be written as it is (a decrypted payload, never parsed and re-serialized)."""
+
+
 class EventStream:
     """A subject's events for an export, in time order, read and decrypted chunk by chunk as
     they are iterated (rows as tuples, no model instances): memory does not grow with their
-    number. Each iteration reads them again; `default_source` fills in a missing source."""
+    number. Each iteration reads them again; `default_source` fills in a missing source. With
+    `raw_payload`, each payload is its decrypted JSON text (`RawJSON`), not parsed."""
 
-    def __init__(self, subject: Subject, *, chunk_size: int = 2000) -> None:
+    def __init__(
+        self, subject: Subject, *, chunk_size: int = 2000, raw_payload: bool = False
+    ) -> None:
         self.subject = subject
         self.chunk_size = chunk_size
+        self.raw_payload = raw_payload
         self.default_source: str | None = None
 
     def _rows(self) -> QuerySet[Event]:
@@ -232,22 +240,25 @@ class EventStream:
             .iterator(chunk_size=self.chunk_size)
         )
         cipher = key_id = None
+        decrypt = field.decrypt_row_bytes if self.raw_payload else field.decrypt_row
         for pk, name, occurred_at, category, source, payload in rows:
             if cipher is None:
-                cipher, key_id = self.subject.data_cipher()
+                cipher, key = self.subject.data_cipher()
+                key_id = str(key)  # formatted once into every row's associated data
+            value = decrypt(pk=pk, token=payload, cipher=cipher, key_id=key_id)
             yield {
                 "name": name,
                 "occurred_at": occurred_at.isoformat(),
                 "category": category,
                 "source": source or self.default_source,
-                "payload": field.decrypt_row(pk=pk, token=payload, cipher=cipher, key_id=key_id),
+                "payload": RawJSON(value.decode()) if self.raw_payload else value,
             }
 
 
 def subject_export(*, subject_id: uuid.UUID, stream_events: bool = False) -> dict[str, Any]:
     """Everything held about a subject, decrypted, for an access/portability request (system
     read: the DSAR pipeline audits it). With `stream_events`, "events" is an `EventStream`
-    read while it is written out, else a list."""
+    read while it is written out (payloads as their JSON text, `RawJSON`), else a list."""
     subject = Subject.objects.get(pk=subject_id)
     identifiers = _with_subject(
         Identifier.objects.filter(subject=subject).select_related("source"), subject
@@ -255,7 +266,7 @@ def subject_export(*, subject_id: uuid.UUID, stream_events: bool = False) -> dic
     attributes = _with_subject(
         Attribute.objects.filter(subject=subject).select_related("source"), subject
     )
-    stream = EventStream(subject)
+    stream = EventStream(subject, raw_payload=stream_events)
     events: EventStream | list[dict[str, Any]] = stream if stream_events else list(stream)
     sources = sorted({row.source.name for row in (*identifiers, *attributes) if row.source})
     return {

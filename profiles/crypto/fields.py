@@ -106,9 +106,13 @@ class EncryptedFieldMixin:
     def decrypt_row(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> Any:
         """Decrypt a value read without its model instance (`values_list`, large exports):
         the same associated data as `decrypt_for` on the row `pk`, under the owner's cipher."""
+        return self.decode(self.decrypt_row_bytes(pk=pk, token=token, cipher=cipher, key_id=key_id))
+
+    def decrypt_row_bytes(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> bytes:
+        """`decrypt_row` without decoding: the serialized plaintext (JSON text for a JSON field)."""
         label = self.model._meta.label_lower  # type: ignore[attr-defined]
         aad = f"custodia|{label}|{self.name}|{pk}|{key_id}".encode()  # type: ignore[attr-defined]
-        return self.decode(aead.decrypt(token, key=cipher, aad=aad))
+        return aead.decrypt(token, key=cipher, aad=aad)
 
     def decrypt_for(self, instance: Any, token: str) -> Any:
         cipher, key_id = instance.encryption_cipher(create=False)

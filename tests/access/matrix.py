@@ -703,7 +703,7 @@ def dsar_archive_link(client: Client, subject) -> str:
         subject=subject,
         verification="service",
     )
-    archive.archive_store(request=request, content=archive.package(archive.collect(request)))
+    archive.archive_store(request=request, data=archive.collect(request))
     r = client.post(
         f"/api/v1/dsar/requests/{request.pk}/archive-link/", {}, content_type="application/json"
     )

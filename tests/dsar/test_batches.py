@@ -18,6 +18,10 @@ from tests.factories import make_subject
 
 SERVICE = Actor.system("crm")
 Status = DataSubjectRequest.Status
+# Statements of one task running a wave of erasures through their 5 steps (claims, fences,
+# runners, settles, timeline, audit), whatever the number of requests (up to a batch): 101 on
+# SQLite, 104 on PostgreSQL (the audit chain's advisory locks).
+ERASURE_WAVE_BUDGET = 104
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +117,9 @@ def test_an_erasure_batch_takes_a_number_of_queries_that_does_not_grow_with_the_
     small = _queries_for_wave(3, "q")
     large = _queries_for_wave(12, "r")
     assert large == small, (small, large)
+    assert small <= ERASURE_WAVE_BUDGET, small
     requests = _wave(25, prefix="s")
-    with django_assert_max_num_queries(small):
+    with django_assert_max_num_queries(ERASURE_WAVE_BUDGET):
         _run_wave(requests)
 
 

@@ -76,7 +76,11 @@ def test_access_request_builds_an_archive_with_everything_held_and_who_saw_it():
     assert link.startswith("http")
     assert "/privacy-center/download/" in link
     archive = ExportArchive.objects.get(request=dsr)
-    assert b"ana@example.com" not in bytes(archive.ciphertext)
+    assert archive.chunk_count >= 1
+    assert all(
+        b"ana@example.com" not in bytes(chunk)
+        for chunk in archive.chunks.values_list("ciphertext", flat=True)
+    )
     content = archives.archive_open(archive)
     files = zipfile.ZipFile(io.BytesIO(content))
     assert set(files.namelist()) >= {"data.json", "profile.csv", "events.csv", "consent.csv"}
@@ -104,10 +108,14 @@ def test_the_download_link_works_once_then_the_archive_and_its_key_are_gone(clie
     first = client.post(f"/privacy-center/download/{token}/")
     assert first.status_code == 200
     assert first["Content-Type"] == "application/zip"
-    assert zipfile.ZipFile(io.BytesIO(first.content)).read("data.json")
+    assert first.streaming
+    content = b"".join(first.streaming_content)
+    assert int(first["Content-Length"]) == len(content)
+    assert zipfile.ZipFile(io.BytesIO(content)).read("data.json")
     assert client.post(f"/privacy-center/download/{token}/").status_code == 410
     archive.refresh_from_db()
     assert archive.ciphertext is None
+    assert not archive.chunks.exists()  # deleted once the last chunk was sent
     assert archive.downloaded_at is not None
     assert not SubjectKey.objects.filter(subject_id=archive.pk).exists()
     assert client.get("/privacy-center/download/forged-token/").status_code == 410

@@ -140,7 +140,8 @@ def test_erasure_and_access_requests_go_from_intake_to_completion_on_a_worker(
     token = archives.download_token(archive)
     response = client.post(f"/privacy-center/download/{token}/")
     assert response.status_code == 200
-    data = json.loads(zipfile.ZipFile(io.BytesIO(response.content)).read("data.json"))
+    content = b"".join(response.streaming_content)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(content)).read("data.json"))
     assert data["subject"]["id"] == str(kept.pk)
     assert len(data["events"]) == 7
     assert any(a["value"] == "Cory Pie" for a in data["attributes"])

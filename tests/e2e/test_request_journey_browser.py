@@ -323,8 +323,8 @@ def test_the_download_button_hands_out_the_archive_once(hub, browser, downloads)
         subject=subject,
         verification="service",
     )
-    content = archives.package(archives.collect(dsr))
-    stored = archives.archive_store(request=dsr, content=content)
+    stored, _ = archives.archive_store(request=dsr, data=archives.collect(dsr))
+    content = archives.archive_open(stored)
     browser.get(archives.download_url(stored))
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     archive = _downloaded(downloads, f"{dsr.reference}.zip")
