@@ -201,6 +201,11 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     learned = evaluate(truth)
     say(f"[{vendor}] after EM v{model.version} + re-scoring {counts}: {learned}")
     say(f"[{vendor}] evaluation {model.evaluation}")
+    params = model.parameters
+    say(
+        f"[{vendor}] v{model.version}: lambda {params['lambda']:.5g}, auto-merge weight "
+        f"{params['auto_merge']:.2f}, review weight {params['review']:.2f}"
+    )
     write_doc(vendor, cold, learned, None, rates, estimate_s, rescore_s)
     reset_subjects()  # the model versions stay
     rates["v1"] = import_records(file_a + file_b)

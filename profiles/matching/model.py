@@ -99,8 +99,9 @@ def compare(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -> list[
 
 @dataclass
 class Parameters:
-    """m, u per field and level, the prior match probability among blocked pairs, and the
-    two thresholds (as match weights)."""
+    """m, u per field and level (u as among random pairs), the prior match probability of a
+    record and one existing subject (so it holds for any population of about that size, not
+    only the one estimated on), and the two thresholds (as match weights)."""
 
     m: dict[str, list[float]]
     u: dict[str, list[float]]

@@ -369,10 +369,11 @@ def _random_pairs(ids: list[uuid.UUID], n: int, seed: int = 0) -> list[tuple[uui
 
 
 def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchModel:
-    """A new model version estimated from the data and the labels: u from random pairs of
-    active subjects, m and the prior by EM over blocked pairs plus decided pairs (officers'
-    decisions keep their label), thresholds from the target precision and recall. Pending
-    reviews are then re-scored (`match_reviews_rescore`)."""
+    """A new model version estimated from the data and the labels: m by EM over blocked pairs
+    plus decided pairs (officers' decisions keep their label), u from random pairs of active
+    subjects, the prior from the share of records that are duplicates and the population size
+    (`_random_pair_prior`), thresholds from the target precision and recall. Pending reviews
+    are then re-scored (`match_reviews_rescore`)."""
     version, start = match_model_current()
     encodings = dict(
         MatchProfile.objects.filter(subject__status=Subject.Status.ACTIVE).values_list(
@@ -385,12 +386,18 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
     vectors = np.vstack([blocked, np.array(decided, dtype=int).reshape(-1, len(model.FIELDS))])
     known = np.concatenate([np.full(len(blocked), -1), np.array(labels, dtype=int)])
     randoms = _vectors(_random_pairs(list(encodings), 20_000), encodings)
-    u_random = model.level_frequencies(randoms) if len(randoms) >= 1000 else None
-    params = model.estimate(vectors, start=start, labels=known, u_fixed=u_random)
-    params.lam = _candidate_prior(params, blocked, n_active=len(encodings))
+    # EM separates matches from non-matches within the pool it sees (blocked and merged
+    # pairs), u free: the pool's non-matches agree on blocking fields far more often than
+    # random pairs do. Its mixing weight is the pool's, not a prior for any other population.
+    pool = model.estimate(vectors, start=_em_start(start), labels=known)
+    params = model.Parameters(pool.m, pool.u, pool.lam, start.auto_merge, start.review)
+    if len(randoms) >= 1000:
+        params.u = model.level_frequencies(randoms)
+    params.lam = _random_pair_prior(pool, blocked, n_active=len(encodings))
     params.auto_merge, params.review = model.thresholds(params, vectors, **_targets())
     params.review = min(params.review, model.logit(settings.CUSTODIA_MATCH_REVIEW_FLOOR))
     evaluation = _evaluate(params, vectors, known, n_random=len(randoms))
+    evaluation["pool_lambda"] = round(pool.lam, 4)
     row = MatchModel.objects.create(
         version=version + 1,
         parameters=params.as_json(),
@@ -400,18 +407,26 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
     return row
 
 
-def _candidate_prior(params: model.Parameters, blocked: np.ndarray, *, n_active: int) -> float:
-    """The prior match probability of one blocked candidate met at upsert time: the share of
-    records found to be duplicates (merges, plus the matches EM expects among the remaining
-    blocked pairs), spread over the candidates a record meets on average. EM's own prior is
-    not usable: merged duplicates left the blocked pairs, their non-matches with them."""
+def _em_start(current: model.Parameters) -> model.Parameters:
+    """EM's starting point: the current m and u, an even mixing weight (the pool holds the
+    merged pairs: its share of matches is nothing like the prior of a random pair)."""
+    return model.Parameters(current.m, current.u, 0.5, current.auto_merge, current.review)
+
+
+def _random_pair_prior(pool: model.Parameters, blocked: np.ndarray, *, n_active: int) -> float:
+    """The prior match probability of a record and one existing subject, the scale on which
+    u (from random pairs) is measured: a record is a duplicate with probability `share`
+    (records merged, plus the matches EM finds among the remaining blocked pairs, over all
+    records), and then matches one of the `n_active` subjects. Blocking picks the candidates
+    but adds no evidence: their agreement is counted once, by the levels' weights. Estimated
+    on a population whose duplicates are already merged, it still holds for a fresh one
+    (EM's own mixing weight would not: it is the share of matches in the pool it saw)."""
     merges = MergeLineage.objects.filter(method__in=["probabilistic", "review"], split_at=None)
     n_merges = merges.count()
-    weights = np.array([params.weight(list(v)) for v in blocked]) if len(blocked) else np.zeros(0)
+    weights = np.array([pool.weight(list(v)) for v in blocked]) if len(blocked) else np.zeros(0)
     expected = float((1.0 / (1.0 + np.exp2(-np.clip(weights, -60, 60)))).sum())
-    records = max(n_active + n_merges, 1)
-    per_record = max(1.0, 2 * len(blocked) / max(n_active, 1))
-    return float(np.clip((n_merges + expected) / records / per_record, 1e-6, 0.5))
+    share = min((n_merges + expected) / max(n_active + n_merges, 1), 1.0)
+    return float(np.clip(share / max(n_active, 2), 1e-9, 0.5))
 
 
 def _evaluate(

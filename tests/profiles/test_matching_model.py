@@ -178,6 +178,48 @@ def test_a_review_the_new_model_finds_unlikely_leaves_the_queue():
     assert review.decided_by == "model v1"
 
 
+def _duplicated_population(n: int) -> None:
+    """n people, each written twice under two e-mails: the built-in model merges the pairs,
+    so the population a later estimation sees is mostly merged duplicates."""
+    firsts = ["Mia", "Leo", "Zoe", "Noah", "Ivy", "Ada", "Eli", "Uma"]
+    for i in range(n):
+        person = {
+            "first_name": firsts[i % len(firsts)],
+            "last_name": ["Silva", "Costa", "Sousa", "Lopes", "Pinto", "Rocha"][i % 6],
+            "birth_date": f"19{40 + i % 50}-0{1 + i % 9}-{10 + i % 18}",
+            "postcode": f"{1000 + i % 7}",
+            "city": ["Porto", "Braga", "Faro"][i % 3],
+        }
+        make_subject(email=f"dup{i}a@example.com", **person)
+        _upsert(f"dup{i}b@example.com", **person)
+
+
+@pytest.mark.django_db
+def test_a_model_learned_on_merged_duplicates_does_not_over_merge_a_fresh_population():
+    _duplicated_population(100)
+    assert MergeLineage.objects.count() >= 90  # what the estimation sees: mostly merged
+    learned = match_model_estimate(created_by="tests")
+    params = model.Parameters.from_json(learned.parameters)
+    # The prior is that of a record and one existing subject, not the pool's share of matches.
+    assert params.lam < 0.05
+    assert learned.evaluation["pool_lambda"] > 0.5
+    Subject.objects.all().delete()  # a fresh database, scored by the learned model
+    MergeLineage.objects.all().delete()
+    kin = {"last_name": "Silva", "postcode": "1000", "city": "Porto"}
+    first = make_subject(email="s1@example.com", first_name="Ada", birth_date="1950-02-11", **kin)
+    sibling = _upsert("s2@example.com", first_name="Leo", birth_date="1957-09-23", **kin)
+    assert sibling.subject_id != first.pk  # same family and place, another person
+    father = make_subject(email="s3@example.com", first_name="John", birth_date="1931-04-27", **kin)
+    son = _upsert("s4@example.com", first_name="Jon", birth_date="1966-12-01", **kin)
+    # A name that sounds the same, same family and place, born decades apart: a model whose
+    # prior is the pool's share of matches (0.45 here) merged them; this one asks an officer.
+    assert son.subject_id != father.pk
+    assert son.review_items >= 1
+    assert not MergeLineage.objects.exists()
+    same = _upsert("s5@example.com", first_name="Ada", birth_date="1950-11-02", **kin)
+    assert same.subject_id == first.pk  # the same person (day/month transposed) still merges
+
+
 @pytest.mark.django_db
 def test_a_wrong_merge_is_split_back_with_lineage():
     older = make_subject(
