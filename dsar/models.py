@@ -277,7 +277,8 @@ class SystemTask(KeyOwner, models.Model):
 
 class TimelineEntry(KeyOwner, models.Model):
     """What happened to a request, in order: status changes, steps, notes, system callbacks.
-    Officers' notes may hold personal details, so they are encrypted under the entry's key."""
+    Officers' notes may hold personal details, so they are encrypted under the entry's key;
+    most lines have no note, and an empty note is stored empty, with no key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request = models.ForeignKey(
@@ -287,7 +288,7 @@ class TimelineEntry(KeyOwner, models.Model):
     actor = models.CharField(max_length=150)
     kind = models.CharField(max_length=16)  # status, step, note, system, mail, decision
     message = models.CharField(max_length=300, help_text="PII-free")
-    note = EncryptedTextField(blank=True)
+    note = EncryptedTextField(blank=True, empty_unkeyed=True)
 
     class Meta:
         ordering = ["at"]

@@ -29,9 +29,10 @@ _pending = threading.local()
 
 @contextlib.contextmanager
 def timeline_batch() -> Iterator[None]:
-    """Collect the timeline lines added inside the block and insert them together (their data
-    keys in one insert, the lines in another) when it ends or at `timeline_flush()`. Enter it
-    inside the transaction of the steps it records. Nested blocks write at the outermost."""
+    """Collect the timeline lines added inside the block and insert them together (the data
+    keys of those with a note in one insert, the lines in another) when it ends or at
+    `timeline_flush()`. Enter it inside the transaction of the steps it records. Nested blocks
+    write at the outermost."""
     if getattr(_pending, "entries", None) is not None:
         yield
         return
@@ -49,7 +50,7 @@ def timeline_flush() -> None:
     if not entries:
         return
     _pending.entries = []
-    keys_create_for(owners=entries)
+    keys_create_for(owners=[e for e in entries if e.note])  # an empty note needs no key
     TimelineEntry.objects.bulk_create(entries)
 
 

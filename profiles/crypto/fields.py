@@ -52,10 +52,24 @@ class EncryptedFieldMixin:
 
     descriptor_class = EncryptedAttribute
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, empty_unkeyed: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("editable", True)
         super().__init__(*args, **kwargs)
         self._aad_heads: dict[str, str] = {}
+        # An empty string is stored as it is (no ciphertext, so no data key is needed or
+        # created for it) and read back as "". Only for fields where an owner's empty value is
+        # common and tells nothing (a ciphertext's length already shows the value's length);
+        # the cost: a database writer can blank such a value without a decryption error.
+        self.empty_unkeyed = empty_unkeyed
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        if self.empty_unkeyed:
+            kwargs["empty_unkeyed"] = True
+        return name, path, args, kwargs
+
+    def _unkeyed(self, value: Any) -> bool:
+        return self.empty_unkeyed and value == ""
 
     def get_internal_type(self) -> str:
         return "TextField"
@@ -77,6 +91,8 @@ class EncryptedFieldMixin:
     def seal(self, value: Any, *, row_id: object, cipher: Any, key_id: object) -> str:
         """The stored form of `value` in row `row_id` of this field's model, exactly as
         `pre_save` writes it (bulk inserts that build rows without model instances)."""
+        if self._unkeyed(value):
+            return _Sealed("")
         label = self.model._meta.label_lower  # type: ignore[attr-defined]
         return _Sealed(
             aead.encrypt(self.encode(value), key=cipher, aad=self._aad_of(label, row_id, key_id))
@@ -96,6 +112,8 @@ class EncryptedFieldMixin:
             value = getattr(model_instance, self.attname)
         if value is None or isinstance(value, Ciphertext):
             return value
+        if self._unkeyed(value):
+            return _Sealed("")
         pk = model_instance.pk
         if pk is None:
             raise ValueError("encrypted rows need their primary key before saving (UUID default)")
@@ -110,6 +128,8 @@ class EncryptedFieldMixin:
 
     def decrypt_row_bytes(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> bytes:
         """`decrypt_row` without decoding: the serialized plaintext (JSON text for a JSON field)."""
+        if self._unkeyed(token):
+            return b""
         label = self.model._meta.label_lower  # type: ignore[attr-defined]
         aad = f"custodia|{label}|{self.name}|{pk}|{key_id}".encode()  # type: ignore[attr-defined]
         return aead.decrypt(token, key=cipher, aad=aad)
@@ -119,7 +139,9 @@ class EncryptedFieldMixin:
         return self.decode(aead.decrypt(token, key=cipher, aad=self._aad(instance, key_id)))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        return None if value is None else Ciphertext(value)
+        if value is None or self._unkeyed(value):
+            return value
+        return Ciphertext(value)
 
     def to_python(self, value: Any) -> Any:
         return value
