@@ -17,6 +17,7 @@ from audit.actors import Actor
 from audit.chain import GENESIS_HASH, link_hash
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.verify import ChainReport, verify_chain
+from core.bulk import rows_insert
 
 # Key of the PostgreSQL transaction-scoped advisory lock that serializes appends.
 _CHAIN_LOCK_KEY = 0x637573746F6469  # "custodi"
@@ -94,15 +95,16 @@ def audit_batch() -> Iterator[None]:
         yield
         entries, _pending.entries = _pending.entries, None
         if entries:
-            _append(entries)
+            _write(entries)
     finally:
         _pending.entries = None
 
 
 def audit_record_many(*, actor: Actor, entries: list[dict]) -> list[AuditEvent]:
-    """Append several events by one actor in one go (bulk imports): one lock, one read of the
-    head, one insert; same guarantees as `audit_record`. Each entry holds the keyword arguments
-    of `audit_record` other than `actor`."""
+    """Append several events by one actor in one go: one lock, one read of the head, one
+    insert; same guarantees as `audit_record`. Each entry holds the keyword arguments of
+    `audit_record` other than `actor`. Returns the saved events (`audit_append_many` writes
+    the same rows faster when the caller does not need them)."""
     pairs = [(actor, entry) for entry in entries]
     buffered = getattr(_pending, "entries", None)
     if buffered is not None:
@@ -111,8 +113,24 @@ def audit_record_many(*, actor: Actor, entries: list[dict]) -> list[AuditEvent]:
     return _append(pairs)
 
 
+def audit_append_many(*, actor: Actor, entries: list[dict]) -> int:
+    """`audit_record_many` for bulk writes (imports, erasure waves) that do not need the event
+    objects: the chained rows are inserted in one statement sent as one JSON text on
+    PostgreSQL (`core.bulk.rows_insert`), no model instance built per event. Same lock, chain
+    and transaction guarantees. Returns the number of events appended (or buffered)."""
+    pairs = [(actor, entry) for entry in entries]
+    buffered = getattr(_pending, "entries", None)
+    if buffered is not None:
+        buffered.extend(pairs)
+    elif pairs:
+        _write(pairs)
+    return len(pairs)
+
+
 def _values(actor: Actor, entry: dict, sequence: int, now: Any) -> dict[str, Any]:
     subject_id = entry.get("subject_id")
+    if subject_id and not isinstance(subject_id, uuid.UUID):
+        subject_id = uuid.UUID(str(subject_id))
     return {
         "sequence": sequence,
         "occurred_at": now,
@@ -122,7 +140,7 @@ def _values(actor: Actor, entry: dict, sequence: int, now: Any) -> dict[str, Any
         "action": entry["action"],
         "object_type": entry["object_type"],
         "object_id": str(entry["object_id"]),
-        "subject_id": uuid.UUID(str(subject_id)) if subject_id else None,
+        "subject_id": subject_id or None,
         "region": entry.get("region") or "",
         "fields": sorted(set(entry.get("fields") or ())),
         "reason": (entry.get("reason") or "")[:500],
@@ -131,26 +149,39 @@ def _values(actor: Actor, entry: dict, sequence: int, now: Any) -> dict[str, Any
     }
 
 
+def _chained(pairs: list[tuple[Actor, dict]]) -> list[dict[str, Any]]:
+    """The events' column values linked after the current head. Takes the chain lock (on
+    PostgreSQL; SQLite serializes writers itself): call inside a transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+    sequence = last["sequence"] if last else 0
+    prev_hash = last["hash"] if last else GENESIS_HASH
+    now = timezone.now()
+    rows = []
+    for actor, entry in pairs:
+        sequence += 1
+        values = _values(actor, entry, sequence, now)
+        link = link_hash(prev_hash, values)
+        values["prev_hash"], values["hash"] = prev_hash, link
+        rows.append(values)
+        prev_hash = link
+    return rows
+
+
 def _append(pairs: list[tuple[Actor, dict]]) -> list[AuditEvent]:
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        sequence = last["sequence"] if last else 0
-        prev_hash = last["hash"] if last else GENESIS_HASH
-        now = timezone.now()
-        rows = []
-        for actor, entry in pairs:
-            sequence += 1
-            values = _values(actor, entry, sequence, now)
-            link = link_hash(prev_hash, values)
-            rows.append(AuditEvent(**values, prev_hash=prev_hash, hash=link))
-            prev_hash = link
+        rows = [AuditEvent(**values) for values in _chained(pairs)]
         if len(rows) == 1:
             rows[0].save()
             return rows
         return AuditEvent.objects.bulk_create(rows)
+
+
+def _write(pairs: list[tuple[Actor, dict]]) -> None:
+    with transaction.atomic():
+        rows_insert(AuditEvent, _chained(pairs))
 
 
 def audit_record_list_read(

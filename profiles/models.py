@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
+from core.bulk import any_of
 from profiles.crypto import aead
 from profiles.crypto.fields import EncryptedFieldMixin, EncryptedJSONField, EncryptedTextField
 from profiles.crypto.keyring import DecryptionError, master_keyring
@@ -165,7 +166,7 @@ class KeyOwner(CiphertextRefresh):
         its first use raises DecryptionError as usual."""
         by_id = {owner.pk: owner for owner in owners}
         epoch = _key_epoch  # read before the query: a shred during the load invalidates it
-        for row in SubjectKey.objects.filter(subject_id__in=list(by_id)):
+        for row in SubjectKey.objects.filter(subject_id__in=any_of(by_id)):
             key = master_keyring().unwrap(
                 bytes(row.wrapped_key),
                 version=row.master_version,

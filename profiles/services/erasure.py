@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record_many, audit_subject_action
+from audit.services import audit_append_many, audit_subject_action
 from core.errors import DomainError, NotFoundError
 from profiles import matching
 from profiles.models import (
@@ -113,7 +113,7 @@ def subjects_erase(
             }
             for s in subjects
         }
-        audit_record_many(
+        audit_append_many(
             actor=actor,
             entries=[
                 {

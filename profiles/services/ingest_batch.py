@@ -8,18 +8,18 @@ The outcome equals importing the chunk line by line."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record_many
+from audit.services import audit_append_many
+from core.bulk import Row, any_of, rows_insert
 from profiles import matching
 from profiles.matching import ATTRIBUTE_KEYS
 from profiles.models import (
@@ -75,7 +75,7 @@ def suppressed_among(records: Sequence[ParsedRecord]) -> set[int]:
     if not pairs:
         return set()
     rows = SuppressedIdentity.objects.filter(
-        value_index__in={index for _kind, index in pairs}
+        value_index__in=any_of({index for _kind, index in pairs})
     ).values_list("kind", "value_index")
     hit = {(kind, index) for kind, index in rows if (kind, index) in pairs}
     return {
@@ -90,9 +90,9 @@ def _identity_holders(pairs: set[Pair]) -> dict[Pair, list[Holder]]:
     found: dict[Pair, list[Holder]] = {}
     if not pairs:
         return found
-    rows = Identifier.objects.filter(value_index__in={index for _k, index in pairs}).values_list(
-        "kind", "value_index", "region", "subject_id", "subject__status"
-    )
+    rows = Identifier.objects.filter(
+        value_index__in=any_of({index for _k, index in pairs})
+    ).values_list("kind", "value_index", "region", "subject_id", "subject__status")
     for kind, index, region, subject_id, status in rows:
         if (kind, index) in pairs:
             found.setdefault((kind, index), []).append((region, subject_id, status))
@@ -154,14 +154,14 @@ def _match_rows_unchanged_drop(
     """Compare the known subjects' new encodings with their stored ones (two queries): drop
     the profiles that did not change and the blocking keys already stored from what is to be
     written, and delete the stored keys they lost (one statement)."""
-    for subject_id, fields in MatchProfile.objects.filter(subject_id__in=known).values_list(
+    for subject_id, fields in MatchProfile.objects.filter(subject_id__in=any_of(known)).values_list(
         "subject_id", "encodings"
     ):
         if profiles.get(subject_id) == fields:
             del profiles[subject_id]
     gone = []
     have: dict[uuid.UUID, set[str]] = {}
-    for pk, subject_id, key in MatchBlock.objects.filter(subject_id__in=known).values_list(
+    for pk, subject_id, key in MatchBlock.objects.filter(subject_id__in=any_of(known)).values_list(
         "pk", "subject_id", "key"
     ):
         if key in blocks[subject_id]:
@@ -222,9 +222,6 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
             if plain and subject_id is None and not contests[n].within:
                 plan.matchable.append(n)
     return plan
-
-
-Row = dict[str, Any]  # attname -> value, values of encrypted fields already sealed
 
 
 # The encrypted fields a bulk write seals (looked up once, not per value).
@@ -315,112 +312,6 @@ class _Rows:
         rows_insert(Event, self.events, ignore_conflicts=True)
 
 
-# Column types whose Python values SQLite's driver cannot take as they are (psycopg can).
-_CONVERTED = {"UUIDField", "DateTimeField", "ForeignKey", "BinaryField", "JSONField"}
-
-
-def rows_insert(
-    model: type[models.Model],
-    rows: Sequence[Row],
-    *,
-    update: Sequence[str] = (),
-    ignore_conflicts: bool = False,
-) -> None:
-    """Insert rows given as {attname: value} (the same keys in every row; encrypted values
-    sealed already) in one statement: INSERT ... SELECT FROM json_array_elements(the rows as
-    one JSON text) on PostgreSQL, one prepared statement run per row (executemany) on SQLite.
-    A column the rows leave out takes the field's default (auto dates: now), computed once.
-    `update`: a row whose primary key exists gets these columns updated (ON CONFLICT (pk) DO
-    UPDATE);
-    `ignore_conflicts`: a row breaking a unique constraint is skipped."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    # An auto-increment primary key is left to the database, as bulk_create does.
-    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
-    now = timezone.now()
-    defaults = {
-        f.attname: now
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        else f.get_default()
-        for f in fields
-        if f.attname not in rows[0]
-    }
-    columns = [[row.get(f.attname, defaults.get(f.attname)) for row in rows] for f in fields]
-    conflict = ""
-    if update:
-        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
-        pk = quote(str(model._meta.pk.column if model._meta.pk else "id"))
-        conflict = f" ON CONFLICT ({pk}) DO UPDATE SET {sets}"
-    elif ignore_conflicts:
-        conflict = " ON CONFLICT DO NOTHING"
-    column_list = ", ".join(quote(str(f.column)) for f in fields)
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({column_list})"
-    if connection.vendor == "postgresql":
-        for n, f in enumerate(fields):
-            columns[n] = _for_json(f, columns[n])
-        # The rows travel as one JSON text (serialized in C, parsed by the server) instead of
-        # one array per column, which psycopg dumps element by element in Python.
-        values = ", ".join(_json_column(f, n) for n, f in enumerate(fields))
-        sql = f"{head} SELECT {values} FROM json_array_elements(%s::json) AS r{conflict}"  # noqa: S608 - our names
-        with _server_binding_cursor() as cursor:
-            cursor.execute(sql, [json.dumps(list(zip(*columns, strict=True)))])
-        return
-    with connection.cursor() as cursor:
-        for n, f in enumerate(fields):
-            columns[n] = _for_sqlite(f, columns[n])
-        placeholders = ", ".join(["%s"] * len(fields))
-        cursor.executemany(
-            f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
-        )
-
-
-def _for_sqlite(f: models.Field, values: list[Any]) -> list[Any]:
-    """Column values as SQLite's driver takes them (as `get_db_prep_value` converts them)."""
-    kind = f.get_internal_type()
-    target = f.target_field.get_internal_type() if f.is_relation else kind  # type: ignore[attr-defined]
-    if target == "UUIDField":
-        return [v.hex if isinstance(v, uuid.UUID) else v for v in values]
-    if kind == "DateTimeField":
-        adapt = connection.ops.adapt_datetimefield_value
-        return [adapt(v) for v in values]
-    if kind in _CONVERTED:
-        return [f.get_db_prep_value(v, connection, prepared=False) for v in values]
-    return values
-
-
-def _json_column(f: models.Field, n: int) -> str:
-    """Column `n` of a JSON row array, cast to the field's type on PostgreSQL."""
-    if f.get_internal_type() == "JSONField":
-        return f"(r->{n})::jsonb"
-    return f"(r->>{n})::{f.db_type(connection)}"
-
-
-def _for_json(f: models.Field, values: list[Any]) -> list[Any]:
-    """Column values as JSON carries them to PostgreSQL's input functions (text for ids,
-    times and bytes; JSON values as they are)."""
-    kind = f.get_internal_type()
-    target = f.target_field.get_internal_type() if f.is_relation else kind  # type: ignore[attr-defined]
-    if target == "UUIDField":
-        return [None if v is None else str(v) for v in values]
-    if kind == "DateTimeField":
-        return [None if v is None else v.isoformat() for v in values]
-    if kind == "BinaryField":
-        return [None if v is None else "\\x" + bytes(v).hex() for v in values]
-    return values
-
-
-def _server_binding_cursor() -> Any:
-    """A PostgreSQL cursor binding parameters on the server (column arrays are sent as
-    arrays by psycopg's C dumpers, not quoted into the SQL text as Django's default client
-    cursor does), wrapped like every Django cursor (query log, execute wrappers)."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    connection.ensure_connection()
-    wrapper: Any = connection  # _prepare_cursor is Django's own hook, not in the stubs
-    return wrapper._prepare_cursor(cast(Any, ServerBindingCursor)(connection.connection))
-
-
 def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
     """The subjects a plan updates, locked (no merge or erasure runs meanwhile), still active,
     with their data keys loaded in one query; raises ChunkRaced if one changed meanwhile."""
@@ -430,7 +321,7 @@ def _subjects_locked(ids: set[uuid.UUID]) -> dict[uuid.UUID, Subject]:
         s.pk: s
         # Locked in one order (primary key), so two imports never wait on each other in a cycle.
         for s in Subject.objects.select_for_update()
-        .filter(pk__in=list(ids), status=Subject.Status.ACTIVE)
+        .filter(pk__in=any_of(ids), status=Subject.Status.ACTIVE)
         .order_by("pk")
     }
     if len(subjects) != len(ids):
@@ -449,11 +340,11 @@ def _held_by(
     attributes: dict[uuid.UUID, dict[str, tuple[uuid.UUID, str]]] = {sid: {} for sid in subject_ids}
     if subject_ids:
         for sid, kind, index in Identifier.objects.filter(
-            subject_id__in=list(subject_ids)
+            subject_id__in=any_of(subject_ids)
         ).values_list("subject_id", "kind", "value_index"):
             held[sid].add((kind, index))
         for sid, key, pk, token in Attribute.objects.filter(
-            subject_id__in=list(subject_ids)
+            subject_id__in=any_of(subject_ids)
         ).values_list("subject_id", "key", "id", "value"):
             attributes[sid][key] = (pk, token)
     return held, attributes
@@ -502,5 +393,5 @@ def subjects_upsert_batch(
     with transaction.atomic():
         rows.write()
         _match_profiles_write(written, stored)
-        audit_record_many(actor=actor, entries=audits)
+        audit_append_many(actor=actor, entries=audits)
     return ids

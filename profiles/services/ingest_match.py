@@ -26,7 +26,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
-from audit.services import audit_record_many
+from audit.services import audit_append_many
+from core.bulk import rows_insert
 from profiles import matching
 from profiles.models import (
     Attribute,
@@ -40,7 +41,7 @@ from profiles.models import (
     System,
 )
 from profiles.services.ingest import ParsedRecord, event_dedup_key
-from profiles.services.ingest_batch import ChunkPlan, ChunkRaced, rows_insert
+from profiles.services.ingest_batch import ChunkPlan, ChunkRaced
 from profiles.services.matching import (
     Scored,
     match_profile_rows,
@@ -96,14 +97,13 @@ def chunk_matches_write(
     """Write the decided lines after the chunk's bulk write (`created`: line -> the subject
     it created): review items in one insert, merges in bulk (`subjects_merge_batch`).
     Raises ChunkRaced when a survivor changed meanwhile. Call inside a transaction."""
-    MatchReview.objects.bulk_create(
+    rows_insert(
+        MatchReview,
         [
-            MatchReview(
-                subject_id=created[n], candidate_id=s.candidate.pk, **review_scored_fields(s)
-            )
+            {"subject_id": created[n], "candidate_id": s.candidate.pk, **review_scored_fields(s)}
             for n, scored in sorted(decided.reviews.items())
             for s in scored
-        ]
+        ],
     )
     subjects_merge_batch(records=records, merges=decided.merges, actor=actor, source=source)
 
@@ -169,7 +169,7 @@ def subjects_merge_batch(
         rows.write()
         MergeLineage.objects.bulk_create(lineages)
         _match_profiles_replace(gained)
-        audit_record_many(actor=actor, entries=audits)
+        audit_append_many(actor=actor, entries=audits)
 
 
 def _match_profiles_replace(gained: list[tuple[Subject, dict[str, str]]]) -> None:
@@ -181,7 +181,9 @@ def _match_profiles_replace(gained: list[tuple[Subject, dict[str, str]]]) -> Non
     profiles, blocks = match_profile_rows(
         [(s, {k: v for k, v in values.items() if matching.is_signal(k)}) for s, values in gained]
     )
-    MatchProfile.objects.bulk_create(profiles)
+    rows_insert(
+        MatchProfile, [{"subject_id": p.subject_id, "encodings": p.encodings} for p in profiles]
+    )
     rows_insert(MatchBlock, [{"subject_id": b.subject_id, "key": b.key} for b in blocks])
 
 

@@ -193,8 +193,8 @@ def test_merges_of_a_chunk_need_the_same_queries_for_5_or_60_people(
         with django_assert_max_num_queries(budget):
             return import_job_run(job_id=str(job.pk))
 
-    run([_line(f"q{n}@example.com", **_person(n)) for n in range(people)], 30)
-    job = run([_line(f"r{n}@example.com", **_person(n), city="Nice") for n in range(people)], 40)
+    run([_line(f"q{n}@example.com", **_person(n)) for n in range(people)], 28)
+    job = run([_line(f"r{n}@example.com", **_person(n), city="Nice") for n in range(people)], 36)
     assert (job.imported, job.failed) == (people, 0)
     assert one_by_one == []
     assert MergeLineage.objects.filter(method="probabilistic").count() == people
