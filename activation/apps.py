@@ -15,6 +15,19 @@ class ActivationConfig(AppConfig):
             AFTER_SUBJECT_CHANGE.append(_push_soon)
         if destinations_for_data_map not in DATA_MAP_EXTENSIONS:
             DATA_MAP_EXTENSIONS.append(destinations_for_data_map)
+        from django.db.models.signals import post_delete, post_save
+
+        from activation.models import SourceEndpoint
+
+        post_save.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-version")
+        post_delete.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-vdel")
+
+
+def _endpoint_changed(sender: object, instance: object, **kwargs: object) -> None:
+    """Any saved or deleted endpoint: processes holding it read it again on their next call."""
+    from activation.services import source_endpoint_changed
+
+    source_endpoint_changed(getattr(instance, "pk", None))
 
 
 def _push_soon() -> None:

@@ -6,18 +6,46 @@ import hashlib
 import uuid
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from access.scoping import allowed_regions
 from activation.models import AudienceChange, Destination, InboxMessage, SourceEndpoint
-from consent.selectors import may_process_bulk
+from consent.selectors import may_process_loaded
 from core.pagination import keyset_page
 from profiles.crypto.blind_index import normalize
 from profiles.models import Identifier, Subject
 
+ENDPOINT_VERSION_KEY = "activation:source:{}:version"
+# In this process: source id -> (the version it was read under, the endpoint or None).
+_endpoints: dict[str, tuple[str, SourceEndpoint | None]] = {}
 
-def source_endpoint_active(source_id: uuid.UUID | str) -> SourceEndpoint | None:
-    return SourceEndpoint.objects.select_related("system").filter(pk=source_id, active=True).first()
+
+def source_endpoint_active(
+    source_id: uuid.UUID | str, also: tuple[str, ...] = ()
+) -> tuple[SourceEndpoint | None, dict[str, Any]]:
+    """The active endpoint of a source (None: unknown or inactive), and the cache values of the
+    keys `also` read in the same cache round trip (e.g. its rate bucket). Kept in this process
+    under the endpoint's version, a cache value that every save, rotation, deactivation and
+    deletion replaces once committed (`services.source_endpoint_changed`): the version is read
+    before the row, so a change is seen on the very next call whichever process serves it."""
+    try:
+        key = str(uuid.UUID(str(source_id)))
+    except ValueError:
+        return None, {}
+    version_key = ENDPOINT_VERSION_KEY.format(key)
+    found = cache.get_many([version_key, *also])
+    version = found.pop(version_key, None)
+    if version is None:  # first read, or evicted: a fresh version, then the row
+        cache.add(version_key, uuid.uuid4().hex, timeout=None)
+        version = cache.get(version_key)
+    kept = _endpoints.get(key)
+    if kept is not None and version is not None and kept[0] == version:
+        return kept[1], found
+    endpoint = SourceEndpoint.objects.filter(pk=key, active=True).first()
+    if version is not None:
+        _endpoints[key] = (version, endpoint)
+    return endpoint, found
 
 
 def inbox_dead_letters(who: object, source_id: uuid.UUID | None = None) -> QuerySet[InboxMessage]:
@@ -35,18 +63,37 @@ def destination_get(destination_id: int) -> Destination | None:
     )
 
 
-def _allowed_ids(who: Any, destination: Destination, ids: list[Any]) -> list[Any]:
-    """Of `ids`, those within `who`'s regions whose current consent allows every purpose of the
-    destination (consent's decisions: GPC, expiry and each regime's default apply)."""
+def _allowed(destination: Destination, rows: list[tuple[Any, str, str]]) -> list[Any]:
+    """Of `rows` (pk, region, jurisdiction override; already within the viewer's regions), those
+    whose current consent allows every purpose of the destination (consent's decisions: GPC,
+    expiry and each regime's default apply), in order."""
     purposes = list(destination.purposes.all())
-    if not purposes or not ids:
+    if not purposes or not rows:
         return []
-    decisions = may_process_bulk(who=who, subject_ids=ids, purposes=purposes)
+    decisions = may_process_loaded(subjects=rows, purposes=purposes)
     return [
-        pk
-        for pk in ids
-        if str(pk) in decisions and all(d.allowed for d in decisions[str(pk)].values())
+        row
+        for row in rows
+        if str(row[0]) in decisions and all(d.allowed for d in decisions[str(row[0])].values())
     ]
+
+
+def _audience_rows(
+    *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
+) -> tuple[list[tuple[Any, str, str]], uuid.UUID | None]:
+    """One keyset page of the audience as (pk, region, jurisdiction override) rows: the active
+    subjects in `who`'s regions, read once in id order with what the decisions need."""
+    regions = allowed_regions(who)
+    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
+    if regions is not None:
+        rows = rows.filter(region__in=sorted(regions))
+    return keyset_page(
+        rows,
+        after=after,
+        limit=limit,
+        keep=lambda page: _allowed(destination, page),
+        fields=("region", "jurisdiction"),
+    )
 
 
 def audience_page(
@@ -54,13 +101,8 @@ def audience_page(
 ) -> tuple[list[Any], uuid.UUID | None]:
     """One page of the audience, ordered by subject id (a keyset cursor): the ids allowed and
     the cursor of the next page (None at the end). Active subjects in `who`'s regions only."""
-    regions = allowed_regions(who)
-    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
-    if regions is not None:
-        rows = rows.filter(region__in=sorted(regions))
-    return keyset_page(
-        rows, after=after, limit=limit, keep=lambda ids: _allowed_ids(who, destination, ids)
-    )
+    rows, following = _audience_rows(who=who, destination=destination, after=after, limit=limit)
+    return [row[0] for row in rows], following
 
 
 def audience_all(*, who: Any, destination: Destination) -> dict[Any, str]:
@@ -68,8 +110,8 @@ def audience_all(*, who: Any, destination: Destination) -> dict[Any, str]:
     out: dict[Any, str] = {}
     after = None
     while True:
-        ids, after = audience_page(who=who, destination=destination, after=after, limit=2000)
-        out.update(Subject.objects.filter(pk__in=ids).values_list("pk", "region"))
+        rows, after = _audience_rows(who=who, destination=destination, after=after, limit=2000)
+        out.update((row[0], row[1]) for row in rows)
         if after is None:
             return out
 

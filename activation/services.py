@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -35,7 +36,8 @@ from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
 from core.errors import DomainError
-from profiles.services import keys_create_for, subject_upsert
+from profiles.models import SubjectKey
+from profiles.services import subject_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ def source_secret_rotate(
             object_id=endpoint.pk,
             reason=f"system {endpoint.system_id}; previous secret valid {overlap}",
         )
+        source_endpoint_changed(endpoint.pk)
     endpoint.previous_secret, endpoint.previous_valid_until = endpoint.secret, until
     endpoint.secret = secret
     return secret
@@ -133,13 +136,51 @@ def inbox_accept(
     )
     try:
         with transaction.atomic():
-            keys_create_for(owners=[message])  # a new row: no key to look up first
+            key, data_key = SubjectKey.build_for(message.pk)  # a new row: no key to look up
+            message.remember_data_key(data_key, key.key_id)
             message.payload = payload
-            message.save(force_insert=True)
+            _insert(key)
+            _insert(message)
             transaction.on_commit(inbox_wake)
     except IntegrityError:  # a message id already accepted (a replay, or concurrently)
         return InboxMessage.objects.get(source=endpoint, message_id=mid), False
     return message, True
+
+
+def _insert_fields(model: type[models.Model]) -> list[Any]:
+    """The columns an insert gives (not a database-generated key)."""
+    return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model], vendor: str) -> str:
+    """One prepared INSERT of the columns of `model` (built once per vendor)."""
+    quote = connection.ops.quote_name
+    fields = _insert_fields(model)
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - model metadata, no outside value
+
+
+def _insert(row: models.Model) -> None:
+    """Insert a new row by one prepared statement, without the ORM's save machinery (signals,
+    a compiler per call): the 202 path's writes. Every field's value is prepared as save
+    prepares it (defaults, auto_now_add, encrypted fields sealed under the row's key)."""
+    fields = _insert_fields(type(row))
+    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(type(row), connection.vendor), values)
+    row._state.adding = False
+    row._state.db = connection.alias
+
+
+def source_endpoint_changed(endpoint_id: Any) -> None:
+    """A source's endpoint changed (saved, rotated, deactivated, deleted): once committed,
+    replace its version so every process reads the row again on its next call. Replaced now
+    too: a process reading in between keeps what it read for one version only."""
+    key = selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id)))
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
 
 
 def source_actor(endpoint: SourceEndpoint) -> Actor:

@@ -305,39 +305,72 @@ def may_process_bulk(
     from profiles.models import Subject
 
     regions = allowed_regions(who)
-    found = Subject.objects.filter(pk__in=subject_ids).only("id", "region", "jurisdiction")
+    found = Subject.objects.filter(pk__in=subject_ids)
     if regions is not None:
         found = found.filter(region__in=sorted(regions))
-    subjects = list(found)
-    jurisdictions = refdata().jurisdictions
-    by_region = {r: j for j in jurisdictions.values() for r in j.regions}
-    when = at or timezone.now()
-    current = {}
+    subjects = list(found.values_list("pk", "region", "jurisdiction"))
     if at is None:
-        rows = CurrentConsent.objects.filter(subject__in=subjects, purpose__in=purposes)
-        current = {(row.subject_id, row.purpose_id): row for row in rows}
-    out: dict[str, dict[str, Decision]] = {}
-    for subject in subjects:
-        jurisdiction = jurisdictions.get(subject.jurisdiction) or by_region.get(subject.region)
-        if jurisdiction is None:
-            continue
-        jurisdiction = in_force(jurisdiction, at)
-        per = {}
-        for purpose in purposes:
-            if at is None:
-                args = _choice(current.get((subject.pk, purpose.pk)))
-            else:
-                record = (
+        return may_process_loaded(subjects=subjects, purposes=purposes)
+    return {
+        str(pk): {
+            purpose.slug: _decide(
+                *_choice(
                     ConsentRecord.objects.filter(
-                        subject=subject, purpose=purpose, recorded_at__lte=at
+                        subject_id=pk, purpose=purpose, recorded_at__lte=at
                     )
                     .order_by("-recorded_at")
                     .first()
-                )
-                args = _choice(record)
-            per[purpose.slug] = _decide(*args, purpose, jurisdiction, when)
-        out[str(subject.pk)] = per
+                ),
+                purpose,
+                jurisdiction,
+                at,
+            )
+            for purpose in purposes
+        }
+        for pk, jurisdiction in _jurisdictions(subjects, at)
+    }
+
+
+def _jurisdictions(
+    subjects: list[tuple[Any, str, str]], at: dt.datetime | None
+) -> list[tuple[Any, Jurisdiction]]:
+    """Each (pk, region, jurisdiction override) with the regime in force for it at `at` (now by
+    default); subjects no regime covers are left out."""
+    jurisdictions = refdata().jurisdictions
+    by_region = {r: j for j in jurisdictions.values() for r in j.regions}
+    in_force_of: dict[str, Jurisdiction] = {}
+    out = []
+    for pk, region, override in subjects:
+        jurisdiction = jurisdictions.get(override) or by_region.get(region)
+        if jurisdiction is None:
+            continue
+        if jurisdiction.code not in in_force_of:
+            in_force_of[jurisdiction.code] = in_force(jurisdiction, at)
+        out.append((pk, in_force_of[jurisdiction.code]))
     return out
+
+
+def may_process_loaded(
+    *, subjects: list[tuple[Any, str, str]], purposes: list[Purpose]
+) -> dict[str, dict[str, Decision]]:
+    """Decisions now for subjects already read and scoped by the caller, given as (pk, region,
+    jurisdiction override) tuples (a keyset page reads them in its own ordered scan): one
+    projection query whatever the size, no second read of the subjects."""
+    when = timezone.now()
+    current: dict[tuple[Any, Any], Choice] = {}
+    if subjects and purposes:
+        rows = CurrentConsent.objects.filter(
+            subject_id__in=[pk for pk, _, _ in subjects], purpose__in=purposes
+        ).values_list("subject_id", "purpose_id", "state", "recorded_at", "gpc", "record_id")
+        current = {(s, p): (state, t, gpc, r) for s, p, state, t, gpc, r in rows}
+    none: Choice = (None, None, False, None)
+    return {
+        str(pk): {
+            purpose.slug: _decide(*current.get((pk, purpose.pk), none), purpose, jurisdiction, when)
+            for purpose in purposes
+        }
+        for pk, jurisdiction in _jurisdictions(subjects, None)
+    }
 
 
 def subject_choices_now(*, subject_id: Any) -> dict[str, dict[str, Any]]:

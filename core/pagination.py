@@ -55,27 +55,32 @@ def keyset_page(
     limit: int,
     keep: Callable[[list[Any]], list[Any]] | None = None,
     batch: int = 500,
+    fields: tuple[str, ...] = (),
 ) -> tuple[list[Any], Any]:
     """One page of the primary keys of `rows` after the cursor `after` (None: from the start),
     in primary-key order: each query reads the next `max(limit, batch)` keys from an index
     (`pk > cursor`), so every page costs the same however deep it is. `keep` filters a batch
-    (keys in, kept keys out, in order), and the page fills across batches. Returns (keys, the
-    cursor of the next page, None at the end)."""
+    (keys in, kept keys out, in order), and the page fills across batches. With `fields`, each
+    key comes as a tuple `(pk, *fields)` read in the same ordered query (so `keep` need not read
+    the rows again). Returns (keys, the cursor of the next page, None at the end)."""
     rows = rows.order_by("pk")
     size = max(limit, batch)
     found: list[Any] = []
     cursor = after
     while len(found) < limit:
+        page = rows.filter(pk__gt=cursor) if cursor else rows
         keys = list(
-            (rows.filter(pk__gt=cursor) if cursor else rows).values_list("pk", flat=True)[:size]
+            page.values_list("pk", *fields)[:size]
+            if fields
+            else page.values_list("pk", flat=True)[:size]
         )
-        for pk in keep(keys) if keep is not None else keys:
-            found.append(pk)
+        for key in keep(keys) if keep is not None else keys:
+            found.append(key)
             if len(found) == limit:
-                return found, pk
+                return found, key[0] if fields else key
         if len(keys) < size:
             return found, None
-        cursor = keys[-1]
+        cursor = keys[-1][0] if fields else keys[-1]
     return found, cursor
 
 

@@ -35,14 +35,15 @@ class SourceEventsView(APIView):
     def post(self, request: Request, source_id) -> Response:
         """Signed (`Custodia-Signature: t=<unix>,v1=<hex>`) Segment call with a `messageId`.
         202: stored for processing; 200: a message id already accepted (not stored twice)."""
-        endpoint = selectors.source_endpoint_active(source_id)
+        bucket = f"throttle:source:{source_id}"
+        endpoint, found = selectors.source_endpoint_active(source_id, also=(bucket,))
         if endpoint is None:
             raise services.InvalidSignature("Unknown source or bad signature.")
         if len(request.body) > settings.CUSTODIA_SOURCE_MAX_BYTES:
             raise exceptions.ValidationError({"body": ["The call is too large."]})
 
-        def throttle() -> None:
-            wait = bucket_take(f"throttle:source:{endpoint.pk}", endpoint.rate)
+        def throttle() -> None:  # the bucket was read with the endpoint's version: one write
+            wait = bucket_take(bucket, endpoint.rate, found=found)
             if wait:
                 raise exceptions.Throttled(wait=wait)
 

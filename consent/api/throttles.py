@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -48,17 +49,20 @@ def _ttl(rate: str) -> int:
     return int(capacity / per_second) + 1
 
 
-def bucket_take(name: str, rate: str) -> float:
-    """Take one token from the bucket `name`: 0 if granted, else the seconds until one is back."""
-    return buckets_take([(name, rate)])
+def bucket_take(name: str, rate: str, found: dict[str, Any] | None = None) -> float:
+    """Take one token from the bucket `name`: 0 if granted, else the seconds until one is back.
+    `found`: the bucket's cache value already read by the caller (in a read it made anyway),
+    so taking costs one cache write."""
+    return buckets_take([(name, rate)], found=found)
 
 
-def buckets_take(buckets: list[tuple[str, str]]) -> float:
+def buckets_take(buckets: list[tuple[str, str]], found: dict[str, Any] | None = None) -> float:
     """Take one token from each bucket in turn, stopping at the first that refuses (later ones
     are left untouched): 0 if all granted, else the seconds until that one has a token again.
-    One cache read and one write for all of them."""
+    One cache read (none when the caller gives the values `found`) and one write for all."""
     now = time.time()
-    found = cache.get_many([name for name, _ in buckets])
+    if found is None:
+        found = cache.get_many([name for name, _ in buckets])
     updated, wait = {}, 0.0
     for name, rate in buckets:
         tokens, stamp, wait = _take(found.get(name), rate, now)

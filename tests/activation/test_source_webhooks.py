@@ -100,9 +100,8 @@ def test_rotated_secret_keeps_the_old_one_for_the_overlap_only(api, source):
     assert new != old
     assert post(api, source, {**IDENTIFY, "messageId": "a"}, secret=new).status_code == 202
     assert post(api, source, {**IDENTIFY, "messageId": "b"}, secret=old).status_code == 202
-    SourceEndpoint.objects.filter(pk=source.pk).update(
-        previous_valid_until=timezone.now() - dt.timedelta(seconds=1)
-    )
+    source.previous_valid_until = timezone.now() - dt.timedelta(seconds=1)  # the overlap ends
+    source.save(update_fields=["previous_valid_until"])
     assert post(api, source, {**IDENTIFY, "messageId": "c"}, secret=old).status_code == 401
     rotation = AuditEvent.objects.get(action="activation.source.rotate_secret")
     assert old not in rotation.reason
@@ -194,6 +193,33 @@ def test_replay_processes_a_message_dead_lettered_by_scope(api, source):
     services.inbox_replay(message=message, actor=Actor.system("officer"))
     assert services.inbox_process(message.pk) == "done"
     assert holder("customer_id", "u-100")
+
+
+def test_the_endpoint_kept_in_process_follows_every_change_on_the_next_call(
+    api, source, django_assert_max_num_queries
+):
+    from django.core.cache import cache
+
+    assert post(api, source, {**IDENTIFY, "messageId": "k1"}).status_code == 202
+    with django_assert_max_num_queries(4):  # kept: savepoint, key and row inserted, release
+        assert post(api, source, {**IDENTIFY, "messageId": "k2"}).status_code == 202
+    old = source.secret
+    new = services.source_secret_rotate(
+        endpoint=source, actor=Actor.system("test"), overlap=dt.timedelta(seconds=0)
+    )
+    assert post(api, source, {**IDENTIFY, "messageId": "k3"}, secret=new).status_code == 202
+    assert post(api, source, {**IDENTIFY, "messageId": "k4"}, secret=old).status_code == 401
+    cache.clear()  # the version evicted: read again, still right
+    assert post(api, source, {**IDENTIFY, "messageId": "k5"}, secret=new).status_code == 202
+    source.refresh_from_db()
+    source.active = False  # as the admin saves it
+    source.save()
+    assert post(api, source, {**IDENTIFY, "messageId": "k6"}, secret=new).status_code == 401
+    source.active = True
+    source.save()
+    assert post(api, source, {**IDENTIFY, "messageId": "k7"}, secret=new).status_code == 202
+    source.system.delete()
+    assert post(api, source, {**IDENTIFY, "messageId": "k8"}, secret=new).status_code == 401
 
 
 def test_per_source_rate_limit(api, source, settings):
