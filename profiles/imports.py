@@ -23,6 +23,7 @@ from audit.actors import Actor
 from audit.services import audit_record
 from core.errors import DomainError, PayloadTooLargeError
 from core.parsers import json_loads_checked
+from core.regions import KNOWN_REGIONS
 from profiles.models import ImportJob, ImportLineError, System
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ def import_job_create(
     region outside it fails with `region_not_allowed`), so task arguments stay ids only."""
     from profiles.services import region_check
 
+    if region and region.upper() not in KNOWN_REGIONS:
+        raise DomainError(
+            "Unknown region.", fields={"region": [f"one of {', '.join(KNOWN_REGIONS)}"]}
+        )
     if region:
         region_check(region=region.upper(), actor=actor)
     job = ImportJob(

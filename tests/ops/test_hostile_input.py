@@ -308,3 +308,18 @@ def test_integers_beyond_64_bits_in_bodies_and_paths_are_4xx(dpo_api):
     assert public.status_code < 500
     revoke = dpo_api.post(f"/api/v1/access/tokens/{2**70}/revoke/")
     _assert_error(revoke, 404, "not_found")
+
+
+@pytest.mark.parametrize("region", ["XX", "EU" * 20, "eu'--"])
+def test_an_import_for_an_unknown_region_is_refused_before_a_job_exists(dpo_api, region):
+    from profiles.models import ImportJob
+
+    response = dpo_api.generic(
+        "POST",
+        f"/api/v1/profiles/imports/?region={region}",
+        b"{}\n",
+        content_type="application/x-ndjson",
+    )
+    _assert_error(response, 400, "validation_error")
+    assert response.json()["error"]["fields"]["region"]
+    assert not ImportJob.objects.exists()
