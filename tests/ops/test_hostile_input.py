@@ -320,6 +320,6 @@ def test_an_import_for_an_unknown_region_is_refused_before_a_job_exists(dpo_api,
         b"{}\n",
         content_type="application/x-ndjson",
     )
-    _assert_error(response, 400, "validation_error")
+    _assert_error(response, 400, "invalid")
     assert response.json()["error"]["fields"]["region"]
     assert not ImportJob.objects.exists()
