@@ -4,7 +4,8 @@ errors a store raises (a database's own message may quote a value: it is never k
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +60,10 @@ def _connect_args(store: ConnectedStore) -> dict[str, Any]:
 
 
 _ENGINES: dict[tuple[Any, ...], Engine] = {}
+# Per engine whose dialect has met its server once (version, quoting mode: a driver connection
+# opened beside the pool relies on it for the statements it writes), the driver's connect
+# arguments, worked out once.
+_READY: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def store_engine(store: ConnectedStore, *, write: bool = False) -> Engine:
@@ -84,7 +89,9 @@ def store_engine(store: ConnectedStore, *, write: bool = False) -> Engine:
     engine = _ENGINES.get(key)
     if engine is None:
         for old in [k for k in _ENGINES if k[:2] == (store.pk, write)]:
-            _ENGINES.pop(old).dispose()
+            stale = _ENGINES.pop(old)
+            _READY.pop(id(stale), None)
+            stale.dispose()
         engine = sa.create_engine(
             store_url(store, write=write),
             poolclass=NullPool,
@@ -94,6 +101,48 @@ def store_engine(store: ConnectedStore, *, write: bool = False) -> Engine:
         )
         _ENGINES[key] = engine
     return engine
+
+
+@dataclass(slots=True)
+class DriverConnection:
+    """A store's DB-API connection and the dialect its statements are written for: what the
+    row finder and eraser use (`stores.rows`), and all they use."""
+
+    connection: Any
+    dialect: sa.Dialect
+
+
+@contextmanager
+def store_session(store: ConnectedStore, *, write: bool = False) -> Iterator[DriverConnection]:
+    """One subject's work in a store: a driver connection opened with the engine's URL and
+    connect arguments (so the same timeouts), without a pool checkout, connection events or a
+    SQLAlchemy `Connection` around it, which cost more per subject than SQLite's statements do.
+    The dialect's on-connect hooks are skipped: they add SQL functions (SQLite), a notice logger
+    (psycopg: a notice may quote a value) and a `SET NAMES` round trip (MySQL) that the rows'
+    statements do not need. With `write`, the work is one transaction committed on success and
+    rolled back on any error; the connection is always closed (no connection kept between
+    requests)."""
+    engine = store_engine(store, write=write)
+    dialect = engine.dialect
+    args = _READY.get(id(engine))
+    if args is None:
+        with engine.connect():  # the dialect learns its server once per engine
+            cargs, cparams = dialect.create_connect_args(engine.url)
+            args = _READY[id(engine)] = (cargs, {**cparams, **_connect_args(store)})
+    dbapi = dialect.connect(*args[0], **args[1])
+    try:
+        if write and store.dialect == ConnectedStore.Dialect.SQLITE:
+            # Outside any transaction (a no-op inside one); DML then opens it implicitly.
+            dbapi.execute("PRAGMA foreign_keys = ON")
+        yield DriverConnection(dbapi, dialect)
+        if write:
+            dbapi.commit()
+    except BaseException:
+        with suppress(Exception):  # a connection the store dropped cannot roll back
+            dbapi.rollback()
+        raise
+    finally:
+        dbapi.close()
 
 
 @contextmanager
@@ -126,7 +175,8 @@ def error_describe(exc: BaseException) -> str:
     may quote the row that broke a constraint)."""
     name = type(exc).__name__
     text = str(exc).lower()
-    if isinstance(exc, sa.exc.IntegrityError):
+    # SQLAlchemy's or the driver's own (the rows' statements run on the driver's cursor).
+    if any(c.__name__ == "IntegrityError" for c in type(exc).__mro__):
         return "constraint error (IntegrityError)"
     for needles, label in _KINDS:
         if any(n in text for n in needles):

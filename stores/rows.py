@@ -17,9 +17,9 @@ import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.engine import Connection
+import sqlalchemy as sa
 
 HASH_PREFIX = "h:"
 TEXT_MASK = "[erased]"
@@ -32,6 +32,18 @@ MASKS: dict[str, Any] = {
     "binary": b"",
 }
 CHUNK = 500
+
+
+class StoreConnection(Protocol):
+    """What the finder and eraser use of a connection: its DB-API connection (`cursor()`)
+    and its dialect (quoting, placeholder style). A SQLAlchemy `Connection` has both, and so
+    has `stores.connection.DriverConnection`, which the pipeline uses."""
+
+    @property
+    def connection(self) -> Any: ...
+
+    @property
+    def dialect(self) -> sa.Dialect: ...
 
 
 @dataclass
@@ -129,7 +141,7 @@ class _Sql:
     shape (how many values, which columns set), so it is formatted once per worker. Only identifiers
     from the approved map are put in the text (quoted); every value is a bound parameter."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: StoreConnection) -> None:
         self.cursor = conn.connection.cursor()
         self.quote = conn.dialect.identifier_preparer.quote
         self.mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -227,7 +239,7 @@ def _follow(sql: _Sql, plan: TablePlan, link: Link, parent: TablePlan, parent_ro
 
 
 def rows_find(
-    conn: Connection, plans: list[TablePlan], identifiers: Iterable[dict[str, str]]
+    conn: StoreConnection, plans: list[TablePlan], identifiers: Iterable[dict[str, str]]
 ) -> Found:
     """Rows holding one of the identifiers in an identity-key column, then every row of an
     approved table whose foreign key (one column or several) points at a row already found,
@@ -380,7 +392,9 @@ def _order(plans: list[TablePlan]) -> list[TablePlan]:
     return ordered
 
 
-def rows_erase(conn: Connection, plans: list[TablePlan], found: Found, key: str) -> dict[str, Any]:
+def rows_erase(
+    conn: StoreConnection, plans: list[TablePlan], found: Found, key: str
+) -> dict[str, Any]:
     """Apply each column's strategy to the found rows, in the caller's transaction: updates
     parents first, then deletes children first. A child whose parent row is deleted loses its
     link (NULL) or, where the link cannot be NULL, its row. Returns PII-free counts."""

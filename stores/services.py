@@ -22,7 +22,7 @@ from consent.services import processing_activity_save
 from profiles.crypto.keyring import DecryptionError
 from profiles.services.keys import keys_shred
 from profiles.services.systems import system_declare
-from stores.connection import error_describe, store_connection
+from stores.connection import error_describe, store_connection, store_session
 from stores.discovery import TableInfo, introspect, propose_strategies, sample_and_classify
 from stores.models import ConnectedStore, StoreColumn, StoreDataset, StoreTask
 from stores.rows import rows_erase, rows_export, rows_find, rows_where
@@ -255,7 +255,7 @@ def store_task_run(*, task: StoreTask) -> bool:
     try:
         plans = store_plans(store=store)
         if task.kind in ERASURE_KINDS:
-            with store_connection(store, write=True) as conn:
+            with store_session(store, write=True) as conn:
                 found = rows_find(conn, plans, identifiers)
                 result = {
                     "rows_found": found.count(),
@@ -263,12 +263,12 @@ def store_task_run(*, task: StoreTask) -> bool:
                 }
             export: dict[str, Any] = {}
         elif task.kind in MANUAL_KINDS:
-            with store_connection(store) as conn:
+            with store_session(store) as conn:
                 found = rows_find(conn, plans, identifiers)
             export = {}
             result = {"rows_found": found.count(), "correct_by_hand": rows_where(found, plans)}
         else:
-            with store_connection(store) as conn:
+            with store_session(store) as conn:
                 found = rows_find(conn, plans, identifiers)
             export = rows_export(found, plans)
             result = {"rows_found": found.count(), "tables": sorted(export)}
