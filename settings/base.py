@@ -110,11 +110,14 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'custodia.sqlite3'
 DATABASES = {
     # With persistent connections, check a reused one when a request starts: a connection the
     # server ended (restart, failover, pg_terminate_backend) is replaced instead of failing
-    # the request.
+    # the request. On PostgreSQL the check costs no round trip (core/db/postgresql/base.py).
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0), conn_health_checks=True
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip (core/db/postgresql).
+    DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let the web server and the worker processes write one file.
     DATABASES["default"]["OPTIONS"] = {
