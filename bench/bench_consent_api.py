@@ -44,6 +44,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def gunicorn(env: dict[str, str], port: int, *, threads: int = 1, **popen) -> subprocess.Popen:
+    """The hub under gunicorn with 2 sync workers (or `threads` threads each) on loopback, as
+    every HTTP bench here serves it."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "settings.wsgi:application",
+            "-w",
+            "2",
+            *(["--threads", str(threads)] if threads > 1 else []),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        **popen,
+    )
+
+
 def prepare(env: dict[str, str]) -> str:
     """Migrate a fresh database, create subjects, a property and a token; return the token."""
     script = """
@@ -216,23 +239,7 @@ def main() -> None:
     token, subject = prepare(env)
     counts = query_counts(env, token, subject)
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "settings.wsgi:application",
-            "-w",
-            "2",
-            *(["--threads", str(args.threads)] if args.threads > 1 else []),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = gunicorn(env, port, threads=args.threads)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

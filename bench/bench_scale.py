@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from bench_consent_api import ensure_wrk, free_port, wrk
+from bench_consent_api import ensure_wrk, free_port, gunicorn, wrk
 from common import ROOT, machine, write_section
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -314,22 +314,7 @@ end
 
 def serve(scale: Scale) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "settings.wsgi:application",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=child_env(scale),
-    )
+    server = gunicorn(child_env(scale), port)
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:

@@ -32,7 +32,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_consent_api import ensure_wrk, free_port, wrk
+from bench_consent_api import ensure_wrk, free_port, gunicorn, wrk
 from common import POSTGRES_URL, ROOT, machine, setup_django, write_section
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
@@ -161,21 +161,9 @@ def _gunicorn(run_dir: Path):
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "settings.wsgi:application",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    server = gunicorn(
+        env,
+        port,
         stdout=(run_dir / "gunicorn.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
