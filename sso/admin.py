@@ -27,7 +27,8 @@ class _OfficersOnly:
     def has_view_permission(self, request, obj=None):
         return self._allowed(request)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
+        # ModelAdmin calls it with the request, an inline with the parent object too.
         return self._allowed(request)
 
     def has_change_permission(self, request, obj=None):
