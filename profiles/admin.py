@@ -255,7 +255,11 @@ class MatchModelAdmin(admin.ModelAdmin):
         if request.method != "POST" or not request.user.has_perm("profiles.add_matchmodel"):
             raise PermissionDenied
         actor = actor_for(request)
-        model = services.match_model_estimate(created_by=actor.label)
+        try:
+            model = services.match_model_estimate(created_by=actor.label)
+        except services.ModelNotEstimable as exc:
+            messages.warning(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:profiles_matchmodel_changelist"))
         counts = services.match_reviews_rescore(actor=actor)
         messages.success(
             request,

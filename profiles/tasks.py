@@ -1,9 +1,13 @@
 """Celery tasks of profiles: thin, ids only, idempotent."""
 
+import logging
+
 from celery import shared_task
 
 from audit.actors import Actor
 from profiles import imports, services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -37,7 +41,12 @@ def rotate_keys(batch_size: int = 500) -> int:
 @shared_task(name="profiles.match_model_estimate", acks_late=True)
 def match_model_estimate() -> int:
     """Beat: re-estimate the match model from the data and the officers' decisions, then
-    re-score the pending reviews. Returns the new model version."""
-    model = services.match_model_estimate(created_by="beat")
+    re-score the pending reviews. Returns the new model version (the current one, unchanged,
+    while there is too little data to estimate from)."""
+    try:
+        model = services.match_model_estimate(created_by="beat")
+    except services.ModelNotEstimable as exc:
+        logger.info("match model not re-estimated: %s", exc.message)
+        return services.match_model_current()[0]
     services.match_reviews_rescore(actor=Actor.system("match-model"))
     return model.version

@@ -46,6 +46,7 @@ from profiles.services.keys import (
     subject_shred,
 )
 from profiles.services.matching import (
+    ModelNotEstimable,
     match_candidates,
     match_candidates_batch,
     match_model_current,
@@ -63,6 +64,7 @@ __all__ = [
     "ChunkPlan",
     "ChunkRaced",
     "IdentitySuppressed",
+    "ModelNotEstimable",
     "ParsedRecord",
     "RegionNotAllowed",
     "UpsertResult",

@@ -8,6 +8,7 @@ attributes changed), `match_profile_rows` (many new subjects, for bulk inserts) 
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.errors import ConflictError
 from profiles.matching import encoding, model
 from profiles.models import (
     Attribute,
@@ -368,6 +370,17 @@ def _random_pairs(ids: list[uuid.UUID], n: int, seed: int = 0) -> list[tuple[uui
     return [tuple(rng.sample(ids, 2)) for _ in range(n)]  # type: ignore[misc]
 
 
+# Below this many compared pairs EM has nothing to separate: the estimate is refused rather
+# than stored as a model whose weights are noise (or NaN, with no pair at all).
+MIN_PAIRS_TO_ESTIMATE = 20
+
+
+class ModelNotEstimable(ConflictError):
+    """Too little data to estimate a new model version; the current one stays in force."""
+
+    code = "not_enough_data"
+
+
 def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchModel:
     """A new model version estimated from the data and the labels: m by EM over blocked pairs
     plus decided pairs (officers' decisions keep their label), u from random pairs of active
@@ -384,6 +397,12 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
     blocked = _vectors(pairs, encodings)
     decided, labels = _decided_vectors()
     vectors = np.vstack([blocked, np.array(decided, dtype=int).reshape(-1, len(model.FIELDS))])
+    if len(vectors) < MIN_PAIRS_TO_ESTIMATE or len(encodings) < 2:
+        raise ModelNotEstimable(
+            f"Not enough data to estimate a model: {len(vectors)} compared pair(s) among "
+            f"{len(encodings)} active subject(s), at least {MIN_PAIRS_TO_ESTIMATE} pairs needed; "
+            f"model v{version} stays in force."
+        )
     known = np.concatenate([np.full(len(blocked), -1), np.array(labels, dtype=int)])
     randoms = _vectors(_random_pairs(list(encodings), 20_000), encodings)
     # EM separates matches from non-matches within the pool it sees (blocked and merged
@@ -398,6 +417,11 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
     params.review = min(params.review, model.logit(settings.CUSTODIA_MATCH_REVIEW_FLOOR))
     evaluation = _evaluate(params, vectors, known, n_random=len(randoms))
     evaluation["pool_lambda"] = round(pool.lam, 4)
+    if not _finite(params.as_json()):
+        raise ModelNotEstimable(
+            f"The estimate did not converge on {len(vectors)} compared pair(s); "
+            f"model v{version} stays in force."
+        )
     row = MatchModel.objects.create(
         version=version + 1,
         parameters=params.as_json(),
@@ -405,6 +429,17 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
         created_by=created_by,
     )
     return row
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in the parameters (JSON cannot hold them)."""
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return True
 
 
 def _em_start(current: model.Parameters) -> model.Parameters:

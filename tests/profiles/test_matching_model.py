@@ -21,6 +21,7 @@ from profiles.models import (
     Subject,
 )
 from profiles.services import (
+    match_model_current,
     match_model_estimate,
     match_review_decide,
     match_reviews_rescore,
@@ -326,6 +327,7 @@ def test_an_officer_reestimates_the_model_from_the_admin(client):
     from tests.factories import make_staff
 
     sync_roles()
+    _population()
     _review_pair()
     client.force_login(make_staff("DPO"))
     response = client.post("/admin/profiles/matchmodel/re-estimate/")
@@ -351,3 +353,26 @@ def test_erasing_people_in_a_batch_forgets_their_matching_encodings():
     assert not MatchProfile.objects.filter(subject_id=erased.subject_id).exists()
     assert not MatchBlock.objects.filter(subject_id=erased.subject_id).exists()
     assert MatchProfile.objects.filter(subject_id=kept.subject_id).exists()
+
+
+@pytest.mark.django_db
+def test_too_little_data_to_estimate_is_said_and_keeps_the_current_model(client):
+    """A fresh installation (no pair to compare): the officer is told why, nothing is stored
+    (no model of NaN weights), and the nightly task keeps the current version."""
+    from access.services import sync_roles
+    from profiles import tasks
+    from profiles.services import ModelNotEstimable
+    from tests.factories import make_staff
+
+    sync_roles()
+    make_subject(email="alone@example.com", name="Ana Silva")
+    client.force_login(make_staff("DPO"))
+    response = client.post("/admin/profiles/matchmodel/re-estimate/", follow=True)
+    assert response.status_code == 200
+    assert "Not enough data to estimate a model" in response.content.decode()
+    assert not MatchModel.objects.exists()
+    with pytest.raises(ModelNotEstimable) as refused:
+        match_model_estimate(created_by="tests")
+    assert refused.value.code == "not_enough_data"
+    assert tasks.match_model_estimate() == match_model_current()[0]
+    assert not MatchModel.objects.exists()
