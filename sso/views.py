@@ -127,7 +127,15 @@ def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
     from sso import saml
 
     provider = _provider(slug, IdentityProvider.SAML)
-    body = saml.sp_metadata(_saml_config(request, provider))
+    try:
+        body = saml.sp_metadata(_saml_config(request, provider))
+    except saml.SamlError as exc:
+        # An installation fault (xmlsec1 not installed), not the caller's: say so plainly.
+        return HttpResponse(
+            f"SAML is not available on this server ({exc.reason}); see docs/sso.md.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
     return HttpResponse(body, content_type="application/samlmetadata+xml")
 
 

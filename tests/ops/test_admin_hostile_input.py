@@ -1,0 +1,87 @@
+"""Hostile input to every page of the admin gets a page or a 4xx, never a 500: garbage in the
+changelist's query string (search, ordering, page, filters), object ids that are no id,
+unknown actions, add forms of garbage, and the custom admin pages (data map, Art. 30 record,
+match model re-estimation, retention, source mapping preview, request decisions)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from access.roles import DPO
+from tests.factories import make_staff, make_subject
+
+pytestmark = pytest.mark.django_db
+
+QUERIES = [
+    "?q=%00",
+    "?q=" + "x" * 5000,
+    "?q=%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+    "?q=a%27%22%3C",
+    "?o=zz",
+    "?o=1.-99",
+    "?p=99999999999999999999999",
+    "?p=-1",
+    "?all=",
+    "?e=1",
+    "?region=%00",
+    "?status=%00",
+    "?created_at__gte=notadate",
+    "?id__in=a,b",
+    "?_to_field=password",
+]
+OBJECT_IDS = ["x", "%00", "99999999999999999999999", "00000000-0000-0000-0000-000000000000", "-1"]
+CUSTOM_PAGES = [
+    "/admin/subject-timeline/00000000-0000-0000-0000-000000000000/",
+    "/admin/consent/processingactivity/data-map/?x=%00",
+    "/admin/consent/processingactivity/art30/?region=%00",
+    "/admin/consent/processingactivity/art30.csv?region=zz",
+    "/admin/profiles/matchmodel/re-estimate/",
+    "/admin/consent/retentionpolicy/apply/",
+    "/admin/activation/sourceendpoint/preview/",
+    "/admin/dsar/datasubjectrequest/00000000-0000-0000-0000-000000000000/decide/",
+]
+
+
+@pytest.fixture
+def superuser_client(client, roles, regimes):
+    user = make_staff(DPO)
+    user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    make_subject(region="EU")
+    return client
+
+
+def _changelists() -> list[str]:
+    return sorted(
+        reverse(f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist")
+        for m in admin.site._registry
+    )
+
+
+@pytest.mark.parametrize("changelist", _changelists())
+def test_no_admin_page_answers_hostile_input_with_a_500(superuser_client, changelist):
+    client = superuser_client
+    failures = []
+
+    def check(method: str, url: str, data: dict | None = None) -> None:
+        response = getattr(client, method)(url, data)
+        if response.status_code >= 500:
+            failures.append((method, url[:80], response.status_code))
+
+    for query in QUERIES:
+        check("get", changelist + query)
+    for object_id in OBJECT_IDS:
+        check("get", f"{changelist}{object_id}/change/")
+        check("post", f"{changelist}{object_id}/change/", {"name": "\x00"})
+    check("post", changelist, {"action": "\x00", "_selected_action": ["x", "%00"]})
+    check("post", changelist + "add/", {"name": "\x00", "value": "x" * 100_000, "email": "\x00"})
+    assert not failures
+
+
+@pytest.mark.parametrize("page", CUSTOM_PAGES)
+def test_the_custom_admin_pages_answer_hostile_input_with_a_page_or_a_4xx(superuser_client, page):
+    assert superuser_client.get(page).status_code < 500
+    assert superuser_client.post(page, {"x": "\x00", "sample": "{" * 5000}).status_code < 500
