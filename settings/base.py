@@ -385,13 +385,23 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Libraries that put personal data into their messages are logged by origin only.
+    "filters": {"withheld": {"()": "core.logs.ThirdPartyWithheld"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["withheld"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Request logs carry URLs only; personal data never goes into URLs.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.request": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # pysaml2 logs each signed-in user's NameID at INFO.
+        "saml2": {"level": "WARNING"},
     },
 }
 

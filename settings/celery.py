@@ -6,12 +6,24 @@ import importlib
 import os
 
 from celery import Celery, bootsteps
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.base")
 
 app = Celery("custodia")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _django_logging(**_: object) -> None:
+    """Workers and beat log through Django's LOGGING (its filter withholds the text of
+    libraries that log personal data), not through handlers of Celery's own."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @app.on_after_configure.connect
