@@ -7,6 +7,7 @@ write with 2 and 6 purposes.
 
 Usage: uv run python bench/bench_consent_api.py [--postgres] [--seconds 5] [--rounds 3]
 [--threads N] (N > 1: gunicorn's threaded workers, N threads each; default 1, sync workers)
+[--workers N] (gunicorn workers, default 2)
 (installs Debian's wrk with apt-get when missing)
 """
 
@@ -44,7 +45,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn(env: dict[str, str], port: int, *, threads: int = 1, **popen) -> subprocess.Popen:
+def gunicorn(
+    env: dict[str, str], port: int, *, threads: int = 1, workers: int = 2, **popen
+) -> subprocess.Popen:
     """The hub under gunicorn with 2 sync workers (or `threads` threads each) on loopback, as
     every HTTP bench here serves it."""
     return subprocess.Popen(
@@ -54,7 +57,7 @@ def gunicorn(env: dict[str, str], port: int, *, threads: int = 1, **popen) -> su
             "gunicorn",
             "settings.wsgi:application",
             "-w",
-            "2",
+            str(workers),
             *(["--threads", str(threads)] if threads > 1 else []),
             "-b",
             f"127.0.0.1:{port}",
@@ -199,6 +202,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     load_before = os.getloadavg()
     binary = ensure_wrk()
@@ -239,7 +243,7 @@ def main() -> None:
     token, subject = prepare(env)
     counts = query_counts(env, token, subject)
     port = free_port()
-    server = gunicorn(env, port, threads=args.threads)
+    server = gunicorn(env, port, threads=args.threads, workers=args.workers)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
