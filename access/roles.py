@@ -53,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "stores.change_*",
         "activation.add_*",
         "activation.change_*",
+        "activation.export_audience",
         "dsar.add_*",
         "dsar.change_*",
         "audit.export_auditevent",
@@ -71,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "stores.change_*",
         "activation.add_*",
         "activation.change_*",
+        "activation.export_audience",
         "dsar.add_*",
         "dsar.change_*",
         "audit.export_auditevent",
@@ -86,6 +88,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "dsar.add_datasubjectrequest",
     ],
     MARKETING_ANALYST: [
+        # Lists of the people a purpose allows, hashed identifiers (no unmask permission),
+        # from the purposes' page; not the destinations or their feeds.
+        "activation.export_audience",
         "consent.view_purpose",
         "consent.view_currentconsent",
         "consent.view_jurisdiction",

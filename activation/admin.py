@@ -10,17 +10,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
-from access.scoping import actor_for
+from access.scoping import actor_for, allowed_regions
 from activation import mapping, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
+from consent.models import Purpose
 from core.admin import secret_shown_once
 from core.errors import DomainError
 
@@ -218,6 +220,22 @@ class InboxMessageAdmin(ScopedAdmin):
         messages.info(request, f"{done} message(s) queued again.")
 
 
+class PurposeExportForm(forms.Form):
+    purpose = forms.ModelChoiceField(
+        queryset=Purpose.objects.order_by("slug"),
+        to_field_name="slug",
+        help_text="People whose consent allows this purpose now",
+    )
+    identifiers = forms.ChoiceField(
+        choices=[
+            ("sha256", "SHA-256 of the normalized e-mail and phone (as ad platforms take them)"),
+            ("clear", "In clear (needs the permission to view unmasked data)"),
+        ],
+        initial="sha256",
+        widget=forms.RadioSelect,
+    )
+
+
 @admin.register(Destination)
 class DestinationAdmin(admin.ModelAdmin):
     """Destinations with the purposes they serve and how many people they may receive (as of
@@ -226,6 +244,51 @@ class DestinationAdmin(admin.ModelAdmin):
     list_display = ["system", "purpose_list", "audience_now", "clear_identifiers", "push_webhook"]
     filter_horizontal = ["purposes"]
     actions = ["export_audience"]
+    change_list_template = "admin/activation/destination/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "export-purpose/",
+                self.admin_site.admin_view(self.export_purpose_view),
+                name="activation_destination_export_purpose",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_purpose_view(self, request: HttpRequest) -> HttpResponse:
+        """A CSV of the people whose consent allows one purpose now, within the officer's
+        regions (activation.services.purpose_export_csv), streamed; audited with its size."""
+        if not request.user.has_perm("activation.export_audience"):
+            raise PermissionDenied
+        form = PurposeExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            purpose = form.cleaned_data["purpose"]
+            try:
+                lines, _rows = services.purpose_export_csv(
+                    who=request.user,
+                    purpose=purpose,
+                    clear=form.cleaned_data["identifiers"] == "clear",
+                    actor=actor_for(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+                response["Content-Disposition"] = (
+                    f'attachment; filename="consented-{purpose.slug}.csv"'
+                )
+                return response
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Export the people who may be used for a purpose",
+            "form": form,
+            "regions": sorted(r) if (r := allowed_regions(request.user)) is not None else None,
+        }
+        return TemplateResponse(
+            request, "admin/activation/destination/export_purpose.html", context
+        )
 
     @admin.action(description="Export the audience as CSV (consented people only; audited)")
     def export_audience(self, request: HttpRequest, queryset):

@@ -163,6 +163,11 @@ class Destination(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        permissions = [
+            ("export_audience", "Can export the people whose consent allows a purpose"),
+        ]
+
     def __str__(self) -> str:
         return self.system.name
 

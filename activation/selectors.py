@@ -63,11 +63,10 @@ def destination_get(destination_id: int) -> Destination | None:
     )
 
 
-def _allowed(destination: Destination, rows: list[tuple[Any, str, str]]) -> list[Any]:
+def _allowed(purposes: list[Any], rows: list[tuple[Any, str, str]]) -> list[Any]:
     """Of `rows` (pk, region, jurisdiction override; already within the viewer's regions), those
-    whose current consent allows every purpose of the destination (consent's decisions: GPC,
-    expiry and each regime's default apply), in order."""
-    purposes = list(destination.purposes.all())
+    whose current consent allows every one of `purposes` (consent's decisions: GPC, expiry and
+    each regime's default apply), in order."""
     if not purposes or not rows:
         return []
     decisions = may_process_loaded(subjects=rows, purposes=purposes)
@@ -78,11 +77,12 @@ def _allowed(destination: Destination, rows: list[tuple[Any, str, str]]) -> list
     ]
 
 
-def _audience_rows(
-    *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
+def consented_rows(
+    *, who: Any, purposes: list[Any], after: uuid.UUID | None, limit: int
 ) -> tuple[list[tuple[Any, str, str]], uuid.UUID | None]:
-    """One keyset page of the audience as (pk, region, jurisdiction override) rows: the active
-    subjects in `who`'s regions, read once in id order with what the decisions need."""
+    """One keyset page of the people whose consent allows every one of `purposes`, as
+    (pk, region, jurisdiction override) rows: the active subjects in `who`'s regions, read once
+    in id order with what the decisions need."""
     regions = allowed_regions(who)
     rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
     if regions is not None:
@@ -91,9 +91,29 @@ def _audience_rows(
         rows,
         after=after,
         limit=limit,
-        keep=lambda page: _allowed(destination, page),
+        keep=lambda page: _allowed(purposes, page),
         fields=("region", "jurisdiction"),
     )
+
+
+def consented_all(*, who: Any, purposes: list[Any]) -> dict[Any, str]:
+    """Every person whose consent allows every one of `purposes` now, within `who`'s regions:
+    {id: region}, in id order."""
+    out: dict[Any, str] = {}
+    after = None
+    while True:
+        rows, after = consented_rows(who=who, purposes=purposes, after=after, limit=2000)
+        out.update((row[0], row[1]) for row in rows)
+        if after is None:
+            return out
+
+
+def _audience_rows(
+    *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
+) -> tuple[list[tuple[Any, str, str]], uuid.UUID | None]:
+    """One keyset page of a destination's audience (every purpose it serves)."""
+    purposes = list(destination.purposes.all())
+    return consented_rows(who=who, purposes=purposes, after=after, limit=limit)
 
 
 def audience_page(
@@ -107,30 +127,27 @@ def audience_page(
 
 def audience_all(*, who: Any, destination: Destination) -> dict[Any, str]:
     """Every person the destination may receive now, within `who`'s regions: {id: region}."""
-    out: dict[Any, str] = {}
-    after = None
-    while True:
-        rows, after = _audience_rows(who=who, destination=destination, after=after, limit=2000)
-        out.update((row[0], row[1]) for row in rows)
-        if after is None:
-            return out
+    return consented_all(who=who, purposes=list(destination.purposes.all()))
 
 
 def identifiers_for(
     destination: Destination, subject_ids: list[Any]
 ) -> dict[Any, dict[str, list[str]]]:
-    """E-mail and phone of each subject as the destination takes them: SHA-256 hex of the
-    normalized value, or the value itself for a destination marked for clear identifiers."""
+    """E-mail and phone of each subject as the destination takes them (`identifiers_of`)."""
+    return identifiers_of(subject_ids, clear=destination.clear_identifiers)
+
+
+def identifiers_of(subject_ids: list[Any], *, clear: bool) -> dict[Any, dict[str, list[str]]]:
+    """E-mail and phone of each subject: SHA-256 hex of the normalized value (as ad platforms
+    take them), or the normalized value itself when `clear`."""
     out: dict[Any, dict[str, list[str]]] = {pk: {} for pk in subject_ids}
     subjects = {s.pk: s for s in Subject.objects.filter(pk__in=subject_ids)}
     rows = Identifier.objects.filter(subject_id__in=subject_ids, kind__in=("email", "phone"))
     for row in rows.order_by("subject_id", "kind"):
         row.subject = subjects[row.subject_id]  # one key unwrap per subject
         value = normalize(row.kind, row.value)
-        shown = (
-            value if destination.clear_identifiers else hashlib.sha256(value.encode()).hexdigest()
-        )
-        key = row.kind if destination.clear_identifiers else f"{row.kind}_sha256"
+        shown = value if clear else hashlib.sha256(value.encode()).hexdigest()
+        key = row.kind if clear else f"{row.kind}_sha256"
         out[row.subject_id].setdefault(key, []).append(shown)
     return out
 

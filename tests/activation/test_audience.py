@@ -251,3 +251,93 @@ def test_staff_export_is_limited_to_the_officers_regions_and_audits_no_one(api, 
     assert event.reason == "purposes marketing_email; 1 rows"
     assert str(eu.pk) not in str(event.__dict__)
     assert "eu.person" not in str(event.__dict__)
+
+
+def _purpose_export(client, slug, identifiers="sha256"):
+    response = client.post(
+        "/admin/activation/destination/export-purpose/",
+        {"purpose": slug, "identifiers": identifiers},
+    )
+    if response.status_code != 200 or not response.streaming:
+        return response, None
+    return response, b"".join(response.streaming_content).decode()
+
+
+def test_staff_export_for_one_purpose_holds_exactly_the_people_it_may_use(client, roles):
+    """Export for one purpose from the admin: explicit grants and an opt-out regime's silence
+    are in; refusals, withdrawals, GPC opt-outs and an opt-in regime's silence are out; the
+    officer's regions apply; the audit row says purpose, size and form, never who."""
+    from audit.models import AuditEvent
+    from tests.factories import make_staff
+
+    granted = make_subject(region="EU", email="granted@example.com")
+    _record(granted, "sale_sharing", "granted")
+    make_subject(region="EU", email="silent.eu@example.com")  # opt-in: silence is a no
+    withdrawn = make_subject(region="EU")
+    _record(withdrawn, "sale_sharing", "granted")
+    _record(withdrawn, "sale_sharing", "withdrawn")
+    silent_ca = make_subject(region="US-CA", phone="+1 415 555 0100")  # opt-out: silence is yes
+    gpc = make_subject(region="US-CA")
+    _record(gpc, "sale_sharing", "denied", proof=Proof(gpc=True))
+    br = make_subject(region="BR")
+    _record(br, "sale_sharing", "granted")
+
+    client.force_login(make_staff("DPO"))
+    response, text = _purpose_export(client, "sale_sharing")
+    assert response["Content-Disposition"] == 'attachment; filename="consented-sale_sharing.csv"'
+    lines = text.splitlines()
+    assert lines[0] == "subject_id,email_sha256,phone_sha256"
+    assert sorted(line.split(",")[0] for line in lines[1:]) == sorted(
+        str(s.pk) for s in (granted, silent_ca, br)
+    )
+    assert hashlib.sha256(b"granted@example.com").hexdigest() in text
+    assert hashlib.sha256(b"+14155550100").hexdigest() in text
+    assert "granted@" not in text
+    event = AuditEvent.objects.get(action="activation.purpose.export")
+    assert event.reason == "purpose sale_sharing; 3 rows; identifiers sha256"
+    assert event.object_type == "consent.purpose"
+
+    client.force_login(make_staff("Privacy officer", regions=["US-CA"]))
+    _, text = _purpose_export(client, "sale_sharing")
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == [str(silent_ca.pk)]
+
+
+def test_clear_identifiers_in_a_purpose_export_need_the_unmask_permission(client, roles):
+    """A marketing analyst exports hashed lists (the ad platforms' form) but never clear
+    identifiers; a DPO, who may see unmasked data, can."""
+    from audit.models import AuditEvent
+    from tests.factories import make_staff
+
+    person = make_subject(region="EU", email="Nina.Weber@Example.de")
+    _record(person, "marketing_email", "granted")
+    client.force_login(make_staff("Marketing analyst", regions=["EU"]))
+    purposes_page = client.get("/admin/consent/purpose/").content.decode()
+    assert "/admin/activation/destination/export-purpose/" in purposes_page
+    response, text = _purpose_export(client, "marketing_email", "clear")
+    assert text is None
+    assert "needs the permission to view unmasked data" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="activation.purpose.export").exists()
+    _, text = _purpose_export(client, "marketing_email")
+    assert text.splitlines()[1].startswith(
+        f"{person.pk},{hashlib.sha256(b'nina.weber@example.de').hexdigest()}"
+    )
+    client.force_login(make_staff("DPO"))
+    _, text = _purpose_export(client, "marketing_email", "clear")
+    assert text.splitlines()[0] == "subject_id,email,phone"
+    assert f"{person.pk},nina.weber@example.de," in text
+    assert (
+        AuditEvent.objects.filter(
+            action="activation.purpose.export", reason__endswith="identifiers clear"
+        ).count()
+        == 1
+    )
+
+
+def test_a_support_agent_cannot_export_people(client, roles):
+    from tests.factories import make_staff
+
+    client.force_login(make_staff("Support agent", regions=["EU"]))
+    assert client.get("/admin/activation/destination/export-purpose/").status_code == 403
+    response, text = _purpose_export(client, "marketing_email")
+    assert response.status_code == 403
+    assert text is None
