@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -105,6 +106,9 @@ class ScimView(View):
                 return super().dispatch(request, *args, **kwargs)
         except ScimError as error:
             return _error(error.status, error.detail, error.scim_type)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
+        return _error(405, f"{request.method} is not supported here.")
 
     def _identity(self, pk: str) -> SsoIdentity | None:
         if not str(pk).isdigit():
@@ -325,8 +329,15 @@ class GroupsView(ScimView):
 
 
 class GroupView(GroupsView):
+    # A group is read, patched or deleted; creating (POST) is on the collection only.
+    http_method_names = ["get", "patch", "delete", "options"]
+
     def _group(self, pk: str) -> ScimGroup | None:
-        return ScimGroup.objects.filter(provider=self.provider, key=pk).first()
+        try:
+            key = uuid.UUID(str(pk))
+        except ValueError:  # not a group id this hub hands out
+            return None
+        return ScimGroup.objects.filter(provider=self.provider, key=key).first()
 
     def get(self, request: HttpRequest, pk: str):  # type: ignore[override]
         group = self._group(pk)
