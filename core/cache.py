@@ -4,20 +4,50 @@ Django's `FileBasedCache` writes an entry to a temporary file and renames it ove
 On ext4 (auto_da_alloc) a rename over an existing file starts writeback of the new file at
 once: about a millisecond per write here, twice per public request (the rate-limit buckets).
 This one removes the old file first, then moves the new one in: a reader in between sees a
-miss, which every user of the cache already handles (a miss is never a stale value)."""
+miss, which every user of the cache already handles (a miss is never a stale value).
+
+Django also lists the whole directory on every write to decide whether to cull (O(entries)
+per write, with one rate-limit bucket per client), and culls entries at random. Here a
+process looks at most once per `CULL_INTERVAL` seconds, and drops expired entries before any
+live one (a live rate-limit bucket is dropped only when the cache is full of live entries)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import tempfile
+import time
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
 
 
+CULL_INTERVAL = 1.0  # seconds between two looks at the directory, per process
+
+
 class FileCache(FileBasedCache):
+    _last_cull = float("-inf")
+
+    def _cull(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cull < CULL_INTERVAL:
+            return
+        self._last_cull = now
+        base: Any = self
+        files = base._list_cache_files()
+        if len(files) < base._max_entries:
+            return
+        live = []
+        for fname in files:
+            with contextlib.suppress(FileNotFoundError), open(fname, "rb") as f:
+                if not base._is_expired(f):  # an expired entry deletes itself
+                    live.append(fname)
+        if len(live) >= base._max_entries:
+            for fname in random.sample(live, len(live) // max(base._cull_frequency, 1)):
+                base._delete(fname)
+
     def set(
         self,
         key: str,

@@ -187,6 +187,8 @@ else:
         "default": {
             "BACKEND": "core.cache.FileCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # One rate-limit bucket per client: room for many before live entries are culled.
+            "OPTIONS": {"MAX_ENTRIES": env_int("CUSTODIA_FILE_CACHE_MAX_ENTRIES", 50_000)},
         }
     }
 
