@@ -23,7 +23,6 @@ from typing import Any
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
 
-
 CULL_INTERVAL = 1.0  # seconds between two looks at the directory, per process
 
 
