@@ -19,7 +19,9 @@ from tests.factories import make_staff, make_subject
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_analyst_exports_the_people_a_purpose_allows_by_clicks(live_server, roles, tmp_path):
+def test_an_analyst_exports_the_people_a_purpose_allows_by_clicks(
+    live_server, roles, regimes, tmp_path
+):
     yes = make_subject(region="EU", email="yes@example.com")
     consent_record(
         purpose=Purpose.objects.get(slug="marketing_email"),
