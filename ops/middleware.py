@@ -10,10 +10,11 @@ import re
 import traceback
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.messages.middleware import MessageMiddleware
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from core.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
 from ops.errors import django_request_error, json_error_response
@@ -53,6 +54,26 @@ class RequestIdMiddleware:
         return response
 
 
+def _all_clean(data: Any) -> bool:
+    return all(
+        text_is_clean(key) and text_is_clean(value)
+        for key, values in data.lists()
+        for value in values
+    )
+
+
+def _unclean_form_refused(request: HttpRequest) -> HttpResponse | None:
+    """Pages (the admin, the privacy center, sign-in): a NUL character or a lone surrogate in
+    the query string or in a submitted form is a 400 before any view runs. PostgreSQL cannot
+    store or even compare such text, so a filter or lookup with it would fail as a 500."""
+    form = request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if _all_clean(request.GET) and (
+        request.method != "POST" or not form or _all_clean(request.POST)
+    ):
+        return None
+    return HttpResponseBadRequest(INVALID_TEXT_MESSAGE, content_type="text/plain; charset=utf-8")
+
+
 class ApiErrorMiddleware:
     """Under /api/, an HTML error page from Django becomes the JSON error format."""
 
@@ -78,7 +99,7 @@ class ApiErrorMiddleware:
         Content-Length (413), a NUL character in the query string (400)."""
         view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
         if view_class is None or not request.path.startswith(_API_PREFIXES):
-            return None
+            return _unclean_form_refused(request)
         allowed = _allowed_methods(view_class)
         if request.method not in allowed:
             response = json_error_response(
