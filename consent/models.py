@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
 from typing import Any
 
@@ -246,13 +247,23 @@ def identity_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_publishable_key() -> str:
+    """A fresh publishable key for a banner property (public: it names, it does not prove)."""
+    return "pk_" + secrets.token_urlsafe(18)
+
+
 class ConsentProperty(models.Model):
     """A website or app embedding the banner: identified by a publishable key (public, not a
     secret), limited to its origins (CORS) and rate-limited per key. Its backend signs identity
     assertions with `identity_secret` so a known customer's banner choices reach their record."""
 
     name = models.CharField(max_length=100)
-    publishable_key = models.CharField(max_length=40, unique=True)
+    publishable_key = models.CharField(
+        max_length=40,
+        unique=True,
+        default=new_publishable_key,
+        help_text="the banner's key (public, not a secret); generated for a new property",
+    )
     allowed_origins = models.JSONField(default=list, help_text="e.g. https://shop.example.com")
     default_region = models.CharField(max_length=16, default="EU")
     default_language = models.CharField(max_length=8, default="en")

@@ -423,6 +423,11 @@ class LegalHoldAdmin(ScopedAdmin):
             services.legal_hold_release(hold=hold, actor=self.actor(request))
 
     def response_add(self, request, obj, post_url_continue=None):
+        messages.success(
+            request,
+            f"The legal hold was added successfully on subject {obj.subject_id}: "
+            "no erasure or retention deletes its data until it is released (audited).",
+        )
         return HttpResponseRedirect(reverse("admin:dsar_legalhold_changelist"))
 
 
