@@ -55,6 +55,7 @@ class RequestIdMiddleware:
 
 
 def _all_clean(data: Any) -> bool:
+    """No NUL character or lone surrogate in any key or value of a QueryDict."""
     return all(
         text_is_clean(key) and text_is_clean(value)
         for key, values in data.lists()
@@ -113,11 +114,7 @@ class ApiErrorMiddleware:
             return json_error_response("bad_request", "Malformed Content-Length.", 400)
         if length > body_limit(view_class):
             return json_error_response("payload_too_large", "The request body is too large.", 413)
-        if not all(
-            text_is_clean(key) and text_is_clean(value)
-            for key, values in request.GET.lists()
-            for value in values
-        ):
+        if not _all_clean(request.GET):
             return json_error_response("invalid_text", INVALID_TEXT_MESSAGE, 400)
         return None
 
