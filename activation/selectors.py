@@ -77,18 +77,21 @@ def _allowed(purposes: list[Any], rows: list[tuple[Any, str, str]]) -> list[Any]
     ]
 
 
+def _active_subjects(who: Any) -> QuerySet[Subject]:
+    """The active subjects in `who`'s regions (the audience walks read these, in id order)."""
+    regions = allowed_regions(who)
+    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
+    return rows if regions is None else rows.filter(region__in=sorted(regions))
+
+
 def consented_rows(
     *, who: Any, purposes: list[Any], after: uuid.UUID | None, limit: int
 ) -> tuple[list[tuple[Any, str, str]], uuid.UUID | None]:
     """One keyset page of the people whose consent allows every one of `purposes`, as
     (pk, region, jurisdiction override) rows: the active subjects in `who`'s regions, read once
     in id order with what the decisions need."""
-    regions = allowed_regions(who)
-    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
-    if regions is not None:
-        rows = rows.filter(region__in=sorted(regions))
     return keyset_page(
-        rows,
+        _active_subjects(who),
         after=after,
         limit=limit,
         keep=lambda page: _allowed(purposes, page),
@@ -108,20 +111,13 @@ def consented_all(*, who: Any, purposes: list[Any]) -> dict[Any, str]:
             return out
 
 
-def _audience_rows(
-    *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
-) -> tuple[list[tuple[Any, str, str]], uuid.UUID | None]:
-    """One keyset page of a destination's audience (every purpose it serves)."""
-    purposes = list(destination.purposes.all())
-    return consented_rows(who=who, purposes=purposes, after=after, limit=limit)
-
-
 def audience_page(
     *, who: Any, destination: Destination, after: uuid.UUID | None, limit: int
 ) -> tuple[list[Any], uuid.UUID | None]:
     """One page of the audience, ordered by subject id (a keyset cursor): the ids allowed and
     the cursor of the next page (None at the end). Active subjects in `who`'s regions only."""
-    rows, following = _audience_rows(who=who, destination=destination, after=after, limit=limit)
+    purposes = list(destination.purposes.all())
+    rows, following = consented_rows(who=who, purposes=purposes, after=after, limit=limit)
     return [row[0] for row in rows], following
 
 
@@ -182,12 +178,13 @@ def audience_counts(*, who: Any, destinations: list[Destination]) -> dict[int, i
                     counts[destination_id] += 1
         return []  # nothing kept: the walk only counts
 
-    regions = allowed_regions(who)
-    rows = Subject.objects.filter(status=Subject.Status.ACTIVE)
-    if regions is not None:
-        rows = rows.filter(region__in=sorted(regions))
     keyset_page(
-        rows, after=None, limit=1, keep=count, batch=2000, fields=("region", "jurisdiction")
+        _active_subjects(who),
+        after=None,
+        limit=1,
+        keep=count,
+        batch=2000,
+        fields=("region", "jurisdiction"),
     )
     return counts
 

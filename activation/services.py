@@ -377,6 +377,31 @@ def destinations_push() -> int:
 EXPORT_CHUNK = 2000  # subjects whose identifiers are read (and keys unwrapped) together
 
 
+def identifier_csv_lines(ids: list[Any], *, clear: bool) -> Iterator[str]:
+    """CSV text of `ids` (subject id, e-mail, phone: SHA-256 of the normalized value, or in
+    clear), the header first, then one piece per EXPORT_CHUNK subjects whose identifiers are
+    read together. Cells are spreadsheet-safe (`csv_row`)."""
+    keys = ("email", "phone") if clear else ("email_sha256", "phone_sha256")
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def flush() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    writer.writerow(["subject_id", *keys])
+    yield flush()
+    for start in range(0, len(ids), EXPORT_CHUNK):
+        chunk = ids[start : start + EXPORT_CHUNK]
+        identifiers = selectors.identifiers_of(chunk, clear=clear)
+        for pk in chunk:
+            row = identifiers[pk]
+            writer.writerow(csv_row([str(pk), *(";".join(row.get(k, [])) for k in keys)]))
+        yield flush()
+
+
 def purpose_export_csv(
     *, who: Any, purpose: Any, clear: bool, actor: Actor
 ) -> tuple[Iterator[str], int]:
@@ -398,29 +423,7 @@ def purpose_export_csv(
         reason=f"purpose {purpose.slug}; {len(ids)} rows; identifiers "
         + ("clear" if clear else "sha256"),
     )
-    keys = ("email", "phone") if clear else ("email_sha256", "phone_sha256")
-
-    def lines() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-
-        def flush() -> str:
-            text = out.getvalue()
-            out.seek(0)
-            out.truncate()
-            return text
-
-        writer.writerow(["subject_id", *keys])
-        yield flush()
-        for start in range(0, len(ids), EXPORT_CHUNK):
-            chunk = ids[start : start + EXPORT_CHUNK]
-            identifiers = selectors.identifiers_of(chunk, clear=clear)
-            for pk in chunk:
-                row = identifiers[pk]
-                writer.writerow(csv_row([str(pk), *(";".join(row.get(k, [])) for k in keys)]))
-            yield flush()
-
-    return lines(), len(ids)
+    return identifier_csv_lines(ids, clear=clear), len(ids)
 
 
 def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> tuple[str, int]:
@@ -428,14 +431,7 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
     identifiers as the destination takes them): only people whose consent allows every purpose.
     Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
     ids = list(selectors.audience_all(who=who, destination=destination))
-    identifiers = selectors.identifiers_for(destination, ids)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    keys = ("email", "phone") if destination.clear_identifiers else ("email_sha256", "phone_sha256")
-    writer.writerow(["subject_id", *keys])
-    for pk in ids:
-        row = identifiers[pk]
-        writer.writerow(csv_row([str(pk), *(";".join(row.get(k, [])) for k in keys)]))
+    text = "".join(identifier_csv_lines(ids, clear=destination.clear_identifiers))
     purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
     audit_record(
         actor=actor,
@@ -444,4 +440,4 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
         object_id=destination.pk,
         reason=f"purposes {purposes}; {len(ids)} rows",
     )
-    return out.getvalue(), len(ids)
+    return text, len(ids)
