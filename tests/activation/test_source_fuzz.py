@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activation import services
-from activation.models import InboxMessage, SourceEndpoint
-from core.webhooks import encode, sign
-from profiles.models import System
+from activation.models import InboxMessage
+from tests.activation.test_source_webhooks import post, source  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 _unique = itertools.count()
@@ -53,26 +52,18 @@ calls = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture
-def source(db):
-    system = System.objects.create(name="Web shop", kind=System.Kind.SOURCE)
-    return SourceEndpoint.objects.create(system=system, regions=["EU"])
-
-
 @settings(
     max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
 )
 @given(call=calls | calls | calls | values)
-def test_any_signed_call_is_a_202_or_a_4xx_and_then_processed_or_dead_lettered(api, source, call):
+def test_any_signed_call_is_a_202_or_a_4xx_and_then_processed_or_dead_lettered(
+    api,
+    source,  # noqa: F811 - the fixture
+    call,
+):
     if isinstance(call, dict) and isinstance(call.get("messageId"), str):
         call = {**call, "messageId": f"{call['messageId']}-{next(_unique)}"}  # not a replay
-    body = encode(call)
-    response = api.post(
-        f"/api/v1/sources/{source.pk}/events/",
-        data=body,
-        content_type="application/json",
-        HTTP_CUSTODIA_SIGNATURE=sign(source.secret, body),
-    )
+    response = post(api, source, call)
     assert response.status_code < 500, response.content[:300]
     if response.status_code != 202:
         assert "error" in response.json()
