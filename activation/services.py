@@ -134,16 +134,14 @@ def inbox_accept(
         kind=kind,
         region=endpoint.default_region,
     )
+    key, data_key = SubjectKey.build_for(message.pk)  # a new row: no key to look up
+    message.remember_data_key(data_key, key.key_id)
+    message.payload = payload
     try:
-        with transaction.atomic():
-            key, data_key = SubjectKey.build_for(message.pk)  # a new row: no key to look up
-            message.remember_data_key(data_key, key.key_id)
-            message.payload = payload
-            _insert(key)
-            _insert(message)
-            transaction.on_commit(inbox_wake)
+        _insert_together(key, message)
     except IntegrityError:  # a message id already accepted (a replay, or concurrently)
         return InboxMessage.objects.get(source=endpoint, message_id=mid), False
+    transaction.on_commit(inbox_wake)  # at once when no outer transaction holds the rows
     return message, True
 
 
@@ -162,16 +160,36 @@ def _insert_sql(model: type[models.Model], vendor: str) -> str:
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608 - model metadata, no outside value
 
 
-def _insert(row: models.Model) -> None:
-    """Insert a new row by one prepared statement, without the ORM's save machinery (signals,
-    a compiler per call): the 202 path's writes. Every field's value is prepared as save
-    prepares it (defaults, auto_now_add, encrypted fields sealed under the row's key)."""
-    fields = _insert_fields(type(row))
-    values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(type(row), connection.vendor), values)
-    row._state.adding = False
-    row._state.db = connection.alias
+@functools.cache
+def _insert_together_sql(models_: tuple[type[models.Model], ...]) -> str:
+    """One PostgreSQL statement inserting a row into each table: the first ones as
+    data-modifying CTEs, the last as the main statement (atomic on its own)."""
+    *first, last = (_insert_sql(model, "postgresql") for model in models_)
+    ctes = ", ".join(f"i{n} AS ({sql})" for n, sql in enumerate(first))
+    return f"WITH {ctes} {last}"
+
+
+def _insert_together(*rows: models.Model) -> None:
+    """Insert new rows, all or none, by prepared statements, without the ORM's save machinery
+    (signals, a compiler per call): the 202 path's writes. Every field's value is prepared as
+    save prepares it (defaults, auto_now_add, encrypted fields sealed under the row's key).
+    On PostgreSQL outside a transaction: one statement, so one round trip and no BEGIN or
+    COMMIT of its own; elsewhere (or inside a transaction) one savepoint or transaction."""
+    values = [
+        [f.get_db_prep_save(f.pre_save(row, True), connection) for f in _insert_fields(type(row))]
+        for row in rows
+    ]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        sql = _insert_together_sql(tuple(type(row) for row in rows))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [v for row_values in values for v in row_values])
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for row, row_values in zip(rows, values, strict=True):
+                cursor.execute(_insert_sql(type(row), connection.vendor), row_values)
+    for row in rows:
+        row._state.adding = False
+        row._state.db = connection.alias
 
 
 def source_endpoint_changed(endpoint_id: Any) -> None:

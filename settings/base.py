@@ -178,9 +178,7 @@ CUSTODIA_EXPORT_DIR = Path(env_str("CUSTODIA_EXPORT_DIR", str(VAR_DIR / "exports
 
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": CACHE_URL}}
 else:
     # File cache: shared by the web server and the worker processes of the embedded setup.
     CACHES = {
