@@ -356,12 +356,6 @@ class Attribute(SubjectOwned):
     key = models.SlugField(max_length=64)
     value = EncryptedTextField()
     category = models.CharField(max_length=12, choices=DataCategory.choices)
-    match_index = models.CharField(
-        max_length=64,
-        blank=True,
-        db_index=True,
-        help_text="blind index for probabilistic matching (name, postcode, birth date)",
-    )
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
     collected_at = models.DateTimeField()
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 from audit.actors import Actor
 from audit.services import audit_append_many, audit_subject_action
 from core.errors import DomainError, NotFoundError
-from profiles import matching
 from profiles.models import (
     Attribute,
     Event,
@@ -186,7 +185,6 @@ def subject_rectify(
                 attribute.category = default_category(key)
             attribute.subject = subject
             attribute.value = value
-            attribute.match_index = matching.match_index(key, value)
             attribute.collected_at = timezone.now()
             attribute.save()
             changed.append(key)

@@ -312,7 +312,6 @@ def _attributes_set(subject: Subject, parsed: ParsedRecord, source: System | Non
         attribute.subject = subject
         attribute.value = value
         attribute.category = category
-        attribute.match_index = matching.match_index(key, value)
         attribute.source = source
         attribute.collected_at = timezone.now()
         attribute.save()

@@ -287,7 +287,7 @@ class _Rows:
             self.attributes.append(
                 {"id": pk, **common, "key": key, "category": category}
                 | {"value": _ATTRIBUTE_VALUE.seal(value, row_id=pk, cipher=cipher, key_id=key_id)}
-                | {"match_index": matching.match_index(key, value), "collected_at": self.now}
+                | {"collected_at": self.now}
             )
             changed.add(f"attribute.{key}")
         for name, payload, when in record.events:
@@ -307,7 +307,7 @@ class _Rows:
         rows_insert(
             Attribute,
             self.attributes,
-            update=("value", "category", "match_index", "source_id", "collected_at"),
+            update=("value", "category", "source_id", "collected_at"),
         )
         rows_insert(Event, self.events, ignore_conflicts=True)
 

@@ -263,7 +263,7 @@ class _MergeRows:
             self.attributes.append(
                 {"id": pk, **common, "key": key, "category": category}
                 | {"value": _sealed(Attribute, "value", value, pk, survivor)}
-                | {"match_index": matching.match_index(key, value), "collected_at": self.now}
+                | {"collected_at": self.now}
             )
             moved["Attribute"].append(str(pk))
         for name, payload, when in record.events:
