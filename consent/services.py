@@ -302,8 +302,7 @@ def _append(
         idempotency_key=idempotency_key,
         recorded_by=actor.label[:150],
     )
-    _insert_records(records)
-    _project(records, jurisdiction.consent_max_age_days)
+    _insert_and_project(records, jurisdiction.consent_max_age_days)
     outbox_enqueue_many(records)
     if channel in AUDITED_CHANNELS:
         for record in records:
@@ -350,18 +349,26 @@ def _insert_sql(vendor: str, rows: int) -> str:
     )
 
 
-def _insert_records(records: list[ConsentRecord]) -> None:
-    """Insert new ledger records in one statement: what `bulk_create` sends (every concrete
-    field prepared by the field itself, primary keys set before), without building it through
-    the query compiler each time."""
+def _insert_and_project(records: list[ConsentRecord], max_age_days: int | None) -> None:
+    """Insert one owner's new ledger records and upsert their projection rows: what
+    `bulk_create` sends for the records (every concrete field prepared by the field itself,
+    primary keys set before), without building it through the query compiler each time, and
+    the projection's INSERT ... ON CONFLICT (`_project`). On PostgreSQL one statement (the
+    records' insert as a data-modifying CTE): one round trip instead of two."""
     fields = ConsentRecord._meta.concrete_fields
     params = [
         field.get_db_prep_save(getattr(record, field.attname), connection)
         for record in records
         for field in fields
     ]
+    insert = _insert_sql(connection.vendor, len(records))
+    project_sql, project_params = _project(records, max_age_days)
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor, len(records)), params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH ledger AS ({insert}) {project_sql}", params + project_params)
+        else:
+            cursor.execute(insert, params)
+            cursor.execute(project_sql, project_params)
     for record in records:
         record._state.adding = False
         record._state.db = connection.alias
@@ -371,11 +378,12 @@ _PROJECTED = ("state", "record", "gpc", "recorded_at", "expires_at", "region")
 _PROJECT_COLUMNS = ("subject", "visitor_id", "purpose", *_PROJECTED, "needs_reprompt")
 
 
-def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
-    """Upsert the projection rows of one owner's new records in one INSERT ... ON CONFLICT
-    (PostgreSQL and SQLite). Written by hand: the unique constraints are partial (subject rows,
-    visitor rows), and an ON CONFLICT target must then name the constraint's predicate, which
-    Django's bulk_create(update_conflicts=True) cannot express."""
+def _project(records: list[ConsentRecord], max_age_days: int | None) -> tuple[str, list[Any]]:
+    """The upsert (SQL and parameters) of the projection rows of one owner's new records in
+    one INSERT ... ON CONFLICT (PostgreSQL and SQLite). Written by hand: the unique
+    constraints are partial (subject rows, visitor rows), and an ON CONFLICT target must then
+    name the constraint's predicate, which Django's bulk_create(update_conflicts=True) cannot
+    express."""
     meta = CurrentConsent._meta
     columns = _PROJECT_COLUMNS
     fields: list[Any] = [meta.get_field(name) for name in columns]
@@ -401,8 +409,7 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> None:
         pairs = zip(columns, fields, strict=True)
         rows.append([f.get_db_prep_save(values[name], connection) for name, f in pairs])
     sql = _project_sql(connection.vendor, len(rows), records[0].subject_id is not None)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+    return sql, [value for row in rows for value in row]
 
 
 @functools.cache

@@ -3,6 +3,6 @@ encoded without plaintext (`encoding`) and how pairs are scored (`model`, Felleg
 
 from __future__ import annotations
 
-from profiles.matching.encoding import ATTRIBUTE_KEYS, Encoded, encode, is_signal
+from profiles.matching.encoding import ATTRIBUTE_KEYS, Encoded, encode, encode_many, is_signal
 
-__all__ = ["ATTRIBUTE_KEYS", "Encoded", "encode", "is_signal"]
+__all__ = ["ATTRIBUTE_KEYS", "Encoded", "encode", "encode_many", "is_signal"]

@@ -14,10 +14,13 @@ See docs/encryption.md for the threat model."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -49,11 +52,37 @@ def _keyed_state(key: bytes) -> hmac.HMAC:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
+# Within `encode_many`: the keyed values already computed for that batch, so a first name,
+# postcode or date part that recurs is hashed once. Dropped when the batch is encoded: no
+# plaintext is kept beyond the call that had it anyway.
+_memo: contextvars.ContextVar[dict[tuple[str, bytes, str, int], str] | None] = (
+    contextvars.ContextVar("matching_encoding_memo", default=None)
+)
+
+
+@contextlib.contextmanager
+def _memoized() -> Iterator[None]:
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
 def keyed(label: str, value: str, chars: int = _INDEX_CHARS) -> str:
     """HMAC of `value` under the sub-key of `label` (hex, truncated)."""
-    mac = _keyed_state(_key(label)).copy()
+    key = _key(label)
+    memo = _memo.get()
+    if memo is not None:
+        found = memo.get(("k", key, value, chars))
+        if found is not None:
+            return found
+    mac = _keyed_state(key).copy()
     mac.update(value.encode())
-    return mac.hexdigest()[:chars]
+    digest = mac.hexdigest()[:chars]
+    if memo is not None:
+        memo[("k", key, value, chars)] = digest
+    return digest
 
 
 def clean_text(value: str) -> str:
@@ -81,9 +110,19 @@ def clean_date(value: str) -> tuple[str, str, str] | None:
 
 def bloom(label: str, value: str) -> str:
     """Keyed bigram Bloom filter of `value`, xor-folded to BLOOM_BITS // 2 bits (hex)."""
+    key = _key(f"bloom|{label}")
+    memo = _memo.get()
+    if memo is None:
+        return _bloom(key, value)
+    found = memo.get(("b", key, value, 0))
+    if found is None:
+        found = memo[("b", key, value, 0)] = _bloom(key, value)
+    return found
+
+
+def _bloom(key: bytes, value: str) -> str:
     padded = f"_{value}_"
     bits = 0
-    key = _key(f"bloom|{label}")
     for i in range(len(padded) - 1):
         bits |= _bigram_bits(key, padded[i : i + 2])
     half = BLOOM_BITS // 2
@@ -149,6 +188,13 @@ def _date(parts: tuple[str, str, str]) -> dict[str, str]:
         "yd": keyed("date|yd", f"{y}-{d}"),
         "md": keyed("date|md", f"{m}-{d}"),
     }
+
+
+def encode_many(many: Sequence[dict[str, str]]) -> list[Encoded]:
+    """`encode` of each subject's matching attributes (an import chunk): a value that recurs
+    in the batch (a common name, a postcode, a date part) is hashed once."""
+    with _memoized():
+        return [encode(attributes) for attributes in many]
 
 
 def encode(attributes: dict[str, str]) -> Encoded:

@@ -200,7 +200,7 @@ def upsert_partition(records: Sequence[ParsedRecord]) -> ChunkPlan:
     subject (new) or exactly one active subject of its region that no other record names
     (update). Everything else goes one by one, in file order, after the bulk write."""
     pairs = [{(k, i) for k, _n, i, _v in r.identifiers} for r in records]
-    encoded = [matching.encode(record_signal_values(r)) for r in records]
+    encoded = matching.encode_many([record_signal_values(r) for r in records])
     seen_pairs = Counter(p for ps in pairs for p in ps)
     holders = _identity_holders(set(seen_pairs))
     named = [_named_subject(r.region, pairs[n], holders) for n, r in enumerate(records)]

@@ -18,6 +18,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.bulk import any_of
 from core.errors import ConflictError
 from profiles.matching import encoding, model
 from profiles.models import (
@@ -243,7 +244,8 @@ def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
     for key, subject_id, region in rows:
         members = holders.setdefault(key, [])
         if len(members) < MAX_BLOCK_READ:
-            members.append((uuid.UUID(str(subject_id)), region))
+            ident = subject_id if isinstance(subject_id, uuid.UUID) else uuid.UUID(subject_id)
+            members.append((ident, region))
     return holders
 
 
@@ -268,7 +270,9 @@ def match_contests_batch(
         candidates.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
     wanted = {c for some in candidates for c in some}
     encodings = dict(
-        MatchProfile.objects.filter(subject_id__in=wanted).values_list("subject_id", "encodings")
+        MatchProfile.objects.filter(subject_id__in=any_of(wanted)).values_list(
+            "subject_id", "encodings"
+        )
     )
     contests = []
     for record, some in zip(records, candidates, strict=True):
@@ -277,10 +281,12 @@ def match_contests_batch(
             if c not in encodings:
                 continue
             vector, weight = score_pair(record.fields, encodings[c], params=params)
+            if weight < params.review or model.groups_compared(vector) < 2:
+                continue  # not proposable (`Scored.proposable`): most blocked candidates
             candidate = Subject(id=c, region=regions[c], status=Subject.Status.ACTIVE)
-            one = Scored(candidate, vector, weight, model.probability(weight), version, params)
-            if one.proposable:
-                scored.append(one)
+            scored.append(
+                Scored(candidate, vector, weight, model.probability(weight), version, params)
+            )
         contests.append(Contest(sorted(scored, key=lambda s: -s.weight)))
     _contested_within(records, contests, params)
     return contests
