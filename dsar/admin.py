@@ -419,8 +419,11 @@ class LegalHoldAdmin(ScopedAdmin):
     def release(self, request, queryset):
         if not request.user.has_perm("dsar.change_legalhold"):
             raise PermissionDenied
+        done = 0
         for hold in queryset.filter(released_at=None):
             services.legal_hold_release(hold=hold, actor=self.actor(request))
+            done += 1
+        messages.success(request, f"{done} legal hold(s) released.")
 
     def response_add(self, request, obj, post_url_continue=None):
         messages.success(

@@ -218,3 +218,4 @@ class StoreDatasetAdmin(admin.ModelAdmin):
         actor = Actor.from_request(request)
         for dataset in queryset.select_related("store"):
             services.dataset_ignore(dataset=dataset, actor=actor)
+            self.message_user(request, f"{dataset}: ignored")

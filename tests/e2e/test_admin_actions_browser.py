@@ -1,0 +1,428 @@
+"""The admin's bulk actions and workflow buttons, clicked in one Chromium session as an officer
+does: the row's checkbox is ticked in the change list, the action picked by its label in the
+"Action" dropdown, "Go" clicked (and "Yes, …" on the confirmation page of an action that asks
+first). Each test then reads the message the officer sees, the change in the database and the
+audit event the action writes."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select
+
+from access.roles import DPO, PRIVACY_OFFICER
+from activation import services as activation_services
+from activation.models import InboxMessage, SourceEndpoint
+from audit.actors import Actor
+from audit.models import AuditAlert, AuditEvent
+from audit.services import audit_alert_raise
+from consent.models import ConsentProperty
+from core.webhooks import encode, sign
+from dsar import services as dsar_services
+from dsar.models import DataSubjectRequest, LegalHold, SystemConnector
+from profiles.models import MatchModel, MatchReview, MergeLineage, Subject, System
+from profiles.services import subject_upsert
+from stores.connection import store_connection
+from stores.demo import demo_people, shop_create
+from stores.models import ConnectedStore, StoreDataset
+from stores.services import store_discover
+from tests.browser import admin_login, chromium
+from tests.e2e.test_banner_browser import _wait
+from tests.factories import make_staff, make_subject, make_token
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def hub(live_server, regimes, roles, browser):
+    """The hub; a fresh browser session per test (the module shares one Chromium)."""
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.delete_all_cookies()
+    return live_server
+
+
+def _sign_in(browser, hub, role: str, regions: list[str] | None = None):
+    officer = make_staff(role, regions=regions)
+    admin_login(browser, hub.url, officer.username)
+    return officer
+
+
+def _submit(browser, css: str) -> None:
+    """Click a submit button and wait for the page it answers with."""
+    before = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, css).click()
+    _wait(browser, staleness_of(before))
+    _wait(browser, lambda d: d.find_elements(By.ID, "content"))
+    assert "Server Error" not in browser.page_source, browser.current_url
+    assert "403 Forbidden" not in browser.title, browser.current_url
+
+
+def _messages(browser) -> list[tuple[str, str]]:
+    """The messages on the page, as (level, text)."""
+    return [
+        (li.get_attribute("class"), li.text)
+        for li in browser.find_elements(By.CSS_SELECTOR, ".messagelist li")
+    ]
+
+
+def _act(
+    browser, hub, model: str, rows: list, action: str, confirm: str | None = None
+) -> list[tuple[str, str]]:
+    """In the change list of `model`, tick `rows`, pick `action` (its label), click Go, and,
+    for an action that asks first, `confirm` (the label of the confirmation button). Returns
+    the messages the officer sees afterwards."""
+    browser.get(f"{hub.url}/admin/{model}/")
+    assert "Server Error" not in browser.page_source, model
+    for row in rows:
+        box = browser.find_element(
+            By.CSS_SELECTOR, f"#result_list input.action-select[value='{row.pk}']"
+        )
+        box.click()
+        assert box.is_selected()
+    Select(browser.find_element(By.NAME, "action")).select_by_visible_text(action)
+    _submit(browser, "#changelist-form button[name=index]")
+    if confirm is not None:
+        page = browser.find_element(By.ID, "content").text
+        assert f"{len(rows)} selected" in page, page
+        for row in rows:
+            assert str(row) in page
+        _submit(browser, f"#content form input[type=submit][value='{confirm}']")
+    assert f"/admin/{model}/" in browser.current_url
+    return _messages(browser)
+
+
+def _audited(action: str, officer, **where) -> AuditEvent:
+    events = AuditEvent.objects.filter(action=action, actor_label=officer.username, **where)
+    assert events.count() == 1, (action, list(AuditEvent.objects.values_list("action", flat=True)))
+    return events.get()
+
+
+def _shown_secret(messages: list[tuple[str, str]], what: str) -> str:
+    """The secret in the shown-once warning about `what`."""
+    for level, text in messages:
+        if text.startswith(f"{what}, copy it now, it will not be shown again: "):
+            assert level == "warning"
+            return text.rsplit(": ", 1)[1]
+    raise AssertionError(f"no secret shown for {what}: {messages}")
+
+
+# --- Identity resolution: the review queue, splits, the model --------------------------------
+
+
+def _review_pair(email: str, name: str, other_name: str, born: str, other_born: str):
+    """Two records the model finds probable but not certain: a pending review."""
+    older = make_subject(email=f"{email}1@example.com", name=name, birth_date=born)
+    subject_upsert(
+        record={
+            "region": "EU",
+            "identifiers": [{"kind": "email", "value": f"{email}2@example.com"}],
+            "attributes": {"name": other_name, "birth_date": other_born},
+        },
+        actor=SYSTEM,
+    )
+    return older, MatchReview.objects.get(status="pending", candidate=older)
+
+
+def test_an_officer_accepts_one_match_and_rejects_another(hub, browser):
+    ana, merge = _review_pair("ana", "Ana Silva", "Anna Silva", "1970-07-08", "1970-07-07")
+    liam, keep = _review_pair("liam", "Liam Roy", "Liam Roi", "1990-01-02", "1990-02-01")
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+
+    shown = _act(
+        browser,
+        hub,
+        "profiles/matchreview",
+        [merge],
+        "Accept: merge the two subjects",
+        confirm="Yes, merge the subjects",
+    )
+    assert shown == [("success", "1 match(es) merged.")]
+    merge.refresh_from_db()
+    assert (merge.status, merge.decided_by) == (MatchReview.Status.ACCEPTED, officer.username)
+    newer = Subject.objects.get(pk=merge.subject_id)
+    assert (newer.status, newer.merged_into_id) == (Subject.Status.MERGED, ana.pk)
+    lineage = MergeLineage.objects.get(survivor=ana)
+    assert (lineage.method, lineage.merged_by) == ("review", officer.username)
+    _audited("profiles.match.accept", officer, object_id=str(merge.pk))
+
+    shown = _act(
+        browser,
+        hub,
+        "profiles/matchreview",
+        [keep],
+        "Reject: they are different people",
+        confirm="Yes, reject the matches",
+    )
+    assert shown == [("success", "1 match(es) rejected.")]
+    keep.refresh_from_db()
+    assert (keep.status, keep.decided_by) == (MatchReview.Status.REJECTED, officer.username)
+    assert Subject.objects.get(pk=keep.subject_id).status == Subject.Status.ACTIVE
+    assert not MergeLineage.objects.filter(survivor=liam).exists()
+    _audited("profiles.match.reject", officer, object_id=str(keep.pk))
+    assert not MatchReview.objects.filter(status="pending").exists()
+
+
+def test_an_officer_splits_a_wrong_merge(hub, browser):
+    older = make_subject(
+        email="w1@example.com", name="Sam Lee", birth_date="1990-05-05", postcode="1000"
+    )
+    subject_upsert(
+        record={
+            "region": "EU",
+            "identifiers": [{"kind": "email", "value": "w2@example.com"}],
+            "attributes": {"name": "Sam Lee", "birth_date": "1990-05-05", "postcode": "1000"},
+        },
+        actor=SYSTEM,
+    )
+    lineage = MergeLineage.objects.get(survivor=older)  # the model merged them on its own
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+
+    shown = _act(
+        browser,
+        hub,
+        "profiles/mergelineage",
+        [lineage],
+        "Split: the merge was wrong",
+        confirm="Yes, split the merges",
+    )
+    assert shown == [("success", "1 merge(s) split.")]
+    lineage.refresh_from_db()
+    assert lineage.split_at is not None
+    assert lineage.split_by == officer.username
+    restored = Subject.objects.get(pk=lineage.merged_subject_id)
+    assert (restored.status, restored.merged_into_id) == (Subject.Status.ACTIVE, None)
+    assert restored.identifiers.get().value == "w2@example.com"
+    label = MatchReview.objects.get(subject=restored, candidate=older)
+    assert label.status == MatchReview.Status.REJECTED  # the model learns from the mistake
+    for subject in (older, restored):
+        _audited("profiles.subject.split", officer, object_id=str(subject.pk))
+
+
+def _re_estimate(browser, hub) -> list[tuple[str, str]]:
+    browser.get(f"{hub.url}/admin/profiles/matchmodel/")
+    _submit(browser, "#content .object-tools form button[type=submit]")
+    assert browser.current_url.endswith("/admin/profiles/matchmodel/")
+    return _messages(browser)
+
+
+def test_re_estimating_the_model_warns_on_too_little_data_and_estimates_on_enough(hub, browser):
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    browser.get(f"{hub.url}/admin/profiles/matchmodel/")
+    button = browser.find_element(By.CSS_SELECTOR, "#content .object-tools button")
+    assert button.text == "Re-estimate now (data + officers' decisions)"
+
+    # A fresh hub: nothing to learn from.
+    [(level, text)] = _re_estimate(browser, hub)
+    assert level == "warning"
+    assert text.startswith("Not enough data to estimate a model: 0 compared pair(s)")
+    assert text.endswith("model v0 stays in force.")
+
+    # One probable pair, labelled by nobody: still too little.
+    _, review = _review_pair("ana", "Ana Silva", "Anna Silva", "1970-07-08", "1970-07-07")
+    [(level, text)] = _re_estimate(browser, hub)
+    assert level == "warning"
+    assert "Not enough data to estimate a model" in text
+    assert "at least 20 pairs needed" in text
+    assert not MatchModel.objects.exists()
+
+    # A population to learn from: a new version, and the pending review re-scored with it.
+    for i in range(40):
+        make_subject(
+            email=f"pop{i}@example.com",
+            first_name=["Mia", "Leo", "Zoe", "Noah", "Ivy"][i % 5],
+            last_name=f"Family{i}",
+            birth_date=f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
+            postcode=f"P{i:03d}",
+        )
+    [(level, text)] = _re_estimate(browser, hub)
+    assert level == "success", text
+    assert re.fullmatch(
+        r"Model v1 estimated; 1 pending review\(s\) re-scored, \d merged, \d dismissed\.", text
+    ), text
+    model = MatchModel.objects.get()
+    assert (model.version, model.created_by) == (1, officer.username)
+    review.refresh_from_db()
+    assert review.model_version == 1
+    versions = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr > :first-child")
+    assert [v.text for v in versions] == ["1"]  # the new version is listed
+
+
+# --- Access and audit --------------------------------------------------------------------------
+
+
+def test_a_dpo_revokes_an_api_token(hub, browser, api):
+    token, raw = make_token(["consent:read"])
+    other, _ = make_token(["consent:read"])
+    subject = make_subject(region="EU")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    decision = {"subject": str(subject.pk), "purpose": "analytics"}
+    assert api.get("/api/v1/consent/decision/", decision).status_code == 200
+    dpo = _sign_in(browser, hub, DPO)
+
+    shown = _act(browser, hub, "access/apitoken", [token], "Revoke selected tokens")
+    assert shown == [("success", "Tokens revoked.")]
+    token.refresh_from_db()
+    other.refresh_from_db()
+    assert token.revoked_at is not None
+    assert other.revoked_at is None  # only the ticked row
+    _audited("access.apitoken.revoke", dpo, object_id=str(token.pk))
+    assert api.get("/api/v1/consent/decision/", decision).status_code == 401
+
+
+def test_an_officer_acknowledges_an_audit_alert(hub, browser):
+    alert = audit_alert_raise(kind="chain_broken", message="hash mismatch at 41", dedupe=False)
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+
+    shown = _act(browser, hub, "audit/auditalert", [alert], "Acknowledge selected alerts")
+    assert shown == [("success", "Alerts acknowledged.")]
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None
+    assert alert.acknowledged_by == officer.username
+    _audited("audit.alert.acknowledge", officer, object_id=str(alert.pk))
+    assert not AuditAlert.objects.filter(acknowledged_at=None).exists()
+
+
+# --- Data-subject requests -------------------------------------------------------------------
+
+
+def test_an_officer_takes_a_request_releases_a_hold_and_rotates_a_connector_secret(hub, browser):
+    subject = make_subject(region="EU")
+    dsr, _ = dsar_services.request_create(
+        kind="access", channel="api", actor=SYSTEM, subject=subject, verification="service"
+    )
+    hold = dsar_services.legal_hold_place(subject=subject, reason="litigation 17", actor=SYSTEM)
+    crm = System.objects.create(name="CRM", kind=System.Kind.DESTINATION)
+    connector = SystemConnector.objects.create(system=crm, webhook_url="https://crm.test/hook")
+    old_secret = connector.secret
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+
+    shown = _act(
+        browser,
+        hub,
+        "dsar/datasubjectrequest",
+        [dsr],
+        "Assign to me",
+        confirm="Yes, assign the requests to me",
+    )
+    assert shown == [("success", "1 request(s) assigned to you.")]
+    assert DataSubjectRequest.objects.get(pk=dsr.pk).assigned_to == officer
+    _audited("dsar.request.assign", officer, object_id=str(dsr.pk))
+
+    shown = _act(browser, hub, "dsar/legalhold", [hold], "Release the selected holds")
+    assert shown == [("success", "1 legal hold(s) released.")]
+    assert LegalHold.objects.get(pk=hold.pk).released_at is not None
+    _audited("dsar.legal_hold.release", officer, object_id=str(hold.pk))
+
+    shown = _act(
+        browser,
+        hub,
+        "dsar/systemconnector",
+        [connector],
+        "Rotate the shared secret",
+        confirm="Yes, rotate the shared secrets",
+    )
+    secret = _shown_secret(shown, "Shared secret of CRM")
+    connector.refresh_from_db()
+    assert connector.secret == secret != old_secret
+    _audited("dsar.connector.rotate_secret", officer, object_id=str(connector.pk))
+
+
+# --- Stores, activation, consent ---------------------------------------------------------------
+
+
+def test_an_officer_approves_one_discovered_table_and_ignores_another(hub, browser, tmp_path):
+    path = tmp_path / "shop.db"
+    sqlite3.connect(path).close()
+    store = ConnectedStore(name="Shop", dialect="sqlite", database=str(path), timeout_seconds=5)
+    store.save()
+    with store_connection(store, write=True) as conn:
+        shop_create(conn, demo_people())
+    store_discover(store=store, actor=SYSTEM)
+    customers = StoreDataset.objects.get(store=store, table="customers")
+    products = StoreDataset.objects.get(store=store, table="products")
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+
+    shown = _act(browser, hub, "stores/storedataset", [customers], "Approve the reviewed datasets")
+    assert shown == [("info", f"{customers}: approved")]
+    customers.refresh_from_db()
+    assert (customers.status, customers.approved_by) == ("approved", officer.username)
+    _audited("stores.dataset.approve", officer, object_id=str(store.pk), reason="customers")
+
+    shown = _act(browser, hub, "stores/storedataset", [products], "Ignore (no personal data)")
+    assert shown == [("info", f"{products}: ignored")]
+    products.refresh_from_db()
+    assert products.status == "ignored"
+    _audited("stores.dataset.ignore", officer, object_id=str(store.pk), reason="products")
+    assert StoreDataset.objects.filter(store=store, status="proposed").count() == 7
+
+
+def test_an_officer_replays_a_dead_letter_and_rotates_source_and_property_secrets(
+    hub, browser, api
+):
+    shop = System.objects.create(name="Web shop", kind=System.Kind.SOURCE)
+    source = SourceEndpoint.objects.create(system=shop, regions=[])  # no region: dead-lettered
+    body = encode({"type": "identify", "messageId": "m-1", "userId": "u-1", "traits": {}})
+    response = api.post(
+        f"/api/v1/sources/{source.pk}/events/",
+        data=body,
+        content_type="application/json",
+        HTTP_CUSTODIA_SIGNATURE=sign(source.secret, body),
+    )
+    assert response.status_code == 202, response.content
+    dead = InboxMessage.objects.get()
+    assert activation_services.inbox_process(dead.pk) == "dead"
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])  # the officer's fix
+    prop = ConsentProperty.objects.create(name="Web shop site", publishable_key="pk_actions")
+    old_identity_secret = prop.identity_secret
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+
+    shown = _act(
+        browser, hub, "activation/inboxmessage", [dead], "Replay the dead-lettered messages"
+    )
+    assert shown == [("info", "1 message(s) queued again.")]
+    dead.refresh_from_db()
+    assert (dead.status, dead.attempts, dead.last_error) == ("pending", 0, "")
+    _audited("activation.inbox.replay", officer, object_id=str(dead.pk))
+
+    source.refresh_from_db()
+    old_secret = source.secret
+    shown = _act(
+        browser,
+        hub,
+        "activation/sourceendpoint",
+        [source],
+        "Rotate the signing secret (old one valid 24 h)",
+        confirm="Yes, rotate the signing secrets",
+    )
+    secret = _shown_secret(shown, "Signing secret of Web shop")
+    source.refresh_from_db()
+    assert source.secret == secret != old_secret
+    assert source.previous_secret == old_secret  # still accepted for the overlap
+    assert source.previous_valid_until is not None
+    _audited("activation.source.rotate_secret", officer, object_id=str(source.pk))
+
+    shown = _act(
+        browser,
+        hub,
+        "consent/consentproperty",
+        [prop],
+        "Rotate the identity-assertion secret",
+        confirm="Yes, rotate the identity-assertion secrets",
+    )
+    secret = _shown_secret(shown, "Identity-assertion secret of Web shop site")
+    prop.refresh_from_db()
+    assert prop.identity_secret == secret != old_identity_secret
+    _audited("consent.property.identity_secret_rotate", officer, object_id=str(prop.pk))
