@@ -18,6 +18,8 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
+from audit.actors import Actor
+from audit.services import audit_record
 from core.bulk import any_of
 from core.errors import ConflictError
 from profiles.matching import encoding, model
@@ -387,12 +389,15 @@ class ModelNotEstimable(ConflictError):
     code = "not_enough_data"
 
 
-def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchModel:
+def match_model_estimate(
+    *, created_by: str, actor: Actor | None = None, max_pairs: int = 200_000
+) -> MatchModel:
     """A new model version estimated from the data and the labels: m by EM over blocked pairs
     plus decided pairs (officers' decisions keep their label), u from random pairs of active
     subjects, the prior from the share of records that are duplicates and the population size
     (`_random_pair_prior`), thresholds from the target precision and recall. Pending reviews
-    are then re-scored (`match_reviews_rescore`)."""
+    are then re-scored (`match_reviews_rescore`). The new version is audited (by `actor`, else
+    the system named `created_by`) with the figures it was judged on, never a value."""
     version, start = match_model_current()
     encodings = dict(
         MatchProfile.objects.filter(subject__status=Subject.Status.ACTIVE).values_list(
@@ -428,12 +433,25 @@ def match_model_estimate(*, created_by: str, max_pairs: int = 200_000) -> MatchM
             f"The estimate did not converge on {len(vectors)} compared pair(s); "
             f"model v{version} stays in force."
         )
-    row = MatchModel.objects.create(
-        version=version + 1,
-        parameters=params.as_json(),
-        evaluation=evaluation,
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        row = MatchModel.objects.create(
+            version=version + 1,
+            parameters=params.as_json(),
+            evaluation=evaluation,
+            created_by=created_by,
+        )
+        audit_record(
+            actor=actor or Actor.system(created_by),
+            action="profiles.match.model",
+            object_type="profiles.matchmodel",
+            object_id=row.version,
+            fields=["m", "u", "lambda", "auto_merge", "review"],
+            reason=(
+                f"v{row.version} from {len(vectors)} compared pairs ({labels.count(1)} "
+                f"labelled matches, {labels.count(0)} labelled non-matches); replaces "
+                f"v{version}"
+            ),
+        )
     return row
 
 

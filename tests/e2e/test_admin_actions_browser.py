@@ -254,6 +254,10 @@ def test_re_estimating_the_model_warns_on_too_little_data_and_estimates_on_enoug
     ), text
     model = MatchModel.objects.get()
     assert (model.version, model.created_by) == (1, officer.username)
+    [event] = AuditEvent.objects.filter(action="profiles.match.model")
+    assert (event.actor_label, event.object_id) == (officer.username, "1")
+    assert event.reason.startswith("v1 from ")
+    assert event.reason.endswith("replaces v0")
     review.refresh_from_db()
     assert review.model_version == 1
     versions = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr > :first-child")
