@@ -82,14 +82,16 @@ def refdata_bump(**_: Any) -> None:
     transaction.on_commit(_move_version)
 
 
-def refdata() -> RefData:
+def refdata(version: str | None = None) -> RefData:
     """The reference data of the current version (one cache read per request or call outside
-    one; queries only after a change)."""
+    one; queries only after a change). `version`: the version key's value, when the caller
+    read it in a cache read it made anyway (the public API reads it with the rate buckets)."""
     global _current
     scope = _in_request.get()
     if scope is not None and scope[0] is not None:
         return scope[0]
-    version = refdata_version()
+    if version is None:
+        version = refdata_version()
     current = _current
     if current is None or current.version != version:
         current = _load(version)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -17,9 +18,9 @@ from rest_framework.views import APIView
 
 from audit.actors import Actor, client_ip
 from consent import banner
-from consent.api.throttles import KEY_HEADER, PublicClientThrottle
+from consent.api.throttles import KEY_HEADER, PublicClientThrottle, public_buckets
 from consent.models import ConsentProperty
-from consent.refdata import refdata
+from consent.refdata import VERSION_KEY, refdata
 from consent.services import visitor_identify
 from core import fields
 from core.errors import DomainError, ForbiddenError
@@ -76,8 +77,14 @@ class PublicBannerView(APIView):
         super().initial(request, *args, **kwargs)
 
     def _property(self, request: Request) -> ConsentProperty:
+        """The property of the call's key. The reference data's version and the key's rate
+        buckets are read in one cache read (the throttle then only writes the buckets)."""
         key = request.META.get(KEY_HEADER) or request.GET.get("key")
-        prop = refdata().properties.get(key) if key else None
+        prop = None
+        if key:
+            buckets = public_buckets(request, key)
+            self.buckets_found = cache.get_many([VERSION_KEY, *(name for name, _ in buckets)])
+            prop = refdata(self.buckets_found.get(VERSION_KEY)).properties.get(key)
         if prop is None or not prop.active:
             raise DomainError(
                 "Unknown or inactive property key.", code="invalid_property_key", status=401

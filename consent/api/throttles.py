@@ -90,22 +90,29 @@ def publishable_key(request: Request) -> str:
     return request.META.get(KEY_HEADER) or request.query_params.get("key") or ""
 
 
+def public_buckets(request: Request, key: str) -> list[tuple[str, str]]:
+    """The public API's buckets for a call with publishable key `key`: (name, rate), the
+    client's first."""
+    client = client_bucket_id(client_ip(request))
+    return [
+        (f"throttle:public:client:{key}:{client}", settings.CUSTODIA_PUBLIC_CLIENT_RATE),
+        (f"throttle:public:key:{key}", settings.CUSTODIA_PUBLIC_KEY_RATE),
+    ]
+
+
 class PublicClientThrottle(BaseThrottle):
     """A bucket per (key, client) (CUSTODIA_PUBLIC_CLIENT_RATE), then the key's ceiling
     (CUSTODIA_PUBLIC_KEY_RATE). A client over its own limit is refused before it touches the
-    key's ceiling, so it cannot drain the ceiling for everyone else."""
+    key's ceiling, so it cannot drain the ceiling for everyone else. A view that already read
+    the buckets (in one cache read with what it needed anyway) leaves them in
+    `view.buckets_found`: taking them then costs one cache write."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         key = publishable_key(request)
         if not key:
             return True  # the view answers 401 for a missing key
-        client = client_bucket_id(client_ip(request))
-        self.wait_seconds = buckets_take(
-            [
-                (f"throttle:public:client:{key}:{client}", settings.CUSTODIA_PUBLIC_CLIENT_RATE),
-                (f"throttle:public:key:{key}", settings.CUSTODIA_PUBLIC_KEY_RATE),
-            ]
-        )
+        found = getattr(view, "buckets_found", None)
+        self.wait_seconds = buckets_take(public_buckets(request, key), found=found)
         return not self.wait_seconds
 
     def wait(self) -> float | None:

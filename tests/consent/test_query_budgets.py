@@ -103,3 +103,46 @@ def test_a_banner_write_costs_the_same_few_queries_for_2_or_6_purposes(
     assert {r.state for r in rows} == {"denied"}
     assert all(r.record.state == "denied" for r in rows)
     assert consent_chain_verify(visitor_id="visitor-budget-0001")
+
+
+CACHE_READS = ("get", "get_many", "has_key")
+CACHE_WRITES = ("set", "set_many", "add", "delete", "delete_many", "incr", "touch")
+
+
+@pytest.fixture
+def cache_calls(monkeypatch):
+    """The cache calls a request makes (the shared cache is a round trip each on Redis)."""
+    from django.core.cache import cache
+
+    calls: list[str] = []
+    inside = []  # a backend's get_many may call its own get per key: one call all the same
+    backend = cache._connections[cache._alias]  # this thread's backend instance
+    for name in CACHE_READS + CACHE_WRITES:
+        real = getattr(backend, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            if not inside:
+                calls.append(_name)
+            inside.append(_name)
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        monkeypatch.setattr(backend, name, spy)
+    return calls
+
+
+def test_a_banner_write_costs_one_cache_read_and_one_cache_write(client, shop, cache_calls):
+    """The reference data's version and both rate buckets in one read, the buckets in one
+    write: two round trips to a shared cache, whatever the number of purposes."""
+    slugs = _six_purposes()
+    url = "/api/v1/consent/public/consents/?key=pk_budget"
+    body = {"visitor_id": "visitor-cache-0001", "region": "EU"}
+    for state in ("granted", "denied"):  # the first warms the process
+        cache_calls.clear()
+        response = client.post(
+            url, {**body, "choices": dict.fromkeys(slugs, state)}, content_type="application/json"
+        )
+        assert response.status_code == 200
+    assert sorted(cache_calls) == ["get_many", "set_many"]
