@@ -12,29 +12,28 @@ call `principal_generation_bump()` themselves (e.g. `api_token_revoke`)."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+
+from core.stamps import connect as stamps_connect
+from core.stamps import stamp_move, stamp_read, stamp_register
 
 GENERATION_KEY = "access:principal:generation"
 TTL_SECONDS = 300
 
 
 def principal_generation() -> str:
-    """The current generation (created if the cache lost it: then nothing cached is trusted)."""
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-        generation = cache.get(GENERATION_KEY)
-    return generation
+    """The current generation (created if the cache lost it: then nothing cached is trusted).
+    Read once per request, with the other stamps (`core.stamps`)."""
+    return stamp_read(GENERATION_KEY)
 
 
 def principal_generation_bump(**_: Any) -> None:
     """Forget every cached principal, now and when the surrounding transaction commits."""
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None))
+    stamp_move(GENERATION_KEY)
+    transaction.on_commit(lambda: stamp_move(GENERATION_KEY))
 
 
 USED_TTL_SECONDS = 60
@@ -55,18 +54,15 @@ LOCAL_MAX_ENTRIES = 1024
 
 
 def cached_token(raw_token: str) -> tuple[str, Any]:
-    """(generation, the cached token with its user, or None): one cache read when this process
-    holds the principal under the current generation, else one round trip for the generation
-    and the shared entry. An entry cached under another generation is never returned."""
+    """(generation, the cached token with its user, or None): the generation only (read with
+    the request's other stamps) when this process holds the principal under it, else also the
+    shared entry. An entry cached under another generation is never returned."""
     key = _key(raw_token)
+    generation = principal_generation()
     local = _local.get(key)
-    if local is not None:
-        generation = cache.get(GENERATION_KEY)
-        if generation is not None and generation == local[0]:
-            return generation, local[1]
-    found = cache.get_many([GENERATION_KEY, key])
-    generation = found.get(GENERATION_KEY) or principal_generation()
-    entry = found.get(key)
+    if local is not None and generation == local[0]:
+        return generation, local[1]
+    entry = cache.get(key)
     if entry is None or entry[0] != generation:
         return generation, None
     _remember(key, entry)
@@ -94,6 +90,8 @@ def token_use_note(prefix: str) -> bool:
 
 def connect_invalidation() -> None:
     """Wire the generation bump to every model a principal is built from."""
+    stamp_register(GENERATION_KEY)
+    stamps_connect()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
     from django.db.models.signals import m2m_changed, post_delete, post_save

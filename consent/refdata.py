@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
+
+from core.stamps import connect as stamps_connect
+from core.stamps import stamp_move, stamp_read, stamp_register
 
 VERSION_KEY = "consent:refdata:version"
 
@@ -47,11 +48,8 @@ _current: RefData | None = None
 
 
 def refdata_version() -> str:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(VERSION_KEY)
-    return version
+    """Read once per request, with the other stamps (`core.stamps`)."""
+    return stamp_read(VERSION_KEY)
 
 
 # Inside an HTTP request: the reference data its first use checked, so a request reads the
@@ -70,7 +68,7 @@ def _request_finished(**_: Any) -> None:
 
 
 def _move_version() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    stamp_move(VERSION_KEY)
     scope = _in_request.get()
     if scope is not None:
         scope[0] = None  # the rest of this request reads the new version
@@ -158,3 +156,5 @@ def connect_invalidation() -> None:
     m2m_changed.connect(refdata_bump, sender=ConsentModeMapping.purposes.through, weak=False)
     request_started.connect(_request_started, weak=False)
     request_finished.connect(_request_finished, weak=False)
+    stamp_register(VERSION_KEY)
+    stamps_connect()

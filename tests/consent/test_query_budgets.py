@@ -146,3 +146,13 @@ def test_a_banner_write_costs_one_cache_read_and_one_cache_write(client, shop, c
         )
         assert response.status_code == 200
     assert sorted(cache_calls) == ["get_many", "set_many"]
+
+
+def test_a_decision_costs_one_cache_read_and_no_write(reader, cache_calls):
+    """The principal's generation and the reference data's version in one read."""
+    subject = make_subject(region="EU")
+    params = {"subject": str(subject.pk), "purpose": "analytics"}
+    for _ in range(2):  # the first warms the process
+        cache_calls.clear()
+        assert reader.get("/api/v1/consent/decision/", params).status_code == 200
+    assert cache_calls == ["get_many"]

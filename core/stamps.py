@@ -1,0 +1,72 @@
+"""Version stamps in the shared cache that many requests check (the API principal's
+generation, the consent reference data's version), read together once per request.
+
+A stamp is a random value that a change replaces, so each process knows whether what it keeps
+in memory is still current. A decision needs two of them: two round trips to Redis. Apps
+register their stamps here (`stamp_register`); inside an HTTP request the first `stamp_read`
+fetches every registered stamp in one `get_many` and answers the others from that read for
+the rest of the request. A request that moves a stamp (`stamp_move`) reads its own new value.
+Outside a request (workers, shells) every read goes to the cache. What a request reads is as
+fresh as before: nothing is kept from one request to the next."""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from typing import Any
+
+from django.core.cache import cache
+
+_registered: list[str] = []
+_in_request: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "core_stamps_in_request", default=None
+)
+
+
+def stamp_register(key: str) -> None:
+    if key not in _registered:
+        _registered.append(key)
+
+
+def stamp_read(key: str) -> str:
+    """The stamp's current value (created if the cache lost it: whatever was kept under the
+    old value is then not trusted)."""
+    read = _in_request.get()
+    if read is not None and key in _registered:
+        if key not in read:
+            found = cache.get_many(_registered)
+            read.update({k: found.get(k) for k in _registered if k not in read})
+        value = read[key]
+    else:
+        value = cache.get(key)
+    if value is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        value = cache.get(key)
+        if read is not None:
+            read[key] = value
+    return value
+
+
+def stamp_move(key: str) -> None:
+    """Replace the stamp: every process drops what it kept under the old value."""
+    value = uuid.uuid4().hex
+    cache.set(key, value, timeout=None)
+    read = _in_request.get()
+    if read is not None:
+        read[key] = value
+
+
+def request_started(**_: Any) -> None:
+    _in_request.set({})
+
+
+def request_finished(**_: Any) -> None:
+    _in_request.set(None)
+
+
+def connect() -> None:
+    from django.core.signals import request_finished as finished
+    from django.core.signals import request_started as started
+
+    started.connect(request_started, weak=False, dispatch_uid="core.stamps.started")
+    finished.connect(request_finished, weak=False, dispatch_uid="core.stamps.finished")
