@@ -280,6 +280,7 @@ def main() -> None:
         f"queries {counts}; {server_kind}; {load}"
     )
     per_round = ", ".join(f"{r[1] / r[0]:.2f} / {r[2] / r[0]:.2f}" for r in rounds)
+    cache_kind = "Redis (`CACHE_URL`)" if os.environ.get("CACHE_URL") else "the embedded file cache"
     write_section(
         f"consent-api-{vendor.split()[0].lower()}" + ("" if args.threads == 1 else "-threaded"),
         f"""
@@ -289,11 +290,14 @@ gunicorn with 2 workers, {server_kind}, on loopback (`DB_CONN_MAX_AGE=60`), wrk 
 {args.rounds} rounds of {args.seconds} s per endpoint, the baseline and both paths interleaved
 in each round ({machine()}); requests/s are medians over the rounds, ratios the median of the
 per-round ratios (per round, decision / write: {per_round}; {load}). Baseline: a minimal Django JSON
-view behind the same middleware. Decisions: `GET /api/v1/consent/decision/` with an API token
-(principal and reference data cached, one subject read, one projection read). Writes: `POST
-/api/v1/consent/public/consents/` from the banner with a new visitor each time (two purposes:
-two ledger records chained in memory and inserted together, the projection upserted in one
-statement, in one transaction committed before the response).
+view behind the same middleware. Shared cache: {cache_kind}. Decisions: `GET
+/api/v1/consent/decision/` with an API token (principal and reference data kept per process,
+checked against their stamps in one cache read; the subject and its projection row in one
+query). Writes: `POST /api/v1/consent/public/consents/` from the banner with a new visitor each
+time (two purposes; the reference data's stamp and both rate buckets in one cache read, the
+buckets in one write; the visitor's lock, one read of their choices, the two ledger records
+chained in memory and inserted with the projection upsert in one statement on PostgreSQL, in
+one transaction committed before the response).
 
 | endpoint | requests/s | ratio to baseline | target |
 |---|---|---|---|
