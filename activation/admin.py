@@ -290,7 +290,10 @@ class DestinationAdmin(admin.ModelAdmin):
             request, "admin/activation/destination/export_purpose.html", context
         )
 
-    @admin.action(description="Export the audience as CSV (consented people only; audited)")
+    @admin.action(
+        description="Export the audience as CSV (consented people only; audited)",
+        permissions=["export"],
+    )
     def export_audience(self, request: HttpRequest, queryset):
         destination = queryset.first()
         if destination is None or queryset.count() != 1:
@@ -302,6 +305,11 @@ class DestinationAdmin(admin.ModelAdmin):
         response = HttpResponse(text, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
         return response
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """The export action, as the per-purpose export page: only a role allowed to export
+        people (an auditor views destinations but may not take their audience away)."""
+        return request.user.has_perm("activation.export_audience")
 
     def get_queryset(self, request: HttpRequest):
         return (

@@ -172,6 +172,80 @@ def admin_request_change(client: Client, subject) -> str:
     return _status(r) or "shown"
 
 
+def _csv(response) -> str | None:
+    """The text of a CSV download, or None when the answer is a page (a form with an error,
+    the changelist after an action that did nothing)."""
+    if not response.get("Content-Type", "").startswith("text/csv"):
+        return None
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return body.decode()
+
+
+def _identifiers(text: str, subject) -> str:
+    """Whether the subject is in an export, and with which identifiers."""
+    import hashlib
+
+    if str(subject.pk) not in text:
+        return "not listed"
+    if subject.email in text:
+        return "clear"
+    if hashlib.sha256(subject.email.encode()).hexdigest() in text:
+        return "hashed"
+    return "listed without identifiers"
+
+
+def admin_purpose_export(client: Client, subject) -> str:
+    """The per-purpose export (both subjects granted analytics): identifiers in clear are asked
+    for first; when the form refuses them, the hashed form (what a marketing analyst gets)."""
+    url = "/admin/activation/destination/export-purpose/"
+    for identifiers in ("clear", "sha256"):
+        r = client.post(url, {"purpose": "analytics", "identifiers": identifiers})
+        if _status(r):
+            return _status(r)
+        text = _csv(r)
+        if text is not None:
+            return _identifiers(text, subject)
+    return "no export"
+
+
+def admin_audience_export(client: Client, subject) -> str:
+    """The destination changelist's export action (a destination serving analytics, which both
+    subjects granted; identifiers in clear, as the destination takes them)."""
+    from activation.models import Destination
+    from consent.models import Purpose
+    from profiles.models import System
+
+    system, _ = System.objects.get_or_create(name="Matrix export destination", kind="destination")
+    destination, created = Destination.objects.get_or_create(
+        system=system, defaults={"clear_identifiers": True}
+    )
+    if created:
+        destination.purposes.set(Purpose.objects.filter(slug="analytics"))
+    r = client.post(
+        "/admin/activation/destination/",
+        {"action": "export_audience", "_selected_action": [str(destination.pk)]},
+    )
+    if _status(r):
+        return _status(r)
+    text = _csv(r)
+    return "no export" if text is None else _identifiers(text, subject)
+
+
+def admin_audit_export(client: Client, subject) -> str:
+    """The audit log's export action, the subject's events selected."""
+    from audit.models import AuditEvent
+
+    ids = AuditEvent.objects.filter(subject_id=subject.pk).values_list("pk", flat=True)
+    r = client.post(
+        "/admin/audit/auditevent/",
+        {"action": "export_csv", "_selected_action": [str(pk) for pk in ids]},
+    )
+    if _status(r):
+        return _status(r)
+    text = _csv(r)
+    return "listed" if text is not None and str(subject.pk) in text else "not listed"
+
+
 # Endpoint -> (observer, {role: (outcome for an in-scope subject, for an out-of-scope subject)}).
 # All-region roles have no out-of-scope subject: both columns show the same outcome.
 M, C, N = "masked", "clear", "404"
@@ -374,6 +448,36 @@ MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("listed", "listed"),
+        },
+    ),
+    "admin: audit event, action export_csv": (
+        admin_audit_export,
+        {
+            "DPO": ("listed", "listed"),
+            "Privacy officer": ("listed", "not listed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("listed", "listed"),
+        },
+    ),
+    "admin: destination, export_purpose (CSV of the people a purpose allows)": (
+        admin_purpose_export,
+        {
+            "DPO": (C, C),
+            "Privacy officer": (C, "not listed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("hashed", "hashed"),
+            "Auditor": ("403", "403"),
+        },
+    ),
+    "admin: destination, action export_audience (CSV of its audience)": (
+        admin_audience_export,
+        {
+            "DPO": (C, C),
+            "Privacy officer": (C, "not listed"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("no export", "no export"),
         },
     ),
 }
