@@ -251,9 +251,15 @@ def match_reviews_rescore(*, actor: Actor) -> dict[str, int]:
     """Re-score every pending review with the current model: a pair now at or above the
     auto-merge weight (same region) is merged as the model would merge a new pair, one below
     the review weight leaves the queue (rejected by the model, not a label), the others keep
-    their place with the new score and explanation. Merges already made stay."""
+    their place with the new score and explanation. Merges already made stay. Only the
+    reviews both of whose subjects lie in `actor`'s regions are touched (an officer's click
+    re-scores their own regions; beat's system actor all of them)."""
     counts = {"rescored": 0, "merged": 0, "dismissed": 0}
     pending = MatchReview.objects.filter(status=MatchReview.Status.PENDING).order_by("pk")
+    if actor.regions is not None:
+        pending = pending.filter(
+            subject__region__in=actor.regions, candidate__region__in=actor.regions
+        )
     for review_id in list(pending.values_list("pk", flat=True)):
         with transaction.atomic():
             review = (

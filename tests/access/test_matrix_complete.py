@@ -180,8 +180,8 @@ ADMIN_NOT_PERSONAL = {
 ADMIN_NOT_YET_IN_THE_MATRIX = {
     "admin: retention policy, apply": "runs retention (erases or anonymizes) within the "
     "officer's regions",
-    "admin: match model, re_estimate": "re-scores every pending review, merging pairs above the "
-    "auto-merge weight, in every region",
+    "admin: match model, re_estimate": "re-scores the pending reviews of the officer's regions "
+    "only (test_scoped_writes), merging pairs above the auto-merge weight",
 }
 
 

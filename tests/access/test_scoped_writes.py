@@ -12,8 +12,14 @@ from consent.models import ConsentRecord, CurrentConsent, Purpose
 from core.errors import NotFoundError
 from dsar.models import DataSubjectRequest
 from profiles.imports import import_job_run
-from profiles.models import Attribute, Identifier, MatchReview, Subject
-from profiles.services import RegionNotAllowed, match_review_decide, subject_upsert
+from profiles.models import Attribute, Identifier, MatchModel, MatchReview, Subject
+from profiles.services import (
+    RegionNotAllowed,
+    match_model_current,
+    match_review_decide,
+    match_reviews_rescore,
+    subject_upsert,
+)
 from tests.dsar.helpers import drive
 from tests.factories import make_staff, make_subject, make_token
 
@@ -278,3 +284,41 @@ def test_suppression_of_an_erased_identity_stays_global(api):
         format="json",
     )
     assert response.status_code == 409  # documented in docs/access.md: a legal duty
+
+
+def _pending_pair(region: str, email: str) -> MatchReview:
+    """Two records of `region` the model finds probable but not certain: a pending review."""
+    older = make_subject(
+        region=region, email=f"{email}1@example.com", name="Ana Silva", birth_date="1970-07-08"
+    )
+    subject_upsert(
+        record={
+            "region": region,
+            "identifiers": [{"kind": "email", "value": f"{email}2@example.com"}],
+            "attributes": {"name": "Anna Silva", "birth_date": "1970-07-07"},
+        },
+        actor=Actor.system("tests"),
+    )
+    return MatchReview.objects.get(status="pending", candidate=older)
+
+
+def test_an_officers_re_scoring_touches_only_the_reviews_of_their_regions():
+    """The model's re-estimate button re-scores (and may merge) pending pairs: an EU officer's
+    click leaves a Californian pair as it was; beat's system actor re-scores every region."""
+    european, californian = _pending_pair("EU", "eu"), _pending_pair("US-CA", "ca")
+    before = MatchReview.objects.get(pk=californian.pk)
+    _, params = match_model_current()
+    MatchModel.objects.create(version=1, parameters=params.as_json(), evaluation={})
+    eu_officer = make_staff("Privacy officer", regions=["EU"])
+    counts = match_reviews_rescore(actor=actor_for_user(eu_officer))
+    assert counts["rescored"] == 1
+    after = MatchReview.objects.get(pk=californian.pk)
+    assert (after.status, after.weight, after.model_version) == (
+        before.status,
+        before.weight,
+        before.model_version,
+    )
+    assert before.model_version != 1
+    assert MatchReview.objects.get(pk=european.pk).model_version == 1
+    match_reviews_rescore(actor=Actor.system("beat"))
+    assert MatchReview.objects.get(pk=californian.pk).model_version == 1
