@@ -96,17 +96,18 @@ def test_every_write_endpoint_is_in_the_write_matrix():
     assert missing == [], f"add these write endpoints to WRITE_MATRIX: {missing}"
 
 
-def _admin_writes() -> set[str]:
-    """Each scoped admin's actions, add form (when it has its own) and extra pages."""
+def _admin_entries(*, scoped_only: bool) -> set[str]:
+    """Each model admin's actions, add form (when it has its own) and own pages (get_urls
+    beyond the standard ones); `scoped_only`: of the ScopedAdmin subclasses only."""
     standard = {"changelist", "add", "history", "delete", "change", "autocomplete"}
     found = set()
     for model, model_admin in admin.site._registry.items():
-        if not isinstance(model_admin, ScopedAdmin):
+        if scoped_only and not isinstance(model_admin, ScopedAdmin):
             continue
         name = model._meta.verbose_name
         found |= {f"admin: {name}, action {action}" for action in model_admin.actions or ()}
         own = type(model_admin).__dict__
-        if "add_view" in own or "save_model" in own:
+        if scoped_only and ("add_view" in own or "save_model" in own):
             found.add(f"admin: {name}, add")
         prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
         for url in model_admin.get_urls():
@@ -117,7 +118,7 @@ def _admin_writes() -> set[str]:
 
 
 def test_every_scoped_admin_write_is_in_the_write_matrix():
-    missing = sorted(_admin_writes() - set(WRITE_MATRIX))
+    missing = sorted(_admin_entries(scoped_only=True) - set(WRITE_MATRIX))
     assert missing == [], f"add these admin writes to WRITE_MATRIX: {missing}"
 
 
@@ -185,23 +186,6 @@ ADMIN_NOT_YET_IN_THE_MATRIX = {
 }
 
 
-def _admin_pages_and_actions(include_scoped: bool) -> set[str]:
-    """Every model admin's actions and own pages (get_urls beyond the standard ones)."""
-    standard = {"changelist", "add", "history", "delete", "change", "autocomplete"}
-    found = set()
-    for model, model_admin in admin.site._registry.items():
-        if isinstance(model_admin, ScopedAdmin) and not include_scoped:
-            continue
-        name = model._meta.verbose_name
-        found |= {f"admin: {name}, action {action}" for action in model_admin.actions or ()}
-        prefix = f"{model._meta.app_label}_{model._meta.model_name}_"
-        for url in model_admin.get_urls():
-            page = (url.name or "").removeprefix(prefix)
-            if url.name and page not in standard:
-                found.add(f"admin: {name}, {page}")
-    return found
-
-
 def _row_names(matrix: dict) -> set[str]:
     """A matrix's rows without their explanation in parentheses."""
     return {endpoint.split(" (")[0] for endpoint in matrix}
@@ -212,7 +196,7 @@ def test_every_admin_action_and_page_is_in_a_matrix_or_declared_non_personal():
     ModelAdmin (the per-purpose export on destinations) cannot escape the matrix."""
     covered = _row_names(MATRIX) | _row_names(WRITE_MATRIX)
     declared = set(ADMIN_NOT_PERSONAL) | set(ADMIN_NOT_YET_IN_THE_MATRIX)
-    missing = sorted(_admin_pages_and_actions(include_scoped=True) - covered - declared)
+    missing = sorted(_admin_entries(scoped_only=False) - covered - declared)
     assert missing == [], f"add these admin pages or actions to tests/access/matrix.py: {missing}"
-    stale = sorted(declared - _admin_pages_and_actions(include_scoped=True))
+    stale = sorted(declared - _admin_entries(scoped_only=False))
     assert stale == [], f"no longer in the admin, remove from the lists: {stale}"
