@@ -193,7 +193,7 @@ def run(vendor: str, args: argparse.Namespace) -> None:
     cold = evaluate(truth)
     say(f"[{vendor}] prior model v0: {cold}, {rates['v0']}")
     started = time.perf_counter()
-    model = match_model_estimate(created_by="bench")
+    model = match_model_estimate(actor=Actor.system("bench"))
     estimate_s = time.perf_counter() - started
     started = time.perf_counter()
     counts = match_reviews_rescore(actor=Actor.system("bench"))

@@ -80,16 +80,14 @@ def refdata_bump(**_: Any) -> None:
     transaction.on_commit(_move_version)
 
 
-def refdata(version: str | None = None) -> RefData:
+def refdata() -> RefData:
     """The reference data of the current version (one cache read per request or call outside
-    one; queries only after a change). `version`: the version key's value, when the caller
-    read it in a cache read it made anyway (the public API reads it with the rate buckets)."""
+    one; queries only after a change)."""
     global _current
     scope = _in_request.get()
     if scope is not None and scope[0] is not None:
         return scope[0]
-    if version is None:
-        version = refdata_version()
+    version = refdata_version()
     current = _current
     if current is None or current.version != version:
         current = _load(version)

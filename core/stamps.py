@@ -28,14 +28,25 @@ def stamp_register(key: str) -> None:
         _registered.append(key)
 
 
+def stamps_read_with(keys: list[str]) -> dict[str, Any]:
+    """The cache values of `keys` (those present), read in the same round trip as the stamps
+    this request has not read yet: a request that needs other keys anyway (the public API's
+    rate buckets) then reads its stamps for free."""
+    read = _in_request.get()
+    missing = [k for k in _registered if read is not None and k not in read]
+    found = cache.get_many(missing + keys)
+    if read is not None:
+        read.update({k: found.get(k) for k in missing})
+    return {k: found[k] for k in keys if k in found}
+
+
 def stamp_read(key: str) -> str:
     """The stamp's current value (created if the cache lost it: whatever was kept under the
     old value is then not trusted)."""
     read = _in_request.get()
     if read is not None and key in _registered:
         if key not in read:
-            found = cache.get_many(_registered)
-            read.update({k: found.get(k) for k in _registered if k not in read})
+            stamps_read_with([])
         value = read[key]
     else:
         value = cache.get(key)

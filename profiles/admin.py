@@ -256,7 +256,7 @@ class MatchModelAdmin(admin.ModelAdmin):
             raise PermissionDenied
         actor = actor_for(request)
         try:
-            model = services.match_model_estimate(created_by=actor.label, actor=actor)
+            model = services.match_model_estimate(actor=actor)
         except services.ModelNotEstimable as exc:
             messages.warning(request, exc.message)
             return HttpResponseRedirect(reverse("admin:profiles_matchmodel_changelist"))

@@ -44,7 +44,7 @@ def match_model_estimate() -> int:
     re-score the pending reviews. Returns the new model version (the current one, unchanged,
     while there is too little data to estimate from)."""
     try:
-        model = services.match_model_estimate(created_by="beat")
+        model = services.match_model_estimate(actor=Actor.system("beat"))
     except services.ModelNotEstimable as exc:
         logger.info("match model not re-estimated: %s", exc.message)
         return services.match_model_current()[0]

@@ -59,6 +59,38 @@ def make_subject(
     return Subject.objects.get(pk=result.subject_id)
 
 
+def make_review_pair(
+    email: str = "u",
+    *,
+    region: str = "EU",
+    name: str = "Ana Silva",
+    other_name: str = "Anna Silva",
+    born: str = "1970-07-08",
+    other_born: str = "1970-07-07",
+):
+    """Two records the match model finds probable but not certain: (the older subject, the
+    pending review of the pair)."""
+    from profiles.models import MatchReview
+
+    older = make_subject(region=region, email=f"{email}1@example.com", name=name, birth_date=born)
+    make_subject(
+        region=region, email=f"{email}2@example.com", name=other_name, birth_date=other_born
+    )
+    return older, MatchReview.objects.get(status="pending", candidate=older)
+
+
+def make_match_population(n: int = 40) -> None:
+    """`n` distinct people with every matching attribute: data the match model can learn from."""
+    for i in range(n):
+        make_subject(
+            email=f"pop{i}@example.com",
+            first_name=["Mia", "Leo", "Zoe", "Noah", "Ivy"][i % 5],
+            last_name=f"Family{i}",
+            birth_date=f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
+            postcode=f"P{i:03d}",
+        )
+
+
 def make_token(scopes: list[str], regions: list[str] | None = None, role: str = "Service account"):
     """A service-account user with an API token; returns (token, raw secret)."""
     from access.services import api_token_create, sync_roles

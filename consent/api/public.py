@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -20,10 +19,11 @@ from audit.actors import Actor, client_ip
 from consent import banner
 from consent.api.throttles import KEY_HEADER, PublicClientThrottle, public_buckets
 from consent.models import ConsentProperty
-from consent.refdata import VERSION_KEY, refdata
+from consent.refdata import refdata
 from consent.services import visitor_identify
 from core import fields
 from core.errors import DomainError, ForbiddenError
+from core.stamps import stamps_read_with
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -77,14 +77,15 @@ class PublicBannerView(APIView):
         super().initial(request, *args, **kwargs)
 
     def _property(self, request: Request) -> ConsentProperty:
-        """The property of the call's key. The reference data's version and the key's rate
-        buckets are read in one cache read (the throttle then only writes the buckets)."""
+        """The property of the call's key. The key's rate buckets are read with the request's
+        stamps (the reference data's version) in one cache read; the throttle then only
+        writes the buckets."""
         key = request.META.get(KEY_HEADER) or request.GET.get("key")
         prop = None
         if key:
             buckets = public_buckets(request, key)
-            self.buckets_found = cache.get_many([VERSION_KEY, *(name for name, _ in buckets)])
-            prop = refdata(self.buckets_found.get(VERSION_KEY)).properties.get(key)
+            self.buckets_found = stamps_read_with([name for name, _ in buckets])
+            prop = refdata().properties.get(key)
         if prop is None or not prop.active:
             raise DomainError(
                 "Unknown or inactive property key.", code="invalid_property_key", status=401

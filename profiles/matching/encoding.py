@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -69,20 +69,27 @@ def _memoized() -> Iterator[None]:
         _memo.reset(token)
 
 
+def _once(entry: tuple[str, bytes, str, int], compute: Callable[[], str]) -> str:
+    """`compute()`, or its value already computed for `entry` within `encode_many`."""
+    memo = _memo.get()
+    if memo is None:
+        return compute()
+    found = memo.get(entry)
+    if found is None:
+        found = memo[entry] = compute()
+    return found
+
+
 def keyed(label: str, value: str, chars: int = _INDEX_CHARS) -> str:
     """HMAC of `value` under the sub-key of `label` (hex, truncated)."""
     key = _key(label)
-    memo = _memo.get()
-    if memo is not None:
-        found = memo.get(("k", key, value, chars))
-        if found is not None:
-            return found
-    mac = _keyed_state(key).copy()
-    mac.update(value.encode())
-    digest = mac.hexdigest()[:chars]
-    if memo is not None:
-        memo[("k", key, value, chars)] = digest
-    return digest
+
+    def digest() -> str:
+        mac = _keyed_state(key).copy()
+        mac.update(value.encode())
+        return mac.hexdigest()[:chars]
+
+    return _once(("k", key, value, chars), digest)
 
 
 def clean_text(value: str) -> str:
@@ -111,13 +118,7 @@ def clean_date(value: str) -> tuple[str, str, str] | None:
 def bloom(label: str, value: str) -> str:
     """Keyed bigram Bloom filter of `value`, xor-folded to BLOOM_BITS // 2 bits (hex)."""
     key = _key(f"bloom|{label}")
-    memo = _memo.get()
-    if memo is None:
-        return _bloom(key, value)
-    found = memo.get(("b", key, value, 0))
-    if found is None:
-        found = memo[("b", key, value, 0)] = _bloom(key, value)
-    return found
+    return _once(("b", key, value, 0), lambda: _bloom(key, value))
 
 
 def _bloom(key: bytes, value: str) -> str:

@@ -38,6 +38,12 @@ MAX_BLOCK_READ = 4 * MAX_CANDIDATES  # members read per blocking key (common key
 MAX_BLOCK_FOR_TRAINING = 60  # pairs are formed within blocks up to this size
 
 
+def proposes(vector: list[int], weight: float, threshold: float) -> bool:
+    """A pair compared on at least two groups of fields and weighing at least `threshold`
+    (the model's review or auto-merge weight)."""
+    return weight >= threshold and model.groups_compared(vector) >= 2
+
+
 @dataclass
 class Scored:
     """A candidate pair under a model version: comparison vector, weight and probability."""
@@ -51,11 +57,11 @@ class Scored:
 
     @property
     def proposable(self) -> bool:
-        return model.groups_compared(self.vector) >= 2 and self.weight >= self.params.review
+        return proposes(self.vector, self.weight, self.params.review)
 
     @property
     def auto_merge(self) -> bool:
-        return model.groups_compared(self.vector) >= 2 and self.weight >= self.params.auto_merge
+        return proposes(self.vector, self.weight, self.params.auto_merge)
 
     def explanation(self) -> list[dict[str, Any]]:
         return self.params.explain(self.vector)
@@ -283,8 +289,8 @@ def match_contests_batch(
             if c not in encodings:
                 continue
             vector, weight = score_pair(record.fields, encodings[c], params=params)
-            if weight < params.review or model.groups_compared(vector) < 2:
-                continue  # not proposable (`Scored.proposable`): most blocked candidates
+            if not proposes(vector, weight, params.review):
+                continue  # most blocked candidates: no Scored built for them
             candidate = Subject(id=c, region=regions[c], status=Subject.Status.ACTIVE)
             scored.append(
                 Scored(candidate, vector, weight, model.probability(weight), version, params)
@@ -310,7 +316,7 @@ def _contested_within(
                     continue
                 seen.add((a, b))
                 vector, weight = score_pair(records[a].fields, records[b].fields, params=params)
-                if model.groups_compared(vector) >= 2 and weight >= params.review:
+                if proposes(vector, weight, params.review):
                     contests[a].within = contests[b].within = True
 
 
@@ -389,15 +395,13 @@ class ModelNotEstimable(ConflictError):
     code = "not_enough_data"
 
 
-def match_model_estimate(
-    *, created_by: str, actor: Actor | None = None, max_pairs: int = 200_000
-) -> MatchModel:
+def match_model_estimate(*, actor: Actor, max_pairs: int = 200_000) -> MatchModel:
     """A new model version estimated from the data and the labels: m by EM over blocked pairs
     plus decided pairs (officers' decisions keep their label), u from random pairs of active
     subjects, the prior from the share of records that are duplicates and the population size
     (`_random_pair_prior`), thresholds from the target precision and recall. Pending reviews
-    are then re-scored (`match_reviews_rescore`). The new version is audited (by `actor`, else
-    the system named `created_by`) with the figures it was judged on, never a value."""
+    are then re-scored (`match_reviews_rescore`). The new version records `actor` as its
+    author and is audited with the figures it was judged on, never a value."""
     version, start = match_model_current()
     encodings = dict(
         MatchProfile.objects.filter(subject__status=Subject.Status.ACTIVE).values_list(
@@ -438,10 +442,10 @@ def match_model_estimate(
             version=version + 1,
             parameters=params.as_json(),
             evaluation=evaluation,
-            created_by=created_by,
+            created_by=actor.label,
         )
         audit_record(
-            actor=actor or Actor.system(created_by),
+            actor=actor,
             action="profiles.match.model",
             object_type="profiles.matchmodel",
             object_id=row.version,

@@ -28,7 +28,7 @@ from profiles.services import (
     subject_split,
     subject_upsert,
 )
-from tests.factories import make_subject
+from tests.factories import make_match_population, make_review_pair, make_subject
 
 SYSTEM = Actor.system("tests")
 
@@ -117,30 +117,13 @@ def test_a_typo_in_the_name_still_finds_the_person_through_blocking():
     assert levels["first_name"].startswith("bloom dice")
 
 
-def _review_pair():
-    older = make_subject(email="u1@example.com", name="Ana Silva", birth_date="1970-07-08")
-    _upsert("u2@example.com", name="Anna Silva", birth_date="1970-07-07")
-    return older, MatchReview.objects.get(status="pending")
-
-
-def _population(n: int = 40) -> None:
-    for i in range(n):
-        make_subject(
-            email=f"pop{i}@example.com",
-            first_name=["Mia", "Leo", "Zoe", "Noah", "Ivy"][i % 5],
-            last_name=f"Family{i}",
-            birth_date=f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
-            postcode=f"P{i:03d}",
-        )
-
-
 @pytest.mark.django_db
 def test_an_officers_decision_changes_the_learned_weights():
-    _population()
-    _, review = _review_pair()
-    before = match_model_estimate(created_by="tests")
+    make_match_population()
+    _, review = make_review_pair()
+    before = match_model_estimate(actor=SYSTEM)
     match_review_decide(review=review, accept=False, actor=SYSTEM)
-    after = match_model_estimate(created_by="tests")
+    after = match_model_estimate(actor=SYSTEM)
     assert after.version == before.version + 1
     assert after.evaluation["labelled"] == 1
     weight = model.Parameters.from_json
@@ -150,7 +133,7 @@ def test_an_officers_decision_changes_the_learned_weights():
 
 @pytest.mark.django_db
 def test_pending_reviews_are_rescored_when_the_model_changes():
-    older, review = _review_pair()
+    older, review = make_review_pair()
     assert review.model_version == 0
     params = model.Parameters.from_json(
         model.Parameters.prior(target_precision=0.995, review_floor=0.05).as_json()
@@ -169,7 +152,7 @@ def test_pending_reviews_are_rescored_when_the_model_changes():
 
 @pytest.mark.django_db
 def test_a_review_the_new_model_finds_unlikely_leaves_the_queue():
-    _, review = _review_pair()
+    _, review = make_review_pair()
     params = model.Parameters.prior(target_precision=0.995, review_floor=0.05)
     params.review = review.weight + 1
     MatchModel.objects.create(version=1, parameters=params.as_json())
@@ -199,7 +182,7 @@ def _duplicated_population(n: int) -> None:
 def test_a_model_learned_on_merged_duplicates_does_not_over_merge_a_fresh_population():
     _duplicated_population(100)
     assert MergeLineage.objects.count() >= 90  # what the estimation sees: mostly merged
-    learned = match_model_estimate(created_by="tests")
+    learned = match_model_estimate(actor=SYSTEM)
     params = model.Parameters.from_json(learned.parameters)
     # The prior is that of a record and one existing subject, not the pool's share of matches.
     assert params.lam < 0.05
@@ -311,7 +294,7 @@ def test_the_review_screen_shows_why_the_pair_matched(client):
     from tests.factories import make_staff
 
     sync_roles()
-    _, review = _review_pair()
+    _, review = make_review_pair()
     client.force_login(make_staff("DPO"))
     page = client.get(f"/admin/profiles/matchreview/{review.pk}/change/").content.decode()
     assert "comparison level" in page
@@ -327,8 +310,8 @@ def test_an_officer_reestimates_the_model_from_the_admin(client):
     from tests.factories import make_staff
 
     sync_roles()
-    _population()
-    _review_pair()
+    make_match_population()
+    make_review_pair()
     client.force_login(make_staff("DPO"))
     response = client.post("/admin/profiles/matchmodel/re-estimate/")
     assert response.status_code == 302
@@ -372,7 +355,7 @@ def test_too_little_data_to_estimate_is_said_and_keeps_the_current_model(client)
     assert "Not enough data to estimate a model" in response.content.decode()
     assert not MatchModel.objects.exists()
     with pytest.raises(ModelNotEstimable) as refused:
-        match_model_estimate(created_by="tests")
+        match_model_estimate(actor=SYSTEM)
     assert refused.value.code == "not_enough_data"
     assert tasks.match_model_estimate() == match_model_current()[0]
     assert not MatchModel.objects.exists()
