@@ -21,7 +21,7 @@ from profiles.services import (
     subject_upsert,
 )
 from tests.dsar.helpers import drive
-from tests.factories import make_staff, make_subject, make_token
+from tests.factories import make_review_pair, make_staff, make_subject, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -286,26 +286,10 @@ def test_suppression_of_an_erased_identity_stays_global(api):
     assert response.status_code == 409  # documented in docs/access.md: a legal duty
 
 
-def _pending_pair(region: str, email: str) -> MatchReview:
-    """Two records of `region` the model finds probable but not certain: a pending review."""
-    older = make_subject(
-        region=region, email=f"{email}1@example.com", name="Ana Silva", birth_date="1970-07-08"
-    )
-    subject_upsert(
-        record={
-            "region": region,
-            "identifiers": [{"kind": "email", "value": f"{email}2@example.com"}],
-            "attributes": {"name": "Anna Silva", "birth_date": "1970-07-07"},
-        },
-        actor=Actor.system("tests"),
-    )
-    return MatchReview.objects.get(status="pending", candidate=older)
-
-
 def test_an_officers_re_scoring_touches_only_the_reviews_of_their_regions():
     """The model's re-estimate button re-scores (and may merge) pending pairs: an EU officer's
     click leaves a Californian pair as it was; beat's system actor re-scores every region."""
-    european, californian = _pending_pair("EU", "eu"), _pending_pair("US-CA", "ca")
+    (_, european), (_, californian) = make_review_pair("eu"), make_review_pair("ca", region="US-CA")
     before = MatchReview.objects.get(pk=californian.pk)
     _, params = match_model_current()
     MatchModel.objects.create(version=1, parameters=params.as_json(), evaluation={})

@@ -32,7 +32,13 @@ from stores.models import ConnectedStore, StoreDataset
 from stores.services import store_discover
 from tests.browser import admin_login, chromium
 from tests.e2e.test_banner_browser import _wait
-from tests.factories import make_staff, make_subject, make_token
+from tests.factories import (
+    make_match_population,
+    make_review_pair,
+    make_staff,
+    make_subject,
+    make_token,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -122,23 +128,11 @@ def _shown_secret(messages: list[tuple[str, str]], what: str) -> str:
 # --- Identity resolution: the review queue, splits, the model --------------------------------
 
 
-def _review_pair(email: str, name: str, other_name: str, born: str, other_born: str):
-    """Two records the model finds probable but not certain: a pending review."""
-    older = make_subject(email=f"{email}1@example.com", name=name, birth_date=born)
-    subject_upsert(
-        record={
-            "region": "EU",
-            "identifiers": [{"kind": "email", "value": f"{email}2@example.com"}],
-            "attributes": {"name": other_name, "birth_date": other_born},
-        },
-        actor=SYSTEM,
-    )
-    return older, MatchReview.objects.get(status="pending", candidate=older)
-
-
 def test_an_officer_accepts_one_match_and_rejects_another(hub, browser):
-    ana, merge = _review_pair("ana", "Ana Silva", "Anna Silva", "1970-07-08", "1970-07-07")
-    liam, keep = _review_pair("liam", "Liam Roy", "Liam Roi", "1990-01-02", "1990-02-01")
+    ana, merge = make_review_pair("ana")
+    liam, keep = make_review_pair(
+        "liam", name="Liam Roy", other_name="Liam Roi", born="1990-01-02", other_born="1990-02-01"
+    )
     officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
 
     shown = _act(
@@ -231,7 +225,7 @@ def test_re_estimating_the_model_warns_on_too_little_data_and_estimates_on_enoug
     assert text.endswith("model v0 stays in force.")
 
     # One probable pair, labelled by nobody: still too little.
-    _, review = _review_pair("ana", "Ana Silva", "Anna Silva", "1970-07-08", "1970-07-07")
+    _, review = make_review_pair("ana")
     [(level, text)] = _re_estimate(browser, hub)
     assert level == "warning"
     assert "Not enough data to estimate a model" in text
@@ -239,14 +233,7 @@ def test_re_estimating_the_model_warns_on_too_little_data_and_estimates_on_enoug
     assert not MatchModel.objects.exists()
 
     # A population to learn from: a new version, and the pending review re-scored with it.
-    for i in range(40):
-        make_subject(
-            email=f"pop{i}@example.com",
-            first_name=["Mia", "Leo", "Zoe", "Noah", "Ivy"][i % 5],
-            last_name=f"Family{i}",
-            birth_date=f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
-            postcode=f"P{i:03d}",
-        )
+    make_match_population()
     [(level, text)] = _re_estimate(browser, hub)
     assert level == "success", text
     assert re.fullmatch(
