@@ -512,15 +512,21 @@ class MatchProfile(models.Model):
 
 
 class MatchBlock(models.Model):
-    """One keyed blocking key of a subject: candidates are the subjects sharing a key."""
+    """One keyed blocking key of a subject: candidates are the subjects sharing a key.
 
-    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="match_blocks")
-    key = models.CharField(max_length=32, db_index=True)
+    Two indexes only (every import writes ten rows per subject): (subject, key), unique, for a
+    subject's keys; (key, subject) for a key's members, read from the index alone."""
+
+    subject = models.ForeignKey(
+        Subject, on_delete=models.CASCADE, related_name="match_blocks", db_index=False
+    )
+    key = models.CharField(max_length=32)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["subject", "key"], name="match_block_unique")
         ]
+        indexes = [models.Index(fields=["key", "subject"], name="match_block_members")]
 
     def __str__(self) -> str:
         return f"block of {self.subject_id}"

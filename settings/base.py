@@ -47,6 +47,9 @@ CUSTODIA_CURRENT_KEY_VERSION = env_int("CUSTODIA_CURRENT_KEY_VERSION", 0)  # 0 =
 CUSTODIA_MATCH_TARGET_PRECISION = env_float("CUSTODIA_MATCH_TARGET_PRECISION", 0.995)
 CUSTODIA_MATCH_TARGET_RECALL = env_float("CUSTODIA_MATCH_TARGET_RECALL", 0.995)
 CUSTODIA_MATCH_REVIEW_FLOOR = env_float("CUSTODIA_MATCH_REVIEW_FLOOR", 0.05)
+# Block purging: a blocking key shared with more subjects than this is skipped as too common
+# (pairs agreeing on three signals still meet through a triple key; profiles/services/matching).
+CUSTODIA_MATCH_BLOCK_MAX = env_int("CUSTODIA_MATCH_BLOCK_MAX", 3)
 CUSTODIA_IMPORT_DIR = Path(env_str("CUSTODIA_IMPORT_DIR", str(VAR_DIR / "imports")))
 
 INSTALLED_APPS = [

@@ -222,9 +222,29 @@ def encode(attributes: dict[str, str]) -> Encoded:
     return out
 
 
+# Blocking rules over four signals: f (first-name Soundex), l (last-name Soundex), d (birth
+# date, day and month unordered), p (postcode). Pairs, so one typo or missing value still leaves
+# a shared key; and every triple, because any two pairs span three signals: a record sharing two
+# pair keys with another shares a triple key too. Matching skips a pair key whose block is too
+# common to read whole (`profiles.services.matching`), so a pair that agrees on three signals is
+# still found through its triple key, and a block's size stays what it is at any population.
+PAIR_RULES = ("fl", "fd", "ld", "dp", "lp", "fp")
+TRIPLE_RULES = ("fld", "flp", "fdp", "ldp")
+
+
+def block_keys(parts: dict[str, str]) -> list[str]:
+    """The keyed blocking keys of a record's signals (`f`, `l`, `d`, `p`; missing ones absent
+    or empty): one per rule whose signals are all present."""
+    return sorted(
+        keyed("block", f"{rule}|" + "|".join(parts[c] for c in rule), _BLOCK_CHARS)
+        for rule in PAIR_RULES + TRIPLE_RULES
+        if all(parts.get(c) for c in rule)
+    )
+
+
 def _blocks(names: dict[str, str], date: tuple[str, str, str] | None, postcode: str) -> list[str]:
-    """Blocking keys: pairs of signals, so one typo or missing value still leaves a shared
-    key, and each block stays small as the population grows."""
+    """Blocking keys of a record (see PAIR_RULES): keyed combinations of signals, never one
+    signal alone."""
     first, last = names["first_name"].replace(" ", ""), names["last_name"].replace(" ", "")
     parts: dict[str, str] = {}
     if first:
@@ -236,12 +256,7 @@ def _blocks(names: dict[str, str], date: tuple[str, str, str] | None, postcode: 
         parts["d"] = f"{y}-{min(m, d)}-{max(m, d)}"  # day and month unordered
     if postcode:
         parts["p"] = postcode
-    rules = ("fl", "fd", "ld", "dp", "lp", "fp")
-    return sorted(
-        keyed("block", f"{rule}|" + "|".join(parts[c] for c in rule), _BLOCK_CHARS)
-        for rule in rules
-        if all(c in parts for c in rule)
-    )
+    return block_keys(parts)
 
 
 def is_signal(key: str) -> bool:

@@ -34,7 +34,17 @@ from profiles.models import (
 )
 
 MAX_CANDIDATES = 40  # per record: the subjects sharing the most blocking keys
-MAX_BLOCK_READ = 4 * MAX_CANDIDATES  # members read per blocking key (common keys are capped)
+
+
+def block_max() -> int:
+    """A blocking key shared with more subjects than this (the record's own subject aside) is
+    common: it is skipped, not read in part (block purging). A pair that agrees on more than
+    that key's two signals shares a triple key too (`encoding.TRIPLE_RULES`), so what is lost
+    is a pair agreeing on two signals only, both common ones; in exchange the candidates read
+    per record stay about as many among a million subjects as among ten thousand."""
+    return settings.CUSTODIA_MATCH_BLOCK_MAX
+
+
 MAX_BLOCK_FOR_TRAINING = 60  # pairs are formed within blocks up to this size
 
 
@@ -139,24 +149,29 @@ def match_profiles_drop(subject_ids: list[uuid.UUID]) -> None:
 def _blocked(
     blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
 ) -> list[list[uuid.UUID]]:
-    """Per record: active subjects sharing a blocking key, those sharing most first (at most
-    MAX_CANDIDATES; at most MAX_BLOCK_READ read per key, so the cost per record does not grow
-    with the population). One query per distinct key."""
-    every = {k for blocks in blocks_per_record for k in blocks}
-    members: dict[str, list[uuid.UUID]] = {}
-    for key in sorted(every):  # one bounded lookup on the key index (no join): flat
-        members[key] = list(
-            MatchBlock.objects.filter(key=key).values_list("subject_id", flat=True)[:MAX_BLOCK_READ]
-        )
-    result = []
-    for blocks, me in zip(blocks_per_record, exclude, strict=True):
-        counts: dict[uuid.UUID, int] = {}
-        for key in blocks:
-            for subject_id in members.get(key, []):
-                if subject_id != me:
-                    counts[subject_id] = counts.get(subject_id, 0) + 1
-        result.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
-    return result
+    """Per record: active subjects sharing one of its uncommon blocking keys, those sharing
+    most first (at most MAX_CANDIDATES). One query for all the records' keys."""
+    holders = _holders({k for blocks in blocks_per_record for k in blocks})
+    return [
+        _candidates(blocks, holders, me)
+        for blocks, me in zip(blocks_per_record, exclude, strict=True)
+    ]
+
+
+def _candidates(
+    blocks: list[str], holders: dict[str, list[uuid.UUID]], me: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """The subjects (other than `me`) sharing the record's blocking keys that are not common
+    (at most `block_max()` others), those sharing the most keys first, at most MAX_CANDIDATES."""
+    limit = block_max()
+    counts: dict[uuid.UUID, int] = {}
+    for key in blocks:
+        members = [s for s in holders.get(key, ()) if s != me]
+        if len(members) > limit:
+            continue  # a common key: see block_max
+        for subject_id in members:
+            counts[subject_id] = counts.get(subject_id, 0) + 1
+    return sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES]
 
 
 def score_pair(
@@ -211,49 +226,40 @@ class Contest:
         return self.within or bool(self.scored)
 
 
-def _holders(keys: set[str]) -> dict[str, list[tuple[uuid.UUID, str]]]:
-    """Active subjects (id, region) among the first MAX_BLOCK_READ members of each blocking
-    key (as `_blocked` reads them), so an over-frequent key costs no more to read. On
-    PostgreSQL one query: a LIMIT per key on the key index (LATERAL), then each member's
-    status by primary key, a plan that does not depend on fresh statistics. On SQLite a row
-    number per key, then the members' status (two queries)."""
-    holders: dict[str, list[tuple[uuid.UUID, str]]] = {}
+def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
+    """The subjects holding each blocking key, at most `block_max()` + 1 of them: a key with
+    more is common for any record (skipped by `_candidates`) and not returned; one with exactly
+    `block_max()` + 1 is common unless the record's own subject is among them. The members'
+    status is checked where their profiles are read (merges and erasures drop the blocks of
+    the subjects they end, so inactive members are rare). On PostgreSQL one query: a LIMIT
+    per key on the (key, subject) index alone (LATERAL), a plan that does not depend on fresh
+    statistics; on SQLite a row number and a count per key."""
+    holders: dict[str, list[uuid.UUID]] = {}
     if not keys:
         return holders
+    read = block_max() + 2
     if connection.vendor == "postgresql":
-        block, subject = MatchBlock._meta.db_table, Subject._meta.db_table
         sql = (
-            f"SELECT b.key, b.subject_id, (SELECT s.region FROM {subject} s "  # noqa: S608
-            f"WHERE s.id = b.subject_id AND s.status = %s) "
-            f"FROM unnest(string_to_array(%s, ',')) AS k(key) "
-            f"CROSS JOIN LATERAL (SELECT m.key, m.subject_id FROM {block} m "
-            f"WHERE m.key = k.key LIMIT %s) b"
+            f"SELECT b.key, b.subject_id FROM unnest(string_to_array(%s, ',')) AS k(key) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT m.key, m.subject_id, count(*) OVER () AS n FROM "
+            f"(SELECT key, subject_id FROM {MatchBlock._meta.db_table} WHERE key = k.key "
+            f"LIMIT %s) m) b WHERE b.n < %s"
         )
-        with connection.cursor() as cursor:
-            # Hex keys in one string: one parameter to quote, not thousands.
-            cursor.execute(sql, [Subject.Status.ACTIVE, ",".join(sorted(keys)), MAX_BLOCK_READ])
-            rows: Any = [row for row in cursor.fetchall() if row[2] is not None]  # active
-    else:  # SQLite: the key index alone (a join on the subject's status makes it scan)
+        params: list[Any] = [",".join(sorted(keys)), read, read]  # one string, not thousands
+    else:
         marks = ", ".join(["%s"] * len(keys))
         sql = (
-            f"SELECT key, subject_id FROM (SELECT key, subject_id, ROW_NUMBER() "  # noqa: S608
-            f"OVER (PARTITION BY key) AS n FROM {MatchBlock._meta.db_table} "
-            f"WHERE key IN ({marks})) WHERE n <= %s"
+            f"SELECT key, subject_id FROM (SELECT key, subject_id, COUNT(*) OVER "  # noqa: S608
+            f"(PARTITION BY key) AS n FROM (SELECT key, subject_id, ROW_NUMBER() OVER "
+            f"(PARTITION BY key) AS r FROM {MatchBlock._meta.db_table} WHERE key IN ({marks})) "
+            f"WHERE r <= %s) WHERE n < %s"
         )
-        with connection.cursor() as cursor:  # at most MAX_BLOCK_READ members per key
-            cursor.execute(sql, [*sorted(keys), MAX_BLOCK_READ])
-            blocks = [(k, uuid.UUID(str(s))) for k, s in cursor.fetchall()]
-        active = dict(
-            Subject.objects.filter(
-                pk__in={s for _k, s in blocks}, status=Subject.Status.ACTIVE
-            ).values_list("pk", "region")
-        )
-        rows = [(k, s, active[s]) for k, s in blocks if s in active]
-    for key, subject_id, region in rows:
-        members = holders.setdefault(key, [])
-        if len(members) < MAX_BLOCK_READ:
+        params = [*sorted(keys), read, read]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for key, subject_id in cursor.fetchall():
             ident = subject_id if isinstance(subject_id, uuid.UUID) else uuid.UUID(subject_id)
-            members.append((ident, region))
+            holders.setdefault(key, []).append(ident)
     return holders
 
 
@@ -267,21 +273,15 @@ def match_contests_batch(
     by `profiles.services.ingest_match`. Three queries whatever the size."""
     version, params = match_model_current()
     holders = _holders({k for r in records for k in r.blocks})
-    candidates, regions = [], {}
-    for record, me in zip(records, named, strict=True):
-        counts: dict[uuid.UUID, int] = {}
-        for key in record.blocks:
-            for subject_id, region in holders.get(key, []):
-                regions[subject_id] = region
-                if subject_id != me:
-                    counts[subject_id] = counts.get(subject_id, 0) + 1
-        candidates.append(sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES])
+    candidates = [
+        _candidates(record.blocks, holders, me) for record, me in zip(records, named, strict=True)
+    ]
     wanted = {c for some in candidates for c in some}
-    encodings = dict(
-        MatchProfile.objects.filter(subject_id__in=any_of(wanted)).values_list(
-            "subject_id", "encodings"
-        )
-    )
+    encodings, regions = {}, {}
+    for subject_id, encoded, region in MatchProfile.objects.filter(
+        subject_id__in=any_of(wanted), subject__status=Subject.Status.ACTIVE
+    ).values_list("subject_id", "encodings", "subject__region"):
+        encodings[subject_id], regions[subject_id] = encoded, region
     contests = []
     for record, some in zip(records, candidates, strict=True):
         scored = []
@@ -303,15 +303,19 @@ def match_contests_batch(
 def _contested_within(
     records: list[encoding.Encoded], contests: list[Contest], params: model.Parameters
 ) -> None:
-    """Mark both records of a pair of the chunk that share a blocking key and could match."""
+    """Mark both records of a pair of the chunk that share an uncommon blocking key (as
+    `_candidates` reads them: at most `block_max()` other records) and could match."""
     by_key: dict[str, list[int]] = {}
     for n, record in enumerate(records):
         for key in record.blocks:
             by_key.setdefault(key, []).append(n)
     seen: set[tuple[int, int]] = set()
+    limit = block_max() + 1
     for members in by_key.values():
-        for i, a in enumerate(members[:MAX_BLOCK_READ]):
-            for b in members[i + 1 : MAX_BLOCK_READ]:
+        if len(members) > limit:
+            continue  # a common key: its pairs that could match share a triple key
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
                 if (a, b) in seen or (contests[a].within and contests[b].within):
                     continue
                 seen.add((a, b))

@@ -21,6 +21,7 @@ from profiles.models import (
     Subject,
 )
 from profiles.services import (
+    match_candidates,
     match_model_current,
     match_model_estimate,
     match_review_decide,
@@ -115,6 +116,63 @@ def test_a_typo_in_the_name_still_finds_the_person_through_blocking():
     levels = {row["field"]: row["level"] for row in lineage.explanation}
     assert levels["birth_date"] == "day/month transposed"
     assert levels["first_name"].startswith("bloom dice")
+
+
+def _namesakes() -> None:
+    """Four other Jane Does, four other Janes and four other Does born 1980-06-15: every pair
+    of signals Jane Doe born that day shares with anyone is common (more than
+    CUSTODIA_MATCH_BLOCK_MAX = 3 others), postcodes all apart."""
+    people = [("jane", "doe", f"197{n}-0{n + 1}-2{n}") for n in range(4)]
+    people += [("jane", last, "1980-06-15") for last in ("brown", "green", "white", "black")]
+    people += [(first, "doe", "1980-06-15") for first in ("mary", "anne", "ruth", "lucy")]
+    for n, (first, last, born) in enumerate(people):
+        make_subject(
+            email=f"namesake{n}@example.com",
+            first_name=first,
+            last_name=last,
+            birth_date=born,
+            postcode=f"{n + 1}{n}00",
+        )
+
+
+@pytest.mark.django_db
+def test_a_common_blocking_key_is_skipped_not_read_in_part(settings):
+    _namesakes()
+    probe = make_subject(
+        email="probe@example.com",
+        first_name="jane",
+        last_name="doe",
+        birth_date="1966-11-30",
+        postcode="9990",
+    )
+    # Its only shared keys (first and last name; first name or last name with nothing else)
+    # are common: no candidate is read from them.
+    assert match_candidates(probe) == []
+    settings.CUSTODIA_MATCH_BLOCK_MAX = 10  # a smaller population's setting: read them
+    names = {s.candidate.pk for s in match_candidates(probe)}
+    assert len(names) == 4  # the four Jane Does
+
+
+@pytest.mark.django_db
+def test_a_pair_agreeing_on_three_signals_is_found_although_its_pair_keys_are_common():
+    _namesakes()
+    twin = make_subject(
+        email="jane@example.com",
+        first_name="jane",
+        last_name="doe",
+        birth_date="1980-06-15",
+        postcode="8800",
+    )
+    # Every pair key of these two (name, first name and date, last name and date) is shared
+    # by more than three others; only the triple (names and date) is theirs alone.
+    result = _upsert(
+        "jane.doe@example.net",
+        first_name="jane",
+        last_name="doe",
+        birth_date="1980-06-15",
+        postcode="7700",
+    )
+    assert result.subject_id == twin.pk
 
 
 @pytest.mark.django_db
