@@ -194,13 +194,11 @@ class Subject(KeyOwner, models.Model):
         RESTRICTED = "restricted", "Restricted (erased except data kept by law)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    region = models.CharField(max_length=16, db_index=True, help_text="e.g. EU, GB, US-CA, BR, CA")
+    region = models.CharField(max_length=16, help_text="e.g. EU, GB, US-CA, BR, CA")
     jurisdiction = models.CharField(
         max_length=16, blank=True, help_text="Jurisdiction code; empty = derived from region"
     )
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
-    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_subjects"
     )
@@ -214,6 +212,12 @@ class Subject(KeyOwner, models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("search_subject", "Can look subjects up by identifier")]
+        # Equality indexes only (no pattern-ops twins: nothing searches these by prefix), as
+        # every import writes them.
+        indexes = [
+            models.Index(fields=["region"], name="subject_region"),
+            models.Index(fields=["status"], name="subject_status"),
+        ]
 
     def __str__(self) -> str:
         return f"Subject {self.id}"
@@ -352,8 +356,10 @@ class Identifier(SubjectOwned):
 class Attribute(SubjectOwned):
     """What we know: one value per key and subject (the golden record), with its provenance."""
 
-    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="attributes")
-    key = models.SlugField(max_length=64)
+    subject = models.ForeignKey(
+        Subject, on_delete=models.CASCADE, related_name="attributes", db_index=False
+    )
+    key = models.SlugField(max_length=64, db_index=False)
     value = EncryptedTextField()
     category = models.CharField(max_length=12, choices=DataCategory.choices)
     source = models.ForeignKey(System, null=True, blank=True, on_delete=models.SET_NULL)
@@ -363,6 +369,9 @@ class Attribute(SubjectOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subject", "key"], name="attribute_unique")]
+        # A subject's attributes are read through the unique (subject, key) index; the key's
+        # own index serves retention and exports by key, without a pattern-ops twin.
+        indexes = [models.Index(fields=["key"], name="attribute_key")]
         ordering = ["key"]
 
     def __str__(self) -> str:
@@ -515,10 +524,18 @@ class MatchBlock(models.Model):
     """One keyed blocking key of a subject: candidates are the subjects sharing a key.
 
     Two indexes only (every import writes ten rows per subject): (subject, key), unique, for a
-    subject's keys; (key, subject) for a key's members, read from the index alone."""
+    subject's keys; (key, subject) for a key's members, read from the index alone. Derived
+    rows, like a search index: no foreign-key constraint in the database (ten checks per
+    subject at each import's commit); merges and erasures drop a subject's blocks themselves
+    (`match_profile_drop`), deleting a subject cascades in Django, and candidates are read
+    through their match profile and active subject, never through a block alone."""
 
     subject = models.ForeignKey(
-        Subject, on_delete=models.CASCADE, related_name="match_blocks", db_index=False
+        Subject,
+        on_delete=models.CASCADE,
+        related_name="match_blocks",
+        db_index=False,
+        db_constraint=False,
     )
     key = models.CharField(max_length=32)
 
