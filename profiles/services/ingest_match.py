@@ -139,14 +139,16 @@ def subjects_merge_batch(
     if not merges:
         return
     survivors = _survivors_locked({s.candidate.pk for s in merges.values()})
-    held: dict[uuid.UUID, dict[str, Attribute]] = {pk: {} for pk in survivors}
-    for row in Attribute.objects.filter(subject_id__in=list(survivors)):
-        held[row.subject_id][row.key] = row
+    held: dict[uuid.UUID, set[str]] = {pk: set() for pk in survivors}  # their attribute keys
+    for subject_id, key in Attribute.objects.filter(subject_id__in=list(survivors)).values_list(
+        "subject_id", "key"
+    ):
+        held[subject_id].add(key)
     rows = _MergeRows(source=source, now=timezone.now())
     lineages, audits, gained = [], [], []
     for n, scored in sorted(merges.items()):
         survivor = survivors[scored.candidate.pk]
-        merged_id, moved, changed = rows.add(survivor, records[n], set(held[survivor.pk]))
+        merged_id, moved, changed = rows.add(survivor, records[n], held[survivor.pk])
         fields = review_scored_fields(scored)
         lineages.append(
             {
@@ -164,13 +166,14 @@ def subjects_merge_batch(
         audits += _merge_audits(survivor, merged_id, changed, scored.probability)
         new_signals = {k: v for k, v, _c in records[n].attributes if k not in held[survivor.pk]}
         if any(matching.is_signal(k) for k in new_signals):
-            gained.append((survivor, _signal_values(survivor, held[survivor.pk]) | new_signals))
+            gained.append((survivor, new_signals))
+    profiles = _signal_values(gained)  # read before the write moves values to the survivors
     with transaction.atomic():
         rows.write()
         # Django's bulk_create sends each column as an array that psycopg quotes element by
         # element in Python (a second per chunk of JSON columns): one JSON text instead.
         rows_insert(MergeLineage, lineages)
-        _match_profiles_replace(gained)
+        _match_profiles_replace(profiles)
         audit_append_many(actor=actor, entries=audits)
 
 
@@ -189,14 +192,23 @@ def _match_profiles_replace(gained: list[tuple[Subject, dict[str, str]]]) -> Non
     rows_insert(MatchBlock, [{"subject_id": b.subject_id, "key": b.key} for b in blocks])
 
 
-def _signal_values(subject: Subject, held: dict[str, Attribute]) -> dict[str, str]:
-    """The subject's own matching values (decrypted under its cached key)."""
-    values = {}
-    for key, row in held.items():
-        if matching.is_signal(key):
-            row.subject = subject
-            values[key] = row.value
-    return values
+def _signal_values(
+    gained: list[tuple[Subject, dict[str, str]]],
+) -> list[tuple[Subject, dict[str, str]]]:
+    """Each survivor that gained matching values, with all its matching values: its own
+    (decrypted under its cached key; one query for them all) and the gained ones. Only these
+    survivors' attributes are loaded, not every survivor's."""
+    if not gained:
+        return []
+    own: dict[uuid.UUID, dict[str, str]] = {subject.pk: {} for subject, _values in gained}
+    by_pk = {subject.pk: subject for subject, _values in gained}
+    rows = Attribute.objects.filter(
+        subject_id__in=list(own), key__in=matching.ATTRIBUTE_KEYS
+    ).order_by()
+    for row in rows:
+        row.subject = by_pk[row.subject_id]  # the survivor's cached key decrypts the value
+        own[row.subject_id][row.key] = row.value
+    return [(subject, own[subject.pk] | values) for subject, values in gained]
 
 
 def _merge_audits(
