@@ -235,11 +235,14 @@ TRIPLE_RULES = ("fld", "flp", "fdp", "ldp")
 def block_keys(parts: dict[str, str]) -> list[str]:
     """The keyed blocking keys of a record's signals (`f`, `l`, `d`, `p`; missing ones absent
     or empty): one per rule whose signals are all present."""
-    return sorted(
-        keyed("block", f"{rule}|" + "|".join(parts[c] for c in rule), _BLOCK_CHARS)
-        for rule in PAIR_RULES + TRIPLE_RULES
-        if all(parts.get(c) for c in rule)
-    )
+    state = _keyed_state(_key("block"))  # one sub-key for the ten; no memo (keys rarely recur)
+    keys = []
+    for rule in PAIR_RULES + TRIPLE_RULES:
+        if all(parts.get(c) for c in rule):
+            mac = state.copy()
+            mac.update(f"{rule}|{'|'.join(parts[c] for c in rule)}".encode())
+            keys.append(mac.hexdigest()[:_BLOCK_CHARS])
+    return sorted(keys)
 
 
 def _blocks(names: dict[str, str], date: tuple[str, str, str] | None, postcode: str) -> list[str]:
