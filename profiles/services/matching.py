@@ -8,6 +8,7 @@ attributes changed), `match_profile_rows` (many new subjects, for bulk inserts) 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import uuid
@@ -233,7 +234,7 @@ def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
     status is checked where their profiles are read (merges and erasures drop the blocks of
     the subjects they end, so inactive members are rare). On PostgreSQL one query: a LIMIT
     per key on the (key, subject) index alone (LATERAL), a plan that does not depend on fresh
-    statistics; on SQLite a row number and a count per key."""
+    statistics; on SQLite a correlated subquery with the same LIMIT per key."""
     holders: dict[str, list[uuid.UUID]] = {}
     if not keys:
         return holders
@@ -245,21 +246,22 @@ def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
             f"(SELECT key, subject_id FROM {MatchBlock._meta.db_table} WHERE key = k.key "
             f"LIMIT %s) m) b WHERE b.n < %s"
         )
-        params: list[Any] = [",".join(sorted(keys)), read, read]  # one string, not thousands
-    else:
-        marks = ", ".join(["%s"] * len(keys))
-        sql = (
-            f"SELECT key, subject_id FROM (SELECT key, subject_id, COUNT(*) OVER "  # noqa: S608
-            f"(PARTITION BY key) AS n FROM (SELECT key, subject_id, ROW_NUMBER() OVER "
-            f"(PARTITION BY key) AS r FROM {MatchBlock._meta.db_table} WHERE key IN ({marks})) "
-            f"WHERE r <= %s) WHERE n < %s"
-        )
-        params = [*sorted(keys), read, read]
+        with connection.cursor() as cursor:  # the keys as one string, not thousands
+            cursor.execute(sql, [",".join(sorted(keys)), read, read])
+            for key, subject_id in cursor.fetchall():
+                holders.setdefault(key, []).append(subject_id)
+        return holders
+    # SQLite has no LATERAL: a correlated subquery per key, with its LIMIT, on the key index.
+    sql = (
+        f"SELECT k.value, (SELECT group_concat(subject_id) FROM (SELECT subject_id "  # noqa: S608
+        f"FROM {MatchBlock._meta.db_table} WHERE key = k.value LIMIT %s)) FROM json_each(%s) k"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for key, subject_id in cursor.fetchall():
-            ident = subject_id if isinstance(subject_id, uuid.UUID) else uuid.UUID(subject_id)
-            holders.setdefault(key, []).append(ident)
+        cursor.execute(sql, [read, json.dumps(sorted(keys))])
+        for key, members in cursor.fetchall():
+            ids = members.split(",") if members else []
+            if 0 < len(ids) < read:
+                holders[key] = [uuid.UUID(i) for i in ids]
     return holders
 
 
@@ -278,10 +280,13 @@ def match_contests_batch(
     ]
     wanted = {c for some in candidates for c in some}
     encodings, regions = {}, {}
-    for subject_id, encoded, region in MatchProfile.objects.filter(
-        subject_id__in=any_of(wanted), subject__status=Subject.Status.ACTIVE
-    ).values_list("subject_id", "encodings", "subject__region"):
-        encodings[subject_id], regions[subject_id] = encoded, region
+    # The status is checked here, not in SQL: a status condition makes SQLite walk every
+    # active subject by the status index instead of probing the candidates by key.
+    for subject_id, encoded, region, status in MatchProfile.objects.filter(
+        subject_id__in=any_of(wanted)
+    ).values_list("subject_id", "encodings", "subject__region", "subject__status"):
+        if status == Subject.Status.ACTIVE:
+            encodings[subject_id], regions[subject_id] = encoded, region
     contests = []
     for record, some in zip(records, candidates, strict=True):
         scored = []
