@@ -174,9 +174,10 @@ def inbox_store(
     return message, True
 
 
-def _insert_fields(model: type[models.Model]) -> list[Any]:
-    """The columns an insert gives (not a database-generated key)."""
-    return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[Any, ...]:
+    """The columns an insert gives (not a database-generated key), listed once per model."""
+    return tuple(f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False))
 
 
 @functools.cache
