@@ -12,12 +12,12 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -106,48 +106,78 @@ def inbox_wake() -> None:
         logger.warning("broker unreachable: the inbox waits for beat's drain")
 
 
+class InboxCall(NamedTuple):
+    """A signed call read at intake: its JSON payload, its kind and its message id."""
+
+    payload: Any
+    kind: str
+    message_id: str
+
+
+def inbox_call(endpoint: SourceEndpoint, body: bytes) -> InboxCall:
+    """The call in `body` (no side effect). Raises DomainError (400) for a body that is not
+    JSON or a call without a kind or message id."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DomainError("The body is not JSON.", code="invalid_payload") from exc
+    kind, mid = formats.call_kind_and_id(endpoint, payload)
+    return InboxCall(payload, kind, mid)
+
+
 def inbox_accept(
     *,
     endpoint: SourceEndpoint,
     body: bytes,
     signature: str,
     throttle: Callable[[], None] | None = None,
+    wake_waiting: bool = False,
 ) -> tuple[InboxMessage, bool]:
-    """Verify and store one signed call (encrypted, under a data key of its own) in one short
-    transaction, then wake the workers (coalesced: see `inbox_wake`); a worker drains it.
-    Returns (message, created): a repeated message id returns the first row, not a new one
-    (replay protection and idempotency). Raises InvalidSignature (401) or DomainError (400).
-    `throttle` runs once the signature is proven, so strangers cannot drain a source's rate."""
+    """Verify and store one signed call (see `inbox_store`). Raises InvalidSignature (401) or
+    DomainError (400). `throttle` runs once the signature is proven, so strangers cannot drain
+    a source's rate."""
     if not endpoint.active or not signature_valid(endpoint, body, signature):
         raise InvalidSignature("Unknown source or bad signature.")
     if throttle is not None:
         throttle()
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError("The body is not JSON.", code="invalid_payload") from exc
-    kind, mid = formats.call_kind_and_id(endpoint, payload)
+    return inbox_store(
+        endpoint=endpoint, call=inbox_call(endpoint, body), wake_waiting=wake_waiting
+    )
+
+
+def inbox_store(
+    *, endpoint: SourceEndpoint, call: InboxCall, wake_waiting: bool = False
+) -> tuple[InboxMessage, bool]:
+    """Store a verified call (encrypted, under a data key of its own) in one short
+    transaction, then wake the workers (coalesced: see `inbox_wake`); a worker drains it.
+    Returns (message, created): a repeated message id returns the first row, not a new one
+    (replay protection and idempotency). `wake_waiting`: the caller read the wake-up flag set
+    in a cache read it made anyway, so no wake-up is asked (a drain woken by it claims after
+    it starts; a drain that started in between still leaves the row to the next call's
+    wake-up or to beat's drain)."""
     message = InboxMessage(
         id=uuid.uuid4(),
         source=endpoint,
-        message_id=mid,
-        kind=kind,
+        message_id=call.message_id,
+        kind=call.kind,
         region=endpoint.default_region,
     )
     key, data_key = SubjectKey.build_for(message.pk)  # a new row: no key to look up
     message.remember_data_key(data_key, key.key_id)
-    message.payload = payload
+    message.payload = call.payload
     try:
         _insert_together(key, message)
     except IntegrityError:  # a message id already accepted (a replay, or concurrently)
-        return InboxMessage.objects.get(source=endpoint, message_id=mid), False
-    transaction.on_commit(inbox_wake)  # at once when no outer transaction holds the rows
+        return InboxMessage.objects.get(source=endpoint, message_id=call.message_id), False
+    if not wake_waiting:
+        transaction.on_commit(inbox_wake)  # at once when no outer transaction holds the rows
     return message, True
 
 
-def _insert_fields(model: type[models.Model]) -> list[Any]:
-    """The columns an insert gives (not a database-generated key)."""
-    return [f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False)]
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[Any, ...]:
+    """The columns an insert gives (not a database-generated key), listed once per model."""
+    return tuple(f for f in model._meta.concrete_fields if not getattr(f, "db_returning", False))
 
 
 @functools.cache
@@ -173,23 +203,53 @@ def _insert_together(*rows: models.Model) -> None:
     """Insert new rows, all or none, by prepared statements, without the ORM's save machinery
     (signals, a compiler per call): the 202 path's writes. Every field's value is prepared as
     save prepares it (defaults, auto_now_add, encrypted fields sealed under the row's key).
-    On PostgreSQL outside a transaction: one statement, so one round trip and no BEGIN or
-    COMMIT of its own; elsewhere (or inside a transaction) one savepoint or transaction."""
+    Outside a transaction, on PostgreSQL: one statement, so one round trip and no BEGIN or
+    COMMIT of its own; on SQLite: one transaction on the driver's connection (`BEGIN
+    IMMEDIATE`, as Django's, without its atomic block and cursor wrappers around each step).
+    Elsewhere, or inside a transaction: one savepoint or transaction through Django."""
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the proxy per attribute
     values = [
-        [f.get_db_prep_save(f.pre_save(row, True), connection) for f in _insert_fields(type(row))]
+        [f.get_db_prep_save(f.pre_save(row, True), db) for f in _insert_fields(type(row))]
         for row in rows
     ]
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if db.in_atomic_block or db.vendor not in ("postgresql", "sqlite"):
+        with transaction.atomic(using=db.alias), db.cursor() as cursor:
+            for row, row_values in zip(rows, values, strict=True):
+                cursor.execute(_insert_sql(type(row), db.vendor), row_values)
+    elif db.vendor == "postgresql":
         sql = _insert_together_sql(tuple(type(row) for row in rows))
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, [v for row_values in values for v in row_values])
     else:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for row, row_values in zip(rows, values, strict=True):
-                cursor.execute(_insert_sql(type(row), connection.vendor), row_values)
+        statements = zip([_insert_sql_qmark(type(row)) for row in rows], values, strict=True)
+        _insert_sqlite(db, list(statements))
     for row in rows:
         row._state.adding = False
-        row._state.db = connection.alias
+        row._state.db = db.alias
+
+
+@functools.cache
+def _insert_sql_qmark(model: type[models.Model]) -> str:
+    """`_insert_sql` in the SQLite driver's own parameter style."""
+    return _insert_sql(model, "sqlite").replace("%s", "?")
+
+
+def _insert_sqlite(db: Any, statements: list[tuple[str, list[Any]]]) -> None:
+    """Run `statements` in one write transaction on the SQLite driver's connection, which
+    Django keeps in autocommit mode outside atomic blocks (so it is back there after), with
+    Django's error classes (an IntegrityError is Django's)."""
+    db.ensure_connection()
+    raw = db.connection
+    with db.wrap_database_errors:
+        raw.execute(f"BEGIN {db.transaction_mode or ''}")
+        try:
+            for sql, params in statements:
+                raw.execute(sql, params)
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
 
 
 def source_endpoint_changed(endpoint_id: Any) -> None:
@@ -264,11 +324,10 @@ def inbox_claim(*, limit: int, lease: dt.timedelta) -> list[uuid.UUID]:
     whose lease ran out (a killed worker's). Other workers skip rows being claimed (PostgreSQL
     SKIP LOCKED; SQLite's write transactions are serialized), so two drains share the work."""
     now = timezone.now()
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     with transaction.atomic():
         ids = list(
-            InboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(free, status=InboxMessage.Status.PENDING)
+            _inbox_free()
+            .select_for_update(skip_locked=True)
             .order_by("received_at")
             .values_list("pk", flat=True)[:limit]
         )
@@ -307,7 +366,15 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
         except Exception as exc:
             logger.warning("inbox message %s failed (%s); retried later", pk, type(exc).__name__)
             _retry_later(pk, exc)
+    if len(ids) < size and _inbox_free().exists():
+        inbox_wake()  # accepted meanwhile by a call that saw this drain's flag still set
     return processed
+
+
+def _inbox_free() -> models.QuerySet[InboxMessage]:
+    """Pending messages no worker holds (never claimed, or their lease ran out)."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now())
+    return InboxMessage.objects.filter(free, status=InboxMessage.Status.PENDING)
 
 
 def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:

@@ -14,11 +14,11 @@ access_api = (access_urls.urlpatterns + profiles_urls.access_urlpatterns, access
 
 api_v1 = [
     path("consent/", include("consent.api.urls")),  # first: its decisions and banner writes
+    path("sources/", include("activation.api.urls")),  # next: every inbound webhook call
     path("audit/", include("access.api.audit_urls")),
     path("access/", include(access_api)),
     path("profiles/", include("profiles.api.urls")),
     path("dsar/", include("dsar.api.urls")),
-    path("sources/", include("activation.api.urls")),
     path("destinations/", include("activation.api.destination_urls")),
 ]
 

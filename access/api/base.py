@@ -62,11 +62,9 @@ class ScopedViewMixin(_ViewBase):
         that passes this view's permission classes and `required_permissions` for its method;
         the token's user and the token are then set on the request as DRF sets them. False in
         every other case, errors included: DRF's dispatch then answers and words the error."""
-        if (
-            self.renderer_classes[0] is not JSONRenderer
-            or request.META.get("HTTP_ACCEPT", "*/*") not in _JSON_ACCEPTS
-            or not request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer ")
-        ):
+        if not json_client(self, request) or not request.META.get(
+            "HTTP_AUTHORIZATION", ""
+        ).startswith("Bearer "):
             return False
         try:
             found = ApiTokenAuthentication().authenticate(request)
@@ -82,18 +80,35 @@ class ScopedViewMixin(_ViewBase):
 
     def json_response(self, data: Any) -> HttpResponse:
         """`data` answered as DRF answers it to a JSON client (same renderer, same headers)."""
-        response = HttpResponse(_RENDERER.render(data), content_type=_RENDERER.media_type)
-        headers = self.default_response_headers
-        vary = headers.pop("Vary", None)
-        if vary is not None:
-            patch_vary_headers(response, [vary])
-        for key, value in headers.items():
-            response[key] = value
-        return response
+        return json_response(self, data)
 
 
 _JSON_ACCEPTS = frozenset({"*/*", "application/json"})
 _RENDERER = JSONRenderer()
+
+
+def json_client(view: APIView, request: Any) -> bool:
+    """For a view's lean path: True when DRF would answer `request` with `view`'s first
+    renderer, JSON (the client accepts anything or JSON)."""
+    return (
+        view.renderer_classes[0] is JSONRenderer
+        and request.META.get("HTTP_ACCEPT", "*/*") in _JSON_ACCEPTS
+    )
+
+
+def json_response(view: APIView, data: Any, status: int = 200) -> HttpResponse:
+    """`data` answered as DRF answers it from `view` to a JSON client (`json_client`): same
+    renderer, same status, same headers."""
+    response = HttpResponse(
+        _RENDERER.render(data), content_type=_RENDERER.media_type, status=status
+    )
+    headers = view.default_response_headers
+    vary = headers.pop("Vary", None)
+    if vary is not None:
+        patch_vary_headers(response, [vary])
+    for key, value in headers.items():
+        response[key] = value
+    return response
 
 
 class ScopedAPIView(ScopedViewMixin, APIView):

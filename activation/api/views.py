@@ -5,6 +5,7 @@ by a token (as dsar's signed callbacks), and rate-limited per source."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
@@ -13,11 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.api.base import ScopedAPIView
+from access.api.base import ScopedAPIView, json_client, json_response
 from activation import selectors, services
-from activation.models import Destination
+from activation.models import Destination, InboxMessage
 from consent.api.throttles import bucket_take
-from core.errors import NotFoundError
+from core.errors import DomainError, NotFoundError
 from core.pagination import int_query_param, uuid_query_param
 from core.webhooks import SIGNATURE_HEADER
 
@@ -30,20 +31,68 @@ class SourceEventsView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    # Seconds to wait, when the lean path's bucket refused the call: DRF's dispatch then
+    # answers the 429 without taking a second token.
+    refused_wait: float | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        """The common call (a signed call within the size limit, from a JSON client, valid and
+        within the source's rate) stored on a lean path with the same checks, in the same
+        order of effects, and answered as DRF answers it; any other call, and every error,
+        through DRF's dispatch, which words it."""
+        if request.method == "POST" and _SIGNATURE_META in request.META:
+            response = self._lean_post(request, kwargs["source_id"])
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def _lean_post(self, request, source_id) -> HttpResponse | None:
+        """The 202 (or the 200 of a replay) of the common call; None for DRF's dispatch."""
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if length > settings.CUSTODIA_SOURCE_MAX_BYTES or not json_client(self, request):
+            return None
+        bucket = _bucket(source_id)
+        endpoint, found = selectors.source_endpoint_active(
+            source_id, also=(bucket, services.WAKE_KEY)
+        )
+        if endpoint is None or not endpoint.active:
+            return None
+        body = request.body
+        if len(body) > settings.CUSTODIA_SOURCE_MAX_BYTES or not services.signature_valid(
+            endpoint, body, request.META[_SIGNATURE_META]
+        ):
+            return None
+        try:
+            call = services.inbox_call(endpoint, body)
+        except DomainError:
+            return None
+        wait = bucket_take(bucket, endpoint.rate, found=found)
+        if wait:
+            self.refused_wait = wait
+            return None
+        message, created = services.inbox_store(
+            endpoint=endpoint, call=call, wake_waiting=services.WAKE_KEY in found
+        )
+        return json_response(self, _accepted(message, created), status=202 if created else 200)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request, source_id) -> Response:
         """Signed (`Custodia-Signature: t=<unix>,v1=<hex>`) Segment call with a `messageId`.
         202: stored for processing; 200: a message id already accepted (not stored twice)."""
-        bucket = f"throttle:source:{source_id}"
-        endpoint, found = selectors.source_endpoint_active(source_id, also=(bucket,))
+        bucket = _bucket(source_id)
+        endpoint, found = selectors.source_endpoint_active(
+            source_id, also=(bucket, services.WAKE_KEY)
+        )
         if endpoint is None:
             raise services.InvalidSignature("Unknown source or bad signature.")
         if len(request.body) > settings.CUSTODIA_SOURCE_MAX_BYTES:
             raise exceptions.ValidationError({"body": ["The call is too large."]})
 
         def throttle() -> None:  # the bucket was read with the endpoint's version: one write
-            wait = bucket_take(bucket, endpoint.rate, found=found)
+            wait = self.refused_wait or bucket_take(bucket, endpoint.rate, found=found)
             if wait:
                 raise exceptions.Throttled(wait=wait)
 
@@ -52,11 +101,17 @@ class SourceEventsView(APIView):
             body=request.body,
             signature=request.META.get(_SIGNATURE_META, ""),
             throttle=throttle,
+            wake_waiting=services.WAKE_KEY in found,
         )
-        return Response(
-            {"id": str(message.pk), "status": message.status, "duplicate": not created},
-            status=202 if created else 200,
-        )
+        return Response(_accepted(message, created), status=202 if created else 200)
+
+
+def _bucket(source_id) -> str:
+    return f"throttle:source:{source_id}"
+
+
+def _accepted(message: InboxMessage, created: bool) -> dict:
+    return {"id": str(message.pk), "status": message.status, "duplicate": not created}
 
 
 class AudienceView(ScopedAPIView):

@@ -112,3 +112,38 @@ def test_a_failing_message_is_retried_after_a_backoff_then_dead_lettered(source,
         services.inbox_drain()
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("dead", services.MAX_ATTEMPTS)
+
+
+def test_a_call_that_saw_the_wake_up_flag_asks_for_none(source, sent):
+    """The view reads the flag with the endpoint (one cache read): set, no `add`, no send."""
+    cache.set(services.WAKE_KEY, 1)
+    body = encode(track(0))
+    services.inbox_accept(
+        endpoint=source, body=body, signature=sign(source.secret, body), wake_waiting=True
+    )
+    assert sent == []
+    assert InboxMessage.objects.filter(status="pending").count() == 1
+
+
+def test_a_payload_stored_after_the_drain_claimed_wakes_another_at_its_end(
+    source, sent, monkeypatch
+):
+    """A call that read the flag set, then committed after the drain woken by it had claimed
+    its batch, asked for no wake-up: the drain wakes another when it ends with free rows."""
+    claim = services.inbox_claim
+
+    def claim_then_a_call_arrives(**kwargs):
+        ids = claim(**kwargs)
+        body = encode(track(1))
+        services.inbox_accept(
+            endpoint=source, body=body, signature=sign(source.secret, body), wake_waiting=True
+        )
+        return ids
+
+    accept(source, track(0))
+    monkeypatch.setattr(services, "inbox_claim", claim_then_a_call_arrives)
+    assert services.inbox_drain(batch=50) == 1
+    assert sent == [services.DRAIN_TASK]
+    monkeypatch.setattr(services, "inbox_claim", claim)
+    assert services.inbox_drain(batch=50) == 1
+    assert sent == [services.DRAIN_TASK]  # nothing left: no further wake-up

@@ -269,3 +269,65 @@ def test_officer_reads_a_dead_letter_masked_and_replays_it(api, source, client, 
     message.refresh_from_db()
     assert message.status == "pending"
     assert services.inbox_process(message.pk) == "done"
+
+
+def test_the_common_call_answers_the_same_on_its_lean_path_as_through_drf(api, source, monkeypatch):
+    """SourceEventsView.dispatch stores the common call without DRF's dispatch: same status,
+    headers and body as DRF's own answer, for a new call and for a replay."""
+    from activation.api.views import SourceEventsView
+
+    lean = post(api, source, {**IDENTIFY, "messageId": "lean"})
+    lean_again = post(api, source, {**IDENTIFY, "messageId": "lean"})
+    monkeypatch.setattr(SourceEventsView, "_lean_post", lambda self, request, source_id: None)
+    full = post(api, source, {**IDENTIFY, "messageId": "full"})
+    full_again = post(api, source, {**IDENTIFY, "messageId": "full"})
+    assert not hasattr(lean, "data")  # the lean path answered these
+    assert not hasattr(lean_again, "data")
+    assert hasattr(full, "data")
+    for a, b, status in ((lean, full, 202), (lean_again, full_again, 200)):
+        assert a.status_code == b.status_code == status
+        for header in ("Content-Type", "Allow", "Vary", "Content-Length", "X-Frame-Options"):
+            assert a.get(header) == b.get(header), header
+        body_a, body_b = json.loads(a.content), json.loads(b.content)
+        assert body_a.pop("id") != body_b.pop("id")
+        assert body_a == body_b
+    assert lean_again.json()["id"] == lean.json()["id"]
+    assert InboxMessage.objects.count() == 2
+
+
+def test_errors_of_the_lean_path_are_worded_by_drf(api, source):
+    """A refused signature, a bad call and the rate limit leave the lean path: DRF answers
+    them with the one error format (and the refused call's token is taken once)."""
+    SourceEndpoint.objects.filter(pk=source.pk).update(rate="1/min")
+    source.refresh_from_db()
+    bad = post(api, source, IDENTIFY, secret="x")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (401, "invalid_signature")
+    malformed = post(api, source, {"type": "x"})
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "invalid_payload")
+    limited = post(api, source, {**IDENTIFY, "messageId": "r1"})
+    assert (limited.status_code, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert int(limited["Retry-After"]) >= 1
+    assert hasattr(limited, "data")  # DRF's answer
+    assert not InboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_call_is_committed_on_its_own(api, source):
+    """No outer transaction (as under gunicorn): on SQLite the key and the row are written in
+    one transaction on the driver's connection, a replay's IntegrityError rolls back, and the
+    connection is left in autocommit, as Django expects it."""
+    from django.core.cache import cache
+
+    cache.set(services.WAKE_KEY, 1)  # a wake-up waits: nothing sent to the broker
+    first = post(api, source, IDENTIFY)
+    assert first.status_code == 202
+    assert post(api, source, IDENTIFY).status_code == 200
+    assert connection.get_autocommit()
+    assert not connection.in_atomic_block
+    if connection.vendor == "sqlite":
+        assert not connection.connection.in_transaction
+    message = InboxMessage.objects.get()
+    assert str(message.pk) == first.json()["id"]
+    assert message.payload["userId"] == "u-100"  # decrypted with its own key
+    assert services.inbox_process(message.pk) == "done"
+    cache.delete(services.WAKE_KEY)
