@@ -50,14 +50,15 @@ def run(rows: int, vendor: str, rounds: int) -> None:
 
     class PlainAttribute(models.Model):
         """profiles.Attribute with its value in clear: same columns, indexes, constraint and
-        ordering, so the two differ by encryption only."""
+        ordering, so the two differ by encryption only (checked by `same_schema` below)."""
 
         id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-        subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
-        key = models.SlugField(max_length=64)
+        subject = models.ForeignKey(
+            Subject, on_delete=models.CASCADE, related_name="+", db_index=False
+        )
+        key = models.SlugField(max_length=64, db_index=False)
         value = models.TextField()
         category = models.CharField(max_length=12)
-        match_index = models.CharField(max_length=64, blank=True, db_index=True)
         source = models.ForeignKey(
             System, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
         )
@@ -67,10 +68,12 @@ def run(rows: int, vendor: str, rounds: int) -> None:
             app_label = "profiles"
             db_table = "bench_plain_attribute"
             ordering = ["key"]
+            indexes = [models.Index(fields=["key"], name="bench_plain_key")]
             constraints = [
                 models.UniqueConstraint(fields=["subject", "key"], name="bench_plain_unique")
             ]
 
+    same_schema(Attribute, PlainAttribute)
     with connection.schema_editor() as editor:
         editor.create_model(PlainAttribute)
     subject = subject_create(region="EU", actor=Actor.system("bench"))
@@ -148,6 +151,24 @@ process's CPU time (medians; excludes the database server's work on PostgreSQL):
 {cpu_ratio:.2f}x.
 """,
     )
+
+
+def same_schema(encrypted: type, plain: type) -> None:
+    """Refuse to run when the baseline drifted from the encrypted model (a column, an index or
+    a constraint added to or dropped from one side only would skew the ratio)."""
+
+    def shape(model: type) -> tuple[object, ...]:
+        meta = model._meta  # type: ignore[attr-defined]
+        fields = {
+            (f.attname, f.db_index, f.unique, f.null, getattr(f, "max_length", None))
+            for f in meta.concrete_fields
+        }
+        indexes = {tuple(i.fields) for i in meta.indexes}
+        constraints = {tuple(c.fields) for c in meta.constraints}
+        return fields, indexes, constraints, tuple(meta.ordering)
+
+    if shape(encrypted) != shape(plain):
+        raise SystemExit(f"the baseline differs from {encrypted.__name__}: fix PlainAttribute")
 
 
 if __name__ == "__main__":
