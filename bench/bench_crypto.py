@@ -1,6 +1,6 @@
 """Encrypted save+load of profile attributes, as a ratio to the same model in plaintext.
 
-Usage: uv run python bench/bench_crypto.py [--rows 2000] [--rounds 9] [--postgres [URL]]
+Usage: uv run python bench/bench_crypto.py [--rows 2000] [--rounds 21] [--postgres [URL]]
 
 The baseline has the same columns, indexes, constraints and ordering as `profiles.Attribute`,
 so the ratio is the cost of encryption alone. Encrypted and plaintext rounds alternate in one
@@ -21,7 +21,7 @@ from common import POSTGRES_URL, machine, setup_django, write_section
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument(
         "--postgres",
         nargs="?",
