@@ -137,11 +137,7 @@ class KeyOwner(CiphertextRefresh):
         """The AES-GCM cipher of this owner's data key and the key id (cached on the instance).
 
         Raises DecryptionError when the key was destroyed (crypto-shredding)."""
-        # Runs once per value sealed or opened: the cached key's checks inlined (the same as
-        # _cached_key's first lines).
-        cached = self.__dict__.get("_data_key_cache")
-        if cached is None or (cached.epoch is not None and cached.epoch != _key_epoch):
-            cached = self._cached_key(create=create)
+        cached = self._cached_key(create=create)
         return cached.cipher, cached.key_id
 
     def _cached_key(self, *, create: bool) -> _CachedKey:

@@ -29,10 +29,13 @@ def cipher(key: bytes) -> AESGCM:
     return AESGCM(key)
 
 
+def _as_cipher(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
 def encrypt(plaintext: bytes, *, key: bytes | AESGCM, aad: bytes) -> str:
     nonce = os.urandom(NONCE_BYTES)
-    cipher = key if type(key) is AESGCM else AESGCM(key)  # type: ignore[arg-type]
-    sealed = nonce + cipher.encrypt(nonce, plaintext, aad)
+    sealed = nonce + _as_cipher(key).encrypt(nonce, plaintext, aad)
     return PREFIX + binascii.b2a_base64(sealed, newline=False).decode("ascii")
 
 
@@ -41,9 +44,8 @@ def decrypt(token: str, *, key: bytes | AESGCM, aad: bytes) -> bytes:
     if not isinstance(token, str) or not token.startswith(PREFIX):
         raise DecryptionError("value is not a Custodia ciphertext")
     try:
-        cipher = key if type(key) is AESGCM else AESGCM(key)  # type: ignore[arg-type]
         raw = binascii.a2b_base64(token[_PREFIX_LEN:], strict_mode=True)
-        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+        return _as_cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
     except (binascii.Error, ValueError) as exc:
         raise DecryptionError("ciphertext is malformed") from exc
     except Exception as exc:  # cryptography's InvalidTag

@@ -7,21 +7,14 @@ to the attribute. Filtering on an encrypted field raises: search through the bli
 
 from __future__ import annotations
 
-import binascii
 import json
-import os
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from profiles.crypto import aead
-from profiles.crypto.keyring import NONCE_BYTES
-
-_urandom = os.urandom
-_b2a = binascii.b2a_base64
 
 
 class Ciphertext(str):
@@ -136,13 +129,7 @@ class EncryptedFieldMixin:
             raise ValueError("encrypted rows need their primary key before saving (UUID default)")
         cipher, key_id = model_instance.encryption_cipher(create=True)
         aad = self._aad_of(model_instance._meta.label_lower, pk, key_id)
-        if type(cipher) is not AESGCM:
-            return _Sealed(aead.encrypt(self.encode(value), key=cipher, aad=aad))
-        # aead.encrypt inlined (the same "v1:" token, a fresh random nonce per value): this runs
-        # once per encrypted value saved.
-        nonce = _urandom(NONCE_BYTES)
-        sealed = _b2a(nonce + cipher.encrypt(nonce, self.encode(value), aad), newline=False)
-        return _Sealed(aead.PREFIX + sealed.decode("ascii"))
+        return _Sealed(aead.encrypt(self.encode(value), key=cipher, aad=aad))
 
     def decrypt_row(self, *, pk: Any, token: str, cipher: Any, key_id: object) -> Any:
         """Decrypt a value read without its model instance (`values_list`, large exports):
