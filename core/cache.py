@@ -67,27 +67,27 @@ class FileCache(FileBasedCache):
                 base._delete(fname)
 
     def get(self, key: str, default: Any = None, version: int | None = None) -> Any:
-        base: Any = self
-        data = _read(base._key_to_file(key, version))
-        if data is None:
-            return default
-        expiry, value = _parse(data)
-        if expiry is not None and expiry < time.time():
-            base._delete(base._key_to_file(key, version))  # as Django's: expired, removed
+        value = self._live(key, version)
+        if value is None:
             return default
         return pickle.loads(zlib.decompress(value))  # noqa: S301 - the cache's own files
 
     def has_key(self, key: str, version: int | None = None) -> bool:
+        return self._live(key, version) is not None
+
+    def _live(self, key: str, version: int | None) -> bytes | None:
+        """The compressed value of the entry, or None when there is none or it expired (then
+        removed, as Django does)."""
         base: Any = self
         fname = base._key_to_file(key, version)
         data = _read(fname)
         if data is None:
-            return False
-        expiry, _ = _parse(data)
+            return None
+        expiry, value = _parse(data)
         if expiry is not None and expiry < time.time():
             base._delete(fname)
-            return False
-        return True
+            return None
+        return value
 
     def set(
         self,

@@ -83,13 +83,13 @@ def _once(entry: tuple[str, bytes, str, int], compute: Callable[[], str]) -> str
 def keyed(label: str, value: str, chars: int = _INDEX_CHARS) -> str:
     """HMAC of `value` under the sub-key of `label` (hex, truncated)."""
     key = _key(label)
+    return _once(("k", key, value, chars), lambda: _digest(key, value, chars))
 
-    def digest() -> str:
-        mac = _keyed_state(key).copy()
-        mac.update(value.encode())
-        return mac.hexdigest()[:chars]
 
-    return _once(("k", key, value, chars), digest)
+def _digest(key: bytes, value: str, chars: int) -> str:
+    mac = _keyed_state(key).copy()
+    mac.update(value.encode())
+    return mac.hexdigest()[:chars]
 
 
 def clean_text(value: str) -> str:
@@ -235,14 +235,12 @@ TRIPLE_RULES = ("fld", "flp", "fdp", "ldp")
 def block_keys(parts: dict[str, str]) -> list[str]:
     """The keyed blocking keys of a record's signals (`f`, `l`, `d`, `p`; missing ones absent
     or empty): one per rule whose signals are all present."""
-    state = _keyed_state(_key("block"))  # one sub-key for the ten; no memo (keys rarely recur)
-    keys = []
-    for rule in PAIR_RULES + TRIPLE_RULES:
-        if all(parts.get(c) for c in rule):
-            mac = state.copy()
-            mac.update(f"{rule}|{'|'.join(parts[c] for c in rule)}".encode())
-            keys.append(mac.hexdigest()[:_BLOCK_CHARS])
-    return sorted(keys)
+    key = _key("block")  # one sub-key for the ten; no memo (a record's keys rarely recur)
+    return sorted(
+        _digest(key, f"{rule}|" + "|".join(parts[c] for c in rule), _BLOCK_CHARS)
+        for rule in PAIR_RULES + TRIPLE_RULES
+        if all(parts.get(c) for c in rule)
+    )
 
 
 def _blocks(names: dict[str, str], date: tuple[str, str, str] | None, postcode: str) -> list[str]:

@@ -150,8 +150,9 @@ def match_profiles_drop(subject_ids: list[uuid.UUID]) -> None:
 def _blocked(
     blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
 ) -> list[list[uuid.UUID]]:
-    """Per record: active subjects sharing one of its uncommon blocking keys, those sharing
-    most first (at most MAX_CANDIDATES). One query for all the records' keys."""
+    """Per record: the subjects sharing one of its uncommon blocking keys, those sharing most
+    first (at most MAX_CANDIDATES; their status is checked where their profiles are read).
+    One query for all the records' keys."""
     holders = _holders({k for blocks in blocks_per_record for k in blocks})
     return [
         _candidates(blocks, holders, me)
@@ -187,8 +188,8 @@ def match_candidates_batch(
 ) -> list[list[Scored]]:
     """The interface for set-based imports: the scored candidates (best first) of many
     records at once, from their encodings (`profiles.matching.encode` of each record's
-    matching attributes): one bounded query per distinct blocking key, then profiles and
-    model in two queries.
+    matching attributes): one query for the blocking keys' members (common keys skipped),
+    then profiles and model in two queries.
     `exclude`: per record, a subject id to leave out (the record's own subject)."""
     version, params = match_model_current()
     ids = _blocked([r.blocks for r in records], exclude or [None] * len(records))
