@@ -86,6 +86,34 @@ def customer_site(html: str) -> Iterator[str]:
         server.server_close()
 
 
+def click_for_new_page(driver: webdriver.Chrome, element, timeout: float = 20) -> None:
+    """Click `element` (a submit button or a link) and wait until the browser shows the page
+    it answers with, fully loaded.
+
+    The old page is told apart by a mark set on its window, not by holding one of its nodes:
+    asking a node of a page being replaced is answered, by newer chromedrivers, with "node
+    does not belong to the document" rather than as a stale element, so Selenium's
+    `staleness_of` fails mid-navigation."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.__custodiaOldPage = true;")
+    element.click()
+
+    def loaded(d) -> bool:
+        try:
+            return bool(
+                d.execute_script(
+                    "return window.__custodiaOldPage === undefined"
+                    " && document.readyState === 'complete';"
+                )
+            )
+        except WebDriverException:  # the page is between documents: ask again
+            return False
+
+    WebDriverWait(driver, timeout).until(loaded)
+
+
 def admin_login(driver: webdriver.Chrome, base_url: str, username: str) -> None:
     """Sign a staff user made by tests.factories.make_staff in to the admin."""
     from selenium.webdriver.common.by import By

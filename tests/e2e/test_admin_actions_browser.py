@@ -11,7 +11,6 @@ import sqlite3
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 
 from access.roles import DPO, PRIVACY_OFFICER
@@ -30,7 +29,7 @@ from stores.connection import store_connection
 from stores.demo import demo_people, shop_create
 from stores.models import ConnectedStore, StoreDataset
 from stores.services import store_discover
-from tests.browser import admin_login, chromium
+from tests.browser import admin_login, chromium, click_for_new_page
 from tests.e2e.test_banner_browser import _wait
 from tests.factories import (
     make_match_population,
@@ -68,9 +67,7 @@ def _sign_in(browser, hub, role: str, regions: list[str] | None = None):
 
 def _submit(browser, css: str) -> None:
     """Click a submit button and wait for the page it answers with."""
-    before = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, css).click()
-    _wait(browser, staleness_of(before))
+    click_for_new_page(browser, browser.find_element(By.CSS_SELECTOR, css))
     _wait(browser, lambda d: d.find_elements(By.ID, "content"))
     assert "Server Error" not in browser.page_source, browser.current_url
     assert "403 Forbidden" not in browser.title, browser.current_url

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 
 from audit.actors import Actor
@@ -26,7 +25,7 @@ from dsar import archive as archives
 from dsar import housekeeping, services
 from dsar.models import DataSubjectRequest, RequestStep, SystemConnector, TimelineEntry
 from profiles.models import Identifier, Subject, SubjectKey, System
-from tests.browser import chromium
+from tests.browser import chromium, click_for_new_page
 from tests.e2e.test_banner_browser import _wait
 from tests.factories import make_staff, make_subject
 from tests.workers import wait_for
@@ -167,9 +166,7 @@ def _open(browser, hub, dsr: DataSubjectRequest) -> None:
 
 def _click(browser, css: str) -> None:
     """Submit one of the request page's forms by clicking its button; wait for the answer."""
-    before = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, css).click()
-    _wait(browser, staleness_of(before))  # the answer is a new page, not the one clicked on
+    click_for_new_page(browser, browser.find_element(By.CSS_SELECTOR, css))
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist li"))
     assert not browser.find_elements(By.CSS_SELECTOR, ".messagelist .error"), browser.find_element(
         By.CSS_SELECTOR, ".messagelist"
