@@ -852,6 +852,51 @@ def admin_store_except(client: Client, subject) -> str:
     return "closed" if task.status == "excepted" else "not closed"
 
 
+def admin_retention_apply(client: Client, subject) -> str:
+    """An officer applies a retention policy (every region) from the admin: the run acts only
+    on the subjects of the officer's regions."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from consent.models import RetentionPolicy
+    from profiles.models import Event
+
+    expired = Event.objects.create(
+        subject=subject,
+        name="matrix.expired",
+        payload={},
+        occurred_at=timezone.now() - dt.timedelta(days=400),
+    )
+    policy = RetentionPolicy.objects.create(
+        name=f"matrix {subject.pk}", target="events", event_name="matrix.expired", max_age_days=30
+    )
+    r = client.post("/admin/consent/retentionpolicy/apply/", {"policy": [str(policy.pk)]})
+    if _written(r):
+        return _written(r)
+    return "kept" if Event.objects.filter(pk=expired.pk).exists() else "deleted"
+
+
+def admin_model_re_estimate(client: Client, subject) -> str:
+    """An officer re-estimates the match model from the admin: a new version from the data,
+    then the pending reviews of the officer's regions (only) re-scored with it."""
+    from profiles.models import MatchReview
+    from tests.factories import make_match_population, make_subject
+
+    make_match_population(24)
+    newcomer = make_subject(
+        region=subject.region, email=f"rescore-{subject.pk}@example.com", name="Matrix Persson"
+    )
+    MatchReview.objects.filter(subject=newcomer).delete()  # a pair of the officer's making only
+    review = MatchReview.objects.create(subject=newcomer, candidate=subject, score=0.8)
+    r = client.post("/admin/profiles/matchmodel/re-estimate/")
+    if _written(r):
+        return _written(r)
+    after = MatchReview.objects.filter(pk=review.pk).first()
+    untouched = after is not None and after.status == "pending" and after.model_version is None
+    return "not re-scored" if untouched else "re-scored"
+
+
 # Endpoint or admin action -> (observer, {role: (outcome in scope, outcome out of scope)}).
 WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
     "POST /api/v1/profiles/subjects/upsert/": (
@@ -1082,6 +1127,28 @@ WRITE_MATRIX: dict[str, tuple[Callable, dict[str, tuple[str, str]]]] = {
             "Support agent": ("403", "403"),
             "Marketing analyst": ("403", "403"),
             "Auditor": ("not retried", "not retried"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: retention policy, apply": (
+        admin_retention_apply,
+        {
+            "DPO": ("deleted", "deleted"),
+            "Privacy officer": ("deleted", "kept"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
+            SERVICE_ACCOUNT: ("login", "login"),
+        },
+    ),
+    "admin: match model, re_estimate": (
+        admin_model_re_estimate,
+        {
+            "DPO": ("re-scored", "re-scored"),
+            "Privacy officer": ("re-scored", "not re-scored"),
+            "Support agent": ("403", "403"),
+            "Marketing analyst": ("403", "403"),
+            "Auditor": ("403", "403"),
             SERVICE_ACCOUNT: ("login", "login"),
         },
     ),
