@@ -12,8 +12,8 @@ path in alternating order; each side reports its median.
 
 Usage: uv run python bench/bench_stores.py [--rows 1000000] [--rounds 15]
        [--target sqlite|postgresql|mysql] [--database bench_stores] (PostgreSQL on 127.0.0.1
-       as postgres, MySQL/MariaDB on 127.0.0.1:3306 as root; the database must exist, the
-       bench replaces the shop's tables in it)
+       as postgres, MySQL/MariaDB on 127.0.0.1:3306 as root; the database is created when
+       missing, and the bench replaces the shop's tables in it)
 """
 
 from __future__ import annotations
@@ -46,11 +46,35 @@ def main() -> None:
         teardown()
 
 
+def _database_ensure(target: str) -> None:
+    """Create the store's database on PostgreSQL or MySQL when it is missing (a fresh machine
+    has only `test` and `postgres`)."""
+    if target == "postgresql":
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres") as conn:
+            conn.autocommit = True
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+            if found.fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    elif target == "mysql":
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", user="root")
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{DATABASE.replace('`', '')}`")
+        finally:
+            conn.close()
+
+
 def _store(target: str):
     import sqlite3
 
     from stores.models import ConnectedStore
 
+    _database_ensure(target)
     if target == "sqlite":
         path = os.path.join(os.environ["CUSTODIA_VAR_DIR"], "store.sqlite3")
         sqlite3.connect(path).close()
