@@ -96,7 +96,10 @@ class InboxMessage(KeyOwner, models.Model):
         DEAD = "dead", "Dead letter"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.ForeignKey(SourceEndpoint, on_delete=models.CASCADE, related_name="inbox")
+    # No index of its own: the unique (source, message_id) index starts with it.
+    source = models.ForeignKey(
+        SourceEndpoint, on_delete=models.CASCADE, related_name="inbox", db_index=False
+    )
     message_id = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, help_text="identify, track, page, alias")
     region = models.CharField(max_length=16, db_index=True, help_text="the source's region")

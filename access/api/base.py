@@ -102,13 +102,27 @@ def json_response(view: APIView, data: Any, status: int = 200) -> HttpResponse:
     response = HttpResponse(
         _RENDERER.render(data), content_type=_RENDERER.media_type, status=status
     )
-    headers = view.default_response_headers
-    vary = headers.pop("Vary", None)
+    vary, headers = _default_headers(view)
     if vary is not None:
         patch_vary_headers(response, [vary])
-    for key, value in headers.items():
+    for key, value in headers:
         response[key] = value
     return response
+
+
+# A view class -> DRF's default response headers of its views (Vary apart).
+_CLASS_HEADERS: dict[type, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
+
+
+def _default_headers(view: APIView) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """`view.default_response_headers` (Vary, then the others), built once per view class: they
+    come from its methods and renderer classes, which are the class's."""
+    kept = _CLASS_HEADERS.get(type(view))
+    if kept is None:
+        headers = dict(view.default_response_headers)
+        vary = headers.pop("Vary", None)
+        kept = _CLASS_HEADERS[type(view)] = (vary, tuple(headers.items()))
+    return kept
 
 
 class ScopedAPIView(ScopedViewMixin, APIView):

@@ -8,6 +8,7 @@ never lock a client out wrongly."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from typing import Any
@@ -25,8 +26,10 @@ KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=256)
 def parse_rate(rate: str) -> tuple[int, float]:
-    """'120/min' -> (capacity 120, refill 2.0 tokens per second)."""
+    """'120/min' -> (capacity 120, refill 2.0 tokens per second). Kept per rate text: a few
+    rates, parsed on every request (a bad one raises every time: errors are not kept)."""
     count, _, period = rate.partition("/")
     seconds = _PERIODS.get(period.strip()[:1])
     if not count.strip().isdigit() or int(count) < 1 or seconds is None:
@@ -59,7 +62,9 @@ def bucket_take(name: str, rate: str, found: dict[str, Any] | None = None) -> fl
 def buckets_take(buckets: list[tuple[str, str]], found: dict[str, Any] | None = None) -> float:
     """Take one token from each bucket in turn, stopping at the first that refuses (later ones
     are left untouched): 0 if all granted, else the seconds until that one has a token again.
-    One cache read (none when the caller gives the values `found`) and one write for all."""
+    One cache read (none when the caller gives the values `found`) and one write for all (for
+    one bucket a plain `set`: on Redis a single SET with its expiry, not a MULTI/EXEC
+    pipeline of MSET and EXPIRE)."""
     now = time.time()
     if found is None:
         found = cache.get_many([name for name, _ in buckets])
@@ -70,7 +75,11 @@ def buckets_take(buckets: list[tuple[str, str]], found: dict[str, Any] | None = 
         if wait:
             break
     timeout = max(_ttl(rate) for _, rate in buckets)
-    cache.set_many(updated, timeout=timeout)
+    if len(updated) == 1:
+        [(name, state)] = updated.items()
+        cache.set(name, state, timeout=timeout)
+    else:
+        cache.set_many(updated, timeout=timeout)
     return wait
 
 
