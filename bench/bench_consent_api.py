@@ -303,9 +303,11 @@ view behind the same middleware. Shared cache: {cache_kind}. Decisions: `GET
 checked against their stamps in one cache read; the subject and its projection row in one
 query). Writes: `POST /api/v1/consent/public/consents/` from the banner with a new visitor each
 time (two purposes; the reference data's stamp and both rate buckets in one cache read, the
-buckets in one write; the visitor's lock, one read of their choices, the two ledger records
-chained in memory and inserted with the projection upsert in one statement on PostgreSQL, in
-one transaction committed before the response).
+buckets in one write; one read of the visitor's choices, the two ledger records chained in
+memory; on PostgreSQL one statement, its own transaction committed before the response, takes
+the visitor's lock and inserts them with the projection upsert unless a record of the visitor
+came in between; on SQLite the read, the insert and the upsert in one transaction under the
+write lock).
 
 | endpoint | requests/s | ratio to baseline | target |
 |---|---|---|---|

@@ -315,6 +315,7 @@ def banner_record_choices(
             actor=actor,
             visitor_id=visitor_id,
             region=region,
+            jurisdiction=jurisdiction,
             chain_head=head,
         )
     if records is None:

@@ -38,6 +38,7 @@ from profiles.models import Subject
 from profiles.selectors import subjects_find_by_identifier
 
 GENESIS = "0" * 64
+_STATES = frozenset(ConsentRecord.State.values)
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
 
 
@@ -163,7 +164,7 @@ def _check_record(
         raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
     if subject is not None and not actor.covers(subject.region):
         raise NotFoundError("Subject not found.")
-    if state not in ConsentRecord.State.values:
+    if state not in _STATES:
         raise ConsentError(
             "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
         )
@@ -234,7 +235,7 @@ def _check_entries(entries: list[ConsentEntry], visitor_id: str) -> None:
     if not visitor_id:
         raise ConsentError("Give a visitor id.", fields={"visitor_id": ["required"]})
     for entry in entries:
-        if entry.state not in ConsentRecord.State.values:
+        if entry.state not in _STATES:
             raise ConsentError(
                 "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
             )
@@ -255,6 +256,7 @@ def consent_record_many_after(
     actor: Actor,
     visitor_id: str,
     region: str,
+    jurisdiction: Jurisdiction,
     chain_head: ChainHead,
 ) -> list[ConsentRecord] | None:
     """`consent_record_many` for choices decided on the visitor's state read without their lock
@@ -263,11 +265,11 @@ def consent_record_many_after(
     visitor's lock, then appends the records and upserts their projection rows only if no
     record of the visitor is newer than `chain_head`; else it writes nothing and this returns
     None: another write came in between, and the caller decides again on a read under the lock
-    (`consent_record_many` with `lock_held`). Same checks and chain as `consent_record_many`."""
+    (`consent_record_many` with `lock_held`). Same checks and chain as `consent_record_many`;
+    `jurisdiction`: the regime of `region` now (`jurisdiction_for_region`)."""
     _check_entries(entries, visitor_id)
     if not entries:
         return []
-    jurisdiction = jurisdiction_for_region(region)
     records = _records_after(
         chain_head,
         entries,
@@ -532,8 +534,11 @@ def _project_conflict(*, subject_owned: bool) -> str:
 def _append_after_sql(rows: int) -> str:
     """PostgreSQL, two statements sent together (one implicit transaction): the visitor's
     advisory lock, then, with a snapshot taken once it is held, the insert of `rows` ledger
-    records unless a record of the visitor is newer than the head read before (a
-    data-modifying CTE), and the upsert of the projection rows of what it inserted. The
+    records unless a projection row of the visitor is newer than the head read before (every
+    record updates its purpose's row in its own transaction, and visitor rows are never
+    deleted: a newer row is a newer record; the row's partial unique index finds them, where
+    the ledger's indexes can be a scan), as a data-modifying CTE, and the upsert of the
+    projection rows of what it inserted. The
     projection row's expiry: the grant's time plus the regime's maximum age (a parameter in
     seconds, NULL for none)."""
     records, current = ConsentRecord._meta, CurrentConsent._meta
@@ -564,9 +569,9 @@ def _append_after_sql(rows: int) -> str:
             f"WITH ledger AS (INSERT INTO {quote(records.db_table)}",
             f"({', '.join(quote(f.column) for f in fields)})",
             f"SELECT * FROM (VALUES {', '.join([row] * rows)}) AS new",  # noqa: S608
-            f"WHERE NOT EXISTS (SELECT 1 FROM {quote(records.db_table)}",  # noqa: S608
-            f"WHERE {col(records, 'subject')} IS NULL AND {col(records, 'visitor_id')} = %s",
-            f"AND {col(records, 'recorded_at')} > COALESCE(%s, '-infinity'::timestamptz))",
+            f"WHERE NOT EXISTS (SELECT 1 FROM {quote(current.db_table)}",  # noqa: S608
+            f"WHERE {col(current, 'subject')} IS NULL AND {col(current, 'visitor_id')} = %s",
+            f"AND {col(current, 'recorded_at')} > COALESCE(%s, '-infinity'::timestamptz))",
             f"RETURNING {', '.join(kept.values())})",
             f"INSERT INTO {quote(current.db_table)}",
             f"({', '.join(col(current, name) for name in _PROJECT_COLUMNS)})",
