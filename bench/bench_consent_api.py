@@ -8,6 +8,8 @@ write with 2 and 6 purposes.
 Usage: uv run python bench/bench_consent_api.py [--postgres] [--seconds 5] [--rounds 3]
 [--threads N] (N > 1: gunicorn's threaded workers, N threads each; default 1, sync workers)
 [--workers N] (gunicorn workers, default 2)
+(BENCH_POSTGRES_URL names the PostgreSQL database, dropped and created again; default
+bench_consent)
 (installs Debian's wrk with apt-get when missing)
 """
 
@@ -24,12 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from common import ROOT, machine, write_section
 
-POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/bench_consent"
+# Parallel runs (several worktrees) each name their own database.
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/bench_consent"
+)
 
 
 def ensure_wrk() -> str:
@@ -220,6 +226,7 @@ def main() -> None:
         "DB_CONN_MAX_AGE": "60",
     }
     if args.postgres:
+        database = urllib.parse.urlsplit(POSTGRES_URL).path.lstrip("/")
         subprocess.run(
             [
                 "psql",
@@ -228,13 +235,13 @@ def main() -> None:
                 "-U",
                 "postgres",
                 "-c",
-                "DROP DATABASE IF EXISTS bench_consent",
+                f"DROP DATABASE IF EXISTS {database}",
             ],
             check=True,
             capture_output=True,
         )
         subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE bench_consent"],
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {database}"],
             check=True,
             capture_output=True,
         )
@@ -280,6 +287,7 @@ def main() -> None:
         f"queries {counts}; {server_kind}; {load}"
     )
     per_round = ", ".join(f"{r[1] / r[0]:.2f} / {r[2] / r[0]:.2f}" for r in rounds)
+    print(f"per round, decision / write: {per_round}")
     cache_kind = "Redis (`CACHE_URL`)" if os.environ.get("CACHE_URL") else "the embedded file cache"
     write_section(
         f"consent-api-{vendor.split()[0].lower()}" + ("" if args.threads == 1 else "-threaded"),
@@ -295,9 +303,11 @@ view behind the same middleware. Shared cache: {cache_kind}. Decisions: `GET
 checked against their stamps in one cache read; the subject and its projection row in one
 query). Writes: `POST /api/v1/consent/public/consents/` from the banner with a new visitor each
 time (two purposes; the reference data's stamp and both rate buckets in one cache read, the
-buckets in one write; the visitor's lock, one read of their choices, the two ledger records
-chained in memory and inserted with the projection upsert in one statement on PostgreSQL, in
-one transaction committed before the response).
+buckets in one write; one read of the visitor's choices, the two ledger records chained in
+memory; on PostgreSQL one statement, its own transaction committed before the response, takes
+the visitor's lock and inserts them with the projection upsert unless a record of the visitor
+came in between; on SQLite the read, the insert and the upsert in one transaction under the
+write lock).
 
 | endpoint | requests/s | ratio to baseline | target |
 |---|---|---|---|

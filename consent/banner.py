@@ -29,6 +29,8 @@ from consent.services import (
     Proof,
     consent_record,
     consent_record_many,
+    consent_record_many_after,
+    visitor_append_unlocked_applies,
     visitor_choices_follow,
     visitor_lock,
 )
@@ -251,11 +253,10 @@ def banner_record_choices(
     if tc_string:
         tc_string_checked(tc_string)
     gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc_on(timezone.localdate())
-    with transaction.atomic():
-        # Under the visitor's lock: a retry sent while the first request is still in flight
-        # sees what that one wrote, so an unchanged choice is not recorded twice.
-        visitor_lock(visitor_id=visitor_id)
-        current, head, linked = _visitor_state(visitor_id)
+
+    def decide(current: dict[str, dict[str, Any]]) -> tuple[list[ConsentEntry], dict[str, Any]]:
+        """The records the choices make on the visitor's `current` choices, and the GPP string
+        shown after them (kept as each record's proof)."""
         entries = []
         for slug, state in choices.items():
             purpose = purposes[slug]
@@ -296,19 +297,43 @@ def banner_record_choices(
             notice_shown=notice is not None,
             tc_string=tc_string,
         )
-        entries = [  # the GPP string shown after this choice is kept as its proof
+        entries = [
             dataclasses.replace(e, proof=dataclasses.replace(e.proof, gpp_string=gpp["string"]))
             for e in entries
         ]
-        records = consent_record_many(
+        return entries, gpp
+
+    records: list[ConsentRecord] | None = None
+    if visitor_append_unlocked_applies():
+        # Decided on a read without the lock, appended in one statement that takes the lock and
+        # writes only if no record of the visitor came in between (else decided again below).
+        current, head, linked = _visitor_state(visitor_id)
+        entries, gpp = decide(current)
+        records = consent_record_many_after(
             entries=entries,
             channel="banner",
             actor=actor,
             visitor_id=visitor_id,
             region=region,
-            lock_held=True,
+            jurisdiction=jurisdiction,
             chain_head=head,
         )
+    if records is None:
+        with transaction.atomic():
+            # Under the visitor's lock: a retry sent while the first request is still in
+            # flight sees what that one wrote, so an unchanged choice is not recorded twice.
+            visitor_lock(visitor_id=visitor_id)
+            current, head, linked = _visitor_state(visitor_id)
+            entries, gpp = decide(current)
+            records = consent_record_many(
+                entries=entries,
+                channel="banner",
+                actor=actor,
+                visitor_id=visitor_id,
+                region=region,
+                lock_held=True,
+                chain_head=head,
+            )
     if records and linked:
         visitor_choices_follow(visitor_id=visitor_id)  # an identified visitor's choices follow
     for record in records:  # what was just written, without reading it back

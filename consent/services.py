@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -29,6 +30,7 @@ from consent.models import (
     VisitorLink,
     identity_secret,
 )
+from consent.refdata import refdata
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue_many
 from core.errors import ConflictError, DomainError, NotFoundError
@@ -36,6 +38,7 @@ from profiles.models import Subject
 from profiles.selectors import subjects_find_by_identifier
 
 GENESIS = "0" * 64
+_STATES = frozenset(ConsentRecord.State.values)
 AUDITED_CHANNELS = {"api", "admin", "import", "dsar"}
 
 
@@ -55,13 +58,17 @@ class Proof:
     language: str = ""  # the language version of the notice and banner shown
 
 
+def _owner_key(owner: str) -> int:
+    """The PostgreSQL advisory lock key of a subject's or visitor's chain."""
+    return int.from_bytes(hashlib.sha256(owner.encode()).digest()[:8], "big", signed=True)
+
+
 def _owner_lock(owner: str) -> None:
     """Serialize appends per subject/visitor so each chain has one order (PostgreSQL advisory
     lock; SQLite's IMMEDIATE transactions serialize writers already)."""
     if connection.vendor == "postgresql":
-        key = int.from_bytes(hashlib.sha256(owner.encode()).digest()[:8], "big", signed=True)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_owner_key(owner)])
 
 
 def visitor_lock(*, visitor_id: str) -> None:
@@ -157,7 +164,7 @@ def _check_record(
         raise ConsentError("Give either a subject or a visitor id.", fields={"subject": ["one of"]})
     if subject is not None and not actor.covers(subject.region):
         raise NotFoundError("Subject not found.")
-    if state not in ConsentRecord.State.values:
+    if state not in _STATES:
         raise ConsentError(
             "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
         )
@@ -207,15 +214,7 @@ def consent_record_many(
     (essential purposes cannot be refused; appends of one visitor serialized). `lock_held`: the
     caller already holds `visitor_lock` in the current transaction; `chain_head`: the visitor's
     chain head the caller read under that lock (saves reading it again)."""
-    if not visitor_id:
-        raise ConsentError("Give a visitor id.", fields={"visitor_id": ["required"]})
-    for entry in entries:
-        if entry.state not in ConsentRecord.State.values:
-            raise ConsentError(
-                "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
-            )
-        if entry.purpose.essential and entry.state != ConsentRecord.State.GRANTED:
-            raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+    _check_entries(entries, visitor_id)
     if not entries:
         return []
     jurisdiction = jurisdiction_for_region(region)
@@ -230,6 +229,73 @@ def consent_record_many(
             lock_held=lock_held,
             chain_head=chain_head if lock_held else None,
         )
+
+
+def _check_entries(entries: list[ConsentEntry], visitor_id: str) -> None:
+    if not visitor_id:
+        raise ConsentError("Give a visitor id.", fields={"visitor_id": ["required"]})
+    for entry in entries:
+        if entry.state not in _STATES:
+            raise ConsentError(
+                "State must be granted, denied or withdrawn.", fields={"state": ["invalid"]}
+            )
+        if entry.purpose.essential and entry.state != ConsentRecord.State.GRANTED:
+            raise ConsentError("Essential purposes cannot be refused.", code="purpose_essential")
+
+
+def visitor_append_unlocked_applies() -> bool:
+    """Whether `consent_record_many_after` can append: on PostgreSQL, with no active webhook
+    (its outbox rows are written in the records' transaction by the locked path)."""
+    return connection.vendor == "postgresql" and not refdata().webhooks
+
+
+def consent_record_many_after(
+    *,
+    entries: list[ConsentEntry],
+    channel: str,
+    actor: Actor,
+    visitor_id: str,
+    region: str,
+    jurisdiction: Jurisdiction,
+    chain_head: ChainHead,
+) -> list[ConsentRecord] | None:
+    """`consent_record_many` for choices decided on the visitor's state read without their lock
+    (`chain_head`: the head of that read), where `visitor_append_unlocked_applies`: one round
+    trip, one transaction of its own (committed when this returns). The statement takes the
+    visitor's lock, then appends the records and upserts their projection rows only if no
+    record of the visitor is newer than `chain_head`; else it writes nothing and this returns
+    None: another write came in between, and the caller decides again on a read under the lock
+    (`consent_record_many` with `lock_held`). Same checks and chain as `consent_record_many`;
+    `jurisdiction`: the regime of `region` now (`jurisdiction_for_region`)."""
+    _check_entries(entries, visitor_id)
+    if not entries:
+        return []
+    records = _records_after(
+        chain_head,
+        entries,
+        subject=None,
+        visitor_id=visitor_id,
+        region=region,
+        jurisdiction=jurisdiction,
+        channel=channel,
+        recorded_at=None,
+        idempotency_key=None,
+        recorded_by=actor.label[:150],
+    )
+    max_age = jurisdiction.consent_max_age_days
+    params: list[Any] = [_owner_key(f"visitor:{visitor_id}")]
+    params += _record_params(records)
+    params += [visitor_id, chain_head.recorded_at, ConsentRecord.State.GRANTED]
+    params.append(max_age * 86400 if max_age else None)
+    # Inside a caller's transaction, a savepoint: a failed statement undoes only itself.
+    savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(_append_after_sql(len(records)), params)
+        cursor.nextset()  # the lock's result, then the append's
+        if cursor.rowcount != len(records):
+            return None
+    _mark_saved(records)
+    return records
 
 
 def _chained_records(
@@ -286,19 +352,15 @@ def _append(
     owner = f"subject:{subject.pk}" if subject is not None else f"visitor:{visitor_id}"
     if not lock_held:
         _owner_lock(owner)
-    head = chain_head or _chain_head(subject, visitor_id)
-    now = recorded_at or timezone.now()
-    if head.recorded_at is not None and now <= head.recorded_at:
-        now = head.recorded_at + dt.timedelta(microseconds=1)  # one strict order per owner
-    records = _chained_records(
+    records = _records_after(
+        chain_head or _chain_head(subject, visitor_id),
         entries,
-        head.hash,
         subject=subject,
         visitor_id=visitor_id,
         region=region,
         jurisdiction=jurisdiction,
         channel=channel,
-        recorded_at=now,
+        recorded_at=recorded_at,
         idempotency_key=idempotency_key,
         recorded_by=actor.label[:150],
     )
@@ -316,6 +378,17 @@ def _append(
                 fields=[record.purpose.slug],
             )
     return records
+
+
+def _records_after(
+    head: ChainHead, entries: list[ConsentEntry], *, recorded_at: dt.datetime | None, **common: Any
+) -> list[ConsentRecord]:
+    """The unsaved records of `entries` chained after `head`, the first at `recorded_at` (now
+    if None) or a microsecond after the head, whichever is later: one strict order per owner."""
+    now = recorded_at or timezone.now()
+    if head.recorded_at is not None and now <= head.recorded_at:
+        now = head.recorded_at + dt.timedelta(microseconds=1)
+    return _chained_records(entries, head.hash, recorded_at=now, **common)
 
 
 def _chain_head(subject: Any, visitor_id: str) -> ChainHead:
@@ -355,12 +428,7 @@ def _insert_and_project(records: list[ConsentRecord], max_age_days: int | None) 
     primary keys set before), without building it through the query compiler each time, and
     the projection's INSERT ... ON CONFLICT (`_project`). On PostgreSQL one statement (the
     records' insert as a data-modifying CTE): one round trip instead of two."""
-    fields = ConsentRecord._meta.concrete_fields
-    params = [
-        field.get_db_prep_save(getattr(record, field.attname), connection)
-        for record in records
-        for field in fields
-    ]
+    params = _record_params(records)
     insert = _insert_sql(connection.vendor, len(records))
     project_sql, project_params = _project(records, max_age_days)
     with connection.cursor() as cursor:
@@ -369,6 +437,20 @@ def _insert_and_project(records: list[ConsentRecord], max_age_days: int | None) 
         else:
             cursor.execute(insert, params)
             cursor.execute(project_sql, project_params)
+    _mark_saved(records)
+
+
+def _record_params(records: list[ConsentRecord]) -> list[Any]:
+    """The values of `records`' concrete fields, row after row, each prepared by its field."""
+    fields = ConsentRecord._meta.concrete_fields
+    return [
+        field.get_db_prep_save(getattr(record, field.attname), connection)
+        for record in records
+        for field in fields
+    ]
+
+
+def _mark_saved(records: list[ConsentRecord]) -> None:
     for record in records:
         record._state.adding = False
         record._state.db = connection.alias
@@ -419,14 +501,6 @@ def _project_sql(vendor: str, rows: int, subject_owned: bool) -> str:
     meta = CurrentConsent._meta
     fields: list[Any] = [meta.get_field(name) for name in _PROJECT_COLUMNS]
     quote = connection.ops.quote_name
-    target = (
-        f"({quote('subject_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NOT NULL"
-        if subject_owned
-        else f"({quote('visitor_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NULL"
-    )
-    updates = ", ".join(
-        f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in _PROJECTED
-    )
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Names from the model's metadata, values as parameters.
     return " ".join(
@@ -434,8 +508,76 @@ def _project_sql(vendor: str, rows: int, subject_owned: bool) -> str:
             f"INSERT INTO {quote(meta.db_table)}",
             f"({', '.join(quote(f.column) for f in fields)})",
             f"VALUES {', '.join([row] * rows)}",
-            f"ON CONFLICT {target}",
-            f"DO UPDATE SET {updates}",
+            _project_conflict(subject_owned=subject_owned),
+        ]
+    )
+
+
+def _project_conflict(*, subject_owned: bool) -> str:
+    """The ON CONFLICT clause of a projection upsert: the owner's row for the purpose takes
+    the new record's state, time, expiry and region."""
+    meta = CurrentConsent._meta
+    quote = connection.ops.quote_name
+    target = (
+        f"({quote('subject_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NOT NULL"
+        if subject_owned
+        else f"({quote('visitor_id')}, {quote('purpose_id')}) WHERE {quote('subject_id')} IS NULL"
+    )
+    fields: list[Any] = [meta.get_field(name) for name in _PROJECT_COLUMNS]
+    updates = ", ".join(
+        f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in _PROJECTED
+    )
+    return f"ON CONFLICT {target} DO UPDATE SET {updates}"
+
+
+@functools.cache
+def _append_after_sql(rows: int) -> str:
+    """PostgreSQL, two statements sent together (one implicit transaction): the visitor's
+    advisory lock, then, with a snapshot taken once it is held, the insert of `rows` ledger
+    records unless a projection row of the visitor is newer than the head read before (every
+    record updates its purpose's row in its own transaction, and visitor rows are never
+    deleted: a newer row is a newer record; the row's partial unique index finds them, where
+    the ledger's indexes can be a scan), as a data-modifying CTE, and the upsert of the
+    projection rows of what it inserted. The
+    projection row's expiry: the grant's time plus the regime's maximum age (a parameter in
+    seconds, NULL for none)."""
+    records, current = ConsentRecord._meta, CurrentConsent._meta
+    quote = connection.ops.quote_name
+    fields: list[Any] = list(records.concrete_fields)
+    # Typed, so that a column NULL in every row is not read as text.
+    row = "(" + ", ".join(f"CAST(%s AS {f.cast_db_type(connection)})" for f in fields) + ")"
+
+    def col(meta: Any, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # The projection's columns (_PROJECT_COLUMNS) from the inserted records.
+    kept = {
+        name: col(records, "id" if name == "record" else name)
+        for name in _PROJECT_COLUMNS
+        if name not in ("expires_at", "needs_reprompt")
+    }
+    projected = {
+        **kept,
+        "expires_at": f"CASE WHEN {kept['state']} = %s THEN "
+        f"{kept['recorded_at']} + %s * INTERVAL '1 second' END",
+        "needs_reprompt": "FALSE",
+    }
+    # Names from the models' metadata, values as parameters.
+    return " ".join(
+        [
+            "SELECT pg_advisory_xact_lock(%s);",
+            f"WITH ledger AS (INSERT INTO {quote(records.db_table)}",
+            f"({', '.join(quote(f.column) for f in fields)})",
+            f"SELECT * FROM (VALUES {', '.join([row] * rows)}) AS new",  # noqa: S608
+            f"WHERE NOT EXISTS (SELECT 1 FROM {quote(current.db_table)}",  # noqa: S608
+            f"WHERE {col(current, 'subject')} IS NULL AND {col(current, 'visitor_id')} = %s",
+            f"AND {col(current, 'recorded_at')} > COALESCE(%s, '-infinity'::timestamptz))",
+            f"RETURNING {', '.join(kept.values())})",
+            f"INSERT INTO {quote(current.db_table)}",
+            f"({', '.join(col(current, name) for name in _PROJECT_COLUMNS)})",
+            f"SELECT {', '.join(projected[name] for name in _PROJECT_COLUMNS)}",
+            "FROM ledger",
+            _project_conflict(subject_owned=False),
         ]
     )
 

@@ -83,8 +83,8 @@ class PublicBannerView(APIView):
         key = request.META.get(KEY_HEADER) or request.GET.get("key")
         prop = None
         if key:
-            buckets = public_buckets(request, key)
-            self.buckets_found = stamps_read_with([name for name, _ in buckets])
+            self.buckets = public_buckets(request, key)
+            self.buckets_found = stamps_read_with([name for name, _ in self.buckets])
             prop = refdata().properties.get(key)
         if prop is None or not prop.active:
             raise DomainError(

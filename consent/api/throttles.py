@@ -113,15 +113,17 @@ class PublicClientThrottle(BaseThrottle):
     """A bucket per (key, client) (CUSTODIA_PUBLIC_CLIENT_RATE), then the key's ceiling
     (CUSTODIA_PUBLIC_KEY_RATE). A client over its own limit is refused before it touches the
     key's ceiling, so it cannot drain the ceiling for everyone else. A view that already read
-    the buckets (in one cache read with what it needed anyway) leaves them in
-    `view.buckets_found`: taking them then costs one cache write."""
+    the buckets (in one cache read with what it needed anyway) leaves them in `view.buckets`
+    (`public_buckets` of the call) and their values in `view.buckets_found`: taking them then
+    costs one cache write."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         key = publishable_key(request)
         if not key:
             return True  # the view answers 401 for a missing key
         found = getattr(view, "buckets_found", None)
-        self.wait_seconds = buckets_take(public_buckets(request, key), found=found)
+        buckets = getattr(view, "buckets", None) or public_buckets(request, key)
+        self.wait_seconds = buckets_take(buckets, found=found)
         return not self.wait_seconds
 
     def wait(self) -> float | None:

@@ -1,14 +1,15 @@
 """The ledger is append-only, chained per person, idempotent, and loses nothing under load."""
 
 import contextlib
+import datetime as dt
 import threading
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 
 from audit.actors import Actor
 from consent import banner
-from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
+from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Jurisdiction, Purpose
 from consent.services import (
     consent_chain_verify,
     consent_record,
@@ -141,12 +142,12 @@ def _twice_at_once(monkeypatch, write, *, pause_before: str) -> None:
     original = getattr(banner, pause_before)
     paused = threading.local()
 
-    def pause_then_call(**kwargs):
+    def pause_then_call(*args, **kwargs):
         if not getattr(paused, "done", False):
             paused.done = True
             with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait()
-        return original(**kwargs)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(banner, pause_before, pause_then_call)
     errors: list[BaseException] = []
@@ -184,10 +185,90 @@ def test_a_banner_choice_sent_twice_at_once_is_recorded_once(monkeypatch):
             proof={"user_agent": "", "ip": "", "gpc": False},
             actor=Actor.public(f"property:{prop.pk}"),
         ),
-        pause_before="visitor_choices",
+        pause_before="_visitor_state",  # both have read the visitor's choices before writing
     )
 
     assert ConsentRecord.objects.filter(visitor_id="visitor-twice").count() == 1
+    assert consent_chain_verify(visitor_id="visitor-twice")
+
+
+def _choose(prop: ConsentProperty, visitor: str, choices: dict[str, str]) -> dict:
+    return banner.banner_record_choices(
+        prop=prop,
+        visitor_id=visitor,
+        region="EU",
+        choices=choices,
+        notice_id=None,
+        tc_string="",
+        proof={"user_agent": "", "ip": "", "gpc": False},
+        actor=Actor.public(f"property:{prop.pk}"),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_banner_choice_decided_on_a_read_another_write_overtook_is_decided_again(monkeypatch):
+    """Another write of the visitor lands between the read of their choices and the append:
+    the append does not chain onto the stale head; the choice is decided again on a fresh
+    read, so the chain stays whole and the projection equals the last record."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite: the choices are read in the write transaction, nothing overtakes")
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_overtaken")
+    prop.purposes.set(Purpose.objects.all())
+    _choose(prop, "visitor-overtaken", {"analytics": "granted", "marketing_email": "granted"})
+    original = banner._visitor_state
+    reads: list[str] = []
+
+    def read_then_overtaken(visitor_id):
+        read = original(visitor_id)
+        if not reads:  # the first read only: another request of the visitor writes now
+            consent_record(
+                purpose=Purpose.objects.get(slug="analytics"),
+                state="denied",
+                channel="banner",
+                actor=SYSTEM,
+                visitor_id=visitor_id,
+                region="EU",
+            )
+        reads.append(visitor_id)
+        return read
+
+    monkeypatch.setattr(banner, "_visitor_state", read_then_overtaken)
+    body = _choose(prop, "visitor-overtaken", {"analytics": "denied", "marketing_email": "denied"})
+
+    owner = {"subject__isnull": True, "visitor_id": "visitor-overtaken"}
+    # analytics was already denied by the write in between: only marketing_email is recorded.
+    assert ConsentRecord.objects.filter(**owner).count() == 2 + 1 + 1
+    assert {slug: row["state"] for slug, row in body["current"].items()} == {
+        "analytics": "denied",
+        "marketing_email": "denied",
+    }
+    for row in CurrentConsent.objects.filter(**owner):
+        last = ConsentRecord.objects.filter(**owner, purpose=row.purpose).latest("recorded_at")
+        assert (row.record_id, row.state, row.recorded_at) == (
+            last.pk,
+            last.state,
+            last.recorded_at,
+        )
+    assert consent_chain_verify(visitor_id="visitor-overtaken")
+    assert len(reads) == 2  # decided again, on a read under the visitor's lock
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_banner_grant_expires_after_the_regimes_maximum_age():
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_expiry")
+    prop.purposes.set(Purpose.objects.all())
+    _choose(prop, "visitor-expiry", {"analytics": "granted", "marketing_email": "denied"})
+
+    rows = {
+        row.purpose.slug: row
+        for row in CurrentConsent.objects.filter(subject__isnull=True, visitor_id="visitor-expiry")
+    }
+    max_age = Jurisdiction.objects.get(code="GDPR").consent_max_age_days
+    granted = rows["analytics"]
+    assert granted.expires_at == granted.recorded_at + dt.timedelta(days=max_age)
+    assert rows["marketing_email"].expires_at is None
+    assert not any(row.needs_reprompt for row in rows.values())
+    assert {row.region for row in rows.values()} == {"EU"}
 
 
 @pytest.mark.django_db(transaction=True)

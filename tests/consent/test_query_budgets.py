@@ -86,9 +86,10 @@ def test_a_banner_write_costs_the_same_few_queries_for_2_or_6_purposes(
         )
 
     assert post("visitor-warm-0001", "granted").status_code == 200  # warm
-    # PostgreSQL: BEGIN, the visitor's lock, choices + chain head + identified?, the ledger
-    # records and the projection upsert in one statement, COMMIT. SQLite: no lock, the
-    # records and the upsert as two statements.
+    # PostgreSQL: choices + chain head + identified?, then one statement taking the visitor's
+    # lock and appending the records with the projection upsert (its own transaction; here,
+    # inside the test's, a SAVEPOINT and its RELEASE around it). SQLite: BEGIN (a SAVEPOINT
+    # here), the choices, the records and the upsert as two statements, COMMIT (RELEASE).
     budget = 5
     with django_assert_max_num_queries(budget):
         first = post("visitor-budget-0001", "granted")
