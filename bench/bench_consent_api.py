@@ -264,7 +264,11 @@ def main() -> None:
         auth = f"Authorization: Bearer {token}"
         decision_url = f"{base}/api/v1/consent/decision/?subject={subject}&purpose=analytics"
         write_url = f"{base}/api/v1/consent/public/consents/?key=pk_bench"
-        wrk(binary, f"{base}/bench/minimal/", 1, [auth])  # warm both workers
+        # Warm both workers on every path (each path's first requests import its code and fill
+        # its caches: the first round's ratios were half the later ones'), untimed.
+        wrk(binary, f"{base}/bench/minimal/", 1, [auth])
+        wrk(binary, decision_url, 1, [auth])
+        wrk(binary, write_url, 1, [], str(lua))
         rounds = []
         for _ in range(args.rounds):
             baseline = wrk(binary, f"{base}/bench/minimal/", args.seconds, [auth])
@@ -295,7 +299,7 @@ def main() -> None:
 ## Consent API throughput ({vendor}, {server_kind})
 
 gunicorn with 2 workers, {server_kind}, on loopback (`DB_CONN_MAX_AGE=60`), wrk with 2 threads and 16 connections,
-{args.rounds} rounds of {args.seconds} s per endpoint, the baseline and both paths interleaved
+{args.rounds} rounds of {args.seconds} s per endpoint after 1 s of each untimed, the baseline and both paths interleaved
 in each round ({machine()}); requests/s are medians over the rounds, ratios the median of the
 per-round ratios (per round, decision / write: {per_round}; {load}). Baseline: a minimal Django JSON
 view behind the same middleware. Shared cache: {cache_kind}. Decisions: `GET
