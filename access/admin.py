@@ -16,6 +16,7 @@ from access import (
     roles,
     services,
 )
+from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from audit.actors import Actor
@@ -132,5 +133,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(UnmaskGrant)
-class UnmaskGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UnmaskGrantAdmin(ReadOnlyAdminMixin, ScopedAdmin):
     list_display = readonly_fields = ("user", "subject_id", "reason", "created_at", "expires_at")

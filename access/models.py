@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from access.scoping import ScopedManager
+
 
 class RegionScope(models.Model):
     """Which regions of subjects a staff user may see. No row means no region at all."""
@@ -25,6 +27,10 @@ class UnmaskGrant(models.Model):
     reason = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
+
+    # Its subject's region decides who sees it: the reason may name the person's case.
+    scope_region_of = ("profiles.Subject", "subject_id")
+    objects = ScopedManager()
 
     class Meta:
         ordering = ["-created_at"]

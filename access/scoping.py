@@ -3,7 +3,9 @@
 Like NetBox's RestrictedQuerySet, `Model.objects.restrict(principal, action)` turns the
 caller's model permission and region scope into one filter. Models declare which field holds
 the region with `scope_region_field` (e.g. "region" or "subject__region"; a tuple when a row
-concerns several subjects, e.g. a match review: every one of them must be in scope).
+concerns several subjects, e.g. a match review: every one of them must be in scope). A row that
+holds a subject's id without a foreign key (access sits below profiles) declares
+`scope_region_of = ("profiles.Subject", "subject_id")`: that subject's region decides.
 """
 
 from __future__ import annotations
@@ -109,6 +111,16 @@ class ScopedQuerySet(models.QuerySet):
         regions = allowed_regions(principal)
         if regions is None:
             return self
+        return self._in_regions(regions, shared)
+
+    def _in_regions(self, regions: frozenset[str], shared: Q | None) -> ScopedQuerySet:
+        of = getattr(self.model, "scope_region_of", None)
+        if of is not None:  # the region of the row another model holds under this id
+            holder = apps.get_model(of[0])
+            in_region = Q(
+                Exists(holder.objects.filter(pk=OuterRef(of[1]), region__in=sorted(regions)))
+            )
+            return self.filter(in_region | shared if shared is not None else in_region)
         fields = getattr(self.model, "scope_region_field", "region")
         in_region = Q()
         for field in (fields,) if isinstance(fields, str) else fields:

@@ -75,6 +75,34 @@ def _unclean_form_refused(request: HttpRequest) -> HttpResponse | None:
     return HttpResponseBadRequest(INVALID_TEXT_MESSAGE, content_type="text/plain; charset=utf-8")
 
 
+# A filter on the year of a date (`occurred_at__year=`, the admin's date hierarchy, `__year__gte=`)
+# becomes a range of datetimes: from 1 January of the year to 1 January of the next one.
+_YEAR_LOOKUP = re.compile(r"__(?:iso_)?year(?:__|$)")
+_FILTER_YEARS = range(1, 9999)
+
+
+def _year_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
+    """Pages: a year filter that no datetime can bound (0, 9999, 10**11) is a 400. Django's
+    changelist checks a year's digits, not its range: the range it builds from such a year
+    overflows (ValueError, OverflowError) as a 500, on every admin with a date field."""
+    for key, values in request.GET.lists():
+        if not _YEAR_LOOKUP.search(key):
+            continue
+        for value in values:
+            for part in value.split(","):
+                try:
+                    year = int(part)
+                except ValueError:
+                    continue  # not a number: the changelist refuses it as a bad filter
+                if year not in _FILTER_YEARS:
+                    return HttpResponseBadRequest(
+                        f"A year in a filter must be between {_FILTER_YEARS.start} and "
+                        f"{_FILTER_YEARS.stop - 1}.",
+                        content_type="text/plain; charset=utf-8",
+                    )
+    return None
+
+
 class ApiErrorMiddleware:
     """Under /api/, an HTML error page from Django becomes the JSON error format."""
 
@@ -97,10 +125,11 @@ class ApiErrorMiddleware:
     ) -> HttpResponse | None:
         """Refuse, before authentication or any database work, what no API view can serve:
         a method the view lacks (405, e.g. TRACE), a body over the view's limit by its
-        Content-Length (413), a NUL character in the query string (400)."""
+        Content-Length (413), a NUL character in the query string (400); on pages, also a
+        year filter out of a datetime's range (400)."""
         view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
         if view_class is None or not request.path.startswith(_API_PREFIXES):
-            return _unclean_form_refused(request)
+            return _unclean_form_refused(request) or _year_out_of_range_refused(request)
         allowed = _allowed_methods(view_class)
         if request.method not in allowed:
             response = json_error_response(

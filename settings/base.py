@@ -388,13 +388,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Libraries that put personal data into their messages are logged by origin only.
-    "filters": {"withheld": {"()": "core.logs.ThirdPartyWithheld"}},
+    # Libraries that put personal data into their messages are logged by origin only, and
+    # exceptions by their type and frames only (their text may quote input).
+    "filters": {
+        "withheld": {"()": "core.logs.ThirdPartyWithheld"},
+        "exception_text": {"()": "core.logs.ExceptionTextWithheld"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["withheld"],
+            "filters": ["withheld", "exception_text"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -94,3 +94,42 @@ def test_a_subject_shared_for_a_case_is_visible_outside_the_agents_regions(api, 
     )
     assert api.get(f"/api/v1/profiles/subjects/{californian.pk}/").status_code == 200
     assert agent.has_perm("profiles.view_subject", californian)  # guardian sees the same grant
+
+
+def test_the_admin_shows_an_auditor_the_unmask_grants_of_their_regions_only(client, roles):
+    """A grant carries its subject's id and the officer's reason, which may name the person's
+    case: an EU auditor neither lists nor opens by id the grant of a Californian."""
+    from access.services import unmask_grant_create
+
+    dpo = make_staff("DPO")
+    grants = {
+        region: unmask_grant_create(
+            user=dpo,
+            subject=make_subject(region=region),
+            reason=f"ticket about the {region} customer's refund",
+            actor=actor_for_user(dpo),
+        )
+        for region in ("EU", "US-CA")
+    }
+    client.force_login(make_staff("Auditor", regions=["EU"]))
+    listed = list(client.get("/admin/access/unmaskgrant/").context["cl"].result_list)
+    assert listed == [grants["EU"]]
+    assert client.get(f"/admin/access/unmaskgrant/{grants['EU'].pk}/change/").status_code == 200
+    opened = client.get(f"/admin/access/unmaskgrant/{grants['US-CA'].pk}/change/")
+    assert opened.status_code == 404
+    assert b"US-CA customer" not in opened.content
+
+
+def test_an_all_region_auditor_sees_every_unmask_grant(client, roles):
+    from access.services import unmask_grant_create
+
+    dpo = make_staff("DPO")
+    for region in ("EU", "US-CA"):
+        unmask_grant_create(
+            user=dpo,
+            subject=make_subject(region=region),
+            reason="ticket about a customer's refund",
+            actor=actor_for_user(dpo),
+        )
+    client.force_login(make_staff("Auditor"))
+    assert len(client.get("/admin/access/unmaskgrant/").context["cl"].result_list) == 2

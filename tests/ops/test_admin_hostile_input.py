@@ -81,6 +81,34 @@ def test_no_admin_page_answers_hostile_input_with_a_500(superuser_client, change
     assert not failures
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/audit/auditevent/?occurred_at__year=9999",  # date hierarchy: to 1 Jan 10000
+        "/admin/audit/auditevent/?occurred_at__year=99999999999",
+        "/admin/consent/consentrecord/?recorded_at__year=9999&recorded_at__month=12",
+        "/admin/ops/workerheartbeat/?started_at__year=0",  # a plain lookup on any date field
+        "/admin/profiles/importjob/?created_at__year__gte=0",
+        "/admin/profiles/importjob/?created_at__year__in=2020,10000",
+    ],
+)
+def test_a_year_filter_no_datetime_can_bound_is_a_400(superuser_client, url):
+    """Django's changelist checks that a year is a number, not that it is a datetime's year:
+    each of these was a 500 (ValueError or OverflowError building the range)."""
+    response = superuser_client.get(url)
+    assert response.status_code == 400
+    assert b"A year in a filter must be between 1 and 9998" in response.content
+
+
+def test_a_year_filter_in_range_still_filters(superuser_client):
+    assert (
+        superuser_client.get("/admin/audit/auditevent/?occurred_at__year=2026").status_code == 200
+    )
+    response = superuser_client.get("/admin/audit/auditevent/?occurred_at__year=abc")
+    assert response.status_code == 302  # Django's own answer to a bad filter
+    assert "e=1" in response["Location"]
+
+
 @pytest.mark.parametrize("page", CUSTOM_PAGES)
 def test_the_custom_admin_pages_answer_hostile_input_with_a_page_or_a_4xx(superuser_client, page):
     assert superuser_client.get(page).status_code < 500

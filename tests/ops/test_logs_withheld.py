@@ -54,3 +54,38 @@ def test_a_workers_logging_is_djangos():
     from celery.signals import setup_logging
 
     assert any("_django_logging" in repr(r) for r in setup_logging.receivers)
+
+
+def test_a_page_that_fails_logs_the_exception_without_its_text(console, monkeypatch):
+    """An exception's text may quote input (a database error quotes the value it refused): the
+    log keeps its type and frames, as the API's own 500s do."""
+    from django.contrib.auth import get_user_model
+
+    def failing(**kwargs):
+        raise ValueError(f"no such contact {EMAIL}")
+
+    monkeypatch.setattr("ops.admin_site.workspace", failing)
+    client = Client(raise_request_exception=False)
+    client.force_login(get_user_model().objects.create_superuser("root", password="x" * 20))
+    assert client.get("/admin/").status_code == 500
+    text = console.getvalue()
+    assert "Internal Server Error: /admin/" in text
+    assert "builtins.ValueError: message withheld" in text
+    assert "in failing" in text  # the frames stay
+    assert EMAIL not in text
+
+
+def test_a_failed_task_logs_the_exception_without_its_text(console):
+    from celery.app.trace import LOG_FAILURE
+
+    try:
+        raise ValueError(f"no such contact {EMAIL}")
+    except ValueError as exc:
+        logging.getLogger("celery.app.trace").error(
+            LOG_FAILURE,
+            {"name": "dsar.step", "id": "t1", "description": "raised unexpected", "exc": repr(exc)},
+            exc_info=True,
+        )
+    text = console.getvalue()
+    assert "Task dsar.step[t1] raised unexpected: builtins.ValueError" in text
+    assert EMAIL not in text
