@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -62,11 +63,9 @@ def allowed_regions(who: Any) -> frozenset[str] | None:
 
 
 def _has_scope(user: Any) -> bool:
-    from access.models import RegionScope
-
     try:
         user.region_scope  # noqa: B018 - loads the related row or raises
-    except RegionScope.DoesNotExist:
+    except ObjectDoesNotExist:  # RegionScope.DoesNotExist (access.models imports this module)
         return False
     return True
 
