@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 from common import ROOT, machine, write_section
@@ -191,11 +192,20 @@ def wrk(
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+# A visitor never seen before on every request: RUN (fresh per wrk run), the thread and a
+# counter. (An unseeded math.random gives every thread and every run the same sequence: the
+# two threads sent the same visitors at once, and each later round repeated the first round's
+# visitors with the same choices, which the hub answers without writing anything.)
 WRITE_LUA = """
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
 local n = 0
 request = function()
   n = n + 1
-  local visitor = string.format("bench-%d-%d", math.random(1, 100000000), n)
+  local visitor = string.format("bench-RUN-%d-%d", tid, n)
   local body = '{"visitor_id": "' .. visitor .. '", "region": "EU", "choices": {"analytics": "granted", "marketing_email": "denied"}}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
@@ -259,8 +269,12 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        lua = Path(var_dir) / "write.lua"
-        lua.write_text(WRITE_LUA)
+
+        def lua() -> str:  # new visitors for each run of wrk
+            path = Path(var_dir) / "write.lua"
+            path.write_text(WRITE_LUA.replace("RUN", uuid.uuid4().hex[:12]))
+            return str(path)
+
         auth = f"Authorization: Bearer {token}"
         decision_url = f"{base}/api/v1/consent/decision/?subject={subject}&purpose=analytics"
         write_url = f"{base}/api/v1/consent/public/consents/?key=pk_bench"
@@ -268,12 +282,12 @@ def main() -> None:
         # its caches: the first round's ratios were half the later ones'), untimed.
         wrk(binary, f"{base}/bench/minimal/", 1, [auth])
         wrk(binary, decision_url, 1, [auth])
-        wrk(binary, write_url, 1, [], str(lua))
+        wrk(binary, write_url, 1, [], lua())
         rounds = []
         for _ in range(args.rounds):
             baseline = wrk(binary, f"{base}/bench/minimal/", args.seconds, [auth])
             decisions = wrk(binary, decision_url, args.seconds, [auth])
-            writes = wrk(binary, write_url, args.seconds, [], str(lua))
+            writes = wrk(binary, write_url, args.seconds, [], lua())
             rounds.append((baseline, decisions, writes))
     finally:
         server.terminate()
