@@ -4,6 +4,7 @@ choices, recording choices with proof and Global Privacy Control."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -304,20 +305,29 @@ def banner_record_choices(
         return entries, gpp
 
     records: list[ConsentRecord] | None = None
+    linked = False
     if visitor_append_unlocked_applies():
-        # Decided on a read without the lock, appended in one statement that takes the lock and
-        # writes only if no record of the visitor came in between (else decided again below).
-        current, head, linked = _visitor_state(visitor_id)
-        entries, gpp = decide(current)
-        records = consent_record_many_after(
-            entries=entries,
+        append = functools.partial(
+            consent_record_many_after,
             channel="banner",
             actor=actor,
             visitor_id=visitor_id,
             region=region,
             jurisdiction=jurisdiction,
-            chain_head=head,
         )
+        # Most writes are a visitor's first choice: decided as for a visitor never seen,
+        # without a read, and appended in one statement that takes the visitor's lock and
+        # writes only if they have no record and were not identified. One round trip.
+        current: dict[str, dict[str, Any]] = {}
+        entries, gpp = decide(current)
+        if entries:
+            records = append(entries=entries, chain_head=ChainHead(), unlinked=True)
+        if records is None:
+            # A visitor seen before: decided on a read without the lock, appended only if no
+            # record of the visitor came in between (else decided again below, under it).
+            current, head, linked = _visitor_state(visitor_id)
+            entries, gpp = decide(current)
+            records = append(entries=entries, chain_head=head)
     if records is None:
         with transaction.atomic():
             # Under the visitor's lock: a retry sent while the first request is still in

@@ -258,6 +258,7 @@ def consent_record_many_after(
     region: str,
     jurisdiction: Jurisdiction,
     chain_head: ChainHead,
+    unlinked: bool = False,
 ) -> list[ConsentRecord] | None:
     """`consent_record_many` for choices decided on the visitor's state read without their lock
     (`chain_head`: the head of that read), where `visitor_append_unlocked_applies`: one round
@@ -266,7 +267,12 @@ def consent_record_many_after(
     record of the visitor is newer than `chain_head`; else it writes nothing and this returns
     None: another write came in between, and the caller decides again on a read under the lock
     (`consent_record_many` with `lock_held`). Same checks and chain as `consent_record_many`;
-    `jurisdiction`: the regime of `region` now (`jurisdiction_for_region`)."""
+    `jurisdiction`: the regime of `region` now (`jurisdiction_for_region`).
+
+    With `chain_head` empty the choices were decided for a visitor never seen (no read at
+    all): the statement writes only if the visitor has no record, and with `unlinked` only if
+    they were not identified either (an identified visitor's choices follow them: the caller
+    reads that)."""
     _check_entries(entries, visitor_id)
     if not entries:
         return []
@@ -285,12 +291,14 @@ def consent_record_many_after(
     max_age = jurisdiction.consent_max_age_days
     params: list[Any] = [_owner_key(f"visitor:{visitor_id}")]
     params += _record_params(records)
-    params += [visitor_id, chain_head.recorded_at, ConsentRecord.State.GRANTED]
-    params.append(max_age * 86400 if max_age else None)
+    params += [visitor_id, chain_head.recorded_at]
+    if unlinked:
+        params.append(visitor_id)
+    params += [ConsentRecord.State.GRANTED, max_age * 86400 if max_age else None]
     # Inside a caller's transaction, a savepoint: a failed statement undoes only itself.
     savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(_append_after_sql(len(records)), params)
+        cursor.execute(_append_after_sql(len(records), unlinked=unlinked), params)
         cursor.nextset()  # the lock's result, then the append's
         if cursor.rowcount != len(records):
             return None
@@ -531,7 +539,7 @@ def _project_conflict(*, subject_owned: bool) -> str:
 
 
 @functools.cache
-def _append_after_sql(rows: int) -> str:
+def _append_after_sql(rows: int, *, unlinked: bool) -> str:
     """PostgreSQL, two statements sent together (one implicit transaction): the visitor's
     advisory lock, then, with a snapshot taken once it is held, the insert of `rows` ledger
     records unless a projection row of the visitor is newer than the head read before (every
@@ -540,8 +548,8 @@ def _append_after_sql(rows: int) -> str:
     the ledger's indexes can be a scan), as a data-modifying CTE, and the upsert of the
     projection rows of what it inserted. The
     projection row's expiry: the grant's time plus the regime's maximum age (a parameter in
-    seconds, NULL for none)."""
-    records, current = ConsentRecord._meta, CurrentConsent._meta
+    seconds, NULL for none). `unlinked`: and unless the visitor was identified."""
+    records, current, links = ConsentRecord._meta, CurrentConsent._meta, VisitorLink._meta
     quote = connection.ops.quote_name
     fields: list[Any] = list(records.concrete_fields)
     # Typed, so that a column NULL in every row is not read as text.
@@ -572,6 +580,12 @@ def _append_after_sql(rows: int) -> str:
             f"WHERE NOT EXISTS (SELECT 1 FROM {quote(current.db_table)}",  # noqa: S608
             f"WHERE {col(current, 'subject')} IS NULL AND {col(current, 'visitor_id')} = %s",
             f"AND {col(current, 'recorded_at')} > COALESCE(%s, '-infinity'::timestamptz))",
+            (
+                f"AND NOT EXISTS (SELECT 1 FROM {quote(links.db_table)} "  # noqa: S608
+                f"WHERE {col(links, 'visitor_id')} = %s)"
+                if unlinked
+                else ""
+            ),
             f"RETURNING {', '.join(kept.values())})",
             f"INSERT INTO {quote(current.db_table)}",
             f"({', '.join(col(current, name) for name in _PROJECT_COLUMNS)})",

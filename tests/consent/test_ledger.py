@@ -169,9 +169,17 @@ def _twice_at_once(monkeypatch, write, *, pause_before: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_banner_choice_sent_twice_at_once_is_recorded_once(monkeypatch):
+@pytest.mark.parametrize("returning", [False, True], ids=["first choice", "returning visitor"])
+def test_a_banner_choice_sent_twice_at_once_is_recorded_once(monkeypatch, returning):
+    """A visitor's first choice on PostgreSQL is decided without a read and appended only if
+    the visitor has no record yet: both requests get that far before either writes, the
+    second's append finds the first's record and is decided again on a read. A returning
+    visitor's two requests both read their choices first (on SQLite every write does)."""
     prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_twice")
     prop.purposes.set(Purpose.objects.all())
+    if returning:
+        _choose(prop, "visitor-twice", {"marketing_email": "denied"})
+    first_unread = connection.vendor == "postgresql" and not returning
 
     _twice_at_once(
         monkeypatch,
@@ -185,10 +193,13 @@ def test_a_banner_choice_sent_twice_at_once_is_recorded_once(monkeypatch):
             proof={"user_agent": "", "ip": "", "gpc": False},
             actor=Actor.public(f"property:{prop.pk}"),
         ),
-        pause_before="_visitor_state",  # both have read the visitor's choices before writing
+        # Both have decided (on a read of the visitor's choices, or on none) before writing.
+        pause_before="consent_record_many_after" if first_unread else "_visitor_state",
     )
 
-    assert ConsentRecord.objects.filter(visitor_id="visitor-twice").count() == 1
+    assert ConsentRecord.objects.filter(visitor_id="visitor-twice").count() == 1 + returning
+    analytics = CurrentConsent.objects.get(visitor_id="visitor-twice", purpose__slug="analytics")
+    assert analytics.state == "granted"
     assert consent_chain_verify(visitor_id="visitor-twice")
 
 
