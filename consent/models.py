@@ -144,14 +144,18 @@ class ConsentRecord(models.Model):
         DSAR = "dsar"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Every record is written once and indexed eleven times less four: a subject's and a
+    # visitor's records are found by the (owner, purpose, time) indexes below, whose first
+    # column serves a lookup by owner alone, so neither column has an index of its own.
     subject = models.ForeignKey(
         "profiles.Subject",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="consent_records",
+        db_index=False,
     )
-    visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    visitor_id = models.CharField(max_length=64, blank=True)
     region = models.CharField(max_length=16)
     jurisdiction = models.CharField(max_length=16)
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
@@ -171,7 +175,8 @@ class ConsentRecord(models.Model):
     language = models.CharField(
         max_length=16, blank=True, help_text="language version of the notice and banner shown"
     )
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Unique where set (a partial index: the banner's records, which have none, add no entry).
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     recorded_by = models.CharField(max_length=150, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
@@ -184,6 +189,13 @@ class ConsentRecord(models.Model):
         indexes = [
             models.Index(fields=["subject", "purpose", "recorded_at"]),
             models.Index(fields=["visitor_id", "purpose", "recorded_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="consent_record_idempotency_key",
+            )
         ]
 
     def __str__(self) -> str:
@@ -202,12 +214,14 @@ class CurrentConsent(models.Model):
     """The latest state per (subject or visitor, purpose): a projection of the ledger, updated
     in the same transaction as each record, for fast decisions."""
 
+    # Found by subject through the partial unique index on (subject, purpose) below.
     subject = models.ForeignKey(
         "profiles.Subject",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="current_consents",
+        db_index=False,
     )
     visitor_id = models.CharField(max_length=64, blank=True)
     purpose = models.ForeignKey(Purpose, on_delete=models.CASCADE, related_name="+")
