@@ -397,7 +397,10 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         actor, regions = Actor.from_request(request), allowed_regions(request.user)
-        policies = RetentionPolicy.objects.filter(pk__in=request.POST.getlist("policy"))
+        # A posted id that is no policy id (a word, a number beyond the column) selects none.
+        posted = request.POST.getlist("policy")
+        ids = [int(i) for i in posted if i.isascii() and i.isdigit() and len(i) < 19]
+        policies = RetentionPolicy.objects.filter(pk__in=ids)
         for policy in policies:
             report = retention_run(policy=policy, dry_run=False, actor=actor, regions=regions)
             for result in report.results:

@@ -173,3 +173,35 @@ def test_a_filter_on_a_number_within_its_column_still_filters(superuser_client):
     assert (
         superuser_client.get("/admin/activation/inboxmessage/?attempts__in=1,2").status_code == 200
     )
+
+
+@pytest.mark.parametrize("target", ["x", "99999999999999999999999"])
+def test_closing_a_system_task_that_is_no_task_id_is_refused_as_unknown(superuser_client, target):
+    """The request page's "task done" took its target as the task's UUID: any other text
+    was a 500 (ValidationError)."""
+    from audit.actors import Actor
+    from dsar.models import DataSubjectRequest
+    from dsar.services import request_create
+
+    dsr, _ = request_create(
+        kind="access",
+        channel="api",
+        actor=Actor.system("tests"),
+        subject=make_subject(region="EU"),
+        verification="service",
+    )
+    response = superuser_client.post(
+        f"/admin/dsar/datasubjectrequest/{dsr.pk}/decide/",
+        {"action": "task_done", "target": target},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"Unknown system task." in response.content
+    assert DataSubjectRequest.objects.get(pk=dsr.pk).status == dsr.status
+
+
+@pytest.mark.parametrize("policy", ["x", "99999999999999999999999", "\u00b2"])
+def test_applying_a_retention_policy_that_is_no_policy_id_applies_none(superuser_client, policy):
+    """It was a 500 (ValueError; OverflowError on SQLite)."""
+    response = superuser_client.post("/admin/consent/retentionpolicy/apply/", {"policy": policy})
+    assert response.status_code == 302
