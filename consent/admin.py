@@ -169,6 +169,10 @@ class ConsentWebhookAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The outbox. A payload names subjects (a consent change's subject and visitor, an
+    audience push's ids) of any region and the row has no region to scope by: only staff who
+    see every region see the deliveries (no row, no filter on the payload, for the others)."""
+
     list_display = [
         "webhook",
         "status",
@@ -187,6 +191,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "last_error",
         "delivered_at",
     ]
+
+    def get_queryset(self, request: HttpRequest):
+        rows = super().get_queryset(request)
+        return rows if allowed_regions(request.user) is None else rows.none()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -397,7 +405,10 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         actor, regions = Actor.from_request(request), allowed_regions(request.user)
-        policies = RetentionPolicy.objects.filter(pk__in=request.POST.getlist("policy"))
+        # A posted id that is no policy id (a word, a number beyond the column) selects none.
+        posted = request.POST.getlist("policy")
+        ids = [int(i) for i in posted if i.isascii() and i.isdigit() and len(i) < 19]
+        policies = RetentionPolicy.objects.filter(pk__in=ids)
         for policy in policies:
             report = retention_run(policy=policy, dry_run=False, actor=actor, regions=regions)
             for result in report.results:

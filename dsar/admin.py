@@ -6,6 +6,7 @@ approve / deny / extend / assign / note / close a manual task / retry a step. Sc
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -348,7 +349,8 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
                 raise DomainError("Choose an officer.")
             services.request_assign(request=dsr, user=user, actor=actor)
         elif action == "task_done":
-            task = SystemTask.objects.filter(request=dsr, pk=data.get("target") or None).first()
+            task = SystemTask.objects.filter(request=dsr, pk=_uuid_or_none(data.get("target")))
+            task = task.first()
             if task is None:
                 raise DomainError("Unknown system task.")
             services.system_task_complete(task=task, actor=actor, evidence=text)
@@ -357,6 +359,14 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             if step is None or step.status != RequestStep.Status.FAILED:
                 raise DomainError("Only a failed step can be retried.")
             engine.step_retry(step=step, actor=actor)
+
+
+def _uuid_or_none(text: str | None) -> uuid.UUID | None:
+    """A posted id as a UUID; None (no row) when it is none."""
+    try:
+        return uuid.UUID(text or "")
+    except ValueError:
+        return None
 
 
 @admin.register(SystemConnector)

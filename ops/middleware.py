@@ -12,8 +12,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages.middleware import MessageMiddleware
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import FieldDoesNotExist, SuspiciousOperation, ValidationError
+from django.db import connection
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from core.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
@@ -103,6 +106,65 @@ def _year_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _column_field(model: Any, key: str) -> Any:
+    """The field whose column a filter `key` (`user`, `user__id__exact`, `attempts__in`)
+    compares with, through relations to the field they point at; None if it names none."""
+    field = None
+    for name in key.split(LOOKUP_SEP):
+        if model is None:
+            break
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            break  # a lookup or a transform
+        model = field.related_model if field.is_relation else None
+    for _ in range(5):  # a relation to a relation (a one-to-one primary key)
+        if field is None or not field.is_relation:
+            break
+        field = getattr(field, "target_field", None)
+    return field
+
+
+def _fits(field: Any, value: str) -> bool:
+    """True if `value` is a value of `field` its column can hold (as the database compares it)."""
+    try:
+        value = field.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    limits = connection.ops.integer_field_ranges.get(field.get_internal_type())
+    return limits is None or limits[0] <= value <= limits[1]
+
+
+def _admin_ids_refused(request: HttpRequest, view_func: Callable) -> HttpResponse | None:
+    """Admin changelists: an action's selected id that is no id of the model (a word for a
+    number, a number beyond the column) and a whole number in a filter beyond its column are a
+    400. Django filters the selection and runs such a filter as given, and the query failed
+    as a 500 (ValueError, ValidationError; OverflowError on SQLite), on every changelist."""
+    model_admin = getattr(view_func, "model_admin", None)
+    if model_admin is None or view_func.__name__ != "changelist_view":
+        return None
+    model = model_admin.model
+    refused = HttpResponseBadRequest(
+        "An id or a number in this request is not one this list can hold.",
+        content_type="text/plain; charset=utf-8",
+    )
+    if request.method == "POST" and "action" in request.POST:
+        pk = _column_field(model, model._meta.pk.name)
+        if not all(_fits(pk, v) for v in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            return refused
+    for key, values in request.GET.lists():
+        field = _column_field(model, key)
+        if field is None or field.get_internal_type() not in connection.ops.integer_field_ranges:
+            continue
+        parts = [part for value in values for part in value.split(",")]
+        if not all(_fits(field, part) for part in parts if _WHOLE_NUMBER.match(part)):
+            return refused
+    return None
+
+
+_WHOLE_NUMBER = re.compile(r"^\s*[-+]?[0-9]+\s*$")
+
+
 class ApiErrorMiddleware:
     """Under /api/, an HTML error page from Django becomes the JSON error format."""
 
@@ -126,10 +188,15 @@ class ApiErrorMiddleware:
         """Refuse, before authentication or any database work, what no API view can serve:
         a method the view lacks (405, e.g. TRACE), a body over the view's limit by its
         Content-Length (413), a NUL character in the query string (400); on pages, also a
-        year filter out of a datetime's range (400)."""
+        year filter out of a datetime's range and an admin changelist's id or number its
+        column cannot hold (400)."""
         view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
         if view_class is None or not request.path.startswith(_API_PREFIXES):
-            return _unclean_form_refused(request) or _year_out_of_range_refused(request)
+            return (
+                _unclean_form_refused(request)
+                or _year_out_of_range_refused(request)
+                or _admin_ids_refused(request, view_func)
+            )
         allowed = _allowed_methods(view_class)
         if request.method not in allowed:
             response = json_error_response(

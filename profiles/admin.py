@@ -71,7 +71,7 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
 
     @admin.display(description="Golden record")
     def golden_record(self, subject: Subject) -> str:
-        request = self._request
+        request = subject.admin_request
         profile = selectors.subject_profile(
             who=request.user,
             subject=subject,
@@ -80,11 +80,12 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
         )
         return mark_safe(render_to_string("profiles/golden_record.html", {"profile": profile}))  # noqa: S308
 
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
-    ):
-        self._request = request
-        return super().change_view(request, object_id, form_url, extra_context)
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        subject = super().get_object(request, object_id, from_field)
+        # The golden record is rendered for this request's viewer (masking, audit). The admin
+        # instance is shared by every thread, so the request travels with its own object.
+        subject.admin_request = request
+        return subject
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

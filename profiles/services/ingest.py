@@ -140,16 +140,32 @@ def _parse_events(raw: Any) -> list[tuple[str, Any, dt.datetime]]:
         if not isinstance(item, dict) or not str(item.get("name", "")).strip():
             raise _bad("Each event needs a name.", "events")
         occurred = item.get("occurred_at")
-        when = parse_datetime(occurred) if isinstance(occurred, str) else None
+        when = _event_time(occurred)
         if occurred is not None and when is None:
             raise _bad("occurred_at must be an ISO 8601 date-time.", "events")
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when, dt.UTC)
         payload = item.get("payload", {})
         if not isinstance(payload, (dict, list)):
             raise _bad("Event payload must be a JSON object or array.", "events")
         events.append((str(item["name"])[:100], payload, when or timezone.now()))
     return events
+
+
+def _event_time(occurred: Any) -> dt.datetime | None:
+    """An event's ISO 8601 time (naive means UTC), offset kept (the dedup key holds it); None
+    if it is none, or no time the database can store in UTC (February 30th, or
+    0001-01-01T00:00+14:00, which is in year 0 in UTC)."""
+    if not isinstance(occurred, str):
+        return None
+    try:
+        when = parse_datetime(occurred)
+        if when is None:
+            return None
+        if timezone.is_naive(when):
+            return timezone.make_aware(when, dt.UTC)
+        when.astimezone(dt.UTC)  # raises OverflowError out of range
+        return when
+    except (ValueError, OverflowError):
+        return None
 
 
 def default_category(key: str) -> str:

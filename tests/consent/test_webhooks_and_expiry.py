@@ -143,3 +143,30 @@ def test_a_banner_choice_made_while_the_broker_is_down_is_answered_and_delivered
     assert ConsentRecord.objects.filter(visitor_id="visitor-broker-down").count() == 1
     assert outbox_deliver() == 1
     assert len(received) == 1
+
+
+def test_the_outbox_admin_shows_deliveries_to_staff_who_see_every_region_only(client, roles):
+    """A delivery's payload names a subject of any region, and the row has no region: an EU
+    privacy officer listed and opened those of Californians (subject and visitor ids, purpose,
+    state), and could probe them with ?payload__icontains=<id>."""
+    from access.roles import DPO, PRIVACY_OFFICER
+    from tests.factories import make_staff
+
+    hook = ConsentWebhook.objects.create(name="CRM", url="http://127.0.0.1:9/", secret="s")
+    subject = make_subject(region="US-CA")
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=subject,
+    )
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    client.force_login(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    listing = client.get("/admin/consent/webhookdelivery/", {"payload__icontains": subject.pk})
+    assert list(listing.context["cl"].result_list) == []
+    page = client.get(f"/admin/consent/webhookdelivery/{delivery.pk}/change/")
+    assert str(subject.pk) not in page.content.decode()
+    client.force_login(make_staff(DPO))
+    listing = client.get("/admin/consent/webhookdelivery/")
+    assert list(listing.context["cl"].result_list) == [delivery]

@@ -132,3 +132,76 @@ def test_a_nul_in_a_submitted_admin_form_is_a_400(superuser_client):
         {"purpose": "\x00", "identifiers": "sha256"},
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("changelist", _changelists())
+@pytest.mark.parametrize("selected", ["x", "99999999999999999999999"])
+def test_an_action_on_a_selection_that_holds_no_id_is_a_400(superuser_client, changelist, selected):
+    """Django filters the selected rows as posted: a word for a number, a number beyond the
+    column or a non-UUID was a ValueError, OverflowError or ValidationError (500) on every
+    changelist with an action (revoke, replay, accept, release, delete...)."""
+    model_admin = next(
+        a
+        for m, a in admin.site._registry.items()
+        if changelist.endswith(f"/{m._meta.app_label}/{m._meta.model_name}/")
+    )
+    action = [*(model_admin.actions or []), "delete_selected"][0]
+    response = superuser_client.post(
+        changelist, {"action": action, "_selected_action": [selected], "post": "yes"}
+    )
+    assert response.status_code == 400
+    assert b"not one this list can hold" in response.content
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/access/apitoken/?user=99999999999999999999999",
+        "/admin/activation/destination/?purposes__id__exact=99999999999999999999999",
+        "/admin/activation/inboxmessage/?attempts__in=1,99999999999999999999999",
+        "/admin/consent/retentionrun/?policy__exact=-99999999999999999999999",
+    ],
+)
+def test_a_filter_on_a_number_beyond_its_column_is_a_400(superuser_client, url):
+    """On SQLite such a filter failed as a 500 (OverflowError binding the parameter)."""
+    response = superuser_client.get(url)
+    assert response.status_code == 400
+
+
+def test_a_filter_on_a_number_within_its_column_still_filters(superuser_client):
+    assert superuser_client.get("/admin/access/apitoken/?user=1").status_code == 200
+    assert (
+        superuser_client.get("/admin/activation/inboxmessage/?attempts__in=1,2").status_code == 200
+    )
+
+
+@pytest.mark.parametrize("target", ["x", "99999999999999999999999"])
+def test_closing_a_system_task_that_is_no_task_id_is_refused_as_unknown(superuser_client, target):
+    """The request page's "task done" took its target as the task's UUID: any other text
+    was a 500 (ValidationError)."""
+    from audit.actors import Actor
+    from dsar.models import DataSubjectRequest
+    from dsar.services import request_create
+
+    dsr, _ = request_create(
+        kind="access",
+        channel="api",
+        actor=Actor.system("tests"),
+        subject=make_subject(region="EU"),
+        verification="service",
+    )
+    response = superuser_client.post(
+        f"/admin/dsar/datasubjectrequest/{dsr.pk}/decide/",
+        {"action": "task_done", "target": target},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"Unknown system task." in response.content
+    assert DataSubjectRequest.objects.get(pk=dsr.pk).status == dsr.status
+
+
+@pytest.mark.parametrize("policy", ["x", "99999999999999999999999", "\u00b2"])
+def test_applying_a_retention_policy_that_is_no_policy_id_applies_none(superuser_client, policy):
+    """It was a 500 (ValueError; OverflowError on SQLite)."""
+    response = superuser_client.post("/admin/consent/retentionpolicy/apply/", {"policy": policy})
+    assert response.status_code == 302

@@ -87,6 +87,25 @@ def test_bad_records_get_field_errors_without_echoing_values(writer):
     assert "not-an-email" not in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-02-30T10:00:00Z"],
+)
+def test_an_event_time_no_database_can_store_is_a_400(writer, occurred_at):
+    """Well formed, but year 0 or 10000 in UTC, or no day of the calendar: it was a 500
+    (OverflowError, ValueError) here, a failed import line and a dead source message."""
+    record = {
+        "region": "EU",
+        "identifiers": [{"kind": "email", "value": "time@example.com"}],
+        "events": [{"name": "page_view", "occurred_at": occurred_at}],
+    }
+    response = writer.post("/api/v1/profiles/subjects/upsert/", record, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "events": ["occurred_at must be an ISO 8601 date-time."]
+    }
+
+
 def test_batch_is_idempotent_and_reports_each_record(writer):
     batch = {
         "idempotency_key": "import-2026-11-25-a",
