@@ -7,22 +7,25 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.api.base import json_client, json_response
 from audit.actors import Actor, client_ip
 from consent import banner
-from consent.api.throttles import KEY_HEADER, PublicClientThrottle, public_buckets
+from consent.api.throttles import KEY_HEADER, PublicClientThrottle, buckets_take, public_buckets
 from consent.models import ConsentProperty
 from consent.refdata import refdata
 from consent.services import visitor_identify
 from core import fields
 from core.errors import DomainError, ForbiddenError
+from core.parsers import body_limit, json_loads_checked
 from core.stamps import stamps_read_with
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -76,7 +79,7 @@ class PublicBannerView(APIView):
         self.property = self._property(request)
         super().initial(request, *args, **kwargs)
 
-    def _property(self, request: Request) -> ConsentProperty:
+    def _property(self, request: Request | HttpRequest) -> ConsentProperty:
         """The property of the call's key. The key's rate buckets are read with the request's
         stamps (the reference data's version) in one cache read; the throttle then only
         writes the buckets."""
@@ -100,6 +103,11 @@ class PublicBannerView(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        self._public_headers(request, response)
+        return response
+
+    def _public_headers(self, request: Request | HttpRequest, response: HttpResponse) -> None:
+        """CORS for the property's origins; never cached (every answer is one visitor's)."""
         origin = request.META.get("HTTP_ORIGIN")
         prop = getattr(self, "property", None)
         if origin and prop is not None and origin in prop.allowed_origins:
@@ -109,18 +117,17 @@ class PublicBannerView(APIView):
             response["Access-Control-Max-Age"] = "600"
         response["Vary"] = "Origin"
         response["Cache-Control"] = "no-store"
-        return response
 
     def options(self, request: Request, *args, **kwargs) -> HttpResponse:
         """CORS preflight: 204 for the property's origins (the key travels in the query)."""
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @staticmethod
-    def gpc(request: Request) -> bool:
+    def gpc(request: Request | HttpRequest) -> bool:
         return request.META.get("HTTP_SEC_GPC", "").strip() == "1"
 
     @staticmethod
-    def proof(request: Request) -> dict:
+    def proof(request: Request | HttpRequest) -> dict:
         return {
             "user_agent": request.META.get("HTTP_USER_AGENT", ""),
             "ip": client_ip(request),
@@ -175,6 +182,53 @@ class BannerConfigView(PublicBannerView):
 
 
 class BannerConsentView(PublicBannerView):
+    # The lean path's rate decision (seconds to wait, 0 when granted) once it took the call's
+    # tokens: DRF's dispatch, answering the call after it, does not take them a second time.
+    throttle_wait: float | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        """The common call (a JSON body of a known property's key, from an allowed origin, that
+        `_plain_choices` reads, within the client's and the key's rates) recorded on a lean
+        path with the same checks in the same order and answered as DRF answers it; any other
+        call, and every error (a refused rate, an unknown purpose), through DRF's dispatch,
+        which words it."""
+        if request.method == "POST":
+            response = self._lean_post(request)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
+    def _lean_post(self, request: HttpRequest) -> HttpResponse | None:
+        """The 200 of the common call; None for DRF's dispatch (before any effect, or after
+        the rate tokens were taken, with `throttle_wait` set)."""
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            return None
+        if (
+            not 0 <= length <= body_limit(self)
+            or request.content_type != "application/json"
+            or not json_client(self, request)
+        ):
+            return None
+        try:
+            self.property = self._property(request)
+            data = _plain_choices(json_loads_checked(request.body))
+        except (DomainError, APIException):
+            return None
+        if data is None:
+            return None
+        self.throttle_wait = buckets_take(self.buckets, found=self.buckets_found)
+        if self.throttle_wait:
+            return None
+        try:
+            body = self._record(request, data)
+        except DomainError:
+            return None  # raised before any write: DRF's dispatch records nothing, words it
+        response = json_response(self, body)
+        self._public_headers(request, response)
+        return response
+
     @extend_schema(request=ChoicesSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Record the visitor's choices (one ledger record per changed purpose)."""
@@ -183,17 +237,18 @@ class BannerConsentView(PublicBannerView):
             body = ChoicesSerializer(data=request.data)
             body.is_valid(raise_exception=True)
             data = body.validated_data
-        return Response(
-            banner.banner_record_choices(
-                prop=self.property,
-                visitor_id=data["visitor_id"],
-                region=data.get("region", ""),
-                choices=data["choices"],
-                notice_id=data.get("notice"),
-                tc_string=data.get("tc_string", ""),
-                proof=self.proof(request),
-                actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
-            )
+        return Response(self._record(request, data))
+
+    def _record(self, request: Request | HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+        return banner.banner_record_choices(
+            prop=self.property,
+            visitor_id=data["visitor_id"],
+            region=data.get("region", ""),
+            choices=data["choices"],
+            notice_id=data.get("notice"),
+            tc_string=data.get("tc_string", ""),
+            proof=self.proof(request),
+            actor=Actor.public(f"property:{self.property.pk}", ip=client_ip(request)),
         )
 
 

@@ -115,9 +115,14 @@ class PublicClientThrottle(BaseThrottle):
     key's ceiling, so it cannot drain the ceiling for everyone else. A view that already read
     the buckets (in one cache read with what it needed anyway) leaves them in `view.buckets`
     (`public_buckets` of the call) and their values in `view.buckets_found`: taking them then
-    costs one cache write."""
+    costs one cache write. A view that took them itself leaves the outcome in
+    `view.throttle_wait` (seconds to wait, 0 when granted): they are not taken again."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
+        taken = getattr(view, "throttle_wait", None)
+        if taken is not None:  # the view's lean path took this call's tokens already
+            self.wait_seconds = taken
+            return not taken
         key = publishable_key(request)
         if not key:
             return True  # the view answers 401 for a missing key

@@ -134,6 +134,28 @@ def test_one_client_exhausts_its_bucket_while_another_on_the_same_key_still_gets
     assert _intake(client, "198.51.100.21").status_code == 202
 
 
+def test_a_banner_write_takes_one_token_whichever_path_answers_it(client, prop, settings):
+    """The common write is answered on a lean path, anything else (here an unknown purpose,
+    found after the tokens were taken) by DRF's dispatch: each call still takes one token, and
+    the refusal is worded as everywhere (429, Retry-After; 400 unknown_purpose)."""
+    settings.CUSTODIA_PUBLIC_CLIENT_RATE = "3/min"
+    unknown = client.post(
+        f"/api/v1/consent/public/consents/?key={KEY}",
+        {"visitor_id": "visitor-0009", "region": "EU", "choices": {"nosuch": "granted"}},
+        content_type="application/json",
+        **_meta("203.0.113.7"),
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "unknown_purpose"
+    saved = [_save(client, "203.0.113.7", visitor=f"visitor-001{n}") for n in range(3)]
+    assert [r.status_code for r in saved] == [200, 200, 429]
+    assert saved[0]["Cache-Control"] == "no-store"
+    assert saved[0]["Vary"] == "Origin"
+    assert saved[2].json()["error"]["code"] == "rate_limited"
+    assert int(saved[2]["Retry-After"]) > 0
+    assert ConsentRecord.objects.filter(visitor_id__startswith="visitor-00").count() == 2
+
+
 def test_a_client_refused_by_its_own_bucket_does_not_drain_the_keys_ceiling(client, prop, settings):
     settings.CUSTODIA_PUBLIC_CLIENT_RATE = "2/min"
     settings.CUSTODIA_PUBLIC_KEY_RATE = "5/min"
