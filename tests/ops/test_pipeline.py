@@ -1,0 +1,98 @@
+"""core.db.pipeline on PostgreSQL: the banner's lock and append go in one round trip, in one
+transaction, planned once per connection (prepared after 5 runs), and not prepared at all
+when a deployment behind a pooler turns prepared statements off (DB_PREPARED_STATEMENTS=0)."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from consent.models import ConsentRecord
+from core.db.pipeline import pipelined
+
+pytestmark = [
+    pytest.mark.skipif(
+        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        reason="psycopg pipelines and prepared statements: PostgreSQL only",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+BANNER = "/api/v1/consent/public/consents/?key=pk_pipeline"
+
+
+@pytest.fixture
+def banner_client(client, regimes):
+    from consent.models import ConsentProperty, Purpose
+
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_pipeline")
+    prop.purposes.set(Purpose.objects.all())
+    return client
+
+
+def _prepared() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _write(client, n: int):
+    response = client.post(
+        BANNER,
+        {
+            "visitor_id": f"visitor-pipe-{n:04d}",
+            "region": "EU",
+            "choices": {"analytics": "granted"},
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return response
+
+
+def test_the_banner_append_is_planned_once_per_connection(banner_client):
+    for n in range(6):
+        _write(banner_client, n)
+    prepared = _prepared()
+    assert any("pg_advisory_xact_lock" in sql for sql in prepared)
+    assert any(ConsentRecord._meta.db_table in sql for sql in prepared)
+    assert ConsentRecord.objects.filter(visitor_id__startswith="visitor-pipe-").count() == 6
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(banner_client):
+    connection.close()
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    kept = options.get("prepare_threshold")
+    options["prepare_threshold"] = None  # what DB_PREPARED_STATEMENTS=0 sets
+    try:
+        for n in range(6):
+            _write(banner_client, n)
+        assert _prepared() == []
+        assert ConsentRecord.objects.filter(visitor_id__startswith="visitor-pipe-").count() == 6
+    finally:
+        connection.close()
+        options["prepare_threshold"] = kept
+
+
+def test_statements_of_one_pipeline_commit_or_fail_together(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE pipeline_probe (n integer PRIMARY KEY)")
+    try:
+        assert pipelined([("INSERT INTO pipeline_probe VALUES (%s)", [1]), ("SELECT 1", [])]) == [
+            1,
+            1,
+        ]
+        with pytest.raises(DatabaseError):  # Django's error class, not psycopg's
+            pipelined(
+                [
+                    ("INSERT INTO pipeline_probe VALUES (%s)", [2]),
+                    ("INSERT INTO pipeline_probe VALUES (%s)", [1]),  # a duplicate key
+                ]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM pipeline_probe ORDER BY n")
+            assert cursor.fetchall() == [(1,)]  # the 2 went with the failed duplicate
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE pipeline_probe")
