@@ -35,6 +35,7 @@ from audit.actors import Actor
 from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
+from core.db.pipeline import pipelined
 from core.errors import DomainError, ForbiddenError
 from profiles.models import SubjectKey
 from profiles.services import subject_upsert
@@ -204,8 +205,9 @@ def _insert_together(*rows: models.Model) -> None:
     (signals, a compiler per call): the 202 path's writes. Every field's value is prepared as
     save prepares it (defaults, auto_now_add, encrypted fields sealed under the row's key).
     Outside a transaction, on PostgreSQL: one statement, so one round trip and no BEGIN or
-    COMMIT of its own; on SQLite: one transaction on the driver's connection (`BEGIN
-    IMMEDIATE`, as Django's, without its atomic block and cursor wrappers around each step).
+    COMMIT of its own, planned once per connection (`core.db.pipeline`); on SQLite: one
+    transaction on the driver's connection (`BEGIN IMMEDIATE`, as Django's, without its
+    atomic block and cursor wrappers around each step).
     Elsewhere, or inside a transaction: one savepoint or transaction through Django."""
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not the proxy per attribute
     values = [
@@ -216,10 +218,9 @@ def _insert_together(*rows: models.Model) -> None:
         with transaction.atomic(using=db.alias), db.cursor() as cursor:
             for row, row_values in zip(rows, values, strict=True):
                 cursor.execute(_insert_sql(type(row), db.vendor), row_values)
-    elif db.vendor == "postgresql":
+    elif db.vendor == "postgresql":  # bound on the server, prepared once per connection
         sql = _insert_together_sql(tuple(type(row) for row in rows))
-        with db.cursor() as cursor:
-            cursor.execute(sql, [v for row_values in values for v in row_values])
+        pipelined([(sql, [v for row_values in values for v in row_values])])
     else:
         statements = zip([_insert_sql_qmark(type(row)) for row in rows], values, strict=True)
         _insert_sqlite(db, list(statements))

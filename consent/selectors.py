@@ -20,6 +20,7 @@ from consent.models import (
     Purpose,
 )
 from consent.refdata import refdata
+from core.db.pipeline import fetch_prepared
 from core.errors import NotFoundError
 
 
@@ -161,14 +162,12 @@ def subject_consent_now(*, subject_id: Any, purpose: Purpose) -> dict[str, Any] 
     from profiles.models import Subject
 
     sql = _subject_consent_sql(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [purpose.pk, Subject._meta.pk.get_db_prep_value(subject_id, connection)]
-        )
-        row = cursor.fetchone()
-    if row is None:
+    found = fetch_prepared(
+        sql, [purpose.pk, Subject._meta.pk.get_db_prep_value(subject_id, connection)]
+    )
+    if not found:
         return None
-    region, override, state, recorded_at, gpc, record_id = row
+    region, override, state, recorded_at, gpc, record_id = found[0]
     return {
         "region": region,
         "jurisdiction": override,
@@ -223,9 +222,7 @@ def visitor_consent_now(*, visitor_id: str) -> tuple[list[tuple], bool]:
     Visitor rows hold no personal data of a subject: no scope applies."""
     from django.db import connection
 
-    with connection.cursor() as cursor:
-        cursor.execute(_visitor_consent_sql(connection.vendor), [visitor_id, visitor_id])
-        found = cursor.fetchall()
+    found = fetch_prepared(_visitor_consent_sql(connection.vendor), [visitor_id, visitor_id])
     rows = [
         (purpose_id, state, bool(gpc), _aware(recorded_at), _aware(expires_at), record_hash)
         for purpose_id, state, gpc, recorded_at, expires_at, record_hash, link in found

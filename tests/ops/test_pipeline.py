@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import IntegrityError, connection
 
 from consent.models import ConsentRecord
 from core.db.pipeline import pipelined
@@ -83,7 +83,7 @@ def test_statements_of_one_pipeline_commit_or_fail_together(transactional_db):
             1,
             1,
         ]
-        with pytest.raises(DatabaseError):  # Django's error class, not psycopg's
+        with pytest.raises(IntegrityError):  # Django's class (callers catch it), not psycopg's
             pipelined(
                 [
                     ("INSERT INTO pipeline_probe VALUES (%s)", [2]),
