@@ -34,7 +34,6 @@ from consent.refdata import refdata
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue_many
 from core.db.pipeline import pipelined
-from core.db.values import db_values
 from core.errors import ConflictError, DomainError, NotFoundError
 from profiles.models import Subject
 from profiles.selectors import subjects_find_by_identifier
@@ -453,13 +452,12 @@ def _insert_and_project(records: list[ConsentRecord], max_age_days: int | None) 
 
 
 def _record_params(records: list[ConsentRecord]) -> list[Any]:
-    """The values of `records`' concrete fields, row after row, each prepared as its field
-    prepares it (`core.db.values`)."""
-    fields = tuple(ConsentRecord._meta.concrete_fields)
+    """The values of `records`' concrete fields, row after row, each prepared by its field."""
+    fields = ConsentRecord._meta.concrete_fields
     return [
-        value
+        field.get_db_prep_save(getattr(record, field.attname), connection)
         for record in records
-        for value in db_values(fields, [getattr(record, f.attname) for f in fields], connection)
+        for field in fields
     ]
 
 
@@ -481,7 +479,7 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> tuple[st
     express."""
     meta = CurrentConsent._meta
     columns = _PROJECT_COLUMNS
-    fields: tuple[Any, ...] = tuple(meta.get_field(name) for name in columns)
+    fields: list[Any] = [meta.get_field(name) for name in columns]
     rows = []
     for record in records:
         expires = (
@@ -501,7 +499,8 @@ def _project(records: list[ConsentRecord], max_age_days: int | None) -> tuple[st
             "region": record.region,
             "needs_reprompt": False,
         }
-        rows.append(db_values(fields, [values[name] for name in columns], connection))
+        pairs = zip(columns, fields, strict=True)
+        rows.append([f.get_db_prep_save(values[name], connection) for name, f in pairs])
     sql = _project_sql(connection.vendor, len(rows), records[0].subject_id is not None)
     return sql, [value for row in rows for value in row]
 
