@@ -25,6 +25,7 @@ from audit.actors import Actor
 from consent.models import Purpose
 from core.admin import secret_shown_once
 from core.errors import DomainError
+from core.regions import KNOWN_REGIONS
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
 
@@ -48,8 +49,30 @@ class SourceEndpointForm(forms.ModelForm):
     class Media:
         js = ["activation/mapping_preview.js"]
 
+    # The regions the editing officer may write (None: every region); set by the admin.
+    editor_regions: frozenset[str] | None = None
+
     def clean_mapping(self) -> Any:
         return self.cleaned_data.get("mapping") or {}
+
+    def clean_regions(self) -> Any:
+        """Codes of known regions, each within the editor's own scope: a source writes with
+        its regions, so an officer cannot give one a region they may not write themselves."""
+        regions = self.cleaned_data.get("regions")
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        codes = [r.strip().upper() for r in regions]
+        unknown = sorted({c for c in codes if c not in KNOWN_REGIONS})
+        if unknown:
+            raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
+        outside = sorted({c for c in codes if not _in_scope(self.editor_regions, c)})
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return codes
+
+
+def _in_scope(allowed: frozenset[str] | None, region: str) -> bool:
+    return allowed is None or region in allowed
 
 
 @admin.register(SourceEndpoint)
@@ -83,6 +106,25 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             'Preview</button><div id="mapping-preview" aria-live="polite"></div>',
             reverse("admin:activation_sourceendpoint_preview"),
         )
+
+    def get_queryset(self, request: HttpRequest):
+        """Only the sources whose every region is within the officer's own: editing one, or
+        rotating its secret (shown to the officer), lets whoever holds it write its regions."""
+        rows = super().get_queryset(request)
+        allowed = allowed_regions(request.user)
+        if allowed is None:
+            return rows
+        within = [
+            pk
+            for pk, regions in rows.values_list("pk", "regions")
+            if isinstance(regions, list)
+            and all(_in_scope(allowed, str(r).upper()) for r in regions)
+        ]
+        return rows.filter(pk__in=within)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
 
     def get_urls(self):
         view = self.admin_site.admin_view
