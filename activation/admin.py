@@ -341,9 +341,13 @@ class DestinationAdmin(admin.ModelAdmin):
         if destination is None or queryset.count() != 1:
             messages.error(request, "Select one destination.")
             return None
-        text, _rows = services.audience_export_csv(
-            who=request.user, destination=destination, actor=actor_for(request)
-        )
+        try:
+            text, _rows = services.audience_export_csv(
+                who=request.user, destination=destination, actor=actor_for(request)
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return None
         response = HttpResponse(text, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
         return response

@@ -515,6 +515,11 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
     """The destination's audience now, within `who`'s regions, as CSV (subject id and the
     identifiers as the destination takes them): only people whose consent allows every purpose.
     Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
+    if destination.clear_identifiers and not who.has_perm("access.view_unmasked"):
+        raise ForbiddenError(
+            "This destination takes identifiers in clear: exporting its audience needs the "
+            "permission to view unmasked data."
+        )
     ids = list(selectors.audience_all(who=who, destination=destination))
     text = "".join(identifier_csv_lines(ids, clear=destination.clear_identifiers))
     purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
