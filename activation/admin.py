@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from rest_framework.exceptions import ParseError
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
@@ -25,6 +26,7 @@ from audit.actors import Actor
 from consent.models import Purpose
 from core.admin import secret_shown_once
 from core.errors import DomainError
+from core.parsers import json_loads_checked
 from core.regions import KNOWN_REGIONS
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
@@ -142,10 +144,14 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             return JsonResponse({"errors": ["POST the mapping and a sample."]}, status=405)
         parsed: dict[str, Any] = {}
         for name in ("mapping", "sample", "regions"):
-            try:
-                parsed[name] = json.loads(request.POST.get(name) or "null")
-            except ValueError as exc:
-                return JsonResponse({"errors": [f"The {name} is not JSON ({_where(exc)})."]})
+            raw = (request.POST.get(name) or "null").encode()
+            try:  # the API's rules: a hostile sample is an error shown, never a 500
+                parsed[name] = json_loads_checked(raw)
+            except ParseError as exc:
+                where = _where(exc.__cause__) if isinstance(exc.__cause__, ValueError) else "?"
+                return JsonResponse({"errors": [f"The {name} is not JSON ({where})."]})
+            except DomainError as exc:
+                return JsonResponse({"errors": [f"The {name} cannot be read: {exc.message}"]})
         regions = parsed["regions"] if isinstance(parsed["regions"], list) else []
         if not regions:
             return JsonResponse({"errors": [_NO_REGION]})

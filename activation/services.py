@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import functools
 import io
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from rest_framework.exceptions import ParseError
 
 from activation import formats, selectors
 from activation.models import (
@@ -36,6 +36,7 @@ from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
 from core.errors import DomainError, ForbiddenError
+from core.parsers import json_loads_checked
 from profiles.models import SubjectKey
 from profiles.services import subject_upsert
 
@@ -116,10 +117,11 @@ class InboxCall(NamedTuple):
 
 def inbox_call(endpoint: SourceEndpoint, body: bytes) -> InboxCall:
     """The call in `body` (no side effect). Raises DomainError (400) for a body that is not
-    JSON or a call without a kind or message id."""
+    JSON, or that the API's parser refuses (nested too deep, NUL or lone surrogates, NaN), or
+    a call without a kind or message id."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = json_loads_checked(body)
+    except ParseError as exc:
         raise DomainError("The body is not JSON.", code="invalid_payload") from exc
     kind, mid = formats.call_kind_and_id(endpoint, payload)
     return InboxCall(payload, kind, mid)
