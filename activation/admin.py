@@ -19,7 +19,8 @@ from rest_framework.exceptions import ParseError
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
-from access.scoping import actor_for, allowed_regions
+from access.models import ApiToken
+from access.scoping import Principal, actor_for, allowed_regions
 from activation import mapping, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
@@ -268,6 +269,16 @@ class InboxMessageAdmin(ScopedAdmin):
         messages.info(request, f"{done} message(s) queued again.")
 
 
+def _token_within(token: ApiToken | None, user: Any) -> bool:
+    """True if every region `token` may read (its own narrowed by its user's) is one `user`
+    may see (no token: none)."""
+    allowed = allowed_regions(user)
+    if allowed is None or token is None:
+        return True
+    reach = allowed_regions(Principal(user=token.user, token=token))
+    return reach is not None and reach <= allowed
+
+
 class PurposeExportForm(forms.Form):
     purpose = forms.ModelChoiceField(
         queryset=Purpose.objects.order_by("slug"),
@@ -357,6 +368,25 @@ class DestinationAdmin(admin.ModelAdmin):
         response = HttpResponse(text, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
         return response
+
+    def has_change_permission(self, request: HttpRequest, obj: Destination | None = None) -> bool:
+        """Only for a destination whose token reaches no region outside the officer's own:
+        its purposes, token, push and identifier form decide what leaves about those people."""
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _token_within(obj.token, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Destination | None = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _token_within(obj.token, request.user))
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """Only tokens reaching no region outside the officer's own may pull a destination."""
+        if db_field.name == "token":
+            tokens = ApiToken.objects.select_related("user", "user__region_scope")
+            kwargs["queryset"] = tokens.filter(
+                pk__in=[t.pk for t in tokens if _token_within(t, request.user)]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         """The export action, as the per-purpose export page: only a role allowed to export
