@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -24,6 +24,7 @@ from access.scoping import Principal, actor_for, allowed_regions
 from activation import mapping, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
+from consent.api.throttles import parse_rate
 from consent.models import Purpose
 from core.admin import secret_shown_once
 from core.errors import DomainError
@@ -57,6 +58,17 @@ class SourceEndpointForm(forms.ModelForm):
 
     def clean_mapping(self) -> Any:
         return self.cleaned_data.get("mapping") or {}
+
+    def clean_rate(self) -> str:
+        """A rate the webhook's limiter reads (a bad one failed every call of the source)."""
+        rate = (self.cleaned_data.get("rate") or "").strip()
+        try:
+            parse_rate(rate)
+        except ImproperlyConfigured as exc:
+            raise forms.ValidationError(
+                "A number of calls per second, minute, hour or day, e.g. 600/min."
+            ) from exc
+        return rate
 
     def clean_regions(self) -> Any:
         """Codes of known regions, each within the editor's own scope: a source writes with
