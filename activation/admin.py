@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -281,6 +281,12 @@ class InboxMessageAdmin(ScopedAdmin):
         messages.info(request, f"{done} message(s) queued again.")
 
 
+def _members_within(user: Any) -> Q | None:
+    """The audience members an officer may count: those of their regions (None: every one)."""
+    allowed = allowed_regions(user)
+    return None if allowed is None else Q(members__region__in=sorted(allowed))
+
+
 def _token_within(token: ApiToken | None, user: Any) -> bool:
     """True if every region `token` may read (its own narrowed by its user's) is one `user`
     may see (no token: none)."""
@@ -411,7 +417,7 @@ class DestinationAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .select_related("system", "push_webhook")
             .prefetch_related("purposes")
-            .annotate(members_count=Count("members"))
+            .annotate(members_count=Count("members", filter=_members_within(request.user)))
         )
 
     @admin.display(description="purposes")

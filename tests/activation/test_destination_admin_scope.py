@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from access.scoping import Principal
 from activation.models import Destination
+from activation.services import audience_sync
 from consent.models import Purpose
 from profiles.models import System
-from tests.factories import make_staff, make_token
+from tests.activation.test_audience import _record
+from tests.factories import make_staff, make_subject, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +75,19 @@ def test_an_officer_of_every_region_changes_any_destination(client, roles):
     assert client.post(url, _form(us, clear_identifiers="on")).status_code == 302
     us.refresh_from_db()
     assert us.clear_identifiers
+
+
+def test_the_audience_count_holds_only_the_officers_regions(client, roles):
+    destination = _destination("Ad platform", None)
+    for region in ("EU", "US-CA", "US-CA"):
+        _record(make_subject(region=region), "sale_sharing", "granted")
+    # The destination's members as its token's last sync left them (every region).
+    audience_sync(
+        who=Principal(user=destination.token.user, token=destination.token), destination=destination
+    )
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    page = client.get("/admin/activation/destination/").content.decode()
+    assert '<td class="field-audience_now">1</td>' in page
+    client.force_login(make_staff("Privacy officer"))
+    page = client.get("/admin/activation/destination/").content.decode()
+    assert '<td class="field-audience_now">3</td>' in page
