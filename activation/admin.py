@@ -8,23 +8,28 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from rest_framework.exceptions import ParseError
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
-from access.scoping import actor_for, allowed_regions
+from access.models import ApiToken
+from access.scoping import Principal, actor_for, allowed_regions
 from activation import mapping, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
+from consent.api.throttles import parse_rate
 from consent.models import Purpose
 from core.admin import secret_shown_once
 from core.errors import DomainError
+from core.parsers import json_loads_checked
+from core.regions import KNOWN_REGIONS
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
 
@@ -48,8 +53,41 @@ class SourceEndpointForm(forms.ModelForm):
     class Media:
         js = ["activation/mapping_preview.js"]
 
+    # The regions the editing officer may write (None: every region); set by the admin.
+    editor_regions: frozenset[str] | None = None
+
     def clean_mapping(self) -> Any:
         return self.cleaned_data.get("mapping") or {}
+
+    def clean_rate(self) -> str:
+        """A rate the webhook's limiter reads (a bad one failed every call of the source)."""
+        rate = (self.cleaned_data.get("rate") or "").strip()
+        try:
+            parse_rate(rate)
+        except ImproperlyConfigured as exc:
+            raise forms.ValidationError(
+                "A number of calls per second, minute, hour or day, e.g. 600/min."
+            ) from exc
+        return rate
+
+    def clean_regions(self) -> Any:
+        """Codes of known regions, each within the editor's own scope: a source writes with
+        its regions, so an officer cannot give one a region they may not write themselves."""
+        regions = self.cleaned_data.get("regions")
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        codes = [r.strip().upper() for r in regions]
+        unknown = sorted({c for c in codes if c not in KNOWN_REGIONS})
+        if unknown:
+            raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
+        outside = sorted({c for c in codes if not _in_scope(self.editor_regions, c)})
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return codes
+
+
+def _in_scope(allowed: frozenset[str] | None, region: str) -> bool:
+    return allowed is None or region in allowed
 
 
 @admin.register(SourceEndpoint)
@@ -84,6 +122,25 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             reverse("admin:activation_sourceendpoint_preview"),
         )
 
+    def get_queryset(self, request: HttpRequest):
+        """Only the sources whose every region is within the officer's own: editing one, or
+        rotating its secret (shown to the officer), lets whoever holds it write its regions."""
+        rows = super().get_queryset(request)
+        allowed = allowed_regions(request.user)
+        if allowed is None:
+            return rows
+        within = [
+            pk
+            for pk, regions in rows.values_list("pk", "regions")
+            if isinstance(regions, list)
+            and all(_in_scope(allowed, str(r).upper()) for r in regions)
+        ]
+        return rows.filter(pk__in=within)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -100,10 +157,14 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             return JsonResponse({"errors": ["POST the mapping and a sample."]}, status=405)
         parsed: dict[str, Any] = {}
         for name in ("mapping", "sample", "regions"):
-            try:
-                parsed[name] = json.loads(request.POST.get(name) or "null")
-            except ValueError as exc:
-                return JsonResponse({"errors": [f"The {name} is not JSON ({_where(exc)})."]})
+            raw = (request.POST.get(name) or "null").encode()
+            try:  # the API's rules: a hostile sample is an error shown, never a 500
+                parsed[name] = json_loads_checked(raw)
+            except ParseError as exc:
+                where = _where(exc.__cause__) if isinstance(exc.__cause__, ValueError) else "?"
+                return JsonResponse({"errors": [f"The {name} is not JSON ({where})."]})
+            except DomainError as exc:
+                return JsonResponse({"errors": [f"The {name} cannot be read: {exc.message}"]})
         regions = parsed["regions"] if isinstance(parsed["regions"], list) else []
         if not regions:
             return JsonResponse({"errors": [_NO_REGION]})
@@ -220,6 +281,22 @@ class InboxMessageAdmin(ScopedAdmin):
         messages.info(request, f"{done} message(s) queued again.")
 
 
+def _members_within(user: Any) -> Q | None:
+    """The audience members an officer may count: those of their regions (None: every one)."""
+    allowed = allowed_regions(user)
+    return None if allowed is None else Q(members__region__in=sorted(allowed))
+
+
+def _token_within(token: ApiToken | None, user: Any) -> bool:
+    """True if every region `token` may read (its own narrowed by its user's) is one `user`
+    may see (no token: none)."""
+    allowed = allowed_regions(user)
+    if allowed is None or token is None:
+        return True
+    reach = allowed_regions(Principal(user=token.user, token=token))
+    return reach is not None and reach <= allowed
+
+
 class PurposeExportForm(forms.Form):
     purpose = forms.ModelChoiceField(
         queryset=Purpose.objects.order_by("slug"),
@@ -299,12 +376,35 @@ class DestinationAdmin(admin.ModelAdmin):
         if destination is None or queryset.count() != 1:
             messages.error(request, "Select one destination.")
             return None
-        text, _rows = services.audience_export_csv(
-            who=request.user, destination=destination, actor=actor_for(request)
-        )
+        try:
+            text, _rows = services.audience_export_csv(
+                who=request.user, destination=destination, actor=actor_for(request)
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return None
         response = HttpResponse(text, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="audience-{destination.pk}.csv"'
         return response
+
+    def has_change_permission(self, request: HttpRequest, obj: Destination | None = None) -> bool:
+        """Only for a destination whose token reaches no region outside the officer's own:
+        its purposes, token, push and identifier form decide what leaves about those people."""
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _token_within(obj.token, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Destination | None = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _token_within(obj.token, request.user))
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """Only tokens reaching no region outside the officer's own may pull a destination."""
+        if db_field.name == "token":
+            tokens = ApiToken.objects.select_related("user", "user__region_scope")
+            kwargs["queryset"] = tokens.filter(
+                pk__in=[t.pk for t in tokens if _token_within(t, request.user)]
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         """The export action, as the per-purpose export page: only a role allowed to export
@@ -317,7 +417,7 @@ class DestinationAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .select_related("system", "push_webhook")
             .prefetch_related("purposes")
-            .annotate(members_count=Count("members"))
+            .annotate(members_count=Count("members", filter=_members_within(request.user)))
         )
 
     @admin.display(description="purposes")

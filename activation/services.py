@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import functools
 import io
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from rest_framework.exceptions import ParseError
 
 from activation import formats, selectors
 from activation.models import (
@@ -37,6 +37,7 @@ from audit.services import audit_record
 from core import webhooks
 from core.db.pipeline import pipelined
 from core.errors import DomainError, ForbiddenError
+from core.parsers import json_loads_checked
 from profiles.models import SubjectKey
 from profiles.services import subject_upsert
 
@@ -117,10 +118,11 @@ class InboxCall(NamedTuple):
 
 def inbox_call(endpoint: SourceEndpoint, body: bytes) -> InboxCall:
     """The call in `body` (no side effect). Raises DomainError (400) for a body that is not
-    JSON or a call without a kind or message id."""
+    JSON, or that the API's parser refuses (nested too deep, NUL or lone surrogates, NaN), or
+    a call without a kind or message id."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload = json_loads_checked(body)
+    except ParseError as exc:
         raise DomainError("The body is not JSON.", code="invalid_payload") from exc
     kind, mid = formats.call_kind_and_id(endpoint, payload)
     return InboxCall(payload, kind, mid)
@@ -516,6 +518,11 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
     """The destination's audience now, within `who`'s regions, as CSV (subject id and the
     identifiers as the destination takes them): only people whose consent allows every purpose.
     Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
+    if destination.clear_identifiers and not who.has_perm("access.view_unmasked"):
+        raise ForbiddenError(
+            "This destination takes identifiers in clear: exporting its audience needs the "
+            "permission to view unmasked data."
+        )
     ids = list(selectors.audience_all(who=who, destination=destination))
     text = "".join(identifier_csv_lines(ids, clear=destination.clear_identifiers))
     purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))

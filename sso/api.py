@@ -3,7 +3,6 @@ bearer token. Deactivating a user (active=false or DELETE) ends their access at 
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -15,8 +14,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import ParseError
 
 from audit.actors import Actor
+from core.errors import DomainError
+from core.parsers import json_loads_checked
 from sso.models import IdentityProvider, ScimGroup, SsoIdentity
 from sso.services import (
     identity_groups_set,
@@ -95,10 +97,12 @@ class ScimView(View):
             return _error(401, "A valid SCIM bearer token is required.")
         self.provider = provider
         self.actor = Actor.system(f"scim:{provider.slug}")
-        try:
-            self.body = json.loads(request.body or b"{}") if request.body else {}
-        except ValueError:
+        try:  # the API's rules: deep nesting, NUL, lone surrogates are refused, not a 500
+            self.body = json_loads_checked(request.body) if request.body else {}
+        except ParseError:
             return _error(400, "The body is not JSON.", "invalidSyntax")
+        except DomainError as exc:
+            return _error(400, exc.message, "invalidSyntax")
         if not isinstance(self.body, dict):
             return _error(400, "The body must be a JSON object.", "invalidSyntax")
         try:

@@ -15,10 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.api.base import ScopedAPIView, json_client, json_response
+from access.masking import UNMASKED_PERMISSION
 from activation import selectors, services
 from activation.models import Destination, InboxMessage
+from audit.services import audit_record_list_read
 from consent.api.throttles import bucket_take
-from core.errors import DomainError, NotFoundError
+from core.errors import DomainError, ForbiddenError, NotFoundError
 from core.pagination import int_query_param, uuid_query_param
 from core.webhooks import SIGNATURE_HEADER
 
@@ -128,6 +130,17 @@ class AudienceView(ScopedAPIView):
         token = getattr(request, "auth", None)
         if destination is None or (token is not None and destination.token_id != token.pk):
             raise NotFoundError("No such destination.")
+        if (
+            destination.clear_identifiers
+            and token is None
+            and not request.user.has_perm(UNMASKED_PERMISSION)
+        ):
+            # The destination's own token takes what the officer configured; a person signed
+            # in reads identifiers in clear only with the permission to see unmasked data.
+            raise ForbiddenError(
+                "This destination takes identifiers in clear: reading its audience needs "
+                "the permission to view unmasked data."
+            )
         limit = min(int_query_param(request, "limit", minimum=1, default=500), 5000)
         if "since" in request.query_params:
             return self._changes(request, destination, limit)
@@ -136,12 +149,25 @@ class AudienceView(ScopedAPIView):
             who=request, destination=destination, after=cursor, limit=limit
         )
         identifiers = selectors.identifiers_for(destination, ids)
+        self._audit_read(destination, len(ids))
         return Response(
             {
                 "results": [{"subject_id": str(pk), **identifiers[pk]} for pk in ids],
                 "next": str(following) if following else None,
             }
         )
+
+    def _audit_read(self, destination: Destination, count: int) -> None:
+        """One audit event per page of identifiers read (their form, never their values)."""
+        if count:
+            audit_record_list_read(
+                actor=self.actor,
+                object_type="activation.audience",
+                count=count,
+                fields=["identifier.email", "identifier.phone"],
+                reason=f"destination {destination.pk}; identifiers "
+                + ("clear" if destination.clear_identifiers else "sha256"),
+            )
 
     def _changes(self, request: Request, destination: Destination, limit: int) -> Response:
         since = int_query_param(request, "since", minimum=0, default=0)
@@ -152,6 +178,7 @@ class AudienceView(ScopedAPIView):
         identifiers = selectors.identifiers_for(
             destination, [c.subject_id for c in changes if c.change == "added"]
         )
+        self._audit_read(destination, len(identifiers))
         return Response(
             {
                 "added": [

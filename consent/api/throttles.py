@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from audit.actors import client_ip
 
 KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_COUNT = re.compile(r"[0-9]{1,9}\Z")  # ASCII digits: int() refuses "²", which isdigit() takes
 
 
 @functools.lru_cache(maxsize=256)
@@ -32,7 +34,7 @@ def parse_rate(rate: str) -> tuple[int, float]:
     rates, parsed on every request (a bad one raises every time: errors are not kept)."""
     count, _, period = rate.partition("/")
     seconds = _PERIODS.get(period.strip()[:1])
-    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+    if not _COUNT.match(count.strip()) or int(count) < 1 or seconds is None:
         raise ImproperlyConfigured(f"rate {rate!r} is not N/second|minute|hour|day")
     return int(count), int(count) / seconds
 

@@ -1,0 +1,86 @@
+"""A source writes into its regions with its signing secret: an officer limited to some regions
+may neither give a source a region outside them nor edit, rotate (and so learn the secret of)
+a source that writes outside them."""
+
+from __future__ import annotations
+
+import pytest
+
+from activation.models import SourceEndpoint
+from profiles.models import System
+from tests.factories import make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(system, regions):
+    return {
+        "system": system.pk,
+        "format": "segment",
+        "regions": regions,
+        "rate": "600/min",
+        "tolerance_seconds": 300,
+        "active": "on",
+        "mapping": "{}",
+        "sample": "",
+    }
+
+
+def test_an_eu_officer_cannot_create_a_source_writing_californians(client, roles):
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    response = client.post("/admin/activation/sourceendpoint/add/", _form(system, '["US-CA"]'))
+    assert response.status_code == 200
+    assert "Outside your regions: US-CA." in response.content.decode()
+    assert not SourceEndpoint.objects.exists()
+
+
+def test_an_eu_officer_creates_an_eu_source(client, roles):
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    response = client.post("/admin/activation/sourceendpoint/add/", _form(system, '["eu"]'))
+    assert response.status_code == 302
+    assert SourceEndpoint.objects.get().regions == ["EU"]
+
+
+def test_regions_must_be_known_codes(client, roles):
+    client.force_login(make_staff("DPO"))
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    for bad, message in (('["XX"]', "Unknown region: XX."), ('"EU"', "A list of region codes")):
+        response = client.post("/admin/activation/sourceendpoint/add/", _form(system, bad))
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not SourceEndpoint.objects.exists()
+
+
+def test_an_eu_officer_neither_sees_edits_nor_rotates_a_us_source(client, roles):
+    system = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
+    us_source = SourceEndpoint.objects.create(system=system, regions=["EU", "US-CA"])
+    secret = us_source.secret
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    url = f"/admin/activation/sourceendpoint/{us_source.pk}/change/"
+    assert client.get(url).status_code == 302  # the admin's "does not exist" redirect
+    response = client.post(url, _form(system, '["EU"]'))
+    assert response.status_code == 302
+    us_source.refresh_from_db()
+    assert us_source.regions == ["EU", "US-CA"]
+    assert "US shop" not in client.get("/admin/activation/sourceendpoint/").content.decode()
+    response = client.post(
+        "/admin/activation/sourceendpoint/",
+        {"action": "rotate_secret", "_selected_action": [str(us_source.pk)], "confirmed": "yes"},
+        follow=True,
+    )
+    us_source.refresh_from_db()
+    assert us_source.secret == secret
+    assert secret not in response.content.decode()
+
+
+def test_an_officer_of_every_region_still_edits_it(client, roles):
+    system = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
+    us_source = SourceEndpoint.objects.create(system=system, regions=["US-CA"])
+    client.force_login(make_staff("Privacy officer"))
+    url = f"/admin/activation/sourceendpoint/{us_source.pk}/change/"
+    assert client.get(url).status_code == 200
+    assert client.post(url, _form(system, '["US-CA", "US-CO"]')).status_code == 302
+    us_source.refresh_from_db()
+    assert us_source.regions == ["US-CA", "US-CO"]

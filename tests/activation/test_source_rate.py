@@ -1,0 +1,46 @@
+"""A source's rate is one the webhook's limiter reads: the admin refuses any other (a rate such
+as "fast" or "²/min" was saved, then every signed call of the source was a 500)."""
+
+from __future__ import annotations
+
+import pytest
+
+from activation.models import SourceEndpoint
+from profiles.models import System
+from tests.activation.test_source_webhooks import IDENTIFY, post
+from tests.factories import make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(system, rate):
+    return {
+        "system": system.pk,
+        "format": "segment",
+        "regions": '["EU"]',
+        "rate": rate,
+        "tolerance_seconds": 300,
+        "active": "on",
+        "mapping": "{}",
+        "sample": "",
+    }
+
+
+@pytest.mark.parametrize("rate", ["fast", "0/min", "²/min", "10/fortnight", "10"])
+def test_the_admin_refuses_a_rate_the_limiter_cannot_read(client, roles, rate):
+    client.force_login(make_staff("DPO"))
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    response = client.post("/admin/activation/sourceendpoint/add/", _form(system, rate))
+    assert response.status_code == 200
+    assert "e.g. 600/min" in response.content.decode()
+    assert not SourceEndpoint.objects.exists()
+
+
+def test_a_rate_the_admin_saved_serves_the_webhook(api, client, roles):
+    client.force_login(make_staff("DPO"))
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    response = client.post("/admin/activation/sourceendpoint/add/", _form(system, " 20/hour "))
+    assert response.status_code == 302
+    source = SourceEndpoint.objects.get()
+    assert source.rate == "20/hour"
+    assert post(api, source, IDENTIFY).status_code == 202
