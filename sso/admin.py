@@ -1,13 +1,20 @@
 """SSO configuration screens: identity providers, SSO-only domains, group mappings.
-Officers (DPO) and superusers only."""
+Officers (DPO) and superusers see them; only those who see every region change them. A group
+mapping grants roles and regions at every sign-in, and a provider decides who signs in with
+which groups: an officer limited to some regions who could change either could grant
+themselves (or anyone) every region."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 
 from access.roles import DPO
+from access.scoping import allowed_regions
 from audit.actors import Actor
+from core.regions import KNOWN_REGIONS
 from sso.models import GroupMapping, IdentityProvider, SsoDomain
 from sso.services import scim_token_issue
 
@@ -27,15 +34,19 @@ class _OfficersOnly:
     def has_view_permission(self, request, obj=None):
         return self._allowed(request)
 
+    def _may_change(self, request) -> bool:
+        """Officers who see every region (and superusers): SSO settings grant regions."""
+        return self._allowed(request) and allowed_regions(request.user) is None
+
     def has_add_permission(self, request, obj=None):
         # ModelAdmin calls it with the request, an inline with the parent object too.
-        return self._allowed(request)
+        return self._may_change(request)
 
     def has_change_permission(self, request, obj=None):
-        return self._allowed(request)
+        return self._may_change(request)
 
     def has_delete_permission(self, request, obj=None):
-        return self._allowed(request)
+        return self._may_change(request)
 
 
 class IdentityProviderForm(forms.ModelForm):
@@ -75,8 +86,31 @@ class IdentityProviderForm(forms.ModelForm):
         return provider
 
 
+class GroupMappingForm(forms.ModelForm):
+    class Meta:
+        model = GroupMapping
+        fields = ["provider", "value", "role", "all_regions", "regions"]
+
+    def clean_regions(self) -> Any:
+        """A list of known region codes (any case; kept upper-case, as scopes compare them).
+        A text such as "EU" was kept as the regions E and U, a lower-case code matched none."""
+        regions = self.cleaned_data.get("regions")
+        if regions in (None, ""):
+            return []
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        codes = sorted({r.strip().upper() for r in regions})
+        unknown = [c for c in codes if c not in KNOWN_REGIONS]
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown region: {', '.join(unknown)}. Known: {', '.join(KNOWN_REGIONS)}."
+            )
+        return codes
+
+
 class GroupMappingInline(_OfficersOnly, admin.TabularInline):
     model = GroupMapping
+    form = GroupMappingForm
     extra = 1
 
 
@@ -102,5 +136,6 @@ class SsoDomainAdmin(_OfficersOnly, admin.ModelAdmin):
 
 @admin.register(GroupMapping)
 class GroupMappingAdmin(_OfficersOnly, admin.ModelAdmin):
+    form = GroupMappingForm
     list_display = ["provider", "value", "role", "all_regions", "regions"]
     list_filter = ["provider", "role"]

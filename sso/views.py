@@ -86,6 +86,9 @@ def oidc_callback(request: HttpRequest, slug: str) -> HttpResponse:
     groups = claims.get(provider.groups_claim) or []
     if isinstance(groups, str):
         groups = [groups]
+    elif not isinstance(groups, list):
+        groups = []  # a claim of another shape names no group (it was a 500)
+    groups = [str(g) for g in groups if isinstance(g, str | int) and not isinstance(g, bool)]
     return _complete(
         request, provider, str(claims["sub"]), str(claims.get("email", "")), groups, flow["next"]
     )

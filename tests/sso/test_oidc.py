@@ -144,3 +144,14 @@ def test_an_idp_identity_never_takes_over_a_local_superuser(idp):
     assert response["Location"] == "/admin/login/"
     assert not SsoIdentity.objects.filter(user=root).exists()
     assert AuditEvent.objects.get(action="sso.signin.failed").reason == "local_superuser"
+
+
+@pytest.mark.parametrize("claim", [42, {"name": "privacy-officers"}, True])
+def test_a_groups_claim_of_another_shape_names_no_group(idp, claim):
+    """The IdP signs the claim, but its shape is not ours to trust: no group, refused as one
+    (it was a 500)."""
+    idp.user["groups"] = claim
+    response, _ = _sign_in(Client(), idp)
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/"
+    assert AuditEvent.objects.filter(action="sso.signin.failed", reason="no_mapped_role").exists()
