@@ -90,6 +90,14 @@ def _in_scope(allowed: frozenset[str] | None, region: str) -> bool:
     return allowed is None or region in allowed
 
 
+def _source_within(source: SourceEndpoint, user: Any) -> bool:
+    """Every region of the source is within the user's own."""
+    allowed = allowed_regions(user)
+    return isinstance(source.regions, list) and all(
+        _in_scope(allowed, str(r).upper()) for r in source.regions
+    )
+
+
 @admin.register(SourceEndpoint)
 class SourceEndpointAdmin(admin.ModelAdmin):
     form = SourceEndpointForm
@@ -140,6 +148,17 @@ class SourceEndpointAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _source_within(obj, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        """Also asked by Django for a source deleted with its system (the profiles admin's
+        delete of a System): an officer cannot delete a source writing outside their regions
+        that way either."""
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _source_within(obj, request.user))
 
     def get_urls(self):
         view = self.admin_site.admin_view

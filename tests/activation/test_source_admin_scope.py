@@ -84,3 +84,23 @@ def test_an_officer_of_every_region_still_edits_it(client, roles):
     assert client.post(url, _form(system, '["US-CA", "US-CO"]')).status_code == 302
     us_source.refresh_from_db()
     assert us_source.regions == ["US-CA", "US-CO"]
+
+
+def test_an_eu_dpo_cannot_delete_a_us_source_by_deleting_its_system(client, roles):
+    """Deleting a System deletes its source with it: Django asks the source admin, which
+    refuses a source writing outside the officer's regions, even to an officer given the
+    permission to delete sources."""
+    from django.contrib.auth.models import Permission
+
+    system = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
+    SourceEndpoint.objects.create(system=system, regions=["US-CA"])
+    eu_dpo = make_staff("DPO", regions=["EU"])
+    eu_dpo.user_permissions.add(Permission.objects.get(codename="delete_sourceendpoint"))
+    client.force_login(eu_dpo)
+    response = client.post(f"/admin/profiles/system/{system.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert SourceEndpoint.objects.filter(system=system).exists()
+    client.force_login(make_staff("DPO", is_superuser=True))  # every region: may
+    response = client.post(f"/admin/profiles/system/{system.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not System.objects.filter(pk=system.pk).exists()
