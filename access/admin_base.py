@@ -1,6 +1,9 @@
 """The admin's one authorization door: model admins of personal data derive from
 `ScopedAdmin`, so changelists, searches, change views and actions see `restrict(user)` rows
-only, and actions write through services with the officer's scoped actor."""
+only, and actions write through services with the officer's scoped actor. A model that names
+subjects but has no region to scope by derives from `AllRegionsOnlyAdmin`: its rows are for
+staff who see every region. tests/access/test_matrix_complete.py holds every admin to one of
+the two."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from access.scoping import actor_for
+from access.scoping import actor_for, allowed_regions
 from audit.actors import Actor
 
 
@@ -37,3 +40,16 @@ class ScopedAdmin(admin.ModelAdmin):
     def actor(self, request: HttpRequest) -> Actor:
         """The officer, with the regions they may write: what every admin write passes on."""
         return actor_for(request)
+
+
+class AllRegionsOnlyAdmin(admin.ModelAdmin):
+    """Rows naming subjects of any region with no region of their own (a webhook payload):
+    staff who see every region see them; the others get no row (so no search or filter on
+    them either) and cannot add one."""
+
+    def get_queryset(self, request: HttpRequest):
+        rows = super().get_queryset(request)
+        return rows if allowed_regions(request.user) is None else rows.none()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return allowed_regions(request.user) is None and super().has_add_permission(request)

@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 
 from access.admin_actions import confirmed
-from access.admin_base import ScopedAdmin
+from access.admin_base import AllRegionsOnlyAdmin, ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
@@ -168,7 +168,7 @@ class ConsentWebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(AllRegionsOnlyAdmin):
     """The outbox. A payload names subjects (a consent change's subject and visitor, an
     audience push's ids) of any region and the row has no region to scope by: only staff who
     see every region see the deliveries (no row, no filter on the payload, for the others)."""
@@ -191,10 +191,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "last_error",
         "delivered_at",
     ]
-
-    def get_queryset(self, request: HttpRequest):
-        rows = super().get_queryset(request)
-        return rows if allowed_regions(request.user) is None else rows.none()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

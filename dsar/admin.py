@@ -171,14 +171,25 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             queryset,
             title="Assign the requests to me",
             consequence="You become the officer in charge of these open requests: reminders "
-            "go to you, and you may act on them even outside your regions.",
+            "go to you.",
         )
         if page:
             return page
         actor = self.actor(request)
+        assigned = refused = 0
         for dsr in queryset:
-            services.request_assign(request=dsr, user=request.user, actor=actor)
-        messages.success(request, f"{queryset.count()} request(s) assigned to you.")
+            try:
+                services.request_assign(request=dsr, user=request.user, actor=actor)
+            except DomainError:
+                refused += 1
+            else:
+                assigned += 1
+        messages.success(request, f"{assigned} request(s) assigned to you.")
+        if refused:
+            messages.error(
+                request,
+                f"{refused} request(s) not assigned: they are of regions you do not cover.",
+            )
         return None
 
     @admin.display(description="deadline", ordering="due_at")
@@ -278,16 +289,6 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         dsr = self.get_object(request, object_id)
         manage = selectors.principal_may_manage(request.user, dsr)
-        users = (
-            get_user_model()
-            .objects.filter(
-                is_active=True,
-                is_staff=True,
-                groups__permissions__codename="change_datasubjectrequest",
-            )
-            .distinct()
-            .order_by("username")
-        )
         steps = list(dsr.steps.all())
         for step in steps:
             step.result_text = wording.result_text(step.result, step=step.name)
@@ -303,7 +304,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
             "steps": steps,
             "system_tasks": dsr.system_tasks.select_related("connector__system"),
             "archive": getattr(dsr, "archive", None),
-            "officers": users if manage else [],
+            "officers": selectors.request_assignees(request=dsr) if manage else [],
             "decide_url": reverse("admin:dsar_datasubjectrequest_decide", args=[dsr.pk]),
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
@@ -344,7 +345,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
         elif action == "note":
             services.request_note(request=dsr, actor=actor, note=text)
         elif action == "assign":
-            user = get_user_model().objects.filter(pk=data.get("user"), is_staff=True).first()
+            user = get_user_model().objects.filter(pk=data.get("user")).first()
             if user is None:
                 raise DomainError("Choose an officer.")
             services.request_assign(request=dsr, user=user, actor=actor)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from access.masking import is_unmasked, mask_email, mask_text
-from access.scoping import Principal, subject_visible
+from access.scoping import Principal, region_allowed, subject_visible
 from audit.actors import Actor
 from audit.services import audit_record
 from consent.models import ConsentRecord
@@ -52,6 +53,38 @@ def request_get(*, who: Any, request_id: Any, action: str = "view") -> DataSubje
     if found is None:
         raise NotFoundError("Request not found.")
     return found
+
+
+def request_assignee_allowed(*, user: Any, request: DataSubjectRequest) -> bool:
+    """True if `user` may be put in charge of `request`: an active staff member whose role may
+    manage requests and whose regions include the request's."""
+    return bool(
+        user.is_active
+        and user.is_staff
+        and user.has_perm("dsar.change_datasubjectrequest")
+        and region_allowed(user, request.region)
+    )
+
+
+def request_assignees(*, request: DataSubjectRequest) -> list[Any]:
+    """The staff `request` may be assigned to (see request_assignee_allowed), by username."""
+    manage = {
+        "codename": "change_datasubjectrequest",
+        "content_type__app_label": "dsar",
+    }
+    candidates = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(**{f"groups__permissions__{k}": v for k, v in manage.items()})
+            | Q(**{f"user_permissions__{k}": v for k, v in manage.items()})
+        )
+        .distinct()
+        .select_related("region_scope")
+        .order_by("username")
+    )
+    return [user for user in candidates if region_allowed(user, request.region)]
 
 
 def request_summary(request: DataSubjectRequest, *, now: dt.datetime | None = None) -> dict:

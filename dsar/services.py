@@ -23,7 +23,7 @@ from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
 from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
-from dsar import deadlines, engine, wording
+from dsar import deadlines, engine, selectors, wording
 from dsar.housekeeping import deadline_reminders as deadline_reminders
 from dsar.housekeeping import requests_expire_unverified as requests_expire_unverified
 from dsar.models import (
@@ -420,7 +420,16 @@ def request_assign(
     *, request: DataSubjectRequest, user: Any, actor: Actor, days: int = 60
 ) -> RequestAssignment:
     """Assign a request to an officer: a per-object grant (django-guardian, direct FK) that
-    lets them work on it even outside their regions, until it expires."""
+    keeps it theirs until it expires. DomainError `assignee_not_allowed` unless the officer's
+    role may manage requests and their regions include the request's (an assignment never
+    opens a request, and its subject, to staff of other regions)."""
+    if not selectors.request_assignee_allowed(user=user, request=request):
+        raise DomainError(
+            "This staff member cannot be assigned the request: their role cannot manage "
+            f"requests, or their regions do not include {request.region or 'its region'}.",
+            code="assignee_not_allowed",
+            fields={"user": ["Choose an officer who may handle requests of this region."]},
+        )
     with transaction.atomic():
         assignment, _ = RequestAssignment.objects.update_or_create(
             content_object=request,

@@ -621,12 +621,16 @@ class ImportLineError(models.Model):
 
 
 class IngestionRequest(models.Model):
-    """Idempotency record of a batch upsert: same key + same body = same answer, once."""
+    """Idempotency record of a batch upsert: same key + same body = same answer, once, and
+    only to a caller who still sees every region the answer was given in (`regions`)."""
 
     key = models.CharField(max_length=100)
     caller = models.CharField(max_length=64)
     body_hash = models.CharField(max_length=64)
     response = models.JSONField()
+    # The caller's regions when the answer was made, sorted; null = every region (and the
+    # rows stored before the column, whose scope is unknown: replayed to all-region callers).
+    regions = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -42,8 +42,9 @@ class SubjectUpsertView(ProfilesView):
 
 class SubjectBatchView(ProfilesView):
     """Up to 1,000 records; the same idempotency key with the same body answers the stored
-    result, with another body 409. Each record succeeds or fails on its own (a record for a
-    region outside the caller's scope fails with `region_not_allowed`)."""
+    result, with another body 409, and 409 too once the caller's regions shrank since (the
+    stored answer names subjects by region). Each record succeeds or fails on its own (a
+    record for a region outside the caller's scope fails with `region_not_allowed`)."""
 
     required_permissions = WRITE
 
@@ -60,6 +61,13 @@ class SubjectBatchView(ProfilesView):
                 raise ConflictError(
                     "This idempotency key was used with a different body.",
                     code="idempotency_key_reused",
+                )
+            if not _still_in_scope(self.actor.regions, previous.regions):
+                # The answer names subjects of regions the caller may no longer see.
+                raise ConflictError(
+                    "Your regions changed since this idempotency key was used; "
+                    "send the batch again with a new key.",
+                    code="idempotency_scope_changed",
                 )
             return Response({**previous.response, "replayed": True})
         results = []
@@ -83,11 +91,23 @@ class SubjectBatchView(ProfilesView):
         try:
             with transaction.atomic():
                 IngestionRequest.objects.create(
-                    caller=caller, key=key, body_hash=body_hash, response=response
+                    caller=caller,
+                    key=key,
+                    body_hash=body_hash,
+                    response=response,
+                    regions=None if self.actor.regions is None else sorted(self.actor.regions),
                 )
         except IntegrityError:
             pass  # a concurrent retry stored the same answer first
         return Response(response)
+
+
+def _still_in_scope(current: frozenset[str] | None, stored: list[str] | None) -> bool:
+    """True if a caller seeing `current` regions (None = every region) sees every region a
+    stored answer was made in (`stored`; None = every region)."""
+    if current is None:
+        return True
+    return stored is not None and set(stored) <= current
 
 
 class SubjectSearchView(ProfilesView):

@@ -2,12 +2,16 @@
 write endpoint and every write of a scoped admin (its actions, add form and own pages) is in
 the write matrix, and every action and own page of every other model admin is in a matrix or
 declared free of personal data, so a new endpoint or admin action cannot ship without its row
-in docs/access.md."""
+in docs/access.md. Every admin of a model holding subject references is scoped by
+construction (ScopedAdmin or AllRegionsOnlyAdmin) or reviewed one by one below."""
+
+import re
 
 from django.contrib import admin
+from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from access.admin_base import ScopedAdmin
+from access.admin_base import AllRegionsOnlyAdmin, ScopedAdmin
 from tests.access.matrix import MATRIX, WRITE_MATRIX
 
 # Endpoints that show no personal data of subjects, or whose scoping is tested elsewhere.
@@ -191,3 +195,95 @@ def test_every_admin_action_and_page_is_in_a_matrix_or_declared_non_personal():
     assert missing == [], f"add these admin pages or actions to tests/access/matrix.py: {missing}"
     stale = sorted(declared - _admin_entries(scoped_only=False))
     assert stale == [], f"no longer in the admin, remove from the lists: {stale}"
+
+
+# A field named for a subject or visitor reference: subject, subject_id, merged_subject_id,
+# visitor_id, subject_ids (not subject_categories, a list of kinds of people).
+SUBJECT_REFERENCE = re.compile(r"(^|_)(subject|visitor)(_ids?)?$")
+
+# Fields holding subject references under another name, as "app.Model": "field: what it holds"
+# (each read before it was listed here).
+REFERENCES_UNDER_OTHER_NAMES = {
+    "consent.WebhookDelivery": "payload: a consent change's subject and visitor ids, an "
+    "audience push's ids",
+}
+
+# Admins of models holding subject references that derive from neither ScopedAdmin nor
+# AllRegionsOnlyAdmin, as "app.Model": "how its rows are scoped, and where that is tested".
+# Reviewed one by one: a plain admin.ModelAdmin lists every region's subjects to any officer.
+SCOPED_OTHERWISE = {
+    "audit.AuditEvent": "append-only log, no restrict(): get_queryset is audit_events_filter("
+    "regions=allowed_regions(user)) (access/admin_audit.py); the admin audit search row of the "
+    "access matrix",
+}
+
+
+def _holds_subject_references(model: type[models.Model]) -> bool:
+    """A foreign key to a subject or to another scoped model's rows, a field named for a subject
+    or visitor id, or a field listed in REFERENCES_UNDER_OTHER_NAMES."""
+    if model._meta.label in REFERENCES_UNDER_OTHER_NAMES:
+        return True
+    for field in model._meta.concrete_fields:
+        related = field.related_model
+        if related is not None and hasattr(related.objects, "restrict"):
+            return True
+        if SUBJECT_REFERENCE.search(field.name):
+            return True
+    return False
+
+
+def _unscoped_admins_of_subject_references(site: admin.AdminSite) -> dict[str, str]:
+    """ "app.Model" -> admin class, for every admin (and inline) of a model holding subject
+    references that is neither scoped by construction nor declared in SCOPED_OTHERWISE."""
+    found = {}
+    for model, model_admin in site._registry.items():
+        by_construction = isinstance(model_admin, ScopedAdmin | AllRegionsOnlyAdmin)
+        shown = [(model, model_admin)]
+        shown += [(inline.model, model_admin) for inline in model_admin.inlines]
+        for shown_model, shown_by in shown:
+            label = shown_model._meta.label
+            if by_construction or label in SCOPED_OTHERWISE:
+                continue
+            if _holds_subject_references(shown_model):
+                found[label] = type(shown_by).__qualname__
+    return found
+
+
+def test_every_admin_of_subject_references_is_scoped_by_construction():
+    """A plain admin.ModelAdmin for a model naming subjects lists every region's people to any
+    officer who may view it (the webhook outbox did, until its admin was restricted)."""
+    unscoped = _unscoped_admins_of_subject_references(admin.site)
+    assert unscoped == {}, (
+        "derive these admins from access.admin_base.ScopedAdmin (rows with a region) or "
+        f"AllRegionsOnlyAdmin (no region), or review and add them to SCOPED_OTHERWISE: {unscoped}"
+    )
+
+
+def test_the_review_lists_hold_no_stale_entry():
+    registered = {
+        model._meta.label: model_admin for model, model_admin in admin.site._registry.items()
+    }
+    for label in SCOPED_OTHERWISE:
+        assert label in registered, f"{label} has no admin any more"
+        assert not isinstance(registered[label], ScopedAdmin | AllRegionsOnlyAdmin), label
+        assert _holds_subject_references(registered[label].model), label
+    for label in REFERENCES_UNDER_OTHER_NAMES:
+        assert label in registered, f"{label} has no admin any more"
+
+
+def test_a_plain_admin_of_a_model_naming_subjects_is_caught():
+    """The check itself: a foreign key to a subject, a visitor id, a subject id held as text."""
+    from consent.models import ConsentRecord
+    from dsar.models import LegalHold
+    from profiles.models import System
+
+    site = admin.AdminSite(name="matrix-check")
+    for model in (LegalHold, ConsentRecord, System):
+        site.register(model, admin.ModelAdmin)
+    assert _unscoped_admins_of_subject_references(site) == {
+        "dsar.LegalHold": "ModelAdmin",
+        "consent.ConsentRecord": "ModelAdmin",
+    }
+    site = admin.AdminSite(name="matrix-check-scoped")
+    site.register(LegalHold, ScopedAdmin)
+    assert _unscoped_admins_of_subject_references(site) == {}

@@ -125,20 +125,100 @@ def test_the_request_page_shows_the_timeline_and_officers_notes_encrypted(client
     assert "Caller" not in stored
 
 
-def test_an_assigned_officer_outside_the_region_can_work_on_that_request_only(client):
+def test_an_officer_outside_the_requests_region_cannot_be_assigned_it(client):
+    """An assignment was a per-object grant to anyone: an EU request (and its subject) opened
+    to a Californian officer. It is refused, and nothing is granted."""
+    from core.errors import DomainError
+    from dsar.models import RequestAssignment
+
+    americas = make_staff("Privacy officer", regions=["US-CA"])
+    dsr = _request("EU")
+    with pytest.raises(DomainError) as refused:
+        services.request_assign(request=dsr, user=americas, actor=SYSTEM)
+    assert refused.value.code == "assignee_not_allowed"
+    dsr.refresh_from_db(fields=["assigned_to"])
+    assert dsr.assigned_to is None
+    assert not RequestAssignment.objects.filter(user=americas).exists()
+    client.force_login(americas)
+    assert client.get(f"/api/v1/dsar/requests/{dsr.pk}/").status_code == 404
+
+
+def test_staff_whose_role_cannot_manage_requests_cannot_be_assigned_one():
+    from core.errors import DomainError
+
+    dsr = _request("EU")
+    for user in (make_staff("Auditor"), make_staff("Privacy officer", is_active=False)):
+        with pytest.raises(DomainError) as refused:
+            services.request_assign(request=dsr, user=user, actor=SYSTEM)
+        assert refused.value.code == "assignee_not_allowed"
+
+
+def _decide_assign(client, dsr, user):
+    return client.post(
+        f"/admin/dsar/datasubjectrequest/{dsr.pk}/decide/",
+        {"action": "assign", "user": str(user.pk)},
+        follow=True,
+    )
+
+
+def test_the_admin_refuses_to_assign_a_request_to_staff_who_may_not_handle_it(client):
+    officer = make_staff("Privacy officer", regions=["EU"])
+    americas = make_staff("Privacy officer", regions=["US-CA"])
+    auditor = make_staff("Auditor")
+    dsr = _request("EU")
+    client.force_login(officer)
+    for user in (americas, auditor):
+        page = _decide_assign(client, dsr, user)
+        assert page.status_code == 200
+        errors = [str(m) for m in page.context["messages"] if m.level_tag == "error"]
+        assert errors == [
+            "This staff member cannot be assigned the request: their role cannot manage "
+            "requests, or their regions do not include EU."
+        ]
+        dsr.refresh_from_db(fields=["assigned_to"])
+        assert dsr.assigned_to is None
+    colleague = make_staff("Privacy officer", regions=["EU", "BR"])
+    page = _decide_assign(client, dsr, colleague)
+    dsr.refresh_from_db(fields=["assigned_to"])
+    assert dsr.assigned_to == colleague
+
+
+def test_the_admin_offers_as_assignees_only_staff_who_may_handle_the_request(client):
+    officer = make_staff("Privacy officer", regions=["EU"])
+    colleague = make_staff("Privacy officer", regions=["EU", "BR"])
     dpo = make_staff("DPO")
     americas = make_staff("Privacy officer", regions=["US-CA"])
-    assigned = _request("EU")
-    other = _request("EU")
-    services.request_assign(request=assigned, user=americas, actor=Actor.system("dpo"))
-    client.force_login(americas)
-    assert client.get(f"/api/v1/dsar/requests/{assigned.pk}/").status_code == 200
-    assert client.get(f"/api/v1/dsar/requests/{other.pk}/").status_code == 404
-    r = client.post(
-        f"/api/v1/dsar/requests/{assigned.pk}/approve/", {}, content_type="application/json"
-    )
-    assert r.status_code == 200
-    assert dpo.pk != americas.pk
+    auditor = make_staff("Auditor")
+    gone = make_staff("Privacy officer", regions=["EU"], is_active=False)
+    dsr = _request("EU")
+    client.force_login(officer)
+    page = client.get(f"/admin/dsar/datasubjectrequest/{dsr.pk}/change/")
+    offered = {user.pk for user in page.context["officers"]}
+    assert {officer.pk, colleague.pk, dpo.pk} <= offered
+    assert not offered & {americas.pk, auditor.pk, gone.pk}
+
+
+def test_assign_to_me_skips_requests_of_regions_the_officer_no_longer_covers(client):
+    """A request they still see by an earlier assignment, after their regions shrank."""
+    from access.models import RegionScope
+
+    officer = make_staff("Privacy officer", regions=["EU", "US-CA"])
+    kept, moved = _request("EU"), _request("US-CA")
+    services.request_assign(request=moved, user=officer, actor=SYSTEM)
+    RegionScope.objects.filter(user=officer).update(regions=["EU"])
+    client.force_login(officer)
+    form = {
+        "action": "assign_to_me",
+        "_selected_action": [str(kept.pk), str(moved.pk)],
+        "confirmed": "yes",
+    }
+    page = client.post("/admin/dsar/datasubjectrequest/", form, follow=True)
+    assert page.status_code == 200
+    said = [str(m) for m in page.context["messages"]]
+    assert "1 request(s) assigned to you." in said
+    assert "1 request(s) not assigned: they are of regions you do not cover." in said
+    kept.refresh_from_db(fields=["assigned_to"])
+    assert kept.assigned_to == officer
 
 
 def test_reminders_go_to_the_assigned_officer_once_a_day(settings):

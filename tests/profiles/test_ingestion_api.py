@@ -171,3 +171,56 @@ def test_writes_are_audited_with_field_names_only(writer):
     row_text = str(list(AuditEvent.objects.values()))
     for value in ("nina", "weber", "berlin", "23456789"):
         assert value not in row_text.lower()
+
+
+def _two_region_batch(key: str) -> dict:
+    us = {"region": "US-CA", "identifiers": [{"kind": "email", "value": "sam.lee@example.com"}]}
+    return {"idempotency_key": key, "records": [RECORD, us]}
+
+
+def test_a_replay_after_the_callers_regions_shrank_returns_no_subject_of_a_lost_region(api):
+    """The stored answer was replayed whatever the caller now sees: an account that lost US-CA
+    still read the ids of the Californians its batch had created."""
+    from access.models import RegionScope
+
+    token, raw = make_token(["profiles:write"])
+    scope = RegionScope.objects.get(user=token.user)
+    scope.all_regions, scope.regions = False, ["EU", "US-CA"]
+    scope.save()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    batch = _two_region_batch("scope-shrinks")
+    first = api.post("/api/v1/profiles/subjects/batch/", batch, format="json")
+    assert first.json()["succeeded"] == 2
+    californian = Subject.objects.get(region="US-CA")
+
+    scope.regions = ["EU"]
+    scope.save()
+    replay = api.post("/api/v1/profiles/subjects/batch/", batch, format="json")
+    assert replay.status_code == 409
+    assert replay.json()["error"]["code"] == "idempotency_scope_changed"
+    assert str(californian.pk) not in replay.content.decode()
+
+    scope.regions = ["EU", "US-CA", "BR"]  # a scope that grew still sees the whole answer
+    scope.save()
+    again = api.post("/api/v1/profiles/subjects/batch/", batch, format="json")
+    assert again.json()["replayed"] is True
+    assert again.json()["results"][1]["subject_id"] == str(californian.pk)
+
+
+def test_a_replay_by_a_session_whose_regions_shrank_is_refused(client):
+    """The same for a signed-in officer (the caller is the account, not a token)."""
+    from access.models import RegionScope
+    from access.services import sync_roles
+    from tests.factories import make_staff
+
+    sync_roles()
+    officer = make_staff("Privacy officer", regions=["EU", "US-CA"])
+    client.force_login(officer)
+    batch = _two_region_batch("session-scope-shrinks")
+    first = client.post("/api/v1/profiles/subjects/batch/", batch, content_type="application/json")
+    assert first.json()["succeeded"] == 2, first.json()
+    RegionScope.objects.filter(user=officer).update(regions=["EU"])
+    replay = client.post("/api/v1/profiles/subjects/batch/", batch, content_type="application/json")
+    assert replay.status_code == 409
+    assert replay.json()["error"]["code"] == "idempotency_scope_changed"
+    assert "US-CA" not in replay.content.decode()
