@@ -35,7 +35,7 @@ from audit.actors import Actor
 from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
-from core.db.pipeline import pipelined
+from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
 from profiles.models import SubjectKey
@@ -222,7 +222,7 @@ def _insert_together(*rows: models.Model) -> None:
                 cursor.execute(_insert_sql(type(row), db.vendor), row_values)
     elif db.vendor == "postgresql":  # bound on the server, prepared once per connection
         sql = _insert_together_sql(tuple(type(row) for row in rows))
-        pipelined([(sql, [v for row_values in values for v in row_values])])
+        execute_together([(sql, [v for row_values in values for v in row_values])])
     else:
         statements = zip([_insert_sql_qmark(type(row)) for row in rows], values, strict=True)
         _insert_sqlite(db, list(statements))

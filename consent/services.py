@@ -33,7 +33,7 @@ from consent.models import (
 from consent.refdata import refdata
 from consent.selectors import jurisdiction_for_region, jurisdiction_for_subject
 from consent.webhooks import outbox_enqueue_many
-from core.db.pipeline import pipelined
+from core.db.pipeline import execute_together
 from core.errors import ConflictError, DomainError, NotFoundError
 from profiles.models import Subject
 from profiles.selectors import subjects_find_by_identifier
@@ -300,7 +300,7 @@ def consent_record_many_after(
     # Inside a caller's transaction, a savepoint: a failed statement undoes only itself.
     savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with savepoint:
-        _, appended = pipelined(
+        _, appended = execute_together(
             [(_LOCK_SQL, lock), (_append_after_sql(len(records), unlinked=unlinked), params)]
         )
     if appended != len(records):
@@ -541,21 +541,22 @@ def _project_conflict(*, subject_owned: bool) -> str:
     return f"ON CONFLICT {target} DO UPDATE SET {updates}"
 
 
-# The owner's advisory lock, for `pipelined` (its parameter typed: bound on the server).
+# The owner's advisory lock, for `execute_together` (its parameter typed for PREPARE).
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(CAST(%s AS bigint))"
 
 
 @functools.cache
 def _append_after_sql(rows: int, *, unlinked: bool) -> str:
     """PostgreSQL, the statement sent after the visitor's advisory lock (`_LOCK_SQL`) in one
-    pipeline (one round trip, one implicit transaction, each statement prepared once per
-    connection: `core.db.pipeline`): with a snapshot taken once the lock is held, the insert
-    of `rows` ledger records unless a projection row of the visitor is newer than the head
-    read before (every record updates its purpose's row in its own transaction, and visitor
-    rows are never deleted: a newer row is a newer record; the row's partial unique index
-    finds them, where the ledger's indexes can be a scan), as a data-modifying CTE, and the
-    upsert of the projection rows of what it inserted. The projection row's expiry: the
-    grant's time plus the regime's maximum age (a parameter in seconds, NULL for none).
+    query text (one round trip, one implicit transaction, each statement prepared once per
+    connection: `core.db.pipeline.execute_together`): with a snapshot taken once the lock is
+    held, the insert of `rows` ledger records unless a projection row of the visitor is
+    newer than the head read before (every record updates its purpose's row in its own
+    transaction, and visitor rows are never deleted: a newer row is a newer record; the
+    row's partial unique index finds them, where the ledger's indexes can be a scan), as a
+    data-modifying CTE, and the upsert of the projection rows of what it inserted. The
+    projection row's expiry: the grant's time plus the regime's maximum age (a parameter in
+    seconds, NULL for none).
     `unlinked`: and unless the visitor was identified."""
     records, current, links = ConsentRecord._meta, CurrentConsent._meta, VisitorLink._meta
     quote = connection.ops.quote_name

@@ -121,10 +121,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that needs no round trip (core/db/postgresql).
     DATABASES["default"]["ENGINE"] = "core.db.postgresql"
-    # Hot statements sent through core.db.pipeline are prepared once they have run 5 times
-    # on a connection (Django's own queries bind on the client and are never prepared). Off
-    # behind a pooler that cannot keep prepared statements (PgBouncer's transaction mode
-    # before 1.21): DB_PREPARED_STATEMENTS=0.
+    # Hot statements sent through core.db.pipeline are prepared once per connection (Django's
+    # own queries bind on the client and are never prepared). Off behind a pooler that cannot
+    # keep prepared statements (PgBouncer's transaction mode before 1.21):
+    # DB_PREPARED_STATEMENTS=0.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         5 if env_bool("DB_PREPARED_STATEMENTS", True) else None
     )

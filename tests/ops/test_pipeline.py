@@ -9,12 +9,12 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 
 from consent.models import ConsentRecord
-from core.db.pipeline import pipelined
+from core.db.pipeline import execute_together
 
 pytestmark = [
     pytest.mark.skipif(
         not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
-        reason="psycopg pipelines and prepared statements: PostgreSQL only",
+        reason="prepared statements: PostgreSQL only",
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -75,16 +75,18 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(banner_client):
         options["prepare_threshold"] = kept
 
 
-def test_statements_of_one_pipeline_commit_or_fail_together(transactional_db):
+def test_statements_sent_together_commit_or_fail_together(transactional_db):
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE pipeline_probe (n integer PRIMARY KEY)")
     try:
-        assert pipelined([("INSERT INTO pipeline_probe VALUES (%s)", [1]), ("SELECT 1", [])]) == [
+        assert execute_together(
+            [("INSERT INTO pipeline_probe VALUES (%s)", [1]), ("SELECT 1", [])]
+        ) == [
             1,
             1,
         ]
         with pytest.raises(IntegrityError):  # Django's class (callers catch it), not psycopg's
-            pipelined(
+            execute_together(
                 [
                     ("INSERT INTO pipeline_probe VALUES (%s)", [2]),
                     ("INSERT INTO pipeline_probe VALUES (%s)", [1]),  # a duplicate key
