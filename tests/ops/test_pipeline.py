@@ -98,3 +98,14 @@ def test_statements_sent_together_commit_or_fail_together(transactional_db):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE pipeline_probe")
+
+
+def test_a_statement_deallocated_under_us_is_prepared_again(transactional_db):
+    """A pooler's DISCARD ALL (or DEALLOCATE) drops the session's prepared statements: the
+    next call prepares them again instead of failing."""
+    statements = [("SELECT pg_advisory_xact_lock(CAST(%s AS bigint))", [7]), ("SELECT 1", [])]
+    assert execute_together(statements) == [1, 1]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert execute_together(statements) == [1, 1]
+    assert any("pg_advisory_xact_lock" in sql for sql in _prepared())
