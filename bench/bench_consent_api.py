@@ -361,11 +361,13 @@ first choice (an id never sent before: the run, the wrk thread and a counter; be
 round, so most timed writes repeated a choice already recorded and wrote nothing: the figures
 then published, 0.28 and 0.30, were not those of writes). Two purposes; the reference data's
 stamp and both rate buckets in one cache read, the buckets in one write; the two ledger
-records chained in memory; on PostgreSQL one statement, its own transaction committed (with
-its WAL flushed) before the response, takes the visitor's lock and inserts them with the
-projection upsert unless the visitor has a record or was identified (a returning visitor's
-write then reads their choices and appends after them: three round trips); on SQLite the
-read, the insert and the upsert in one transaction under the write lock.
+records chained in memory; on PostgreSQL one round trip, its own transaction committed (with
+its WAL flushed) before the response: the visitor's lock, then the insert with the projection
+upsert unless the visitor has a record or was identified, sent as one query of `EXECUTE`s of
+statements prepared once per connection (a returning visitor's write then reads their choices
+and appends after them: three round trips); on SQLite the read, the insert and the upsert in
+one transaction under the write lock. The common banner write is answered on a lean path
+beside DRF's dispatch (same checks, same response).
 
 | endpoint | requests/s | ratio to baseline | target |
 |---|---|---|---|
