@@ -25,7 +25,7 @@ from audit.actors import client_ip
 
 KEY_HEADER = "HTTP_X_CUSTODIA_KEY"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_COUNT = re.compile(r"[0-9]{1,9}\Z")  # ASCII digits: int() refuses "²", which isdigit() takes
+_COUNT = re.compile(r"[0-9]{1,15}\Z")  # ASCII digits: int() refuses "²", which isdigit() takes
 
 
 @functools.lru_cache(maxsize=256)

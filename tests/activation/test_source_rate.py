@@ -44,3 +44,11 @@ def test_a_rate_the_admin_saved_serves_the_webhook(api, client, roles):
     source = SourceEndpoint.objects.get()
     assert source.rate == "20/hour"
     assert post(api, source, IDENTIFY).status_code == 202
+
+
+def test_a_very_high_rate_is_a_rate():
+    """A source effectively unlimited ("1000000000/second", as the benchmark's) stays readable:
+    refusing it made every call of such a source a 500."""
+    from consent.api.throttles import parse_rate
+
+    assert parse_rate("1000000000/second") == (1_000_000_000, 1e9)
