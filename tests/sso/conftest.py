@@ -36,3 +36,23 @@ def idp(idp_server, db, roles):
     GroupMapping.objects.create(provider=row, value="auditors", role=AUDITOR, all_regions=True)
     idp_server.row = row
     return idp_server
+
+
+@pytest.fixture
+def scim_user(idp):
+    """A SCIM client of the test IdP (its bearer token) and the id of a user it created."""
+    import json
+
+    from django.test import Client
+
+    from audit.actors import Actor
+    from sso.services import scim_token_issue
+
+    raw = scim_token_issue(provider=idp.row, actor=Actor.system("test"))
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    user = client.post(
+        "/scim/v2/Users",
+        json.dumps({"userName": "dora@corp.example", "emails": [{"value": "dora@corp.example"}]}),
+        content_type="application/scim+json",
+    ).json()["id"]
+    return client, user

@@ -5,12 +5,8 @@ random filters and paging values. Two cases it found are pinned below."""
 import json
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from audit.actors import Actor
-from sso.services import scim_token_issue
 
 pytestmark = pytest.mark.django_db
 SCIM = "application/scim+json"
@@ -43,14 +39,8 @@ FILTERS = ['userName eq "a"', "userName eq", 'emails[type eq "work"]', 'userName
 
 
 @pytest.fixture
-def scim(idp):
-    raw = scim_token_issue(provider=idp.row, actor=Actor.system("test"))
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    user = client.post(
-        "/scim/v2/Users",
-        json.dumps({"userName": "dora@corp.example", "emails": [{"value": "dora@corp.example"}]}),
-        content_type=SCIM,
-    ).json()["id"]
+def scim(scim_user):
+    client, user = scim_user
     group = client.post(
         "/scim/v2/Groups", json.dumps({"displayName": "auditors"}), content_type=SCIM
     ).json()["id"]

@@ -5,14 +5,8 @@ in a staff user's name on SQLite (PostgreSQL refuses it: a 500 there)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
-
-from audit.actors import Actor
-from sso.services import scim_token_issue
 
 pytestmark = pytest.mark.django_db
 SCIM = "application/scim+json"
@@ -20,15 +14,8 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 @pytest.fixture
-def scim(idp):
-    raw = scim_token_issue(provider=idp.row, actor=Actor.system("test"))
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    user = client.post(
-        "/scim/v2/Users",
-        json.dumps({"userName": "dora@corp.example", "emails": [{"value": "dora@corp.example"}]}),
-        content_type=SCIM,
-    ).json()["id"]
-    return client, user
+def scim(scim_user):
+    return scim_user
 
 
 @pytest.mark.parametrize(
