@@ -382,9 +382,16 @@ def _inbox_free() -> models.QuerySet[InboxMessage]:
 
 def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
     """Put a dead-lettered message back in the queue (after the officer fixed the cause).
-    Audited with its id, never its contents."""
+    Audited with its id, never its contents. Only by an actor covering every region the
+    source writes now: the message is processed with the source's current regions, which may
+    not be those it came in with (ForbiddenError otherwise)."""
     if message.status != InboxMessage.Status.DEAD:
         raise DomainError("Only a dead-lettered message can be replayed.", code="not_dead")
+    regions = message.source.regions if isinstance(message.source.regions, list) else []
+    if not actor.covers(*(str(r).upper() for r in regions)):
+        raise ForbiddenError(
+            "This message's source now writes outside your regions.", code="source_outside_scope"
+        )
     with transaction.atomic():
         InboxMessage.objects.filter(pk=message.pk).update(
             status=InboxMessage.Status.PENDING, attempts=0, last_error="", claimed_until=None

@@ -331,3 +331,29 @@ def test_outside_a_transaction_the_call_is_committed_on_its_own(api, source):
     assert message.payload["userId"] == "u-100"  # decrypted with its own key
     assert services.inbox_process(message.pk) == "done"
     cache.delete(services.WAKE_KEY)
+
+
+def test_an_officer_cannot_replay_a_message_whose_source_now_writes_outside_their_regions(
+    api, source, client, roles
+):
+    """The message came in under EU (the officer sees it), but the source now writes US-CA: a
+    replay would process it into Californians' profiles."""
+    from tests.factories import make_staff
+
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=[])
+    post(api, source, IDENTIFY)
+    process_pending()
+    message = InboxMessage.objects.get()
+    InboxMessage.objects.filter(pk=message.pk).update(region="EU")
+    SourceEndpoint.objects.filter(pk=source.pk).update(regions=["US-CA"])
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    page = client.post(
+        "/admin/activation/inboxmessage/",
+        {"action": "replay", "_selected_action": [str(message.pk)]},
+        follow=True,
+    )
+    assert "now writes outside your regions" in page.content.decode()
+    message.refresh_from_db()
+    assert message.status == "dead"
+    index = blind_index("customer_id", normalize("customer_id", "u-100"))
+    assert not Identifier.objects.filter(kind="customer_id", value_index=index).exists()
