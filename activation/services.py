@@ -410,12 +410,15 @@ def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
 def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]:
     """Bring the destination's members up to its audience now, within `who`'s regions: one
     `added` change per person newly allowed, one `removed` per person no longer allowed (a
-    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor)."""
+    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor).
+    Two syncs of one destination at once run one after the other (the destination's row
+    locked, the audience read after it), so a person is added or removed once."""
     from access.scoping import allowed_regions
 
-    allowed = selectors.audience_all(who=who, destination=destination)
     regions = allowed_regions(who)
     with transaction.atomic():
+        list(Destination.objects.select_for_update().filter(pk=destination.pk).values_list("pk"))
+        allowed = selectors.audience_all(who=who, destination=destination)
         members = AudienceMember.objects.select_for_update().filter(destination=destination)
         if regions is not None:
             members = members.filter(region__in=sorted(regions))
