@@ -37,8 +37,12 @@ _UNDEFINED_PREPARED_STATEMENT = "26000"  # e.g. DISCARD ALL by a pooler
 
 
 def _driver_cursor() -> Any:
-    """A server-side binding cursor on Django's connection, wrapped as Django wraps its own."""
+    """A server-side binding cursor on Django's connection, opened and wrapped as Django opens
+    and wraps its own (`BaseDatabaseWrapper._cursor`): the health check first, so a connection
+    the server ended while idle is replaced, not failed on."""
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     with connection.wrap_database_errors:
         # A driver cursor, as Django wraps its own (django-stubs types it wrapped).
         cursor: Any = psycopg.Cursor(connection.connection)
