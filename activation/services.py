@@ -220,7 +220,7 @@ def _insert_together(*rows: models.Model) -> None:
         with transaction.atomic(using=db.alias), db.cursor() as cursor:
             for row, row_values in zip(rows, values, strict=True):
                 cursor.execute(_insert_sql(type(row), db.vendor), row_values)
-    elif db.vendor == "postgresql":  # bound on the server, prepared once per connection
+    elif db.vendor == "postgresql":  # planned once per connection
         sql = _insert_together_sql(tuple(type(row) for row in rows))
         execute_together([(sql, [v for row_values in values for v in row_values])])
     else:

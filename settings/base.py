@@ -121,13 +121,6 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that needs no round trip (core/db/postgresql).
     DATABASES["default"]["ENGINE"] = "core.db.postgresql"
-    # Hot statements sent through core.db.pipeline are prepared once per connection (Django's
-    # own queries bind on the client and are never prepared). Off behind a pooler that cannot
-    # keep prepared statements (PgBouncer's transaction mode before 1.21):
-    # DB_PREPARED_STATEMENTS=0.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        5 if env_bool("DB_PREPARED_STATEMENTS", True) else None
-    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + IMMEDIATE transactions let the web server and the worker processes write one file.
     DATABASES["default"]["OPTIONS"] = {
@@ -139,6 +132,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL: the hot statements sent through core.db.pipeline are prepared once per
+# connection (Django's own queries are never prepared). Off behind a pooler that cannot keep
+# prepared statements per client (PgBouncer's transaction mode before 1.21).
+CUSTODIA_DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -5,7 +5,7 @@ when a deployment behind a pooler turns prepared statements off (DB_PREPARED_STA
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import IntegrityError, connection
 
 from consent.models import ConsentRecord
@@ -13,7 +13,7 @@ from core.db.pipeline import execute_together
 
 pytestmark = [
     pytest.mark.skipif(
-        not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+        not django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
         reason="prepared statements: PostgreSQL only",
     ),
     pytest.mark.django_db(transaction=True),
@@ -60,11 +60,9 @@ def test_the_banner_append_is_planned_once_per_connection(banner_client):
     assert ConsentRecord.objects.filter(visitor_id__startswith="visitor-pipe-").count() == 6
 
 
-def test_prepared_statements_can_be_turned_off_for_a_pooler(banner_client):
+def test_prepared_statements_can_be_turned_off_for_a_pooler(banner_client, settings):
     connection.close()
-    options = connection.settings_dict.setdefault("OPTIONS", {})
-    kept = options.get("prepare_threshold")
-    options["prepare_threshold"] = None  # what DB_PREPARED_STATEMENTS=0 sets
+    settings.CUSTODIA_DB_PREPARED_STATEMENTS = False  # what DB_PREPARED_STATEMENTS=0 sets
     try:
         for n in range(6):
             _write(banner_client, n)
@@ -72,7 +70,6 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(banner_client):
         assert ConsentRecord.objects.filter(visitor_id__startswith="visitor-pipe-").count() == 6
     finally:
         connection.close()
-        options["prepare_threshold"] = kept
 
 
 def test_statements_sent_together_commit_or_fail_together(transactional_db):
