@@ -17,7 +17,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework.exceptions import ParseError
@@ -35,11 +35,19 @@ from audit.actors import Actor
 from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
+from core.bulk import rows_set
 from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
 from profiles.models import SubjectKey
-from profiles.services import subject_upsert
+from profiles.services import (
+    ParsedRecord,
+    parse_record,
+    records_ingest,
+    region_check,
+    subject_upsert,
+    subject_upsert_parsed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -275,8 +283,7 @@ def source_actor(endpoint: SourceEndpoint) -> Actor:
 
 
 def _dead(message: InboxMessage, reason: str) -> None:
-    message.status = InboxMessage.Status.DEAD
-    message.last_error = reason[:200]
+    _dead_mark(message, reason)
     message.save(update_fields=["status", "last_error", "attempts"])
 
 
@@ -312,10 +319,7 @@ def inbox_process(message_id: uuid.UUID | str) -> str:
                 raise
             _dead(message, f"error: {type(exc).__name__}")
             return message.status
-        message.status = InboxMessage.Status.DONE
-        message.subject_id = result.subject_id
-        message.processed_at = timezone.now()
-        message.last_error = ""
+        _done_mark(message, result.subject_id, timezone.now())
         message.save(
             update_fields=["status", "subject_id", "processed_at", "last_error", "attempts"]
         )
@@ -354,7 +358,10 @@ def _retry_later(message_id: uuid.UUID, exc: Exception) -> None:
 def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) -> int:
     """Process one claimed batch of pending messages (the task a wake-up or beat runs). A full
     batch wakes another drain first, so a backlog spreads over every worker; an empty inbox
-    sends nothing. Returns how many messages were processed (done or dead-lettered)."""
+    sends nothing. The batch is processed together (`inbox_process_batch`); if that fails
+    for a reason other than a message's own (its call or its record refused), each message
+    is processed on its own, so one message's failure is retried, counted and dead-lettered
+    alone. Returns how many messages were processed (done or dead-lettered)."""
     cache.delete(WAKE_KEY)  # payloads accepted from now on wake a new drain
     size = batch or settings.CUSTODIA_INBOX_BATCH
     ids = inbox_claim(
@@ -362,16 +369,187 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
     )
     if len(ids) == size:
         inbox_wake()
-    processed = 0
-    for pk in ids:
-        try:
-            processed += inbox_process(pk) != InboxMessage.Status.PENDING
-        except Exception as exc:
-            logger.warning("inbox message %s failed (%s); retried later", pk, type(exc).__name__)
-            _retry_later(pk, exc)
+    try:
+        processed = inbox_process_batch(ids)
+    except Exception as exc:
+        logger.warning("inbox batch failed (%s); its messages one by one", type(exc).__name__)
+        processed = 0
+        for pk in ids:
+            try:
+                processed += inbox_process(pk) != InboxMessage.Status.PENDING
+            except Exception as exc:
+                logger.warning(
+                    "inbox message %s failed (%s); retried later", pk, type(exc).__name__
+                )
+                _retry_later(pk, exc)
     if len(ids) < size and _inbox_free().exists():
         inbox_wake()  # accepted meanwhile by a call that saw this drain's flag still set
     return processed
+
+
+class _Call(NamedTuple):
+    message: InboxMessage
+    parsed: ParsedRecord
+
+
+def inbox_process_batch(ids: list[uuid.UUID]) -> int:
+    """Process the claimed messages `ids` together, in one transaction, with the outcome of
+    processing them one by one in the order they were received (`inbox_process`): a message
+    whose call cannot be mapped, whose region is outside its source's scope or that carries
+    an erased identity is dead-lettered; the others are upserted per source, set-based
+    (`profiles.services.records_ingest`, the bulk import's path), after joining the calls of
+    one batch that name the same person (sharing an identity) into one record in their order
+    (their identities together, the last value of each attribute, every event): the same
+    person then, with no transient subject for a visitor the batch itself identifies. A
+    joined record refused as a whole is processed message by message. Raises on any other
+    error (the transaction rolls back; the caller processes the messages one by one).
+    Returns how many messages were processed."""
+    if not ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        messages = list(
+            InboxMessage.objects.select_for_update(of=("self",))
+            .select_related("source", "source__system")
+            .filter(pk__in=ids, status=InboxMessage.Status.PENDING)
+            .order_by("received_at", "id")
+        )
+        InboxMessage.data_keys_load(messages)
+        done: list[InboxMessage] = []
+        by_source: dict[Any, list[_Call]] = {}
+        for message in messages:
+            message.attempts += 1
+            try:
+                record = formats.to_record(message.source, message.payload)
+                parsed = parse_record(record)
+                region_check(region=parsed.region, actor=source_actor(message.source))
+            except DomainError as exc:
+                _dead_mark(message, f"{exc.code}: {exc}")
+                done.append(message)
+                continue
+            by_source.setdefault(message.source_id, []).append(_Call(message, parsed))
+        for calls in by_source.values():
+            endpoint = calls[0].message.source
+            done += _calls_ingest(endpoint, calls, now)
+        _settled_save(done, now)
+    return len(done)
+
+
+def _settled_save(messages: list[InboxMessage], now: dt.datetime) -> None:
+    """Save the settled messages' status, subject, error and one more attempt: a few
+    statements for the whole batch (the dead ones grouped by reason)."""
+    InboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(attempts=F("attempts") + 1)
+    done = {m.pk: m.subject_id for m in messages if m.status == InboxMessage.Status.DONE}
+    rows_set(
+        InboxMessage,
+        "subject_id",
+        done,
+        status=InboxMessage.Status.DONE,
+        processed_at=now,
+        last_error="",
+    )
+    dead: dict[str, list[uuid.UUID]] = {}
+    for m in messages:
+        if m.status == InboxMessage.Status.DEAD:
+            dead.setdefault(m.last_error, []).append(m.pk)
+    for reason, ids in dead.items():
+        InboxMessage.objects.filter(pk__in=ids).update(
+            status=InboxMessage.Status.DEAD, last_error=reason
+        )
+
+
+def _calls_ingest(
+    endpoint: SourceEndpoint, calls: list[_Call], now: dt.datetime
+) -> list[InboxMessage]:
+    """One source's calls upserted together (see `inbox_process_batch`); their messages,
+    marked done or dead."""
+    groups = _same_person(calls)
+    joined = [_joined([calls[n].parsed for n in group]) for group in groups]
+    actor = source_actor(endpoint)
+    outcomes = records_ingest(joined, actor=actor, source=endpoint.system)
+    settled: list[InboxMessage] = []
+    for group, outcome in zip(groups, outcomes, strict=True):
+        if isinstance(outcome, DomainError) and len(group) > 1:
+            for n in group:  # which of the calls is refused: each on its own, in order
+                try:
+                    with transaction.atomic():
+                        result = subject_upsert_parsed(
+                            calls[n].parsed, actor=actor, source=endpoint.system
+                        )
+                    _done_mark(calls[n].message, result.subject_id, now)
+                except DomainError as exc:
+                    _dead_mark(calls[n].message, f"{exc.code}: {exc}")
+                settled.append(calls[n].message)
+            continue
+        for n in group:
+            if isinstance(outcome, DomainError):
+                _dead_mark(calls[n].message, f"{outcome.code}: {outcome}")
+            else:
+                _done_mark(calls[n].message, outcome, now)
+            settled.append(calls[n].message)
+    return settled
+
+
+def _same_person(calls: list[_Call]) -> list[list[int]]:
+    """The calls grouped by the person they name: two calls sharing an identity (kind and
+    blind index, in one region) are one group, transitively; groups in the order of their
+    first call, calls in their order."""
+    parent = list(range(len(calls)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    first: dict[tuple[str, str, str], int] = {}
+    for n, call in enumerate(calls):
+        for kind, _normalized, index, _verified in call.parsed.identifiers:
+            other = first.setdefault((call.parsed.region, kind, index), n)
+            a, b = root(n), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for n in range(len(calls)):
+        groups.setdefault(root(n), []).append(n)
+    return list(groups.values())
+
+
+def _joined(records: list[ParsedRecord]) -> ParsedRecord:
+    """One record of a person's calls in their order: every identity (verified if any call
+    says so), the last value of each attribute, every event."""
+    if len(records) == 1:
+        return records[0]
+    identities: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
+    attributes: dict[str, tuple[str, str, str]] = {}
+    events: list[tuple[str, Any, dt.datetime]] = []
+    for record in records:
+        for kind, normalized, index, verified in record.identifiers:
+            earlier = identities.get((kind, index))
+            verified = verified or (earlier is not None and earlier[3])
+            identities[(kind, index)] = (kind, normalized, index, verified)
+        for attribute in record.attributes:
+            attributes.pop(attribute[0], None)  # the last value, in the order it came last
+            attributes[attribute[0]] = attribute
+        events += record.events
+    return ParsedRecord(
+        region=records[0].region,
+        identifiers=list(identities.values()),
+        attributes=list(attributes.values()),
+        events=events,
+    )
+
+
+def _done_mark(message: InboxMessage, subject_id: uuid.UUID, now: dt.datetime) -> None:
+    message.status = InboxMessage.Status.DONE
+    message.subject_id = subject_id
+    message.processed_at = now
+    message.last_error = ""
+
+
+def _dead_mark(message: InboxMessage, reason: str) -> None:
+    message.status = InboxMessage.Status.DEAD
+    message.last_error = reason[:200]
 
 
 def _inbox_free() -> models.QuerySet[InboxMessage]:

@@ -22,13 +22,35 @@ def rows_set_json(
     """Set `column` (a JSONField) of each row `pk` to `values[pk]` and every field named in
     `common` to its value, in one UPDATE ... FROM (VALUES ...) statement. Returns the row count.
     Field names and table come from the model, never from callers' data."""
+    value_cast = "CAST(v.column2 AS jsonb)" if connection.vendor == "postgresql" else "v.column2"
+    encoded = {key: json.dumps(value, default=str) for key, value in values.items()}
+    return _rows_set(model, column, value_cast, encoded, common)
+
+
+def rows_set(
+    model: type[models.Model], column: str, values: Mapping[Any, Any], **common: Any
+) -> int:
+    """Set `column` of each row `pk` to `values[pk]` (none of them None) and every field named
+    in `common` to its value, in one UPDATE ... FROM (VALUES ...) statement. Returns the row
+    count. Field names and table come from the model, never from callers' data."""
+    target = _concrete(model, column)
+    prepared = {key: target.get_db_prep_save(value, connection) for key, value in values.items()}
+    return _rows_set(model, column, "v.column2", prepared, common)
+
+
+def _rows_set(
+    model: type[models.Model],
+    column: str,
+    value_sql: str,
+    values: Mapping[Any, Any],
+    common: Mapping[str, Any],
+) -> int:
     if not values:
         return 0
     meta = model._meta
     table, pk = meta.db_table, meta.pk
     target = _concrete(model, column)
-    value_cast = "CAST(v.column2 AS jsonb)" if connection.vendor == "postgresql" else "v.column2"
-    sets = [f'"{target.column}" = {value_cast}']
+    sets = [f'"{target.column}" = {value_sql}']
     params: list[Any] = []
     for name, value in common.items():
         field = _concrete(model, name)
@@ -36,7 +58,7 @@ def rows_set_json(
         params.append(field.get_db_prep_save(value, connection))
     rows = ", ".join(["(%s, %s)"] * len(values))
     for key, value in values.items():
-        params += [pk.get_db_prep_value(key, connection), json.dumps(value, default=str)]
+        params += [pk.get_db_prep_value(key, connection), value]
     sql = (
         f'UPDATE "{table}" SET {", ".join(sets)} FROM (VALUES {rows}) AS v '  # noqa: S608
         f'WHERE "{table}"."{pk.column}" = v.column1'

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -118,8 +118,6 @@ def _claim(job_id: str) -> ImportJob | None:
 def import_job_run(*, job_id: str) -> ImportJob | None:
     """Import lines after `lines_done`; each chunk of lines commits with its progress, so a
     crash repeats at most one chunk, and upserts are idempotent for repeated lines."""
-    from profiles.services import subject_upsert
-
     job = _claim(job_id)
     if job is None:
         return None
@@ -136,10 +134,10 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
                 continue
             pending.append((line_no, raw))
             if len(pending) >= CHUNK_LINES:
-                _import_chunk(job, pending, actor, subject_upsert)
+                _import_chunk(job, pending, actor)
                 pending = []
         if pending:
-            _import_chunk(job, pending, actor, subject_upsert)
+            _import_chunk(job, pending, actor)
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
     )
@@ -162,51 +160,25 @@ def _collector_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, upsert) -> None:
-    """Validate the chunk's lines, write the certainly-new people and certain updates together
-    (set-based), the lines the model merges into a known person or proposes for review too
-    (`ingest_match`), then upsert the ambiguous ones one by one in their order;
-    commit with the progress. A query budget that does not grow with the chunk's size, except
-    for the lines that need the one-by-one path."""
+def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor) -> None:
+    """Validate the chunk's lines and upsert them (`records_ingest`: the certainly-new people
+    and certain updates together, the lines the model merges into a known person or proposes
+    for review too, the ambiguous ones one by one in their order); commit with the progress.
+    A query budget that does not grow with the chunk's size, except for the lines that need
+    the one-by-one path."""
     from profiles import services
 
     with transaction.atomic():
         parsed, failed = _chunk_parse(job, lines, actor)
-        records = [p for _, _, p in parsed]
-        suppressed = services.suppressed_among(records)
-        for n in sorted(suppressed):
-            failed += _error_of(
-                job, parsed[n][0], services.IdentitySuppressed(services.SUPPRESSED_MESSAGE)
-            )
-        kept = [n for n in range(len(parsed)) if n not in suppressed]
-        chunk = [records[n] for n in kept]
-        plan = services.upsert_partition(chunk)
-        decided = services.chunk_matches_plan(chunk, plan)
-        slow = plan.slow
-        try:
-            with transaction.atomic():
-                ids = services.subjects_upsert_batch(
-                    records=chunk, plan=plan, actor=actor, source=job.source
-                )
-                services.chunk_matches_write(
-                    records=chunk,
-                    decided=decided,
-                    created=dict(zip(plan.fast, ids, strict=True)),
-                    actor=actor,
-                    source=job.source,
-                )
-            imported = len(plan.fast) + len(decided.merges)
-        except IntegrityError:
-            imported = 0  # a concurrent writer got to one of them first: all one by one
-            slow = sorted(plan.fast + plan.slow + list(decided.merges))
-        for n in slow:
-            line_no, record, _ = parsed[kept[n]]
-            try:
-                with transaction.atomic():
-                    upsert(record=record, actor=actor, source=job.source, default_region=job.region)
+        outcomes = services.records_ingest(
+            [record for _, _, record in parsed], actor=actor, source=job.source
+        )
+        imported = 0
+        for (line_no, _, _), outcome in zip(parsed, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                failed += _error_of(job, line_no, outcome)
+            else:
                 imported += 1
-            except DomainError as exc:
-                failed += _error_of(job, line_no, exc)
         ImportJob.objects.filter(pk=job.pk).update(
             lines_done=lines[-1][0],
             imported=F("imported") + imported,

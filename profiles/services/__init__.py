@@ -24,6 +24,7 @@ from profiles.services.ingest import (
     parse_record,
     subject_create,
     subject_upsert,
+    subject_upsert_parsed,
 )
 from profiles.services.ingest_batch import (
     ChunkPlan,
@@ -32,6 +33,7 @@ from profiles.services.ingest_batch import (
     suppressed_among,
     upsert_partition,
 )
+from profiles.services.ingest_chunk import records_ingest
 from profiles.services.ingest_match import (
     ChunkMatches,
     chunk_matches_plan,
@@ -84,6 +86,7 @@ __all__ = [
     "match_review_decide",
     "match_reviews_rescore",
     "parse_record",
+    "records_ingest",
     "region_check",
     "rotate_keys_batch",
     "subject_create",
@@ -93,6 +96,7 @@ __all__ = [
     "subject_shred",
     "subject_split",
     "subject_upsert",
+    "subject_upsert_parsed",
     "subjects_erase",
     "subjects_merge",
     "subjects_merge_batch",

@@ -216,6 +216,13 @@ def subject_upsert(
     insert of the same identity is retried once.
     """
     parsed = parse_record(record, default_region=default_region)
+    return subject_upsert_parsed(parsed, actor=actor, source=source)
+
+
+def subject_upsert_parsed(
+    parsed: ParsedRecord, *, actor: Actor, source: System | None = None
+) -> UpsertResult:
+    """`subject_upsert` of a record already parsed (`parse_record`)."""
     region_check(region=parsed.region, actor=actor)
     _check_suppression(parsed.identifiers)
     for attempt in (1, 2):

@@ -97,6 +97,7 @@ def test_a_failing_message_is_retried_after_a_backoff_then_dead_lettered(source,
     def broken(**kwargs):
         raise ConnectionError("the database went away")
 
+    monkeypatch.setattr(services, "records_ingest", broken)  # the batch, then the message alone
     monkeypatch.setattr(services, "subject_upsert", broken)
     assert services.inbox_drain() == 0
     message.refresh_from_db()

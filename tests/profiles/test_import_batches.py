@@ -120,16 +120,16 @@ def test_a_probable_match_in_a_file_becomes_a_review_item():
 def test_a_person_created_meanwhile_by_another_writer_is_upserted_not_duplicated(monkeypatch):
     """The bulk path decided "new", then someone else created that identity first: the chunk
     falls back to the one-by-one upsert instead of failing."""
-    from profiles import services
+    from profiles.services import ingest_chunk
 
-    real = services.upsert_partition
+    real = ingest_chunk.upsert_partition
 
     def racing(records):
         decided = real(records)
         make_subject(region="EU", email="race@example.com")  # another writer, just in time
         return decided
 
-    monkeypatch.setattr(services, "upsert_partition", racing)
+    monkeypatch.setattr(ingest_chunk, "upsert_partition", racing)  # as records_ingest calls it
     job = _import([_person("race@example.com", city="Lyon"), _person("calm@example.com")])
     assert job.imported == 2
     assert job.failed == 0
@@ -226,10 +226,11 @@ def test_a_known_person_merged_meanwhile_by_another_writer_is_updated_one_by_one
     """The bulk path planned to update a subject, then another writer merged it away: the
     chunk falls back to the one-by-one upsert, which finds the survivor."""
     from profiles import services
+    from profiles.services import ingest_chunk
 
     merged = make_subject(region="EU", email="gone@example.com")
     survivor = make_subject(region="EU", email="stays@example.com")
-    real = services.upsert_partition
+    real = ingest_chunk.upsert_partition
 
     def racing(records):
         plan = real(records)
@@ -243,7 +244,7 @@ def test_a_known_person_merged_meanwhile_by_another_writer_is_updated_one_by_one
         )
         return plan
 
-    monkeypatch.setattr(services, "upsert_partition", racing)
+    monkeypatch.setattr(ingest_chunk, "upsert_partition", racing)  # as records_ingest calls it
     job = _import([_person("gone@example.com", city="Lyon"), _person("new@example.com")])
     assert (job.imported, job.failed) == (2, 0)
     assert _value(Attribute.objects.get(subject=survivor, key="city"), survivor) == "Lyon"

@@ -47,18 +47,17 @@ def _line(email: str, **attributes) -> dict:
 
 
 @pytest.fixture
-def one_by_one(monkeypatch) -> list[dict]:
-    """The lines that took the one-by-one upsert (import_job_run looks it up at each run)."""
-    from profiles import services
+def one_by_one(monkeypatch) -> list[str]:
+    """The e-mails of the lines that took the one-by-one upsert (looked up at each call)."""
+    from profiles.services import ingest_chunk
 
-    real, calls = services.subject_upsert, []
+    real, calls = ingest_chunk.subject_upsert_parsed, []
 
-    def counted(**kwargs):
-        if kwargs["actor"].label.startswith("import:"):  # not the factories' upserts
-            calls.append(kwargs["record"])
-        return real(**kwargs)
+    def counted(parsed, **kwargs):
+        calls.append(next(value for kind, value, _i, _v in parsed.identifiers if kind == "email"))
+        return real(parsed, **kwargs)
 
-    monkeypatch.setattr(services, "subject_upsert", counted)
+    monkeypatch.setattr(ingest_chunk, "subject_upsert_parsed", counted)
     return calls
 
 
@@ -151,7 +150,9 @@ def test_a_line_matching_two_people_above_the_threshold_goes_one_by_one(one_by_o
     line = _line("t3@example.com", first_name="Ada", last_name="Byron", **ADA)
     job = _import([line, _line("calm@example.com", first_name="Peter", last_name="Novak")])
     assert (job.imported, job.failed) == (2, 0)
-    assert one_by_one == [line]  # ambiguous: the one-by-one upsert decides
+    assert one_by_one == [
+        line["identifiers"][0]["value"]
+    ]  # ambiguous: the one-by-one upsert decides
     assert MergeLineage.objects.filter(survivor__in=twins).count() == 1
 
 
@@ -162,7 +163,7 @@ def test_two_lines_merging_into_one_person_go_one_by_one_in_file_order(one_by_on
     second = _line("a3@example.com", first_name="Adah", last_name="Byron", city="Lyon", **ADA)
     job = _import([first, second])
     assert (job.imported, job.failed) == (2, 0)
-    assert one_by_one == [first, second]
+    assert one_by_one == [r["identifiers"][0]["value"] for r in (first, second)]
     assert MergeLineage.objects.filter(survivor=ada).count() == 2
     assert _value(Attribute.objects.get(subject=ada, key="city"), ada) == "Paris"  # first wins
 
