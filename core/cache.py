@@ -134,9 +134,9 @@ class FileCache(FileBasedCache):
                 _write_all(fd, content)
             finally:
                 os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(fname)
-            os.rename(tmp_path, fname)
+            # Atomic replacement: a reader sees the old entry or the new one, never none (a
+            # rate bucket read missing in between would start full again).
+            os.replace(tmp_path, fname)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp_path)

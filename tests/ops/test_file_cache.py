@@ -44,3 +44,31 @@ def test_writes_look_at_the_directory_at_most_once_a_second(tmp_path, monkeypatc
         cache.set(f"k{i}", i)
     assert len(looks) == 1
     assert cache.get("k49") == 49
+
+
+def test_a_reader_never_finds_an_entry_missing_while_another_process_rewrites_it(tmp_path):
+    """A rate bucket rewritten by one worker is, for another worker reading it meanwhile,
+    the old value or the new one, never missing (a bucket read missing starts full again)."""
+    import multiprocessing
+
+    cache = FileCache(str(tmp_path), {})
+    cache.set("bucket", 0, timeout=60)
+    stop = multiprocessing.Event()
+    writer = multiprocessing.get_context("fork").Process(
+        target=_rewrite, args=(str(tmp_path), stop)
+    )
+    writer.start()
+    try:
+        missing = sum(cache.get("bucket") is None for _ in range(20_000))
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert missing == 0
+
+
+def _rewrite(location: str, stop) -> None:
+    cache = FileCache(location, {})
+    n = 0
+    while not stop.is_set():
+        n += 1
+        cache.set("bucket", n, timeout=60)
