@@ -5,6 +5,7 @@ a client's live rate-limit bucket survives a crowd of expired ones."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,11 +47,19 @@ def test_writes_look_at_the_directory_at_most_once_a_second(tmp_path, monkeypatc
     assert cache.get("k49") == 49
 
 
-def test_a_reader_never_finds_an_entry_missing_while_another_process_rewrites_it(tmp_path):
+@pytest.mark.parametrize("swap", [True, False], ids=["swapped", "replaced"])
+def test_a_reader_never_finds_an_entry_missing_while_another_process_rewrites_it(
+    tmp_path, monkeypatch, swap
+):
     """A rate bucket rewritten by one worker is, for another worker reading it meanwhile,
-    the old value or the new one, never missing (a bucket read missing starts full again)."""
+    the old value or the new one, never missing (a bucket read missing starts full again);
+    so where the entries are swapped (Linux) and where they are replaced (elsewhere)."""
     import multiprocessing
 
+    if swap:
+        assert file_cache._RENAMEAT2 is not None  # this machine: Linux, glibc
+    else:
+        monkeypatch.setattr(file_cache, "_RENAMEAT2", None)
     cache = FileCache(str(tmp_path), {})
     cache.set("bucket", 0, timeout=60)
     stop = multiprocessing.Event()
@@ -64,6 +73,8 @@ def test_a_reader_never_finds_an_entry_missing_while_another_process_rewrites_it
         stop.set()
         writer.join(timeout=10)
     assert missing == 0
+    only = Path(cache._key_to_file("bucket")).name
+    assert [p.name for p in tmp_path.iterdir()] == [only]  # no temporary file left
 
 
 def _rewrite(location: str, stop) -> None:
