@@ -1,0 +1,242 @@
+"""The admin's remaining buttons, clicked in Chromium as an officer does: the retention preview
+and its "Apply now", a store's "Test connection" and "Run discovery" (as buttons on its page and
+as bulk actions), a destination's audience export, a SCIM token issued, expired sign-in attempts
+cleaned up. Each test reads what the officer relies on: the message, the rows changed, the audit
+event written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import time
+
+import pytest
+from axes.models import AccessAttempt
+from django.utils import timezone
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from access.roles import DPO, PRIVACY_OFFICER
+from activation.models import Destination
+from audit.actors import Actor
+from audit.models import AuditEvent
+from consent.models import Purpose, RetentionPolicy, RetentionRun
+from consent.services import consent_record
+from profiles.models import Event, System
+from profiles.services import event_dedup_key
+from sso.models import IdentityProvider
+from stores.connection import store_connection
+from stores.demo import demo_people, shop_create
+from stores.models import ConnectedStore, StoreDataset
+from tests.browser import admin_login, chromium
+from tests.e2e.test_admin_actions_browser import _act, _audited, _messages, _submit
+from tests.factories import make_staff, make_subject
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def hub(live_server, regimes, roles, browser):
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.delete_all_cookies()
+    return live_server
+
+
+def _sign_in(browser, hub, role: str, regions: list[str] | None = None):
+    officer = make_staff(role, regions=regions)
+    admin_login(browser, hub.url, officer.username)
+    return officer
+
+
+def _event(subject, *, days_ago: int) -> Event:
+    when = timezone.now() - dt.timedelta(days=days_ago)
+    payload = {"path": f"/p/{days_ago}"}
+    return Event.objects.create(
+        subject=subject,
+        name="page_view",
+        payload=payload,
+        category="behavioral",
+        occurred_at=when,
+        dedup_key=event_dedup_key("page_view", when, payload),
+    )
+
+
+def test_an_officer_previews_a_retention_policy_then_applies_it_in_their_region(hub, browser):
+    eu, ca = make_subject(region="EU"), make_subject(region="US-CA")
+    eu_old, eu_fresh, ca_old = (
+        _event(eu, days_ago=800),
+        _event(eu, days_ago=10),
+        _event(ca, days_ago=800),
+    )
+    policy = RetentionPolicy.objects.create(
+        name="Old page views",
+        target="events",
+        data_category="behavioral",
+        max_age_days=730,
+        action="delete",
+    )
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+
+    browser.get(f"{hub.url}/admin/consent/retentionpolicy/")
+    browser.find_element(
+        By.CSS_SELECTOR, f"#result_list input.action-select[value='{policy.pk}']"
+    ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_visible_text("Preview (dry run)")
+    _submit(browser, "#changelist-form button[name=index]")
+    page = browser.find_element(By.ID, "content").text
+    assert "Nothing has been changed" in page
+    assert "in your regions only (EU)" in page
+    assert "EU: 1" in page, page
+    assert "US-CA" not in page, page
+    assert Event.objects.filter(pk__in=[eu_old.pk, eu_fresh.pk, ca_old.pk]).count() == 3
+
+    _submit(browser, "#content form input[type=submit][value='Apply now']")
+    assert browser.current_url.endswith("/admin/consent/retentionrun/")
+    shown = _messages(browser)
+    assert [level for level, _ in shown] == ["success"], shown
+    assert not Event.objects.filter(pk=eu_old.pk).exists()
+    assert Event.objects.filter(pk=eu_fresh.pk).exists()
+    assert Event.objects.filter(pk=ca_old.pk).exists()  # outside the officer's region
+    run = RetentionRun.objects.get(policy=policy, dry_run=False)
+    assert run.actor_label == officer.username
+    assert run.total == 1
+    _audited("consent.retention.apply", officer)
+
+
+def _shop(tmp_path) -> ConnectedStore:
+    path = tmp_path / "shop.db"
+    sqlite3.connect(path).close()
+    store = ConnectedStore(name="Shop", dialect="sqlite", database=str(path), timeout_seconds=5)
+    store.save()
+    with store_connection(store, write=True) as conn:
+        shop_create(conn, demo_people())
+    return store
+
+
+def test_an_officer_tests_a_store_and_runs_its_discovery_from_its_page(hub, browser, tmp_path):
+    store = _shop(tmp_path)
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    page = f"{hub.url}/admin/stores/connectedstore/{store.pk}/change/"
+
+    browser.get(page)
+    _submit(browser, "input[type=submit][name=_check]")
+    assert browser.current_url == page
+    assert _messages(browser) == [("success", "Shop: read: ok; write: ok")]
+    store.refresh_from_db()
+    assert store.last_check_result == "read: ok; write: ok"
+    _audited("stores.check", officer, object_id=str(store.pk))
+
+    _submit(browser, "input[type=submit][name=_discover]")
+    [(level, text)] = _messages(browser)
+    assert level == "info"
+    assert text.startswith("Shop: 9 tables, "), text
+    assert StoreDataset.objects.filter(store=store, status="proposed").count() == 9
+    _audited("stores.discover", officer, object_id=str(store.pk))
+
+
+def test_an_officer_tests_and_discovers_stores_by_bulk_actions(hub, browser, tmp_path):
+    store = _shop(tmp_path)
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+
+    shown = _act(browser, hub, "stores/connectedstore", [store], "Test the connection")
+    assert shown == [("success", "Shop: read: ok; write: ok")]
+    _audited("stores.check", officer, object_id=str(store.pk))
+
+    [(level, text)] = _act(
+        browser, hub, "stores/connectedstore", [store], "Run discovery (propose the dataset map)"
+    )
+    assert level == "info"
+    assert text.startswith("Shop: 9 tables, "), text
+    assert StoreDataset.objects.filter(store=store).count() == 9
+    _audited("stores.discover", officer, object_id=str(store.pk))
+
+
+def test_an_officer_exports_a_destinations_audience_by_the_action(hub, tmp_path):
+    yes = make_subject(region="EU", email="yes@example.com")
+    consent_record(
+        purpose=Purpose.objects.get(slug="marketing_email"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=yes,
+    )
+    no = make_subject(region="EU", email="no@example.com")
+    crm = System.objects.create(name="CRM", kind=System.Kind.DESTINATION)
+    destination = Destination.objects.create(system=crm)
+    destination.purposes.set([Purpose.objects.get(slug="marketing_email")])
+    officer = make_staff(PRIVACY_OFFICER, regions=["EU"])
+    driver = chromium(download_dir=str(tmp_path))
+    try:
+        admin_login(driver, hub.url, officer.username)
+        driver.get(f"{hub.url}/admin/activation/destination/")
+        driver.find_element(
+            By.CSS_SELECTOR, f"#result_list input.action-select[value='{destination.pk}']"
+        ).click()
+        Select(driver.find_element(By.NAME, "action")).select_by_visible_text(
+            "Export the audience as CSV (consented people only; audited)"
+        )
+        driver.find_element(By.CSS_SELECTOR, "#changelist-form button[name=index]").click()
+        target = tmp_path / f"audience-{destination.pk}.csv"
+        deadline = time.monotonic() + 20
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        driver.quit()
+    text = target.read_text()
+    assert f"{yes.pk},{hashlib.sha256(b'yes@example.com').hexdigest()}," in text
+    assert str(no.pk) not in text
+    event = _audited("activation.audience.export", officer, object_id=str(destination.pk))
+    assert event.reason == "purposes marketing_email; 1 rows"
+
+
+def test_a_dpo_issues_a_scim_token_and_cleans_up_expired_sign_in_attempts(hub, browser):
+    idp = IdentityProvider.objects.create(name="Okta", slug="okta", kind="oidc")
+    dpo = _sign_in(browser, hub, DPO)
+
+    [(level, text)] = _act(
+        browser, hub, "sso/identityprovider", [idp], "Issue a SCIM bearer token (shown once)"
+    )
+    assert level == "warning"
+    assert text.startswith("SCIM token for okta (copy it now): "), text
+    raw = text.rsplit(": ", 1)[1]
+    assert len(raw) > 20
+    _audited("sso.scim_token.issue", dpo)
+    assert raw not in "".join(AuditEvent.objects.values_list("reason", flat=True))
+
+
+def _attempt(username: str, *, hours_ago: float) -> AccessAttempt:
+    attempt = AccessAttempt.objects.create(
+        username=username,
+        ip_address="192.0.2.1",
+        user_agent="test",
+        http_accept="*/*",
+        path_info="/admin/login/",
+        failures_since_start=3,
+    )
+    then = timezone.now() - dt.timedelta(hours=hours_ago)
+    AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=then)
+    return attempt
+
+
+def test_an_administrator_cleans_up_expired_sign_in_attempts(hub, browser):
+    admin = make_staff(is_superuser=True)
+    admin_login(browser, hub.url, admin.username)
+    expired = _attempt("old-typo", hours_ago=5)  # made after signing in, which cleans too
+    recent = _attempt("recent-typo", hours_ago=0.1)
+
+    shown = _act(browser, hub, "axes/accessattempt", [recent], "Clean up expired attempts")
+    assert shown == [("success", "Cleaned up 1 expired sign-in attempts.")]
+    assert not AccessAttempt.objects.filter(pk=expired.pk).exists()
+    assert AccessAttempt.objects.filter(pk=recent.pk).exists()
+    event = _audited("access.signin_attempts.cleanup", admin)
+    assert event.object_id == "count:1"
