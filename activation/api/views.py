@@ -191,11 +191,18 @@ class AudienceView(ScopedAPIView):
             )
 
     def _changes(self, request: Request, destination: Destination, limit: int) -> Response:
+        """The changes after `since`: those of the next sync already written, else (the client
+        is at the head of the feed) of a sync now. A retried GET with the same cursor gets the
+        same changes and writes nothing more."""
         since = int_query_param(request, "since", minimum=0, default=0)
-        services.audience_sync(who=request, destination=destination)
         changes = selectors.audience_changes(
             who=request, destination=destination, since=since, limit=limit
         )
+        if not changes:
+            services.audience_sync(who=request, destination=destination)
+            changes = selectors.audience_changes(
+                who=request, destination=destination, since=since, limit=limit
+            )
         identifiers = selectors.identifiers_for(
             destination, [c.subject_id for c in changes if c.change == "added"]
         )
