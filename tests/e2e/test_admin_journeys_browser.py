@@ -29,6 +29,7 @@ from sso.models import IdentityProvider
 from stores.connection import store_connection
 from stores.demo import demo_people, shop_create
 from stores.models import ConnectedStore, StoreDataset
+from stores.services import store_discover
 from tests.browser import admin_login, chromium
 from tests.e2e.test_admin_actions_browser import _act, _audited, _messages, _submit
 from tests.factories import make_staff, make_subject
@@ -240,3 +241,37 @@ def test_an_administrator_cleans_up_expired_sign_in_attempts(hub, browser):
     assert AccessAttempt.objects.filter(pk=recent.pk).exists()
     event = _audited("access.signin_attempts.cleanup", admin)
     assert event.object_id == "count:1"
+
+
+def _strategy_select(browser, column) -> Select:
+    """The strategy picker of `column`'s row in its dataset's inline."""
+    row_id = browser.find_element(By.CSS_SELECTOR, f"input[name$='-id'][value='{column.pk}']")
+    prefix = row_id.get_attribute("name").removesuffix("-id")
+    return Select(browser.find_element(By.NAME, f"{prefix}-strategy"))
+
+
+def test_an_officer_overrides_a_columns_strategy_and_a_bad_one_is_refused(hub, browser, tmp_path):
+    store = _shop(tmp_path)
+    store_discover(store=store, actor=SYSTEM)
+    customers = StoreDataset.objects.get(store=store, table="customers")
+    text = customers.columns.filter(kind="text").exclude(strategy="hash").first()
+    not_null = customers.columns.filter(nullable=False).exclude(strategy="set_null").first()
+    assert text is not None
+    assert not_null is not None
+    _sign_in(browser, hub, PRIVACY_OFFICER)
+    page = f"{hub.url}/admin/stores/storedataset/{customers.pk}/change/"
+
+    browser.get(page)
+    _strategy_select(browser, text).select_by_value("hash")
+    _submit(browser, "input[name=_continue]")
+    assert [level for level, _ in _messages(browser)] == ["success"], _messages(browser)
+    text.refresh_from_db()
+    assert text.strategy == "hash"
+
+    _strategy_select(browser, not_null).select_by_value("set_null")
+    _submit(browser, "input[name=_continue]")
+    errors = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist"))
+    assert f"{not_null.name}: NOT NULL, cannot be set to NULL" in errors
+    before = not_null.strategy
+    not_null.refresh_from_db()
+    assert not_null.strategy == before
