@@ -275,3 +275,35 @@ def test_an_officer_overrides_a_columns_strategy_and_a_bad_one_is_refused(hub, b
     before = not_null.strategy
     not_null.refresh_from_db()
     assert not_null.strategy == before
+
+
+def test_an_administrator_adds_an_officer_with_a_role_and_regions(hub, browser):
+    from django.contrib.auth import get_user_model
+
+    from access.models import RegionScope
+    from tests.e2e.test_admin_forms_browser import fill
+
+    admin = make_staff(is_superuser=True)
+    admin_login(browser, hub.url, admin.username)
+
+    browser.get(f"{hub.url}/admin/auth/user/add/")
+    fill(browser, "username", "new.officer")
+    fill(browser, "password1", "a long passphrase 2026")
+    fill(browser, "password2", "a long passphrase 2026")
+    _submit(browser, "input[name=_save]")
+    user = get_user_model().objects.get(username="new.officer")
+    assert browser.current_url.endswith(f"/admin/auth/user/{user.pk}/change/")
+
+    fill(browser, "is_staff", True)
+    fill(browser, "groups", [PRIVACY_OFFICER])
+    browser.find_element(By.CSS_SELECTOR, "#region_scope-group .add-row a").click()
+    fill(browser, "region_scope-0-regions", '["EU"]')
+    _submit(browser, "input[name=_save]")
+    assert "was changed successfully" in " ".join(t for _, t in _messages(browser))
+
+    user = get_user_model().objects.get(pk=user.pk)
+    assert user.is_staff
+    assert [g.name for g in user.groups.all()] == [PRIVACY_OFFICER]
+    scope = RegionScope.objects.get(user=user)
+    assert (scope.all_regions, scope.regions) == (False, ["EU"])
+    assert user.check_password("a long passphrase 2026")
