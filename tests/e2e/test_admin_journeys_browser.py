@@ -307,3 +307,46 @@ def test_an_administrator_adds_an_officer_with_a_role_and_regions(hub, browser):
     scope = RegionScope.objects.get(user=user)
     assert (scope.all_regions, scope.regions) == (False, ["EU"])
     assert user.check_password("a long passphrase 2026")
+
+
+def _delete_selected(browser, hub, model: str, rows: list) -> str:
+    """Tick `rows`, pick Django's "Delete selected …", click Go; the page's text."""
+    browser.get(f"{hub.url}/admin/{model}/")
+    for row in rows:
+        browser.find_element(
+            By.CSS_SELECTOR, f"#result_list input.action-select[value='{row.pk}']"
+        ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("delete_selected")
+    _submit(browser, "#changelist-form button[name=index]")
+    return browser.find_element(By.ID, "content").text
+
+
+def test_a_regional_dpo_deletes_a_system_of_their_region_but_not_one_writing_abroad(hub, browser):
+    """Deleting a system deletes its source endpoint: one writing outside the officer's regions
+    keeps its system (SourceEndpointAdmin.has_delete_permission), even for an officer who may
+    delete sources (the roles give no one that permission: granted here by hand)."""
+    from django.contrib.auth.models import Permission
+
+    from activation.models import SourceEndpoint
+
+    eu_shop = System.objects.create(name="EU shop", kind=System.Kind.SOURCE)
+    eu_source = SourceEndpoint.objects.create(system=eu_shop, regions=["EU"])
+    us_shop = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
+    us_source = SourceEndpoint.objects.create(system=us_shop, regions=["US-CA"])
+    officer = make_staff(DPO, regions=["EU"])
+    officer.user_permissions.add(Permission.objects.get(codename="delete_sourceendpoint"))
+    admin_login(browser, hub.url, officer.username)
+
+    page = _delete_selected(browser, hub, "profiles/system", [eu_shop])
+    assert "Are you sure" in page
+    _submit(browser, "#content form input[type=submit]")
+    assert _messages(browser) == [("success", "Successfully deleted 1 system.")]
+    assert not System.objects.filter(pk=eu_shop.pk).exists()
+    assert not SourceEndpoint.objects.filter(pk=eu_source.pk).exists()
+
+    page = _delete_selected(browser, hub, "profiles/system", [us_shop])
+    assert page.startswith("Cannot delete system"), page
+    assert "source endpoint" in page
+    assert not browser.find_elements(By.CSS_SELECTOR, "#content form input[type=submit]")
+    assert System.objects.filter(pk=us_shop.pk).exists()
+    assert SourceEndpoint.objects.filter(pk=us_source.pk).exists()
