@@ -259,7 +259,8 @@ class InboxMessageAdmin(ScopedAdmin):
         "last_error",
         "received_at",
     ]
-    list_filter = ["status", "kind", "source"]
+    # Only the sources of messages the officer may see: the names of the others are not theirs.
+    list_filter = ["status", "kind", ("source", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["message_id"]
     fields = [
         "source",

@@ -195,7 +195,8 @@ class AudienceMember(models.Model):
 
 class AudienceChange(models.Model):
     """One person added to or removed from a destination's audience; its id is the cursor of
-    the changes feed (`?since=<id>`). Ids and regions only."""
+    the changes feed (`?since=<id>`). Ids and regions only. The changes of one sync form a
+    batch (`batch_end`), in which a person is added or removed at most once."""
 
     class Change(models.TextChoices):
         ADDED = "added"
@@ -207,6 +208,9 @@ class AudienceChange(models.Model):
     region = models.CharField(max_length=16, db_index=True)
     change = models.CharField(max_length=7, choices=Change.choices)
     at = models.DateTimeField(auto_now_add=True)
+    # The id of the last change written by the same sync: an answer of `?since=` never spans
+    # two syncs, so a retried GET with the same cursor gets the same changes.
+    batch_end = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -151,11 +151,17 @@ def identifiers_of(subject_ids: list[Any], *, clear: bool) -> dict[Any, dict[str
 def audience_changes(
     *, who: Any, destination: Destination, since: int, limit: int
 ) -> list[AudienceChange]:
+    """The changes after `since` within `who`'s regions, from one sync only (the first with a
+    change after `since` they may see), oldest first, at most `limit`: the answer for a cursor
+    never grows, so a retried `?since=` gets the same changes. Reads only."""
     regions = allowed_regions(who)
     rows = AudienceChange.objects.filter(destination=destination, pk__gt=since).order_by("pk")
     if regions is not None:
         rows = rows.filter(region__in=sorted(regions))
-    return list(rows[:limit])
+    first = list(rows.values_list("batch_end", flat=True)[:1])
+    if not first:
+        return []
+    return list((rows if first[0] is None else rows.filter(pk__lte=first[0]))[:limit])
 
 
 def audience_counts(*, who: Any, destinations: list[Destination]) -> dict[int, int]:

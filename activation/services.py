@@ -588,9 +588,10 @@ def inbox_replay(*, message: InboxMessage, actor: Actor) -> None:
 def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]:
     """Bring the destination's members up to its audience now, within `who`'s regions: one
     `added` change per person newly allowed, one `removed` per person no longer allowed (a
-    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor).
-    Two syncs of one destination at once run one after the other (the destination's row
-    locked, the audience read after it), so a person is added or removed once."""
+    withdrawal, GPC, an erasure). Returns the new changes (their ids are the feed's cursor),
+    one batch (`batch_end`: the id of its last change). Two syncs of one destination at once
+    run one after the other (the destination's row locked, the audience read after it), so a
+    person is added or removed once."""
     from access.scoping import allowed_regions
 
     regions = allowed_regions(who)
@@ -617,6 +618,13 @@ def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]
         ]
         for change in changes:  # saved one by one: their ids are the cursor, on every database
             change.save()
+        if changes:  # the destination is locked: the range holds this sync's changes only
+            last = changes[-1].pk
+            AudienceChange.objects.filter(
+                destination=destination, pk__gte=changes[0].pk, pk__lte=last
+            ).update(batch_end=last)
+            for change in changes:
+                change.batch_end = last
     return changes
 
 

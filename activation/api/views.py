@@ -4,7 +4,10 @@ by a token (as dsar's signed callbacks), and rate-limited per source."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,14 +20,32 @@ from rest_framework.views import APIView
 from access.api.base import ScopedAPIView, json_client, json_response
 from access.masking import UNMASKED_PERMISSION
 from activation import selectors, services
-from activation.models import Destination, InboxMessage
+from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.services import audit_record_list_read
-from consent.api.throttles import bucket_take
+from consent.api.throttles import bucket_take, parse_rate
 from core.errors import DomainError, ForbiddenError, NotFoundError
 from core.pagination import int_query_param, uuid_query_param
 from core.webhooks import SIGNATURE_HEADER
 
 _SIGNATURE_META = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
+# What a source whose stored rate cannot be read gets (the default of a new source).
+DEFAULT_RATE: str = SourceEndpoint._meta.get_field("rate").get_default()
+
+logger = logging.getLogger(__name__)
+
+
+def source_rate(endpoint: SourceEndpoint) -> str:
+    """The rate the limiter applies to `endpoint`: its own, or the default one when the stored
+    rate cannot be read (saved before the admin checked rates, or by a raw UPDATE), which made
+    every call of the source a 500. Logged with the source's id only, never the stored text."""
+    try:
+        parse_rate(endpoint.rate)
+    except (ImproperlyConfigured, TypeError, ValueError):
+        logger.warning(
+            "source %s has an unreadable rate: the default %s applies", endpoint.pk, DEFAULT_RATE
+        )
+        return DEFAULT_RATE
+    return endpoint.rate
 
 
 class SourceEventsView(APIView):
@@ -71,7 +92,7 @@ class SourceEventsView(APIView):
             call = services.inbox_call(endpoint, body)
         except DomainError:
             return None
-        wait = bucket_take(bucket, endpoint.rate, found=found)
+        wait = bucket_take(bucket, source_rate(endpoint), found=found)
         if wait:
             self.refused_wait = wait
             return None
@@ -94,7 +115,7 @@ class SourceEventsView(APIView):
             raise exceptions.ValidationError({"body": ["The call is too large."]})
 
         def throttle() -> None:  # the bucket was read with the endpoint's version: one write
-            wait = self.refused_wait or bucket_take(bucket, endpoint.rate, found=found)
+            wait = self.refused_wait or bucket_take(bucket, source_rate(endpoint), found=found)
             if wait:
                 raise exceptions.Throttled(wait=wait)
 
@@ -170,11 +191,18 @@ class AudienceView(ScopedAPIView):
             )
 
     def _changes(self, request: Request, destination: Destination, limit: int) -> Response:
+        """The changes after `since`: those of the next sync already written, else (the client
+        is at the head of the feed) of a sync now. A retried GET with the same cursor gets the
+        same changes and writes nothing more."""
         since = int_query_param(request, "since", minimum=0, default=0)
-        services.audience_sync(who=request, destination=destination)
         changes = selectors.audience_changes(
             who=request, destination=destination, since=since, limit=limit
         )
+        if not changes:
+            services.audience_sync(who=request, destination=destination)
+            changes = selectors.audience_changes(
+                who=request, destination=destination, since=since, limit=limit
+            )
         identifiers = selectors.identifiers_for(
             destination, [c.subject_id for c in changes if c.change == "added"]
         )

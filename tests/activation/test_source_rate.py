@@ -52,3 +52,26 @@ def test_a_very_high_rate_is_a_rate():
     from consent.api.throttles import parse_rate
 
     assert parse_rate("1000000000/second") == (1_000_000_000, 1e9)
+
+
+@pytest.mark.parametrize("stored", ["fast", "²/min", "0/min", ""])
+@pytest.mark.parametrize("accept", ["*/*", "application/json; indent=2"])  # lean path, DRF's
+def test_a_source_whose_stored_rate_is_unreadable_is_served_at_the_default_rate(
+    api, caplog, stored, accept
+):
+    """A rate saved before the admin checked rates (or by a raw UPDATE) made every signed call
+    of the source a 500: the default rate applies, and the log names the source, not the text
+    stored nor anything of the call."""
+    system = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
+    source = SourceEndpoint.objects.create(system=system, regions=["EU"])
+    SourceEndpoint.objects.filter(pk=source.pk).update(rate=stored)
+    api.credentials(HTTP_ACCEPT=accept)
+
+    with caplog.at_level("WARNING", logger="activation.api.views"):
+        response = post(api, source, IDENTIFY)
+
+    assert response.status_code == 202, response.content
+    [line] = [r.getMessage() for r in caplog.records if r.name == "activation.api.views"]
+    assert line == f"source {source.pk} has an unreadable rate: the default 600/min applies"
+    for personal in ("Nina", "Weber", "u-100", "anon-1"):
+        assert personal not in caplog.text

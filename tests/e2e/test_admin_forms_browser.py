@@ -28,6 +28,7 @@ from consent.models import (
 )
 from dsar.models import LegalHold, RetentionException, SystemConnector
 from profiles.models import System
+from sso.models import GroupMapping, IdentityProvider, SsoDomain
 from stores.models import ConnectedStore
 from tests.browser import admin_login, chromium
 from tests.e2e.test_banner_browser import _wait
@@ -295,6 +296,20 @@ def test_an_officer_adds_every_plain_object_by_clicks(live_server, roles, regime
     def _():
         e = RetentionException.objects.get(event_prefix="order.")
         assert (e.regions, e.reason, e.keep_days) == (["EU"], "tax law: 10 y", 3650)
+
+    okta = IdentityProvider.objects.create(name="Okta", slug="okta", kind="oidc")
+
+    @case("sso/ssodomain", {"domain": "staff.example", "provider": str(okta)})
+    def _():
+        assert SsoDomain.objects.get(domain="staff.example").provider == okta
+
+    @case(
+        "sso/groupmapping",
+        {"provider": str(okta), "value": "dpo-eu", "role": DPO, "regions": '["eu"]'},
+    )
+    def _():
+        mapping = GroupMapping.objects.get(value="dpo-eu")
+        assert (mapping.provider, mapping.role, mapping.regions) == (okta, DPO, ["EU"])
 
     driver = chromium()
     shown: dict[str, str] = {}
