@@ -18,30 +18,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from access.scoping import allowed_regions
+from access.admin_base import AllRegionsChangeMixin
 from audit.actors import Actor
 from stores import services
 from stores.connection import error_describe
 from stores.models import ConnectedStore, StoreColumn, StoreDataset
-
-
-class _EveryRegionChanges:
-    """View as the model permissions allow; add, change and delete only for officers who see
-    every region (and superusers)."""
-
-    def _every_region(self, request: HttpRequest) -> bool:
-        return allowed_regions(request.user) is None
-
-    def has_add_permission(self, request: HttpRequest, *args) -> bool:
-        # ModelAdmin calls it with the request, an inline with the parent object too.
-        return self._every_region(request) and super().has_add_permission(request, *args)
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._every_region(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._every_region(request) and super().has_delete_permission(request, obj)
-
 
 # The fields that say which server (and account) a password is sent to.
 _PASSWORD_TARGET = {
@@ -113,7 +94,7 @@ class StoreForm(forms.ModelForm):
 
 
 @admin.register(ConnectedStore)
-class ConnectedStoreAdmin(_EveryRegionChanges, admin.ModelAdmin):
+class ConnectedStoreAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
     form = StoreForm
     change_form_template = "admin/stores/connectedstore/change_form.html"
     list_display = [
@@ -185,7 +166,7 @@ class StoreColumnForm(forms.ModelForm):
         return data
 
 
-class StoreColumnInline(_EveryRegionChanges, admin.TabularInline):
+class StoreColumnInline(AllRegionsChangeMixin, admin.TabularInline):
     model = StoreColumn
     form = StoreColumnForm
     extra = 0
@@ -222,7 +203,7 @@ class StoreColumnInline(_EveryRegionChanges, admin.TabularInline):
 
 
 @admin.register(StoreDataset)
-class StoreDatasetAdmin(_EveryRegionChanges, admin.ModelAdmin):
+class StoreDatasetAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
     """An officer reviews discovery's proposal column by column (the override of a column's
     strategy is the edit here), then approves: only approved datasets are searched."""
 
