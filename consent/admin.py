@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsOnlyAdmin, ScopedAdmin
+from access.admin_base import AllRegionsChangeMixin, AllRegionsOnlyAdmin, ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
@@ -163,7 +163,11 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
 
 
 @admin.register(ConsentWebhook)
-class ConsentWebhookAdmin(admin.ModelAdmin):
+class ConsentWebhookAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
+    """A webhook is sent every region's consent changes (subject and visitor ids, purpose,
+    state), or a destination's audience pushes: only officers who see every region add,
+    change or delete one (the outbox's rows are theirs only, for the same reason)."""
+
     list_display = ["name", "url", "active"]
 
 
