@@ -87,15 +87,84 @@ class ConsentModeMappingInline(admin.TabularInline):
     verbose_name_plural = "Google Consent Mode v2 mapping"
 
 
+def _property_within(prop: ConsentProperty, user: Any) -> bool:
+    """Every region the property's identity assertions reach (its identity regions, else its
+    default region) is one `user` may see."""
+    allowed = allowed_regions(user)
+    if allowed is None:
+        return True
+    reach = prop.identity_regions if isinstance(prop.identity_regions, list) else []
+    return all(str(r).upper() in allowed for r in [*reach, prop.default_region])
+
+
+class ConsentPropertyForm(forms.ModelForm):
+    """Regions are known codes, kept upper-case, each within the editor's own: whoever holds
+    the property's identity secret links visitors to, and records consent for, the subjects
+    of its identity regions."""
+
+    editor_regions: frozenset[str] | None = None
+
+    class Meta:
+        model = ConsentProperty
+        fields = [
+            "name",
+            "publishable_key",
+            "allowed_origins",
+            "default_region",
+            "default_language",
+            "purposes",
+            "active",
+            "identity_regions",
+        ]
+
+    def _codes(self, codes: list[str]) -> list[str]:
+        unknown = sorted({c for c in codes if c not in KNOWN_REGIONS})
+        if unknown:
+            raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
+        allowed = self.editor_regions
+        outside = sorted({c for c in codes if allowed is not None and c not in allowed})
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return codes
+
+    def clean_default_region(self) -> str:
+        return self._codes([(self.cleaned_data.get("default_region") or "").strip().upper()])[0]
+
+    def clean_identity_regions(self) -> list[str]:
+        regions = self.cleaned_data.get("identity_regions")
+        if regions in (None, ""):
+            return []
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        return self._codes(sorted({r.strip().upper() for r in regions}))
+
+
 @admin.register(ConsentProperty)
 class ConsentPropertyAdmin(admin.ModelAdmin):
     """The identity-assertion secret is generated, never typed in: shown once when the property
-    is added and when an officer rotates it."""
+    is added and when an officer rotates it. Whoever holds it links visitors to the subjects of
+    the property's identity regions and records consent for them: an officer limited to some
+    regions changes, deletes or rotates only properties whose regions are all theirs, and gives
+    a property none outside them."""
+
+    form = ConsentPropertyForm
 
     list_display = ["name", "publishable_key", "allowed_origins", "default_region", "active"]
     filter_horizontal = ["purposes"]
     inlines = [ConsentModeMappingInline]
     actions = ["rotate_identity_secret"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _property_within(obj, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _property_within(obj, request.user))
 
     def save_model(self, request: HttpRequest, obj: ConsentProperty, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -106,6 +175,14 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate the identity-assertion secret", permissions=["change"])
     def rotate_identity_secret(self, request: HttpRequest, queryset):
+        outside = [p.name for p in queryset if not _property_within(p, request.user)]
+        if outside:
+            messages.error(
+                request,
+                "Not rotated: these properties link visitors to people of regions outside "
+                f"yours: {', '.join(outside)}.",
+            )
+            return None
         page = confirmed(
             self,
             request,
