@@ -408,6 +408,19 @@ class RetentionPolicyForm(forms.ModelForm):
     region = forms.ChoiceField(
         choices=[("", "every region"), *((r, r) for r in KNOWN_REGIONS)], required=False
     )
+    editor_regions: frozenset[str] | None = None
+
+    def clean_region(self) -> str:
+        """Within the editor's regions: the daily run applies every active policy to every
+        region it names ("every region" only for staff who see them all)."""
+        region = self.cleaned_data.get("region") or ""
+        allowed = self.editor_regions
+        if allowed is not None and region not in allowed:
+            raise forms.ValidationError(
+                f"Outside your regions: {region or 'every region'}. "
+                f"Choose one of {', '.join(sorted(allowed)) or 'none'}."
+            )
+        return region
 
     class Meta:
         model = RetentionPolicy
@@ -427,7 +440,10 @@ class RetentionPolicyForm(forms.ModelForm):
 @admin.register(RetentionPolicy)
 class RetentionPolicyAdmin(admin.ModelAdmin):
     """Define policies; "Preview (dry run)" shows counts per region, then "Apply now" runs them
-    within the staff member's regions. The daily beat task applies every active policy."""
+    within the staff member's regions. The daily beat task applies every active policy to the
+    region it names, whoever wrote it: an officer limited to some regions writes policies of
+    those regions only (an EU-limited officer could otherwise have every Californian's events
+    deleted after a day)."""
 
     form = RetentionPolicyForm
     list_display = [
@@ -445,6 +461,22 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     readonly_fields = ["last_run_at", "created_at", "updated_at"]
     actions = ["preview"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def _within(self, request: HttpRequest, policy: RetentionPolicy | None) -> bool:
+        """The daily run applies a policy to its region (every region when it names none) on
+        its own authority: an officer changes or deletes only policies of their regions."""
+        allowed = allowed_regions(request.user)
+        return policy is None or allowed is None or policy.region in allowed
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
 
     def get_urls(self):
         return [
