@@ -71,6 +71,15 @@ def test_an_officer_limited_to_some_regions_cannot_repoint_add_or_delete_a_conne
     assert deleted.status_code == 403
     assert SystemConnector.objects.filter(pk=connector.pk).exists()
 
+    # The rotated secret is shown to whoever rotates it, and signs every region's callbacks.
+    secret = connector.secret
+    eu.post(
+        "/admin/dsar/systemconnector/",
+        {"action": "rotate_secret", "_selected_action": [connector.pk], "confirmed": "yes"},
+    )
+    connector.refresh_from_db()
+    assert connector.secret == secret
+
 
 def test_an_officer_of_every_region_repoints_a_connector(connector):
     officer = _as(make_staff(PRIVACY_OFFICER))
