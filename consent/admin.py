@@ -41,8 +41,53 @@ from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
 
+class JurisdictionForm(forms.ModelForm):
+    editor_regions: frozenset[str] | None = None
+
+    class Meta:
+        model = Jurisdiction
+        exclude: list[str] = []
+
+    def clean_regions(self) -> Any:
+        """Within the editor's own regions: a regime decides the banner's defaults, whether
+        GPC is honoured and the request deadlines of the people of its regions."""
+        regions = self.cleaned_data.get("regions")
+        allowed = self.editor_regions
+        if allowed is None:
+            return regions
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        outside = sorted({r.strip().upper() for r in regions} - allowed)
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return regions
+
+
+def _jurisdiction_within(jurisdiction: Jurisdiction, user: Any) -> bool:
+    allowed = allowed_regions(user)
+    regions = jurisdiction.regions if isinstance(jurisdiction.regions, list) else []
+    return allowed is None or all(str(r).upper() in allowed for r in regions)
+
+
 @admin.register(Jurisdiction)
 class JurisdictionAdmin(admin.ModelAdmin):
+    """A regime decides the consent defaults, GPC and request deadlines of its regions' people:
+    an officer limited to some regions changes or deletes only regimes of their own regions."""
+
+    form = JurisdictionForm
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
+
     list_display = [
         "code",
         "name",
