@@ -52,7 +52,7 @@ def ca_event(roles):
         subject=subject,
         name="order",
         payload={},
-        category="transactional",
+        category="behavioral",
         occurred_at=when,
         dedup_key=event_dedup_key("order", when, {}),
     )
