@@ -22,6 +22,7 @@ from access import (
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
+from access.scoping import actor_for
 from audit.actors import Actor
 from audit.services import audit_record
 from core.admin import ReadOnlyAdminMixin
@@ -78,6 +79,8 @@ class ApiTokenForm(forms.ModelForm):
     def clean_regions(self) -> list[str]:
         return [r.strip().upper() for r in self.cleaned_data["regions"].split(",") if r.strip()]
 
+    issuer: Actor | None = None  # set by the admin: the officer, with their regions
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
@@ -86,6 +89,14 @@ class ApiTokenForm(forms.ModelForm):
                 user=cleaned["user"], expires_at=cleaned.get("expires_at")
             )
             for field, errors in refusals.items():
+                self.add_error(field, errors)
+        if self.issuer is not None:
+            reach = services.api_token_reach_refusals(
+                actor=self.issuer,
+                regions=cleaned.get("regions"),
+                all_regions=bool(cleaned.get("all_regions")),
+            )
+            for field, errors in reach.items():
                 self.add_error(field, errors)
         return cleaned
 
@@ -111,6 +122,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ["token_prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
 
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"issuer": actor_for(request)})
+
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:
             return
@@ -121,7 +136,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             regions=form.cleaned_data["regions"],
             all_regions=obj.all_regions,
             expires_at=obj.expires_at,
-            actor=Actor.from_request(request),
+            actor=actor_for(request),
         )
         obj.pk = token.pk
         messages.warning(request, f"Copy this token now, it will not be shown again: {raw}")

@@ -3,7 +3,9 @@
 only, and actions write through services with the officer's scoped actor. A model that names
 subjects but has no region to scope by derives from `AllRegionsOnlyAdmin`: its rows are for
 staff who see every region. tests/access/test_matrix_complete.py holds every admin to one of
-the two."""
+the two. Settings that decide where every region's data goes (a connected store, a connected
+system's or a consent webhook's URL) are changed only by staff who see every region
+(`AllRegionsChangeMixin`)."""
 
 from __future__ import annotations
 
@@ -53,3 +55,29 @@ class AllRegionsOnlyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return allowed_regions(request.user) is None and super().has_add_permission(request)
+
+
+class AllRegionsChangeMixin:
+    """For settings that reach people of every region (where their identifiers or consent
+    changes are sent, which of their rows an erasure changes): viewed as the model permissions
+    allow, added, changed and deleted only by staff who see every region (and superusers).
+    Put before the ModelAdmin or InlineModelAdmin base."""
+
+    def _every_region(self, request: HttpRequest) -> bool:
+        return allowed_regions(request.user) is None
+
+    def has_add_permission(self, request: HttpRequest, *args) -> bool:
+        # ModelAdmin calls it with the request, an inline with the parent object too.
+        return self._every_region(request) and super().has_add_permission(  # type: ignore[misc]
+            request, *args
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._every_region(request) and super().has_change_permission(  # type: ignore[misc]
+            request, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._every_region(request) and super().has_delete_permission(  # type: ignore[misc]
+            request, obj
+        )

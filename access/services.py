@@ -65,6 +65,23 @@ def api_token_refusals(*, user: Any, expires_at: dt.datetime | None) -> dict[str
     return refusals
 
 
+def api_token_reach_refusals(
+    *, actor: Actor, regions: list[str] | None, all_regions: bool
+) -> dict[str, list[str]]:
+    """Why `actor` may not issue a token reaching these regions (empty: they may). Whoever
+    issues a token is shown its secret: an officer limited to some regions issues tokens of
+    those regions only (a token's reach is its regions narrowed by its service account's, and
+    a service account of every region is common)."""
+    if actor.regions is None:
+        return {}
+    if all_regions:
+        return {"all_regions": ["you may issue tokens only for regions you see yourself"]}
+    outside = sorted({r.strip().upper() for r in regions or []} - actor.regions)
+    if outside:
+        return {"regions": [f"outside your regions: {', '.join(outside)}"]}
+    return {}
+
+
 def api_token_create(
     *,
     user: Any,
@@ -93,6 +110,13 @@ def api_token_create(
             "Give regions or all_regions.",
             code="invalid",
             fields={"regions": ["required unless all_regions"]},
+        )
+    outside = api_token_reach_refusals(actor=actor, regions=regions, all_regions=all_regions)
+    if outside:
+        raise ForbiddenError(
+            "A token may reach only regions you see yourself.",
+            code="region_not_allowed",
+            fields=outside,
         )
     raw, prefix, digest = tokens.new_token()
     with transaction.atomic():

@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsOnlyAdmin, ScopedAdmin
+from access.admin_base import AllRegionsChangeMixin, AllRegionsOnlyAdmin, ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
@@ -41,8 +41,53 @@ from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
 
+class JurisdictionForm(forms.ModelForm):
+    editor_regions: frozenset[str] | None = None
+
+    class Meta:
+        model = Jurisdiction
+        exclude: list[str] = []
+
+    def clean_regions(self) -> Any:
+        """Within the editor's own regions: a regime decides the banner's defaults, whether
+        GPC is honoured and the request deadlines of the people of its regions."""
+        regions = self.cleaned_data.get("regions")
+        allowed = self.editor_regions
+        if allowed is None:
+            return regions
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        outside = sorted({r.strip().upper() for r in regions} - allowed)
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return regions
+
+
+def _jurisdiction_within(jurisdiction: Jurisdiction, user: Any) -> bool:
+    allowed = allowed_regions(user)
+    regions = jurisdiction.regions if isinstance(jurisdiction.regions, list) else []
+    return allowed is None or all(str(r).upper() in allowed for r in regions)
+
+
 @admin.register(Jurisdiction)
 class JurisdictionAdmin(admin.ModelAdmin):
+    """A regime decides the consent defaults, GPC and request deadlines of its regions' people:
+    an officer limited to some regions changes or deletes only regimes of their own regions."""
+
+    form = JurisdictionForm
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
+
     list_display = [
         "code",
         "name",
@@ -87,15 +132,84 @@ class ConsentModeMappingInline(admin.TabularInline):
     verbose_name_plural = "Google Consent Mode v2 mapping"
 
 
+def _property_within(prop: ConsentProperty, user: Any) -> bool:
+    """Every region the property's identity assertions reach (its identity regions, else its
+    default region) is one `user` may see."""
+    allowed = allowed_regions(user)
+    if allowed is None:
+        return True
+    reach = prop.identity_regions if isinstance(prop.identity_regions, list) else []
+    return all(str(r).upper() in allowed for r in [*reach, prop.default_region])
+
+
+class ConsentPropertyForm(forms.ModelForm):
+    """Regions are known codes, kept upper-case, each within the editor's own: whoever holds
+    the property's identity secret links visitors to, and records consent for, the subjects
+    of its identity regions."""
+
+    editor_regions: frozenset[str] | None = None
+
+    class Meta:
+        model = ConsentProperty
+        fields = [
+            "name",
+            "publishable_key",
+            "allowed_origins",
+            "default_region",
+            "default_language",
+            "purposes",
+            "active",
+            "identity_regions",
+        ]
+
+    def _codes(self, codes: list[str]) -> list[str]:
+        unknown = sorted({c for c in codes if c not in KNOWN_REGIONS})
+        if unknown:
+            raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
+        allowed = self.editor_regions
+        outside = sorted({c for c in codes if allowed is not None and c not in allowed})
+        if outside:
+            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+        return codes
+
+    def clean_default_region(self) -> str:
+        return self._codes([(self.cleaned_data.get("default_region") or "").strip().upper()])[0]
+
+    def clean_identity_regions(self) -> list[str]:
+        regions = self.cleaned_data.get("identity_regions")
+        if regions in (None, ""):
+            return []
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+        return self._codes(sorted({r.strip().upper() for r in regions}))
+
+
 @admin.register(ConsentProperty)
 class ConsentPropertyAdmin(admin.ModelAdmin):
     """The identity-assertion secret is generated, never typed in: shown once when the property
-    is added and when an officer rotates it."""
+    is added and when an officer rotates it. Whoever holds it links visitors to the subjects of
+    the property's identity regions and records consent for them: an officer limited to some
+    regions changes, deletes or rotates only properties whose regions are all theirs, and gives
+    a property none outside them."""
+
+    form = ConsentPropertyForm
 
     list_display = ["name", "publishable_key", "allowed_origins", "default_region", "active"]
     filter_horizontal = ["purposes"]
     inlines = [ConsentModeMappingInline]
     actions = ["rotate_identity_secret"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _property_within(obj, request.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _property_within(obj, request.user))
 
     def save_model(self, request: HttpRequest, obj: ConsentProperty, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -106,6 +220,14 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate the identity-assertion secret", permissions=["change"])
     def rotate_identity_secret(self, request: HttpRequest, queryset):
+        outside = [p.name for p in queryset if not _property_within(p, request.user)]
+        if outside:
+            messages.error(
+                request,
+                "Not rotated: these properties link visitors to people of regions outside "
+                f"yours: {', '.join(outside)}.",
+            )
+            return None
         page = confirmed(
             self,
             request,
@@ -163,7 +285,11 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
 
 
 @admin.register(ConsentWebhook)
-class ConsentWebhookAdmin(admin.ModelAdmin):
+class ConsentWebhookAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
+    """A webhook is sent every region's consent changes (subject and visitor ids, purpose,
+    state), or a destination's audience pushes: only officers who see every region add,
+    change or delete one (the outbox's rows are theirs only, for the same reason)."""
+
     list_display = ["name", "url", "active"]
 
 
@@ -327,6 +453,19 @@ class RetentionPolicyForm(forms.ModelForm):
     region = forms.ChoiceField(
         choices=[("", "every region"), *((r, r) for r in KNOWN_REGIONS)], required=False
     )
+    editor_regions: frozenset[str] | None = None
+
+    def clean_region(self) -> str:
+        """Within the editor's regions: the daily run applies every active policy to every
+        region it names ("every region" only for staff who see them all)."""
+        region = self.cleaned_data.get("region") or ""
+        allowed = self.editor_regions
+        if allowed is not None and region not in allowed:
+            raise forms.ValidationError(
+                f"Outside your regions: {region or 'every region'}. "
+                f"Choose one of {', '.join(sorted(allowed)) or 'none'}."
+            )
+        return region
 
     class Meta:
         model = RetentionPolicy
@@ -346,7 +485,10 @@ class RetentionPolicyForm(forms.ModelForm):
 @admin.register(RetentionPolicy)
 class RetentionPolicyAdmin(admin.ModelAdmin):
     """Define policies; "Preview (dry run)" shows counts per region, then "Apply now" runs them
-    within the staff member's regions. The daily beat task applies every active policy."""
+    within the staff member's regions. The daily beat task applies every active policy to the
+    region it names, whoever wrote it: an officer limited to some regions writes policies of
+    those regions only (an EU-limited officer could otherwise have every Californian's events
+    deleted after a day)."""
 
     form = RetentionPolicyForm
     list_display = [
@@ -364,6 +506,22 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     readonly_fields = ["last_run_at", "created_at", "updated_at"]
     actions = ["preview"]
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def _within(self, request: HttpRequest, policy: RetentionPolicy | None) -> bool:
+        """The daily run applies a policy to its region (every region when it names none) on
+        its own authority: an officer changes or deletes only policies of their regions."""
+        allowed = allowed_regions(request.user)
+        return policy is None or allowed is None or policy.region in allowed
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._within(request, obj)
 
     def get_urls(self):
         return [

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
-from access.admin_base import ScopedAdmin
+from access.admin_base import AllRegionsChangeMixin, ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
@@ -371,9 +371,11 @@ def _uuid_or_none(text: str | None) -> uuid.UUID | None:
 
 
 @admin.register(SystemConnector)
-class SystemConnectorAdmin(admin.ModelAdmin):
+class SystemConnectorAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
     """The shared secret is generated, never typed in: shown once when the system is added and
-    when an officer rotates it."""
+    when an officer rotates it. A connector is sent the identifiers (e-mail, phone in clear) of
+    every region's requesters: only officers who see every region add, change or delete one (an
+    EU-limited officer could point its URL at a server of their own)."""
 
     list_display = ["system", "mode", "webhook_url", "handles", "active"]
     list_filter = ["mode", "active"]

@@ -1,6 +1,13 @@
 """Connected stores in the admin: connection settings (passwords typed once, stored encrypted,
 never shown again), a test-connection button, discovery, and the officer's review of each
-proposed dataset (category, identity key and strategy per column) before approval."""
+proposed dataset (category, identity key and strategy per column) before approval.
+
+A store holds people of every region, and its settings decide where every region's requests
+send their identifiers and which of their rows an erasure changes: officers limited to some
+regions see stores and datasets but only those who see every region change them. A kept
+password stays with the server it was typed for: changing the dialect, host, port, database or
+user needs the password again (it would otherwise be sent to whatever server the store now
+names, on the next test or request)."""
 
 from __future__ import annotations
 
@@ -11,10 +18,17 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from access.admin_base import AllRegionsChangeMixin
 from audit.actors import Actor
 from stores import services
 from stores.connection import error_describe
 from stores.models import ConnectedStore, StoreColumn, StoreDataset
+
+# The fields that say which server (and account) a password is sent to.
+_PASSWORD_TARGET = {
+    "read_password": ("dialect", "host", "port", "database", "read_user"),
+    "write_password": ("dialect", "host", "port", "database", "write_user"),
+}
 
 
 class StoreForm(forms.ModelForm):
@@ -57,15 +71,30 @@ class StoreForm(forms.ModelForm):
             }
 
     def clean(self) -> dict:
+        """An empty password field keeps the stored password, for the same server and user
+        only: once any of them changed the password must be typed again."""
         data = super().clean()
         for name, value in self._kept.items():
-            if not data.get(name):
-                data[name] = value
+            if data.get(name):
+                continue
+            moved = [
+                field
+                for field in _PASSWORD_TARGET[name]
+                if field in data and data[field] != getattr(self.instance, field)
+            ]
+            if value and moved:
+                self.add_error(
+                    name,
+                    f"The {', '.join(moved)} changed: type the password again "
+                    "(the stored one is kept only for the server it was typed for).",
+                )
+                continue
+            data[name] = value
         return data
 
 
 @admin.register(ConnectedStore)
-class ConnectedStoreAdmin(admin.ModelAdmin):
+class ConnectedStoreAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
     form = StoreForm
     change_form_template = "admin/stores/connectedstore/change_form.html"
     list_display = [
@@ -137,7 +166,7 @@ class StoreColumnForm(forms.ModelForm):
         return data
 
 
-class StoreColumnInline(admin.TabularInline):
+class StoreColumnInline(AllRegionsChangeMixin, admin.TabularInline):
     model = StoreColumn
     form = StoreColumnForm
     extra = 0
@@ -174,7 +203,7 @@ class StoreColumnInline(admin.TabularInline):
 
 
 @admin.register(StoreDataset)
-class StoreDatasetAdmin(admin.ModelAdmin):
+class StoreDatasetAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
     """An officer reviews discovery's proposal column by column (the override of a column's
     strategy is the edit here), then approves: only approved datasets are searched."""
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -22,10 +23,12 @@ DRIVERS = {
 
 def store_url(store: ConnectedStore, *, write: bool) -> sa.URL:
     if store.dialect == ConnectedStore.Dialect.SQLITE:
-        # mode=ro/rw: a missing file is an error, never an empty new database.
+        # mode=ro/rw: a missing file is an error, never an empty new database. The path is
+        # percent-encoded: a "?" or "#" in it would otherwise start the URI's own parameters
+        # ("shop.db?mode=rwc#" created any file the hub may write, and read it writable).
         mode = "rw" if write else "ro"
         return sa.URL.create(
-            "sqlite", database=f"file:{store.database}?mode={mode}", query={"uri": "true"}
+            "sqlite", database=f"file:{quote(store.database)}?mode={mode}", query={"uri": "true"}
         )
     user, password = (
         (store.write_user, store.write_password)

@@ -314,6 +314,9 @@ def test_an_officer_takes_a_request_releases_a_hold_and_rotates_a_connector_secr
     assert LegalHold.objects.get(pk=hold.pk).released_at is not None
     _audited("dsar.legal_hold.release", officer, object_id=str(hold.pk))
 
+    # A connector serves every region's requests: its secret is rotated by an officer of all.
+    browser.delete_all_cookies()
+    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
     shown = _act(
         browser,
         hub,

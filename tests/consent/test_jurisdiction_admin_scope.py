@@ -1,0 +1,80 @@
+"""A regime decides the banner's defaults, whether Global Privacy Control is honoured and the
+request deadlines for the people of its regions: an officer limited to some regions changes or
+deletes only regimes of their own regions, and gives a regime none outside them. An EU-limited
+officer could otherwise stop Californians' GPC signals being honoured."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.forms.models import model_to_dict
+from django.test import Client
+
+from access.roles import DPO, PRIVACY_OFFICER
+from consent.models import Jurisdiction
+from tests.factories import make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def _as(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _form(jurisdiction: Jurisdiction, **over: Any) -> dict:
+    data = {
+        k: ("" if v is None else v)
+        for k, v in model_to_dict(jurisdiction).items()
+        if k not in ("id",)
+    }
+    for name in ("regions", "opt_out_rights"):
+        if name in data:
+            data[name] = json.dumps(data[name])
+    for name, value in list(data.items()):
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+            else:
+                del data[name]
+    return {**data, **over}
+
+
+@pytest.mark.parametrize("role", [PRIVACY_OFFICER, DPO])
+def test_a_limited_officer_cannot_change_another_regions_regime(regimes, roles, role):
+    ca = Jurisdiction.objects.get(regions=["US-CA"])
+    assert ca.honours_gpc
+    eu = _as(make_staff(role, regions=["EU"]))
+    url = f"/admin/consent/jurisdiction/{ca.pk}/change/"
+    assert eu.get(url).status_code == 200  # viewed, read-only
+    form = _form(ca)
+    form.pop("honours_gpc", None)
+    assert eu.post(url, form).status_code == 403
+    ca.refresh_from_db()
+    assert ca.honours_gpc
+
+
+def test_a_limited_officer_gives_a_regime_no_region_outside_theirs(regimes, roles):
+    gdpr = Jurisdiction.objects.get(code="GDPR")
+    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    url = f"/admin/consent/jurisdiction/{gdpr.pk}/change/"
+    r = eu.post(url, _form(gdpr, regions='["EU", "US-CA"]'))
+    assert r.status_code == 200
+    assert "Outside your regions: US-CA." in r.content.decode()
+    gdpr.refresh_from_db()
+    assert gdpr.regions == ["EU"]
+    # Their own region's regime stays theirs to change.
+    r = eu.post(url, _form(gdpr, notes="reviewed"))
+    assert r.status_code == 302, r.content
+    gdpr.refresh_from_db()
+    assert gdpr.notes == "reviewed"
+
+
+def test_an_officer_of_every_region_changes_any_regime(regimes, roles):
+    ca = Jurisdiction.objects.get(regions=["US-CA"])
+    officer = _as(make_staff(DPO))
+    r = officer.post(f"/admin/consent/jurisdiction/{ca.pk}/change/", _form(ca, notes="x"))
+    assert r.status_code == 302, r.content
