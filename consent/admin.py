@@ -118,8 +118,9 @@ class NoticeAdmin(admin.ModelAdmin):
     filter_horizontal = ["purposes"]
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        # A published notice is evidence: consents point at it. Publish a new version instead.
-        return ["language", "version", "title", "text"] if obj else []
+        # A published notice is evidence: consents point at it, and at what it asked for (its
+        # purposes). Publish a new version instead.
+        return ["language", "version", "title", "text", "purposes"] if obj else []
 
 
 class ConsentModeMappingInline(admin.TabularInline):
