@@ -3,6 +3,7 @@ error report (line number and reason, never the line's content)."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
 import logging
@@ -132,6 +133,8 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
             line_no += 1
             if line_no <= job.lines_done:
                 continue
+            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]  # saved "UTF-8 with BOM" (Windows editors)
             pending.append((line_no, raw))
             if len(pending) >= CHUNK_LINES:
                 _import_chunk(job, pending, actor)

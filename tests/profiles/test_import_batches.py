@@ -2,6 +2,7 @@
 identities, duplicates within the file, probable matches, suppressed identities) through the
 one-by-one upsert: the outcome is the same as importing line by line."""
 
+import codecs
 import datetime as dt
 import io
 import json
@@ -326,3 +327,13 @@ def test_an_update_keeps_the_matching_profile_of_all_the_persons_values():
         list(MatchBlock.objects.filter(subject=known).order_by("key").values_list("key", "pk"))
         == blocks
     )
+
+
+@pytest.mark.django_db
+def test_a_file_saved_with_a_byte_order_mark_imports_its_first_line():
+    """Editors on Windows save "UTF-8 with BOM": the mark is not part of the first record."""
+    lines = [json.dumps(_person(f"bom{n}@example.com")) for n in range(2)]
+    body = codecs.BOM_UTF8 + ("\n".join(lines) + "\n").encode()
+    job = import_job_create(stream=io.BytesIO(body), actor=ACTOR)
+    job = import_job_run(job_id=str(job.pk))
+    assert (job.imported, job.failed) == (2, 0)
