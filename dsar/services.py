@@ -23,6 +23,7 @@ from audit.services import audit_record
 from consent.models import Jurisdiction
 from consent.selectors import jurisdiction_for_region
 from core.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from core.regions import KNOWN_REGIONS
 from dsar import deadlines, engine, selectors, wording
 from dsar.housekeeping import deadline_reminders as deadline_reminders
 from dsar.housekeeping import requests_expire_unverified as requests_expire_unverified
@@ -140,6 +141,11 @@ def _request_region(*, actor: Actor, region: str, subject: Subject | None) -> st
     region = ((subject.region if subject is not None else region) or "").upper()
     if not region:
         raise RequestError("Give a region or a subject.", fields={"region": ["required"]})
+    if region not in KNOWN_REGIONS:  # else a request no regional officer sees, without a regime
+        raise RequestError(
+            f"Unknown region; use one of {', '.join(KNOWN_REGIONS)}.",
+            fields={"region": ["unknown"]},
+        )
     if not actor.covers(region):
         if subject is not None:
             raise NotFoundError("Subject not found.")

@@ -95,6 +95,16 @@ def test_intake_without_a_property_key_or_with_bad_input_is_a_clear_4xx(api, pro
     r = api.post("/api/v1/dsar/intake/", {"kind": "sell-me", "email": "x"}, format="json")
     assert r.status_code == 400
     assert set(r.json()["error"]["fields"]) == {"kind", "email"}
+    # A region no regime or regional officer knows: refused, no request opened.
+    for region in ("Mars", "E U", "eu-", "XX"):
+        r = api.post(
+            "/api/v1/dsar/intake/",
+            {"kind": "access", "email": "ana@example.com", "region": region},
+            format="json",
+        )
+        assert r.status_code == 400, region
+        assert r.json()["error"]["fields"] == {"region": ["unknown"]}
+    assert not DataSubjectRequest.objects.exists()
 
 
 def test_unverified_requests_expire_and_lose_their_contact_address(prop):
