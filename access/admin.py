@@ -44,6 +44,44 @@ class StaffUserAdmin(PrivateSearchMixin, UserAdmin):
     list_display = ["username", "is_staff", "is_active", "roles", "regions", "last_login"]
     list_filter = ["is_staff", "is_active", "groups"]
 
+    # Who may do what, and where, is the first thing a regulator asks to be shown: every
+    # change to a staff account (its roles, permissions, status, password, region scope) is
+    # appended to the audit chain with the names of what changed, never values.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        entry = super().log_addition(request, obj, message)
+        self._audit(request, obj, "access.staff.create", message)
+        return entry
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        entry = super().log_change(request, obj, message)
+        self._audit(request, obj, "access.staff.update", message)
+        return entry
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        entries = super().log_deletions(request, queryset)
+        for obj in queryset:
+            self._audit(request, obj, "access.staff.delete", [])
+        return entries
+
+    def _audit(self, request: HttpRequest, obj: Any, action: str, message: Any) -> None:
+        """One audit event naming what Django's change message says changed: the account's
+        fields, and inline rows as "<row>" or "<row>.<field>" (never the values)."""
+        fields: set[str] = set()
+        for part in message if isinstance(message, list) else []:
+            for detail in part.values() if isinstance(part, dict) else []:
+                row = str(detail.get("name", "")) if isinstance(detail, dict) else ""
+                named = detail.get("fields", []) if isinstance(detail, dict) else []
+                fields.update(f"{row}.{f}" if row else str(f) for f in named)
+                if row and not named:
+                    fields.add(row)
+        audit_record(
+            actor=actor_for(request),
+            action=action,
+            object_type="auth.user",
+            object_id=obj.pk,
+            fields=sorted(fields),
+        )
+
     @admin.display(description="roles")
     def roles(self, user) -> str:
         return ", ".join(g.name for g in user.groups.all())
