@@ -144,6 +144,8 @@ class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
     search_fields = ["=subject__id", "=visitor_id", "=id"]
     date_hierarchy = "recorded_at"
     show_full_result_count = False
+    # Subject and notice are nullable: Django's default join skips them (a query per row).
+    list_select_related = ["subject", "purpose", "notice"]
 
 
 @admin.register(CurrentConsent)
@@ -160,6 +162,8 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
     ]
     list_filter = ["state", "purpose", "needs_reprompt", "region"]
     search_fields = ["=subject__id", "=visitor_id"]
+    # The subject is nullable (a query per row by default), the ledger record is not shown.
+    list_select_related = ["subject", "purpose"]
 
 
 @admin.register(ConsentWebhook)
