@@ -24,7 +24,7 @@ class _KnownValuesFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
-        return queryset if value is None else queryset.filter(**{self.parameter_name: value})
+        return queryset if value is None else queryset.filter(**{str(self.parameter_name): value})
 
 
 class RegionFilter(_KnownValuesFilter):
