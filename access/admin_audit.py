@@ -17,7 +17,7 @@ from audit.actors import Actor
 from audit.export import audit_csv_response
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
-from core.admin import ReadOnlyAdminMixin
+from core.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -47,6 +47,7 @@ class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     actions = ["export_csv"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request: HttpRequest):
         return audit_events_filter(regions=allowed_regions(request.user))

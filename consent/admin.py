@@ -37,7 +37,7 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
-from core.admin import ReadOnlyAdminMixin, secret_shown_once
+from core.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, secret_shown_once
 from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
@@ -166,6 +166,7 @@ class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
     ]
     search_fields = ["=subject__id", "=visitor_id", "=id"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # Subject and notice are nullable: Django's default join skips them (a query per row).
     list_select_related = ["subject", "purpose", "notice"]
 
@@ -186,6 +187,8 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
     search_fields = ["=subject__id", "=visitor_id"]
     # The subject is nullable (a query per row by default), the ledger record is not shown.
     list_select_related = ["subject", "purpose"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(ConsentWebhook)

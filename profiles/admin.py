@@ -18,6 +18,7 @@ from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
 from audit.services import audit_record_list_read
+from core.admin import EstimatedCountPaginator
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -49,6 +50,7 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
     ]
     fields = readonly_fields
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         if not search_term.strip():
