@@ -21,12 +21,12 @@ from access.admin_base import ScopedAdmin
 from access.masking import mask_value
 from access.models import ApiToken
 from access.scoping import Principal, actor_for, allowed_regions
-from activation import mapping, services
+from activation import mapping, segment, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
 from consent.api.throttles import parse_rate
 from consent.models import Purpose
-from core.admin import secret_shown_once
+from core.admin import EstimatedCountPaginator, secret_shown_once
 from core.errors import DomainError
 from core.parsers import json_loads_checked
 from core.regions import KNOWN_REGIONS
@@ -245,6 +245,21 @@ def masked(value: Any, key: str = "") -> Any:
     return mask_value(_IDENTITY_KEYS.get(key, "text"), value)
 
 
+class InboxKindFilter(admin.SimpleListFilter):
+    """The kinds a source's call can have, not a DISTINCT over the inbox (which keeps every
+    call) on every page."""
+
+    title = "kind"
+    parameter_name = "kind__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(k, k) for k in (*segment.KINDS, mapping.KIND)]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(kind=value)
+
+
 @admin.register(InboxMessage)
 class InboxMessageAdmin(ScopedAdmin):
     """The inbox: read-only; a payload is shown masked (keys in clear, values masked)
@@ -259,8 +274,10 @@ class InboxMessageAdmin(ScopedAdmin):
         "last_error",
         "received_at",
     ]
-    list_filter = ["status", "kind", "source"]
+    list_filter = ["status", InboxKindFilter, "source"]
     search_fields = ["message_id"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = [
         "source",
         "message_id",

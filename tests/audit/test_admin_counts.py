@@ -15,7 +15,12 @@ from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/admin/audit/auditevent/", "/admin/consent/consentrecord/", "/admin/profiles/subject/"]
+PAGES = [
+    "/admin/audit/auditevent/",
+    "/admin/consent/consentrecord/",
+    "/admin/profiles/subject/",
+    "/admin/activation/inboxmessage/",
+]
 
 
 def _events(count: int) -> None:
