@@ -82,14 +82,22 @@ class StaffUserAdmin(PrivateSearchMixin, UserAdmin):
             fields=sorted(fields),
         )
 
+    def get_queryset(self, request: HttpRequest):
+        # The roles and regions columns: read with the page, not a query per staff member.
+        return (
+            super().get_queryset(request).select_related("region_scope").prefetch_related("groups")
+        )
+
     @admin.display(description="roles")
     def roles(self, user) -> str:
         return ", ".join(g.name for g in user.groups.all())
 
     @admin.display(description="regions")
     def regions(self, user) -> str:
-        scope = RegionScope.objects.filter(user=user).first()
-        return str(scope) if scope else "no region"
+        try:
+            return str(user.region_scope)
+        except RegionScope.DoesNotExist:
+            return "no region"
 
 
 class ApiTokenForm(forms.ModelForm):

@@ -710,17 +710,20 @@ def purpose_export_csv(
     return identifier_csv_lines(ids, clear=clear), len(ids)
 
 
-def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> tuple[str, int]:
-    """The destination's audience now, within `who`'s regions, as CSV (subject id and the
+def audience_export_csv(
+    *, who: Any, destination: Destination, actor: Actor
+) -> tuple[Iterator[str], int]:
+    """The destination's audience now, within `who`'s regions, as CSV lines (subject id and the
     identifiers as the destination takes them): only people whose consent allows every purpose.
-    Audited with its size and purposes, never its contents. Returns (csv text, rows)."""
+    Audited with its size and purposes, never its contents, before the first line is produced;
+    the lines then stream, identifiers read per chunk (as `purpose_export_csv`). Returns
+    (lines, rows)."""
     if destination.clear_identifiers and not who.has_perm("access.view_unmasked"):
         raise ForbiddenError(
             "This destination takes identifiers in clear: exporting its audience needs the "
             "permission to view unmasked data."
         )
     ids = list(selectors.audience_all(who=who, destination=destination))
-    text = "".join(identifier_csv_lines(ids, clear=destination.clear_identifiers))
     purposes = ",".join(sorted(p.slug for p in destination.purposes.all()))
     audit_record(
         actor=actor,
@@ -729,4 +732,4 @@ def audience_export_csv(*, who: Any, destination: Destination, actor: Actor) -> 
         object_id=destination.pk,
         reason=f"purposes {purposes}; {len(ids)} rows",
     )
-    return text, len(ids)
+    return identifier_csv_lines(ids, clear=destination.clear_identifiers), len(ids)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from access.admin_actions import confirmed
 from access.admin_base import AllRegionsChangeMixin, AllRegionsOnlyAdmin, ScopedAdmin
+from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
@@ -36,7 +37,7 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
-from core.admin import ReadOnlyAdminMixin, secret_shown_once
+from core.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, secret_shown_once
 from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
@@ -250,6 +251,20 @@ class ReadOnly(ReadOnlyAdminMixin, ScopedAdmin):
     pass
 
 
+class JurisdictionFilter(admin.SimpleListFilter):
+    """The jurisdictions of the reference table (a few dozen rows), not of the ledger."""
+
+    title = "jurisdiction"
+    parameter_name = "jurisdiction__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Jurisdiction.objects.order_by("code").values_list("code", "code"))
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(jurisdiction=value)
+
+
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
     list_display = [
@@ -263,10 +278,20 @@ class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
         "gpc",
         "notice",
     ]
-    list_filter = ["state", "channel", "jurisdiction", "gpc", "purpose"]
+    # Choices from reference data and date ranges, not DISTINCT over the ledger on every page.
+    list_filter = [
+        "state",
+        "channel",
+        JurisdictionFilter,
+        "gpc",
+        "purpose",
+        ("recorded_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["=subject__id", "=visitor_id", "=id"]
-    date_hierarchy = "recorded_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    # Subject and notice are nullable: Django's default join skips them (a query per row).
+    list_select_related = ["subject", "purpose", "notice"]
 
 
 @admin.register(CurrentConsent)
@@ -281,8 +306,12 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
         "expires_at",
         "needs_reprompt",
     ]
-    list_filter = ["state", "purpose", "needs_reprompt", "region"]
+    list_filter = ["state", "purpose", "needs_reprompt", RegionFilter]
     search_fields = ["=subject__id", "=visitor_id"]
+    # The subject is nullable (a query per row by default), the ledger record is not shown.
+    list_select_related = ["subject", "purpose"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(ConsentWebhook)

@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
 from access.admin_base import AllRegionsChangeMixin, ScopedAdmin
+from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
 from audit.actors import Actor
@@ -131,7 +132,7 @@ class DataSubjectRequestAdmin(PrivateSearchMixin, ScopedAdmin):
         "assigned_to",
         "channel",
     ]
-    list_filter = [DeadlineFilter, "status", "kind", "region", MineFilter, "channel"]
+    list_filter = [DeadlineFilter, "status", "kind", RegionFilter, MineFilter, "channel"]
     search_fields = ["reference"]
     search_help_text = "Reference (DSR-…), or the requester's exact e-mail address."
     ordering = ["due_at"]

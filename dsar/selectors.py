@@ -26,6 +26,7 @@ from dsar.models import (
     SystemTask,
     TimelineEntry,
 )
+from profiles.crypto.fields import Ciphertext
 from profiles.crypto.keyring import DecryptionError
 from profiles.models import Attribute, Event, Identifier, Subject
 from profiles.selectors import subject_search
@@ -121,7 +122,11 @@ def request_summary(request: DataSubjectRequest, *, now: dt.datetime | None = No
 def request_timeline(*, request: DataSubjectRequest, with_notes: bool) -> list[dict[str, Any]]:
     """The request's history, oldest first; officers' notes only when `with_notes`."""
     entries = []
-    for entry in TimelineEntry.objects.filter(request=request).order_by("at"):
+    rows = list(TimelineEntry.objects.filter(request=request).order_by("at"))
+    if with_notes and request.purged_at is None:
+        # Each note is under a key of its own: the keys of all the notes in one query.
+        TimelineEntry.data_keys_load(r for r in rows if isinstance(r.__dict__["note"], Ciphertext))
+    for entry in rows:
         item: dict[str, Any] = {
             "at": entry.at.isoformat(),
             "actor": entry.actor,

@@ -14,9 +14,11 @@ from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
+from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
 from audit.services import audit_record_list_read
+from core.admin import EstimatedCountPaginator
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -33,7 +35,7 @@ from profiles.models import (
 @admin.register(Subject)
 class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
     list_display = ["id", "region", "jurisdiction", "status", "created_at"]
-    list_filter = ["region", "status"]
+    list_filter = [RegionFilter, "status"]
     search_fields = ["id"]
     search_help_text = "Exact e-mail, phone (+country code), customer id or subject id."
     readonly_fields = [
@@ -48,6 +50,7 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
     ]
     fields = readonly_fields
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         if not search_term.strip():

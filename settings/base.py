@@ -296,6 +296,9 @@ CUSTODIA_INTAKE_RATE = env_str("CUSTODIA_INTAKE_RATE", "20/hour")
 
 # Admin searches by personal data: the term is kept server-side under a random id this long.
 CUSTODIA_ADMIN_SEARCH_SECONDS = env_int("CUSTODIA_ADMIN_SEARCH_SECONDS", 900)
+# The big changelists on PostgreSQL (audit log, ledger, subjects): a result the planner expects
+# to hold at least this many rows is counted from that estimate, not by reading every row.
+CUSTODIA_ADMIN_EXACT_COUNT_BELOW = env_int("CUSTODIA_ADMIN_EXACT_COUNT_BELOW", 100_000)
 
 # --- Staff sign-in: TOTP second factor and lockout -------------------------------------
 CUSTODIA_REQUIRE_MFA = env_bool("CUSTODIA_REQUIRE_MFA", PRODUCTION)

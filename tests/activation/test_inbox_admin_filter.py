@@ -41,3 +41,17 @@ def test_an_officer_of_every_region_filters_by_every_source(client, roles):
 
     assert "Berlin shop" in page
     assert "Texas partner" in page
+
+
+def test_the_source_filter_narrows_the_list_and_a_hand_edited_value_is_no_error(client, roles):
+    berlin = _source("Berlin shop", "EU")
+    _source("Paris shop", "EU")
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+
+    page = client.get(f"/admin/activation/inboxmessage/?source__id__exact={berlin.pk}")
+    assert page.status_code == 200
+    assert "m-Berlin shop" in page.content.decode()
+    assert "m-Paris shop" not in page.content.decode()
+    for junk in ("1", "not-a-uuid", "' OR 1=1 --"):
+        response = client.get("/admin/activation/inboxmessage/", {"source__id__exact": junk})
+        assert response.status_code in (200, 302), junk

@@ -82,3 +82,32 @@ def test_an_officer_adds_a_store_tests_it_and_runs_discovery(client, officer, tm
     assert "first_name: NOT NULL, cannot be set to NULL" in r.content.decode()
     dataset.refresh_from_db()
     assert dataset.status == "proposed"
+
+
+def test_the_dataset_list_costs_the_same_queries_for_more_datasets(client, officer, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    store = ConnectedStore.objects.create(
+        name="Big shop", dialect="sqlite", database=str(tmp_path / "big.db")
+    )
+
+    def add_datasets(count: int) -> None:
+        for _ in range(count):
+            dataset = StoreDataset.objects.create(
+                store=store, table=f"t{StoreDataset.objects.count()}", discovered_at=timezone.now()
+            )
+            StoreColumn.objects.create(
+                dataset=dataset, name="email", sql_type="TEXT", kind="text", category="contact"
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/admin/stores/storedataset/").status_code == 200
+        return len(ctx)
+
+    add_datasets(3)
+    few = queries()
+    add_datasets(9)
+    assert queries() == few
