@@ -10,19 +10,12 @@ from typing import Any
 
 import pytest
 from django.forms.models import model_to_dict
-from django.test import Client
 
 from access.roles import DPO, PRIVACY_OFFICER
 from consent.models import Jurisdiction
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _form(jurisdiction: Jurisdiction, **over: Any) -> dict:
@@ -47,7 +40,7 @@ def _form(jurisdiction: Jurisdiction, **over: Any) -> dict:
 def test_a_limited_officer_cannot_change_another_regions_regime(regimes, roles, role):
     ca = Jurisdiction.objects.get(regions=["US-CA"])
     assert ca.honours_gpc
-    eu = _as(make_staff(role, regions=["EU"]))
+    eu = signed_in(make_staff(role, regions=["EU"]))
     url = f"/admin/consent/jurisdiction/{ca.pk}/change/"
     assert eu.get(url).status_code == 200  # viewed, read-only
     form = _form(ca)
@@ -59,7 +52,7 @@ def test_a_limited_officer_cannot_change_another_regions_regime(regimes, roles, 
 
 def test_a_limited_officer_gives_a_regime_no_region_outside_theirs(regimes, roles):
     gdpr = Jurisdiction.objects.get(code="GDPR")
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     url = f"/admin/consent/jurisdiction/{gdpr.pk}/change/"
     r = eu.post(url, _form(gdpr, regions='["EU", "US-CA"]'))
     assert r.status_code == 200
@@ -75,6 +68,6 @@ def test_a_limited_officer_gives_a_regime_no_region_outside_theirs(regimes, role
 
 def test_an_officer_of_every_region_changes_any_regime(regimes, roles):
     ca = Jurisdiction.objects.get(regions=["US-CA"])
-    officer = _as(make_staff(DPO))
+    officer = signed_in(make_staff(DPO))
     r = officer.post(f"/admin/consent/jurisdiction/{ca.pk}/change/", _form(ca, notes="x"))
     assert r.status_code == 302, r.content

@@ -12,17 +12,11 @@ from django.test import Client
 
 from access.roles import DPO, PRIVACY_OFFICER
 from consent.models import ConsentProperty, Purpose
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
 CA_SECRET = "ca-shop-identity-secret-0123456789abcdef"
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -71,7 +65,7 @@ def _post(client: Client, url: str, data: dict):
 def test_a_limited_officer_cannot_rotate_the_secret_of_a_property_reaching_another_region(
     ca_shop, role
 ):
-    eu = _as(make_staff(role, regions=["EU"]))
+    eu = signed_in(make_staff(role, regions=["EU"]))
     r = eu.post(
         "/admin/consent/consentproperty/",
         {"action": "rotate_identity_secret", "_selected_action": [ca_shop.pk], "confirmed": "yes"},
@@ -83,7 +77,7 @@ def test_a_limited_officer_cannot_rotate_the_secret_of_a_property_reaching_anoth
 
 
 def test_a_limited_officer_cannot_change_or_delete_a_property_reaching_another_region(ca_shop):
-    eu = _as(make_staff(DPO, regions=["EU"]))
+    eu = signed_in(make_staff(DPO, regions=["EU"]))
     url = f"/admin/consent/consentproperty/{ca_shop.pk}/change/"
     assert eu.get(url).status_code == 200  # viewed, read-only
     changed = _post(eu, url, _form(ca_shop, default_region="EU"))
@@ -96,7 +90,7 @@ def test_a_limited_officer_cannot_change_or_delete_a_property_reaching_another_r
 
 
 def test_a_limited_officer_gives_a_property_no_region_outside_theirs(roles):
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     add = "/admin/consent/consentproperty/add/"
     r = _post(eu, add, _form(identity_regions='["EU", "US-CA"]'))
     assert r.status_code == 200
@@ -124,7 +118,7 @@ def test_a_limited_officer_gives_a_property_no_region_outside_theirs(roles):
 
 
 def test_regions_are_known_codes_kept_upper_case(roles):
-    officer = _as(make_staff(DPO))
+    officer = signed_in(make_staff(DPO))
     add = "/admin/consent/consentproperty/add/"
     r = _post(officer, add, _form(identity_regions='"EU"'))
     assert r.status_code == 200

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from access.roles import PRIVACY_OFFICER
@@ -17,16 +16,10 @@ from consent import tasks
 from consent.models import RetentionPolicy
 from profiles.models import Event
 from profiles.services import event_dedup_key
-from tests.factories import make_staff, make_subject
+from tests.factories import make_staff, make_subject, signed_in
 
 pytestmark = pytest.mark.django_db
 ADD = "/admin/consent/retentionpolicy/add/"
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _form(**over) -> dict:
@@ -60,7 +53,7 @@ def ca_event(roles):
 
 @pytest.mark.parametrize("region", ["US-CA", ""])
 def test_a_limited_officer_cannot_write_a_policy_for_another_or_every_region(ca_event, region):
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     r = eu.post(ADD, _form(region=region))
     assert r.status_code == 200
     assert "Outside your regions" in r.content.decode()
@@ -76,7 +69,7 @@ def test_a_limited_officer_cannot_change_or_delete_another_regions_policy(ca_eve
     everywhere = RetentionPolicy.objects.create(
         name="Everyone", target="events", region="", max_age_days=3650
     )
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     for row in (policy, everywhere):
         url = f"/admin/consent/retentionpolicy/{row.pk}/change/"
         assert eu.get(url).status_code == 200  # viewed, read-only
@@ -89,7 +82,7 @@ def test_a_limited_officer_cannot_change_or_delete_another_regions_policy(ca_eve
 
 
 def test_a_limited_officer_writes_policies_of_their_own_region(roles):
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     r = eu.post(ADD, _form(max_age_days=365))
     assert r.status_code == 302, r.content
     policy = RetentionPolicy.objects.get()
@@ -100,6 +93,6 @@ def test_a_limited_officer_writes_policies_of_their_own_region(roles):
 
 
 def test_an_officer_of_every_region_writes_a_policy_for_every_region(roles):
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     assert officer.post(ADD, _form(region="", max_age_days=3650)).status_code == 302
     assert RetentionPolicy.objects.get().region == ""

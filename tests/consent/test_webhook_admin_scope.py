@@ -7,21 +7,14 @@ Californian destination they may not change."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from access.roles import DPO, PRIVACY_OFFICER
 from consent.models import ConsentWebhook
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
 URL = "https://crm.example/consent"
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def _form(webhook: ConsentWebhook, **over) -> dict:
 
 @pytest.mark.parametrize("role", [PRIVACY_OFFICER, DPO])
 def test_an_officer_limited_to_some_regions_cannot_add_repoint_or_delete_a_webhook(webhook, role):
-    eu = _as(make_staff(role, regions=["EU"]))
+    eu = signed_in(make_staff(role, regions=["EU"]))
     assert eu.get(f"/admin/consent/consentwebhook/{webhook.pk}/change/").status_code == 200
     added = eu.post(
         "/admin/consent/consentwebhook/add/",
@@ -61,7 +54,7 @@ def test_an_officer_limited_to_some_regions_cannot_add_repoint_or_delete_a_webho
 
 
 def test_an_officer_of_every_region_adds_a_webhook(webhook):
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         "/admin/consent/consentwebhook/add/",
         _form(webhook, name="Warehouse", url="https://warehouse.example/", consent_changes="on"),

@@ -6,22 +6,15 @@ identifiers of every Californian who asks for their data."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from access.roles import DPO, PRIVACY_OFFICER
 from dsar.models import SystemConnector
 from profiles.models import System
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
 URL = "https://helpdesk.example/dsar"
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def _form(connector: SystemConnector, **over) -> dict:
 def test_an_officer_limited_to_some_regions_cannot_repoint_add_or_delete_a_connector(
     connector, role
 ):
-    eu = _as(make_staff(role, regions=["EU"]))
+    eu = signed_in(make_staff(role, regions=["EU"]))
     assert eu.get(f"/admin/dsar/systemconnector/{connector.pk}/change/").status_code == 200
     changed = eu.post(
         f"/admin/dsar/systemconnector/{connector.pk}/change/",
@@ -82,7 +75,7 @@ def test_an_officer_limited_to_some_regions_cannot_repoint_add_or_delete_a_conne
 
 
 def test_an_officer_of_every_region_repoints_a_connector(connector):
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/dsar/systemconnector/{connector.pk}/change/",
         _form(connector, webhook_url="https://helpdesk.example/v2/dsar"),

@@ -3,11 +3,10 @@ change them. An EU-limited DPO could otherwise map their own IdP group to every 
 point the provider at an IdP they control, and sign in again with all of them."""
 
 import pytest
-from django.test import Client
 
 from access.roles import DPO, PRIVACY_OFFICER
 from sso.models import GroupMapping, IdentityProvider
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +16,6 @@ def provider(roles):
     return IdentityProvider.objects.create(
         kind="oidc", name="Corp", slug="corp", issuer="https://idp.example", client_id="c"
     )
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _mapping_post(client, provider, **fields):
@@ -37,7 +30,7 @@ def _mapping_post(client, provider, **fields):
 
 
 def test_an_officer_limited_to_some_regions_sees_sso_settings_but_cannot_change_them(provider):
-    eu_dpo = _as(make_staff(DPO, regions=["EU"]))
+    eu_dpo = signed_in(make_staff(DPO, regions=["EU"]))
     assert eu_dpo.get("/admin/sso/identityprovider/").status_code == 200
     assert eu_dpo.get(f"/admin/sso/identityprovider/{provider.pk}/change/").status_code == 200
     assert _mapping_post(eu_dpo, provider, all_regions="on").status_code == 403
@@ -54,7 +47,7 @@ def test_an_officer_limited_to_some_regions_sees_sso_settings_but_cannot_change_
 
 
 def test_an_officer_of_every_region_maps_groups_to_known_regions(provider):
-    dpo = _as(make_staff(DPO))
+    dpo = signed_in(make_staff(DPO))
     assert _mapping_post(dpo, provider, regions='["eu", "US-CA", "EU"]').status_code == 302
     assert GroupMapping.objects.get().regions == ["EU", "US-CA"]
 
@@ -68,7 +61,7 @@ def test_an_officer_of_every_region_maps_groups_to_known_regions(provider):
     ],
 )
 def test_a_mapping_of_regions_that_are_no_region_codes_is_refused(provider, regions, message):
-    dpo = _as(make_staff(DPO))
+    dpo = signed_in(make_staff(DPO))
     response = _mapping_post(dpo, provider, regions=regions)
     assert response.status_code == 200
     assert message in response.content.decode()

@@ -11,22 +11,15 @@ import struct
 import threading
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from access.roles import DPO, PRIVACY_OFFICER
 from stores.models import ConnectedStore, StoreColumn, StoreDataset
-from tests.factories import make_staff
+from tests.factories import make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "s3cret-read-Zq81"
-
-
-def _as(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def _form(store: ConnectedStore, **over) -> dict:
 def test_an_officer_limited_to_some_regions_sees_stores_but_cannot_change_them(
     store, tmp_path, role
 ):
-    eu = _as(make_staff(role, regions=["EU"]))
+    eu = signed_in(make_staff(role, regions=["EU"]))
     assert eu.get("/admin/stores/connectedstore/").status_code == 200
     assert eu.get(f"/admin/stores/connectedstore/{store.pk}/change/").status_code == 200
 
@@ -103,7 +96,7 @@ def test_an_officer_limited_to_some_regions_cannot_approve_or_restrategise_a_dat
     column = StoreColumn.objects.create(
         dataset=dataset, name="email", kind="text", category="contact", strategy="keep"
     )
-    eu = _as(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    eu = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
     assert eu.get(f"/admin/stores/storedataset/{dataset.pk}/change/").status_code == 200
     r = eu.post(
         "/admin/stores/storedataset/", {"action": "approve", "_selected_action": [dataset.pk]}
@@ -131,7 +124,7 @@ def test_an_officer_limited_to_some_regions_cannot_approve_or_restrategise_a_dat
 def test_an_officer_of_every_region_changes_a_store(store, tmp_path):
     other = tmp_path / "moved.db"
     sqlite3.connect(other).close()
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/stores/connectedstore/{store.pk}/change/", _form(store, database=str(other))
     )
@@ -217,7 +210,7 @@ def test_a_stored_password_is_not_sent_to_a_server_the_store_was_repointed_to(ro
         read_password=SECRET,
         timeout_seconds=3,
     )
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/stores/connectedstore/{store.pk}/change/",
         _form(store, host="127.0.0.1", port=catcher.port, _check="1"),
@@ -257,7 +250,7 @@ def test_an_unchanged_store_keeps_its_password(roles):
         read_password=SECRET,
         timeout_seconds=3,
     )
-    officer = _as(make_staff(PRIVACY_OFFICER))
+    officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/stores/connectedstore/{store.pk}/change/", _form(store, timeout_seconds=7)
     )
