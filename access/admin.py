@@ -67,13 +67,14 @@ class StaffUserAdmin(PrivateSearchMixin, UserAdmin):
         """One audit event naming what Django's change message says changed: the account's
         fields, and inline rows as "<row>" or "<row>.<field>" (never the values)."""
         fields: set[str] = set()
-        for part in message if isinstance(message, list) else []:
-            for detail in part.values() if isinstance(part, dict) else []:
-                row = str(detail.get("name", "")) if isinstance(detail, dict) else ""
-                named = detail.get("fields", []) if isinstance(detail, dict) else []
-                fields.update(f"{row}.{f}" if row else str(f) for f in named)
-                if row and not named:
-                    fields.add(row)
+        parts = message if isinstance(message, list) else []
+        for detail in (d for part in parts if isinstance(part, dict) for d in part.values()):
+            if not isinstance(detail, dict):
+                continue
+            row, named = str(detail.get("name", "")), detail.get("fields", [])
+            fields.update(f"{row}.{f}" if row else str(f) for f in named)
+            if row and not named:
+                fields.add(row)
         audit_record(
             actor=actor_for(request),
             action=action,

@@ -99,6 +99,14 @@ def _source_within(source: SourceEndpoint, user: Any) -> bool:
     )
 
 
+def _source_reaches(source: SourceEndpoint, user: Any) -> bool:
+    """At least one region of the source is within the user's own."""
+    allowed = allowed_regions(user)
+    return isinstance(source.regions, list) and any(
+        _in_scope(allowed, str(r).upper()) for r in source.regions
+    )
+
+
 @admin.register(SourceEndpoint)
 class SourceEndpointAdmin(admin.ModelAdmin):
     form = SourceEndpointForm
@@ -270,13 +278,11 @@ class InboxSourceFilter(admin.SimpleListFilter):
     parameter_name = "source__id__exact"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        allowed = allowed_regions(request.user)
         sources = SourceEndpoint.objects.select_related("system").order_by("system__name")
         return [
             (str(source.pk), str(source.system.name))
             for source in sources
-            if allowed is None
-            or any(str(r).upper() in allowed for r in (source.regions or []) if isinstance(r, str))
+            if _source_reaches(source, request.user)
         ]
 
     def queryset(self, request: HttpRequest, queryset):

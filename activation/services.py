@@ -416,22 +416,23 @@ def inbox_process_batch(ids: list[uuid.UUID]) -> int:
         )
         InboxMessage.data_keys_load(messages)
         done: list[InboxMessage] = []
+        actors: dict[Any, Actor] = {}  # per source: its system actor, with its regions
         by_source: dict[Any, list[_Call]] = {}
         for message in messages:
-            message.attempts += 1
+            if message.source_id not in actors:
+                actors[message.source_id] = source_actor(message.source)
             try:
                 record = formats.to_record(message.source, message.payload)
                 parsed = parse_record(record)
-                region_check(region=parsed.region, actor=source_actor(message.source))
+                region_check(region=parsed.region, actor=actors[message.source_id])
             except DomainError as exc:
                 _dead_mark(message, f"{exc.code}: {exc}")
                 done.append(message)
                 continue
             by_source.setdefault(message.source_id, []).append(_Call(message, parsed))
-        for calls in by_source.values():
-            endpoint = calls[0].message.source
-            done += _calls_ingest(endpoint, calls, now)
-        _settled_save(done, now)
+        for source_id, calls in by_source.items():
+            done += _calls_ingest(calls[0].message.source, actors[source_id], calls, now)
+        _settled_save(done, now)  # with one more attempt each
     return len(done)
 
 
@@ -459,13 +460,12 @@ def _settled_save(messages: list[InboxMessage], now: dt.datetime) -> None:
 
 
 def _calls_ingest(
-    endpoint: SourceEndpoint, calls: list[_Call], now: dt.datetime
+    endpoint: SourceEndpoint, actor: Actor, calls: list[_Call], now: dt.datetime
 ) -> list[InboxMessage]:
-    """One source's calls upserted together (see `inbox_process_batch`); their messages,
-    marked done or dead."""
+    """One source's calls upserted together as its `actor` (see `inbox_process_batch`); their
+    messages, marked done or dead."""
     groups = _same_person(calls)
     joined = [_joined([calls[n].parsed for n in group]) for group in groups]
-    actor = source_actor(endpoint)
     outcomes = records_ingest(joined, actor=actor, source=endpoint.system)
     settled: list[InboxMessage] = []
     for group, outcome in zip(groups, outcomes, strict=True):

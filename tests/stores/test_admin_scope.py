@@ -197,10 +197,9 @@ def catcher():
     server.close()
 
 
-def test_a_stored_password_is_not_sent_to_a_server_the_store_was_repointed_to(roles, catcher):
-    """Any officer may change a store, none may read its password: repointing the store at a
-    server of their own and pressing "Test connection" handed it the stored password."""
-    store = ConnectedStore.objects.create(
+def _warehouse() -> ConnectedStore:
+    """A PostgreSQL store with a saved password."""
+    return ConnectedStore.objects.create(
         name="Warehouse",
         dialect="postgresql",
         host="db.internal.example",
@@ -210,6 +209,12 @@ def test_a_stored_password_is_not_sent_to_a_server_the_store_was_repointed_to(ro
         read_password=SECRET,
         timeout_seconds=3,
     )
+
+
+def test_a_stored_password_is_not_sent_to_a_server_the_store_was_repointed_to(roles, catcher):
+    """Any officer may change a store, none may read its password: repointing the store at a
+    server of their own and pressing "Test connection" handed it the stored password."""
+    store = _warehouse()
     officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/stores/connectedstore/{store.pk}/change/",
@@ -240,16 +245,7 @@ def test_a_stored_password_is_not_sent_to_a_server_the_store_was_repointed_to(ro
 
 
 def test_an_unchanged_store_keeps_its_password(roles):
-    store = ConnectedStore.objects.create(
-        name="Warehouse",
-        dialect="postgresql",
-        host="db.internal.example",
-        port=5432,
-        database="warehouse",
-        read_user="reader",
-        read_password=SECRET,
-        timeout_seconds=3,
-    )
+    store = _warehouse()
     officer = signed_in(make_staff(PRIVACY_OFFICER))
     r = officer.post(
         f"/admin/stores/connectedstore/{store.pk}/change/", _form(store, timeout_seconds=7)
