@@ -31,11 +31,9 @@ def _endpoint_changed(sender: object, instance: object, **kwargs: object) -> Non
 
 
 def _push_soon() -> None:
-    """A subject's consent changed (committed): push destinations' changes within seconds."""
-    import contextlib
+    """A subject's consent changed (committed): push destinations' changes within seconds (one
+    wake-up at most waits in the broker; with the broker down, beat's next run pushes)."""
+    from activation.services import PUSH_TASK
+    from core.wake import wake
 
-    from celery import current_app
-    from kombu.exceptions import OperationalError
-
-    with contextlib.suppress(OperationalError):  # broker down: beat's next run pushes
-        current_app.send_task("activation.destinations_push")
+    wake(PUSH_TASK)

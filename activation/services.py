@@ -13,13 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from rest_framework.exceptions import ParseError
 
 from activation import formats, selectors
@@ -39,6 +37,7 @@ from core.bulk import rows_set
 from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
+from core.wake import wake, wake_key, woken
 from profiles.models import SubjectKey
 from profiles.services import (
     ParsedRecord,
@@ -52,7 +51,8 @@ from profiles.services import (
 logger = logging.getLogger(__name__)
 
 DRAIN_TASK = "activation.inbox_drain"
-WAKE_KEY = "activation:inbox:wake"
+PUSH_TASK = "activation.destinations_push"
+WAKE_KEY = wake_key(DRAIN_TASK)
 WAKE_SECONDS = 30  # a lost wake-up delays the inbox this long at most (beat drains too)
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
 MAX_ATTEMPTS = 5
@@ -103,17 +103,9 @@ def source_secret_rotate(
 
 
 def inbox_wake() -> None:
-    """Ask the workers to drain the inbox: one wake-up message at most waits in the broker (a
-    cache flag, cleared when a drain starts), so N accepted payloads do not cost N broker
-    sends. A lost wake-up (broker down, a message taken by a killed worker) only waits for the
-    flag to expire or for beat's drain."""
-    if not cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS):
-        return
-    try:
-        current_app.send_task(DRAIN_TASK)
-    except BrokerError:
-        cache.delete(WAKE_KEY)
-        logger.warning("broker unreachable: the inbox waits for beat's drain")
+    """Ask the workers to drain the inbox: one wake-up message at most waits in the broker
+    (`core.wake`), so N accepted payloads do not cost N broker sends."""
+    wake(DRAIN_TASK, hold=WAKE_SECONDS)
 
 
 class InboxCall(NamedTuple):
@@ -362,7 +354,7 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
     for a reason other than a message's own (its call or its record refused), each message
     is processed on its own, so one message's failure is retried, counted and dead-lettered
     alone. Returns how many messages were processed (done or dead-lettered)."""
-    cache.delete(WAKE_KEY)  # payloads accepted from now on wake a new drain
+    woken(DRAIN_TASK)  # payloads accepted from now on wake a new drain
     size = batch or settings.CUSTODIA_INBOX_BATCH
     ids = inbox_claim(
         limit=size, lease=lease or dt.timedelta(seconds=settings.CUSTODIA_INBOX_LEASE_SECONDS)
@@ -635,6 +627,7 @@ def destinations_push() -> int:
     from access.scoping import Principal
     from consent.webhooks import outbox_enqueue_payload
 
+    woken(PUSH_TASK)  # consent changes from now on wake another push
     queued = 0
     rows = Destination.objects.filter(push_webhook__isnull=False, token__isnull=False)
     for destination in rows.select_related("push_webhook", "token", "token__user", "system"):

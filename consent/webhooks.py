@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from consent.models import ConsentRecord, ConsentWebhook, WebhookDelivery
 from consent.refdata import refdata
 from core import webhooks
+from core.wake import wake, woken
 
 MAX_ATTEMPTS = 8
+DELIVER_TASK = "consent.deliver_webhooks"
 LEASE = dt.timedelta(minutes=2)
-logger = logging.getLogger(__name__)
 
 
 # Called after the commit of any consent change of a subject (higher apps register here, e.g.
@@ -45,15 +43,7 @@ def outbox_enqueue_many(records: list[ConsentRecord]) -> int:
         ]
     )
 
-    def _send() -> None:
-        # The change is committed: with the broker down, beat's delivery run sends the rows.
-        # Sent by the task's registered name: consent.tasks imports this module, not the reverse.
-        try:
-            current_app.send_task("consent.deliver_webhooks")
-        except BrokerError:
-            logger.warning("broker unreachable: consent webhooks left to the next delivery run")
-
-    transaction.on_commit(_send)
+    transaction.on_commit(_send_deliveries)
     return len(hooks) * len(records)
 
 
@@ -68,10 +58,10 @@ def outbox_enqueue_payload(*, webhook: ConsentWebhook, payload: dict) -> Webhook
 
 
 def _send_deliveries() -> None:
-    try:
-        current_app.send_task("consent.deliver_webhooks")
-    except BrokerError:
-        logger.warning("broker unreachable: consent webhooks left to the next delivery run")
+    # The rows are committed: one wake-up at most waits (`core.wake`); with the broker down,
+    # beat's delivery run sends them. By the task's registered name: consent.tasks imports
+    # this module, not the reverse.
+    wake(DELIVER_TASK)
 
 
 def outbox_enqueue(record: ConsentRecord) -> int:
@@ -96,12 +86,16 @@ def _payload(record: ConsentRecord) -> dict:
 def outbox_deliver(*, batch: int = 100) -> int:
     """Deliver due rows; each row is claimed (claim-then-check) so two workers never send it
     twice at once; failures back off exponentially and give up after MAX_ATTEMPTS."""
+    woken(DELIVER_TASK)  # rows queued from now on wake another run
     now = timezone.now()
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     )
     delivered = 0
-    for delivery_id in list(due.values_list("pk", flat=True)[:batch]):
+    ids = list(due.values_list("pk", flat=True)[:batch])
+    if len(ids) == batch:
+        wake(DELIVER_TASK)  # a backlog: another run takes the next batch
+    for delivery_id in ids:
         claimed = WebhookDelivery.objects.filter(
             Q(pk=delivery_id), Q(next_attempt_at__lte=now), status=WebhookDelivery.Status.PENDING
         ).update(next_attempt_at=now + LEASE)

@@ -101,6 +101,12 @@ def _no_cached_state_from_other_tests():
     from django.core.cache import cache
 
     from access.principals import GENERATION_KEY
+    from activation.services import DRAIN_TASK, PUSH_TASK
     from consent.refdata import VERSION_KEY
+    from consent.webhooks import DELIVER_TASK
+    from core.wake import wake_key
 
-    cache.delete_many([GENERATION_KEY, VERSION_KEY])
+    # A wake-up flag left by an earlier test (its message never consumed) would hold back the
+    # wake-ups of this one for up to core.wake.HOLD_SECONDS.
+    flags = [wake_key(task) for task in (DRAIN_TASK, PUSH_TASK, DELIVER_TASK)]
+    cache.delete_many([GENERATION_KEY, VERSION_KEY, *flags])

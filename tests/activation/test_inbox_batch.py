@@ -7,6 +7,7 @@ queries of a batch do not grow with its size."""
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -30,7 +31,7 @@ def source():
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr(services.current_app, "send_task", lambda *a, **k: None)
+    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
     cache.delete(services.WAKE_KEY)
     yield
     cache.delete(services.WAKE_KEY)

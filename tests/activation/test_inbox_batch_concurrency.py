@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -30,7 +31,7 @@ PEOPLE = 8
 
 
 def test_two_batches_naming_the_same_people_at_once_create_each_once(monkeypatch):
-    monkeypatch.setattr(services.current_app, "send_task", lambda *a, **k: None)
+    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
     cache.delete(services.WAKE_KEY)
     system = System.objects.create(name="Web shop", kind=System.Kind.SOURCE)
     source = SourceEndpoint.objects.create(system=system, regions=["EU"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from celery import current_app
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ def source():
 def sent(monkeypatch):
     """The task names sent to the broker (nothing really sent), from a clear wake-up flag."""
     names: list[str] = []
-    monkeypatch.setattr(services.current_app, "send_task", lambda name, *a, **k: names.append(name))
+    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: names.append(name))
     cache.delete(services.WAKE_KEY)
     yield names
     cache.delete(services.WAKE_KEY)

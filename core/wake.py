@@ -1,0 +1,51 @@
+"""Wake a worker task after a change without flooding the broker.
+
+A change (a consent write, an accepted payload) asks a task to run "soon". Sending one broker
+message per change costs every request a broker round trip and leaves the workers thousands
+of messages that find nothing left to do. Instead a cache flag marks that a wake-up message
+waits: the first change sets it and sends the message; later changes see the flag and send
+nothing; the task clears the flag before it reads anything (`woken`), so a change committed
+after that sends a new message. A change that saw the flag was committed before the waiting
+task starts, so that task reads it: nothing is missed.
+
+A wake-up that is lost (the broker down when it was sent, a message taken by a killed worker)
+holds the flag until it expires (`hold` seconds), and beat's periodic run of the same task
+catches up meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.core.cache import cache
+from kombu.exceptions import OperationalError as BrokerError
+
+logger = logging.getLogger(__name__)
+
+HOLD_SECONDS = 30
+
+
+def wake_key(task: str) -> str:
+    """The cache key of `task`'s flag (read with other keys in one round trip by hot paths)."""
+    return f"core:wake:{task}"
+
+
+def wake(task: str, *, hold: int = HOLD_SECONDS) -> bool:
+    """Send `task` (by its registered name, without arguments) unless a wake-up of it already
+    waits. Call after the change is committed. Returns whether a message was sent."""
+    key = wake_key(task)
+    if not cache.add(key, 1, timeout=hold):
+        return False
+    try:
+        current_app.send_task(task)
+    except BrokerError:
+        cache.delete(key)
+        logger.warning("broker unreachable: %s waits for its next periodic run", task)
+        return False
+    return True
+
+
+def woken(task: str) -> None:
+    """Call first in `task`, before it reads the work: changes from now on wake it again."""
+    cache.delete(wake_key(task))
