@@ -274,3 +274,19 @@ def test_a_system_that_never_calls_back_fails_after_five_orders_for_an_officer()
     assert task.status == "failed"
     assert task.last_error == "no callback"
     assert task.request.timeline.filter(message__contains="no callback").exists()
+
+
+def test_a_callback_signature_that_is_not_ascii_is_a_401_not_a_500(api):
+    import time
+
+    task = _task()
+    r = api.post(
+        f"/api/v1/dsar/callbacks/{task.pk}/",
+        json.dumps({"status": "done", "evidence": "ticket 42"}).encode(),
+        content_type="application/json",
+        HTTP_CUSTODIA_SIGNATURE=f"t={int(time.time())},v1=\u00e9\u00e9",
+    )
+    assert r.status_code == 401, r.content
+    assert r.json()["error"]["code"] == "invalid_signature"
+    task.refresh_from_db()
+    assert task.status == "pending"
