@@ -203,7 +203,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 done += 1
             except DomainError as exc:
                 messages.error(request, f"{token.name} ({token.token_prefix}): {exc.message}")
-        messages.info(request, f"{done} token(s) revoked.")
+        messages.success(request, f"{done} token(s) revoked.")
 
 
 @admin.register(UnmaskGrant)

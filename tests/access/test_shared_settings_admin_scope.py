@@ -170,3 +170,17 @@ def test_a_limited_dpo_cannot_delete_another_regions_import_job(roles):
     assert signed_in(make_staff(DPO, regions=["EU"])).post(url, {"post": "yes"}).status_code == 403
     assert ImportJob.objects.filter(pk=job.pk).exists()
     assert signed_in(make_staff(DPO)).post(url, {"post": "yes"}).status_code == 302
+
+
+def test_only_an_officer_of_every_region_acknowledges_an_audit_alert(eu, everywhere):
+    """An alert (a broken or cut audit chain, a break-glass sign-in) concerns every region:
+    an EU-limited officer acknowledging it would close it for the officers who must act."""
+    from audit.models import AuditAlert
+    from audit.services import audit_alert_raise
+
+    alert = audit_alert_raise(kind="chain_cut", message="head 41 missing", dedupe=False)
+    form = {"action": "acknowledge", "_selected_action": [alert.pk]}
+    eu.post("/admin/audit/auditalert/", form)
+    assert AuditAlert.objects.get(pk=alert.pk).acknowledged_at is None
+    everywhere.post("/admin/audit/auditalert/", form)
+    assert AuditAlert.objects.get(pk=alert.pk).acknowledged_at is not None
