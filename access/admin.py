@@ -26,6 +26,7 @@ from access.scoping import actor_for
 from audit.actors import Actor
 from audit.services import audit_record
 from core.admin import ReadOnlyAdminMixin
+from core.errors import DomainError
 
 
 class RegionScopeInline(admin.StackedInline):
@@ -193,9 +194,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["add"])
     def revoke(self, request: HttpRequest, queryset) -> None:
-        for token in queryset:
-            services.api_token_revoke(token=token, actor=Actor.from_request(request))
-        messages.success(request, "Tokens revoked.")
+        """Only tokens reaching no region outside the officer's own (the service refuses the
+        others); each refusal is named."""
+        actor, done = actor_for(request), 0
+        for token in queryset.select_related("user", "user__region_scope"):
+            try:
+                services.api_token_revoke(token=token, actor=actor)
+                done += 1
+            except DomainError as exc:
+                messages.error(request, f"{token.name} ({token.token_prefix}): {exc.message}")
+        messages.success(request, f"{done} token(s) revoked.")
 
 
 @admin.register(UnmaskGrant)

@@ -98,7 +98,12 @@ class AuditAlertAdmin(ReadOnlyAdmin):
         messages.success(request, "Alerts acknowledged.")
 
     def has_acknowledge_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("audit.change_auditalert")
+        """Staff who see every region: an alert (a broken or cut audit chain, a break-glass
+        sign-in, new personal columns in a store) concerns every region's data, and an
+        acknowledged one is no longer shown as open to the officers who must act on it."""
+        return request.user.has_perm("audit.change_auditalert") and (
+            allowed_regions(request.user) is None
+        )
 
 
 @admin.register(PublishedHead)

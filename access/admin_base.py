@@ -4,17 +4,24 @@ only, and actions write through services with the officer's scoped actor. A mode
 subjects but has no region to scope by derives from `AllRegionsOnlyAdmin`: its rows are for
 staff who see every region. tests/access/test_matrix_complete.py holds every admin to one of
 the two. Settings that decide where every region's data goes (a connected store, a connected
-system's or a consent webhook's URL) are changed only by staff who see every region
-(`AllRegionsChangeMixin`)."""
+system's or a consent webhook's URL, a purpose, a notice) are changed only by staff who see
+every region (`AllRegionsChangeMixin`); settings that name the regions they apply to (every
+region when they name none) only by staff whose regions cover all of them
+(`RegionsWithinChangeMixin`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from access.scoping import actor_for, allowed_regions
 from audit.actors import Actor
+from core.regions import KNOWN_REGIONS
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -81,3 +88,59 @@ class AllRegionsChangeMixin:
         return self._every_region(request) and super().has_delete_permission(  # type: ignore[misc]
             request, obj
         )
+
+
+def regions_within_editor(codes: Any, editor_regions: frozenset[str] | None) -> list[str]:
+    """A form's list of region codes (any case; none = every region), known and upper-cased,
+    each within the editor's own regions (None: every region); a ValidationError otherwise.
+    An editor limited to some regions cannot write "every region" (an empty list)."""
+    if codes in (None, ""):
+        codes = []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
+    regions = sorted({c.strip().upper() for c in codes})
+    unknown = [c for c in regions if c not in KNOWN_REGIONS]
+    if unknown:
+        raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
+    if editor_regions is None:
+        return regions
+    if not regions:
+        raise forms.ValidationError(
+            "Every region is outside your regions: "
+            f"choose among {', '.join(sorted(editor_regions)) or 'none'}."
+        )
+    outside = [c for c in regions if c not in editor_regions]
+    if outside:
+        raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
+    return regions
+
+
+class RegionsWithinChangeMixin:
+    """For settings that apply to the regions they name, every region when they name none (a
+    retention exception, a processing activity): changed and deleted only by staff whose
+    regions cover all of them; the form is given `editor_regions` (the officer's regions, None
+    for every region) to refuse others (`regions_within_editor`). Put before the ModelAdmin."""
+
+    def setting_regions(self, obj: Any) -> Iterable[str] | None:
+        """The regions `obj` applies to; None (or empty) for every region."""
+        regions = getattr(obj, "regions", None)
+        return regions if isinstance(regions, list) and regions else None
+
+    def setting_within(self, request: HttpRequest, obj: Any) -> bool:
+        allowed = allowed_regions(request.user)
+        if obj is None or allowed is None:
+            return True
+        regions = self.setting_regions(obj)
+        return regions is not None and {str(r).upper() for r in regions} <= allowed
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)  # type: ignore[misc]
+        return allowed and self.setting_within(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return allowed and self.setting_within(request, obj)

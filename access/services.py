@@ -14,6 +14,7 @@ from django.utils import timezone
 from access import roles, tokens
 from access.models import ApiToken, UnmaskGrant
 from access.principals import principal_generation_bump
+from access.scoping import Principal, allowed_regions
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
 from core.errors import DomainError, ForbiddenError
@@ -140,7 +141,29 @@ def api_token_create(
     return token, raw
 
 
+def api_token_reach(token: ApiToken) -> frozenset[str] | None:
+    """The regions `token` may read and write: its own narrowed by its user's (None: every)."""
+    return allowed_regions(Principal(user=token.user, token=token))
+
+
+def api_token_within(token: ApiToken, regions: frozenset[str] | None) -> bool:
+    """True if every region `token` reaches is within `regions` (None: every region)."""
+    if regions is None:
+        return True
+    reach = api_token_reach(token)
+    return reach is not None and reach <= regions
+
+
 def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
+    """Revoke `token` (refused on its next request); audited. An actor limited to some regions
+    revokes only tokens reaching none outside them (403 `region_not_allowed`): revoking cuts a
+    service of other regions off, as issuing one would let it in."""
+    if not api_token_within(token, actor.regions):
+        raise ForbiddenError(
+            "This token reaches regions outside yours: only an officer who sees all of them "
+            "may revoke it.",
+            code="region_not_allowed",
+        )
     with transaction.atomic():
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

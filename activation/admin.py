@@ -21,7 +21,8 @@ from access.admin_actions import confirmed
 from access.admin_base import ScopedAdmin
 from access.masking import mask_value
 from access.models import ApiToken
-from access.scoping import Principal, actor_for, allowed_regions
+from access.scoping import actor_for, allowed_regions
+from access.services import api_token_within
 from activation import mapping, segment, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
@@ -362,11 +363,7 @@ def _members_within(user: Any) -> Q | None:
 def _token_within(token: ApiToken | None, user: Any) -> bool:
     """True if every region `token` may read (its own narrowed by its user's) is one `user`
     may see (no token: none)."""
-    allowed = allowed_regions(user)
-    if allowed is None or token is None:
-        return True
-    reach = allowed_regions(Principal(user=token.user, token=token))
-    return reach is not None and reach <= allowed
+    return token is None or api_token_within(token, allowed_regions(user))
 
 
 class PurposeExportForm(forms.Form):

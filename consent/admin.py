@@ -15,7 +15,13 @@ from django.urls import path
 from django.utils import timezone
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsChangeMixin, AllRegionsOnlyAdmin, ScopedAdmin
+from access.admin_base import (
+    AllRegionsChangeMixin,
+    AllRegionsOnlyAdmin,
+    RegionsWithinChangeMixin,
+    ScopedAdmin,
+    regions_within_editor,
+)
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
@@ -108,12 +114,18 @@ class JurisdictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
+class PurposeAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
+    """A purpose is offered and decided in every region (whether it is essential, sale/sharing
+    or sensitive decides every decision about it): changed only by staff of every region."""
+
     list_display = ["slug", "name", "lawful_basis", "essential", "sale_sharing", "sensitive"]
 
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
+    """The latest notice of a language is shown by every property offering its purposes, in
+    every region: added only by staff of every region."""
+
     list_display = ["title", "language", "version", "published_at"]
     list_filter = ["language"]
     filter_horizontal = ["purposes"]
@@ -380,6 +392,11 @@ class ProcessingActivityForm(forms.ModelForm):
         help_text="one per line, e.g. " + ", ".join(ProcessingActivity.SUBJECT_CATEGORY_EXAMPLES),
     )
     recipients = _LinesField(required=False, help_text="one recipient category or name per line")
+    editor_regions: frozenset[str] | None = None
+
+    def clean_regions(self) -> list[str]:
+        """Within the editor's regions ("every region" only for staff who see them all)."""
+        return regions_within_editor(self.cleaned_data.get("regions"), self.editor_regions)
 
     class Meta:
         model = ProcessingActivity
@@ -405,9 +422,10 @@ class ProcessingActivityForm(forms.ModelForm):
 
 
 @admin.register(ProcessingActivity)
-class ProcessingActivityAdmin(admin.ModelAdmin):
+class ProcessingActivityAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
     """The Art. 30 record: edit activities; export the record as CSV or a printable page; see
-    the data map of systems and the activities they feed."""
+    the data map of systems and the activities they feed. An officer limited to some regions
+    changes or deletes only activities of their regions (none ticked is every region)."""
 
     form = ProcessingActivityForm
     change_list_template = "admin/consent/processingactivity/change_list.html"

@@ -245,12 +245,19 @@ def banner_record_choices(
             fields={"choices": [f"unknown: {', '.join(unknown)}"]},
         )
     notice, notice_purposes, language = None, set(), ""
-    if notice_id:
-        # One query: the notice's purposes and language (none when it does not exist).
+    if notice_id is not None:
+        # One query: the notice's purposes and language (none when it does not exist). The
+        # notice cited must be one this property shows (it asks for one of its purposes): a
+        # record's notice is the proof of what the visitor was told.
         rows = list(Notice.objects.filter(pk=notice_id).values_list("purposes", "language"))
         notice_purposes = {purpose for purpose, _ in rows} - {None}
-        notice = Notice(pk=notice_id) if notice_purposes else None
-        language = rows[0][1] if notice_purposes else ""
+        if not notice_purposes & {p.pk for p in purposes.values()}:
+            raise DomainError(
+                "This notice is not one this property shows.",
+                code="unknown_notice",
+                fields={"notice": ["not a notice of this property"]},
+            )
+        notice, language = Notice(pk=notice_id), rows[0][1]
     if tc_string:
         tc_string_checked(tc_string)
     gpc_applies = bool(proof.get("gpc")) and jurisdiction.honours_gpc_on(timezone.localdate())

@@ -20,7 +20,12 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsChangeMixin, ScopedAdmin
+from access.admin_base import (
+    AllRegionsChangeMixin,
+    RegionsWithinChangeMixin,
+    ScopedAdmin,
+    regions_within_editor,
+)
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import region_allowed
@@ -448,8 +453,26 @@ class LegalHoldAdmin(ScopedAdmin):
         return HttpResponseRedirect(reverse("admin:dsar_legalhold_changelist"))
 
 
+class RetentionExceptionForm(forms.ModelForm):
+    editor_regions: frozenset[str] | None = None
+
+    class Meta:
+        model = RetentionException
+        fields = ["event_prefix", "regions", "reason", "keep_days", "active"]
+
+    def clean_regions(self) -> list[str]:
+        """Known codes within the editor's regions ("every region" only for staff who see
+        them all): an exception keeps the events of its regions' people through an erasure."""
+        return regions_within_editor(self.cleaned_data.get("regions"), self.editor_regions)
+
+
 @admin.register(RetentionException)
-class RetentionExceptionAdmin(admin.ModelAdmin):
+class RetentionExceptionAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
+    """An exception keeps events through the erasure of its regions' people (every region's
+    when it names none): an officer limited to some regions adds, changes or deletes only
+    exceptions of their regions."""
+
+    form = RetentionExceptionForm
     list_display = ["event_prefix", "regions", "kept_for", "reason", "active"]
     list_filter = ["active"]
 

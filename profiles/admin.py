@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
-from access.admin_base import ScopedAdmin
+from access.admin_base import AllRegionsChangeMixin, RegionsWithinChangeMixin, ScopedAdmin
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
@@ -304,7 +304,9 @@ class SystemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
+    """Read-only; deleted only by staff whose regions cover the job's (its creator's scope)."""
+
     list_display = [
         "id",
         "status",
@@ -326,7 +328,10 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressedIdentity)
-class SuppressedIdentityAdmin(admin.ModelAdmin):
+class SuppressedIdentityAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
+    """Erased identities of every region (blind indexes, no region): deleting one lets that
+    person be imported again, so only staff of every region may."""
+
     list_display = ["kind", "suppressed_at", "reason"]
     readonly_fields = ["kind", "suppressed_at", "reason"]
     exclude = ["value_index"]

@@ -122,8 +122,10 @@ class IdentityProviderAdmin(_OfficersOnly, admin.ModelAdmin):
     inlines = [GroupMappingInline]
     actions = ["issue_scim_token"]
 
-    @admin.action(description="Issue a SCIM bearer token (shown once)")
+    @admin.action(description="Issue a SCIM bearer token (shown once)", permissions=["change"])
     def issue_scim_token(self, request, queryset):
+        """For officers who see every region only (`_may_change`): a SCIM token sets any
+        identity's groups, and so the roles and regions mapped to them, at once."""
         for provider in queryset:
             raw = scim_token_issue(provider=provider, actor=Actor.from_request(request))
             messages.warning(request, f"SCIM token for {provider.slug} (copy it now): {raw}")

@@ -230,7 +230,14 @@ class CallbackView(APIView):
         header = request.META.get("HTTP_CUSTODIA_SIGNATURE", "")
         # A system without a secret cannot prove anything: anyone can sign with an empty key.
         secret = task.connector.secret if task is not None else ""
-        if not secret or not webhooks.verify(secret, request.body, header):
+        if (
+            task is None
+            or not secret
+            or not webhooks.verify(secret, request.body, header)
+            or not webhooks.signature_bound(
+                header, signer=str(task.connector_id), target=str(task.pk)
+            )
+        ):
             raise DomainError(
                 "Unknown task or bad signature.", code="invalid_signature", status=401
             )

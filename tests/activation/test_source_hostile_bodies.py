@@ -85,3 +85,22 @@ def test_the_preview_answers_a_deep_document_with_an_error(client, roles, field)
     assert response.json()["errors"] == [
         f"The {field} cannot be read: JSON nested deeper than {settings.CUSTODIA_JSON_MAX_DEPTH} levels."
     ]
+
+
+@pytest.mark.parametrize("given", ["\u00e9" * 64, "\u00ff", "a\u00e9"])
+def test_a_signature_that_is_not_ascii_is_a_401_not_a_500(api, source, given):
+    """The signature header is read as Latin-1 text: `v1=` with a byte above 127 made the
+    constant-time comparison raise (TypeError: non-ASCII str), a 500 to anyone knowing the
+    source's id and the time."""
+    import time
+
+    body = json.dumps({"type": "track", "messageId": "m9", "userId": "u1", "event": "x"}).encode()
+    response = api.post(
+        f"/api/v1/sources/{source.pk}/events/",
+        data=body,
+        content_type="application/json",
+        HTTP_CUSTODIA_SIGNATURE=f"t={int(time.time())},v1={given}",
+    )
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert not InboxMessage.objects.exists()

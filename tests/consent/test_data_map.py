@@ -222,7 +222,7 @@ def test_a_privacy_officer_edits_an_activity_in_the_admin(systems, roles):
             "data_categories": ["contact", "behavioral"],
             "subject_categories": "customers\n\nmembers\n",
             "systems": [systems["crm"].pk],
-            "regions": ["EU", "GB"],
+            "regions": ["EU"],
             "recipients": "loyalty partner",
             "transfers": '[{"country": "CH", "safeguard": "adequacy"}]',
             "retention": "2 years after the last purchase",

@@ -274,3 +274,45 @@ def test_a_system_that_never_calls_back_fails_after_five_orders_for_an_officer()
     assert task.status == "failed"
     assert task.last_error == "no callback"
     assert task.request.timeline.filter(message__contains="no callback").exists()
+
+
+def test_a_callback_signature_that_is_not_ascii_is_a_401_not_a_500(api):
+    import time
+
+    task = _task()
+    r = api.post(
+        f"/api/v1/dsar/callbacks/{task.pk}/",
+        json.dumps({"status": "done", "evidence": "ticket 42"}).encode(),
+        content_type="application/json",
+        HTTP_CUSTODIA_SIGNATURE=f"t={int(time.time())},v1=\u00e9\u00e9",
+    )
+    assert r.status_code == 401, r.content
+    assert r.json()["error"]["code"] == "invalid_signature"
+    task.refresh_from_db()
+    assert task.status == "pending"
+
+
+def test_a_signed_callback_replayed_to_another_task_of_the_same_system_is_refused(api):
+    """The signature covers the timestamp and the body, not the task in the URL: a captured
+    "done" callback of one task, replayed to another task of the same system within the
+    freshness window, would close that task (an erasure never done, recorded as done)."""
+    first = _task()
+    second = SystemTask.objects.create(request=_request("EU"), connector=first.connector)
+    body = json.dumps({"status": "done", "evidence": "ticket 42"}).encode()
+    header = webhooks.sign("s3cret", body)
+
+    def call(task):
+        return api.post(
+            f"/api/v1/dsar/callbacks/{task.pk}/",
+            body,
+            content_type="application/json",
+            HTTP_CUSTODIA_SIGNATURE=header,
+        )
+
+    assert call(first).status_code == 200
+    replayed = call(second)
+    assert replayed.status_code == 401, replayed.content
+    assert replayed.json()["error"]["code"] == "invalid_signature"
+    second.refresh_from_db()
+    assert second.status == "pending"
+    assert call(first).status_code == 200  # a repeat to the same task is still ignored

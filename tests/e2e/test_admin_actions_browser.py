@@ -261,7 +261,7 @@ def test_a_dpo_revokes_an_api_token(hub, browser, api):
     dpo = _sign_in(browser, hub, DPO)
 
     shown = _act(browser, hub, "access/apitoken", [token], "Revoke selected tokens")
-    assert shown == [("success", "Tokens revoked.")]
+    assert shown == [("success", "1 token(s) revoked.")]
     token.refresh_from_db()
     other.refresh_from_db()
     assert token.revoked_at is not None

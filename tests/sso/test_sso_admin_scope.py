@@ -66,3 +66,26 @@ def test_a_mapping_of_regions_that_are_no_region_codes_is_refused(provider, regi
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not GroupMapping.objects.exists()
+
+
+def _issue_scim_token(client, provider):
+    return client.post(
+        "/admin/sso/identityprovider/",
+        {"action": "issue_scim_token", "_selected_action": [provider.pk]},
+        follow=True,
+    )
+
+
+def test_an_officer_limited_to_some_regions_issues_no_scim_token(provider):
+    """A SCIM token sets any identity's IdP groups, and so the roles and regions mapped to
+    them, at once: an EU-limited DPO holding one could put their own identity in a group
+    mapped to every region."""
+    from sso.models import ScimToken
+
+    page = _issue_scim_token(signed_in(make_staff(DPO, regions=["EU"])), provider)
+    assert "SCIM token for corp" not in page.content.decode()
+    assert not ScimToken.objects.exists()
+
+    page = _issue_scim_token(signed_in(make_staff(DPO)), provider)
+    assert "SCIM token for corp (copy it now)" in page.content.decode()
+    assert ScimToken.objects.filter(provider=provider).count() == 1
