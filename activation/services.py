@@ -243,16 +243,23 @@ def _insert_sqlite(db: Any, statements: list[tuple[str, list[Any]]]) -> None:
     Django's error classes (an IntegrityError is Django's)."""
     db.ensure_connection()
     raw = db.connection
-    with db.wrap_database_errors:
-        raw.execute(f"BEGIN {db.transaction_mode or ''}")
-        try:
-            for sql, params in statements:
-                raw.execute(sql, params)
-            raw.execute("COMMIT")
-        except BaseException:
-            if raw.in_transaction:
-                raw.execute("ROLLBACK")
-            raise
+    queue = getattr(db, "writer_lock_acquire", None)  # core.db.sqlite3: writers queue on it
+    if queue is not None:
+        queue()
+    try:
+        with db.wrap_database_errors:
+            raw.execute(f"BEGIN {db.transaction_mode or ''}")
+            try:
+                for sql, params in statements:
+                    raw.execute(sql, params)
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+    finally:
+        if queue is not None:
+            db.writer_lock_release()
 
 
 def source_endpoint_changed(endpoint_id: Any) -> None:

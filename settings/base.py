@@ -122,7 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that needs no round trip (core/db/postgresql).
     DATABASES["default"]["ENGINE"] = "core.db.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + IMMEDIATE transactions let the web server and the worker processes write one file.
+    # WAL + IMMEDIATE transactions let the web server and the worker processes write one file;
+    # core.db.sqlite3 queues the writers on a file lock rather than SQLite's busy sleeps.
+    DATABASES["default"]["ENGINE"] = "core.db.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
