@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
@@ -64,3 +66,33 @@ def _planned_rows(rows: Any) -> int | None:
     if isinstance(plan, str | bytes):  # a driver that does not parse json
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class LargeTableAdminMixin:
+    """The changelist of a table of millions of rows (the audit log, the consent ledger,
+    subjects, the inbox): counted by `EstimatedCountPaginator`, no second count of the whole
+    table, and `list_defer`'s columns (ones the list does not show, such as an encrypted
+    payload) not read for the list. Put it before the ModelAdmin base."""
+
+    paginator: ClassVar[type] = EstimatedCountPaginator
+    show_full_result_count: ClassVar[bool] = False
+    list_defer: tuple[str, ...] = ()
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        base = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        return _deferring(base) if self.list_defer else base
+
+
+class _DeferListMixin:
+    model_admin: Any
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
+        rows = super().get_queryset(request, exclude_parameters)  # type: ignore[misc]
+        return rows.defer(*self.model_admin.list_defer)
+
+
+@functools.cache
+def _deferring(base: type[ChangeList]) -> type[ChangeList]:
+    """`base` (Django's changelist, or another mixin's) reading its rows without the admin's
+    `list_defer` columns."""
+    return type(base.__name__, (_DeferListMixin, base), {})
