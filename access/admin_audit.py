@@ -17,7 +17,7 @@ from audit.actors import Actor
 from audit.export import audit_csv_response
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.selectors import audit_events_filter
-from core.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
+from core.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -25,7 +25,7 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
+class AuditEventAdmin(PrivateSearchMixin, LargeTableAdminMixin, ReadOnlyAdmin):
     list_display = [
         "sequence",
         "occurred_at",
@@ -46,8 +46,6 @@ class AuditEventAdmin(PrivateSearchMixin, ReadOnlyAdmin):
     search_fields = ["=subject_id", "=object_id", "=actor_label", "=request_id"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
     actions = ["export_csv"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request: HttpRequest):
         return audit_events_filter(regions=allowed_regions(request.user))

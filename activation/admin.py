@@ -28,7 +28,7 @@ from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor
 from consent.api.throttles import parse_rate
 from consent.models import Purpose
-from core.admin import EstimatedCountPaginator, secret_shown_once
+from core.admin import LargeTableAdminMixin, secret_shown_once
 from core.errors import DomainError
 from core.parsers import json_loads_checked
 from core.regions import KNOWN_REGIONS
@@ -298,9 +298,10 @@ class InboxSourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(ScopedAdmin):
-    """The inbox: read-only; a payload is shown masked (keys in clear, values masked)
-    and can be replayed once the officer fixed its cause (the source's regions or mapping)."""
+class InboxMessageAdmin(LargeTableAdminMixin, ScopedAdmin):
+    """The inbox: read-only; a payload is shown masked (keys in clear, values masked) on the
+    message's page, never read for the list, and can be replayed once the officer fixed its
+    cause (the source's regions or mapping)."""
 
     list_display = [
         "message_id",
@@ -313,8 +314,7 @@ class InboxMessageAdmin(ScopedAdmin):
     ]
     list_filter = ["status", InboxKindFilter, InboxSourceFilter]
     search_fields = ["message_id"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
+    list_defer = ("payload",)
     fields = [
         "source",
         "message_id",

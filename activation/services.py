@@ -4,7 +4,6 @@ upsert, dead-letter, replay). Audited with ids and field names, never payload va
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import io
@@ -30,10 +29,10 @@ from activation.models import (
     source_secret,
 )
 from audit.actors import Actor
-from audit.csvsafe import csv_row
 from audit.services import audit_record
 from core import webhooks
 from core.bulk import rows_set
+from core.csvsafe import csv_writer
 from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
@@ -664,10 +663,10 @@ EXPORT_CHUNK = 2000  # subjects whose identifiers are read (and keys unwrapped) 
 def identifier_csv_lines(ids: list[Any], *, clear: bool) -> Iterator[str]:
     """CSV text of `ids` (subject id, e-mail, phone: SHA-256 of the normalized value, or in
     clear), the header first, then one piece per EXPORT_CHUNK subjects whose identifiers are
-    read together. Cells are spreadsheet-safe (`csv_row`)."""
+    read together. Cells are spreadsheet-safe (`csv_writer`)."""
     keys = ("email", "phone") if clear else ("email_sha256", "phone_sha256")
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
 
     def flush() -> str:
         text = out.getvalue()
@@ -682,7 +681,7 @@ def identifier_csv_lines(ids: list[Any], *, clear: bool) -> Iterator[str]:
         identifiers = selectors.identifiers_of(chunk, clear=clear)
         for pk in chunk:
             row = identifiers[pk]
-            writer.writerow(csv_row([str(pk), *(";".join(row.get(k, [])) for k in keys)]))
+            writer.writerow([str(pk), *(";".join(row.get(k, [])) for k in keys)])
         yield flush()
 
 

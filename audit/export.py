@@ -1,16 +1,15 @@
 """The audit log as a streamed CSV file: the admin's export action and the API's `events.csv`
-write the same columns (no personal values exist in audit rows; cells pass through csvsafe)."""
+write the same columns (no personal values exist in audit rows; written by core's csv_writer)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from audit.csvsafe import csv_row
 from audit.models import AuditEvent
+from core.csvsafe import csv_writer
 
 # What a reader of the log sees of an event (the API and the CSV): every chained field but the
 # actor's internal id.
@@ -39,12 +38,12 @@ class _Echo:
 
 def audit_csv_response(events: QuerySet[AuditEvent], filename: str) -> StreamingHttpResponse:
     """Stream events as CSV (no personal values exist in audit rows)."""
-    writer = csv.writer(_Echo())
+    writer = csv_writer(_Echo())
 
     def rows() -> Iterator[str]:
         yield writer.writerow(CSV_COLUMNS)
         for event in events.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow(csv_row(event))
+            yield writer.writerow(event)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -43,7 +43,7 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
-from core.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, secret_shown_once
+from core.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, secret_shown_once
 from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
 
@@ -278,7 +278,7 @@ class JurisdictionFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
+class ConsentRecordAdmin(PrivateSearchMixin, LargeTableAdminMixin, ReadOnly):
     list_display = [
         "recorded_at",
         "subject",
@@ -300,14 +300,12 @@ class ConsentRecordAdmin(PrivateSearchMixin, ReadOnly):
         ("recorded_at", admin.DateFieldListFilter),
     ]
     search_fields = ["=subject__id", "=visitor_id", "=id"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     # Subject and notice are nullable: Django's default join skips them (a query per row).
     list_select_related = ["subject", "purpose", "notice"]
 
 
 @admin.register(CurrentConsent)
-class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
+class CurrentConsentAdmin(PrivateSearchMixin, LargeTableAdminMixin, ReadOnly):
     list_display = [
         "subject",
         "visitor_id",
@@ -322,8 +320,6 @@ class CurrentConsentAdmin(PrivateSearchMixin, ReadOnly):
     search_fields = ["=subject__id", "=visitor_id"]
     # The subject is nullable (a query per row by default), the ledger record is not shown.
     list_select_related = ["subject", "purpose"]
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
 
 @admin.register(ConsentWebhook)

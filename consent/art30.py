@@ -4,15 +4,14 @@ export lists. Holds no personal data of subjects: no scoping needed."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
-from audit.csvsafe import csv_cell
 from consent.models import ProcessingActivity
+from core.csvsafe import csv_writer
 
 ART30_COLUMNS = [
     ("activity", "Processing activity"),
@@ -40,7 +39,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, list):
         value = "; ".join(_item(v) for v in value)
-    return csv_cell(str(value))
+    return str(value)
 
 
 def _item(value: Any) -> str:
@@ -70,7 +69,7 @@ def system_datasets(systems: Any) -> list[dict[str, Any]]:
 def art30_csv(rows: list[dict[str, Any]]) -> str:
     """`art30_record()` rows as CSV text with a header line."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow([title for _, title in ART30_COLUMNS])
     for row in rows:
         cells = {**row, "regions": row.get("regions") or "all"}

@@ -189,6 +189,9 @@ class ConsentRecord(models.Model):
         indexes = [
             models.Index(fields=["subject", "purpose", "recorded_at"]),
             models.Index(fields=["visitor_id", "purpose", "recorded_at"]),
+            # An officer of some regions: their newest records (the admin list) and their
+            # count read this index, not every record of every region.
+            models.Index(fields=["region", "recorded_at"], name="consent_record_region_time"),
         ]
         constraints = [
             models.UniqueConstraint(

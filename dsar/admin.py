@@ -97,7 +97,9 @@ class IntakeForm(forms.Form):
         help_text="When the letter, call or e-mail reached us (default today): the deadline "
         "runs from then. YYYY-MM-DD.",
     )
-    description = forms.CharField(widget=forms.Textarea, required=False)
+    description = forms.CharField(
+        widget=forms.Textarea, required=False, max_length=services.DESCRIPTION_MAX_CHARS
+    )
     corrections = forms.JSONField(
         required=False, help_text='Rectification only: {"attribute key": "corrected value"}'
     )

@@ -4,7 +4,6 @@ data key, handed out once through an expiring signed link, then destroyed."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -29,12 +28,12 @@ from django.utils import timezone
 
 from access import roles
 from access.models import ApiToken, RegionScope
-from audit.csvsafe import csv_cell
 from audit.selectors import subject_access_history
 from consent import selectors as consent_selectors
 from consent.art30 import processing_activities_for_subject
 from consent.models import ProcessingActivity
 from consent.regimes import supervisory_authorities
+from core.csvsafe import csv_writer
 from core.errors import DomainError
 from dsar.models import DataSubjectRequest, ExportArchive, ExportArchiveChunk, RequestStep
 from dsar.stores_step import stores_archive_files, stores_archive_section
@@ -437,22 +436,20 @@ def _language(request: DataSubjectRequest, *, attributes: list[dict[str, Any]]) 
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
+    """`rows` as CSV text: a column per key of any row (a missing one is an empty cell), the
+    header and the cells spreadsheet-safe (`csv_writer`)."""
     out = io.StringIO()
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
-    writer = csv.DictWriter(out, fieldnames=columns or ["none"])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(_csv_row(row))
+    writer = csv_writer(out)
+    writer.writerow(columns or ["none"])
+    writer.writerows([_csv_cell(row.get(key, "")) for key in columns] for row in rows)
     return out.getvalue()
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: csv_cell(json.dumps(v, default=str) if isinstance(v, dict | list) else v)
-        for k, v in row.items()
-    }
+def _csv_cell(value: Any) -> Any:
+    return json.dumps(value, default=str) if isinstance(value, dict | list) else value
 
 
 def package(data: dict[str, Any]) -> bytes:
@@ -508,7 +505,7 @@ def _write_data_json(
             return 0
         member.write(head[:-2].encode() + b',\n  "events": [')
         count, columns = 0, None
-        writer = csv.writer(spool)
+        writer = csv_writer(spool)
         rows = iter(events)
         while chunk := list(itertools.islice(rows, 1000)):
             if columns is None:
@@ -516,7 +513,7 @@ def _write_data_json(
                 writer.writerow(columns)
             text = ",\n    ".join(_event_json(event) for event in chunk)
             member.write((",\n    " if count else "\n    ").encode() + text.encode())
-            writer.writerows(_csv_row(event).values() for event in chunk)
+            writer.writerows(map(_csv_cell, event.values()) for event in chunk)
             count += len(chunk)
         member.write(b"\n  ]\n}" if count else b"]\n}")
     if columns is None:

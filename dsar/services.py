@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -85,8 +86,31 @@ def _validate_kind(kind: str) -> None:
         )
 
 
+# A request's free text (what the person tells us) and its details in all (the text,
+# corrections, purposes, language) as JSON: bounded, whatever the channel.
+DESCRIPTION_MAX_CHARS = 2000
+DETAILS_MAX_CHARS = 8000
+
+
+class DetailsTooLong(RequestError):
+    code = "details_too_long"
+
+
 def _details(kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
+    """The request's details as stored: refused (400 `details_too_long`) when the description
+    is longer than DESCRIPTION_MAX_CHARS or the whole, as JSON, than DETAILS_MAX_CHARS."""
     details = dict(details or {})
+    description = details.get("description")
+    if isinstance(description, str) and len(description) > DESCRIPTION_MAX_CHARS:
+        raise DetailsTooLong(
+            f"The description is too long: at most {DESCRIPTION_MAX_CHARS:,} characters.",
+            fields={"details.description": [f"at most {DESCRIPTION_MAX_CHARS} characters"]},
+        )
+    if len(json.dumps(details, ensure_ascii=False, default=str)) > DETAILS_MAX_CHARS:
+        raise DetailsTooLong(
+            f"The details are too long: at most {DETAILS_MAX_CHARS:,} characters in all.",
+            fields={"details": [f"at most {DETAILS_MAX_CHARS} characters as JSON"]},
+        )
     if kind == Kind.RECTIFICATION:
         corrections = details.get("corrections")
         if not isinstance(corrections, dict) or not corrections:

@@ -18,7 +18,7 @@ from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
 from audit.services import audit_record_list_read
-from core.admin import EstimatedCountPaginator
+from core.admin import LargeTableAdminMixin
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -33,7 +33,7 @@ from profiles.models import (
 
 
 @admin.register(Subject)
-class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
+class SubjectAdmin(PrivateSearchMixin, LargeTableAdminMixin, ScopedAdmin):
     list_display = ["id", "region", "jurisdiction", "status", "created_at"]
     list_filter = [RegionFilter, "status"]
     search_fields = ["id"]
@@ -49,8 +49,6 @@ class SubjectAdmin(PrivateSearchMixin, ScopedAdmin):
         "golden_record",
     ]
     fields = readonly_fields
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         if not search_term.strip():

@@ -286,6 +286,22 @@ STRINGS: dict[str, list[str]] = {
         "Er ging iets mis; probeer het opnieuw.",
         "Algo deu errado; tente novamente.",
     ],
+    "At most 2,000 characters.": [
+        "2 000 caractères au plus.",
+        "Höchstens 2.000 Zeichen.",
+        "Como máximo 2.000 caracteres.",
+        "Al massimo 2.000 caratteri.",
+        "Maximaal 2.000 tekens.",
+        "No máximo 2.000 caracteres.",
+    ],
+    "Your message is too long: shorten it to 2,000 characters at most.": [
+        "Votre message est trop long : raccourcissez-le à 2 000 caractères au plus.",
+        "Ihre Nachricht ist zu lang: Bitte kürzen Sie sie auf höchstens 2.000 Zeichen.",
+        "Su mensaje es demasiado largo: acórtelo a 2.000 caracteres como máximo.",
+        "Il messaggio è troppo lungo: accorciatelo a non più di 2.000 caratteri.",
+        "Uw bericht is te lang: kort het in tot maximaal 2.000 tekens.",
+        "Sua mensagem é longa demais: reduza-a para no máximo 2.000 caracteres.",
+    ],
 }
 
 

@@ -301,6 +301,11 @@ CUSTODIA_ADMIN_SEARCH_SECONDS = env_int("CUSTODIA_ADMIN_SEARCH_SECONDS", 900)
 # The big changelists on PostgreSQL (audit log, ledger, subjects): a result the planner expects
 # to hold at least this many rows is counted from that estimate, not by reading every row.
 CUSTODIA_ADMIN_EXACT_COUNT_BELOW = env_int("CUSTODIA_ADMIN_EXACT_COUNT_BELOW", 100_000)
+# Their last page: a page is read with OFFSET, which reads every row before it (deeper pages
+# cost more and more); further back, the officer filters, searches or sorts the other way.
+CUSTODIA_ADMIN_MAX_PAGE = env_int("CUSTODIA_ADMIN_MAX_PAGE", 100)
+if CUSTODIA_ADMIN_MAX_PAGE < 1:
+    raise ImproperlyConfigured("CUSTODIA_ADMIN_MAX_PAGE must be at least 1")
 
 # --- Staff sign-in: TOTP second factor and lockout -------------------------------------
 CUSTODIA_REQUIRE_MFA = env_bool("CUSTODIA_REQUIRE_MFA", PRODUCTION)

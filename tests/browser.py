@@ -1,4 +1,7 @@
-"""Headless Chromium for browser tests (Debian's chromium and chromium-driver; never a download)."""
+"""What the browser tests share: headless Chromium (Debian's chromium and chromium-driver;
+never a download), a customer's site, waiting for a page, signing in to the admin and working
+its pages as an officer does. Their fixtures (one Chromium per module, the hub, a fresh session
+per test) are in tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
@@ -6,12 +9,16 @@ import http.server
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
 def chromium(*, gpc: bool = False, download_dir: str | None = None) -> webdriver.Chrome:
@@ -58,6 +65,17 @@ def chromium(*, gpc: bool = False, download_dir: str | None = None) -> webdriver
         )
     driver.set_page_load_timeout(30)
     return driver
+
+
+def banner_property(origin: str):
+    """A consent property (key `pk_browser`) with every purpose, embedded by `origin`."""
+    from consent.models import ConsentProperty, Purpose
+
+    prop = ConsentProperty.objects.create(
+        name="Shop", publishable_key="pk_browser", allowed_origins=[origin]
+    )
+    prop.purposes.set(Purpose.objects.all())
+    return prop
 
 
 @contextmanager
@@ -124,3 +142,112 @@ def admin_login(driver: webdriver.Chrome, base_url: str, username: str) -> None:
     driver.find_element(By.NAME, "password").send_keys("correct horse battery staple")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     WebDriverWait(driver, 20).until(lambda d: "/admin/login/" not in d.current_url)
+
+
+def sign_in(driver: webdriver.Chrome, hub: Any, role: str, regions: list[str] | None = None):
+    """A new staff user in `role` seeing `regions` (None: all), signed in to the admin of the
+    live server `hub`; the user."""
+    from tests.factories import make_staff
+
+    officer = make_staff(role, regions=regions)
+    admin_login(driver, str(hub), officer.username)
+    return officer
+
+
+def wait_until(driver: webdriver.Chrome, predicate: Callable[[Any], Any], timeout: float = 20):
+    """`predicate(driver)`'s first true value within `timeout` seconds; else an assertion
+    error with the browser's console and the end of the page."""
+    try:
+        return WebDriverWait(driver, timeout).until(lambda d: predicate(d))
+    except TimeoutException:
+        console = [entry["message"] for entry in driver.get_log("browser")]
+        raise AssertionError(
+            f"page never got there; console: {console}; page: {driver.page_source[-2000:]}"
+        ) from None
+
+
+def submit(driver: webdriver.Chrome, css: str) -> None:
+    """Click a submit button and wait for the page it answers with."""
+    click_for_new_page(driver, driver.find_element(By.CSS_SELECTOR, css))
+    wait_until(driver, lambda d: d.find_elements(By.ID, "content"))
+    assert "Server Error" not in driver.page_source, driver.current_url
+    assert "403 Forbidden" not in driver.title, driver.current_url
+
+
+def page_messages(driver: webdriver.Chrome) -> list[tuple[str, str]]:
+    """The admin's messages on the page, as (level, text)."""
+    return [
+        (li.get_attribute("class"), li.text)
+        for li in driver.find_elements(By.CSS_SELECTOR, ".messagelist li")
+    ]
+
+
+def act(
+    driver: webdriver.Chrome,
+    hub: Any,
+    model: str,
+    rows: list,
+    action: str,
+    confirm: str | None = None,
+) -> list[tuple[str, str]]:
+    """In the change list of `model`, tick `rows`, pick `action` (its label), click Go, and,
+    for an action that asks first, `confirm` (the label of the confirmation button). Returns
+    the messages the officer sees afterwards."""
+    driver.get(f"{hub}/admin/{model}/")
+    assert "Server Error" not in driver.page_source, model
+    for row in rows:
+        box = driver.find_element(
+            By.CSS_SELECTOR, f"#result_list input.action-select[value='{row.pk}']"
+        )
+        box.click()
+        assert box.is_selected()
+    Select(driver.find_element(By.NAME, "action")).select_by_visible_text(action)
+    submit(driver, "#changelist-form button[name=index]")
+    if confirm is not None:
+        page = driver.find_element(By.ID, "content").text
+        assert f"{len(rows)} selected" in page, page
+        for row in rows:
+            assert str(row) in page
+        submit(driver, f"#content form input[type=submit][value='{confirm}']")
+    assert f"/admin/{model}/" in driver.current_url
+    return page_messages(driver)
+
+
+def audited(action: str, officer, **where):
+    """The one audit event of `action` by `officer` (matching `where`)."""
+    from audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(action=action, actor_label=officer.username, **where)
+    assert events.count() == 1, (action, list(AuditEvent.objects.values_list("action", flat=True)))
+    return events.get()
+
+
+def fill(driver: webdriver.Chrome, name: str, value: Any) -> None:
+    """Type, tick or pick `value` into the admin form's field `name` as a person would."""
+    boxes = driver.find_elements(By.NAME, name)
+    assert boxes, f"no field {name!r} on {driver.current_url}"
+    box = boxes[0]
+    if box.tag_name == "select":
+        picker = driver.find_elements(By.ID, f"id_{name}_from")
+        if picker:  # filter_horizontal: pick in the left box, click "Choose"
+            for text in value:
+                Select(picker[0]).select_by_visible_text(text)
+                driver.find_element(By.ID, f"id_{name}_add").click()
+            return
+        select = Select(box)
+        for text in value if isinstance(value, list) else [value]:
+            try:
+                select.select_by_value(str(text))
+            except Exception:
+                select.select_by_visible_text(str(text))
+        return
+    if box.get_attribute("type") == "checkbox":
+        if len(boxes) > 1:  # a list of checkboxes
+            for b in boxes:
+                if (b.get_attribute("value") in value) != b.is_selected():
+                    b.click()
+        elif bool(value) != box.is_selected():
+            box.click()
+        return
+    box.clear()
+    box.send_keys(str(value))

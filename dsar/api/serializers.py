@@ -2,15 +2,23 @@ from rest_framework import serializers
 
 from core import fields
 from dsar.models import DataSubjectRequest
+from dsar.services import DESCRIPTION_MAX_CHARS, DETAILS_MAX_CHARS
 
 KINDS = DataSubjectRequest.Kind.choices
+
+
+DETAILS_HELP = (
+    f"What the person tells us (`description`, at most {DESCRIPTION_MAX_CHARS} characters), the "
+    "corrections of a rectification, the purposes of an objection, a `language`: at most "
+    f"{DETAILS_MAX_CHARS} characters in all as JSON; longer is 400 `details_too_long`."
+)
 
 
 class IntakeSerializer(serializers.Serializer):
     kind = fields.StrictChoiceField(choices=KINDS)
     email = fields.StrictEmailField(max_length=254)
     region = fields.StrictCharField(max_length=16, required=False, allow_blank=True)
-    details = serializers.DictField(required=False)
+    details = serializers.DictField(required=False, help_text=DETAILS_HELP)
 
 
 class ConfirmSerializer(serializers.Serializer):
@@ -23,7 +31,7 @@ class RequestCreateSerializer(serializers.Serializer):
     subject_id = fields.StrictUUIDField(required=False)
     email = fields.StrictEmailField(max_length=254, required=False)
     region = fields.StrictCharField(max_length=16, required=False, allow_blank=True)
-    details = serializers.DictField(required=False)
+    details = serializers.DictField(required=False, help_text=DETAILS_HELP)
 
     def validate(self, data):
         if not data.get("subject_id") and not data.get("email"):

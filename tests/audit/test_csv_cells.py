@@ -2,13 +2,15 @@
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import pytest
 
 from audit.actors import Actor
-from audit.csvsafe import csv_cell
 from audit.models import AuditEvent
 from audit.services import audit_record
+from core.csvsafe import csv_cell
 from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +63,18 @@ def test_the_audit_csv_export_action_of_the_admin_defuses_a_formula(client, role
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
     assert _reasons(text) == ["'" + FORMULA]
+
+
+def test_every_csv_of_the_hub_is_written_through_the_one_safe_writer():
+    # A module that makes its own csv.writer would skip the defusing of header and cells.
+    root = Path(__file__).resolve().parents[2]
+    apps = [p for p in root.iterdir() if (p / "apps.py").exists() or p.name == "core"]
+    makers = re.compile(r"\bcsv\.(writer|DictWriter)\b")
+    found = [
+        str(path.relative_to(root))
+        for app in apps
+        for path in app.rglob("*.py")
+        if makers.search(path.read_text()) and path != root / "core" / "csvsafe.py"
+    ]
+    assert len(apps) >= 8
+    assert found == []

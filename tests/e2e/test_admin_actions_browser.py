@@ -11,7 +11,6 @@ import sqlite3
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 
 from access.roles import DPO, PRIVACY_OFFICER
 from activation import services as activation_services
@@ -29,88 +28,27 @@ from stores.connection import store_connection
 from stores.demo import demo_people, shop_create
 from stores.models import ConnectedStore, StoreDataset
 from stores.services import store_discover
-from tests.browser import admin_login, chromium, click_for_new_page
-from tests.e2e.test_banner_browser import _wait
+from tests.browser import (
+    act,
+    audited,
+    page_messages,
+    sign_in,
+    submit,
+)
 from tests.factories import (
     make_match_population,
     make_review_pair,
-    make_staff,
     make_subject,
     make_token,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("signed_out"),
+]
 
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def hub(live_server, regimes, roles, browser):
-    """The hub; a fresh browser session per test (the module shares one Chromium)."""
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.delete_all_cookies()
-    return live_server
-
-
-def _sign_in(browser, hub, role: str, regions: list[str] | None = None):
-    officer = make_staff(role, regions=regions)
-    admin_login(browser, hub.url, officer.username)
-    return officer
-
-
-def _submit(browser, css: str) -> None:
-    """Click a submit button and wait for the page it answers with."""
-    click_for_new_page(browser, browser.find_element(By.CSS_SELECTOR, css))
-    _wait(browser, lambda d: d.find_elements(By.ID, "content"))
-    assert "Server Error" not in browser.page_source, browser.current_url
-    assert "403 Forbidden" not in browser.title, browser.current_url
-
-
-def _messages(browser) -> list[tuple[str, str]]:
-    """The messages on the page, as (level, text)."""
-    return [
-        (li.get_attribute("class"), li.text)
-        for li in browser.find_elements(By.CSS_SELECTOR, ".messagelist li")
-    ]
-
-
-def _act(
-    browser, hub, model: str, rows: list, action: str, confirm: str | None = None
-) -> list[tuple[str, str]]:
-    """In the change list of `model`, tick `rows`, pick `action` (its label), click Go, and,
-    for an action that asks first, `confirm` (the label of the confirmation button). Returns
-    the messages the officer sees afterwards."""
-    browser.get(f"{hub.url}/admin/{model}/")
-    assert "Server Error" not in browser.page_source, model
-    for row in rows:
-        box = browser.find_element(
-            By.CSS_SELECTOR, f"#result_list input.action-select[value='{row.pk}']"
-        )
-        box.click()
-        assert box.is_selected()
-    Select(browser.find_element(By.NAME, "action")).select_by_visible_text(action)
-    _submit(browser, "#changelist-form button[name=index]")
-    if confirm is not None:
-        page = browser.find_element(By.ID, "content").text
-        assert f"{len(rows)} selected" in page, page
-        for row in rows:
-            assert str(row) in page
-        _submit(browser, f"#content form input[type=submit][value='{confirm}']")
-    assert f"/admin/{model}/" in browser.current_url
-    return _messages(browser)
-
-
-def _audited(action: str, officer, **where) -> AuditEvent:
-    events = AuditEvent.objects.filter(action=action, actor_label=officer.username, **where)
-    assert events.count() == 1, (action, list(AuditEvent.objects.values_list("action", flat=True)))
-    return events.get()
 
 
 def _shown_secret(messages: list[tuple[str, str]], what: str) -> str:
@@ -130,9 +68,9 @@ def test_an_officer_accepts_one_match_and_rejects_another(hub, browser):
     liam, keep = make_review_pair(
         "liam", name="Liam Roy", other_name="Liam Roi", born="1990-01-02", other_born="1990-02-01"
     )
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    officer = sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
 
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "profiles/matchreview",
@@ -147,9 +85,9 @@ def test_an_officer_accepts_one_match_and_rejects_another(hub, browser):
     assert (newer.status, newer.merged_into_id) == (Subject.Status.MERGED, ana.pk)
     lineage = MergeLineage.objects.get(survivor=ana)
     assert (lineage.method, lineage.merged_by) == ("review", officer.username)
-    _audited("profiles.match.accept", officer, object_id=str(merge.pk))
+    audited("profiles.match.accept", officer, object_id=str(merge.pk))
 
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "profiles/matchreview",
@@ -162,7 +100,7 @@ def test_an_officer_accepts_one_match_and_rejects_another(hub, browser):
     assert (keep.status, keep.decided_by) == (MatchReview.Status.REJECTED, officer.username)
     assert Subject.objects.get(pk=keep.subject_id).status == Subject.Status.ACTIVE
     assert not MergeLineage.objects.filter(survivor=liam).exists()
-    _audited("profiles.match.reject", officer, object_id=str(keep.pk))
+    audited("profiles.match.reject", officer, object_id=str(keep.pk))
     assert not MatchReview.objects.filter(status="pending").exists()
 
 
@@ -179,9 +117,9 @@ def test_an_officer_splits_a_wrong_merge(hub, browser):
         actor=SYSTEM,
     )
     lineage = MergeLineage.objects.get(survivor=older)  # the model merged them on its own
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    officer = sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
 
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "profiles/mergelineage",
@@ -199,18 +137,18 @@ def test_an_officer_splits_a_wrong_merge(hub, browser):
     label = MatchReview.objects.get(subject=restored, candidate=older)
     assert label.status == MatchReview.Status.REJECTED  # the model learns from the mistake
     for subject in (older, restored):
-        _audited("profiles.subject.split", officer, object_id=str(subject.pk))
+        audited("profiles.subject.split", officer, object_id=str(subject.pk))
 
 
 def _re_estimate(browser, hub) -> list[tuple[str, str]]:
     browser.get(f"{hub.url}/admin/profiles/matchmodel/")
-    _submit(browser, "#content .object-tools form button[type=submit]")
+    submit(browser, "#content .object-tools form button[type=submit]")
     assert browser.current_url.endswith("/admin/profiles/matchmodel/")
-    return _messages(browser)
+    return page_messages(browser)
 
 
 def test_re_estimating_the_model_warns_on_too_little_data_and_estimates_on_enough(hub, browser):
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    officer = sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
     browser.get(f"{hub.url}/admin/profiles/matchmodel/")
     button = browser.find_element(By.CSS_SELECTOR, "#content .object-tools button")
     assert button.text == "Re-estimate now (data + officers' decisions)"
@@ -258,28 +196,28 @@ def test_a_dpo_revokes_an_api_token(hub, browser, api):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     decision = {"subject": str(subject.pk), "purpose": "analytics"}
     assert api.get("/api/v1/consent/decision/", decision).status_code == 200
-    dpo = _sign_in(browser, hub, DPO)
+    dpo = sign_in(browser, hub, DPO)
 
-    shown = _act(browser, hub, "access/apitoken", [token], "Revoke selected tokens")
+    shown = act(browser, hub, "access/apitoken", [token], "Revoke selected tokens")
     assert shown == [("success", "1 token(s) revoked.")]
     token.refresh_from_db()
     other.refresh_from_db()
     assert token.revoked_at is not None
     assert other.revoked_at is None  # only the ticked row
-    _audited("access.apitoken.revoke", dpo, object_id=str(token.pk))
+    audited("access.apitoken.revoke", dpo, object_id=str(token.pk))
     assert api.get("/api/v1/consent/decision/", decision).status_code == 401
 
 
 def test_an_officer_acknowledges_an_audit_alert(hub, browser):
     alert = audit_alert_raise(kind="chain_broken", message="hash mismatch at 41", dedupe=False)
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
 
-    shown = _act(browser, hub, "audit/auditalert", [alert], "Acknowledge selected alerts")
+    shown = act(browser, hub, "audit/auditalert", [alert], "Acknowledge selected alerts")
     assert shown == [("success", "Alerts acknowledged.")]
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None
     assert alert.acknowledged_by == officer.username
-    _audited("audit.alert.acknowledge", officer, object_id=str(alert.pk))
+    audited("audit.alert.acknowledge", officer, object_id=str(alert.pk))
     assert not AuditAlert.objects.filter(acknowledged_at=None).exists()
 
 
@@ -295,9 +233,9 @@ def test_an_officer_takes_a_request_releases_a_hold_and_rotates_a_connector_secr
     crm = System.objects.create(name="CRM", kind=System.Kind.DESTINATION)
     connector = SystemConnector.objects.create(system=crm, webhook_url="https://crm.test/hook")
     old_secret = connector.secret
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    officer = sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
 
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "dsar/datasubjectrequest",
@@ -307,17 +245,17 @@ def test_an_officer_takes_a_request_releases_a_hold_and_rotates_a_connector_secr
     )
     assert shown == [("success", "1 request(s) assigned to you.")]
     assert DataSubjectRequest.objects.get(pk=dsr.pk).assigned_to == officer
-    _audited("dsar.request.assign", officer, object_id=str(dsr.pk))
+    audited("dsar.request.assign", officer, object_id=str(dsr.pk))
 
-    shown = _act(browser, hub, "dsar/legalhold", [hold], "Release the selected holds")
+    shown = act(browser, hub, "dsar/legalhold", [hold], "Release the selected holds")
     assert shown == [("success", "1 legal hold(s) released.")]
     assert LegalHold.objects.get(pk=hold.pk).released_at is not None
-    _audited("dsar.legal_hold.release", officer, object_id=str(hold.pk))
+    audited("dsar.legal_hold.release", officer, object_id=str(hold.pk))
 
     # A connector serves every region's requests: its secret is rotated by an officer of all.
     browser.delete_all_cookies()
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
-    shown = _act(
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
+    shown = act(
         browser,
         hub,
         "dsar/systemconnector",
@@ -328,7 +266,7 @@ def test_an_officer_takes_a_request_releases_a_hold_and_rotates_a_connector_secr
     secret = _shown_secret(shown, "Shared secret of CRM")
     connector.refresh_from_db()
     assert connector.secret == secret != old_secret
-    _audited("dsar.connector.rotate_secret", officer, object_id=str(connector.pk))
+    audited("dsar.connector.rotate_secret", officer, object_id=str(connector.pk))
 
 
 # --- Stores, activation, consent ---------------------------------------------------------------
@@ -344,19 +282,19 @@ def test_an_officer_approves_one_discovered_table_and_ignores_another(hub, brows
     store_discover(store=store, actor=SYSTEM)
     customers = StoreDataset.objects.get(store=store, table="customers")
     products = StoreDataset.objects.get(store=store, table="products")
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
 
-    shown = _act(browser, hub, "stores/storedataset", [customers], "Approve the reviewed datasets")
+    shown = act(browser, hub, "stores/storedataset", [customers], "Approve the reviewed datasets")
     assert shown == [("info", f"{customers}: approved")]
     customers.refresh_from_db()
     assert (customers.status, customers.approved_by) == ("approved", officer.username)
-    _audited("stores.dataset.approve", officer, object_id=str(store.pk), reason="customers")
+    audited("stores.dataset.approve", officer, object_id=str(store.pk), reason="customers")
 
-    shown = _act(browser, hub, "stores/storedataset", [products], "Ignore (no personal data)")
+    shown = act(browser, hub, "stores/storedataset", [products], "Ignore (no personal data)")
     assert shown == [("info", f"{products}: ignored")]
     products.refresh_from_db()
     assert products.status == "ignored"
-    _audited("stores.dataset.ignore", officer, object_id=str(store.pk), reason="products")
+    audited("stores.dataset.ignore", officer, object_id=str(store.pk), reason="products")
     assert StoreDataset.objects.filter(store=store, status="proposed").count() == 7
 
 
@@ -378,19 +316,19 @@ def test_an_officer_replays_a_dead_letter_and_rotates_source_and_property_secret
     SourceEndpoint.objects.filter(pk=source.pk).update(regions=["EU"])  # the officer's fix
     prop = ConsentProperty.objects.create(name="Web shop site", publishable_key="pk_actions")
     old_identity_secret = prop.identity_secret
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
 
-    shown = _act(
+    shown = act(
         browser, hub, "activation/inboxmessage", [dead], "Replay the dead-lettered messages"
     )
     assert shown == [("info", "1 message(s) queued again.")]
     dead.refresh_from_db()
     assert (dead.status, dead.attempts, dead.last_error) == ("pending", 0, "")
-    _audited("activation.inbox.replay", officer, object_id=str(dead.pk))
+    audited("activation.inbox.replay", officer, object_id=str(dead.pk))
 
     source.refresh_from_db()
     old_secret = source.secret
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "activation/sourceendpoint",
@@ -403,9 +341,9 @@ def test_an_officer_replays_a_dead_letter_and_rotates_source_and_property_secret
     assert source.secret == secret != old_secret
     assert source.previous_secret == old_secret  # still accepted for the overlap
     assert source.previous_valid_until is not None
-    _audited("activation.source.rotate_secret", officer, object_id=str(source.pk))
+    audited("activation.source.rotate_secret", officer, object_id=str(source.pk))
 
-    shown = _act(
+    shown = act(
         browser,
         hub,
         "consent/consentproperty",
@@ -416,4 +354,4 @@ def test_an_officer_replays_a_dead_letter_and_rotates_source_and_property_secret
     secret = _shown_secret(shown, "Identity-assertion secret of Web shop site")
     prop.refresh_from_db()
     assert prop.identity_secret == secret != old_identity_secret
-    _audited("consent.property.identity_secret_rotate", officer, object_id=str(prop.pk))
+    audited("consent.property.identity_secret_rotate", officer, object_id=str(prop.pk))

@@ -26,9 +26,7 @@ from dsar.models import RetentionException, SystemConnector
 from profiles.models import System
 from sso.models import GroupMapping, IdentityProvider, SsoDomain
 from stores.models import ConnectedStore
-from tests.browser import admin_login, chromium
-from tests.e2e.test_admin_forms_browser import fill
-from tests.e2e.test_banner_browser import _wait
+from tests.browser import admin_login, fill, wait_until
 from tests.factories import make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,7 +40,7 @@ def change_by_clicks(driver, base_url: str, model: str, pk: Any, values: dict[st
     for name, value in values.items():
         fill(driver, name, value)
     driver.find_element(By.NAME, "_save").click()
-    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist, .errornote, h1"))
+    wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist, .errornote, h1"))
     errors = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".errornote, .errorlist")]
     assert not errors, f"{model}: {errors}"
     assert "Server Error" not in driver.page_source, model
@@ -51,7 +49,7 @@ def change_by_clicks(driver, base_url: str, model: str, pk: Any, values: dict[st
     return shown[0].text
 
 
-def test_an_officer_edits_every_plain_object_by_clicks(live_server, roles, regimes):
+def test_an_officer_edits_every_plain_object_by_clicks(live_server, roles, regimes, driver):
     officer = make_staff(DPO)
     purpose = Purpose.objects.get(slug="analytics")
     crm = System.objects.create(name="CRM", kind=System.Kind.DESTINATION)
@@ -162,14 +160,10 @@ def test_an_officer_edits_every_plain_object_by_clicks(live_server, roles, regim
     def _():
         assert GroupMapping.objects.get(pk=mapping.pk).value == "privacy-team"
 
-    driver = chromium()
     shown: dict[str, str] = {}
-    try:
-        admin_login(driver, live_server.url, officer.username)
-        for model, pk, values, _check in table:
-            shown[model] = change_by_clicks(driver, live_server.url, model, pk, values)
-    finally:
-        driver.quit()
+    admin_login(driver, live_server.url, officer.username)
+    for model, pk, values, _check in table:
+        shown[model] = change_by_clicks(driver, live_server.url, model, pk, values)
     for model, _pk, _values, check in table:
         assert "was changed successfully" in shown[model], (model, shown[model])
         check()

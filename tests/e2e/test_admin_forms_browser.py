@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 
 from access.models import ApiToken
 from access.roles import DPO, SERVICE_ACCOUNT
@@ -30,42 +29,10 @@ from dsar.models import LegalHold, RetentionException, SystemConnector
 from profiles.models import System
 from sso.models import GroupMapping, IdentityProvider, SsoDomain
 from stores.models import ConnectedStore
-from tests.browser import admin_login, chromium
-from tests.e2e.test_banner_browser import _wait
+from tests.browser import admin_login, fill, wait_until
 from tests.factories import make_staff, make_subject
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def fill(driver, name: str, value: Any) -> None:
-    """Type, tick or pick `value` into the field `name` as a person would."""
-    boxes = driver.find_elements(By.NAME, name)
-    assert boxes, f"no field {name!r} on {driver.current_url}"
-    box = boxes[0]
-    if box.tag_name == "select":
-        picker = driver.find_elements(By.ID, f"id_{name}_from")
-        if picker:  # filter_horizontal: pick in the left box, click "Choose"
-            for text in value:
-                Select(picker[0]).select_by_visible_text(text)
-                driver.find_element(By.ID, f"id_{name}_add").click()
-            return
-        select = Select(box)
-        for text in value if isinstance(value, list) else [value]:
-            try:
-                select.select_by_value(str(text))
-            except Exception:
-                select.select_by_visible_text(str(text))
-        return
-    if box.get_attribute("type") == "checkbox":
-        if len(boxes) > 1:  # a list of checkboxes
-            for b in boxes:
-                if (b.get_attribute("value") in value) != b.is_selected():
-                    b.click()
-        elif bool(value) != box.is_selected():
-            box.click()
-        return
-    box.clear()
-    box.send_keys(str(value))
 
 
 def add_by_clicks(driver, base_url: str, model: str, values: dict[str, Any]) -> str:
@@ -78,7 +45,7 @@ def add_by_clicks(driver, base_url: str, model: str, values: dict[str, Any]) -> 
         except Exception as exc:
             raise AssertionError(f"{model}.{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
     driver.find_element(By.NAME, "_save").click()
-    _wait(
+    wait_until(
         driver,
         lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist, .errornote, h1"),
     )
@@ -93,7 +60,7 @@ def add_by_clicks(driver, base_url: str, model: str, values: dict[str, Any]) -> 
     return messages[0].text
 
 
-def test_an_officer_adds_every_plain_object_by_clicks(live_server, roles, regimes):
+def test_an_officer_adds_every_plain_object_by_clicks(live_server, roles, regimes, driver):
     officer = make_staff(DPO)
     shop = System.objects.create(name="Shop", kind=System.Kind.SOURCE)
     crm = System.objects.create(name="CRM", kind=System.Kind.DESTINATION)
@@ -311,25 +278,21 @@ def test_an_officer_adds_every_plain_object_by_clicks(live_server, roles, regime
         mapping = GroupMapping.objects.get(value="dpo-eu")
         assert (mapping.provider, mapping.role, mapping.regions) == (okta, DPO, ["EU"])
 
-    driver = chromium()
     shown: dict[str, str] = {}
-    try:
-        admin_login(driver, live_server.url, officer.username)
-        for model, values, _check in table:
-            shown[model] = add_by_clicks(driver, live_server.url, model, values)
-        token_message = add_by_clicks(
-            driver,
-            live_server.url,
-            "access/apitoken",
-            {
-                "user": service.username,
-                "name": "CRM sync",
-                "scopes": ["consent:read"],
-                "regions": "EU",
-            },
-        )
-    finally:
-        driver.quit()
+    admin_login(driver, live_server.url, officer.username)
+    for model, values, _check in table:
+        shown[model] = add_by_clicks(driver, live_server.url, model, values)
+    token_message = add_by_clicks(
+        driver,
+        live_server.url,
+        "access/apitoken",
+        {
+            "user": service.username,
+            "name": "CRM sync",
+            "scopes": ["consent:read"],
+            "regions": "EU",
+        },
+    )
     for model, _values, check in table:
         assert "was added successfully" in shown[model], (model, shown[model])
         check()

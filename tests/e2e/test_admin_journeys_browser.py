@@ -30,33 +30,16 @@ from stores.connection import store_connection
 from stores.demo import demo_people, shop_create
 from stores.models import ConnectedStore, StoreDataset
 from stores.services import store_discover
-from tests.browser import admin_login, chromium
-from tests.e2e.test_admin_actions_browser import _act, _audited, _messages, _submit
+from tests.browser import act, admin_login, audited, chromium, fill, page_messages, sign_in, submit
 from tests.factories import make_staff, make_subject
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("signed_out"),
+]
 
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def hub(live_server, regimes, roles, browser):
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.delete_all_cookies()
-    return live_server
-
-
-def _sign_in(browser, hub, role: str, regions: list[str] | None = None):
-    officer = make_staff(role, regions=regions)
-    admin_login(browser, hub.url, officer.username)
-    return officer
 
 
 def _event(subject, *, days_ago: int) -> Event:
@@ -86,14 +69,14 @@ def test_an_officer_previews_a_retention_policy_then_applies_it_in_their_region(
         max_age_days=730,
         action="delete",
     )
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
+    officer = sign_in(browser, hub, PRIVACY_OFFICER, regions=["EU"])
 
     browser.get(f"{hub.url}/admin/consent/retentionpolicy/")
     browser.find_element(
         By.CSS_SELECTOR, f"#result_list input.action-select[value='{policy.pk}']"
     ).click()
     Select(browser.find_element(By.NAME, "action")).select_by_visible_text("Preview (dry run)")
-    _submit(browser, "#changelist-form button[name=index]")
+    submit(browser, "#changelist-form button[name=index]")
     page = browser.find_element(By.ID, "content").text
     assert "Nothing has been changed" in page
     assert "in your regions only (EU)" in page
@@ -101,9 +84,9 @@ def test_an_officer_previews_a_retention_policy_then_applies_it_in_their_region(
     assert "US-CA" not in page, page
     assert Event.objects.filter(pk__in=[eu_old.pk, eu_fresh.pk, ca_old.pk]).count() == 3
 
-    _submit(browser, "#content form input[type=submit][value='Apply now']")
+    submit(browser, "#content form input[type=submit][value='Apply now']")
     assert browser.current_url.endswith("/admin/consent/retentionrun/")
-    shown = _messages(browser)
+    shown = page_messages(browser)
     assert [level for level, _ in shown] == ["success"], shown
     assert not Event.objects.filter(pk=eu_old.pk).exists()
     assert Event.objects.filter(pk=eu_fresh.pk).exists()
@@ -111,7 +94,7 @@ def test_an_officer_previews_a_retention_policy_then_applies_it_in_their_region(
     run = RetentionRun.objects.get(policy=policy, dry_run=False)
     assert run.actor_label == officer.username
     assert run.total == 1
-    _audited("consent.retention.apply", officer)
+    audited("consent.retention.apply", officer)
 
 
 def _shop(tmp_path) -> ConnectedStore:
@@ -126,40 +109,40 @@ def _shop(tmp_path) -> ConnectedStore:
 
 def test_an_officer_tests_a_store_and_runs_its_discovery_from_its_page(hub, browser, tmp_path):
     store = _shop(tmp_path)
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
     page = f"{hub.url}/admin/stores/connectedstore/{store.pk}/change/"
 
     browser.get(page)
-    _submit(browser, "input[type=submit][name=_check]")
+    submit(browser, "input[type=submit][name=_check]")
     assert browser.current_url == page
-    assert _messages(browser) == [("success", "Shop: read: ok; write: ok")]
+    assert page_messages(browser) == [("success", "Shop: read: ok; write: ok")]
     store.refresh_from_db()
     assert store.last_check_result == "read: ok; write: ok"
-    _audited("stores.check", officer, object_id=str(store.pk))
+    audited("stores.check", officer, object_id=str(store.pk))
 
-    _submit(browser, "input[type=submit][name=_discover]")
-    [(level, text)] = _messages(browser)
+    submit(browser, "input[type=submit][name=_discover]")
+    [(level, text)] = page_messages(browser)
     assert level == "info"
     assert text.startswith("Shop: 9 tables, "), text
     assert StoreDataset.objects.filter(store=store, status="proposed").count() == 9
-    _audited("stores.discover", officer, object_id=str(store.pk))
+    audited("stores.discover", officer, object_id=str(store.pk))
 
 
 def test_an_officer_tests_and_discovers_stores_by_bulk_actions(hub, browser, tmp_path):
     store = _shop(tmp_path)
-    officer = _sign_in(browser, hub, PRIVACY_OFFICER)
+    officer = sign_in(browser, hub, PRIVACY_OFFICER)
 
-    shown = _act(browser, hub, "stores/connectedstore", [store], "Test the connection")
+    shown = act(browser, hub, "stores/connectedstore", [store], "Test the connection")
     assert shown == [("success", "Shop: read: ok; write: ok")]
-    _audited("stores.check", officer, object_id=str(store.pk))
+    audited("stores.check", officer, object_id=str(store.pk))
 
-    [(level, text)] = _act(
+    [(level, text)] = act(
         browser, hub, "stores/connectedstore", [store], "Run discovery (propose the dataset map)"
     )
     assert level == "info"
     assert text.startswith("Shop: 9 tables, "), text
     assert StoreDataset.objects.filter(store=store).count() == 9
-    _audited("stores.discover", officer, object_id=str(store.pk))
+    audited("stores.discover", officer, object_id=str(store.pk))
 
 
 def test_an_officer_exports_a_destinations_audience_by_the_action(hub, tmp_path):
@@ -196,22 +179,22 @@ def test_an_officer_exports_a_destinations_audience_by_the_action(hub, tmp_path)
     text = target.read_text()
     assert f"{yes.pk},{hashlib.sha256(b'yes@example.com').hexdigest()}," in text
     assert str(no.pk) not in text
-    event = _audited("activation.audience.export", officer, object_id=str(destination.pk))
+    event = audited("activation.audience.export", officer, object_id=str(destination.pk))
     assert event.reason == "purposes marketing_email; 1 rows"
 
 
 def test_a_dpo_issues_a_scim_token_and_cleans_up_expired_sign_in_attempts(hub, browser):
     idp = IdentityProvider.objects.create(name="Okta", slug="okta", kind="oidc")
-    dpo = _sign_in(browser, hub, DPO)
+    dpo = sign_in(browser, hub, DPO)
 
-    [(level, text)] = _act(
+    [(level, text)] = act(
         browser, hub, "sso/identityprovider", [idp], "Issue a SCIM bearer token (shown once)"
     )
     assert level == "warning"
     assert text.startswith("SCIM token for okta (copy it now): "), text
     raw = text.rsplit(": ", 1)[1]
     assert len(raw) > 20
-    _audited("sso.scim_token.issue", dpo)
+    audited("sso.scim_token.issue", dpo)
     assert raw not in "".join(AuditEvent.objects.values_list("reason", flat=True))
 
 
@@ -235,11 +218,11 @@ def test_an_administrator_cleans_up_expired_sign_in_attempts(hub, browser):
     expired = _attempt("old-typo", hours_ago=5)  # made after signing in, which cleans too
     recent = _attempt("recent-typo", hours_ago=0.1)
 
-    shown = _act(browser, hub, "axes/accessattempt", [recent], "Clean up expired attempts")
+    shown = act(browser, hub, "axes/accessattempt", [recent], "Clean up expired attempts")
     assert shown == [("success", "Cleaned up 1 expired sign-in attempts.")]
     assert not AccessAttempt.objects.filter(pk=expired.pk).exists()
     assert AccessAttempt.objects.filter(pk=recent.pk).exists()
-    event = _audited("access.signin_attempts.cleanup", admin)
+    event = audited("access.signin_attempts.cleanup", admin)
     assert event.object_id == "count:1"
 
 
@@ -258,18 +241,18 @@ def test_an_officer_overrides_a_columns_strategy_and_a_bad_one_is_refused(hub, b
     not_null = customers.columns.filter(nullable=False).exclude(strategy="set_null").first()
     assert text is not None
     assert not_null is not None
-    _sign_in(browser, hub, PRIVACY_OFFICER)
+    sign_in(browser, hub, PRIVACY_OFFICER)
     page = f"{hub.url}/admin/stores/storedataset/{customers.pk}/change/"
 
     browser.get(page)
     _strategy_select(browser, text).select_by_value("hash")
-    _submit(browser, "input[name=_continue]")
-    assert [level for level, _ in _messages(browser)] == ["success"], _messages(browser)
+    submit(browser, "input[name=_continue]")
+    assert [level for level, _ in page_messages(browser)] == ["success"], page_messages(browser)
     text.refresh_from_db()
     assert text.strategy == "hash"
 
     _strategy_select(browser, not_null).select_by_value("set_null")
-    _submit(browser, "input[name=_continue]")
+    submit(browser, "input[name=_continue]")
     errors = " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".errorlist"))
     assert f"{not_null.name}: NOT NULL, cannot be set to NULL" in errors
     before = not_null.strategy
@@ -281,7 +264,6 @@ def test_an_administrator_adds_an_officer_with_a_role_and_regions(hub, browser):
     from django.contrib.auth import get_user_model
 
     from access.models import RegionScope
-    from tests.e2e.test_admin_forms_browser import fill
 
     admin = make_staff(is_superuser=True)
     admin_login(browser, hub.url, admin.username)
@@ -290,7 +272,7 @@ def test_an_administrator_adds_an_officer_with_a_role_and_regions(hub, browser):
     fill(browser, "username", "new.officer")
     fill(browser, "password1", "a long passphrase 2026")
     fill(browser, "password2", "a long passphrase 2026")
-    _submit(browser, "input[name=_save]")
+    submit(browser, "input[name=_save]")
     user = get_user_model().objects.get(username="new.officer")
     assert browser.current_url.endswith(f"/admin/auth/user/{user.pk}/change/")
 
@@ -298,8 +280,8 @@ def test_an_administrator_adds_an_officer_with_a_role_and_regions(hub, browser):
     fill(browser, "groups", [PRIVACY_OFFICER])
     browser.find_element(By.CSS_SELECTOR, "#region_scope-group .add-row a").click()
     fill(browser, "region_scope-0-regions", '["EU"]')
-    _submit(browser, "input[name=_save]")
-    assert "was changed successfully" in " ".join(t for _, t in _messages(browser))
+    submit(browser, "input[name=_save]")
+    assert "was changed successfully" in " ".join(t for _, t in page_messages(browser))
 
     user = get_user_model().objects.get(pk=user.pk)
     assert user.is_staff
@@ -317,7 +299,7 @@ def _delete_selected(browser, hub, model: str, rows: list) -> str:
             By.CSS_SELECTOR, f"#result_list input.action-select[value='{row.pk}']"
         ).click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("delete_selected")
-    _submit(browser, "#changelist-form button[name=index]")
+    submit(browser, "#changelist-form button[name=index]")
     return browser.find_element(By.ID, "content").text
 
 
@@ -339,8 +321,8 @@ def test_a_regional_dpo_deletes_a_system_of_their_region_but_not_one_writing_abr
 
     page = _delete_selected(browser, hub, "profiles/system", [eu_shop])
     assert "Are you sure" in page
-    _submit(browser, "#content form input[type=submit]")
-    assert _messages(browser) == [("success", "Successfully deleted 1 system.")]
+    submit(browser, "#content form input[type=submit]")
+    assert page_messages(browser) == [("success", "Successfully deleted 1 system.")]
     assert not System.objects.filter(pk=eu_shop.pk).exists()
     assert not SourceEndpoint.objects.filter(pk=eu_source.pk).exists()
 

@@ -3,12 +3,10 @@
 import socket
 
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
-from tests.browser import chromium, customer_site
+from consent.models import ConsentRecord, CurrentConsent
+from tests.browser import banner_property, chromium, customer_site, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,61 +23,32 @@ def _page(hub: str, region: str) -> str:
 </body></html>"""
 
 
-def _property(origin: str) -> ConsentProperty:
-    prop = ConsentProperty.objects.create(
-        name="Shop", publishable_key="pk_browser", allowed_origins=[origin]
-    )
-    prop.purposes.set(Purpose.objects.all())
-    return prop
-
-
-def _wait(driver, predicate, timeout=20):
-    try:
-        return WebDriverWait(driver, timeout).until(lambda d: predicate(d))
-    except TimeoutException:
-        console = [entry["message"] for entry in driver.get_log("browser")]
-        raise AssertionError(
-            f"page never got there; console: {console}; page: {driver.page_source[-2000:]}"
-        ) from None
-
-
-@pytest.fixture
-def hub(live_server, regimes):
-    return live_server.url  # http://localhost:<port>: another origin than 127.0.0.1
-
-
-def test_visitor_accepts_some_purposes_reloads_and_sees_them_kept(hub):
+def test_visitor_accepts_some_purposes_reloads_and_sees_them_kept(hub, driver):
     with customer_site(_page(hub, "EU")) as site:
-        _property(site)
-        driver = chromium()
-        try:
-            driver.get(site)
-            _wait(driver, lambda d: d.find_elements(By.ID, "custodia-analytics"))
-            assert not driver.find_element(
-                By.ID, "custodia-analytics"
-            ).is_selected()  # GDPR: opt-in
-            driver.find_element(By.ID, "custodia-analytics").click()
-            driver.find_element(By.ID, "custodia-personalization").click()
-            driver.find_element(
-                By.CSS_SELECTOR, "button[data-action=undefined]"
-            ).click()  # Save choices
-            _wait(driver, lambda d: d.find_element(By.ID, "custodia-banner").tag_name == "button")
+        banner_property(site)
+        driver.get(site)
+        wait_until(driver, lambda d: d.find_elements(By.ID, "custodia-analytics"))
+        assert not driver.find_element(By.ID, "custodia-analytics").is_selected()  # GDPR: opt-in
+        driver.find_element(By.ID, "custodia-analytics").click()
+        driver.find_element(By.ID, "custodia-personalization").click()
+        driver.find_element(
+            By.CSS_SELECTOR, "button[data-action=undefined]"
+        ).click()  # Save choices
+        wait_until(driver, lambda d: d.find_element(By.ID, "custodia-banner").tag_name == "button")
 
-            driver.refresh()
-            choices = _wait(
-                driver,
-                lambda d: d.execute_script(
-                    "return window.Custodia && Object.keys(window.Custodia.choices).length ? window.Custodia.choices : null"
-                ),
-            )
-            assert choices["analytics"]["state"] == "granted"
-            assert choices["personalization"]["state"] == "granted"
-            assert choices["marketing_email"]["state"] == "denied"
-            assert (
-                driver.find_element(By.ID, "custodia-banner").text == "Privacy choices"
-            )  # not asked again
-        finally:
-            driver.quit()
+        driver.refresh()
+        choices = wait_until(
+            driver,
+            lambda d: d.execute_script(
+                "return window.Custodia && Object.keys(window.Custodia.choices).length ? window.Custodia.choices : null"
+            ),
+        )
+        assert choices["analytics"]["state"] == "granted"
+        assert choices["personalization"]["state"] == "granted"
+        assert choices["marketing_email"]["state"] == "denied"
+        assert (
+            driver.find_element(By.ID, "custodia-banner").text == "Privacy choices"
+        )  # not asked again
     visitor_records = ConsentRecord.objects.filter(subject__isnull=True, channel="banner")
     assert visitor_records.filter(purpose__slug="analytics", state="granted").count() == 1
     assert visitor_records.first().user_agent  # proof kept
@@ -87,11 +56,11 @@ def test_visitor_accepts_some_purposes_reloads_and_sees_them_kept(hub):
 
 def test_a_browser_sending_gpc_gets_sale_and_sharing_opted_out_under_ccpa(hub):
     with customer_site(_page(hub, "US-CA")) as site:
-        _property(site)
+        banner_property(site)
         driver = chromium(gpc=True)
         try:
             driver.get(site)
-            notice = _wait(
+            notice = wait_until(
                 driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-gpc=honoured]")
             )
             assert "opted out" in notice[0].text

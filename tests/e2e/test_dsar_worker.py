@@ -32,11 +32,11 @@ LEASE = 4
 
 
 @pytest.fixture
-def hub(live_server, settings, regimes, roles):
+def hub(hub, settings, roles):
     """The hub as the outside world sees it: callbacks and links point at the live server."""
-    settings.CUSTODIA_PUBLIC_URL = live_server.url
+    settings.CUSTODIA_PUBLIC_URL = hub.url
     settings.CUSTODIA_STEP_LEASE_SECONDS = LEASE
-    return live_server
+    return hub
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from consent.models import ConsentRecord
-from tests.browser import chromium, customer_site
-from tests.e2e.test_banner_browser import _property, _wait
+from tests.browser import banner_property, customer_site, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,64 +43,55 @@ def _gpp(driver, command, parameter=None):
     )
 
 
-@pytest.fixture
-def hub(live_server, regimes):
-    return live_server.url
-
-
-def test_the_gpp_api_answers_and_a_choice_reaches_listeners_and_the_ledger(hub):
+def test_the_gpp_api_answers_and_a_choice_reaches_listeners_and_the_ledger(hub, driver):
     with customer_site(_page(hub, "US-CA")) as site:
-        _property(site)
-        driver = chromium()
-        try:
-            driver.get(site)
-            _wait(
-                driver,
-                lambda d: (
-                    ["signalStatus", "ready"]
-                    in [e[:2] for e in d.execute_script("return window.gppEvents")]
-                ),
-            )
-            ping = _gpp(driver, "ping")["data"]
-            assert (ping["gppVersion"], ping["cmpStatus"], ping["signalStatus"]) == (
-                "1.1",
-                "loaded",
-                "ready",
-            )
-            assert ping["applicableSections"] == [8]
-            assert ping["sectionList"] == [7, 8]
-            assert "8:usca" in ping["supportedAPIs"]
-            assert _gpp(driver, "hasSection", "usca")["data"] is True
-            assert _gpp(driver, "hasSection", "tcfeuv2")["data"] is False
-            usnat = _gpp(driver, "getSection", "usnat")["data"]
-            assert usnat[1] == {"SubsectionType": 1, "Gpc": False}
-            assert _gpp(driver, "getField", "usca.SaleOptOut")["data"] == 2  # did not opt out
-            assert driver.execute_script("return !!window.frames.__gppLocator")
+        banner_property(site)
+        driver.get(site)
+        wait_until(
+            driver,
+            lambda d: (
+                ["signalStatus", "ready"]
+                in [e[:2] for e in d.execute_script("return window.gppEvents")]
+            ),
+        )
+        ping = _gpp(driver, "ping")["data"]
+        assert (ping["gppVersion"], ping["cmpStatus"], ping["signalStatus"]) == (
+            "1.1",
+            "loaded",
+            "ready",
+        )
+        assert ping["applicableSections"] == [8]
+        assert ping["sectionList"] == [7, 8]
+        assert "8:usca" in ping["supportedAPIs"]
+        assert _gpp(driver, "hasSection", "usca")["data"] is True
+        assert _gpp(driver, "hasSection", "tcfeuv2")["data"] is False
+        usnat = _gpp(driver, "getSection", "usnat")["data"]
+        assert usnat[1] == {"SubsectionType": 1, "Gpc": False}
+        assert _gpp(driver, "getField", "usca.SaleOptOut")["data"] == 2  # did not opt out
+        assert driver.execute_script("return !!window.frames.__gppLocator")
 
-            driver.execute_script("window.gppEvents = [];")
-            driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject
-            _wait(
-                driver,
-                lambda d: (
-                    ["signalStatus", "ready"]
-                    in [e[:2] for e in d.execute_script("return window.gppEvents")]
-                ),
-            )
-            events = [e[:2] for e in driver.execute_script("return window.gppEvents")]
-            assert events[0] == ["signalStatus", "not ready"]
-            assert ["sectionChange", "usca"] in events
-            assert events[-1] == ["signalStatus", "ready"]
-            assert _gpp(driver, "getField", "usca.SaleOptOut")["data"] == 1  # opted out
-            shown = _gpp(driver, "ping")["data"]["gppString"]
+        driver.execute_script("window.gppEvents = [];")
+        driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject
+        wait_until(
+            driver,
+            lambda d: (
+                ["signalStatus", "ready"]
+                in [e[:2] for e in d.execute_script("return window.gppEvents")]
+            ),
+        )
+        events = [e[:2] for e in driver.execute_script("return window.gppEvents")]
+        assert events[0] == ["signalStatus", "not ready"]
+        assert ["sectionChange", "usca"] in events
+        assert events[-1] == ["signalStatus", "ready"]
+        assert _gpp(driver, "getField", "usca.SaleOptOut")["data"] == 1  # opted out
+        shown = _gpp(driver, "ping")["data"]["gppString"]
 
-            listener = driver.execute_script(
-                "var id; __gpp('addEventListener', function (e) { id = id || e.listenerId; });"
-                " return id;"
-            )
-            assert _gpp(driver, "removeEventListener", listener)["data"] is True
-            assert _gpp(driver, "removeEventListener", listener)["data"] is False
-        finally:
-            driver.quit()
+        listener = driver.execute_script(
+            "var id; __gpp('addEventListener', function (e) { id = id || e.listenerId; });"
+            " return id;"
+        )
+        assert _gpp(driver, "removeEventListener", listener)["data"] is True
+        assert _gpp(driver, "removeEventListener", listener)["data"] is False
     records = ConsentRecord.objects.filter(subject__isnull=True, channel="banner")
     assert records.exists()
     assert {r.gpp_string for r in records} == {shown}

@@ -25,15 +25,18 @@ from dsar import archive as archives
 from dsar import housekeeping, services
 from dsar.models import DataSubjectRequest, RequestStep, SystemConnector, TimelineEntry
 from profiles.models import Identifier, Subject, SubjectKey, System
-from tests.browser import chromium, click_for_new_page
-from tests.e2e.test_banner_browser import _wait
+from tests.browser import admin_login, click_for_new_page, wait_until
 from tests.factories import make_staff, make_subject
 from tests.workers import wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("signed_out"),
+]
 
 LEASE = 4
-PASSWORD = "correct horse battery staple"
 FILE_MAIL = "django.core.mail.backends.filebased.EmailBackend"
 
 
@@ -68,18 +71,6 @@ class Mailbox:
         return wait_for(found, timeout=timeout, interval=0.5, message=f"a mail matching {pattern}")
 
 
-@pytest.fixture(scope="module")
-def downloads(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="module")
-def browser(downloads):
-    driver = chromium(download_dir=str(downloads))
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture
 def mailbox(tmp_path, settings) -> Mailbox:
     settings.EMAIL_BACKEND = FILE_MAIL
@@ -88,15 +79,14 @@ def mailbox(tmp_path, settings) -> Mailbox:
 
 
 @pytest.fixture
-def hub(live_server, settings, regimes, roles, mailbox, browser):
-    """The hub as the person and the officer reach it; a fresh browser session per test."""
-    settings.CUSTODIA_PUBLIC_URL = live_server.url
+def hub(hub, settings, mailbox):
+    """The hub as the person and the officer reach it (the module's Chromium gets a fresh
+    session per test: `signed_out`)."""
+    settings.CUSTODIA_PUBLIC_URL = hub.url
     settings.CUSTODIA_STEP_LEASE_SECONDS = LEASE
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.delete_all_cookies()
     prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_journey")
     prop.purposes.set(Purpose.objects.all())
-    return live_server
+    return hub
 
 
 @pytest.fixture
@@ -138,7 +128,7 @@ def _send_request(browser, hub, *, kind: str, address: str, message: str) -> str
     Select(form.find_element(By.NAME, "region")).select_by_value("EU")
     form.find_element(By.NAME, "description").send_keys(message)
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(browser, lambda d: "Your reference" in d.find_element(By.ID, "dsar-status").text)
+    wait_until(browser, lambda d: "Your reference" in d.find_element(By.ID, "dsar-status").text)
     return re.search(r"DSR-[A-Z0-9]{10}", browser.find_element(By.ID, "dsar-status").text)[0]
 
 
@@ -148,26 +138,18 @@ def _confirm(browser, mailbox: Mailbox, address: str) -> None:
     confirm = browser.find_element(By.ID, "dsar-confirm")
     confirm.find_element(By.NAME, "code").send_keys(code)
     confirm.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(browser, lambda d: "is confirmed" in d.find_element(By.ID, "dsar-status").text)
-
-
-def _sign_in(browser, hub, user) -> None:
-    browser.get(f"{hub.url}/admin/login/?next=/admin/")
-    browser.find_element(By.ID, "id_username").send_keys(user.username)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "#login-form [type=submit]").click()
-    _wait(browser, lambda d: "/admin/login/" not in d.current_url)
+    wait_until(browser, lambda d: "is confirmed" in d.find_element(By.ID, "dsar-status").text)
 
 
 def _open(browser, hub, dsr: DataSubjectRequest) -> None:
     browser.get(f"{hub.url}/admin/dsar/datasubjectrequest/{dsr.pk}/change/")
-    _wait(browser, lambda d: d.find_elements(By.ID, "dsr-desk"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "dsr-desk"))
 
 
 def _click(browser, css: str) -> None:
     """Submit one of the request page's forms by clicking its button; wait for the answer."""
     click_for_new_page(browser, browser.find_element(By.CSS_SELECTOR, css))
-    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist li"))
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist li"))
     assert not browser.find_elements(By.CSS_SELECTOR, ".messagelist .error"), browser.find_element(
         By.CSS_SELECTOR, ".messagelist"
     ).text
@@ -207,7 +189,7 @@ def test_a_person_gets_a_copy_of_their_data_through_the_privacy_center_and_an_of
 
     # The privacy center: each consent checkbox sits right before its own label.
     browser.get(f"{hub.url}/privacy-center/?key=pk_journey")
-    boxes = _wait(
+    boxes = wait_until(
         browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#custodia-center [type=checkbox]")
     )
     for box in boxes:
@@ -232,7 +214,7 @@ def test_a_person_gets_a_copy_of_their_data_through_the_privacy_center_and_an_of
     dsr = DataSubjectRequest.objects.get(reference=reference)
 
     # The officer sees who asks and what, and closes the CRM's manual task by clicking.
-    _sign_in(browser, hub, officer)
+    admin_login(browser, hub.url, officer.username)
     _open(browser, hub, dsr)
     brief = browser.find_element(By.ID, "dsr-brief").text
     assert "cory@example.com" in brief
@@ -285,7 +267,7 @@ def test_an_erasure_is_approved_by_a_click_and_the_persons_data_is_gone(
     assert dsr.status == "awaiting_approval"
 
     # Before approving, the officer sees whom the request matches and what approval will do.
-    _sign_in(browser, hub, officer)
+    admin_login(browser, hub.url, officer.username)
     _open(browser, hub, dsr)
     assert str(person.pk) in browser.find_element(By.ID, "dsr-subject").text
     assert "erin@example.com" in browser.find_element(By.ID, "dsr-contact").text
@@ -340,7 +322,7 @@ def test_an_officer_opens_extends_assigns_notes_denies_and_retries_by_clicking(
     officer = make_staff("Privacy officer", regions=["EU"])
     colleague = make_staff("Privacy officer", regions=["EU"])
     subject = make_subject(region="EU", email="finn@example.com")
-    _sign_in(browser, hub, officer)
+    admin_login(browser, hub.url, officer.username)
 
     # A request taken on the phone: the officer opens it with the intake form.
     browser.get(f"{hub.url}/admin/dsar/datasubjectrequest/add/")
@@ -349,7 +331,7 @@ def test_an_officer_opens_extends_assigns_notes_denies_and_retries_by_clicking(
     browser.find_element(By.NAME, "email").send_keys("finn@example.com")
     browser.find_element(By.NAME, "attestation").click()
     browser.find_element(By.CSS_SELECTOR, "#content form [type=submit]").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "dsr-desk"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "dsr-desk"))
     dsr = DataSubjectRequest.objects.get(subject=subject)
     assert dsr.verification == "officer"
     due = dsr.due_at

@@ -5,9 +5,7 @@ decisions."""
 import json
 
 import pytest
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consent.identity import identity_assertion_sign
 from consent.models import (
@@ -18,21 +16,11 @@ from consent.models import (
     Notice,
     Purpose,
 )
-from tests.browser import chromium, customer_site
+from tests.browser import chromium, customer_site, wait_until
 from tests.factories import make_subject, make_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 KEY = "pk_signals"
-
-
-def _wait(driver, predicate, timeout=20):
-    try:
-        return WebDriverWait(driver, timeout).until(lambda d: predicate(d))
-    except TimeoutException:
-        console = [entry["message"] for entry in driver.get_log("browser")]
-        raise AssertionError(
-            f"page never got there; console: {console}; page: {driver.page_source[-2000:]}"
-        ) from None
 
 
 def _page(hub: str, region: str, *, attrs: str = "", after: str = "") -> str:
@@ -63,11 +51,6 @@ def _property(origin: str) -> ConsentProperty:
     return prop
 
 
-@pytest.fixture
-def hub(live_server, regimes):
-    return live_server.url  # http://localhost:<port>: another origin than 127.0.0.1
-
-
 # What a tag sees when it runs: a copy of the dataLayer at that moment.
 TAG = """<script>window.seenByFirstTag = JSON.stringify((window.dataLayer || []).map(
   function (entry) { return Array.prototype.slice.call(entry); }));</script>"""
@@ -77,37 +60,33 @@ DATALAYER = (
 )
 
 
-def test_consent_mode_defaults_precede_any_tag_and_an_update_follows_the_choice(hub):
+def test_consent_mode_defaults_precede_any_tag_and_an_update_follows_the_choice(hub, driver):
     with customer_site(_page(hub, "EU", after=TAG)) as site:
         _property(site)
-        driver = chromium()
-        try:
-            driver.get(site)
-            seen = json.loads(driver.execute_script("return window.seenByFirstTag"))
-            defaults = [e for e in seen if e[:2] == ["consent", "default"]]
-            page_default = next(e[2] for e in defaults if "region" not in e[2])
-            assert page_default["ad_storage"] == "denied"  # EEA visitor
-            assert page_default["analytics_storage"] == "denied"
-            assert page_default["wait_for_update"] > 0
-            eea = next(e[2] for e in defaults if "FR" in e[2].get("region", []))
-            assert eea["ad_user_data"] == eea["ad_personalization"] == "denied"
+        driver.get(site)
+        seen = json.loads(driver.execute_script("return window.seenByFirstTag"))
+        defaults = [e for e in seen if e[:2] == ["consent", "default"]]
+        page_default = next(e[2] for e in defaults if "region" not in e[2])
+        assert page_default["ad_storage"] == "denied"  # EEA visitor
+        assert page_default["analytics_storage"] == "denied"
+        assert page_default["wait_for_update"] > 0
+        eea = next(e[2] for e in defaults if "FR" in e[2].get("region", []))
+        assert eea["ad_user_data"] == eea["ad_personalization"] == "denied"
 
-            _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=true]"))
-            driver.find_element(By.CSS_SELECTOR, "button[data-action=true]").click()  # Accept all
+        wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=true]"))
+        driver.find_element(By.CSS_SELECTOR, "button[data-action=true]").click()  # Accept all
 
-            def granted_update(d):
-                updates = [
-                    e[2]
-                    for e in json.loads(d.execute_script(DATALAYER))
-                    if e[:2] == ["consent", "update"]
-                ]
-                return updates and updates[-1]["ad_storage"] == "granted" and updates[-1]
+        def granted_update(d):
+            updates = [
+                e[2]
+                for e in json.loads(d.execute_script(DATALAYER))
+                if e[:2] == ["consent", "update"]
+            ]
+            return updates and updates[-1]["ad_storage"] == "granted" and updates[-1]
 
-            update = _wait(driver, granted_update)
-            assert update["analytics_storage"] == "granted"
-            assert update["personalization_storage"] == "denied"  # mapped to nothing
-        finally:
-            driver.quit()
+        update = wait_until(driver, granted_update)
+        assert update["analytics_storage"] == "granted"
+        assert update["personalization_storage"] == "denied"  # mapped to nothing
 
 
 def _german_browser():
@@ -125,11 +104,11 @@ def test_german_browser_sees_the_german_notice_and_the_ledger_records_it(hub):
         driver = _german_browser()
         try:
             driver.get(site)
-            banner = _wait(driver, lambda d: d.find_elements(By.ID, "custodia-banner"))[0]
+            banner = wait_until(driver, lambda d: d.find_elements(By.ID, "custodia-banner"))[0]
             assert "Ihre Datenschutzwahl" in banner.text
             assert "Alle akzeptieren" in banner.text
             driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject
-            _wait(driver, lambda d: ConsentRecord.objects.filter(state="denied").exists())
+            wait_until(driver, lambda d: ConsentRecord.objects.filter(state="denied").exists())
             languages = set(ConsentRecord.objects.values_list("language", flat=True))
             assert languages == {"de"}
         finally:
@@ -142,7 +121,7 @@ def test_texan_with_gpc_is_opted_out_of_sale_and_targeted_advertising(hub):
         driver = chromium(gpc=True)
         try:
             driver.get(site)
-            _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-gpc=honoured]"))
+            wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-gpc=honoured]"))
             assert not driver.find_element(By.ID, "custodia-sale_sharing").is_selected()
             # Texas is an opt-out law: analytics stays on by default.
             assert driver.find_element(By.ID, "custodia-analytics").is_selected()
@@ -159,7 +138,7 @@ def test_texan_with_gpc_is_opted_out_of_sale_and_targeted_advertising(hub):
             driver.quit()
 
 
-def test_identified_visitors_banner_choice_changes_the_decision_api_answer(hub, api):
+def test_identified_visitors_banner_choice_changes_the_decision_api_answer(hub, api, driver):
     subject = make_subject(region="EU", customer_id="C-4242")
     _, raw = make_token(["consent:read"])
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -178,19 +157,17 @@ def test_identified_visitors_banner_choice_changes_the_decision_api_answer(hub, 
     with customer_site(_page(hub, "EU", attrs=f'data-identity="{assertion}"')) as site:
         prop.allowed_origins = [site]
         prop.save()
-        driver = chromium()
-        try:
-            driver.get(site)
-            _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=true]"))
-            driver.find_element(By.CSS_SELECTOR, "button[data-action=true]").click()
-            _wait(driver, lambda d: decision()["allowed"])
-        finally:
-            driver.quit()
+        driver.get(site)
+        wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=true]"))
+        driver.find_element(By.CSS_SELECTOR, "button[data-action=true]").click()
+        wait_until(driver, lambda d: decision()["allowed"])
     body = decision()
     assert (body["allowed"], body["reason"]) == (True, "explicit_grant")
 
 
-def test_demo_page_shows_an_identified_visitors_choices_reaching_the_golden_record(hub, settings):
+def test_demo_page_shows_an_identified_visitors_choices_reaching_the_golden_record(
+    hub, settings, driver
+):
     from consent.demo import DEMO_KEY, seed_identity_and_consent_mode
 
     settings.CUSTODIA_DEMO_PAGES = True
@@ -200,18 +177,14 @@ def test_demo_page_shows_an_identified_visitors_choices_reaching_the_golden_reco
     )
     prop.purposes.set(Purpose.objects.all())
     seed_identity_and_consent_mode(prop)
-    driver = chromium()
-    try:
-        driver.get(f"{hub}/demo/identified-visitor/")
-        assert driver.find_element(By.ID, "subject").text == str(subject.pk)
-        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=false]"))
-        driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject all
-        row = _wait(
-            driver,
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#golden-record tr[data-purpose=analytics]"),
-        )[0]
-        assert "denied" in row.text
-        assert "banner" in row.text
-    finally:
-        driver.quit()
+    driver.get(f"{hub}/demo/identified-visitor/")
+    assert driver.find_element(By.ID, "subject").text == str(subject.pk)
+    wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=false]"))
+    driver.find_element(By.CSS_SELECTOR, "button[data-action=false]").click()  # reject all
+    row = wait_until(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#golden-record tr[data-purpose=analytics]"),
+    )[0]
+    assert "denied" in row.text
+    assert "banner" in row.text
     assert CurrentConsent.objects.get(subject=subject, purpose__slug="analytics").state == "denied"

@@ -15,8 +15,7 @@ from audit.models import AuditEvent
 from core.webhooks import SIGNATURE_HEADER, encode, sign
 from profiles.models import Attribute, Subject, System
 from tests.activation.test_custom_mapping import MAPPING, ORDER
-from tests.browser import admin_login, chromium
-from tests.e2e.test_banner_browser import _wait
+from tests.browser import admin_login, wait_until
 from tests.factories import make_staff
 from tests.workers import wait_for
 
@@ -34,7 +33,7 @@ def _preview_text(driver):
 
 
 def test_officer_edits_a_mapping_with_live_preview_then_a_call_is_processed_with_it(
-    live_server, roles, worker
+    live_server, roles, worker, driver
 ):
     system = System.objects.create(name="Order system", kind=System.Kind.SOURCE)
     broken = json.loads(json.dumps(MAPPING).replace('"customer.email"', '"customer.mail"'))
@@ -42,38 +41,34 @@ def test_officer_edits_a_mapping_with_live_preview_then_a_call_is_processed_with
         system=system, regions=["EU"], format="custom", mapping=broken
     )
     officer = make_staff("DPO")
-    driver = chromium()
-    try:
-        admin_login(driver, live_server.url, officer.username)
-        driver.get(f"{live_server.url}/admin/activation/sourceendpoint/{source.pk}/change/")
-        audit_before = AuditEvent.objects.count()
+    admin_login(driver, live_server.url, officer.username)
+    driver.get(f"{live_server.url}/admin/activation/sourceendpoint/{source.pk}/change/")
+    audit_before = AuditEvent.objects.count()
 
-        _type(driver, "sample", json.dumps(ORDER, indent=1))
-        driver.find_element(By.ID, "mapping-preview-button").click()
-        _wait(driver, lambda d: "Identifiers (1)" in _preview_text(d))
-        assert "customer.mail" in _preview_text(driver)  # not in this sample
-        assert "customer_id: C***" in _preview_text(driver)
+    _type(driver, "sample", json.dumps(ORDER, indent=1))
+    driver.find_element(By.ID, "mapping-preview-button").click()
+    wait_until(driver, lambda d: "Identifiers (1)" in _preview_text(d))
+    assert "customer.mail" in _preview_text(driver)  # not in this sample
+    assert "customer_id: C***" in _preview_text(driver)
 
-        _type(driver, "mapping", json.dumps({**MAPPING, "timestamp": "created at"}))
-        _wait(driver, lambda d: "timestamp: a path is keys separated" in _preview_text(d))
+    _type(driver, "mapping", json.dumps({**MAPPING, "timestamp": "created at"}))
+    wait_until(driver, lambda d: "timestamp: a path is keys separated" in _preview_text(d))
 
-        _type(driver, "mapping", json.dumps(MAPPING, indent=1))
-        driver.find_element(By.ID, "mapping-preview-button").click()
-        _wait(driver, lambda d: "Identifiers (2)" in _preview_text(d))
-        shown = _preview_text(driver)
-        assert "email: L***@e***.de" in shown
-        assert "first_name (identity)" in shown
-        assert "order_placed" in shown
-        for clear in ("Lena", "C-77", "TEA-1", "Roth"):
-            assert clear not in shown
-        assert AuditEvent.objects.count() == audit_before
-        assert not Subject.objects.exists()
-        assert not InboxMessage.objects.exists()
+    _type(driver, "mapping", json.dumps(MAPPING, indent=1))
+    driver.find_element(By.ID, "mapping-preview-button").click()
+    wait_until(driver, lambda d: "Identifiers (2)" in _preview_text(d))
+    shown = _preview_text(driver)
+    assert "email: L***@e***.de" in shown
+    assert "first_name (identity)" in shown
+    assert "order_placed" in shown
+    for clear in ("Lena", "C-77", "TEA-1", "Roth"):
+        assert clear not in shown
+    assert AuditEvent.objects.count() == audit_before
+    assert not Subject.objects.exists()
+    assert not InboxMessage.objects.exists()
 
-        driver.find_element(By.NAME, "_save").click()
-        _wait(driver, lambda d: "/change/" not in d.current_url)
-    finally:
-        driver.quit()
+    driver.find_element(By.NAME, "_save").click()
+    wait_until(driver, lambda d: "/change/" not in d.current_url)
     source.refresh_from_db()
     assert source.mapping == MAPPING
 

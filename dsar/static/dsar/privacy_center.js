@@ -24,8 +24,10 @@
       return Object.prototype.hasOwnProperty.call(values || {}, k) ? values[k] : all;
     });
   }
+  // An error the page words in the visitor's language (data-error-<code>), else the API's.
   function problem(data) {
-    return (data && data.error && data.error.message) || text("failed");
+    var error = (data && data.error) || {};
+    return (error.code && text("error-" + error.code)) || error.message || text("failed");
   }
   function day(iso) {
     var lang = document.documentElement.lang || undefined;
@@ -47,6 +49,10 @@
     post("/api/v1/dsar/intake/", body).then(function (res) {
       if (!res.ok) {
         intake.querySelector("button[type=submit]").disabled = false;
+        if (res.data && res.data.error && res.data.error.code === "details_too_long") {
+          intake.elements.description.setAttribute("aria-invalid", "true");
+          intake.elements.description.focus();
+        }
         return say(problem(res.data));
       }
       // Sent: the request form is done with (a second click would open a second request);
