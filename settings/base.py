@@ -181,7 +181,6 @@ STORAGES = {
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 MEDIA_ROOT = VAR_DIR / "media"
-CUSTODIA_EXPORT_DIR = Path(env_str("CUSTODIA_EXPORT_DIR", str(VAR_DIR / "exports")))
 
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
