@@ -18,6 +18,7 @@ from access.scoping import Principal, allowed_regions
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
 from core.errors import DomainError, ForbiddenError
+from core.regions import KNOWN_REGIONS
 
 TOKEN_SCOPES = (
     "profiles:read",
@@ -111,6 +112,17 @@ def api_token_create(
             "Give regions or all_regions.",
             code="invalid",
             fields={"regions": ["required unless all_regions"]},
+        )
+    unknown_regions = sorted(set(regions or []) - set(KNOWN_REGIONS))
+    if unknown_regions:
+        raise DomainError(
+            "Unknown regions.",
+            code="invalid",
+            fields={
+                "regions": [
+                    f"unknown: {', '.join(unknown_regions)}; choose from {', '.join(KNOWN_REGIONS)}"
+                ]
+            },
         )
     outside = api_token_reach_refusals(actor=actor, regions=regions, all_regions=all_regions)
     if outside:

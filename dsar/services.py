@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import logging
 import secrets
+import smtplib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -37,13 +39,14 @@ from dsar.models import (
     TimelineEntry,
     connector_secret,
 )
-from dsar.record import request_audit, request_mail, timeline_add
+from dsar.record import request_audit, request_mail, request_purge_contact, timeline_add
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
 from profiles.models import Subject
 
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
+logger = logging.getLogger(__name__)
 
 CODE_ATTEMPTS = 5
 
@@ -277,15 +280,51 @@ def intake_public(
         details=details,
     )
     confirm_url = f"{confirm_url}&ref={request.reference}"
-    request_mail(
-        request,
-        f"Confirm your privacy request {request.reference}",
-        f"We received {wording.kind_phrase(request)} for this address.\n\n"
-        f"Your confirmation code: {code}\n"
-        f"Enter it at {confirm_url} within {settings.CUSTODIA_DSAR_VERIFY_HOURS} hours.\n\n"
-        "If you did not ask for this, ignore this message: nothing will happen.",
-    )
+    try:
+        request_mail(
+            request,
+            f"Confirm your privacy request {request.reference}",
+            f"We received {wording.kind_phrase(request)} for this address.\n\n"
+            f"Your confirmation code: {code}\n"
+            f"Enter it at {confirm_url} within {settings.CUSTODIA_DSAR_VERIFY_HOURS} hours.\n\n"
+            "If you did not ask for this, ignore this message: nothing will happen.",
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        _intake_unmailed_close(request, exc)
+        raise DomainError(
+            "The confirmation e-mail could not be sent. Please try again later.",
+            code="mail_unavailable",
+            status=503,
+        ) from None
     return request
+
+
+def _intake_unmailed_close(request: DataSubjectRequest, exc: Exception) -> None:
+    """The code never reached the person: close the request at once (not left `verifying` for
+    days on the desk) and forget its address; the person is told to send it again."""
+    logger.error(
+        "request %s: confirmation mail not sent (%s); request closed",
+        request.reference,
+        type(exc).__name__,
+    )
+    with transaction.atomic():
+        DataSubjectRequest.objects.filter(pk=request.pk).update(
+            status=Status.EXPIRED,
+            closed_at=_now(),
+            outcome="confirmation code could not be mailed",
+            verification_code_hash="",
+        )
+        request.refresh_from_db()
+        timeline_add(
+            request=request,
+            actor="system",
+            kind="status",
+            message=f"closed: the confirmation code could not be mailed ({type(exc).__name__})",
+        )
+        request_audit(
+            request, Actor.system("dsar.intake"), "expire", reason="confirmation mail not sent"
+        )
+        request_purge_contact(request=request)
 
 
 def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectRequest:

@@ -12,13 +12,28 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from core.errors import DomainError, PayloadTooLargeError
 
 logger = logging.getLogger(__name__)
+
+# The database, the cache (Redis) or the broker unreachable: not a bug of the request, and
+# worth sending again shortly (503 `service_unavailable` with Retry-After, not a 500).
+SERVICE_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    BrokerError,
+)
+UNAVAILABLE_RETRY_AFTER = 5  # seconds
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

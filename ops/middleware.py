@@ -20,7 +20,12 @@ from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from core.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
-from ops.errors import django_request_error, json_error_response
+from ops.errors import (
+    SERVICE_UNAVAILABLE,
+    UNAVAILABLE_RETRY_AFTER,
+    django_request_error,
+    json_error_response,
+)
 
 logger = logging.getLogger(__name__)
 _REQUEST_ID = contextvars.ContextVar("custodia_request_id", default="")
@@ -219,6 +224,20 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, SuspiciousOperation):
             return json_error_response(*django_request_error(exception))
+        if isinstance(exception, SERVICE_UNAVAILABLE):
+            logger.error(
+                "%s in %s request_id=%s: a service the hub depends on is unreachable",
+                type(exception).__name__,
+                request.path,
+                getattr(request, "request_id", ""),
+            )
+            response = json_error_response(
+                "service_unavailable",
+                "A service the hub depends on is unavailable; try again shortly.",
+                503,
+            )
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+            return response
         # Log the type, the frames and the request id only: exception text may quote input.
         logger.error(
             "unhandled %s in %s request_id=%s\n%s",

@@ -1,4 +1,4 @@
-"""Health of the hub's moving parts: database, broker, workers."""
+"""Health of the hub's moving parts: database, cache, broker, workers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.utils import timezone
 
 from ops.models import WorkerHeartbeat
+
+HEALTH_KEY = "ops:healthz"
 
 
 def _timed(check: Any) -> dict[str, Any]:
@@ -35,6 +38,15 @@ def _database() -> dict[str, Any]:
     return {"vendor": connection.vendor}
 
 
+def _cache() -> dict[str, Any]:
+    # The public endpoints' rate limits live in the cache: without it they cannot answer.
+    cache = caches["default"]
+    cache.set(HEALTH_KEY, 1, timeout=60)
+    if cache.get(HEALTH_KEY) != 1:
+        raise RuntimeError("the cache did not keep a value")
+    return {"backend": type(cache).__name__}
+
+
 def _broker() -> dict[str, Any]:
     from settings.celery import app
 
@@ -54,8 +66,9 @@ def _workers() -> dict[str, Any]:
 
 
 def hub_health() -> dict[str, Any]:
-    """State of the database, the broker and the workers; `status` is ok only if all are up."""
-    checks = {"database": _timed(_database), "broker": _timed(_broker)}
+    """State of the database, the cache, the broker and the workers; `status` is ok only if all
+    are up."""
+    checks = {"database": _timed(_database), "cache": _timed(_cache), "broker": _timed(_broker)}
     if checks["database"]["status"] == "up":
         checks["workers"] = _timed(_workers)
         if checks["workers"]["status"] == "down":

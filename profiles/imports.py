@@ -30,6 +30,10 @@ from profiles.models import ImportJob, ImportLineError, System
 logger = logging.getLogger(__name__)
 
 CHUNK_LINES = 2000
+UPLOAD_MISSING_MESSAGE = (
+    "The uploaded file was not found by the worker: the web server and the workers must share "
+    "CUSTODIA_IMPORT_DIR. Upload the file again."
+)
 LEASE_SECONDS = 300
 
 
@@ -126,6 +130,8 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
         f"import:{job.pk}", regions=None if job.regions is None else frozenset(job.regions)
     )
     path = _path(job)
+    if not path.exists():
+        return _job_fail_upload_missing(job)
     with open(path, "rb") as handle, _collector_frozen():
         line_no = 0
         pending: list[tuple[int, bytes]] = []
@@ -145,6 +151,25 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
         status=ImportJob.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
     )
     path.unlink(missing_ok=True)  # the plaintext upload must not outlive the import
+    job.refresh_from_db()
+    return job
+
+
+def _job_fail_upload_missing(job: ImportJob) -> ImportJob:
+    """The upload is not where this worker looks (CUSTODIA_IMPORT_DIR not shared with the web
+    server that stored it, or removed): fail the job with a reason an operator can act on,
+    instead of raising on every retry while the job stays `running`."""
+    logger.error(
+        "import %s failed: its upload is not in CUSTODIA_IMPORT_DIR (%s) on this worker; "
+        "the web server and the workers must share that directory",
+        job.pk,
+        settings.CUSTODIA_IMPORT_DIR,
+    )
+    with transaction.atomic():
+        _line_error(job, 0, "upload_missing", UPLOAD_MISSING_MESSAGE)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, finished_at=timezone.now(), lease_expires_at=None
+        )
     job.refresh_from_db()
     return job
 

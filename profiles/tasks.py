@@ -32,7 +32,9 @@ def resume_imports() -> int:
 @shared_task(name="profiles.rotate_keys", acks_late=True)
 def rotate_keys(batch_size: int = 500) -> int:
     """Re-wrap one batch of data keys, then re-enqueue itself until none is left."""
-    done = services.rotate_keys_batch(batch_size=batch_size)
+    done = services.rotate_keys_batch(
+        batch_size=batch_size, actor=Actor.system("task profiles.rotate_keys")
+    )
     if done:
         rotate_keys.delay(batch_size)
     return done

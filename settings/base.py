@@ -183,7 +183,6 @@ STORAGES = {
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 MEDIA_ROOT = VAR_DIR / "media"
-CUSTODIA_EXPORT_DIR = Path(env_str("CUSTODIA_EXPORT_DIR", str(VAR_DIR / "exports")))
 
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL:
@@ -392,6 +391,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers and orchestrators probe over plain HTTP: a redirect is not an answer.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

@@ -8,8 +8,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
+from django.db import transaction
 from django.utils import timezone
 
+from audit.actors import Actor
+from audit.services import audit_record
 from profiles.crypto.keyring import master_keyring
 from profiles.models import KeyOwner, SubjectKey
 
@@ -39,26 +42,39 @@ def keys_create_for(*, owners: Sequence[KeyOwner]) -> None:
     SubjectKey.objects.bulk_create(rows)
 
 
-def rotate_keys_batch(*, batch_size: int = 500) -> int:
+def rotate_keys_batch(*, actor: Actor, batch_size: int = 500) -> int:
     """Re-wrap up to `batch_size` data keys that are not under the current master key.
 
     Online and resumable: each row is swapped with a compare-and-set on its old wrapped value,
     so concurrent reads keep working (old versions stay in the keyring until retired) and a
-    concurrent shred or rotation is never overwritten. Returns how many keys were re-wrapped."""
+    concurrent shred or rotation is never overwritten. A batch commits with one audit event
+    (`profiles.keys.rewrap`: how many keys, under which version; no key material, no subject).
+    Returns how many keys were re-wrapped."""
+    if batch_size < 1:
+        raise ValueError("the batch size must be at least 1")
     keyring = master_keyring()
-    rows = list(
-        SubjectKey.objects.exclude(master_version=keyring.current).order_by("id")[:batch_size]
-    )
-    done = 0
-    for row in rows:
-        context = SubjectKey.context(row.subject_id, row.key_id)
-        data_key = keyring.unwrap(
-            bytes(row.wrapped_key), version=row.master_version, context=context
+    with transaction.atomic():
+        rows = list(
+            SubjectKey.objects.exclude(master_version=keyring.current).order_by("id")[:batch_size]
         )
-        wrapped, version = keyring.wrap(data_key, context=context)
-        done += SubjectKey.objects.filter(
-            pk=row.pk, master_version=row.master_version, key_id=row.key_id
-        ).update(wrapped_key=wrapped, master_version=version, rewrapped_at=timezone.now())
+        done = 0
+        for row in rows:
+            context = SubjectKey.context(row.subject_id, row.key_id)
+            data_key = keyring.unwrap(
+                bytes(row.wrapped_key), version=row.master_version, context=context
+            )
+            wrapped, version = keyring.wrap(data_key, context=context)
+            done += SubjectKey.objects.filter(
+                pk=row.pk, master_version=row.master_version, key_id=row.key_id
+            ).update(wrapped_key=wrapped, master_version=version, rewrapped_at=timezone.now())
+        if done:
+            audit_record(
+                actor=actor,
+                action="profiles.keys.rewrap",
+                object_type="profiles.master_key",
+                object_id=keyring.current,
+                reason=f"re-wrapped {done} data keys under master key version {keyring.current}",
+            )
     return done
 
 

@@ -563,17 +563,28 @@ def review_scored_fields(scored: Scored) -> dict[str, Any]:
 
 
 def match_profiles_reencode(
-    *, after: uuid.UUID | None = None, batch_size: int = 500
+    *, actor: Actor, after: uuid.UUID | None = None, batch_size: int = 500
 ) -> uuid.UUID | None:
     """Recompute the encodings of a batch of active subjects from their decrypted attributes
     (after a change of the blind-index key or of the encodings), in primary-key order from
-    `after`. Returns the last subject done, None when there is nothing left."""
+    `after`. The batch is audited once (`profiles.match.reencode`: how many subjects, no
+    values). Returns the last subject done, None when there is nothing left."""
+    if batch_size < 1:
+        raise ValueError("the batch size must be at least 1")
     subjects = Subject.objects.filter(status=Subject.Status.ACTIVE).order_by("pk")
     if after is not None:
         subjects = subjects.filter(pk__gt=after)
-    last = None
+    last, done = None, 0
     for subject in subjects[:batch_size]:
         with transaction.atomic():
             match_profile_refresh(subject)
-        last = subject.pk
+        last, done = subject.pk, done + 1
+    if done:
+        audit_record(
+            actor=actor,
+            action="profiles.match.reencode",
+            object_type="profiles.matchprofile",
+            object_id=str(last),
+            reason=f"recomputed the match encodings of {done} subjects up to this one",
+        )
     return last

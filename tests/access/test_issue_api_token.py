@@ -35,3 +35,23 @@ def test_a_token_needs_regions_or_all_regions(roles):
     with pytest.raises(CommandError):
         call_command("issue_api_token", "svc.ci", "--scopes", "audit:read", stdout=StringIO())
     assert not ApiToken.objects.exists()
+
+
+def test_an_unknown_region_is_refused_and_no_account_is_left_behind(roles):
+    with pytest.raises(CommandError, match="unknown: XX"):
+        call_command("issue_api_token", "svc.typo", "--regions", "EU,XX", stdout=StringIO())
+    assert not ApiToken.objects.exists()
+    assert not get_user_model().objects.filter(username="svc.typo").exists()
+
+
+def test_regions_and_all_regions_together_are_refused(roles):
+    with pytest.raises(CommandError, match="not both"):
+        call_command(
+            "issue_api_token", "svc.both", "--regions", "EU", "--all-regions", stdout=StringIO()
+        )
+    assert not ApiToken.objects.exists()
+
+
+def test_an_empty_user_name_is_refused(roles):
+    with pytest.raises(CommandError, match="user name"):
+        call_command("issue_api_token", " ", "--all-regions", stdout=StringIO())

@@ -2,8 +2,10 @@
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 
 from consent.models import ConsentProperty, ConsentRecord, CurrentConsent, Purpose
+from tests.faults import free_port
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://shop.example.com"
@@ -183,3 +185,18 @@ def test_a_banner_body_read_without_the_serializer_is_exactly_what_it_validates(
         serializer = ChoicesSerializer(data=body)
         assert serializer.is_valid(), serializer.errors
         assert plain == dict(serializer.validated_data)
+
+
+def test_a_cache_outage_is_answered_503_with_retry_after_not_a_500(client, prop):
+    unreachable = {
+        "default": {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
+    with override_settings(CACHES=unreachable):
+        response = _config(client, params={"region": "EU"})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "service_unavailable"

@@ -14,6 +14,7 @@ from core.errors import ConflictError, DomainError
 from dsar import deadlines, engine, services
 from dsar.models import DataSubjectRequest
 from tests.factories import make_staff, make_subject, make_token
+from tests.faults import free_port
 
 Status = DataSubjectRequest.Status
 OFFICER = Actor.system("officer")
@@ -280,3 +281,25 @@ def test_a_reference_confirmed_already_reveals_nothing_more(api, prop):
     again = api.post("/api/v1/dsar/intake/confirm/", body, format="json")
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "invalid_code"
+
+
+def test_public_intake_with_the_mail_server_down_answers_503_and_leaves_no_open_request(
+    api, prop, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+    api.credentials(HTTP_X_CUSTODIA_KEY=prop.publishable_key)
+
+    response = api.post(
+        "/api/v1/dsar/intake/",
+        {"kind": "erasure", "email": "down@example.com", "region": "EU"},
+        format="json",
+    )
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "mail_unavailable"
+    dsr = DataSubjectRequest.objects.get()
+    assert dsr.status == Status.EXPIRED  # not left on the desk awaiting a code never sent
+    assert dsr.closed_at is not None
+    assert dsr.purged_at is not None  # the address is forgotten
+    assert "down@example.com" not in response.content.decode()

@@ -65,3 +65,18 @@ def test_a_malformed_boolean_setting_is_a_clear_error():
     result = _manage("check", env=_production_env(DJANGO_DEBUG="perhaps"))
     assert result.returncode != 0
     assert "DJANGO_DEBUG='perhaps' is not a boolean" in result.stderr
+
+
+def test_healthz_answers_plain_http_probes_in_production_while_pages_redirect_to_https(tmp_path):
+    probe = (
+        "from django.test import Client\n"
+        "client = Client(HTTP_HOST='privacy.example.com')\n"
+        "print('probe:healthz', client.get('/healthz').status_code)\n"
+        "print('probe:admin', client.get('/admin/login/').status_code)\n"
+    )
+    result = _manage("shell", "-c", probe, env=_production_env(CUSTODIA_VAR_DIR=str(tmp_path)))
+
+    assert result.returncode == 0, result.stderr
+    answers = dict(line.split() for line in result.stdout.splitlines() if line.startswith("probe:"))
+    assert answers["probe:admin"] == "301"  # pages still go to HTTPS
+    assert answers["probe:healthz"] in {"200", "503"}  # a load balancer's probe gets the health

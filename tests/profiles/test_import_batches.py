@@ -337,3 +337,21 @@ def test_a_file_saved_with_a_byte_order_mark_imports_its_first_line():
     job = import_job_create(stream=io.BytesIO(body), actor=ACTOR)
     job = import_job_run(job_id=str(job.pk))
     assert (job.imported, job.failed) == (2, 0)
+
+
+@pytest.mark.django_db
+def test_an_upload_the_worker_cannot_find_fails_the_job_with_a_reason(settings):
+    job = import_job_create(
+        stream=io.BytesIO((json.dumps(_person("lost@example.com")) + "\n").encode()), actor=ACTOR
+    )
+    # A worker on another host, whose CUSTODIA_IMPORT_DIR is not the web server's.
+    (settings.CUSTODIA_IMPORT_DIR / f"{job.pk}.ndjson").unlink()
+
+    done = import_job_run(job_id=str(job.pk))
+
+    assert done.status == ImportJob.Status.FAILED
+    assert done.finished_at is not None
+    error = ImportLineError.objects.get(job=job)
+    assert (error.line, error.code) == (0, "upload_missing")
+    assert "CUSTODIA_IMPORT_DIR" in error.message
+    assert import_job_run(job_id=str(job.pk)) is None  # not claimed again by the sweeper

@@ -9,6 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections
 
+from audit.models import AuditEvent
+from audit.verify import verify_chain
 from profiles.models import Attribute, Identifier, SubjectKey
 from tests.factories import make_subject
 
@@ -86,3 +88,56 @@ def test_rotation_with_concurrent_reads_and_writes_loses_nothing(settings):
     assert set(SubjectKey.objects.values_list("master_version", flat=True)) == {2}
     cities = {a.value for a in Attribute.objects.select_related("subject").filter(key="city")}
     assert len(cities) == 55
+
+
+def test_rotation_is_audited_batch_by_batch_and_the_chain_stays_intact(settings):
+    for i in range(7):
+        make_subject(email=f"audited{i}@example.com")
+    settings.CUSTODIA_KEYS = f"{settings.CUSTODIA_KEYS},2:{_new_key()}"
+
+    call_command("rotate_keys", "--batch-size", "3", stdout=io.StringIO())
+
+    events = AuditEvent.objects.filter(action="profiles.keys.rewrap").order_by("sequence")
+    assert [(e.actor_label, e.object_id, e.reason) for e in events] == [
+        ("manage.py rotate_keys", "2", "re-wrapped 3 data keys under master key version 2"),
+        ("manage.py rotate_keys", "2", "re-wrapped 3 data keys under master key version 2"),
+        ("manage.py rotate_keys", "2", "re-wrapped 1 data keys under master key version 2"),
+    ]
+    assert verify_chain().ok
+
+
+def test_recomputing_the_match_encodings_is_audited(settings):
+    for i in range(3):
+        make_subject(email=f"reenc{i}@example.com", name=f"Rea Encode{i}")
+
+    call_command("rotate_keys", "--reencode-matching", "--batch-size", "2", stdout=io.StringIO())
+
+    reasons = AuditEvent.objects.filter(action="profiles.match.reencode").values_list(
+        "reason", flat=True
+    )
+    assert sorted(reasons) == [
+        "recomputed the match encodings of 1 subjects up to this one",
+        "recomputed the match encodings of 2 subjects up to this one",
+    ]
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "many"])
+def test_a_batch_size_below_one_is_refused_and_nothing_is_said_done(settings, size):
+    make_subject(email="notdone@example.com")
+    settings.CUSTODIA_KEYS = f"{settings.CUSTODIA_KEYS},2:{_new_key()}"
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="is not a whole number of at least 1"):
+        call_command("rotate_keys", "--batch-size", size, stdout=out)
+
+    assert "done" not in out.getvalue()
+    assert set(SubjectKey.objects.values_list("master_version", flat=True)) == {1}
+
+
+def test_retiring_a_version_the_keyring_never_had_says_so(settings):
+    out = io.StringIO()
+
+    call_command("rotate_keys", "--retire", "9", stdout=out)
+
+    assert "it is not in CUSTODIA_KEYS (versions 1)" in out.getvalue()
+    assert "remove it" not in out.getvalue()

@@ -34,6 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, name: str, scopes: str, regions: str, **options):
         user_model = get_user_model()
         region_list = [r.strip().upper() for r in regions.split(",") if r.strip()]
+        if not username.strip():
+            raise CommandError("give the service account's user name")
+        if region_list and options["all_regions"]:
+            raise CommandError("give --regions or --all-regions, not both")
         with transaction.atomic():
             user = user_model.objects.filter(username=username).first()
             if user is None:

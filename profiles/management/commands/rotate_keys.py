@@ -1,19 +1,35 @@
 """Key rotation: re-wrap every subject data key under the current master key, online."""
 
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.actors import Actor
 from profiles import services
 from profiles.crypto.keyring import master_keyring
+
+ACTOR = "manage.py rotate_keys"
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 class Command(BaseCommand):
     help = (
         "Re-wrap data keys under the current master key (CUSTODIA_CURRENT_KEY_VERSION, default the "
-        "highest in CUSTODIA_KEYS), in resumable batches; or check that a version can be retired."
+        "highest in CUSTODIA_KEYS), in resumable batches; or check that a version can be retired. "
+        "Each batch is audited."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--batch-size", type=_batch_size, default=500)
         parser.add_argument(
             "--async",
             dest="run_async",
@@ -35,9 +51,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size: int, run_async: bool, retire: int | None, **options):
         keyring = master_keyring()
+        actor = Actor.system(ACTOR)
         if options.get("reencode_matching"):
             done, last = 0, None
-            while last := services.match_profiles_reencode(after=last, batch_size=batch_size):
+            while last := services.match_profiles_reencode(
+                after=last, batch_size=batch_size, actor=actor
+            ):
                 done += batch_size
                 self.stdout.write(f"re-encoded about {done} subjects so far")
             self.stdout.write("done: match encodings recomputed under the current blind-index key")
@@ -51,6 +70,12 @@ class Command(BaseCommand):
                     f"{remaining} data keys still depend on master key version {retire}; "
                     "run rotate_keys first"
                 )
+            if retire not in keyring.keys:
+                self.stdout.write(
+                    f"no data depends on master key version {retire}, and it is not in "
+                    f"CUSTODIA_KEYS (versions {', '.join(map(str, sorted(keyring.keys)))})"
+                )
+                return
             self.stdout.write(
                 f"no data depends on master key version {retire}: remove it from CUSTODIA_KEYS"
             )
@@ -62,7 +87,7 @@ class Command(BaseCommand):
             self.stdout.write(f"rotation to master key version {keyring.current} queued")
             return
         total = 0
-        while done := services.rotate_keys_batch(batch_size=batch_size):
+        while done := services.rotate_keys_batch(batch_size=batch_size, actor=actor):
             total += done
             self.stdout.write(f"re-wrapped {total} data keys so far")
         self.stdout.write(
