@@ -320,9 +320,9 @@ def match_contests_batch(
     `named`, the one its identities name) that score at or above the review weight against
     it under the current model, and whether another record of the chunk could match it.
     Records with neither are certainly new people or certain updates; the others are decided
-    by `profiles.services.ingest_match`. Four queries whatever the size: the model, the
-    blocking keys' members, their profiles, the status and region of those that score at or
-    above the review weight."""
+    by `profiles.services.ingest_match`. At most four queries whatever the size: the model,
+    the blocking keys' members, their profiles, and (if any scores at or above the review
+    weight) the status and region of those that do."""
     version, params = match_model_current()
     holders = _holders({k for r in records for k in r.blocks})
     candidates = [
