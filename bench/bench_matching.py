@@ -20,6 +20,7 @@ import io
 import json
 import os
 import random
+import statistics
 import time
 import uuid
 from typing import Any
@@ -257,12 +258,88 @@ def scale_cost(populations: list[int], probes: list[dict]) -> dict[int, dict[str
         one = best_of(lambda: [match_candidates(s) for s in probe_subjects], 4)
         batch = best_of(lambda: match_contests_batch(chunk, [None] * len(chunk)), 4)
         one, batch = one / len(probe_subjects), batch / len(chunk)
-        result[target] = {"one": one, "batch": batch, **blocking_counts(chunk, probe_subjects)}
+        phases = chunk_phases(chunk)
+        result[target] = {
+            "one": one,
+            "batch": batch,
+            **blocking_counts(chunk, probe_subjects),
+            **phases,
+        }
         say(
             f"{target:,} subjects: {one * 1000:.2f} ms one by one, {batch * 1000:.2f} ms in a chunk"
+            f" (per record, CPU ms: "
+            + ", ".join(f"{k} {v * 1000:.3f}" for k, v in phases.items())
+            + f"; load {load()})"
         )
     explain_candidates(chunk)
     return result
+
+
+PHASES = {"_holders": "keys", "_profiles": "profiles", "_active_regions": "status"}
+
+
+def chunk_phases(chunk: list, passes: int = 9) -> dict[str, float]:
+    """Where the chunk path's time goes, per record (median of `passes`), in CPU time, which
+    a noisy neighbour inflates far less than elapsed time: this process's (`time.process_time`)
+    in the blocking keys' query (`keys`: building it, reading the members), the profiles'
+    query (`profiles`: reading and decoding the encodings), the status query (`status`) and
+    the rest (`score`: candidates counted, pairs scored, the chunk's own pairs); and the
+    database server's (`server`: its backend process's CPU time, read from /proc when the
+    server runs on this machine, over all the passes)."""
+    from django.db import connection
+
+    from profiles.services import matching
+    from profiles.services.matching import match_contests_batch
+
+    spent: dict[str, float] = {}
+    originals = {name: getattr(matching, name) for name in PHASES}
+
+    def timed(name: str, fn: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[PHASES[name]] = spent.get(PHASES[name], 0.0) + time.process_time() - started
+
+        return run
+
+    samples: dict[str, list[float]] = {}
+    server_pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            server_pid = cursor.fetchone()[0]
+    server_started = _server_cpu(server_pid)
+    for name, fn in originals.items():
+        setattr(matching, name, timed(name, fn))
+    try:
+        for _ in range(passes):
+            spent.clear()
+            started = time.process_time()
+            match_contests_batch(chunk, [None] * len(chunk))
+            total = time.process_time() - started
+            spent["score"] = total - sum(spent.values())
+            for name, value in spent.items():
+                samples.setdefault(name, []).append(value)
+    finally:
+        for name, fn in originals.items():
+            setattr(matching, name, fn)
+    result = {name: statistics.median(values) / len(chunk) for name, values in samples.items()}
+    server_ended = _server_cpu(server_pid)
+    if server_started is not None and server_ended is not None:
+        result["server"] = (server_ended - server_started) / passes / len(chunk)
+    return result
+
+
+def _server_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of a local PostgreSQL backend, None if not readable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def blocking_counts(chunk: list, probe_subjects: list) -> dict[str, float]:
@@ -272,12 +349,12 @@ def blocking_counts(chunk: list, probe_subjects: list) -> dict[str, float]:
 
     holders = matching._holders({k for r in chunk for k in r.blocks})
     read = sum(
-        len([m for m in holders.get(k, ()) if m != s.pk])
+        len([m for m in holders.get(k, ()) if m != s.pk.hex])
         for r, s in zip(chunk, probe_subjects, strict=True)
         for k in r.blocks
     )
     scored = sum(
-        len(matching._candidates(r.blocks, holders, s.pk))
+        len(matching._candidates(r.blocks, holders, s.pk.hex))
         for r, s in zip(chunk, probe_subjects, strict=True)
     )
     return {"read": read / len(chunk), "scored": scored / len(chunk)}
@@ -415,16 +492,22 @@ class SyntheticPopulation:
 
 def scale_rows(scale: dict[int, dict[str, float]]) -> str:
     low = scale[min(scale)]
+
+    def us(c: dict[str, float], name: str) -> str:
+        return f"{c[name] * 1e6:.0f}" if name in c else "n/a"
+
     return "\n".join(
         f"| {n:,} | {c['one'] * 1000:.2f} | {c['one'] / low['one']:.2f} | "
         f"{c['batch'] * 1000:.2f} | {c['batch'] / low['batch']:.2f} | "
-        f"{c['read']:.1f} | {c['scored']:.1f} |"
+        f"{c['read']:.1f} | {c['scored']:.1f} | "
+        + " | ".join(us(c, name) for name in ("keys", "profiles", "status", "score", "server"))
+        + " |"
         for n, c in sorted(scale.items())
     )
 
 
-SCALE_HEAD = """| existing subjects | ms per record, one by one | ratio | ms per record, in a chunk | ratio | key members returned per record | candidates scored per record |
-|---|---|---|---|---|---|---|"""
+SCALE_HEAD = """| existing subjects | ms per record, one by one | ratio | ms per record, in a chunk | ratio | key members returned per record | candidates scored per record | chunk CPU µs per record: keys query | profiles query | status query | scoring | database server |
+|---|---|---|---|---|---|---|---|---|---|---|---|"""
 
 
 def write_scale(vendor: str, scale: dict[int, dict[str, float]]) -> None:
@@ -439,21 +522,28 @@ PostgreSQL, then vacuumed and analysed as autovacuum leaves a table after a load
 ({machine()}, load average {load()}; median of four passes): one by one, `match_candidates`
 (its blocking keys' members in one query, the candidates' profiles, Fellegi-Sunter scoring);
 in a chunk, `match_contests_batch` on the 300 records as one import chunk (one query for all
-the chunk's keys, a LIMIT per key on the (key, subject) index read alone, then the
-candidates' profiles and scoring in memory). Each record has up to ten blocking keys (every
-pair and triple of first-name and last-name Soundex, birth date, postcode); a key shared by
-more than `CUSTODIA_MATCH_BLOCK_MAX` (3) other subjects is common and skipped (at most five
-members read to tell; pairs agreeing on three signals still meet through a triple key).
+the chunk's keys, a LIMIT per key on the (key, subject) index read alone; one for the
+candidates' encodings by primary key; scoring in memory; one for the status and region of
+those reaching the review weight). Each record has up to ten blocking keys (every pair and
+triple of first-name and last-name Soundex, birth date, postcode); a key shared by more than
+`CUSTODIA_MATCH_BLOCK_MAX` (3) other subjects is common and skipped (at most five members
+read to tell; pairs agreeing on three signals still meet through a triple key). The last five
+columns split the chunk path's CPU time per record (median of nine passes; CPU time, which a
+noisy neighbour inflates far less than elapsed time): this process in each query (sending it,
+reading and decoding the rows) and in scoring, and the database server's backend.
 
 {SCALE_HEAD}
 {scale_rows(scale)}
 
-What still grows: the synthetic population draws each value uniformly from FEBRL's distinct
-values, so an uncommon pair key (at most three others) holds more members among a million
-people than among ten thousand (the candidates column), and the blocking index (about 1 GB
-at a million subjects) no longer fits PostgreSQL's `shared_buffers` (128 MB on this server,
-the Debian default), so each key's lookup reads its leaf page from the operating system's
-cache rather than from the server's own memory.
+What still grows, and why it is the blocking's own: the synthetic population draws each value
+uniformly from FEBRL's distinct values, so a pair key (two signals) that is still uncommon (at
+most three others) holds one to three unrelated people among a million where it held none
+among ten thousand: the candidates column, from every pair rule alike. Each is a profile
+read by primary key, its encodings decoded and the pair scored. No pair rule can go: on
+FEBRL4 each of the six is the only key shared by some true pairs (birth date and postcode
+alone: 406 of 5,000). The blocking index (about 1 GB at a million subjects, four levels
+instead of three) also costs each key's lookup more, though the chunk's pages stay in
+`shared_buffers` (128 MB here) between passes.
 """,
     )
 

@@ -149,30 +149,34 @@ def match_profiles_drop(subject_ids: list[uuid.UUID]) -> None:
 
 def _blocked(
     blocks_per_record: list[list[str]], exclude: list[uuid.UUID | None]
-) -> list[list[uuid.UUID]]:
-    """Per record: the subjects sharing one of its uncommon blocking keys, those sharing most
-    first (at most MAX_CANDIDATES; their status is checked where their profiles are read).
-    One query for all the records' keys."""
+) -> list[list[str]]:
+    """Per record: the subjects (hex ids) sharing one of its uncommon blocking keys, those
+    sharing most first (at most MAX_CANDIDATES; their status is checked where their profiles
+    are read). One query for all the records' keys."""
     holders = _holders({k for blocks in blocks_per_record for k in blocks})
     return [
-        _candidates(blocks, holders, me)
+        _candidates(blocks, holders, me.hex if me else None)
         for blocks, me in zip(blocks_per_record, exclude, strict=True)
     ]
 
 
-def _candidates(
-    blocks: list[str], holders: dict[str, list[uuid.UUID]], me: uuid.UUID | None
-) -> list[uuid.UUID]:
-    """The subjects (other than `me`) sharing the record's blocking keys that are not common
-    (at most `block_max()` others), those sharing the most keys first, at most MAX_CANDIDATES."""
+def _candidates(blocks: list[str], holders: dict[str, list[str]], me: str | None) -> list[str]:
+    """The subjects (hex ids, other than `me`) sharing the record's blocking keys that are not
+    common (at most `block_max()` others), those sharing the most keys first, at most
+    MAX_CANDIDATES."""
     limit = block_max()
-    counts: dict[uuid.UUID, int] = {}
+    counts: dict[str, int] = {}
     for key in blocks:
-        members = [s for s in holders.get(key, ()) if s != me]
-        if len(members) > limit:
+        members = holders.get(key)
+        if not members:
+            continue
+        others = len(members) - 1 if me in members else len(members)
+        if others > limit:
             continue  # a common key: see block_max
         for subject_id in members:
             counts[subject_id] = counts.get(subject_id, 0) + 1
+    if me is not None:
+        counts.pop(me, None)
     return sorted(counts, key=lambda s: -counts[s])[:MAX_CANDIDATES]
 
 
@@ -194,9 +198,9 @@ def match_candidates_batch(
     version, params = match_model_current()
     ids = _blocked([r.blocks for r in records], exclude or [None] * len(records))
     others = {
-        p.subject_id: p
+        p.subject_id.hex: p
         for p in MatchProfile.objects.filter(
-            subject_id__in={i for some in ids for i in some}
+            subject_id__in=any_of({uuid.UUID(hex=i) for some in ids for i in some})
         ).select_related("subject")
     }
     result = []
@@ -228,21 +232,24 @@ class Contest:
         return self.within or bool(self.scored)
 
 
-def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
-    """The subjects holding each blocking key, at most `block_max()` + 1 of them: a key with
-    more is common for any record (skipped by `_candidates`) and not returned; one with exactly
-    `block_max()` + 1 is common unless the record's own subject is among them. The members'
-    status is checked where their profiles are read (merges and erasures drop the blocks of
-    the subjects they end, so inactive members are rare). On PostgreSQL one query: a LIMIT
-    per key on the (key, subject) index alone (LATERAL), a plan that does not depend on fresh
-    statistics; on SQLite a correlated subquery with the same LIMIT per key."""
-    holders: dict[str, list[uuid.UUID]] = {}
+def _holders(keys: set[str]) -> dict[str, list[str]]:
+    """The subjects (hex ids) holding each blocking key, at most `block_max()` + 1 of them: a
+    key with more is common for any record (skipped by `_candidates`) and not returned; one
+    with exactly `block_max()` + 1 is common unless the record's own subject is among them.
+    The members' status is checked where their profiles are read (merges and erasures drop
+    the blocks of the subjects they end, so inactive members are rare). On PostgreSQL one
+    query: a LIMIT per key on the (key, subject) index alone (LATERAL), a plan that does not
+    depend on fresh statistics; on SQLite a correlated subquery with the same LIMIT per key.
+    Ids stay hex strings until a candidate is kept (`match_contests_batch`): counting and
+    comparing thousands of `uuid.UUID` objects costs more than the query."""
+    holders: dict[str, list[str]] = {}
     if not keys:
         return holders
     read = block_max() + 2
     if connection.vendor == "postgresql":
         sql = (
-            f"SELECT b.key, b.subject_id FROM unnest(string_to_array(%s, ',')) AS k(key) "  # noqa: S608
+            f"SELECT b.key, encode(uuid_send(b.subject_id), 'hex') FROM "  # noqa: S608
+            f"unnest(string_to_array(%s, ',')) AS k(key) "
             f"CROSS JOIN LATERAL (SELECT m.key, m.subject_id, count(*) OVER () AS n FROM "
             f"(SELECT key, subject_id FROM {MatchBlock._meta.db_table} WHERE key = k.key "
             f"LIMIT %s) m) b WHERE b.n < %s"
@@ -252,7 +259,8 @@ def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
             for key, subject_id in cursor.fetchall():
                 holders.setdefault(key, []).append(subject_id)
         return holders
-    # SQLite has no LATERAL: a correlated subquery per key, with its LIMIT, on the key index.
+    # SQLite has no LATERAL: a correlated subquery per key, with its LIMIT, on the key index
+    # (a UUIDField is stored there as its 32 hex digits).
     sql = (
         f"SELECT k.value, (SELECT group_concat(subject_id) FROM (SELECT subject_id "  # noqa: S608
         f"FROM {MatchBlock._meta.db_table} WHERE key = k.value LIMIT %s)) FROM json_each(%s) k"
@@ -262,8 +270,47 @@ def _holders(keys: set[str]) -> dict[str, list[uuid.UUID]]:
         for key, members in cursor.fetchall():
             ids = members.split(",") if members else []
             if 0 < len(ids) < read:
-                holders[key] = [uuid.UUID(i) for i in ids]
+                holders[key] = ids
     return holders
+
+
+def _profiles(ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The encodings of these subjects (hex ids) that have a match profile, in one query on
+    the profile's primary key alone: the subject row (status, region) is read afterwards for
+    the few candidates that reach the review weight (`_active_regions`)."""
+    if not ids:
+        return {}
+    table = MatchProfile._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT encode(uuid_send(subject_id), 'hex'), encodings::text FROM {table} "  # noqa: S608
+            f"WHERE subject_id = ANY(string_to_array(%s, ',')::uuid[])"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [",".join(ids)])
+            rows = cursor.fetchall()
+    else:
+        sql = (
+            f"SELECT subject_id, encodings FROM {table} "  # noqa: S608
+            f"WHERE subject_id IN (SELECT value FROM json_each(%s))"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [json.dumps(sorted(ids))])
+            rows = cursor.fetchall()
+    # Text on both (jsonb cast: psycopg's own text loader, not Django's Python one for jsonb).
+    return {i: json.loads(e) for i, e in rows}
+
+
+def _active_regions(ids: set[str]) -> dict[str, str]:
+    """The region of each of these subjects (hex ids) that is active."""
+    if not ids:
+        return {}
+    rows = (
+        Subject.objects.filter(pk__in=any_of(uuid.UUID(hex=i) for i in ids))
+        .order_by()
+        .values_list("pk", "region", "status")
+    )
+    return {pk.hex: region for pk, region, status in rows if status == Subject.Status.ACTIVE}
 
 
 def match_contests_batch(
@@ -273,34 +320,45 @@ def match_contests_batch(
     `named`, the one its identities name) that score at or above the review weight against
     it under the current model, and whether another record of the chunk could match it.
     Records with neither are certainly new people or certain updates; the others are decided
-    by `profiles.services.ingest_match`. Three queries whatever the size."""
+    by `profiles.services.ingest_match`. At most four queries whatever the size: the model,
+    the blocking keys' members, their profiles, and (if any scores at or above the review
+    weight) the status and region of those that do."""
     version, params = match_model_current()
     holders = _holders({k for r in records for k in r.blocks})
     candidates = [
-        _candidates(record.blocks, holders, me) for record, me in zip(records, named, strict=True)
+        _candidates(record.blocks, holders, me.hex if me else None)
+        for record, me in zip(records, named, strict=True)
     ]
-    wanted = {c for some in candidates for c in some}
-    encodings, regions = {}, {}
-    # The status is checked here, not in SQL: a status condition makes SQLite walk every
-    # active subject by the status index instead of probing the candidates by key.
-    for subject_id, encoded, region, status in MatchProfile.objects.filter(
-        subject_id__in=any_of(wanted)
-    ).values_list("subject_id", "encodings", "subject__region", "subject__status"):
-        if status == Subject.Status.ACTIVE:
-            encodings[subject_id], regions[subject_id] = encoded, region
-    contests = []
+    encodings = _profiles({c for some in candidates for c in some})
+    reaching: list[list[tuple[str, list[int], float]]] = []
     for record, some in zip(records, candidates, strict=True):
-        scored = []
+        found = []
         for c in some:
-            if c not in encodings:
+            theirs = encodings.get(c)
+            if theirs is None:
                 continue
-            vector, weight = score_pair(record.fields, encodings[c], params=params)
-            if not proposes(vector, weight, params.review):
-                continue  # most blocked candidates: no Scored built for them
-            candidate = Subject(id=c, region=regions[c], status=Subject.Status.ACTIVE)
-            scored.append(
-                Scored(candidate, vector, weight, model.probability(weight), version, params)
+            vector, weight = score_pair(record.fields, theirs, params=params)
+            if proposes(vector, weight, params.review):
+                found.append((c, vector, weight))  # most blocked candidates: not kept
+        reaching.append(found)
+    # The status is checked for the few that score high enough, not in the profiles' query:
+    # a join there reads a subject row per candidate; and in Python, not in SQL (a status
+    # condition makes SQLite walk every active subject by the status index).
+    regions = _active_regions({c for found in reaching for c, _v, _w in found})
+    contests = []
+    for found in reaching:
+        scored = [
+            Scored(
+                Subject(id=uuid.UUID(hex=c), region=regions[c], status=Subject.Status.ACTIVE),
+                vector,
+                weight,
+                model.probability(weight),
+                version,
+                params,
             )
+            for c, vector, weight in found
+            if c in regions
+        ]
         contests.append(Contest(sorted(scored, key=lambda s: -s.weight)))
     _contested_within(records, contests, params)
     return contests

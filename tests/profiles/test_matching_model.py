@@ -29,6 +29,7 @@ from profiles.services import (
     subject_split,
     subject_upsert,
 )
+from profiles.services.matching import match_contests_batch
 from tests.factories import make_match_population, make_review_pair, make_subject
 
 SYSTEM = Actor.system("tests")
@@ -173,6 +174,31 @@ def test_a_pair_agreeing_on_three_signals_is_found_although_its_pair_keys_are_co
         postcode="7700",
     )
     assert result.subject_id == twin.pk
+
+
+@pytest.mark.django_db
+def test_an_import_chunk_is_proposed_active_subjects_only_with_their_region():
+    attributes = {
+        "first_name": "ines",
+        "last_name": "moreau",
+        "birth_date": "1979-03-02",
+        "postcode": "4410",
+        "address": "12 rue des lilas",
+        "city": "nantes",
+    }
+    stale = make_subject(email="ines@example.com", **attributes)
+    # A subject ended without its encodings dropped (they are, by merges and erasures: this
+    # one is left behind on purpose): its profile is still read, its status keeps it out.
+    Subject.objects.filter(pk=stale.pk).update(status=Subject.Status.MERGED)
+    kept = make_subject(region="GB", email="ines@example.net", **attributes)
+    assert MatchProfile.objects.filter(subject=stale).exists()
+
+    [contest] = match_contests_batch([encode(attributes)], [None])
+
+    assert [(s.candidate.pk, s.candidate.region) for s in contest.scored] == [(kept.pk, "GB")]
+    assert contest.scored[0].auto_merge
+    [named] = match_contests_batch([encode(attributes)], [kept.pk])
+    assert named.scored == []  # the subject its identities name is not its own candidate
 
 
 @pytest.mark.django_db
