@@ -366,8 +366,11 @@ its WAL flushed) before the response: the visitor's lock, then the insert with t
 upsert unless the visitor has a record or was identified, sent as one query of `EXECUTE`s of
 statements prepared once per connection (a returning visitor's write then reads their choices
 and appends after them: three round trips); on SQLite the read, the insert and the upsert in
-one transaction under the write lock. The common banner write is answered on a lean path
-beside DRF's dispatch (same checks, same response).
+one transaction under the write lock (the two workers queue for it on a file lock,
+`core.db.sqlite3`, since 2026-11-29: before, a worker finding the lock held slept until
+SQLite's next busy retry, 1 to 25 ms later).
+The common banner write is answered on a lean path beside DRF's dispatch (same checks, same
+response).
 
 | endpoint | requests/s | ratio to baseline | target |
 |---|---|---|---|
