@@ -24,7 +24,11 @@ def csv_cell(value: Any) -> Any:
 
 
 def csv_row(values: Iterable[Any]) -> list[Any]:
-    return [csv_cell(value) for value in values]
+    # `csv_cell` inlined: a row of an export of 100,000 events calls this 100,000 times.
+    return [
+        "'" + value if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value
+        for value in values
+    ]
 
 
 class SafeCsvWriter:

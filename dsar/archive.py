@@ -448,8 +448,11 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+_NESTED = (dict, list)
+
+
 def _csv_cell(value: Any) -> Any:
-    return json.dumps(value, default=str) if isinstance(value, dict | list) else value
+    return json.dumps(value, default=str) if isinstance(value, _NESTED) else value
 
 
 def package(data: dict[str, Any]) -> bytes:
@@ -513,7 +516,13 @@ def _write_data_json(
                 writer.writerow(columns)
             text = ",\n    ".join(_event_json(event) for event in chunk)
             member.write((",\n    " if count else "\n    ").encode() + text.encode())
-            writer.writerows(map(_csv_cell, event.values()) for event in chunk)
+            writer.writerows(
+                [
+                    json.dumps(v, default=str) if isinstance(v, _NESTED) else v
+                    for v in event.values()
+                ]
+                for event in chunk
+            )
             count += len(chunk)
         member.write(b"\n  ]\n}" if count else b"]\n}")
     if columns is None:
@@ -524,11 +533,29 @@ def _write_data_json(
 _JSON = json.JSONEncoder(default=str, ensure_ascii=False)
 
 
+_EVENT_KEYS = ("name", "occurred_at", "category", "source", "payload")
+_text = json.encoder.encode_basestring  # a JSON string literal (C), as _JSON writes it
+
+
 def _event_json(event: dict[str, Any]) -> str:
-    """One event as JSON; a payload that is JSON text already (`RawJSON`) is written as it is."""
+    """One event as JSON; a payload that is JSON text already (`RawJSON`) is written as it is.
+    The common event (`EventStream`'s keys, text values, a raw payload) is written from a
+    template, as `_JSON` would write it (the export's hot loop)."""
     payload = event.get("payload")
     if not isinstance(payload, RawJSON):
         return _JSON.encode(event)
+    if tuple(event) == _EVENT_KEYS:
+        name, at, category, source = (
+            event["name"],
+            event["occurred_at"],
+            event["category"],
+            event["source"],
+        )
+        if type(name) is str and type(at) is str and type(category) is str and type(source) is str:
+            return (
+                f'{{"name": {_text(name)}, "occurred_at": {_text(at)}, '
+                f'"category": {_text(category)}, "source": {_text(source)}, "payload": {payload}}}'
+            )
     rest = _JSON.encode({k: v for k, v in event.items() if k != "payload"})
     return f'{rest[:-1]}, "payload": {payload}}}' if len(rest) > 2 else f'{{"payload": {payload}}}'
 

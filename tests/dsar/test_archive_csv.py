@@ -56,3 +56,25 @@ def test_header_cells_from_people_are_defused_too():
         if name.endswith(".csv"):
             cells = [cell for row in _rows(files, name) for cell in row]
             assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], name
+
+
+def test_an_event_is_written_to_data_json_as_the_json_encoder_writes_it():
+    """The export writes the common event from a template (its hot loop): the text must be what
+    the JSON encoder writes, quotes, control characters and non-ASCII text included."""
+    import json
+
+    from dsar.archive import _JSON, _event_json
+    from profiles.selectors import RawJSON
+
+    tricky = 'a "quoted" \\ back\nslash é \u2028 \x00 =cmd'
+    for source in (tricky, None):
+        event = {
+            "name": tricky,
+            "occurred_at": "2025-01-01T00:00:00+00:00",
+            "category": "behavioral",
+            "source": source,
+            "payload": RawJSON('{"n": 1}'),
+        }
+        expected = _JSON.encode({k: v for k, v in event.items() if k != "payload"})
+        assert _event_json(event) == f'{expected[:-1]}, "payload": {{"n": 1}}}}'
+        assert json.loads(_event_json(event)) == {**event, "payload": {"n": 1}}
