@@ -7,7 +7,9 @@ the two. Settings that decide where every region's data goes (a connected store,
 system's or a consent webhook's URL, a purpose, a notice) are changed only by staff who see
 every region (`AllRegionsChangeMixin`); settings that name the regions they apply to (every
 region when they name none) only by staff whose regions cover all of them
-(`RegionsWithinChangeMixin`)."""
+(`RegionsWithinChangeMixin`); rows that name the regions they concern and show what an officer
+of other regions should not see (an import's file name, a token's name) are also listed only
+to them (`RegionsWithinListMixin`)."""
 
 from __future__ import annotations
 
@@ -144,3 +146,16 @@ class RegionsWithinChangeMixin:
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
         return allowed and self.setting_within(request, obj)
+
+
+class RegionsWithinListMixin(RegionsWithinChangeMixin):
+    """`RegionsWithinChangeMixin`, and the changelist, searches, change views and actions see
+    only rows whose regions are within the officer's (a row naming none concerns every region:
+    staff of every region only). For a few rows per officer (jobs, tokens): the regions are
+    compared in Python, the same on SQLite and PostgreSQL. Put before the ModelAdmin."""
+
+    def get_queryset(self, request: HttpRequest):
+        rows = super().get_queryset(request)  # type: ignore[misc]
+        if allowed_regions(request.user) is None:
+            return rows
+        return rows.filter(pk__in=[obj.pk for obj in rows if self.setting_within(request, obj)])

@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsChangeMixin, RegionsWithinChangeMixin, ScopedAdmin
+from access.admin_base import AllRegionsChangeMixin, RegionsWithinListMixin, ScopedAdmin
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
@@ -304,8 +304,9 @@ class SystemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
-    """Read-only; deleted only by staff whose regions cover the job's (its creator's scope)."""
+class ImportJobAdmin(RegionsWithinListMixin, admin.ModelAdmin):
+    """Read-only; listed to and deleted by staff whose regions cover the job's (its creator's
+    scope): its file name and creator are not for officers of other regions."""
 
     list_display = [
         "id",
