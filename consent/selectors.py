@@ -82,6 +82,26 @@ def in_force(jurisdiction: Jurisdiction, at: dt.datetime | None = None) -> Juris
     return jurisdiction
 
 
+def jurisdiction_reach(*, code: str, regions: Any) -> list[str] | None:
+    """The regions regime `code` can govern: its own `regions` and, transitively, those of the
+    regimes falling back to it (before their effective date, point-in-time decisions included,
+    so whatever their dates); None (every region) if it or one of those names no region.
+    Read from the database (the admin decides who may change it)."""
+    rows = list(Jurisdiction.objects.values_list("code", "regions", "fallback"))
+    reached: set[str] = set()
+    pending, seen = [(code, regions)], set()
+    while pending:
+        current, current_regions = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if not isinstance(current_regions, list) or not current_regions:
+            return None
+        reached |= {str(region).strip().upper() for region in current_regions}
+        pending += [(other, other_regions) for other, other_regions, fb in rows if fb == current]
+    return sorted(reached)
+
+
 def jurisdiction_for_subject(subject: Any, at: dt.datetime | None = None) -> Jurisdiction:
     """The subject's overriding jurisdiction if set, else the one of its region (at `at`)."""
     if subject.jurisdiction:
