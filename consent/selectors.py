@@ -21,7 +21,7 @@ from consent.models import (
 )
 from consent.refdata import refdata
 from core.db.pipeline import fetch_prepared
-from core.errors import NotFoundError
+from core.errors import NotFoundError, echo
 
 
 class Reason:
@@ -65,7 +65,7 @@ def jurisdiction_for_region(region: str, at: dt.datetime | None = None) -> Juris
     -> TDPSA from 2024-07-01 and its fallback regime before; NotFoundError if none."""
     jurisdiction = refdata().jurisdiction_of_region(region)
     if jurisdiction is None:
-        raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
+        raise NotFoundError(f"No jurisdiction covers region {echo(region)}.", code="unknown_region")
     return in_force(jurisdiction, at)
 
 
@@ -268,7 +268,7 @@ def may_process_now(*, subject_id: Any, purpose: Purpose | str, who: Any) -> Dec
     ) or data.jurisdiction_of_region(row["region"])
     if found is None:
         raise NotFoundError(
-            f"No jurisdiction covers region {row['region']}.", code="unknown_region"
+            f"No jurisdiction covers region {echo(row['region'])}.", code="unknown_region"
         )
     # A state law not yet in force falls back to its fallback regime (point in time).
     jurisdiction = found if found.in_force(timezone.localdate()) else in_force(found)
@@ -413,7 +413,7 @@ def purpose_get(slug: str) -> Purpose:
 def _purpose_of(data: Any, slug: str) -> Purpose:
     purpose = data.purposes.get(slug)
     if purpose is None:
-        raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
+        raise NotFoundError(f"Unknown purpose '{echo(slug)}'.", code="unknown_purpose")
     return purpose
 
 
