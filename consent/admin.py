@@ -19,6 +19,7 @@ from access.admin_base import (
     AllRegionsChangeMixin,
     AllRegionsOnlyAdmin,
     RegionsWithinChangeMixin,
+    RegionsWithinListMixin,
     ScopedAdmin,
     regions_within_editor,
 )
@@ -629,7 +630,10 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RetentionRunAdmin(RegionsWithinListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Runs are listed to staff whose regions cover the runner's (`regions`, null = every
+    region): another region's counts of deleted rows and who ran them are not theirs to see."""
+
     list_display = [
         "policy",
         "dry_run",
