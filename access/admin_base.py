@@ -150,12 +150,26 @@ class RegionsWithinChangeMixin:
 
 class RegionsWithinListMixin(RegionsWithinChangeMixin):
     """`RegionsWithinChangeMixin`, and the changelist, searches, change views and actions see
-    only rows whose regions are within the officer's (a row naming none concerns every region:
-    staff of every region only). For a few rows per officer (jobs, tokens): the regions are
-    compared in Python, the same on SQLite and PostgreSQL. Put before the ModelAdmin."""
+        only rows whose regions are within the officer's (a row naming none concerns every region:
+        staff of every region only). For a few rows per officer (jobs, tokens): the regions are
+        compared in Python, the same on SQLite and PostgreSQL. The model has a `regions` field, read
+    by the default `setting_regions`. Put before the ModelAdmin."""
 
     def get_queryset(self, request: HttpRequest):
         rows = super().get_queryset(request)  # type: ignore[misc]
         if allowed_regions(request.user) is None:
             return rows
-        return rows.filter(pk__in=[obj.pk for obj in rows if self.setting_within(request, obj)])
+        # Only the ids and regions are read (not whole rows) to decide.
+        within = [
+            pk
+            for pk, regions in rows.values_list("pk", "regions")
+            if self.setting_within(request, _Regions(regions))
+        ]
+        return rows.filter(pk__in=within)
+
+
+class _Regions:
+    """A row as `setting_regions` reads it: its `regions` only."""
+
+    def __init__(self, regions: Any) -> None:
+        self.regions = regions
