@@ -22,7 +22,8 @@ from access import (
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
-from access.scoping import actor_for
+from access.scoping import actor_for, allowed_regions
+from access.selectors import api_tokens_visible
 from audit.actors import Actor
 from audit.services import audit_record
 from core.admin import ReadOnlyAdminMixin
@@ -166,6 +167,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest):
+        """Tokens reaching no region outside the officer's (and their own), as the API lists."""
+        return api_tokens_visible(user=request.user, regions=allowed_regions(request.user))
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ["token_prefix", "created_at", "last_used_at", "revoked_at"] if obj else []

@@ -7,7 +7,9 @@ the two. Settings that decide where every region's data goes (a connected store,
 system's or a consent webhook's URL, a purpose, a notice) are changed only by staff who see
 every region (`AllRegionsChangeMixin`); settings that name the regions they apply to (every
 region when they name none) only by staff whose regions cover all of them
-(`RegionsWithinChangeMixin`)."""
+(`RegionsWithinChangeMixin`); rows that name the regions they concern and show what an officer
+of other regions should not see (an import's file name, a token's name) are also listed only
+to them (`RegionsWithinListMixin`)."""
 
 from __future__ import annotations
 
@@ -144,3 +146,30 @@ class RegionsWithinChangeMixin:
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
         return allowed and self.setting_within(request, obj)
+
+
+class RegionsWithinListMixin(RegionsWithinChangeMixin):
+    """`RegionsWithinChangeMixin`, and the changelist, searches, change views and actions see
+        only rows whose regions are within the officer's (a row naming none concerns every region:
+        staff of every region only). For a few rows per officer (jobs, tokens): the regions are
+        compared in Python, the same on SQLite and PostgreSQL. The model has a `regions` field, read
+    by the default `setting_regions`. Put before the ModelAdmin."""
+
+    def get_queryset(self, request: HttpRequest):
+        rows = super().get_queryset(request)  # type: ignore[misc]
+        if allowed_regions(request.user) is None:
+            return rows
+        # Only the ids and regions are read (not whole rows) to decide.
+        within = [
+            pk
+            for pk, regions in rows.values_list("pk", "regions")
+            if self.setting_within(request, _Regions(regions))
+        ]
+        return rows.filter(pk__in=within)
+
+
+class _Regions:
+    """A row as `setting_regions` reads it: its `regions` only."""
+
+    def __init__(self, regions: Any) -> None:
+        self.regions = regions

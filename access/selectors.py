@@ -1,10 +1,12 @@
-"""Reads about access: active unmask grants."""
+"""Reads about access: active unmask grants, API tokens' reach."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.utils import timezone
+
+from access.scoping import Principal, allowed_regions
 
 
 def unmask_grant_active(*, user: Any, subject_id: Any) -> bool:
@@ -14,3 +16,34 @@ def unmask_grant_active(*, user: Any, subject_id: Any) -> bool:
     return UnmaskGrant.objects.filter(
         user=user, subject_id=subject_id, expires_at__gt=timezone.now()
     ).exists()
+
+
+def api_token_reach(token: Any) -> frozenset[str] | None:
+    """The regions `token` may read and write: its own narrowed by its user's (None: every)."""
+    return allowed_regions(Principal(user=token.user, token=token))
+
+
+def api_token_within(token: Any, regions: frozenset[str] | None) -> bool:
+    """True if every region `token` reaches is within `regions` (None: every region)."""
+    if regions is None:
+        return True
+    reach = api_token_reach(token)
+    return reach is not None and reach <= regions
+
+
+def api_tokens_visible(*, user: Any, regions: frozenset[str] | None):
+    """The tokens an officer seeing `regions` (None: every region) may list: those reaching no
+    region outside theirs (a token's reach is its regions narrowed by its service account's),
+    and their own. Names, scopes and service accounts of other regions' tokens stay hidden, as
+    the officer could neither issue nor revoke them."""
+    from access.models import ApiToken
+
+    rows = ApiToken.objects.all()
+    if regions is None:
+        return rows
+    within = [
+        token.pk
+        for token in rows.select_related("user", "user__region_scope")
+        if token.user_id == getattr(user, "pk", None) or api_token_within(token, regions)
+    ]
+    return rows.filter(pk__in=within)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from access import roles, tokens
 from access.models import ApiToken, UnmaskGrant
 from access.principals import principal_generation_bump
-from access.scoping import Principal, allowed_regions
+from access.selectors import api_token_within
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
 from core.errors import DomainError, ForbiddenError
@@ -151,19 +151,6 @@ def api_token_create(
             fields=["scopes", "regions"],
         )
     return token, raw
-
-
-def api_token_reach(token: ApiToken) -> frozenset[str] | None:
-    """The regions `token` may read and write: its own narrowed by its user's (None: every)."""
-    return allowed_regions(Principal(user=token.user, token=token))
-
-
-def api_token_within(token: ApiToken, regions: frozenset[str] | None) -> bool:
-    """True if every region `token` reaches is within `regions` (None: every region)."""
-    if regions is None:
-        return True
-    reach = api_token_reach(token)
-    return reach is not None and reach <= regions
 
 
 def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:

@@ -22,7 +22,7 @@ from access.admin_base import ScopedAdmin
 from access.masking import mask_value
 from access.models import ApiToken
 from access.scoping import actor_for, allowed_regions
-from access.services import api_token_within
+from access.selectors import api_token_within
 from activation import mapping, segment, services
 from activation.models import Destination, InboxMessage, SourceEndpoint
 from audit.actors import Actor

@@ -19,6 +19,7 @@ from access.admin_base import (
     AllRegionsChangeMixin,
     AllRegionsOnlyAdmin,
     RegionsWithinChangeMixin,
+    RegionsWithinListMixin,
     ScopedAdmin,
     regions_within_editor,
 )
@@ -43,6 +44,7 @@ from consent.models import (
     WebhookDelivery,
 )
 from consent.retention import retention_run
+from consent.selectors import jurisdiction_reach
 from core.admin import LargeTableAdminMixin, ReadOnlyAdminMixin, secret_shown_once
 from core.regions import KNOWN_REGIONS
 from profiles.models import DataCategory
@@ -69,31 +71,40 @@ class JurisdictionForm(forms.ModelForm):
             raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
         return regions
 
-
-def _jurisdiction_within(jurisdiction: Jurisdiction, user: Any) -> bool:
-    allowed = allowed_regions(user)
-    regions = jurisdiction.regions if isinstance(jurisdiction.regions, list) else []
-    return allowed is None or all(str(r).upper() in allowed for r in regions)
+    def clean(self) -> dict[str, Any]:
+        """A limited editor's regime may reach no region outside theirs once saved: not "every
+        region" (no region), and not the regions of regimes falling back to its code."""
+        cleaned = super().clean()
+        allowed = self.editor_regions
+        if allowed is None or "regions" not in cleaned or not cleaned.get("code"):
+            return cleaned
+        reach = jurisdiction_reach(code=cleaned["code"], regions=cleaned["regions"])
+        if reach is None:
+            self.add_error(
+                "regions",
+                "A regime naming no region, or one that regimes of no region fall back to, "
+                "can apply to every region: only staff of every region may save it.",
+            )
+        elif not set(reach) <= allowed:
+            outside = ", ".join(sorted(set(reach) - allowed))
+            self.add_error(
+                "code",
+                f"Regimes of other regions fall back to this code ({outside}): only staff "
+                "who see those regions may save it.",
+            )
+        return cleaned
 
 
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(admin.ModelAdmin):
-    """A regime decides the consent defaults, GPC and request deadlines of its regions' people:
-    an officer limited to some regions changes or deletes only regimes of their own regions."""
+class JurisdictionAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
+    """A regime decides the consent defaults, GPC and request deadlines of its regions' people
+    and of the regions whose regimes fall back to it: an officer limited to some regions
+    changes or deletes only regimes all of whose reach is theirs (`jurisdiction_reach`)."""
 
     form = JurisdictionForm
 
-    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or _jurisdiction_within(obj, request.user))
+    def setting_regions(self, obj: Jurisdiction) -> list[str] | None:
+        return jurisdiction_reach(code=obj.code, regions=obj.regions)
 
     list_display = [
         "code",
@@ -615,7 +626,10 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RetentionRunAdmin(RegionsWithinListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Runs are listed to staff whose regions cover the runner's (`regions`, null = every
+    region): another region's counts of deleted rows and who ran them are not theirs to see."""
+
     list_display = [
         "policy",
         "dry_run",

@@ -21,7 +21,7 @@ from consent.models import (
 )
 from consent.refdata import refdata
 from core.db.pipeline import fetch_prepared
-from core.errors import NotFoundError
+from core.errors import NotFoundError, echo
 
 
 class Reason:
@@ -65,7 +65,7 @@ def jurisdiction_for_region(region: str, at: dt.datetime | None = None) -> Juris
     -> TDPSA from 2024-07-01 and its fallback regime before; NotFoundError if none."""
     jurisdiction = refdata().jurisdiction_of_region(region)
     if jurisdiction is None:
-        raise NotFoundError(f"No jurisdiction covers region {region}.", code="unknown_region")
+        raise NotFoundError(f"No jurisdiction covers region {echo(region)}.", code="unknown_region")
     return in_force(jurisdiction, at)
 
 
@@ -80,6 +80,26 @@ def in_force(jurisdiction: Jurisdiction, at: dt.datetime | None = None) -> Juris
         seen.add(fallback.code)
         jurisdiction = fallback
     return jurisdiction
+
+
+def jurisdiction_reach(*, code: str, regions: Any) -> list[str] | None:
+    """The regions regime `code` can govern: its own `regions` and, transitively, those of the
+    regimes falling back to it (before their effective date, point-in-time decisions included,
+    so whatever their dates); None (every region) if it or one of those names no region.
+    Read from the database (the admin decides who may change it)."""
+    rows = list(Jurisdiction.objects.values_list("code", "regions", "fallback"))
+    reached: set[str] = set()
+    pending, seen = [(code, regions)], set()
+    while pending:
+        current, current_regions = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if not isinstance(current_regions, list) or not current_regions:
+            return None
+        reached |= {str(region).strip().upper() for region in current_regions}
+        pending += [(other, other_regions) for other, other_regions, fb in rows if fb == current]
+    return sorted(reached)
 
 
 def jurisdiction_for_subject(subject: Any, at: dt.datetime | None = None) -> Jurisdiction:
@@ -248,7 +268,7 @@ def may_process_now(*, subject_id: Any, purpose: Purpose | str, who: Any) -> Dec
     ) or data.jurisdiction_of_region(row["region"])
     if found is None:
         raise NotFoundError(
-            f"No jurisdiction covers region {row['region']}.", code="unknown_region"
+            f"No jurisdiction covers region {echo(row['region'])}.", code="unknown_region"
         )
     # A state law not yet in force falls back to its fallback regime (point in time).
     jurisdiction = found if found.in_force(timezone.localdate()) else in_force(found)
@@ -393,7 +413,7 @@ def purpose_get(slug: str) -> Purpose:
 def _purpose_of(data: Any, slug: str) -> Purpose:
     purpose = data.purposes.get(slug)
     if purpose is None:
-        raise NotFoundError(f"Unknown purpose '{slug}'.", code="unknown_purpose")
+        raise NotFoundError(f"Unknown purpose '{echo(slug)}'.", code="unknown_purpose")
     return purpose
 
 

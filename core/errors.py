@@ -4,6 +4,17 @@ data."""
 
 from __future__ import annotations
 
+# The most of a client's own input an error message repeats (a region code, a slug): enough to
+# recognise it, never a megabyte written back into responses, logs and proxies.
+ECHO_LIMIT = 40
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as an error message may repeat it: printable characters only, cut to `limit`
+    characters with an ellipsis."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value)[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class DomainError(Exception):
     """A rule of the domain was broken; carries a stable code and an HTTP status."""

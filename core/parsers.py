@@ -109,3 +109,11 @@ class CheckedJSONParser(JSONParser):
             raise PayloadTooLargeError("The request body is too large.")
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         return json_loads_checked(raw, encoding=encoding)
+
+
+class CheckedPlainTextJSONParser(CheckedJSONParser):
+    """JSON sent as text/plain, with the same checks. A cross-origin fetch whose body is
+    text/plain is a "simple" request: no CORS preflight round trip before it (the public
+    banner's config call, which carries the visitor id in its body rather than its URL)."""
+
+    media_type = "text/plain"

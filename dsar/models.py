@@ -103,6 +103,12 @@ class DataSubjectRequest(KeyOwner, models.Model):
         related_name="assigned_requests",
     )
     created_by = models.CharField(max_length=150)
+    intake_property = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="id of the consent property whose privacy center took the request: only "
+        "its key confirms it (null: not from a privacy center, or opened before the check)",
+    )
     scope_regions = models.JSONField(
         null=True,
         blank=True,

@@ -204,6 +204,7 @@ def request_create(
     verification: str = "",
     jurisdiction: str = "",
     received_at: dt.datetime | None = None,
+    intake_property: int | None = None,
 ) -> tuple[DataSubjectRequest, str]:
     """Open a request. Public intake (no `verification`) starts in `verifying` and returns the
     confirmation code to mail; staff and service intake are verified at once and start.
@@ -236,6 +237,7 @@ def request_create(
         received_at=received,
         due_at=deadlines.due_date(regime, received),
         created_by=actor.label,
+        intake_property=intake_property,
         scope_regions=None if actor.regions is None else sorted(actor.regions),
     )
     code = _verification_set(request, verification, now)
@@ -268,9 +270,11 @@ def intake_public(
     details: dict[str, Any] | None,
     actor: Actor,
     confirm_url: str,
+    property_id: int,
 ) -> DataSubjectRequest:
     """Privacy-center intake: open the request and mail a confirmation code to the address.
-    The answer is the same whether or not we hold data on that address."""
+    The answer is the same whether or not we hold data on that address. Only the key of
+    the property `property_id` (whose center took it) confirms it (`intake_confirm`)."""
     request, code = request_create(
         kind=kind,
         channel=DataSubjectRequest.Channel.PRIVACY_CENTER,
@@ -278,6 +282,7 @@ def intake_public(
         region=region,
         email=email,
         details=details,
+        intake_property=property_id,
     )
     confirm_url = f"{confirm_url}&ref={request.reference}"
     try:
@@ -327,16 +332,24 @@ def _intake_unmailed_close(request: DataSubjectRequest, exc: Exception) -> None:
         request_purge_contact(request=request)
 
 
-def intake_confirm(*, reference: str, code: str, actor: Actor) -> DataSubjectRequest:
+def intake_confirm(
+    *, reference: str, code: str, actor: Actor, property_id: int | None = None
+) -> DataSubjectRequest:
     """Check the mailed code (at most 5 tries, until the request expires) and start the
-    request. Errors never say whether the reference exists."""
+    request. A request taken by another property's privacy center than `property_id` is not
+    found (no attempt used: the caller's key is not the request's). Errors never say whether
+    the reference exists."""
     wrong = RequestError(
-        "That code is not valid for this request (or the request has expired).",
+        "That code is not valid for this request (or the request has expired, or was made "
+        "on another website's privacy center).",
         code="invalid_code",
     )
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().filter(reference=reference).first()
         if request is None:
+            raise wrong
+        other_center = request.intake_property not in (None, property_id)
+        if other_center:
             raise wrong
         if request.status != Status.VERIFYING:
             raise wrong  # confirmed, expired or closed: say nothing about which

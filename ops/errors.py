@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from core.errors import DomainError, PayloadTooLargeError
+from core.errors import DomainError, PayloadTooLargeError, echo
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,31 @@ SERVICE_UNAVAILABLE = (
 UNAVAILABLE_RETRY_AFTER = 5  # seconds
 
 
+# Messages quote the client's input in places (DRF's '"…" is not a valid choice.', a field
+# named by a dict key the client sent): every string of an error is bounded here, once.
+MESSAGE_LIMIT = 300
+FIELD_NAME_LIMIT = 100
+
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return {
+        "error": {
+            "code": code,
+            "message": echo(message, MESSAGE_LIMIT),
+            "fields": _bounded(fields or {}),
+        }
+    }
+
+
+def _bounded(value: Any) -> Any:
+    """Field errors with every message and field name cut to its limit."""
+    if isinstance(value, dict):
+        return {echo(k, FIELD_NAME_LIMIT): _bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    if isinstance(value, str):
+        return echo(value, MESSAGE_LIMIT)
+    return value
 
 
 def _flatten(detail: Any) -> dict[str, Any]:

@@ -13,7 +13,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from access.admin_actions import confirmed
-from access.admin_base import AllRegionsChangeMixin, RegionsWithinChangeMixin, ScopedAdmin
+from access.admin_base import (
+    AllRegionsChangeMixin,
+    RegionsWithinChangeMixin,
+    RegionsWithinListMixin,
+    ScopedAdmin,
+)
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for
@@ -295,15 +300,42 @@ class HoldsCategoryFilter(admin.SimpleListFilter):
 
 
 @admin.register(System)
-class SystemAdmin(admin.ModelAdmin):
+class SystemAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
+    """The data map: listed to every officer; a system is changed or deleted by a limited
+    officer only when every region its parts reach is theirs (`system_regions`)."""
+
     list_display = ["name", "kind", "data_categories", "country", "is_processor", "owner_contact"]
     list_filter = ["kind", HoldsCategoryFilter, "is_processor", "country"]
     search_fields = ["name"]
 
+    def setting_regions(self, obj: System) -> list[str] | None:
+        return system_regions(obj)
+
+
+def system_regions(system: System) -> list[str] | None:
+    """The regions a system reaches through its parts (the one-to-one settings of the apps
+    above profiles and the processing activities naming it, found through the model's reverse
+    relations, as profiles imports none of them): a part naming regions reaches those, one
+    naming none or holding no regions (a destination, a DSAR connector, a connected store)
+    every region. A system with no part is an entry of every region's data map (Art. 30
+    record): every region too. None means every region."""
+    reached: set[str] = set()
+    for relation in System._meta.related_objects:
+        if not (relation.one_to_one or relation.many_to_many):
+            continue  # rows that came from the system (identifiers, events): its history
+        parts = relation.related_model._default_manager.filter(**{relation.field.name: system})
+        has_regions = any(f.name == "regions" for f in relation.related_model._meta.fields)
+        for regions in parts.values_list("regions", flat=True) if has_regions else parts:
+            if not has_regions or not regions:
+                return None
+            reached |= {str(code).upper() for code in regions}
+    return sorted(reached) or None
+
 
 @admin.register(ImportJob)
-class ImportJobAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
-    """Read-only; deleted only by staff whose regions cover the job's (its creator's scope)."""
+class ImportJobAdmin(RegionsWithinListMixin, admin.ModelAdmin):
+    """Read-only; listed to and deleted by staff whose regions cover the job's (its creator's
+    scope): its file name and creator are not for officers of other regions."""
 
     list_display = [
         "id",

@@ -150,8 +150,20 @@ def id_token_verify(*, issuer: str, client_id: str, id_token: str, nonce: str) -
         raise OidcError("expired")
     if isinstance(claims.get("iat"), int | float) and claims["iat"] > now + LEEWAY:
         raise OidcError("issued_in_future")
-    if not nonce or not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
+    given_nonce = claims.get("nonce")
+    # As bytes: compare_digest raises TypeError on a non-ASCII str (the IdP signs what it likes).
+    if (
+        not nonce
+        or not isinstance(given_nonce, str)
+        or not secrets.compare_digest(given_nonce.encode(), nonce.encode())
+    ):
         raise OidcError("wrong_nonce")
     if not claims.get("sub"):
         raise OidcError("no_subject")
+    # Stored as the identity's subject (255) and the user's e-mail (254): text of that size.
+    if not isinstance(claims["sub"], str) or len(claims["sub"]) > 255:
+        raise OidcError("bad_subject")
+    email = claims.get("email", "")
+    if not isinstance(email, str) or len(email) > 254:
+        raise OidcError("bad_email")
     return dict(claims)

@@ -16,6 +16,7 @@ from access.api import serializers
 from access.api.base import SessionOnlyAPIView
 from access.models import ApiToken
 from access.scoping import Principal, allowed_regions
+from access.selectors import api_tokens_visible
 from core.errors import ForbiddenError, NotFoundError
 
 
@@ -42,9 +43,8 @@ class TokenListCreateView(SessionOnlyAPIView):
     def get(self, request: Request) -> Response:
         if not request.user.has_perm("access.view_apitoken"):
             raise ForbiddenError("Your role cannot see API tokens.")
-        return Response(
-            serializers.ApiTokenSerializer(ApiToken.objects.all()[:500], many=True).data
-        )
+        tokens = api_tokens_visible(user=request.user, regions=allowed_regions(request))
+        return Response(serializers.ApiTokenSerializer(tokens[:500], many=True).data)
 
     @extend_schema(
         request=serializers.ApiTokenCreateSerializer, responses={201: OpenApiTypes.OBJECT}

@@ -25,7 +25,12 @@ from consent.refdata import refdata
 from consent.services import visitor_identify
 from core import fields
 from core.errors import DomainError, ForbiddenError
-from core.parsers import body_limit, json_loads_checked
+from core.parsers import (
+    CheckedJSONParser,
+    CheckedPlainTextJSONParser,
+    body_limit,
+    json_loads_checked,
+)
 from core.stamps import stamps_read_with
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -135,38 +140,76 @@ class PublicBannerView(APIView):
         }
 
 
+class BannerConfigQuerySerializer(serializers.Serializer):
+    visitor_id = fields.StrictRegexField(
+        VISITOR_ID, required=False, help_text="the banner's visitor id (8-64 letters, digits or -)"
+    )
+
+
+_CONFIG_PARAMETERS = [
+    OpenApiParameter(
+        "region",
+        OpenApiTypes.STR,
+        description="The visitor's region code (EU, US-CA, BR, ...); its regime decides the "
+        "defaults.",
+    ),
+    OpenApiParameter(
+        "lang",
+        OpenApiTypes.STR,
+        description="Preferred languages (BCP 47, comma-separated); else the Accept-Language "
+        "header.",
+    ),
+]
+
+
 class BannerConfigView(PublicBannerView):
+    """The banner's configuration and the visitor's current choices. The banner POSTs the
+    visitor id in a text/plain JSON body (no CORS preflight, and never in a URL, where web
+    servers and proxies log it); GET with `?visitor=` is kept, deprecated, for copies of the
+    banner made before."""
+
+    parser_classes = [CheckedJSONParser, CheckedPlainTextJSONParser]
+
+    @extend_schema(
+        request=BannerConfigQuerySerializer,
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=_CONFIG_PARAMETERS,
+    )
+    def post(self, request: Request) -> Response:
+        """Purposes and notice in the visitor's language, the regime of their region, and the
+        current choices of the visitor named in the body (`{"visitor_id": …}`, optional; a GPC
+        signal is recorded first where it must be honoured)."""
+        body = BannerConfigQuerySerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        return self._config(request, body.validated_data.get("visitor_id", ""))
+
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
+        deprecated=True,
         parameters=[
             OpenApiParameter(
                 "visitor",
                 OpenApiTypes.STR,
-                description="The banner's visitor id (8-64 letters, "
-                "digits or -), to return that visitor's current choices.",
+                deprecated=True,
+                description="Deprecated: the visitor id in the URL lands in web-server and "
+                "proxy logs; POST it in the body instead.",
             ),
-            OpenApiParameter(
-                "region",
-                OpenApiTypes.STR,
-                description="The visitor's region code (EU, US-CA, "
-                "BR, ...); its regime decides the defaults.",
-            ),
-            OpenApiParameter(
-                "lang",
-                OpenApiTypes.STR,
-                description="Preferred languages (BCP 47, "
-                "comma-separated); else the Accept-Language header.",
-            ),
+            *_CONFIG_PARAMETERS,
         ],
     )
     def get(self, request: Request) -> Response:
-        """Purposes and notice in the visitor's language, the regime of their region, and their
-        current choices (a GPC signal is recorded first where it must be honoured)."""
+        """Deprecated form of POST: the same answer, the visitor id read from `?visitor=`."""
         visitor = request.query_params.get("visitor", "")
         if visitor and not VISITOR_ID.match(visitor):
             raise DomainError(
                 "Malformed visitor id.", fields={"visitor": ["8-64 letters, digits or -"]}
             )
+        response = self._config(request, visitor)
+        if visitor:
+            response["Deprecation"] = "true"  # RFC 9745: a banner copy to refresh
+        return response
+
+    def _config(self, request: Request, visitor: str) -> Response:
         return Response(
             banner.banner_config(
                 prop=self.property,

@@ -63,6 +63,7 @@ class IntakeView(CenterView):
             actor=self._center_actor(request),
             confirm_url=f"{settings.CUSTODIA_PUBLIC_URL}/privacy-center/"
             f"?key={self.property.publishable_key}",
+            property_id=self.property.pk,
         )
         return Response(
             {"reference": dsr.reference, "status": dsr.status, "message": ACCEPTED},
@@ -80,6 +81,7 @@ class ConfirmView(CenterView):
             reference=body.validated_data["reference"],
             code=body.validated_data["code"],
             actor=self._center_actor(request),
+            property_id=self.property.pk,
         )
         return Response(
             {"reference": dsr.reference, "status": dsr.status, "due_at": dsr.due_at.isoformat()}

@@ -23,7 +23,8 @@ NOT_PERSONAL = {
     "api/v1/profiles/imports/<uuid:job_id>/errors/": "line numbers and reasons, never values",
     "api/v1/consent/tcf/decode/": "decodes a string the caller sends",
     "api/v1/consent/gpp/decode/": "decodes a string the caller sends",
-    "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key",
+    "api/v1/consent/public/config/": "public banner API: a visitor's own choices by property key "
+    "(POST: the visitor id in the body, not the URL)",
     "api/v1/consent/public/consents/": "public banner API: records a visitor's own choices",
     "api/v1/consent/public/identify/": "public banner API: an assertion signed by the site's "
     "backend; scoped to the property's identity regions (tests/consent/test_signals.py)",
@@ -42,6 +43,7 @@ WRITES_WITHOUT_REGION_SCOPE = {
     "api/v1/access/tokens/<int:token_id>/revoke/",
     "api/v1/consent/tcf/decode/",
     "api/v1/consent/gpp/decode/",
+    "api/v1/consent/public/config/",
     "api/v1/consent/public/consents/",
     "api/v1/consent/public/identify/",
     "api/v1/dsar/intake/",

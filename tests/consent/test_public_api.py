@@ -1,5 +1,7 @@
 """The public banner API: property keys, CORS to the property's origins, GPC, rate limits."""
 
+import json
+
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -45,6 +47,47 @@ def test_config_gives_regime_purposes_and_cors_for_the_property_origin(client, p
     defaults = {p["slug"]: p["default"] for p in body["purposes"]}
     assert defaults["analytics"] == "denied"
     assert defaults["essential"] == "granted"
+
+
+def _config_post(client, body, content_type="text/plain;charset=UTF-8", region="EU"):
+    """The banner's call: the visitor id in a text/plain JSON body (no CORS preflight)."""
+    return client.post(
+        f"/api/v1/consent/public/config/?key=pk_test_shop&region={region}",
+        body if isinstance(body, str) else json.dumps(body),
+        content_type=content_type,
+        HTTP_ORIGIN=ORIGIN,
+    )
+
+
+def test_the_banner_posts_the_visitor_id_in_the_body_and_gets_their_choices(client, prop):
+    """The visitor id stays out of URLs (web-server and proxy logs): the config is POSTed,
+    as text/plain so the browser sends it without a preflight, or as JSON."""
+    assert _save(client, {"analytics": "granted"}).status_code == 200
+    for content_type in ("text/plain;charset=UTF-8", "application/json"):
+        response = _config_post(client, {"visitor_id": "visitor-0001"}, content_type)
+        assert response.status_code == 200, response.content
+        assert response["Access-Control-Allow-Origin"] == ORIGIN
+        assert "Deprecation" not in response
+        assert response.json()["current"]["analytics"]["state"] == "granted"
+    anonymous = _config_post(client, "")
+    assert anonymous.status_code == 200
+    assert not anonymous.json()["current"]
+
+
+@pytest.mark.parametrize("body", ['{"visitor_id": "short"}', '{"visitor_id": 12345678}', "{"])
+def test_a_malformed_visitor_id_or_body_in_the_config_post_is_a_clear_400(client, prop, body):
+    response = _config_post(client, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in ("invalid", "malformed_request")
+
+
+def test_the_visitor_id_in_the_query_still_works_but_is_marked_deprecated(client, prop):
+    """Copies of the banner made before keep working until they are refreshed."""
+    assert _save(client, {"analytics": "granted"}).status_code == 200
+    response = _config(client, params={"region": "EU"})
+    assert response.status_code == 200
+    assert response["Deprecation"] == "true"
+    assert response.json()["current"]["analytics"]["state"] == "granted"
 
 
 def test_californian_defaults_follow_the_opt_out_model(client, prop):

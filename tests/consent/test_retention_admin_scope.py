@@ -96,3 +96,41 @@ def test_an_officer_of_every_region_writes_a_policy_for_every_region(roles):
     officer = signed_in(make_staff(PRIVACY_OFFICER))
     assert officer.post(ADD, _form(region="", max_age_days=3650)).status_code == 302
     assert RetentionPolicy.objects.get().region == ""
+
+
+def test_a_limited_officer_lists_only_the_retention_runs_of_their_regions(roles):
+    """A run's counts per region and its runner are for staff covering the runner's regions."""
+    from consent.models import RetentionRun
+
+    policy = RetentionPolicy.objects.create(
+        name="old events", target="events", max_age_days=30, action="delete"
+    )
+    now = timezone.now()
+
+    def run(regions, label):
+        return RetentionRun.objects.create(
+            policy=policy,
+            dry_run=False,
+            action="delete",
+            cutoff=now - dt.timedelta(days=30),
+            regions=regions,
+            counts=dict.fromkeys(regions or ["EU", "US-CA"], 3),
+            actor_label=label,
+            started_at=now,
+        )
+
+    run(["EU"], "eu-runner")
+    run(["US-CA"], "california-runner")
+    run(None, "global-runner")
+    page = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"])).get(
+        "/admin/consent/retentionrun/"
+    )
+    text = page.content.decode()
+    assert "eu-runner" in text
+    assert "california-runner" not in text
+    assert "global-runner" not in text
+    everywhere = (
+        signed_in(make_staff(PRIVACY_OFFICER)).get("/admin/consent/retentionrun/").content.decode()
+    )
+    assert "california-runner" in everywhere
+    assert "global-runner" in everywhere

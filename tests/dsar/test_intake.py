@@ -78,6 +78,42 @@ def test_a_wrong_code_is_refused_and_five_wrong_codes_lock_the_request(api, prop
     assert DataSubjectRequest.objects.get(reference=reference).status == Status.VERIFYING
 
 
+def test_another_propertys_key_cannot_confirm_a_request_nor_use_up_its_attempts(api, prop):
+    """A request taken by one website's privacy center is confirmed with that website's key
+    only: another key gets the answer of an unknown reference (400 invalid_code), uses no
+    attempt and writes no audit row naming the other website."""
+    from audit.models import AuditEvent
+
+    other = ConsentProperty.objects.create(
+        name="Other shop", publishable_key="pk_test_other", allowed_origins=["https://o.example"]
+    )
+    api.credentials(HTTP_X_CUSTODIA_KEY=prop.publishable_key)
+    reference = api.post(
+        "/api/v1/dsar/intake/",
+        {"kind": "access", "email": "cy@example.com", "region": "EU"},
+        format="json",
+    ).json()["reference"]
+    code = _code()
+    audited = AuditEvent.objects.count()
+    api.credentials(HTTP_X_CUSTODIA_KEY=other.publishable_key)
+    for attempt in ("000000", "111111", "222222", "333333", "444444", "555555", code):
+        r = api.post(
+            "/api/v1/dsar/intake/confirm/", {"reference": reference, "code": attempt}, format="json"
+        )
+        assert r.status_code == 400
+        assert r.json()["error"]["code"] == "invalid_code"
+        assert "another website" in r.json()["error"]["message"]
+    dsr = DataSubjectRequest.objects.get(reference=reference)
+    assert (dsr.status, dsr.verification_attempts) == (Status.VERIFYING, 0)
+    assert AuditEvent.objects.count() == audited
+    api.credentials(HTTP_X_CUSTODIA_KEY=prop.publishable_key)
+    r = api.post(
+        "/api/v1/dsar/intake/confirm/", {"reference": reference, "code": code}, format="json"
+    )
+    assert r.status_code == 200, r.content
+    assert "Other shop" not in str(AuditEvent.objects.values_list("actor_label", flat=True))
+
+
 def test_unknown_reference_gets_the_same_answer_as_a_wrong_code(api, prop):
     api.credentials(HTTP_X_CUSTODIA_KEY=prop.publishable_key)
     r = api.post(
@@ -116,6 +152,7 @@ def test_unverified_requests_expire_and_lose_their_contact_address(prop):
         details={},
         actor=OFFICER,
         confirm_url="http://hub/privacy-center/?key=k",
+        property_id=prop.pk,
     )
     DataSubjectRequest.objects.filter(pk=dsr.pk).update(
         verification_expires_at=timezone.now() - dt.timedelta(minutes=1)

@@ -304,9 +304,11 @@ def _delete_selected(browser, hub, model: str, rows: list) -> str:
 
 
 def test_a_regional_dpo_deletes_a_system_of_their_region_but_not_one_writing_abroad(hub, browser):
-    """Deleting a system deletes its source endpoint: one writing outside the officer's regions
-    keeps its system (SourceEndpointAdmin.has_delete_permission), even for an officer who may
-    delete sources (the roles give no one that permission: granted here by hand)."""
+    """A system reaches the regions of its parts: an EU DPO deletes the EU shop (its source
+    endpoint writes the EU only) with its endpoint; the US shop reaches California, so neither
+    the system (SystemAdmin, `system_regions`) nor its endpoint
+    (SourceEndpointAdmin.has_delete_permission) may be deleted by them, even with the
+    permission to delete sources (the roles give no one that permission: granted here by hand)."""
     from django.contrib.auth.models import Permission
 
     from activation.models import SourceEndpoint
@@ -328,7 +330,8 @@ def test_a_regional_dpo_deletes_a_system_of_their_region_but_not_one_writing_abr
 
     page = _delete_selected(browser, hub, "profiles/system", [us_shop])
     assert page.startswith("Cannot delete system"), page
-    assert "source endpoint" in page
+    refused = page.split("following types of objects:")[1].split()
+    assert refused[:2] == ["system", "source"], page  # the system itself, then its endpoint
     assert not browser.find_elements(By.CSS_SELECTOR, "#content form input[type=submit]")
     assert System.objects.filter(pk=us_shop.pk).exists()
     assert SourceEndpoint.objects.filter(pk=us_source.pk).exists()

@@ -49,6 +49,17 @@ def test_visitor_accepts_some_purposes_reloads_and_sees_them_kept(hub, driver):
         assert (
             driver.find_element(By.ID, "custodia-banner").text == "Privacy choices"
         )  # not asked again
+
+        # The visitor id travelled in request bodies only: no URL the browser asked for
+        # (those web servers and proxies log) carries it.
+        visitor = driver.execute_script("return localStorage.getItem('custodia_visitor')")
+        urls = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        )
+        api_urls = [u for u in urls if "/api/v1/consent/public/" in u]
+        assert any("/public/config/" in u for u in api_urls), urls
+        assert visitor
+        assert [u for u in api_urls if visitor in u or "visitor" in u] == []
     visitor_records = ConsentRecord.objects.filter(subject__isnull=True, channel="banner")
     assert visitor_records.filter(purpose__slug="analytics", state="granted").count() == 1
     assert visitor_records.first().user_agent  # proof kept

@@ -41,3 +41,45 @@ def test_openapi_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+@pytest.mark.django_db
+def test_an_unknown_region_is_echoed_bounded_in_the_error(client):
+    """The region text came back whole: a megabyte query string answered with a megabyte."""
+    from consent.models import ConsentProperty
+
+    ConsentProperty.objects.create(
+        name="Shop", publishable_key="pk_test_echo", allowed_origins=["https://shop.example"]
+    )
+    region = "ZZ" + "Q" * 5000
+    response = client.get(
+        "/api/v1/consent/public/config/",
+        {"key": "pk_test_echo", "region": region},
+        HTTP_ORIGIN="https://shop.example",
+    )
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "unknown_region"
+    assert error["message"].startswith("No jurisdiction covers region ZZQQQ")
+    assert len(error["message"]) < 100
+
+
+@pytest.mark.django_db
+def test_a_choice_and_field_names_the_client_sent_are_echoed_bounded(client):
+    """DRF repeats an invalid choice ('"…" is not a valid choice.') and names nested errors by
+    the client's own keys: every message and field name of an error is bounded."""
+    from consent.models import ConsentProperty
+
+    ConsentProperty.objects.create(
+        name="Shop", publishable_key="pk_test_echo", allowed_origins=["https://shop.example"]
+    )
+    response = client.post(
+        "/api/v1/dsar/intake/",
+        {"kind": "k" * 5000, "email": "a@example.com", "region": "EU"},
+        content_type="application/json",
+        HTTP_X_CUSTODIA_KEY="pk_test_echo",
+    )
+    assert response.status_code == 400
+    assert len(response.content) < 1000
+    (message,) = response.json()["error"]["fields"]["kind"]
+    assert message.endswith("…")

@@ -86,6 +86,11 @@ def test_a_user_whose_groups_map_to_no_role_is_refused_and_loses_the_roles(idp):
     [
         ("bad_signature", "bad_signature"),
         ("wrong_nonce", "wrong_nonce"),
+        ("non_ascii_nonce", "wrong_nonce"),
+        ("non_text_nonce", "wrong_nonce"),
+        ("long_subject", "bad_subject"),
+        ("non_text_subject", "bad_subject"),
+        ("long_email", "bad_email"),
         ("expired", "expired"),
         ("wrong_audience", "wrong_audience"),
         ("wrong_issuer", "wrong_issuer"),
@@ -98,6 +103,16 @@ def test_a_bad_id_token_is_refused_and_audited(idp, breakage, reason):
         idp.sign_with = RSAKey.generate_key(2048, parameters={"kid": "k1"})
     elif breakage == "wrong_nonce":
         idp.tamper = {"nonce": "not-the-one-we-sent"}
+    elif breakage == "non_ascii_nonce":  # compare_digest raised TypeError on it: a 500
+        idp.tamper = {"nonce": "nonce-\u00e9t\u00e9-\u2603"}
+    elif breakage == "non_text_nonce":
+        idp.tamper = {"nonce": {"value": 1}}
+    elif breakage == "long_subject":
+        idp.tamper = {"sub": "s" * 256}
+    elif breakage == "non_text_subject":
+        idp.tamper = {"sub": {"id": 1}}
+    elif breakage == "long_email":
+        idp.tamper = {"email": "a" * 250 + "@corp.example"}
     elif breakage == "expired":
         idp.tamper = {"exp": 1_600_000_000, "iat": 1_599_999_000}
     elif breakage == "wrong_audience":

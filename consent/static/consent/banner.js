@@ -215,10 +215,13 @@
     return id;
   }
 
-  function api(path, params, body) {
+  /* `plain`: the body goes as text/plain (JSON all the same), a "simple" request with no CORS
+     preflight before it: the config call, whose body carries the visitor id (never the URL). */
+  function api(path, params, body, plain) {
     var query = "key=" + encodeURIComponent(key);
     Object.keys(params || {}).forEach(function (k) { query += "&" + k + "=" + encodeURIComponent(params[k]); });
-    var options = body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {};
+    var type = plain ? "text/plain;charset=UTF-8" : "application/json";
+    var options = body ? { method: "POST", headers: { "Content-Type": type }, body: JSON.stringify(body) } : {};
     options.credentials = "omit";
     return fetch(hub + "/api/v1/consent/public/" + path + "?" + query, options).then(function (r) {
       return r.json().then(function (data) { if (!r.ok) { throw data; } return data; });
@@ -327,7 +330,7 @@
 
   window.Custodia.identify = identify;
   identify(script.getAttribute("data-identity")).then(function () {
-    return api("config/", { region: region, lang: lang, visitor: visitorId() });
+    return api("config/", { region: region, lang: lang }, { visitor_id: visitorId() }, true);
   }).then(function (cfg) {
     state.config = cfg;
     state.current = cfg.current || {};
