@@ -179,7 +179,9 @@ class BannerConfigView(PublicBannerView):
         """Purposes and notice in the visitor's language, the regime of their region, and the
         current choices of the visitor named in the body (`{"visitor_id": …}`, optional; a GPC
         signal is recorded first where it must be honoured)."""
-        body = BannerConfigQuerySerializer(data=request.data or {})
+        # An empty body reads as {} (an anonymous visitor); `null`, a list or a string is
+        # refused by the serializer, as the schema says (an object).
+        body = BannerConfigQuerySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self._config(request, body.validated_data.get("visitor_id", ""))
 

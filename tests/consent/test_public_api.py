@@ -74,7 +74,9 @@ def test_the_banner_posts_the_visitor_id_in_the_body_and_gets_their_choices(clie
     assert not anonymous.json()["current"]
 
 
-@pytest.mark.parametrize("body", ['{"visitor_id": "short"}', '{"visitor_id": 12345678}', "{"])
+@pytest.mark.parametrize(
+    "body", ['{"visitor_id": "short"}', '{"visitor_id": 12345678}', "{", "null", "[]", '"x"']
+)
 def test_a_malformed_visitor_id_or_body_in_the_config_post_is_a_clear_400(client, prop, body):
     response = _config_post(client, body)
     assert response.status_code == 400
