@@ -6,6 +6,7 @@ machine is shared and noisy); absolute numbers are printed for context only.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import re
@@ -40,9 +41,13 @@ def setup_django(database_url: str | None = None) -> Callable[[], None]:
 
 
 def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
-    """Median of `repeat` runs, in seconds (median resists a noisy neighbour better than mean)."""
+    """Median of `repeat` runs, in seconds (median resists a noisy neighbour better than mean).
+    Each run starts after a full garbage collection: else a run that happens to trigger one of
+    the whole heap (Django's, tens of milliseconds) pays for garbage others left; a 10,000-row
+    read measured 0.07 s or 0.25 s depending on that, which made ratios against it swing 3x."""
     times = []
     for _ in range(repeat):
+        gc.collect()
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)
