@@ -129,11 +129,7 @@ class RegionsWithinChangeMixin:
         return regions if isinstance(regions, list) and regions else None
 
     def setting_within(self, request: HttpRequest, obj: Any) -> bool:
-        allowed = allowed_regions(request.user)
-        if obj is None or allowed is None:
-            return True
-        regions = self.setting_regions(obj)
-        return regions is not None and {str(r).upper() for r in regions} <= allowed
+        return obj is None or _within(self.setting_regions(obj), allowed_regions(request.user))
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
@@ -150,22 +146,31 @@ class RegionsWithinChangeMixin:
 
 class RegionsWithinListMixin(RegionsWithinChangeMixin):
     """`RegionsWithinChangeMixin`, and the changelist, searches, change views and actions see
-        only rows whose regions are within the officer's (a row naming none concerns every region:
-        staff of every region only). For a few rows per officer (jobs, tokens): the regions are
-        compared in Python, the same on SQLite and PostgreSQL. The model has a `regions` field, read
+    only rows whose regions are within the officer's (a row naming none concerns every region:
+    staff of every region only). For a few rows per officer (jobs, tokens): the regions are
+    compared in Python, the same on SQLite and PostgreSQL. The model has a `regions` field, read
     by the default `setting_regions`. Put before the ModelAdmin."""
 
     def get_queryset(self, request: HttpRequest):
         rows = super().get_queryset(request)  # type: ignore[misc]
-        if allowed_regions(request.user) is None:
+        allowed = allowed_regions(request.user)
+        if allowed is None:
             return rows
         # Only the ids and regions are read (not whole rows) to decide.
         within = [
             pk
             for pk, regions in rows.values_list("pk", "regions")
-            if self.setting_within(request, _Regions(regions))
+            if _within(self.setting_regions(_Regions(regions)), allowed)
         ]
         return rows.filter(pk__in=within)
+
+
+def _within(regions: Iterable[str] | None, allowed: frozenset[str] | None) -> bool:
+    """True if a setting's `regions` (None: every region) are all within `allowed` (None:
+    every region)."""
+    if allowed is None:
+        return True
+    return regions is not None and {str(r).upper() for r in regions} <= allowed
 
 
 class _Regions:

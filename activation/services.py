@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 DRAIN_TASK = "activation.inbox_drain"
 PUSH_TASK = "activation.destinations_push"
 WAKE_KEY = wake_key(DRAIN_TASK)
-WAKE_SECONDS = 30  # a lost wake-up delays the inbox this long at most (beat drains too)
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
 MAX_ATTEMPTS = 5
 
@@ -103,8 +102,9 @@ def source_secret_rotate(
 
 def inbox_wake() -> None:
     """Ask the workers to drain the inbox: one wake-up message at most waits in the broker
-    (`core.wake`), so N accepted payloads do not cost N broker sends."""
-    wake(DRAIN_TASK, hold=WAKE_SECONDS)
+    (`core.wake`), so N accepted payloads do not cost N broker sends; a lost wake-up delays
+    the inbox by `core.wake.HOLD_SECONDS` at most (beat drains too)."""
+    wake(DRAIN_TASK)
 
 
 class InboxCall(NamedTuple):

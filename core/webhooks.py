@@ -27,6 +27,11 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
     return f"t={ts},v1={digest}"
 
 
+def _header_parts(header: str) -> dict[str, str]:
+    """`t=<unix>,v1=<hex>` as {"t": ..., "v1": ...} (items without "=" ignored)."""
+    return dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+
+
 def verify(
     secret: str, body: bytes, header: str, *, tolerance: int = DEFAULT_TOLERANCE_SECONDS
 ) -> bool:
@@ -34,7 +39,7 @@ def verify(
     empty secret)."""
     if not secret:
         return False
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    parts = _header_parts(header)
     try:
         ts = int(parts["t"])
     except (KeyError, ValueError):
@@ -56,7 +61,7 @@ def signature_bound(
     would otherwise be accepted there. The same target again is a repeat (True)."""
     from django.core.cache import cache
 
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    parts = _header_parts(header)
     signed = hashlib.sha256(f"{signer}:{parts.get('v1', '')}".encode()).hexdigest()
     key = f"webhook:signature:{signed}"
     if cache.add(key, target, timeout=2 * tolerance + 1):
