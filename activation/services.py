@@ -14,7 +14,15 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ParseError
@@ -33,6 +41,7 @@ from audit.services import audit_record
 from core import webhooks
 from core.bulk import rows_set
 from core.csvsafe import csv_writer
+from core.db import conflicted
 from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
@@ -368,13 +377,14 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
     if len(ids) == size:
         inbox_wake()
     try:
-        processed = inbox_process_batch(ids)
+        processed = _again_on_conflict(lambda: inbox_process_batch(ids))
     except Exception as exc:
         logger.warning("inbox batch failed (%s); its messages one by one", type(exc).__name__)
         processed = 0
         for pk in ids:
             try:
-                processed += inbox_process(pk) != InboxMessage.Status.PENDING
+                status = _again_on_conflict(functools.partial(inbox_process, pk))
+                processed += status != InboxMessage.Status.PENDING
             except Exception as exc:
                 logger.warning(
                     "inbox message %s failed (%s); retried later", pk, type(exc).__name__
@@ -383,6 +393,20 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
     if len(ids) < size and _inbox_free().exists():
         inbox_wake()  # accepted meanwhile by a call that saw this drain's flag still set
     return processed
+
+
+def _again_on_conflict(run: Callable[[], int | str], *, tries: int = 3) -> int | str:
+    """`run` (one transaction), run again when it lost a lock race with a concurrent drain (a
+    deadlock between two batches naming the same people): the transaction rolled back whole,
+    so nothing was processed or counted, and the race is no fault of the messages."""
+    for attempt in range(1, tries + 1):
+        try:
+            return run()
+        except OperationalError as exc:
+            if attempt == tries or not conflicted(exc):
+                raise
+            logger.info("inbox: lock conflict with a concurrent drain; run again")
+    raise AssertionError("unreachable")
 
 
 class _Call(NamedTuple):

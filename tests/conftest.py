@@ -48,10 +48,24 @@ def worker_log_dir() -> Path:
     return path
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran real workers shows what they logged (their warnings and the
+    tail of each log): a CI failure can then be read without the worker's files."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for worker in getattr(item, "_custodia_workers", ()):
+        if worker.log_path.exists():
+            report.sections.append((f"worker {worker.hostname}", worker.log_excerpt()))
+
+
 @pytest.fixture
-def start_worker(transactional_db, worker_log_dir):
+def start_worker(request, transactional_db, worker_log_dir):
     """Factory for real worker processes; every one started is stopped after the test."""
     started: list[WorkerProcess] = []
+    request.node._custodia_workers = started
 
     def _start(
         *, concurrency: int = 2, wait: bool = True, env: dict[str, str] | None = None

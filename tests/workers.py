@@ -96,6 +96,12 @@ class WorkerProcess:
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready:\n{self.log_path.read_text()[-4000:]}")
 
+    def log_excerpt(self, tail: int = 3000) -> str:
+        """The log's warnings and errors, then its last `tail` characters."""
+        text = self.log_path.read_text(errors="replace")
+        flagged = [line for line in text.splitlines() if "WARNING" in line or "ERROR" in line]
+        return "\n".join(flagged[-40:]) + "\n--- last lines ---\n" + text[-tail:]
+
     @property
     def pid(self) -> int:
         return self.process.pid

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from celery import current_app
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from activation import services
@@ -162,3 +162,29 @@ def test_an_unexpected_failure_of_the_batch_processes_each_message_on_its_own(so
     statuses = dict(InboxMessage.objects.values_list("message_id", "status"))
     assert statuses == {"m-0": "done", "m-1": "done", "m-2": "done", "m-3": "pending"}
     assert InboxMessage.objects.get(message_id="m-3").attempts == 1
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg's DeadlockDetected carries
+
+
+def test_a_batch_that_lost_a_lock_race_runs_again_without_counting_an_attempt(source, monkeypatch):
+    """Two workers' batches naming the same people can deadlock on PostgreSQL; the one the
+    database rolls back is run again whole, not split into single messages counted as failed
+    (tests/ops/test_db_conflicts.py shows a real deadlock is recognised as one)."""
+    accept(source, CALLS[:4])
+    real = services.records_ingest
+    calls = []
+
+    def races_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            error = OperationalError("deadlock detected")
+            error.__cause__ = _Deadlock()
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "records_ingest", races_once)
+    assert services.inbox_drain() == 4
+    assert set(InboxMessage.objects.values_list("status", "attempts")) == {("done", 1)}
+    assert len(calls) == 2  # one source's batch: rolled back once, then done together
