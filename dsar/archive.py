@@ -455,6 +455,11 @@ def _csv_cell(value: Any) -> Any:
     return json.dumps(value, default=str) if isinstance(value, _NESTED) else value
 
 
+# Deflate's fastest level: an export of 10,000 events spent about a sixth of its time in
+# level 6 (the default) for an archive a quarter smaller; the archive is read once, downloaded.
+ZIP_LEVEL = 1
+
+
 def package(data: dict[str, Any]) -> bytes:
     """The ZIP: a README for the person in their language, data.json (everything, machine-
     readable, Art. 20) and one CSV per kind of record for a spreadsheet."""
@@ -470,7 +475,9 @@ def package_to(data: dict[str, Any], out: Any) -> int:
     language = data.get("language", "en")
     events = data.get("events", [])
     with (
-        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        zipfile.ZipFile(
+            out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+        ) as archive,
         tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", newline="") as spool,
     ):
         archive.writestr(

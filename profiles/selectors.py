@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Collection, Iterator
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from access.masking import is_unmasked, mask_value
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
+from core.db.functions import IsoUtc, UuidText
 from core.errors import NotFoundError
 from profiles.crypto.blind_index import InvalidIdentifier, blind_index, normalize
 from profiles.models import (
@@ -233,10 +235,15 @@ class EventStream:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         field = Event._meta.get_field("payload")
+        # The id and the time as the text they are used as (the id in each payload's
+        # associated data, the time in ISO 8601), made by the database rather than parsed
+        # into Python objects only to be formatted again: most of an export's reading.
+        as_text = connection.vendor in ("sqlite", "postgresql")
+        pk_, at_ = (UuidText("pk"), IsoUtc("occurred_at")) if as_text else ("pk", "occurred_at")
         rows = (
             self._rows()
             .order_by("occurred_at")
-            .values_list("pk", "name", "occurred_at", "category", "source__name", "payload")
+            .values_list(pk_, "name", at_, "category", "source__name", "payload")
             .iterator(chunk_size=self.chunk_size)
         )
         cipher = key_id = None
@@ -248,7 +255,7 @@ class EventStream:
             value = decrypt(pk=pk, token=payload, cipher=cipher, key_id=key_id)
             yield {
                 "name": name,
-                "occurred_at": occurred_at.isoformat(),
+                "occurred_at": occurred_at if as_text else occurred_at.isoformat(),
                 "category": category,
                 "source": source or self.default_source,
                 "payload": RawJSON(value.decode()) if self.raw_payload else value,
