@@ -6,7 +6,10 @@ of the process. Django builds a new client object for every cache call (its cons
 a table of about 170 response callbacks: roughly 0.1 ms, three times per banner write or
 webhook call). A client holds no connection of its own (it borrows one from the pool per
 command), is safe across threads, and its pool re-creates its connections after a fork, so
-sharing it changes nothing but the cost.
+sharing it changes nothing but the cost. A silent or unreachable server costs a request at
+most `CUSTODIA_CACHE_SOCKET_TIMEOUT` (`CACHE_SOCKET_TIMEOUT`, 1 s), and the commands of the
+next `CUSTODIA_CACHE_FAIL_FAST_SECONDS` (`CACHE_FAIL_FAST_SECONDS`, 2 s) fail at once: the API
+answers 503 `service_unavailable` (ops.errors) without waiting on the cache again.
 
 `FileCache`: Django's, without a disk flush per write.
 
@@ -47,10 +50,16 @@ import time
 import zlib
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 CULL_INTERVAL = 1.0  # seconds between two looks at the directory, per process
 MAX_KEPT_FILE_NAMES = 4096  # file names of keys kept per backend instance (then forgotten)
@@ -231,12 +240,32 @@ def _write_all(fd: int, content: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+class _FailFastRedis(redis.Redis):
+    """A client that, once a command found the server unreachable or silent, fails the
+    commands of the next `CUSTODIA_CACHE_FAIL_FAST_SECONDS` at once with the same error
+    instead of waiting out a socket timeout each (a request then answers 503 in microseconds,
+    not after a second, and the web workers stay free for the requests that need no cache).
+    The first command after that window tries the server again."""
+
+    _fail_until = float("-inf")
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        if time.monotonic() < self._fail_until:
+            raise RedisConnectionError("the cache failed a moment ago: not tried again yet")
+        try:
+            return super().execute_command(*args, **options)
+        except (RedisConnectionError, RedisTimeoutError):
+            self._fail_until = time.monotonic() + settings.CUSTODIA_CACHE_FAIL_FAST_SECONDS
+            raise
+
+
 class _SharedClient(RedisCacheClient):
     """Django's Redis client wrapper, building each pool's `redis.Redis` once."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
+        self._client = _FailFastRedis
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         base: Any = self  # Django's private helpers, which its type stubs do not list
@@ -252,5 +281,15 @@ class RedisCache(DjangoRedisCache):
     """Django's Redis cache with the client of each pool built once per process."""
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
+        # A silent server costs a request at most the socket timeout, not redis-py's default
+        # of no timeout and three retries with backoff (six seconds against a hung server);
+        # a dropped idle connection (the server restarted) is reconnected once at once.
+        timeout = settings.CUSTODIA_CACHE_SOCKET_TIMEOUT
+        options = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            **params.get("OPTIONS", {}),
+        }
+        super().__init__(server, {**params, "OPTIONS": options})
         self._class = _SharedClient

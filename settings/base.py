@@ -185,6 +185,10 @@ if not PRODUCTION:
 MEDIA_ROOT = VAR_DIR / "media"
 
 CACHE_URL = env_str("CACHE_URL", "")
+# Redis cache: the longest a request waits on a silent server, and how long commands then fail
+# at once before the server is tried again (core.cache.RedisCache).
+CUSTODIA_CACHE_SOCKET_TIMEOUT = env_float("CACHE_SOCKET_TIMEOUT", 1.0)
+CUSTODIA_CACHE_FAIL_FAST_SECONDS = env_float("CACHE_FAIL_FAST_SECONDS", 2.0)
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": CACHE_URL}}
 else:

@@ -5,10 +5,13 @@ works across threads and in a forked worker."""
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import threading
+import time
 import uuid
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.cache import RedisCache
 
@@ -78,3 +81,74 @@ def test_a_forked_worker_gets_connections_of_its_own(redis_cache):
     assert child.exitcode == 0
     assert redis_cache.get("a") == 1  # the parent's connection still answers
     assert redis_cache.get("child") == "written after the fork"
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers (a hung Redis)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def _timed(call) -> tuple[float, BaseException | None]:
+    started = time.monotonic()
+    try:
+        call()
+    except BaseException as exc:
+        return time.monotonic() - started, exc
+    return time.monotonic() - started, None
+
+
+@pytest.mark.django_db
+def test_a_silent_cache_costs_a_request_the_socket_timeout_then_fails_at_once(
+    client, settings, silent_server
+):
+    """A hung Redis waited six seconds per command (redis-py's default: no timeout, three
+    retries with backoff), holding a web worker each time; now at most the socket timeout,
+    and the requests of the next seconds are answered 503 without waiting at all."""
+    settings.CUSTODIA_CACHE_SOCKET_TIMEOUT = 0.3
+    settings.CUSTODIA_CACHE_FAIL_FAST_SECONDS = 30
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": silent_server}}
+    url = "/api/v1/consent/public/config/?key=unknown&region=EU"
+    first, _ = _timed(lambda: client.get(url))
+    response = client.get(url)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    second, _ = _timed(lambda: client.get(url))
+    assert first < 2.0, first
+    assert second < 0.1, second
+
+
+def test_the_cache_is_tried_again_once_the_fail_fast_window_ends(settings, tmp_path):
+    from tests.faults import RedisBroker
+
+    settings.CUSTODIA_CACHE_FAIL_FAST_SECONDS = 0.5
+    server = RedisBroker(tmp_path)  # a private redis-server, not started yet
+    cache = RedisCache(server.url, {"KEY_PREFIX": "fail-fast"})
+    _, refused = _timed(lambda: cache.get("a"))
+    assert isinstance(refused, RedisConnectionError)
+    server.start()
+    try:
+        elapsed, still = _timed(lambda: cache.get("a"))  # within the window: not tried
+        assert isinstance(still, RedisConnectionError)
+        assert elapsed < 0.05
+        time.sleep(0.6)
+        cache.set("a", 1)
+        assert cache.get("a") == 1
+    finally:
+        server.stop()
