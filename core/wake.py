@@ -16,6 +16,7 @@ catches up meanwhile.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import current_app
 from django.core.cache import cache
@@ -31,6 +32,34 @@ def wake_key(task: str) -> str:
     return f"core:wake:{task}"
 
 
+# Seconds after a failed publish during which this process does not try the broker again
+# (each try against a broker that does not answer waits out CELERY_BROKER_SOCKET_TIMEOUT).
+BROKER_FAIL_FAST_SECONDS = 5.0
+_broker_failed_until = float("-inf")
+
+
+def publish(task: str, args: list | tuple = ()) -> None:
+    """Send `task` (by its registered name) with `args` (ids, never personal data): the one
+    door through which the hub publishes. Raises kombu's OperationalError when the broker is
+    unreachable or silent, and at once, without trying it, for `BROKER_FAIL_FAST_SECONDS`
+    after such a failure in this process; every caller then leaves the work to a sweeper."""
+    global _broker_failed_until
+    if time.monotonic() < _broker_failed_until:
+        raise BrokerError("the broker failed a moment ago: not tried again yet")
+    try:
+        current_app.send_task(task, args=list(args))
+    except BrokerError:
+        _broker_failed_until = time.monotonic() + BROKER_FAIL_FAST_SECONDS
+        raise
+
+
+def publish_retry_now() -> None:
+    """Forget this process's last failed publish: the next one tries the broker at once (for
+    a caller that knows the broker is back, such as a test that brought it back)."""
+    global _broker_failed_until
+    _broker_failed_until = float("-inf")
+
+
 def wake(task: str, *, hold: int = HOLD_SECONDS) -> bool:
     """Send `task` (by its registered name, without arguments) unless a wake-up of it already
     waits. Call after the change is committed. Returns whether a message was sent."""
@@ -38,7 +67,7 @@ def wake(task: str, *, hold: int = HOLD_SECONDS) -> bool:
     if not cache.add(key, 1, timeout=hold):
         return False
     try:
-        current_app.send_task(task)
+        publish(task)
     except BrokerError:
         cache.delete(key)
         logger.warning("broker unreachable: %s waits for its next periodic run", task)

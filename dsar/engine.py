@@ -20,7 +20,6 @@ import threading
 import uuid
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,6 +28,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from audit.actors import Actor
 from audit.services import audit_batch
 from core.bulk import rows_set_json
+from core.wake import publish
 from dsar import wording
 from dsar.models import (
     DataSubjectRequest,
@@ -145,7 +145,7 @@ def step_next(request_id: uuid.UUID) -> RequestStep | None:
 def step_send(step_id: int) -> None:
     """Publish the step's id to a worker. Sent by the task's registered name: dsar.tasks imports
     this module, not the reverse."""
-    current_app.send_task("dsar.run_step", args=[step_id])
+    publish("dsar.run_step", [step_id])
 
 
 def enqueue_next(request_id: uuid.UUID) -> None:

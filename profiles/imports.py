@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -25,6 +24,7 @@ from audit.services import audit_record
 from core.errors import DomainError, PayloadTooLargeError
 from core.parsers import json_loads_checked
 from core.regions import KNOWN_REGIONS
+from core.wake import publish
 from profiles.models import ImportJob, ImportLineError, System
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _path(job: ImportJob) -> Path:
 def _import_send(job_id: uuid.UUID) -> None:
     # Sent by its registered task name: profiles.tasks imports this module, not the reverse.
     try:
-        current_app.send_task("profiles.run_import", args=[str(job_id)])
+        publish("profiles.run_import", [str(job_id)])
     except BrokerError:
         # The job is committed and stays pending: the beat sweeper sends it once the broker is
         # back (import_jobs_resume_stalled), so the upload is not answered with a 500.

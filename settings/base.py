@@ -251,11 +251,27 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers unacknowledged messages after the visibility timeout (a second line behind
 # the database lease sweeper); the SQLAlchemy transport passes its options to create_engine.
+# A broker that does not answer fails a publish within this many seconds (connect or reply)
+# rather than holding the web request that sent it: every sender catches the error and leaves
+# the work to beat's sweepers (core.wake.publish). Above the Redis transport's 1 s poll.
+CELERY_BROKER_SOCKET_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 3.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    }
     if CELERY_BROKER_URL.startswith(("redis", "rediss"))
     else {}
 )
+# One quick retry of a publish (a dropped connection is reopened), not Celery's three.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # The embedded broker is polled (kombu's default, 1 s, would add a second to every task).
 CELERY_POLLING_INTERVAL = env_float("CELERY_POLLING_INTERVAL", 0.2)
 CELERY_TASK_DEFAULT_QUEUE = "default"

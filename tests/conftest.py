@@ -118,8 +118,9 @@ def _no_cached_state_from_other_tests():
     from activation.services import DRAIN_TASK, PUSH_TASK
     from consent.refdata import VERSION_KEY
     from consent.webhooks import DELIVER_TASK
-    from core.wake import wake_key
+    from core.wake import publish_retry_now, wake_key
 
+    publish_retry_now()  # an earlier test's broker failure does not hold this one's publishes
     # A wake-up flag left by an earlier test (its message never consumed) would hold back the
     # wake-ups of this one for up to core.wake.HOLD_SECONDS.
     flags = [wake_key(task) for task in (DRAIN_TASK, PUSH_TASK, DELIVER_TASK)]

@@ -62,6 +62,9 @@ def broker_unreachable() -> Iterator[None]:
         yield
     finally:
         use_broker(previous)
+        from core.wake import publish_retry_now
+
+        publish_retry_now()  # the broker is back: no waiting out the fail-fast window
 
 
 class Process:
