@@ -38,6 +38,31 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A server on a free port that accepts connections and never answers (a hung Redis or
+    broker); yields its redis:// URL."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+
+
 def use_broker(url: str) -> None:
     """Point this process's Celery producer at `url` (what `.delay()` publishes to)."""
     from settings.celery import app
@@ -49,6 +74,9 @@ def use_broker(url: str) -> None:
     app.conf["broker_read_url"] = url
     app._pool = None
     app.amqp._producer_pool = None
+    from core.wake import publish_retry_now
+
+    publish_retry_now()  # another broker: a failure of the last one does not hold publishes
 
 
 @contextmanager
@@ -62,9 +90,6 @@ def broker_unreachable() -> Iterator[None]:
         yield
     finally:
         use_broker(previous)
-        from core.wake import publish_retry_now
-
-        publish_retry_now()  # the broker is back: no waiting out the fail-fast window
 
 
 class Process:

@@ -5,7 +5,6 @@ works across threads and in a forked worker."""
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
 import time
 import uuid
@@ -85,24 +84,10 @@ def test_a_forked_worker_gets_connections_of_its_own(redis_cache):
 
 @pytest.fixture
 def silent_server():
-    """A server that accepts connections and never answers (a hung Redis)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
+    from tests.faults import silent_server
 
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    server.close()
-    for conn in held:
-        conn.close()
+    with silent_server() as url:
+        yield url
 
 
 def _timed(call) -> tuple[float, BaseException | None]:
