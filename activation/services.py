@@ -322,8 +322,8 @@ def inbox_process(message_id: uuid.UUID | str) -> str:
             _dead(message, f"{exc.code}: {exc}")
             return message.status
         except Exception as exc:
-            if message.attempts < MAX_ATTEMPTS:
-                raise
+            if message.attempts < MAX_ATTEMPTS or conflicted(exc):
+                raise  # a lost lock race is no fault of the message: never its last attempt
             _dead(message, f"error: {type(exc).__name__}")
             return message.status
         _done_mark(message, result.subject_id, timezone.now())

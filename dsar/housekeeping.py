@@ -5,6 +5,7 @@ reminders."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
+from kombu.exceptions import OperationalError as BrokerError
 
 from audit.actors import Actor
 from dsar import archive as archives
@@ -28,6 +30,8 @@ from profiles.services import subject_erase
 
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
+
+logger = logging.getLogger(__name__)
 
 
 def sweep() -> dict[str, int]:
@@ -51,7 +55,14 @@ def sweep() -> dict[str, int]:
             continue
         if step.status == RequestStep.Status.PENDING:
             RequestStep.objects.filter(pk=step.pk).update(lease_until=now + step_lease())
-        step_send(step.pk)
+        try:
+            step_send(step.pk)
+        except BrokerError:
+            # The broker is down (or failed a moment ago): this step is left as the sweep
+            # found it, for the next sweep, and so are the others (no use trying each).
+            RequestStep.objects.filter(pk=step.pk).update(lease_until=step.lease_until)
+            logger.warning("broker unreachable: the sweep sends the stale steps next time")
+            break
         requeued += 1
     woken = 0
     due_tasks = SystemTask.objects.filter(

@@ -251,9 +251,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers unacknowledged messages after the visibility timeout (a second line behind
 # the database lease sweeper); the SQLAlchemy transport passes its options to create_engine.
-# A broker that does not answer fails a publish within this many seconds (connect or reply)
-# rather than holding the web request that sent it: every sender catches the error and leaves
-# the work to beat's sweepers (core.wake.publish). Above the Redis transport's 1 s poll.
+# A broker that does not answer fails a publish after this many seconds per try (connect or
+# reply; two tries with the retry policy below: about 5 s with the default) rather than holding
+# the web request that sent it: every sender catches the error and leaves the work to beat's
+# sweepers (core.wake.publish). Well above the Redis transport's blocking pop, which waits
+# CELERY_POLLING_INTERVAL (0.2 s) at a time.
 CELERY_BROKER_SOCKET_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 3.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_TRANSPORT_OPTIONS = (

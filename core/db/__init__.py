@@ -1,6 +1,7 @@
 """Database pieces shared by the apps: the SQLite writers' queue (`core.db.sqlite3`), the
-PostgreSQL backend with prepared statements (`core.db.postgresql`, `core.db.pipeline`), and
-the test of a lock conflict that a transaction may simply run again (`conflicted`)."""
+PostgreSQL backend with prepared statements (`core.db.postgresql`, `core.db.pipeline`),
+the test of a lock conflict that a transaction may simply run again (`conflicted`), and
+functions that have the database format values as text (`core.db.functions`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ _CONFLICTS = frozenset({"40P01", "40001", "55P03"})
 
 
 def conflicted(exc: BaseException) -> bool:
-    """Whether `exc` is a lock conflict with a concurrent transaction (a deadlock on
-    PostgreSQL, a busy database on SQLite) rather than a fault of the work itself: the
-    transaction it rolled back may be run again unchanged."""
+    """Whether `exc` is a lock conflict with a concurrent transaction on PostgreSQL (a
+    deadlock, a serialization failure) rather than a fault of the work itself: the transaction
+    it rolled back may be run again unchanged. Not SQLite's "database is locked": its writers
+    queue (`core.db.sqlite3`), so that error means a writer held the database for the whole
+    timeout, which running again would only wait out once more."""
     if not isinstance(exc, OperationalError):
         return False
-    if getattr(exc.__cause__, "sqlstate", None) in _CONFLICTS:
-        return True
-    return "database is locked" in str(exc)
+    return getattr(exc.__cause__, "sqlstate", None) in _CONFLICTS

@@ -188,3 +188,21 @@ def test_a_batch_that_lost_a_lock_race_runs_again_without_counting_an_attempt(so
     assert services.inbox_drain() == 4
     assert set(InboxMessage.objects.values_list("status", "attempts")) == {("done", 1)}
     assert len(calls) == 2  # one source's batch: rolled back once, then done together
+
+
+def test_a_lost_lock_race_on_the_last_attempt_does_not_dead_letter_the_message(source, monkeypatch):
+    accept(source, CALLS[:1])
+    message = InboxMessage.objects.get()
+    InboxMessage.objects.filter(pk=message.pk).update(attempts=services.MAX_ATTEMPTS - 1)
+
+    def races(**kwargs):
+        error = OperationalError("deadlock detected")
+        error.__cause__ = _Deadlock()
+        raise error
+
+    monkeypatch.setattr(services, "subject_upsert", races)
+    with pytest.raises(OperationalError):
+        services.inbox_process(message.pk)
+    message.refresh_from_db()
+    assert message.status == "pending"
+    assert message.attempts == services.MAX_ATTEMPTS - 1  # rolled back: not counted

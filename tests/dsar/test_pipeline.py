@@ -368,3 +368,18 @@ def test_a_request_opened_while_the_broker_is_down_starts_and_the_sweeper_sends_
         lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
     assert housekeeping.sweep()["requeued"] == 1  # the broker is back: the step is sent
+
+
+def test_a_sweep_while_the_broker_is_down_leaves_the_stale_steps_for_the_next_sweep():
+    """The sweep does not fail on the broker: the step it could not send keeps the lease it had
+    (not a new one it never used), so the next sweep, with the broker back, sends it."""
+    subject = make_subject(region="EU")
+    dsr = _open("access", subject)
+    step = engine.step_next(dsr.pk)
+    expired = timezone.now() - dt.timedelta(seconds=1)
+    RequestStep.objects.filter(pk=step.pk).update(lease_until=expired)
+    with broker_unreachable():
+        assert housekeeping.sweep()["requeued"] == 0
+    step.refresh_from_db()
+    assert step.lease_until == expired
+    assert housekeeping.sweep()["requeued"] == 1
