@@ -16,6 +16,21 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def manage(
+    *args: str, env: dict[str, str], timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess:
+    """`python manage.py <args>` in a child process with `env`, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def test_database_url() -> str:
     """The URL of the database the test run uses, so a worker process can reach it."""
     db = connection.settings_dict

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from tests.faults import free_port
-from tests.workers import ROOT
+from tests.workers import manage
 
 
 def _run(*args: str, tmp_path) -> subprocess.CompletedProcess:
@@ -17,15 +16,7 @@ def _run(*args: str, tmp_path) -> subprocess.CompletedProcess:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/custodia",
         "CUSTODIA_VAR_DIR": str(tmp_path),
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return manage(*args, env=env, timeout=120)
 
 
 def test_a_command_against_an_unreachable_database_says_so_in_one_line(tmp_path):

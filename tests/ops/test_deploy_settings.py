@@ -4,9 +4,8 @@ import base64
 import os
 import secrets
 import subprocess
-import sys
 
-from tests.workers import ROOT
+from tests.workers import ROOT, manage
 
 
 def _production_env(**overrides: str) -> dict[str, str]:
@@ -29,15 +28,7 @@ def _production_env(**overrides: str) -> dict[str, str]:
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return manage(*args, env=env, timeout=120)
 
 
 def test_check_deploy_reports_nothing_in_production_mode():

@@ -3,13 +3,11 @@ the tables and columns the newer migrations created, with their data (docs/opera
 
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.workers import ROOT
+from tests.workers import manage
 
 
 @pytest.fixture(scope="module")
@@ -22,20 +20,8 @@ def migrated(tmp_path_factory) -> tuple[dict[str, str], Path]:
         "CUSTODIA_VAR_DIR": str(var),
         "DATABASE_URL": f"sqlite:///{database}",
     }
-    _manage("migrate", "--noinput", "-v", "0", env=env, check=True)
+    manage("migrate", "--noinput", "-v", "0", env=env, check=True)
     return env, database
-
-
-def _manage(*args: str, env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=check,
-    )
 
 
 def _applied(database: Path, app: str) -> list[str]:
@@ -53,7 +39,7 @@ def test_migrating_an_app_back_is_refused_and_unapplies_nothing(migrated):
     env, database = migrated
     before = _applied(database, "dsar")
 
-    result = _manage("migrate", "dsar", "0004", env=env)
+    result = manage("migrate", "dsar", "0004", env=env)
 
     assert result.returncode != 0
     assert "forward-only" in result.stderr
@@ -66,7 +52,7 @@ def test_migrating_an_app_back_is_refused_and_unapplies_nothing(migrated):
 def test_migrating_an_app_to_zero_is_refused(migrated):
     env, database = migrated
 
-    result = _manage("migrate", "stores", "zero", env=env)
+    result = manage("migrate", "stores", "zero", env=env)
 
     assert result.returncode != 0
     assert "forward-only" in result.stderr
@@ -76,10 +62,10 @@ def test_migrating_an_app_to_zero_is_refused(migrated):
 def test_going_back_on_a_throwaway_database_needs_allow_backwards(migrated):
     env, database = migrated
 
-    back = _manage("migrate", "dsar", "0005", "--allow-backwards", "-v", "0", env=env)
+    back = manage("migrate", "dsar", "0005", "--allow-backwards", "-v", "0", env=env)
     assert back.returncode == 0, back.stderr
     assert "0006_timeline_empty_note_unkeyed" not in _applied(database, "dsar")
 
-    forward = _manage("migrate", "-v", "0", env=env)
+    forward = manage("migrate", "-v", "0", env=env)
     assert forward.returncode == 0, forward.stderr
     assert "0006_timeline_empty_note_unkeyed" in _applied(database, "dsar")
