@@ -17,7 +17,7 @@ def main() -> None:
         # not a driver's traceback; --traceback keeps the traceback.
         if "--traceback" in sys.argv:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = (str(exc).strip().splitlines() or [""])[0]
         sys.stderr.write(
             f"custodia: the database is unreachable or failed ({type(exc).__name__}: {first}); "
             "check DATABASE_URL and that the server is up, then run the command again "

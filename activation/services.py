@@ -10,7 +10,7 @@ import io
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -62,6 +62,7 @@ DRAIN_TASK = "activation.inbox_drain"
 PUSH_TASK = "activation.destinations_push"
 WAKE_KEY = wake_key(DRAIN_TASK)
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
+T = TypeVar("T")
 MAX_ATTEMPTS = 5
 
 
@@ -395,7 +396,7 @@ def inbox_drain(*, batch: int | None = None, lease: dt.timedelta | None = None) 
     return processed
 
 
-def _again_on_conflict(run: Callable[[], int | str], *, tries: int = 3) -> int | str:
+def _again_on_conflict(run: Callable[[], T], *, tries: int = 3) -> T:
     """`run` (one transaction), run again when it lost a lock race with a concurrent drain (a
     deadlock between two batches naming the same people): the transaction rolled back whole,
     so nothing was processed or counted, and the race is no fault of the messages."""

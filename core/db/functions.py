@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db.models import CharField, Func
 
+SQL = tuple[str, tuple[Any, ...]]  # a compiled expression: its text and parameters
+
 
 class IsoUtc(Func):
     """A datetime column as `datetime.isoformat()` writes the aware UTC value Django reads:
@@ -15,12 +17,12 @@ class IsoUtc(Func):
 
     output_field = CharField()
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> SQL:
         # Django stores an aware datetime as its naive UTC `str()`: the same digits, a space.
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(replace({sql}, ' ', 'T') || '+00:00')", params
+        return f"(replace({sql}, ' ', 'T') || '+00:00')", tuple(params)
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> SQL:
         sql, params = compiler.compile(self.source_expressions[0])
         at = f"(({sql}) AT TIME ZONE 'UTC')"
         text = (
@@ -28,7 +30,7 @@ class IsoUtc(Func):
             f"CASE to_char({at}, 'US') WHEN '000000' THEN '' ELSE '.' || to_char({at}, 'US') END"
             " || '+00:00')"
         )
-        return text, [*params, *params, *params]
+        return text, (*params, *params, *params)
 
 
 class UuidText(Func):
@@ -36,15 +38,15 @@ class UuidText(Func):
 
     output_field = CharField()
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> SQL:
         # Django stores a UUID as its 32 hexadecimal digits (`uuid.hex`).
         sql, params = compiler.compile(self.source_expressions[0])
         parts = " || '-' || ".join(
             f"substr({sql}, {start}, {length})"
             for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
         )
-        return f"({parts})", params * 5
+        return f"({parts})", tuple(params) * 5
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list]:
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> SQL:
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(({sql})::text)", params
+        return f"(({sql})::text)", tuple(params)
