@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db.backends.signals import connection_created
+from django.test import override_settings
 
 from settings.celery import app as celery_app
 from tests.workers import WorkerProcess
@@ -39,6 +40,15 @@ def _test_broker_url() -> str:
 def _isolated_broker():
     celery_app.conf.broker_url = _test_broker_url()
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Production hashes staff passwords with PBKDF2 at a million rounds (about 0.3 s each, by
+    design); the suite creates staff users by the hundred and signs in by form, so it hashes
+    with one fast hasher. Django's hashers are Django's to test, not ours."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session")
