@@ -86,7 +86,7 @@ def start_worker(request, transactional_db, worker_log_dir):
 
     yield _start
     for worker in started:
-        worker.stop()
+        worker.discard()
 
 
 @pytest.fixture
