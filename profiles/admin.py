@@ -21,7 +21,7 @@ from access.admin_base import (
 )
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
-from access.scoping import actor_for
+from access.scoping import actor_for, allowed_regions
 from audit.services import audit_record_list_read
 from core.admin import LargeTableAdminMixin
 from profiles import selectors, services
@@ -302,24 +302,37 @@ class HoldsCategoryFilter(admin.SimpleListFilter):
 @admin.register(System)
 class SystemAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
     """The data map: listed to every officer; a system is changed or deleted by a limited
-    officer only when every region its parts reach is theirs (`system_regions`)."""
+    officer only when every region it reaches is theirs (`system_regions`): those of whoever
+    added it and of its parts."""
 
     list_display = ["name", "kind", "data_categories", "country", "is_processor", "owner_contact"]
     list_filter = ["kind", HoldsCategoryFilter, "is_processor", "country"]
     search_fields = ["name"]
+    readonly_fields = ["scope_regions"]
 
     def setting_regions(self, obj: System) -> list[str] | None:
         return system_regions(obj)
 
+    def save_model(self, request: HttpRequest, obj: System, form, change: bool) -> None:
+        if not change:
+            regions = allowed_regions(request.user)
+            obj.scope_regions = None if regions is None else sorted(regions)
+        super().save_model(request, obj, form, change)
+
 
 def system_regions(system: System) -> list[str] | None:
-    """The regions a system reaches through its parts (the one-to-one settings of the apps
-    above profiles and the processing activities naming it, found through the model's reverse
+    """The regions a system reaches: those of the staff member who added it (`scope_regions`,
+    null for every region), and those of its parts (the one-to-one settings of the apps above
+    profiles and the processing activities naming it, found through the model's reverse
     relations, as profiles imports none of them): a part naming regions reaches those, one
     naming none or holding no regions (a destination, a DSAR connector, a connected store)
     every region. A system with no part is an entry of every region's data map (Art. 30
-    record): every region too. None means every region."""
-    reached: set[str] = set()
+    record): every region too. None means every region. An officer's parts (an EU source, an
+    EU activity) so never narrow a system staff of more regions added down to theirs."""
+    if system.scope_regions is None:
+        return None
+    reached: set[str] = {str(code).upper() for code in system.scope_regions}
+    has_part = False
     for relation in System._meta.related_objects:
         if not (relation.one_to_one or relation.many_to_many):
             continue  # rows that came from the system (identifiers, events): its history
@@ -328,8 +341,9 @@ def system_regions(system: System) -> list[str] | None:
         for regions in parts.values_list("regions", flat=True) if has_regions else parts:
             if not has_regions or not regions:
                 return None
+            has_part = True
             reached |= {str(code).upper() for code in regions}
-    return sorted(reached) or None
+    return sorted(reached) if has_part else None
 
 
 @admin.register(ImportJob)

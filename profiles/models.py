@@ -58,6 +58,14 @@ class System(models.Model):
     is_processor = models.BooleanField(
         default=False, help_text="operated by a third-party processor"
     )
+    scope_regions = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="regions of the staff member who added it (null = every region: staff of "
+        "every region, a service, or added before this was recorded): it reaches them whatever "
+        "parts it is given, so parts of fewer regions never hand it to their officers",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

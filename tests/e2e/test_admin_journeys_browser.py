@@ -313,7 +313,7 @@ def test_a_regional_dpo_deletes_a_system_of_their_region_but_not_one_writing_abr
 
     from activation.models import SourceEndpoint
 
-    eu_shop = System.objects.create(name="EU shop", kind=System.Kind.SOURCE)
+    eu_shop = System.objects.create(name="EU shop", kind=System.Kind.SOURCE, scope_regions=["EU"])
     eu_source = SourceEndpoint.objects.create(system=eu_shop, regions=["EU"])
     us_shop = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
     us_source = SourceEndpoint.objects.create(system=us_shop, regions=["US-CA"])

@@ -1,7 +1,7 @@
-"""A system (an entry of the data map) reaches the regions of its parts: its source endpoint's
-regions, its processing activities' regions; a destination, a DSAR connector or a connected
-store sends or erases people of every region, and a system with no part is an entry of every
-region's Art. 30 record. An officer limited to some regions changes or deletes a system only
+"""A system (an entry of the data map) reaches the regions of whoever added it and of its
+parts: its source endpoint's regions, its processing activities' regions; a destination, a DSAR
+connector or a connected store sends or erases people of every region, and a system with no
+part is an entry of every region's Art. 30 record. An officer limited to some regions changes or deletes a system only
 when every region it reaches is theirs; every officer still sees the whole data map."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def _form(system: System, **over) -> dict:
 
 
 def _system(name: str, source_regions: list[str] | None = None) -> System:
-    system = System.objects.create(name=name, kind=System.Kind.SOURCE)
+    """A system an EU officer added (`scope_regions`), with a source writing `source_regions`."""
+    system = System.objects.create(name=name, kind=System.Kind.SOURCE, scope_regions=["EU"])
     if source_regions is not None:
         SourceEndpoint.objects.create(system=system, regions=source_regions)
     return system
@@ -96,3 +97,77 @@ def test_an_officer_of_every_region_changes_any_system(roles):
         client.post(f"/admin/profiles/system/{bare.pk}/delete/", {"post": "yes"}).status_code == 302
     )
     assert not System.objects.filter(pk=bare.pk).exists()
+
+
+def _activity_form(system: System, **over) -> dict:
+    data = {
+        "name": "EU loyalty",
+        "purpose": Purpose.objects.get_or_create(slug="loyalty", defaults={"name": "Loyalty"})[
+            0
+        ].pk,
+        "lawful_basis": "consent",
+        "active": "on",
+        "regions": ["EU"],
+        "systems": [system.pk],
+        "transfers": "[]",
+    }
+    return {**data, **over}
+
+
+def _source_form(system: System) -> dict:
+    return {
+        "system": system.pk,
+        "format": "segment",
+        "regions": '["EU"]',
+        "rate": "600/min",
+        "tolerance_seconds": 300,
+        "active": "on",
+        "mapping": "{}",
+        "sample": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "give_part",
+    [
+        pytest.param(
+            lambda client, crm: client.post(
+                "/admin/consent/processingactivity/add/", _activity_form(crm)
+            ),
+            id="an EU activity naming it",
+        ),
+        pytest.param(
+            lambda client, crm: client.post(
+                "/admin/activation/sourceendpoint/add/", _source_form(crm)
+            ),
+            id="an EU source endpoint on it",
+        ),
+    ],
+)
+def test_a_limited_officer_cannot_take_over_a_system_of_every_region_by_giving_it_a_part(
+    roles, eu, give_part
+):
+    """A system staff of every region added reaches every region whatever parts an officer
+    of fewer regions gives it: an EU part narrows it to no EU officer's property."""
+    everywhere = signed_in(make_staff(DPO))
+    r = everywhere.post("/admin/profiles/system/add/", _form(System(name="CRM", kind="source")))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    crm = System.objects.get(name="CRM")
+    assert give_part(eu, crm).status_code == 302  # the part itself is the officer's to add
+    assert system_regions(crm) is None
+    r = eu.post(f"/admin/profiles/system/{crm.pk}/change/", _form(crm, owner_contact="x"))
+    assert r.status_code == 403
+    assert eu.post(f"/admin/profiles/system/{crm.pk}/delete/", {"post": "yes"}).status_code == 403
+    crm.refresh_from_db()
+    assert crm.owner_contact == ""
+
+
+def test_a_limited_officer_changes_the_system_they_added_once_its_parts_are_theirs(roles, eu):
+    r = eu.post("/admin/profiles/system/add/", _form(System(name="EU shop", kind="source")))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    shop = System.objects.get(name="EU shop")
+    assert system_regions(shop) is None  # no part yet: every region's data map
+    assert eu.post("/admin/activation/sourceendpoint/add/", _source_form(shop)).status_code == 302
+    assert system_regions(shop) == ["EU"]
+    r = eu.post(f"/admin/profiles/system/{shop.pk}/change/", _form(shop, owner_contact="web"))
+    assert r.status_code == 302, r.content.decode()[:2000]
