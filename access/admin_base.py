@@ -18,7 +18,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 
 from access.scoping import actor_for, allowed_regions
@@ -46,11 +47,36 @@ class ScopedAdmin(admin.ModelAdmin):
         related = db_field.remote_field.model
         if hasattr(related.objects, "restrict"):
             kwargs["queryset"] = related.objects.restrict(request.user, "view")
+            if db_field.name in self.raw_id_fields:
+                kwargs["widget"] = ScopedRawIdWidget(
+                    db_field.remote_field,
+                    self.admin_site,
+                    rows=kwargs["queryset"],
+                    using=kwargs.get("using"),
+                )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def actor(self, request: HttpRequest) -> Actor:
         """The officer, with the regions they may write: what every admin write passes on."""
         return actor_for(request)
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id field (a legal hold's subject) that names and links the row it holds only when
+    the officer may see it: Django's looks the typed id up in the whole table, so a refused
+    form showed "Subject <id>" for another region's subject, and nothing for a missing one."""
+
+    def __init__(self, rel: Any, admin_site: Any, *, rows: Any, using: Any = None) -> None:
+        super().__init__(rel, admin_site, using=using)
+        self.rows = rows
+
+    def label_and_url_for_value(self, value: Any) -> tuple[str, str]:
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.rows.filter(**{key: value}).exists()
+        except (ValueError, ValidationError):
+            return "", ""
+        return super().label_and_url_for_value(value) if visible else ("", "")
 
 
 class AllRegionsOnlyAdmin(admin.ModelAdmin):
