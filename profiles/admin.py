@@ -4,6 +4,7 @@ page of personal data audited; out-of-scope subjects answer 404."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
@@ -18,12 +19,14 @@ from access.admin_base import (
     RegionsWithinChangeMixin,
     RegionsWithinListMixin,
     ScopedAdmin,
+    regions_within_editor,
 )
 from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for, allowed_regions
 from audit.services import audit_record_list_read
 from core.admin import LargeTableAdminMixin
+from core.regions import KNOWN_REGIONS
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -299,40 +302,74 @@ class HoldsCategoryFilter(admin.SimpleListFilter):
         return queryset.filter(data_categories__icontains=f'"{self.value()}"')
 
 
+class SystemForm(forms.ModelForm):
+    """A data-map entry; its regions are ticked within the editor's own (none ticked = every
+    region, which only staff of every region may choose)."""
+
+    scope_regions = forms.MultipleChoiceField(
+        label="Regions",
+        choices=[(r, r) for r in KNOWN_REGIONS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="the regions whose data map this system belongs to; none ticked = every "
+        "region. Its parts (a source's regions, a processing activity's) add theirs.",
+    )
+    editor_regions: frozenset[str] | None = None
+
+    def clean_scope_regions(self) -> list[str] | None:
+        regions = regions_within_editor(self.cleaned_data.get("scope_regions"), self.editor_regions)
+        return regions or None
+
+    class Meta:
+        model = System
+        fields = [
+            "name",
+            "kind",
+            "description",
+            "data_categories",
+            "datasets",
+            "owner_contact",
+            "country",
+            "is_processor",
+            "scope_regions",
+        ]
+
+
 @admin.register(System)
 class SystemAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
     """The data map: listed to every officer; a system is changed or deleted by a limited
-    officer only when every region it reaches is theirs (`system_regions`): those of whoever
-    added it and of its parts."""
+    officer only when every region it reaches is theirs (`system_regions`): its own regions
+    and those of its parts."""
 
+    form = SystemForm
     list_display = ["name", "kind", "data_categories", "country", "is_processor", "owner_contact"]
     list_filter = ["kind", HoldsCategoryFilter, "is_processor", "country"]
     search_fields = ["name"]
-    readonly_fields = ["scope_regions"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """A limited officer's new system belongs to their regions (they cannot tick none)."""
+        initial = super().get_changeform_initial_data(request)
+        regions = allowed_regions(request.user)
+        if regions is not None:
+            initial.setdefault("scope_regions", sorted(regions))
+        return initial
 
     def setting_regions(self, obj: System) -> list[str] | None:
         return system_regions(obj)
 
-    def save_model(self, request: HttpRequest, obj: System, form, change: bool) -> None:
-        if not change:
-            regions = allowed_regions(request.user)
-            obj.scope_regions = None if regions is None else sorted(regions)
-        super().save_model(request, obj, form, change)
-
 
 def system_regions(system: System) -> list[str] | None:
-    """The regions a system reaches: those of the staff member who added it (`scope_regions`,
-    null for every region), and those of its parts (the one-to-one settings of the apps above
-    profiles and the processing activities naming it, found through the model's reverse
-    relations, as profiles imports none of them): a part naming regions reaches those, one
-    naming none or holding no regions (a destination, a DSAR connector, a connected store)
-    every region. A system with no part is an entry of every region's data map (Art. 30
-    record): every region too. None means every region. An officer's parts (an EU source, an
-    EU activity) so never narrow a system staff of more regions added down to theirs."""
+    """The regions a system reaches: its own (`scope_regions`: set by whoever added or last
+    changed it within their regions; null for every region: added by staff of every region,
+    by a service, or before regions were recorded), and those of its parts (the one-to-one
+    settings of the apps above profiles and the processing activities naming it, found through
+    the model's reverse relations, as profiles imports none of them): a part naming regions
+    reaches those, one naming none or holding no regions (a destination, a DSAR connector, a
+    connected store) every region. None means every region. Parts only widen the reach: an
+    officer's EU source or EU activity on a system of every region never hands it to them."""
     if system.scope_regions is None:
         return None
     reached: set[str] = {str(code).upper() for code in system.scope_regions}
-    has_part = False
     for relation in System._meta.related_objects:
         if not (relation.one_to_one or relation.many_to_many):
             continue  # rows that came from the system (identifiers, events): its history
@@ -341,9 +378,8 @@ def system_regions(system: System) -> list[str] | None:
         for regions in parts.values_list("regions", flat=True) if has_regions else parts:
             if not has_regions or not regions:
                 return None
-            has_part = True
             reached |= {str(code).upper() for code in regions}
-    return sorted(reached) if has_part else None
+    return sorted(reached) or None
 
 
 @admin.register(ImportJob)

@@ -62,9 +62,9 @@ class System(models.Model):
         null=True,
         blank=True,
         default=None,
-        help_text="regions of the staff member who added it (null = every region: staff of "
-        "every region, a service, or added before this was recorded): it reaches them whatever "
-        "parts it is given, so parts of fewer regions never hand it to their officers",
+        help_text="the regions whose data map this system belongs to (null = every region: set "
+        "by staff of every region, by a service, or added before regions were recorded); its "
+        "parts only add regions, so a part of fewer regions never hands it to their officers",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -6,6 +6,8 @@ when every region it reaches is theirs; every officer still sees the whole data 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from access.roles import DPO
@@ -25,8 +27,19 @@ def eu(roles):
 
 
 def _form(system: System, **over) -> dict:
-    data = {"name": system.name, "kind": system.kind, "data_categories": "[]", "datasets": "[]"}
+    data = {
+        "name": system.name,
+        "kind": system.kind,
+        "data_categories": "[]",
+        "datasets": "[]",
+        "scope_regions": system.scope_regions or [],
+    }
     return {**data, **over}
+
+
+def _everywhere(name: str) -> System:
+    """A system of every region (added by staff of every region, or by a service)."""
+    return System.objects.create(name=name, kind=System.Kind.SOURCE)
 
 
 def _system(name: str, source_regions: list[str] | None = None) -> System:
@@ -50,7 +63,7 @@ def test_a_limited_officer_changes_a_system_whose_parts_are_all_in_their_regions
     [
         pytest.param(lambda: _system("US shop", ["US-CA"]), id="source writing abroad"),
         pytest.param(lambda: _system("EU+US shop", ["EU", "US-CA"]), id="source of two regions"),
-        pytest.param(lambda: _system("Bare entry"), id="no part: every region's data map"),
+        pytest.param(lambda: _everywhere("Bare entry"), id="every region's data map"),
         pytest.param(
             lambda: Destination.objects.create(system=_system("Ads", ["EU"])).system,
             id="destination of every region",
@@ -89,7 +102,7 @@ def test_a_processing_activity_of_another_region_extends_the_systems_reach(eu):
 
 
 def test_an_officer_of_every_region_changes_any_system(roles):
-    bare = _system("Bare entry")
+    bare = _everywhere("Bare entry")
     client = signed_in(make_staff(DPO))
     r = client.post(f"/admin/profiles/system/{bare.pk}/change/", _form(bare, owner_contact="it"))
     assert r.status_code == 302
@@ -162,12 +175,47 @@ def test_a_limited_officer_cannot_take_over_a_system_of_every_region_by_giving_i
     assert crm.owner_contact == ""
 
 
-def test_a_limited_officer_changes_the_system_they_added_once_its_parts_are_theirs(roles, eu):
+def test_a_limited_officer_adds_a_system_of_their_regions_and_keeps_changing_it(roles, eu):
+    page = eu.get("/admin/profiles/system/add/").content.decode()
+    assert re.search(r'<input [^>]*value="EU"[^>]*checked', page)  # ticked for them
     r = eu.post("/admin/profiles/system/add/", _form(System(name="EU shop", kind="source")))
+    assert r.status_code == 200  # none ticked: every region is not theirs to choose
+    assert "outside your regions" in r.content.decode()
+    r = eu.post(
+        "/admin/profiles/system/add/",
+        _form(System(name="EU shop", kind="source"), scope_regions=["EU", "US-CA"]),
+    )
+    assert "Outside your regions: US-CA" in r.content.decode()
+    assert not System.objects.filter(name="EU shop").exists()
+    r = eu.post(
+        "/admin/profiles/system/add/",
+        _form(System(name="EU shop", kind="source"), scope_regions=["EU"]),
+    )
     assert r.status_code == 302, r.content.decode()[:2000]
     shop = System.objects.get(name="EU shop")
-    assert system_regions(shop) is None  # no part yet: every region's data map
+    assert system_regions(shop) == ["EU"]
     assert eu.post("/admin/activation/sourceendpoint/add/", _source_form(shop)).status_code == 302
     assert system_regions(shop) == ["EU"]
     r = eu.post(f"/admin/profiles/system/{shop.pk}/change/", _form(shop, owner_contact="web"))
+    assert r.status_code == 302, r.content.decode()[:2000]
+    shop.refresh_from_db()
+    assert shop.owner_contact == "web"
+    r = eu.post(
+        f"/admin/profiles/system/{shop.pk}/change/", _form(shop, scope_regions=["EU", "GB"])
+    )
+    assert "Outside your regions: GB" in r.content.decode()
+    shop.refresh_from_db()
+    assert shop.scope_regions == ["EU"]
+
+
+def test_staff_of_every_region_hand_a_system_to_one_region(roles, eu):
+    crm = _everywhere("CRM")
+    everywhere = signed_in(make_staff(DPO))
+    r = everywhere.post(
+        f"/admin/profiles/system/{crm.pk}/change/", _form(crm, scope_regions=["EU"])
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    crm.refresh_from_db()
+    assert system_regions(crm) == ["EU"]
+    r = eu.post(f"/admin/profiles/system/{crm.pk}/change/", _form(crm, owner_contact="crm team"))
     assert r.status_code == 302, r.content.decode()[:2000]
