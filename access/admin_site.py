@@ -1,4 +1,5 @@
-"""The admin site: staff must pass a TOTP second factor when CUSTODIA_REQUIRE_MFA is on."""
+"""The admin site: staff must pass a TOTP second factor when CUSTODIA_REQUIRE_MFA is on, and
+every JSON column is edited under the API's JSON rules."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
+
+from core.forms import CheckedJSONField
 
 # Set in the session by a single sign-on (the IdP did the strong authentication, so the
 # TOTP requirement is met by it); written by sso's views, read here.
@@ -33,3 +37,15 @@ class CustodiaAdminSite(admin.AdminSite):
         default = OTPAdminAuthenticationForm if settings.CUSTODIA_REQUIRE_MFA else None
         self.login_form = self.password_login_form or default
         return super().login(request, extra_context)
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every model admin, ours and third parties', edits a JSON column with
+        CheckedJSONField: Django's own field was a 500 on JSON nested a few thousand deep."""
+        super().register(model_or_iterable, admin_class, **options)
+        for model_admin in self._registry.values():
+            # A dict of dicts once the model admin exists (BaseModelAdmin.__init__ copies it).
+            overrides = cast(dict, model_admin.formfield_overrides)
+            overrides[models.JSONField] = {
+                "form_class": CheckedJSONField,
+                **overrides.get(models.JSONField, {}),
+            }

@@ -32,6 +32,7 @@ from access.scoping import region_allowed
 from audit.actors import Actor
 from core.admin import secret_shown_once
 from core.errors import DomainError
+from core.forms import CheckedJSONField
 from dsar import engine, selectors, services, wording
 from dsar.deadlines import deadline_state
 from dsar.models import (
@@ -100,7 +101,7 @@ class IntakeForm(forms.Form):
     description = forms.CharField(
         widget=forms.Textarea, required=False, max_length=services.DESCRIPTION_MAX_CHARS
     )
-    corrections = forms.JSONField(
+    corrections = CheckedJSONField(
         required=False, help_text='Rectification only: {"attribute key": "corrected value"}'
     )
     attestation = forms.BooleanField(

@@ -199,6 +199,6 @@ class EncryptedJSONField(EncryptedFieldMixin, models.TextField):
         return json.loads(raw)
 
     def formfield(self, **kwargs: Any) -> Any:
-        from django import forms
+        from core.forms import CheckedJSONField
 
-        return forms.JSONField(**kwargs)
+        return CheckedJSONField(**kwargs)

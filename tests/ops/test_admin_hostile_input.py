@@ -205,3 +205,57 @@ def test_applying_a_retention_policy_that_is_no_policy_id_applies_none(superuser
     """It was a 500 (ValueError; OverflowError on SQLite)."""
     response = superuser_client.post("/admin/consent/retentionpolicy/apply/", {"policy": policy})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/admin/consent/consentproperty/add/", "allowed_origins"),
+        ("/admin/consent/processingactivity/add/", "transfers"),
+        ("/admin/activation/sourceendpoint/add/", "mapping"),
+        ("/admin/dsar/systemconnector/add/", "handles"),
+        ("/admin/sso/groupmapping/add/", "regions"),
+    ],
+)
+def test_json_nested_thousands_deep_in_an_admin_form_is_a_field_error(superuser_client, url, field):
+    """Django's form field parsed it with json.loads: a RecursionError, a 500 on every admin
+    form with a JSON column."""
+    response = superuser_client.post(url, {field: "[" * 5000 + "]" * 5000})
+    assert response.status_code == 200
+    assert b"JSON nested deeper than" in response.content
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [('["\\u0000"]', b"without NUL characters"), ("[NaN]", b"Enter a valid JSON.")],
+)
+def test_json_no_column_can_store_is_a_field_error(superuser_client, value, message):
+    """An escaped NUL and NaN passed Django's field; PostgreSQL cannot store either."""
+    response = superuser_client.post("/admin/sso/groupmapping/add/", {"regions": value})
+    assert response.status_code == 200
+    assert message in response.content
+
+
+def test_corrections_nested_thousands_deep_open_no_request(superuser_client):
+    from dsar.models import DataSubjectRequest
+
+    response = superuser_client.post(
+        "/admin/dsar/datasubjectrequest/add/",
+        {
+            "kind": "rectification",
+            "email": "x@example.com",
+            "region": "EU",
+            "attestation": "on",
+            "corrections": "[" * 5000,
+        },
+    )
+    assert response.status_code == 200
+    assert b"JSON nested deeper than" in response.content
+    assert not DataSubjectRequest.objects.exists()
+
+
+def test_json_within_the_rules_is_still_json():
+    from core.forms import CheckedJSONField
+
+    assert CheckedJSONField().clean('["EU", {"a": [1]}]') == ["EU", {"a": [1]}]
+    assert CheckedJSONField(required=False).clean("") is None
