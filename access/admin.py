@@ -1,5 +1,6 @@
 """Access administration: region scopes on staff users, API tokens (secret shown once),
-unmask grants (read-only: created with a reason through the API or the subject page)."""
+unmask grants (read-only: created with a reason through the API or the subject page);
+sign-in attempts and authenticator devices (the third-party admins, mended)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access import (
     admin_audit,  # noqa: F401  registers audit's screens (see the module)
@@ -238,3 +242,20 @@ class SignInAttemptAdmin(AccessAttemptAdmin):
             object_id=f"count:{count}",
         )
         messages.success(request, f"Cleaned up {count} expired sign-in attempts.")
+
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorDeviceAdmin(TOTPDeviceAdmin):
+    """django-otp's TOTP devices. Its configuration and QR code pages looked the device up with
+    `.get()`: an id that is no device was a 500 (DoesNotExist); here it is a 404."""
+
+    def config_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(TOTPDevice, pk=pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        get_object_or_404(TOTPDevice, pk=pk)
+        return super().qrcode_view(request, pk)

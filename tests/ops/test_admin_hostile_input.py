@@ -259,3 +259,20 @@ def test_json_within_the_rules_is_still_json():
 
     assert CheckedJSONField().clean('["EU", {"a": [1]}]') == ["EU", {"a": [1]}]
     assert CheckedJSONField(required=False).clean("") is None
+
+
+@pytest.mark.parametrize("page", ["config", "qrcode"])
+@pytest.mark.parametrize("pk", ["1", "99999999999999999999999"])
+def test_an_authenticator_device_that_does_not_exist_is_a_404(superuser_client, page, pk):
+    """django-otp's pages looked the device up with .get(): a 500 (DoesNotExist)."""
+    response = superuser_client.get(f"/admin/otp_totp/totpdevice/{pk}/{page}/")
+    assert response.status_code == 404
+
+
+def test_an_authenticator_device_s_configuration_is_still_shown(superuser_client):
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=get_user_model().objects.first(), name="phone")
+    response = superuser_client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/")
+    assert response.status_code == 200
