@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from access.api import urls as access_urls
-from ops.views import healthz
+from ops.views import ApiDocsView, healthz
 from profiles.api import urls as profiles_urls
 
 # access:unmask loads the subject through profiles, so its view lives in profiles/api; it keeps
@@ -30,7 +30,7 @@ urlpatterns = [
     path("sso/", include("sso.urls")),
     path("scim/v2/", include("sso.scim_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("consent.public_urls")),
     path("", include("dsar.public_urls")),
 ]

@@ -239,6 +239,15 @@ def test_trace_is_405_before_authentication(client, url):
     assert "TRACE" not in response["Allow"]
 
 
+@pytest.mark.parametrize("method", ["OPTIONS", "POST", "TRACE"])
+def test_the_api_documentation_page_answers_get_and_head_only(client, method):
+    """OPTIONS was a 500: DRF's metadata answer went through the page's HTML template."""
+    response = client.generic(method, "/api/docs/")
+    _assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, HEAD"
+    assert client.get("/api/docs/").status_code == 200
+
+
 def test_a_method_the_endpoint_lacks_is_405_even_for_an_unauthenticated_caller(client):
     response = client.delete("/api/v1/profiles/subjects/upsert/")
     _assert_error(response, 405, "method_not_allowed")
