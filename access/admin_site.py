@@ -1,5 +1,5 @@
 """The admin site: staff must pass a TOTP second factor when CUSTODIA_REQUIRE_MFA is on, and
-every JSON column is edited under the API's JSON rules."""
+every form edits JSON columns and many-to-many relations with the checked fields of core.forms."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from django.db import models
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
 
-from core.forms import CheckedJSONField
+from core.forms import CheckedJSONField, CheckedModelMultipleChoiceField
 
 # Set in the session by a single sign-on (the IdP did the strong authentication, so the
 # TOTP requirement is met by it); written by sso's views, read here.
 SSO_SESSION_KEY = "custodia_sso_provider"
+_CHECKED_FORM_FIELDS = {
+    models.JSONField: CheckedJSONField,
+    models.ManyToManyField: CheckedModelMultipleChoiceField,
+}
 
 
 class CustodiaAdminSite(admin.AdminSite):
@@ -39,13 +43,12 @@ class CustodiaAdminSite(admin.AdminSite):
         return super().login(request, extra_context)
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        """Every model admin, ours and third parties', edits a JSON column with
-        CheckedJSONField: Django's own field was a 500 on JSON nested a few thousand deep."""
+        """Every model admin, ours and third parties', edits a JSON column and a many-to-many
+        relation with the fields of core.forms: Django's own were a 500 on JSON nested a few
+        thousand deep and on an id beyond the column."""
         super().register(model_or_iterable, admin_class, **options)
         for model_admin in self._registry.values():
             # A dict of dicts once the model admin exists (BaseModelAdmin.__init__ copies it).
             overrides = cast(dict, model_admin.formfield_overrides)
-            overrides[models.JSONField] = {
-                "form_class": CheckedJSONField,
-                **overrides.get(models.JSONField, {}),
-            }
+            for db_field, form_class in _CHECKED_FORM_FIELDS.items():
+                overrides[db_field] = {"form_class": form_class, **overrides.get(db_field, {})}

@@ -276,3 +276,29 @@ def test_an_authenticator_device_s_configuration_is_still_shown(superuser_client
     device = TOTPDevice.objects.create(user=get_user_model().objects.first(), name="phone")
     response = superuser_client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/admin/consent/notice/add/", "purposes"),
+        ("/admin/consent/processingactivity/add/", "systems"),
+        ("/admin/activation/destination/add/", "purposes"),
+        ("/admin/auth/group/add/", "permissions"),
+    ],
+)
+@pytest.mark.parametrize("chosen", ["99999999999999999999999", "-99999999999999999999999"])
+def test_a_chosen_id_beyond_its_column_is_an_invalid_choice(superuser_client, url, field, chosen):
+    """Django's field filtered the chosen ids as posted: a 500 on SQLite (OverflowError)."""
+    response = superuser_client.post(url, {field: chosen})
+    assert response.status_code == 200
+    assert b"Select a valid choice." in response.content
+
+
+def test_a_chosen_id_within_its_column_is_still_chosen(superuser_client):
+    from consent.models import Purpose
+    from core.forms import CheckedModelMultipleChoiceField
+
+    purpose = Purpose.objects.first()
+    field = CheckedModelMultipleChoiceField(queryset=Purpose.objects.all())
+    assert list(field.clean([str(purpose.pk)])) == [purpose]
