@@ -43,12 +43,20 @@ class CustodiaAdminSite(admin.AdminSite):
         return super().login(request, extra_context)
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        """Every model admin, ours and third parties', edits a JSON column and a many-to-many
-        relation with the fields of core.forms: Django's own were a 500 on JSON nested a few
-        thousand deep and on an id beyond the column."""
+        """Every model admin and its inlines, ours and third parties', edit a JSON column and a
+        many-to-many relation with the fields of core.forms: Django's own were a 500 on JSON
+        nested a few thousand deep and on an id beyond the column."""
         super().register(model_or_iterable, admin_class, **options)
         for model_admin in self._registry.values():
-            # A dict of dicts once the model admin exists (BaseModelAdmin.__init__ copies it).
-            overrides = cast(dict, model_admin.formfield_overrides)
-            for db_field, form_class in _CHECKED_FORM_FIELDS.items():
-                overrides[db_field] = {"form_class": form_class, **overrides.get(db_field, {})}
+            overrides = cast(dict, model_admin.formfield_overrides)  # the instance's own copy
+            overrides.update(_with_checked_fields(overrides))
+            for inline in model_admin.inlines:  # made per request from the class's overrides
+                inline.formfield_overrides = _with_checked_fields(inline.formfield_overrides)
+
+
+def _with_checked_fields(overrides: Any) -> dict:
+    """Form field overrides with the checked fields as the form class (unless one is named)."""
+    merged = dict(overrides)
+    for db_field, form_class in _CHECKED_FORM_FIELDS.items():
+        merged[db_field] = {"form_class": form_class, **merged.get(db_field, {})}
+    return merged

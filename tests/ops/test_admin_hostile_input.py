@@ -302,3 +302,21 @@ def test_a_chosen_id_within_its_column_is_still_chosen(superuser_client):
     purpose = Purpose.objects.first()
     field = CheckedModelMultipleChoiceField(queryset=Purpose.objects.all())
     assert list(field.clean([str(purpose.pk)])) == [purpose]
+
+
+def test_a_chosen_id_beyond_its_column_in_an_inline_is_an_invalid_choice(superuser_client):
+    """The consent property's Consent Mode rows choose purposes in an inline: the same 500."""
+    from consent.models import ConsentProperty
+
+    prop = ConsentProperty.objects.create(name="Shop", publishable_key="pk_inline")
+    prefix = "consent_mode_mappings"
+    response = superuser_client.post(
+        f"/admin/consent/consentproperty/{prop.pk}/change/",
+        {
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-0-purposes": "99999999999999999999999",
+        },
+    )
+    assert response.status_code == 200
+    assert b"Select a valid choice." in response.content
