@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from rest_framework.exceptions import ParseError
 
 from access.admin_actions import confirmed
-from access.admin_base import ScopedAdmin
+from access.admin_base import RegionsWithinListMixin, ScopedAdmin, regions_within_editor
 from access.masking import mask_value
 from access.models import ApiToken
 from access.scoping import actor_for, allowed_regions
@@ -31,7 +31,6 @@ from consent.models import Purpose
 from core.admin import LargeTableAdminMixin, secret_shown_once
 from core.errors import DomainError
 from core.parsers import json_loads_checked
-from core.regions import KNOWN_REGIONS
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
 
@@ -72,32 +71,15 @@ class SourceEndpointForm(forms.ModelForm):
             ) from exc
         return rate
 
-    def clean_regions(self) -> Any:
+    def clean_regions(self) -> list[str]:
         """Codes of known regions, each within the editor's own scope: a source writes with
-        its regions, so an officer cannot give one a region they may not write themselves."""
-        regions = self.cleaned_data.get("regions")
-        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
-            raise forms.ValidationError('A list of region codes, e.g. ["EU"].')
-        codes = [r.strip().upper() for r in regions]
-        unknown = sorted({c for c in codes if c not in KNOWN_REGIONS})
-        if unknown:
-            raise forms.ValidationError(f"Unknown region: {', '.join(unknown)}.")
-        outside = sorted({c for c in codes if not _in_scope(self.editor_regions, c)})
-        if outside:
-            raise forms.ValidationError(f"Outside your regions: {', '.join(outside)}.")
-        return codes
+        its regions, so an officer cannot give one a region they may not write themselves. A
+        source of no region is every region's to configure: staff of every region only."""
+        return regions_within_editor(self.cleaned_data.get("regions"), self.editor_regions)
 
 
 def _in_scope(allowed: frozenset[str] | None, region: str) -> bool:
     return allowed is None or region in allowed
-
-
-def _source_within(source: SourceEndpoint, user: Any) -> bool:
-    """Every region of the source is within the user's own."""
-    allowed = allowed_regions(user)
-    return isinstance(source.regions, list) and all(
-        _in_scope(allowed, str(r).upper()) for r in source.regions
-    )
 
 
 def _source_reaches(source: SourceEndpoint, user: Any) -> bool:
@@ -109,7 +91,7 @@ def _source_reaches(source: SourceEndpoint, user: Any) -> bool:
 
 
 @admin.register(SourceEndpoint)
-class SourceEndpointAdmin(admin.ModelAdmin):
+class SourceEndpointAdmin(RegionsWithinListMixin, admin.ModelAdmin):
     form = SourceEndpointForm
     list_display = ["system", "format", "regions", "rate", "active", "webhook_path"]
     list_filter = ["format", "active"]
@@ -139,36 +121,6 @@ class SourceEndpointAdmin(admin.ModelAdmin):
             'Preview</button><div id="mapping-preview" aria-live="polite"></div>',
             reverse("admin:activation_sourceendpoint_preview"),
         )
-
-    def get_queryset(self, request: HttpRequest):
-        """Only the sources whose every region is within the officer's own: editing one, or
-        rotating its secret (shown to the officer), lets whoever holds it write its regions."""
-        rows = super().get_queryset(request)
-        allowed = allowed_regions(request.user)
-        if allowed is None:
-            return rows
-        within = [
-            pk
-            for pk, regions in rows.values_list("pk", "regions")
-            if isinstance(regions, list)
-            and all(_in_scope(allowed, str(r).upper()) for r in regions)
-        ]
-        return rows.filter(pk__in=within)
-
-    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"editor_regions": allowed_regions(request.user)})
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or _source_within(obj, request.user))
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        """Also asked by Django for a source deleted with its system (the profiles admin's
-        delete of a System): an officer cannot delete a source writing outside their regions
-        that way either."""
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or _source_within(obj, request.user))
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -53,9 +53,16 @@ def test_regions_must_be_known_codes(client, roles):
     assert not SourceEndpoint.objects.exists()
 
 
-def test_an_eu_officer_neither_sees_edits_nor_rotates_a_us_source(client, roles):
+@pytest.mark.parametrize(
+    "regions",
+    [
+        pytest.param(["EU", "US-CA"], id="writing Californians"),
+        pytest.param([], id="no region (made outside the admin): every region's to configure"),
+    ],
+)
+def test_an_eu_officer_neither_sees_edits_nor_rotates_a_us_source(client, roles, regions):
     system = System.objects.create(name="US shop", kind=System.Kind.SOURCE)
-    us_source = SourceEndpoint.objects.create(system=system, regions=["EU", "US-CA"])
+    us_source = SourceEndpoint.objects.create(system=system, regions=regions)
     secret = us_source.secret
     client.force_login(make_staff("Privacy officer", regions=["EU"]))
     url = f"/admin/activation/sourceendpoint/{us_source.pk}/change/"
@@ -63,7 +70,7 @@ def test_an_eu_officer_neither_sees_edits_nor_rotates_a_us_source(client, roles)
     response = client.post(url, _form(system, '["EU"]'))
     assert response.status_code == 302
     us_source.refresh_from_db()
-    assert us_source.regions == ["EU", "US-CA"]
+    assert us_source.regions == regions
     assert "US shop" not in client.get("/admin/activation/sourceendpoint/").content.decode()
     response = client.post(
         "/admin/activation/sourceendpoint/",
