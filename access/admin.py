@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -221,13 +221,15 @@ class UnmaskGrantAdmin(ReadOnlyAdminMixin, ScopedAdmin):
 
 
 admin.site.unregister(AccessAttempt)
+admin.site.unregister(AccessLog)
 
 
 @admin.register(AccessAttempt)
-class SignInAttemptAdmin(AccessAttemptAdmin):
-    """django-axes' sign-in attempts. Its cleanup action answered 500: axes reads the attempt
-    time it stamps on sign-in requests only. Here it needs the delete permission (it lifts
-    lockouts) and is audited."""
+class SignInAttemptAdmin(PrivateSearchMixin, AccessAttemptAdmin):
+    """django-axes' sign-in attempts, searched by the username typed and the IP address (by
+    POST, never `?q=`). Its cleanup action answered 500: axes reads the attempt time it stamps
+    on sign-in requests only. Here it needs the delete permission (it lifts lockouts) and is
+    audited."""
 
     actions = ["cleanup_expired_attempts"]
 
@@ -242,6 +244,11 @@ class SignInAttemptAdmin(AccessAttemptAdmin):
             object_id=f"count:{count}",
         )
         messages.success(request, f"Cleaned up {count} expired sign-in attempts.")
+
+
+@admin.register(AccessLog)
+class SignInLogAdmin(PrivateSearchMixin, AccessLogAdmin):
+    """django-axes' sign-in log, searched by username and IP address by POST, never `?q=`."""
 
 
 admin.site.unregister(TOTPDevice)

@@ -76,6 +76,9 @@ def _submit_search(client: Client, url: str, term: str):
         ("/admin/profiles/subject/", "DPO"),
         ("/admin/dsar/datasubjectrequest/", "DPO"),
         ("/admin/auth/user/", None),
+        # django-axes' sign-in attempts and logs: searched by the username typed and the IP.
+        ("/admin/axes/accessattempt/", None),
+        ("/admin/axes/accesslog/", None),
     ],
 )
 def test_a_search_by_e_mail_puts_the_value_in_no_url(client, roles, url, role):
