@@ -118,6 +118,17 @@ class AllRegionsChangeMixin:
         )
 
 
+def region_checkboxes(**kwargs: Any) -> forms.MultipleChoiceField:
+    """A form's list of regions as a box per known region, none ticked for every region; the
+    form cleans it with `regions_within_editor` (give the form `editor_regions`)."""
+    return forms.MultipleChoiceField(
+        choices=[(r, r) for r in KNOWN_REGIONS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        **kwargs,
+    )
+
+
 def regions_within_editor(codes: Any, editor_regions: frozenset[str] | None) -> list[str]:
     """A form's list of region codes (any case; none = every region), known and upper-cased,
     each within the editor's own regions (None: every region); a ValidationError otherwise.

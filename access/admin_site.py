@@ -8,6 +8,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib import admin
 from django.db import models
+from django.db.models.base import ModelBase
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
 
@@ -46,8 +47,12 @@ class CustodiaAdminSite(admin.AdminSite):
         """Every model admin and its inlines, ours and third parties', edit a JSON column and a
         many-to-many relation with the fields of core.forms: Django's own were a 500 on JSON
         nested a few thousand deep and on an id beyond the column."""
-        super().register(model_or_iterable, admin_class, **options)
-        for model_admin in self._registry.values():
+        if isinstance(model_or_iterable, ModelBase):
+            model_or_iterable = [model_or_iterable]
+        registered = list(model_or_iterable)
+        super().register(registered, admin_class, **options)
+        for model in registered:  # the admins just made (the others have theirs already)
+            model_admin = self._registry[model]
             overrides = cast(dict, model_admin.formfield_overrides)  # the instance's own copy
             overrides.update(_with_checked_fields(overrides))
             for inline in model_admin.inlines:  # made per request from the class's overrides

@@ -21,6 +21,7 @@ from access.admin_base import (
     RegionsWithinChangeMixin,
     RegionsWithinListMixin,
     ScopedAdmin,
+    region_checkboxes,
     regions_within_editor,
 )
 from access.admin_filters import RegionFilter
@@ -388,12 +389,7 @@ class ProcessingActivityForm(forms.ModelForm):
     data_categories = forms.MultipleChoiceField(
         choices=DataCategory.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
-    regions = forms.MultipleChoiceField(
-        choices=[(r, r) for r in KNOWN_REGIONS],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="none ticked = every region",
-    )
+    regions = region_checkboxes(help_text="none ticked = every region")
     subject_categories = _LinesField(
         required=False,
         help_text="one per line, e.g. " + ", ".join(ProcessingActivity.SUBJECT_CATEGORY_EXAMPLES),

@@ -19,6 +19,7 @@ from access.admin_base import (
     RegionsWithinChangeMixin,
     RegionsWithinListMixin,
     ScopedAdmin,
+    region_checkboxes,
     regions_within_editor,
 )
 from access.admin_filters import RegionFilter
@@ -26,7 +27,6 @@ from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for, allowed_regions
 from audit.services import audit_record_list_read
 from core.admin import LargeTableAdminMixin
-from core.regions import KNOWN_REGIONS
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -306,11 +306,8 @@ class SystemForm(forms.ModelForm):
     """A data-map entry; its regions are ticked within the editor's own (none ticked = every
     region, which only staff of every region may choose)."""
 
-    scope_regions = forms.MultipleChoiceField(
+    scope_regions = region_checkboxes(
         label="Regions",
-        choices=[(r, r) for r in KNOWN_REGIONS],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
         help_text="the regions whose data map this system belongs to; none ticked = every "
         "region. Its parts (a source's regions, a processing activity's) add theirs.",
     )
