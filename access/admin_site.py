@@ -1,5 +1,6 @@
-"""The admin site: staff must pass a TOTP second factor when CUSTODIA_REQUIRE_MFA is on, and
-every form edits JSON columns and many-to-many relations with the checked fields of core.forms."""
+"""The admin site: staff must pass a TOTP second factor when CUSTODIA_REQUIRE_MFA is on, every
+form edits JSON columns and many-to-many relations with the checked fields of core.forms, and
+the autocomplete endpoint never searches an admin searched by personal data."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models.base import ModelBase
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
 
+from access.admin_search import PrivateSearchMixin
 from core.forms import CheckedJSONField, CheckedModelMultipleChoiceField
 
 # Set in the session by a single sign-on (the IdP did the strong authentication, so the
@@ -43,6 +47,9 @@ class CustodiaAdminSite(admin.AdminSite):
         self.login_form = self.password_login_form or default
         return super().login(request, extra_context)
 
+    def autocomplete_view(self, request: HttpRequest):
+        return PrivateAutocompleteJsonView.as_view(admin_site=self)(request)
+
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         """Every model admin and its inlines, ours and third parties', edit a JSON column and a
         many-to-many relation with the fields of core.forms: Django's own were a 500 on JSON
@@ -65,3 +72,17 @@ def _with_checked_fields(overrides: Any) -> dict:
     for db_field, form_class in _CHECKED_FORM_FIELDS.items():
         merged[db_field] = {"form_class": form_class, **merged.get(db_field, {})}
     return merged
+
+
+class PrivateAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete (`/admin/autocomplete/?term=`) runs the search of the admin a
+    foreign key points at, by GET: for an admin searched by personal data (PrivateSearchMixin:
+    an e-mail, a phone number, a visitor id) the value went into the URL, unaudited, and the
+    answer told whether that person is known. Those admins answer 403 here (none of our forms
+    uses an autocomplete widget on them); the others as Django does."""
+
+    def process_request(self, request: HttpRequest):
+        term, model_admin, source_field, to_field_name = super().process_request(request)
+        if isinstance(model_admin, PrivateSearchMixin):
+            raise PermissionDenied
+        return term, model_admin, source_field, to_field_name
