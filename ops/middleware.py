@@ -262,7 +262,7 @@ def _allowed_methods(view_class: type) -> list[str]:
 
 class PageMessageMiddleware(MessageMiddleware):
     """Django's messages (the admin's "saved" notes) for pages only: an API request never shows
-    one, and setting up their signed-cookie storage was a tenth of a decision request (Django's
+    one, and setting up their storage was a tenth of a decision request (Django's
     `process_response` already passes a request without them)."""
 
     def process_request(self, request: HttpRequest) -> None:

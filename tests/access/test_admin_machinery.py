@@ -75,3 +75,22 @@ def test_the_admin_autocomplete_still_serves_an_admin_searched_by_other_values(r
     )
     assert r.status_code == 200
     assert [row["text"] for row in r.json()["results"]] == ["Autocomplete CRM"]
+
+
+def test_a_secret_shown_once_never_travels_in_a_cookie(roles):
+    """A message waiting for the next page (the token shown once after the redirect of the add
+    form) was kept by Django's default storage in a `messages` cookie: signed, not encrypted,
+    so the raw token was sent back by the browser and readable by whatever sees the headers.
+    Messages wait on the server (the session) instead."""
+    from access.roles import DPO
+
+    account = make_staff("Service account", regions=None, is_staff=False)
+    client = signed_in(make_staff(DPO))
+    r = client.post(
+        "/admin/access/apitoken/add/",
+        {"user": account.pk, "name": "crm", "scopes": ["profiles:read"], "all_regions": "on"},
+    )
+    assert r.status_code == 302, r.content
+    assert "messages" not in r.cookies
+    shown = [str(m) for m in client.get(r["Location"]).context["messages"]]
+    assert any(m.startswith("Copy this token now") for m in shown)
