@@ -1,8 +1,11 @@
-"""Django's own admin pages, beside the ones our admins name: the autocomplete endpoint, the
-history page, "view on site" and the delete pages see what the scoped admins see, and no
-search by personal data goes into a URL."""
+"""Django's own admin machinery, beside the pages our admins name: the autocomplete endpoint,
+the history page and its log entries, "view on site", facet counts and waiting messages see
+what the scoped admins see, and no search by personal data or secret goes into a URL or a
+cookie."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -94,3 +97,74 @@ def test_a_secret_shown_once_never_travels_in_a_cookie(roles):
     assert "messages" not in r.cookies
     shown = [str(m) for m in client.get(r["Location"]).context["messages"]]
     assert any(m.startswith("Copy this token now") for m in shown)
+
+
+def _body(response) -> str:
+    return response.content.decode()
+
+
+def test_the_history_page_of_a_subject_outside_the_officers_regions_is_a_404_as_a_missing_one(
+    roles,
+):
+    client = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    outside = make_subject(region="US-CA")
+    r_outside = client.get(f"/admin/profiles/subject/{outside.pk}/history/")
+    r_missing = client.get(f"/admin/profiles/subject/{uuid.uuid4()}/history/")
+    assert r_outside.status_code == r_missing.status_code == 404
+    assert _body(r_outside) == _body(r_missing)
+    inside = make_subject(region="EU")
+    assert client.get(f"/admin/profiles/subject/{inside.pk}/history/").status_code == 200
+
+
+def test_view_on_site_answers_the_same_for_a_subject_in_scope_out_of_scope_and_missing(roles):
+    """`/admin/r/<content type>/<id>/` looks the row up in the whole table; no model of
+    ours has a public URL, so every answer is the same 404, telling nothing."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from profiles.models import Subject
+
+    client = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    ct = ContentType.objects.get_for_model(Subject).pk
+    ids = [make_subject(region="EU").pk, make_subject(region="US-CA").pk, uuid.uuid4()]
+    answers = [client.get(f"/admin/r/{ct}/{pk}/") for pk in ids]
+    assert {r.status_code for r in answers} == {404}
+    assert len({_body(r) for r in answers}) == 1
+
+
+def test_an_admin_save_logs_no_personal_data_and_its_history_stays_in_its_region(roles):
+    """Django writes a LogEntry (the history page, the home page's "Recent actions") on every
+    admin save with the object's __str__: a legal hold names its subject by id only, and an
+    officer of another region gets the 404 of a missing hold for its history."""
+    from django.contrib.admin.models import LogEntry
+
+    from dsar.models import LegalHold
+
+    subject = make_subject(region="EU", email="held.person@example.com", name="Held Person")
+    officer = make_staff(PRIVACY_OFFICER, regions=["EU"])
+    client = signed_in(officer)
+    r = client.post("/admin/dsar/legalhold/add/", {"subject": str(subject.pk), "reason": "case 7"})
+    assert r.status_code == 302, r.content
+    hold = LegalHold.objects.get(subject=subject)
+    entry = LogEntry.objects.get(object_id=str(hold.pk))
+    logged = f"{entry.object_repr} {entry.change_message}"
+    assert "held.person" not in logged
+    assert "Held Person" not in logged
+    assert "Held Person" not in _body(client.get("/admin/"))  # recent actions
+    other = signed_in(make_staff(PRIVACY_OFFICER, regions=["US-CA"]))
+    r_other = other.get(f"/admin/dsar/legalhold/{hold.pk}/history/")
+    r_missing = other.get(f"/admin/dsar/legalhold/{hold.pk + 1000}/history/")
+    assert r_other.status_code == r_missing.status_code == 404
+    assert str(subject.pk) not in _body(other.get("/admin/"))  # only their own actions
+    assert client.get(f"/admin/dsar/legalhold/{hold.pk}/history/").status_code == 200
+
+
+def test_the_changelist_facets_count_only_the_officers_regions(roles):
+    """`?_facets=1` (Django 5) counts each filter choice: over the scoped rows only."""
+    make_subject(region="EU")
+    for _ in range(3):
+        make_subject(region="US-CA")
+    client = signed_in(make_staff(PRIVACY_OFFICER, regions=["EU"]))
+    page = _body(client.get("/admin/profiles/subject/?_facets=1"))
+    assert "EU (1)" in page
+    assert "Active (1)" in page
+    assert "US-CA" not in page
