@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from axes.admin import AccessAttemptAdmin, AccessLogAdmin
-from axes.models import AccessAttempt, AccessLog
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -222,6 +222,7 @@ class UnmaskGrantAdmin(ReadOnlyAdminMixin, ScopedAdmin):
 
 admin.site.unregister(AccessAttempt)
 admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
 
 
 @admin.register(AccessAttempt)
@@ -251,12 +252,18 @@ class SignInLogAdmin(PrivateSearchMixin, AccessLogAdmin):
     """django-axes' sign-in log, searched by username and IP address by POST, never `?q=`."""
 
 
+@admin.register(AccessFailureLog)
+class SignInFailureLogAdmin(PrivateSearchMixin, AccessFailureLogAdmin):
+    """django-axes' log of failed sign-ins, searched by username and IP address by POST."""
+
+
 admin.site.unregister(TOTPDevice)
 
 
 @admin.register(TOTPDevice)
-class AuthenticatorDeviceAdmin(TOTPDeviceAdmin):
-    """django-otp's TOTP devices. Its configuration and QR code pages looked the device up with
+class AuthenticatorDeviceAdmin(PrivateSearchMixin, TOTPDeviceAdmin):
+    """django-otp's TOTP devices, searched by their staff member's username and e-mail by POST
+    (never `?q=`). Its configuration and QR code pages looked the device up with
     `.get()`: an id that is no device was a 500 (DoesNotExist); here it is a 404."""
 
     def config_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -79,6 +79,9 @@ def _submit_search(client: Client, url: str, term: str):
         # django-axes' sign-in attempts and logs: searched by the username typed and the IP.
         ("/admin/axes/accessattempt/", None),
         ("/admin/axes/accesslog/", None),
+        ("/admin/axes/accessfailurelog/", None),
+        # Authenticator devices: searched by their staff member's username and e-mail.
+        ("/admin/otp_totp/totpdevice/", None),
     ],
 )
 def test_a_search_by_e_mail_puts_the_value_in_no_url(client, roles, url, role):
