@@ -354,6 +354,21 @@ class SystemAdmin(RegionsWithinChangeMixin, admin.ModelAdmin):
     def setting_regions(self, obj: System) -> list[str] | None:
         return system_regions(obj)
 
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Deleting a system clears the source of the rows that came from it (identifiers,
+        attributes, events, merge lineage, import jobs). A limited officer may not clear it
+        on rows of other regions: the delete page names why, and its POST (and the bulk
+        delete's) is refused, as Django refuses any delete with a permission missing."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        allowed = allowed_regions(request.user)
+        if allowed is not None and any(
+            selectors.system_history_outside(system=system, regions=allowed) for system in objs
+        ):
+            perms_needed.add(
+                "the source of data of other regions (rows that came from this system)"
+            )
+        return deleted, counts, perms_needed, protected
+
 
 def system_regions(system: System) -> list[str] | None:
     """The regions a system reaches: its own (`scope_regions`: set by whoever added or last

@@ -22,9 +22,11 @@ from profiles.models import (
     DataCategory,
     Event,
     Identifier,
+    ImportJob,
     MatchReview,
     MergeLineage,
     Subject,
+    System,
 )
 
 
@@ -311,3 +313,22 @@ def subject_export(*, subject_id: uuid.UUID, stream_events: bool = False) -> dic
 
 def match_reviews_pending(*, who: Any) -> QuerySet[MatchReview]:
     return MatchReview.objects.restrict(who, "view").filter(status=MatchReview.Status.PENDING)
+
+
+def system_history_outside(*, system: System, regions: Collection[str]) -> bool:
+    """Whether rows that came from `system` (identifiers, attributes and events of subjects,
+    merge lineage, import jobs) concern a region outside `regions`: deleting the system would
+    clear their source. An import job of every region (no regions recorded) is outside any
+    limited set. A few EXISTS queries on the rows' source index; for a delete, not a list."""
+    wanted = sorted({str(code).upper() for code in regions})
+    if (
+        Identifier.objects.filter(source=system).exclude(region__in=wanted).exists()
+        or Attribute.objects.filter(source=system).exclude(subject__region__in=wanted).exists()
+        or Event.objects.filter(source=system).exclude(subject__region__in=wanted).exists()
+        or MergeLineage.objects.filter(source=system).exclude(survivor__region__in=wanted).exists()
+    ):
+        return True
+    return any(
+        not job_regions or not {str(code).upper() for code in job_regions} <= set(wanted)
+        for job_regions in ImportJob.objects.filter(source=system).values_list("regions", flat=True)
+    )

@@ -219,3 +219,49 @@ def test_staff_of_every_region_hand_a_system_to_one_region(roles, eu):
     assert system_regions(crm) == ["EU"]
     r = eu.post(f"/admin/profiles/system/{crm.pk}/change/", _form(crm, owner_contact="crm team"))
     assert r.status_code == 302, r.content.decode()[:2000]
+
+
+def _from(system: System, region: str) -> None:
+    """A subject of `region` whose identifier, attribute and event came from `system` (through
+    the ingestion service, as a source's data arrives)."""
+    from audit.actors import Actor
+    from profiles.services import subject_upsert
+
+    record = {
+        "region": region,
+        "identifiers": [{"kind": "customer_id", "value": f"C-{region}"}],
+        "attributes": {"city": "Lyon"},
+        "events": [{"name": "signup", "payload": {}}],
+    }
+    subject_upsert(record=record, actor=Actor.system("tests"), source=system)
+
+
+def test_a_limited_officer_cannot_clear_the_source_of_another_regions_data_by_deleting(eu):
+    """Deleting a system sets the source of the rows that came from it to nothing: an EU
+    officer's EU system that fed Californians' records is not theirs to delete, by the delete
+    page or the list's bulk delete; its rows keep their source."""
+    from profiles.models import Identifier
+
+    shop = _system("EU shop")  # no source endpoint: one the DPO could not delete
+    _from(shop, "EU")
+    _from(shop, "US-CA")
+    page = eu.get(f"/admin/profiles/system/{shop.pk}/delete/").content.decode()
+    assert "the source of data of other regions" in page
+    assert eu.post(f"/admin/profiles/system/{shop.pk}/delete/", {"post": "yes"}).status_code == 403
+    r = eu.post(
+        "/admin/profiles/system/",
+        {"action": "delete_selected", "_selected_action": [shop.pk], "post": "yes"},
+    )
+    assert r.status_code == 403
+    assert System.objects.filter(pk=shop.pk).exists()
+    assert Identifier.objects.filter(source=shop, region="US-CA").exists()
+
+
+def test_a_limited_officer_deletes_a_system_whose_data_is_all_in_their_regions(eu):
+    from profiles.models import Identifier
+
+    shop = _system("EU shop")  # no source endpoint: one the DPO could not delete
+    _from(shop, "EU")
+    assert eu.post(f"/admin/profiles/system/{shop.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not System.objects.filter(pk=shop.pk).exists()
+    assert Identifier.objects.get(region="EU").source is None
