@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -21,6 +23,11 @@ class ActivationConfig(AppConfig):
 
         post_save.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-version")
         post_delete.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-vdel")
+        # A data migration writes through the models of its migration state, which send no
+        # signal the receivers above hear: every migrate ends by moving every source's version.
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_endpoints_migrated, sender=self, dispatch_uid="source-migrated")
 
 
 def _endpoint_changed(sender: object, instance: object, **kwargs: object) -> None:
@@ -28,6 +35,21 @@ def _endpoint_changed(sender: object, instance: object, **kwargs: object) -> Non
     from activation.services import source_endpoint_changed
 
     source_endpoint_changed(getattr(instance, "pk", None))
+
+
+def _endpoints_migrated(using: str, apps: Any = None, **kwargs: object) -> None:
+    """After a migrate (or a flush): processes read every source's endpoint again on its next
+    call."""
+    from django.apps import apps as installed
+
+    from activation.services import source_endpoint_changed
+
+    try:
+        model = (apps or installed).get_model("activation", "SourceEndpoint")
+    except LookupError:  # migrated to a state before sources existed
+        return
+    for pk in model.objects.using(using).values_list("pk", flat=True):
+        source_endpoint_changed(pk)
 
 
 def _push_soon() -> None:

@@ -95,3 +95,26 @@ def test_a_token_use_is_written_at_most_once_a_minute(caller, django_assert_max_
     assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
     with django_assert_max_num_queries(1):  # the decision's own statement, no last-use write
         assert _decision(api, subject).status_code == 200
+
+
+def _historical_model(app_label: str, name: str):
+    """The model as a data migration sees it (`apps.get_model` in RunPython): its saves send
+    signals that no receiver of the real model hears."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    return MigrationExecutor(connection).loader.project_state().apps.get_model(app_label, name)
+
+
+def test_a_token_revoked_by_a_data_migration_is_refused_once_migrate_ends(caller):
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200  # cached now
+    row = _historical_model("access", "ApiToken").objects.get(pk=token.pk)
+    row.revoked_at = timezone.now()
+    row.save()
+    call_command("migrate", verbosity=0)  # the upgrade's migrate ends (nothing left to apply)
+    assert _decision(api, subject).status_code == 401

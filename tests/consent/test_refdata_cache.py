@@ -62,3 +62,21 @@ def test_a_deactivated_property_is_refused_on_the_next_request(client):
     prop.active = False
     prop.save()
     assert client.get(url, {"key": "pk_refdata"}).status_code == 401
+
+
+def test_a_regime_changed_by_a_data_migration_is_seen_once_migrate_ends(reader):
+    """A data migration (e.g. a regime's rules updated by an upgrade) saves through its
+    migration state's model, whose signals no receiver hears: the migrate that ran it moves
+    the version."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    subject = make_subject(region="EU")
+    assert _decide(reader, subject).json()["reason"] == "not_yet_collected"
+    state = MigrationExecutor(connection).loader.project_state().apps
+    state.get_model("consent", "Jurisdiction").objects.filter(code="GDPR").update(
+        consent_model=Jurisdiction.ConsentModel.OPT_OUT
+    )
+    call_command("migrate", verbosity=0)  # the upgrade's migrate ends (nothing left to apply)
+    assert _decide(reader, subject).json()["reason"] == "regime_default"
