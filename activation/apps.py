@@ -17,10 +17,12 @@ class ActivationConfig(AppConfig):
             AFTER_SUBJECT_CHANGE.append(_push_soon)
         if destinations_for_data_map not in DATA_MAP_EXTENSIONS:
             DATA_MAP_EXTENSIONS.append(destinations_for_data_map)
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
         from activation.models import SourceEndpoint
 
+        pre_save.connect(_endpoint_changing, sender=SourceEndpoint, dispatch_uid="source-vpre")
+        pre_delete.connect(_endpoint_changing, sender=SourceEndpoint, dispatch_uid="source-vpdel")
         post_save.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-version")
         post_delete.connect(_endpoint_changed, sender=SourceEndpoint, dispatch_uid="source-vdel")
         # A data migration writes through the models of its migration state, which send no
@@ -28,6 +30,14 @@ class ActivationConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         post_migrate.connect(_endpoints_migrated, sender=self, dispatch_uid="source-migrated")
+
+
+def _endpoint_changing(sender: object, instance: object, **kwargs: object) -> None:
+    """An endpoint about to be saved or deleted: refused while the cache is unreachable."""
+    from activation.services import source_endpoint_changing
+
+    if getattr(instance, "pk", None) is not None:
+        source_endpoint_changing(instance.pk)  # type: ignore[attr-defined]
 
 
 def _endpoint_changed(sender: object, instance: object, **kwargs: object) -> None:

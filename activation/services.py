@@ -271,6 +271,15 @@ def _insert_sqlite(db: Any, statements: list[tuple[str, list[Any]]]) -> None:
             db.writer_lock_release()
 
 
+def source_endpoint_changing(endpoint_id: Any) -> None:
+    """Before an endpoint is written: its version replaced, so that with the cache unreachable
+    this raises and nothing is written (a save outside a transaction commits before its
+    post_save, whose move would fail: every process would keep the old endpoint, a
+    deactivated source still accepted, once the cache answers again)."""
+    key = selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id)))
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+
+
 def source_endpoint_changed(endpoint_id: Any) -> None:
     """A source's endpoint changed (saved, rotated, deactivated, deleted): once committed,
     replace its version so every process reads the row again on its next call. Replaced now

@@ -118,3 +118,31 @@ def test_a_token_revoked_by_a_data_migration_is_refused_once_migrate_ends(caller
     row.save()
     call_command("migrate", verbosity=0)  # the upgrade's migrate ends (nothing left to apply)
     assert _decision(api, subject).status_code == 401
+
+
+def test_a_deactivation_the_cache_cannot_be_told_of_is_not_made(caller, partitioned_cache):
+    """With the shared cache unreachable the generation cannot move: a change written anyway
+    (a save outside a transaction commits before its post_save) would be served from every
+    process's copy once the cache answers again, the old generation being still there. So the
+    change is refused before anything is written; made again once the cache answers, it is
+    refused to the token on the next request."""
+    import time
+
+    from django.contrib.auth import get_user_model
+    from redis.exceptions import RedisError
+
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200  # cached now, in the cache and here
+    user = get_user_model().objects.get(pk=token.user_id)
+    user.is_active = False
+    partitioned_cache.cut()
+    assert _decision(api, subject).status_code == 503  # never this process's copy
+    with pytest.raises(RedisError):
+        user.save()
+    partitioned_cache.heal()
+    time.sleep(0.3)  # the fail-fast window ends: the cache is tried again
+    assert get_user_model().objects.get(pk=user.pk).is_active  # not written
+    assert _decision(api, subject).status_code == 200
+    user.save()
+    assert _decision(api, subject).status_code == 401

@@ -372,3 +372,23 @@ def test_a_source_deactivated_by_a_data_migration_is_refused_once_migrate_ends(a
     row.save()
     call_command("migrate", verbosity=0)  # the upgrade's migrate ends (nothing left to apply)
     assert post(api, source, {**IDENTIFY, "messageId": "g2"}).status_code == 401
+
+
+def test_a_deactivation_the_cache_cannot_be_told_of_is_not_made(api, source, partitioned_cache):
+    """With the shared cache unreachable the endpoint's version cannot move: a deactivation
+    written anyway (a save outside a transaction commits before its post_save) would leave
+    every process accepting the source's calls once the cache answers again. It is refused
+    before anything is written; made again once the cache answers, the next call is refused."""
+    from redis.exceptions import RedisError
+
+    assert post(api, source, {**IDENTIFY, "messageId": "p1"}).status_code == 202  # kept now
+    source.active = False
+    partitioned_cache.cut()
+    assert post(api, source, {**IDENTIFY, "messageId": "p2"}).status_code == 503
+    with pytest.raises(RedisError):
+        source.save()
+    partitioned_cache.heal()
+    time.sleep(0.3)  # the fail-fast window ends: the cache is tried again
+    assert SourceEndpoint.objects.get(pk=source.pk).active  # not written
+    source.save()
+    assert post(api, source, {**IDENTIFY, "messageId": "p3"}).status_code == 401
