@@ -661,10 +661,12 @@ def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]
 
 
 def destinations_push() -> int:
-    """Sync every destination with a push webhook (within its token's regions) and queue its
-    added/removed changes as one signed delivery through consent's outbox (subject ids and the
-    cursor only: the destination fetches identifiers with `?since=`). Returns deliveries queued."""
+    """Sync every destination with a push webhook and a usable token (not revoked or expired,
+    its user active; within the token's regions) and queue its added/removed changes as one
+    signed delivery through consent's outbox (subject ids and the cursor only: the destination
+    fetches identifiers with `?since=`). Returns deliveries queued."""
     from access.scoping import Principal
+    from access.selectors import api_token_usable
     from consent.webhooks import outbox_enqueue_payload
 
     woken(PUSH_TASK)  # consent changes from now on wake another push
@@ -673,6 +675,8 @@ def destinations_push() -> int:
     for destination in rows.select_related("push_webhook", "token", "token__user", "system"):
         assert destination.token is not None
         assert destination.push_webhook is not None
+        if not api_token_usable(destination.token):
+            continue  # revoked, expired or its user deactivated: no push acts with it
         who = Principal(user=destination.token.user, token=destination.token)
         changes = audience_sync(who=who, destination=destination)
         if not changes:
