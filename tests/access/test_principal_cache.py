@@ -146,3 +146,21 @@ def test_a_deactivation_the_cache_cannot_be_told_of_is_not_made(caller, partitio
     assert _decision(api, subject).status_code == 200
     user.save()
     assert _decision(api, subject).status_code == 401
+
+
+def test_a_generation_the_cache_went_back_to_is_not_trusted_again(caller):
+    """A cache restored from an older snapshot, or failed over to a replica that missed the
+    last writes, holds an older generation again: what was cached under it (here, and in the
+    shared cache) would be trusted again. A process that saw a newer one moves it on."""
+    from django.core.cache import cache
+
+    from access.principals import GENERATION_KEY
+
+    api, token = caller
+    subject = make_subject(region="EU")
+    assert _decision(api, subject).status_code == 200  # cached now, under this generation
+    before = cache.get(GENERATION_KEY)
+    api_token_revoke(token=token, actor=Actor.system("tests"))  # moves it on
+    cache.set(GENERATION_KEY, before, timeout=None)  # the cache went back
+    assert _decision(api, subject).status_code == 401
+    assert cache.get(GENERATION_KEY) not in (None, before)
