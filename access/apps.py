@@ -13,9 +13,14 @@ class AccessConfig(AppConfig):
         post_migrate.connect(_sync_roles_after_migrate, sender=self)
         # Cache invalidation, not business logic: a cached API principal is dropped on any
         # change to a token, user, group, permission or region scope (access/principals.py).
-        from access.principals import connect_invalidation
+        from access.principals import connect_invalidation, principal_generation_bump
 
         connect_invalidation()
+        # A data migration writes through the models of its migration state, whose signals
+        # reach none of those receivers: every migrate ends by forgetting every principal.
+        post_migrate.connect(
+            principal_generation_bump, sender=self, weak=False, dispatch_uid="access.migrated"
+        )
 
 
 def _sync_roles_after_migrate(**kwargs) -> None:

@@ -6,8 +6,10 @@ Every cached principal sits under the current *generation*, a random value in th
 tokens, users, their groups and permissions, group permissions, region scopes) moves the
 generation at once and again when the change commits: entries of the old generation are never
 read again, and an entry built from a read that raced an uncommitted change is orphaned by the
-commit-time move. Changes made with `QuerySet.update()` send no signal: the services doing them
-call `principal_generation_bump()` themselves (e.g. `api_token_revoke`)."""
+commit-time move. The move made before a write refuses the write while the cache is
+unreachable (a change it cannot announce is not made). Changes made with `QuerySet.update()`
+send no signal: the services doing them call `principal_generation_bump()` themselves (e.g.
+`api_token_revoke`), inside their transaction."""
 
 from __future__ import annotations
 
@@ -34,6 +36,14 @@ def principal_generation_bump(**_: Any) -> None:
     """Forget every cached principal, now and when the surrounding transaction commits."""
     stamp_move(GENERATION_KEY)
     transaction.on_commit(lambda: stamp_move(GENERATION_KEY))
+
+
+def _generation_move_before_write(**_: Any) -> None:
+    """Before a row a principal is made of is written: with the cache unreachable this raises
+    and nothing is written. A save outside a transaction commits before its post_save, whose
+    move would then fail: the change would be served from every process's copy once the
+    cache answers again, under the generation it still holds."""
+    stamp_move(GENERATION_KEY)
 
 
 USED_TTL_SECONDS = 60
@@ -94,14 +104,23 @@ def connect_invalidation() -> None:
     stamps_connect()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
-    from django.db.models.signals import m2m_changed, post_delete, post_save
+    from django.db.models.signals import (
+        m2m_changed,
+        post_delete,
+        post_save,
+        pre_delete,
+        pre_save,
+    )
 
     from access.models import ApiToken, RegionScope
 
     user_model = get_user_model()
     for model in (ApiToken, RegionScope, user_model, Group, Permission):
+        pre_save.connect(_generation_move_before_write, sender=model, weak=False)
+        pre_delete.connect(_generation_move_before_write, sender=model, weak=False)
         post_save.connect(principal_generation_bump, sender=model, weak=False)
         post_delete.connect(principal_generation_bump, sender=model, weak=False)
+    # m2m_changed is sent before the write too (pre_add, pre_remove, pre_clear).
     for through in (
         user_model.groups.through,
         user_model.user_permissions.through,

@@ -18,6 +18,16 @@ def unmask_grant_active(*, user: Any, subject_id: Any) -> bool:
     ).exists()
 
 
+def api_token_usable(token: Any) -> bool:
+    """True if `token` may act now: not revoked, not expired, its user active (what the API's
+    authentication checks, for work done with a token outside a request, e.g. a push)."""
+    return (
+        token.revoked_at is None
+        and (token.expires_at is None or token.expires_at > timezone.now())
+        and token.user.is_active
+    )
+
+
 def api_token_reach(token: Any) -> frozenset[str] | None:
     """The regions `token` may read and write: its own narrowed by its user's (None: every)."""
     return allowed_regions(Principal(user=token.user, token=token))

@@ -271,6 +271,15 @@ def _insert_sqlite(db: Any, statements: list[tuple[str, list[Any]]]) -> None:
             db.writer_lock_release()
 
 
+def source_endpoint_changing(endpoint_id: Any) -> None:
+    """Before an endpoint is written: its version replaced, so that with the cache unreachable
+    this raises and nothing is written (a save outside a transaction commits before its
+    post_save, whose move would fail: every process would keep the old endpoint, a
+    deactivated source still accepted, once the cache answers again)."""
+    key = selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id)))
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+
+
 def source_endpoint_changed(endpoint_id: Any) -> None:
     """A source's endpoint changed (saved, rotated, deactivated, deleted): once committed,
     replace its version so every process reads the row again on its next call. Replaced now
@@ -652,10 +661,12 @@ def audience_sync(*, who: Any, destination: Destination) -> list[AudienceChange]
 
 
 def destinations_push() -> int:
-    """Sync every destination with a push webhook (within its token's regions) and queue its
-    added/removed changes as one signed delivery through consent's outbox (subject ids and the
-    cursor only: the destination fetches identifiers with `?since=`). Returns deliveries queued."""
+    """Sync every destination with a push webhook and a usable token (not revoked or expired,
+    its user active; within the token's regions) and queue its added/removed changes as one
+    signed delivery through consent's outbox (subject ids and the cursor only: the destination
+    fetches identifiers with `?since=`). Returns deliveries queued."""
     from access.scoping import Principal
+    from access.selectors import api_token_usable
     from consent.webhooks import outbox_enqueue_payload
 
     woken(PUSH_TASK)  # consent changes from now on wake another push
@@ -664,6 +675,8 @@ def destinations_push() -> int:
     for destination in rows.select_related("push_webhook", "token", "token__user", "system"):
         assert destination.token is not None
         assert destination.push_webhook is not None
+        if not api_token_usable(destination.token):
+            continue  # revoked, expired or its user deactivated: no push acts with it
         who = Principal(user=destination.token.user, token=destination.token)
         changes = audience_sync(who=who, destination=destination)
         if not changes:

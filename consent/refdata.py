@@ -1,8 +1,9 @@
 """Consent reference data (purposes, jurisdictions, properties with their purposes, active
 webhooks) kept in process memory, checked against a version in the shared cache on each use.
 
-Any save or delete of these models (or a change of a property's purposes) moves the version at
-once and again when the change commits, so every web process and worker reloads on its next
+Any save or delete of these models (or a change of a property's purposes) moves the version
+before the write (refused while the cache is unreachable), at once and again when the change
+commits, so every web process and worker reloads on its next
 request, and a load that raced an uncommitted change is dropped by the commit-time move. Only
 reference data lives here: consent states are always read fresh from the projection."""
 
@@ -74,6 +75,13 @@ def _move_version() -> None:
         scope[0] = None  # the rest of this request reads the new version
 
 
+def _move_before_write(**_: Any) -> None:
+    """Before a row of the reference data is written: with the cache unreachable this raises
+    and nothing is written (a save outside a transaction commits before its post_save, whose
+    move would fail: every process would keep the old data once the cache answers again)."""
+    _move_version()
+
+
 def refdata_bump(**_: Any) -> None:
     """Make every process reload the reference data, now and when the transaction commits."""
     _move_version()
@@ -137,7 +145,13 @@ def _load(version: str) -> RefData:
 
 def connect_invalidation() -> None:
     from django.core.signals import request_finished, request_started
-    from django.db.models.signals import m2m_changed, post_delete, post_save
+    from django.db.models.signals import (
+        m2m_changed,
+        post_delete,
+        post_save,
+        pre_delete,
+        pre_save,
+    )
 
     from consent.models import (
         ConsentModeMapping,
@@ -148,6 +162,8 @@ def connect_invalidation() -> None:
     )
 
     for model in (Purpose, Jurisdiction, ConsentProperty, ConsentWebhook, ConsentModeMapping):
+        pre_save.connect(_move_before_write, sender=model, weak=False)
+        pre_delete.connect(_move_before_write, sender=model, weak=False)
         post_save.connect(refdata_bump, sender=model, weak=False)
         post_delete.connect(refdata_bump, sender=model, weak=False)
     m2m_changed.connect(refdata_bump, sender=ConsentProperty.purposes.through, weak=False)

@@ -1,17 +1,24 @@
 """Version stamps in the shared cache that many requests check (the API principal's
 generation, the consent reference data's version), read together once per request.
 
-A stamp is a random value that a change replaces, so each process knows whether what it keeps
-in memory is still current. A decision needs two of them: two round trips to Redis. Apps
-register their stamps here (`stamp_register`); inside an HTTP request the first `stamp_read`
-fetches every registered stamp in one `get_many` and answers the others from that read for
-the rest of the request. A request that moves a stamp (`stamp_move`) reads its own new value.
-Outside a request (workers, shells) every read goes to the cache. What a request reads is as
-fresh as before: nothing is kept from one request to the next."""
+A stamp is a value (the time it was made and a random part) that a change replaces, so each
+process knows whether what it keeps in memory is still current. A decision needs two of them:
+two round trips to Redis. Apps register their stamps here (`stamp_register`); inside an HTTP
+request the first `stamp_read` fetches every registered stamp in one `get_many` and answers the
+others from that read for the rest of the request. A request that moves a stamp (`stamp_move`)
+reads its own new value. Outside a request (workers, shells) every read goes to the cache.
+What a request reads is as fresh as before: nothing is kept from one request to the next.
+
+The time (nanoseconds, zero-padded) comes first, and each process remembers the newest value
+it has seen of each stamp. A cache that goes back (restored from an older snapshot, failed over
+to a replica that missed the last writes) holds an older value again, under which what was
+cached before a change would be trusted again: a process that saw a newer value moves the
+stamp on instead (one comparison per read)."""
 
 from __future__ import annotations
 
 import contextvars
+import time
 import uuid
 from typing import Any
 
@@ -21,6 +28,38 @@ _registered: list[str] = []
 _in_request: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "core_stamps_in_request", default=None
 )
+
+
+# Per stamp: the time part of the newest value this process has read or made.
+_newest: dict[str, int] = {}
+_TIME_DIGITS = 20
+
+
+def _time_of(value: Any) -> int | None:
+    """The time a value was made, or None for a value without one (made before this format)."""
+    if isinstance(value, str) and len(value) > _TIME_DIGITS and value[_TIME_DIGITS] == "-":
+        head = value[:_TIME_DIGITS]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def _new_value(key: str) -> str:
+    """A value newer than any this process has seen of `key` (clocks of hosts differ)."""
+    made = max(time.time_ns(), _newest.get(key, 0) + 1)
+    return f"{made:0{_TIME_DIGITS}d}-{uuid.uuid4().hex}"
+
+
+def _checked(key: str, value: Any) -> Any:
+    """`value` as read from the cache, or a new value when it is older than one this process
+    has seen (the cache went back: see the module's docstring)."""
+    made = _time_of(value)
+    if made is None:
+        return value
+    if made < _newest.get(key, 0):
+        return _moved(key)
+    _newest[key] = made
+    return value
 
 
 def stamp_register(key: str) -> None:
@@ -36,7 +75,7 @@ def stamps_read_with(keys: list[str]) -> dict[str, Any]:
     missing = [k for k in _registered if read is not None and k not in read]
     found = cache.get_many(missing + keys)
     if read is not None:
-        read.update({k: found.get(k) for k in missing})
+        read.update({k: _checked(k, found.get(k)) for k in missing})
     return {k: found[k] for k in keys if k in found}
 
 
@@ -49,10 +88,10 @@ def stamp_read(key: str) -> str:
             stamps_read_with([])
         value = read[key]
     else:
-        value = cache.get(key)
+        value = _checked(key, cache.get(key))
     if value is None:
-        cache.add(key, uuid.uuid4().hex, timeout=None)
-        value = cache.get(key)
+        cache.add(key, _new_value(key), timeout=None)
+        value = _checked(key, cache.get(key))
         if read is not None:
             read[key] = value
     return value
@@ -60,11 +99,17 @@ def stamp_read(key: str) -> str:
 
 def stamp_move(key: str) -> None:
     """Replace the stamp: every process drops what it kept under the old value."""
-    value = uuid.uuid4().hex
+    _moved(key)
+
+
+def _moved(key: str) -> str:
+    value = _new_value(key)
     cache.set(key, value, timeout=None)
+    _newest[key] = _time_of(value) or 0
     read = _in_request.get()
     if read is not None:
         read[key] = value
+    return value
 
 
 def request_started(**_: Any) -> None:

@@ -118,6 +118,25 @@ def regimes(db):
     seed_regimes()
 
 
+@pytest.fixture
+def partitioned_cache(settings, tmp_path):
+    """The shared cache on a private redis-server reached through a relay the test can cut
+    (`cut()`: commands time out and never arrive, then fail at once) and heal (`heal()`: the
+    server answers again with its data), as a network partition does (tests.faults)."""
+    from tests.faults import Partition, RedisBroker
+
+    server = RedisBroker(tmp_path).start()
+    relay = Partition(server.port)
+    settings.CUSTODIA_CACHE_SOCKET_TIMEOUT = 0.3
+    settings.CUSTODIA_CACHE_FAIL_FAST_SECONDS = 0.2
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": relay.url}}
+    try:
+        yield relay
+    finally:
+        relay.close()
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_cached_state_from_other_tests():
     """A test's rollback sends no signal: start each test with no cached API principal and no

@@ -63,6 +63,68 @@ def silent_server() -> Iterator[str]:
             conn.close()
 
 
+class Partition:
+    """A TCP relay to 127.0.0.1:`port` that can be cut as a network partition cuts: `cut()`
+    drops every relayed connection with whatever it carried, and holds new ones without an
+    answer (commands time out and never arrive); `heal()` relays again. The server behind it
+    keeps its data. `url`: its redis:// address."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.open: list[socket.socket] = []
+        self.is_cut = False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn = self.listener.accept()[0]
+            except OSError:
+                return
+            with self.lock:
+                self.open.append(conn)
+                if self.is_cut:
+                    continue  # held: accepted, never answered
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.open.append(upstream)
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            self.is_cut = True
+            dropped, self.open = self.open, []
+        for sock in dropped:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def heal(self) -> None:
+        with self.lock:
+            self.is_cut = False
+            held, self.open = self.open, []
+        for sock in held:  # connections made during the cut are dropped: clients reconnect
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
 def use_broker(url: str) -> None:
     """Point this process's Celery producer at `url` (what `.delay()` publishes to)."""
     from settings.celery import app

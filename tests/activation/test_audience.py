@@ -378,3 +378,34 @@ def test_a_support_agent_cannot_export_people(client, roles):
     response, text = _purpose_export(client, "marketing_email")
     assert response.status_code == 403
     assert text is None
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "user deactivated"])
+def test_a_push_stops_once_its_destinations_token_is_revoked(api, how):
+    """The push acts with the destination's token (its regions decide who is sent): a token
+    refused at the API is refused to the push as well, from its next run."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from access.services import api_token_revoke
+    from activation.services import destinations_push
+    from consent.models import ConsentWebhook
+
+    destination = _destination(api, "marketing_email")
+    destination.push_webhook = ConsentWebhook.objects.create(
+        name="Tool", url="http://127.0.0.1:9/", secret="s", consent_changes=False
+    )
+    destination.save()
+    _record(make_subject(region="EU"), "marketing_email", "granted")
+    token = destination.token
+    if how == "revoked":
+        api_token_revoke(token=token, actor=SYSTEM)
+    elif how == "expired":
+        type(token).objects.filter(pk=token.pk).update(
+            expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
+    else:
+        token.user.is_active = False
+        token.user.save()
+    assert destinations_push() == 0

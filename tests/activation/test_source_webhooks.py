@@ -357,3 +357,38 @@ def test_an_officer_cannot_replay_a_message_whose_source_now_writes_outside_thei
     assert message.status == "dead"
     index = blind_index("customer_id", normalize("customer_id", "u-100"))
     assert not Identifier.objects.filter(kind="customer_id", value_index=index).exists()
+
+
+def test_a_source_deactivated_by_a_data_migration_is_refused_once_migrate_ends(api, source):
+    """A data migration saves through its migration state's model (no signal reaches the
+    receivers of the real one): the migrate that ran it moves every source's version."""
+    from django.core.management import call_command
+    from django.db.migrations.executor import MigrationExecutor
+
+    assert post(api, source, {**IDENTIFY, "messageId": "g1"}).status_code == 202  # kept now
+    state = MigrationExecutor(connection).loader.project_state().apps
+    row = state.get_model("activation", "SourceEndpoint").objects.get(pk=source.pk)
+    row.active = False
+    row.save()
+    call_command("migrate", verbosity=0)  # the upgrade's migrate ends (nothing left to apply)
+    assert post(api, source, {**IDENTIFY, "messageId": "g2"}).status_code == 401
+
+
+def test_a_deactivation_the_cache_cannot_be_told_of_is_not_made(api, source, partitioned_cache):
+    """With the shared cache unreachable the endpoint's version cannot move: a deactivation
+    written anyway (a save outside a transaction commits before its post_save) would leave
+    every process accepting the source's calls once the cache answers again. It is refused
+    before anything is written; made again once the cache answers, the next call is refused."""
+    from redis.exceptions import RedisError
+
+    assert post(api, source, {**IDENTIFY, "messageId": "p1"}).status_code == 202  # kept now
+    source.active = False
+    partitioned_cache.cut()
+    assert post(api, source, {**IDENTIFY, "messageId": "p2"}).status_code == 503
+    with pytest.raises(RedisError):
+        source.save()
+    partitioned_cache.heal()
+    time.sleep(0.3)  # the fail-fast window ends: the cache is tried again
+    assert SourceEndpoint.objects.get(pk=source.pk).active  # not written
+    source.save()
+    assert post(api, source, {**IDENTIFY, "messageId": "p3"}).status_code == 401

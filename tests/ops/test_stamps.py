@@ -57,3 +57,23 @@ def test_outside_a_request_every_read_goes_to_the_cache_and_a_lost_stamp_is_recr
     assert cache.get("tests:stamp:d") == first
     cache.set("tests:stamp:d", "d2")
     assert stamps.stamp_read("tests:stamp:d") == "d2"
+
+
+def test_a_stamp_the_cache_went_back_to_is_moved_on():
+    """A cache restored from an older snapshot (or a replica that missed the last writes)
+    holds an older value again: a process that saw a newer one moves the stamp on, so what
+    was kept under the older value is not trusted again. A value of the earlier format (no
+    time) is taken as it is."""
+    stamps.stamp_register("tests:stamp:e")
+    cache.delete("tests:stamp:e")
+    older = stamps.stamp_read("tests:stamp:e")
+    stamps.stamp_move("tests:stamp:e")
+    newer = stamps.stamp_read("tests:stamp:e")
+    assert newer > older
+    cache.set("tests:stamp:e", older)  # the cache went back
+    moved = stamps.stamp_read("tests:stamp:e")
+    assert moved not in (older, newer)
+    assert moved > newer
+    assert cache.get("tests:stamp:e") == moved
+    cache.set("tests:stamp:e", "0123abc")  # written before stamps carried their time
+    assert stamps.stamp_read("tests:stamp:e") == "0123abc"
