@@ -5,6 +5,7 @@ than the statement costs the database)."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -87,8 +88,9 @@ def rows_insert(
     ignore_conflicts: bool = False,
 ) -> None:
     """Insert rows given as {attname: value} (the same keys in every row; encrypted values
-    sealed already) in one statement: INSERT ... SELECT FROM json_array_elements(the rows as
-    one JSON text) on PostgreSQL, one prepared statement run per row (executemany) on SQLite.
+    sealed already) in one statement: on PostgreSQL a COPY for plain inserts, INSERT ...
+    SELECT FROM json_array_elements(the rows as one JSON text) with a conflict clause; one
+    prepared statement run per row (executemany) on SQLite.
     A column the rows leave out takes the field's default (auto dates: now), computed once.
     `update`: a row whose primary key exists gets these columns updated (ON CONFLICT (pk) DO
     UPDATE);
@@ -120,6 +122,9 @@ def rows_insert(
         conflict = " ON CONFLICT DO NOTHING"
     column_list = ", ".join(quote(str(f.column)) for f in fields)
     head = f"INSERT INTO {quote(model._meta.db_table)} ({column_list})"
+    if connection.vendor == "postgresql" and not conflict:
+        _copy_in(model, fields, columns, count)
+        return
     if connection.vendor == "postgresql":
         for n, f in enumerate(fields):
             columns[n] = _for_json(f, columns[n])
@@ -136,6 +141,38 @@ def rows_insert(
         placeholders = ", ".join(["%s"] * len(fields))
         cursor.executemany(
             f"{head} VALUES ({placeholders}){conflict}", list(zip(*columns, strict=True))
+        )
+
+
+def _copy_in(
+    model: type[models.Model], fields: list[models.Field], columns: list[list[Any]], count: int
+) -> None:
+    """Plain inserts on PostgreSQL: COPY ... FROM STDIN, its rows formatted by psycopg's C
+    text dumpers and parsed by the server's COPY reader, the cheapest way in for both sides
+    (about half the server time of INSERT ... SELECT FROM json_array_elements for ten
+    thousands of narrow rows). Logged like any statement (`connection.queries`, query
+    budgets)."""
+    quote = connection.ops.quote_name
+    for n, f in enumerate(fields):
+        if f.get_internal_type() == "JSONField":  # JSON text, parsed by jsonb's input
+            columns[n] = [None if v is None else json.dumps(v) for v in columns[n]]
+    sql = (
+        f"COPY {quote(model._meta.db_table)} "
+        f"({', '.join(quote(str(f.column)) for f in fields)}) FROM STDIN"
+    )
+    started = time.monotonic()
+    connection.ensure_connection()
+    # Django's error wrapper: a unique violation is an IntegrityError, as from any statement.
+    with (
+        connection.wrap_database_errors,
+        connection.connection.cursor() as cursor,
+        cursor.copy(sql) as copy,
+    ):
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {count} rows", "time": f"{time.monotonic() - started:.3f}"}
         )
 
 

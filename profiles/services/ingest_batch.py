@@ -126,9 +126,15 @@ def _match_profiles_write(
         profiles[subject.pk], blocks[subject.pk] = encoded.fields, encoded.blocks
     if known:
         _match_rows_unchanged_drop(known, profiles, blocks)
+    # New subjects' profiles are plain inserts (COPY on PostgreSQL); known ones' upserted.
+    changed = set(known)
     rows_insert(
         MatchProfile,
-        [{"subject_id": pk, "encodings": fields} for pk, fields in profiles.items()],
+        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk not in changed],
+    )
+    rows_insert(
+        MatchProfile,
+        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk in changed],
         update=("encodings", "updated_at"),
     )
     rows_insert(MatchBlock, [{"subject_id": pk, "key": k} for pk, ks in blocks.items() for k in ks])
@@ -239,11 +245,16 @@ class _Rows:
     subjects: list[Row] = field(default_factory=list)
     keys: list[Row] = field(default_factory=list)
     identifiers: list[Row] = field(default_factory=list)
-    attributes: list[Row] = field(default_factory=list)
-    events: list[Row] = field(default_factory=list)
+    attributes: list[Row] = field(default_factory=list)  # rows that exist: upserted in place
+    new_attributes: list[Row] = field(default_factory=list)  # fresh row ids: plain inserts
+    events: list[Row] = field(default_factory=list)  # of known subjects: may repeat a stored one
+    new_events: list[Row] = field(default_factory=list)  # of subjects created here: plain inserts
+    created: set[uuid.UUID] = field(default_factory=set)
+    _new_event_keys: set[tuple[uuid.UUID, str]] = field(default_factory=set)
 
     def new_subject(self, region: str) -> Subject:
         subject = Subject(id=uuid.uuid4(), region=region)
+        self.created.add(subject.pk)
         key_row, key = SubjectKey.build_for(subject.pk)
         subject.remember_data_key(key, key_row.key_id)
         self.subjects.append({"id": subject.pk, "region": region})
@@ -283,19 +294,28 @@ class _Rows:
             )
             changed.add(f"identifier.{kind}")
         for key, value, category in record.attributes:
-            pk = attribute_ids.get(key) or uuid.uuid4()
-            self.attributes.append(
+            stored_id = attribute_ids.get(key)
+            rows = self.attributes if stored_id else self.new_attributes
+            pk = stored_id or uuid.uuid4()
+            rows.append(
                 {"id": pk, **common, "key": key, "category": category}
                 | {"value": _ATTRIBUTE_VALUE.seal(value, row_id=pk, cipher=cipher, key_id=key_id)}
                 | {"collected_at": self.now}
             )
             changed.add(f"attribute.{key}")
         for name, payload, when in record.events:
+            dedup_key = event_dedup_key(name, when, payload)
+            events = self.events
+            if subject.pk in self.created:  # nothing stored to repeat: only the record itself
+                if (subject.pk, dedup_key) in self._new_event_keys:
+                    continue
+                self._new_event_keys.add((subject.pk, dedup_key))
+                events = self.new_events
             pk = uuid.uuid4()
-            self.events.append(
+            events.append(
                 {"id": pk, **common, "name": name, "occurred_at": when}
                 | {"payload": _EVENT_PAYLOAD.seal(payload, row_id=pk, cipher=cipher, key_id=key_id)}
-                | {"dedup_key": event_dedup_key(name, when, payload)}
+                | {"dedup_key": dedup_key}
             )
             changed.add("events")
         return changed
@@ -304,11 +324,13 @@ class _Rows:
         rows_insert(Subject, self.subjects)
         rows_insert(SubjectKey, self.keys)
         rows_insert(Identifier, self.identifiers)
+        rows_insert(Attribute, self.new_attributes)
         rows_insert(
             Attribute,
             self.attributes,
             update=("value", "category", "source_id", "collected_at"),
         )
+        rows_insert(Event, self.new_events)
         rows_insert(Event, self.events, ignore_conflicts=True)
 
 
