@@ -252,6 +252,9 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     subject = _subject(request)
     if subject is None:
         return {"subject_found": False}
+    # Locked before the hold is read: a hold placed meanwhile (legal_hold_place locks the
+    # subject too) is seen here, or waits until this erasure commits and is refused.
+    subject.status = Subject.objects.select_for_update().get(pk=subject.pk).status
     hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
     if hold is not None:
         raise Blocked(f"legal hold: {hold.reason}")
@@ -529,6 +532,15 @@ def erase_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
     plain = [s for s in steps if _subject(s.request) is not None]
     if RetentionException.objects.filter(active=True).exists():
         plain = []
+    # The subjects locked before their holds are read (as in run_erase), their status fresh.
+    status = dict(
+        Subject.objects.select_for_update()
+        .filter(pk__in=sorted(s.request.subject_id for s in plain))
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    for step in plain:
+        step.request.subject.status = status[step.request.subject_id]
     held = set(
         LegalHold.objects.filter(
             subject_id__in=[s.request.subject_id for s in plain], released_at=None
