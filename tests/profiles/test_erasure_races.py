@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from audit.actors import Actor
+from core.errors import ConflictError
 from profiles import services
 from profiles.crypto.blind_index import index_of
-from profiles.models import Identifier, Subject
+from profiles.models import Attribute, Identifier, Subject
 from profiles.services import IdentitySuppressed, ingest, ingest_chunk
 from profiles.services import matching as matching_service
 from tests.factories import make_subject
@@ -97,3 +98,37 @@ def test_an_upsert_waiting_on_a_person_being_erased_does_not_recreate_them(monke
     assert isinstance(upsert.error, IdentitySuppressed), upsert.error or upsert.result
     assert not _held_by_anyone()
     assert not Subject.objects.exclude(pk=subject.pk).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_waiting_on_a_person_being_erased_does_not_bring_their_rows_back(monkeypatch):
+    survivor = make_subject(region="EU", email="keeper@example.com")
+    leaving = make_subject(region="EU", email=EMAIL, name="Lea Ving")
+    merge = Writer(
+        lambda: services.subjects_merge(
+            survivor=survivor,
+            merged=leaving,
+            method="review",
+            confidence=0.9,
+            signals=["name"],
+            actor=SYSTEM,
+        )
+    )
+    drop = matching_service.match_profile_drop
+
+    def rows_deleted_not_committed(subject_id):  # inside the erasure's transaction
+        drop(subject_id)
+        if merge.ident is None:  # the erasure's call (the merge calls it too)
+            merge.start()
+            until_done_or_waiting(merge.done)
+
+    monkeypatch.setattr(matching_service, "match_profile_drop", rows_deleted_not_committed)
+    _erase(leaving)
+    merge.finish()
+
+    assert not _held_by_anyone(), "the erased person's identifier was moved to the survivor"
+    assert not Attribute.objects.filter(subject=survivor, key="name").exists()
+    leaving.refresh_from_db()
+    assert leaving.status == Subject.Status.ERASED
+    assert isinstance(merge.error, ConflictError), merge.error or merge.result
