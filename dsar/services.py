@@ -558,6 +558,9 @@ def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHol
     if not actor.covers(subject.region):
         raise NotFoundError("Subject not found.")
     with transaction.atomic():
+        # The subject's lock orders this after an erasure running now (which locks it too).
+        if Subject.objects.select_for_update().get(pk=subject.pk).status == Subject.Status.ERASED:
+            raise ConflictError("This person's data was erased: there is nothing to hold.")
         hold = LegalHold.objects.create(
             subject=subject, reason=reason[:300], created_by=actor.label
         )

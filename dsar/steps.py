@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -252,6 +252,9 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
     subject = _subject(request)
     if subject is None:
         return {"subject_found": False}
+    # Locked before the hold is read: a hold placed meanwhile (legal_hold_place locks the
+    # subject too) is seen here, or waits until this erasure commits and is refused.
+    subject.status = Subject.objects.select_for_update().get(pk=subject.pk).status
     hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
     if hold is not None:
         raise Blocked(f"legal hold: {hold.reason}")
@@ -529,11 +532,20 @@ def erase_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
     plain = [s for s in steps if _subject(s.request) is not None]
     if RetentionException.objects.filter(active=True).exists():
         plain = []
-    held = set(
-        LegalHold.objects.filter(
-            subject_id__in=[s.request.subject_id for s in plain], released_at=None
-        ).values_list("subject_id", flat=True)
+    # The subjects locked as their holds are read (as in run_erase), their status fresh: a
+    # hold placed meanwhile is seen, or waits for this erasure and is refused.
+    active_hold = LegalHold.objects.filter(subject=OuterRef("pk"), released_at=None)
+    locked = (
+        Subject.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted(s.request.subject_id for s in plain))
+        .order_by("pk")
+        .annotate(held=Exists(active_hold))
+        .values_list("pk", "status", "held")
     )
+    rows = {pk: (status, on_hold) for pk, status, on_hold in locked}
+    for step in plain:
+        step.request.subject.status = rows[step.request.subject_id][0]
+    held = {pk for pk, (_status, on_hold) in rows.items() if on_hold}
     plain = [
         s
         for s in plain

@@ -120,6 +120,10 @@ def _claim(job_id: str) -> ImportJob | None:
     return ImportJob.objects.get(pk=job_id) if claimed else None
 
 
+class _Superseded(Exception):
+    """Another worker moved the job's progress: this one's lease ran out and it was taken over."""
+
+
 def import_job_run(*, job_id: str) -> ImportJob | None:
     """Import lines after `lines_done`; each chunk of lines commits with its progress, so a
     crash repeats at most one chunk, and upserts are idempotent for repeated lines."""
@@ -132,6 +136,19 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
     path = _path(job)
     if not path.exists():
         return _job_fail_upload_missing(job)
+    try:
+        _import_lines(job, path, actor)
+    except _Superseded:
+        return None  # the worker that took the job over finishes it
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
+    )
+    path.unlink(missing_ok=True)  # the plaintext upload must not outlive the import
+    job.refresh_from_db()
+    return job
+
+
+def _import_lines(job: ImportJob, path: Path, actor: Actor) -> None:
     with open(path, "rb") as handle, _collector_frozen():
         line_no = 0
         pending: list[tuple[int, bytes]] = []
@@ -147,12 +164,6 @@ def import_job_run(*, job_id: str) -> ImportJob | None:
                 pending = []
         if pending:
             _import_chunk(job, pending, actor)
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.DONE, finished_at=timezone.now(), lease_expires_at=None
-    )
-    path.unlink(missing_ok=True)  # the plaintext upload must not outlive the import
-    job.refresh_from_db()
-    return job
 
 
 def _job_fail_upload_missing(job: ImportJob) -> ImportJob:
@@ -207,12 +218,17 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor) 
                 failed += _error_of(job, line_no, outcome)
             else:
                 imported += 1
-        ImportJob.objects.filter(pk=job.pk).update(
+        # Compare-and-set on the progress this chunk started from: a worker that took the job
+        # over meanwhile (this one's lease ran out) has moved it, and this chunk rolls back.
+        held = ImportJob.objects.filter(pk=job.pk, lines_done=job.lines_done).update(
             lines_done=lines[-1][0],
             imported=F("imported") + imported,
             failed=F("failed") + failed,
             lease_expires_at=timezone.now() + timezone.timedelta(seconds=LEASE_SECONDS),
         )
+        if not held:
+            raise _Superseded
+    job.lines_done = lines[-1][0]
 
 
 def _chunk_parse(

@@ -104,6 +104,7 @@ def subjects_merge(
     subject_scope_check(merged, actor)
     across = survivor.region != merged.region
     with transaction.atomic():
+        _both_locked_unchanged(survivor, merged)
         moved = _rows_move(merged, survivor, across=across)
         for lineage in MergeLineage.objects.filter(survivor=merged):
             lineage.survivor = survivor
@@ -138,6 +139,24 @@ def subjects_merge(
                 reason=f"{method} merge, confidence {confidence:.2f}",
             )
     return lineage
+
+
+def _both_locked_unchanged(survivor: Subject, merged: Subject) -> None:
+    """Lock both subjects (in one order) until the merge commits and refuse if one was erased
+    or merged meanwhile: a merge that read the rows an erasure was deleting would save them
+    again under the survivor."""
+    gone = (Subject.Status.ERASED, Subject.Status.MERGED)
+    pair = sorted([survivor.pk, merged.pk])
+    status = dict(
+        Subject.objects.select_for_update()
+        .filter(pk__in=pair)
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    if any(status.get(pk) in gone or pk not in status for pk in pair):
+        raise ConflictError(
+            "One of these subjects was erased or merged meanwhile.", code="subject_changed"
+        )
 
 
 def _score_of(scored: matching.Scored | None) -> dict[str, Any]:

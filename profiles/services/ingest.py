@@ -280,6 +280,9 @@ def _upsert(parsed: ParsedRecord, *, actor: Actor, source: System | None) -> Ups
         )
         result.merged.append(other.pk)
     changed = _identifiers_add(subject, parsed, source)
+    # Again once the identities are written: an erasure that committed after the first check
+    # (or that this insert waited for) suppressed them, and the person must not come back.
+    _check_suppression(parsed.identifiers)
     changed |= _attributes_set(subject, parsed, source)
     if any(matching.is_signal(key) for key, _value, _category in parsed.attributes):
         matching_service.match_profile_refresh(

@@ -17,7 +17,12 @@ from profiles.services.ingest import (
     ParsedRecord,
     subject_upsert_parsed,
 )
-from profiles.services.ingest_batch import subjects_upsert_batch, suppressed_among, upsert_partition
+from profiles.services.ingest_batch import (
+    ChunkRaced,
+    subjects_upsert_batch,
+    suppressed_among,
+    upsert_partition,
+)
 from profiles.services.ingest_match import chunk_matches_plan, chunk_matches_write
 
 Outcome = uuid.UUID | DomainError
@@ -49,6 +54,8 @@ def records_ingest(
             chunk_matches_write(
                 records=chunk, decided=decided, created=created, actor=actor, source=source
             )
+            if suppressed_among(chunk):  # an erasure committed since the check: line by line
+                raise ChunkRaced("an identity of the chunk was suppressed meanwhile")
         for n, subject_id in created.items():
             outcomes[kept[n]] = subject_id
         for n, best in decided.merges.items():
