@@ -44,6 +44,7 @@ from dsar.models import (
     SystemTask,
 )
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
+from profiles.models import Subject
 from profiles.selectors import subject_get, subject_search_any
 
 DEADLINE_COLOURS = {"overdue": "#ba2121", "due_soon": "#b36b00", "on_track": "#447e36"}
@@ -414,8 +415,23 @@ class SystemConnectorAdmin(AllRegionsChangeMixin, admin.ModelAdmin):
         return None
 
 
+class LegalHoldForm(forms.ModelForm):
+    """A hold on an erased person is refused by the form (nothing is left to hold)."""
+
+    class Meta:
+        model = LegalHold
+        fields = ["subject", "reason"]
+
+    def clean_subject(self):
+        subject = self.cleaned_data.get("subject")
+        if subject is not None and subject.status == Subject.Status.ERASED:
+            raise forms.ValidationError(services.ERASED_NOTHING_TO_HOLD)
+        return subject
+
+
 @admin.register(LegalHold)
 class LegalHoldAdmin(ScopedAdmin):
+    form = LegalHoldForm
     list_display = ["subject", "reason", "created_by", "created_at", "released_at"]
     list_filter = ["released_at"]
     fields = ["subject", "reason"]
@@ -430,6 +446,15 @@ class LegalHoldAdmin(ScopedAdmin):
             subject=subject, reason=obj.reason, actor=self.actor(request)
         )
         obj.pk = hold.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The service's refusal at save (the person erased after the form was checked) comes
+        back to the add page as an error message; the add's transaction is rolled back."""
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return HttpResponseRedirect(request.get_full_path())
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

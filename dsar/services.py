@@ -552,6 +552,9 @@ def request_note(*, request: DataSubjectRequest, actor: Actor, note: str) -> Tim
     return entry
 
 
+ERASED_NOTHING_TO_HOLD = "This person's data was erased: there is nothing to hold."
+
+
 def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHold:
     """Keep a subject's data: erasures are refused (with this reason) while the hold is active.
     The subject must be within the actor's regions."""
@@ -560,7 +563,7 @@ def legal_hold_place(*, subject: Subject, reason: str, actor: Actor) -> LegalHol
     with transaction.atomic():
         # The subject's lock orders this after an erasure running now (which locks it too).
         if Subject.objects.select_for_update().get(pk=subject.pk).status == Subject.Status.ERASED:
-            raise ConflictError("This person's data was erased: there is nothing to hold.")
+            raise ConflictError(ERASED_NOTHING_TO_HOLD)
         hold = LegalHold.objects.create(
             subject=subject, reason=reason[:300], created_by=actor.label
         )

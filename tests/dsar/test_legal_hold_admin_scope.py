@@ -40,3 +40,37 @@ def test_an_officer_places_a_hold_on_a_subject_of_their_region(roles):
     r = eu.post("/admin/dsar/legalhold/add/", {"subject": str(european.pk), "reason": "court"})
     assert r.status_code == 302
     assert LegalHold.objects.filter(subject=european).exists()
+
+
+def test_a_hold_on_an_erased_person_is_a_form_error_not_a_crash(roles):
+    """An erased person has nothing left to hold: the form says so (the service refuses it
+    too, under the subject's lock, when an erasure commits between the form and the save)."""
+    from profiles.models import Subject
+
+    erased = make_subject(region="EU", email="gone@example.com")
+    Subject.objects.filter(pk=erased.pk).update(status=Subject.Status.ERASED)
+    eu = signed_in(make_staff(DPO, regions=["EU"]))
+    r = eu.post("/admin/dsar/legalhold/add/", {"subject": str(erased.pk), "reason": "court"})
+    assert r.status_code == 200
+    assert "was erased: there is nothing to hold" in r.content.decode()
+    assert not LegalHold.objects.exists()
+
+
+def test_a_hold_refused_by_the_service_at_save_is_a_message_not_a_crash(roles, monkeypatch):
+    """The erasure committed after the form was checked: the service's refusal (a conflict)
+    comes back to the add page as an error message, nothing saved."""
+    from core.errors import ConflictError
+    from dsar import services
+
+    def refused(**_):
+        raise ConflictError("This person's data was erased: there is nothing to hold.")
+
+    monkeypatch.setattr(services, "legal_hold_place", refused)
+    european = make_subject(region="EU", email="eu2@example.com")
+    eu = signed_in(make_staff(DPO, regions=["EU"]))
+    r = eu.post(
+        "/admin/dsar/legalhold/add/", {"subject": str(european.pk), "reason": "court"}, follow=True
+    )
+    assert r.status_code == 200
+    assert "was erased: there is nothing to hold" in r.content.decode()
+    assert not LegalHold.objects.exists()
