@@ -51,6 +51,14 @@ def publish(task: str, args: list | tuple = ()) -> None:
     except BrokerError:
         _broker_failed_until = time.monotonic() + BROKER_FAIL_FAST_SECONDS
         raise
+    except Exception as exc:
+        # A transport's own fault, not the broker's answer: kombu's SQLAlchemy transport (the
+        # embedded broker) publishing on a channel its connection had closed, when the
+        # broker's SQLite file was busy (AttributeError, once in about a thousand webhook calls
+        # under load, a 500 after the payload was stored). The message is lost as one to a
+        # broker that is down, which every caller already leaves to a sweeper. Logged by type.
+        logger.warning("publishing %s failed (%s)", task, type(exc).__name__)
+        raise BrokerError(f"publishing failed: {type(exc).__name__}") from exc
 
 
 def publish_retry_now() -> None:

@@ -119,3 +119,23 @@ def test_a_silent_broker_fails_a_publish_within_the_timeout_then_at_once(setting
         use_broker(previous)
     assert first < 5, first
     assert second < 0.05, second
+
+
+def test_a_transports_own_fault_loses_a_wake_up_not_the_request(monkeypatch, published):
+    """kombu's SQLAlchemy transport (the embedded broker) can publish on a channel its
+    connection had closed (AttributeError): that wake-up is lost as to a broker that is down
+    (the periodic run catches up); the change stays committed and its caller sees no error."""
+    from celery import current_app
+
+    from core import wake
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'client'")
+
+    monkeypatch.setattr(current_app, "send_task", broken)
+    ConsentWebhook.objects.create(name="CRM", url="http://127.0.0.1:9/", secret="s")
+    _change(make_subject(region="EU"))  # its wake-up meets the fault: no error reaches here
+    assert WebhookDelivery.objects.count() == 1
+    with pytest.raises(wake.BrokerError):
+        wake.publish(DELIVER_TASK)
+    assert published == []
