@@ -84,28 +84,34 @@ def _unclean_form_refused(request: HttpRequest) -> HttpResponse | None:
 
 
 # A filter on the year of a date (`occurred_at__year=`, the admin's date hierarchy, `__year__gte=`)
-# becomes a range of datetimes: from 1 January of the year to 1 January of the next one.
-_YEAR_LOOKUP = re.compile(r"__(?:iso_)?year(?:__|$)")
-_FILTER_YEARS = range(1, 9999)
+# becomes a range of datetimes: from 1 January of the year to 1 January of the next one; the
+# date hierarchy builds a datetime from the year, month and day it is given.
+_DATE_PART_LOOKUP = re.compile(r"__(?:iso_)?(year|month|day)(?:__|$)")
+_FILTER_DATE_PARTS = {"year": range(1, 9999), "month": range(1, 13), "day": range(1, 32)}
 
 
-def _year_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
-    """Pages: a year filter that no datetime can bound (0, 9999, 10**11) is a 400. Django's
-    changelist checks a year's digits, not its range: the range it builds from such a year
-    overflows (ValueError, OverflowError) as a 500, on every admin with a date field."""
+def _date_part_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
+    """Pages: a year filter that no datetime can bound (0, 9999, 10**11), and a month or day
+    no date has, are a 400. Django's changelist checks their digits, not their range: the
+    range it builds from such a year overflows (ValueError, OverflowError) as a 500, on every
+    admin with a date field, and the date hierarchy's datetime from a month or day beyond a C
+    long too (OverflowError; it catches ValueError only)."""
     for key, values in request.GET.lists():
-        if not _YEAR_LOOKUP.search(key):
+        found = _DATE_PART_LOOKUP.search(key)
+        if found is None:
             continue
+        name = found.group(1)
+        allowed = _FILTER_DATE_PARTS[name]
         for value in values:
             for part in value.split(","):
                 try:
-                    year = int(part)
+                    number = int(part)
                 except ValueError:
                     continue  # not a number: the changelist refuses it as a bad filter
-                if year not in _FILTER_YEARS:
+                if number not in allowed:
                     return HttpResponseBadRequest(
-                        f"A year in a filter must be between {_FILTER_YEARS.start} and "
-                        f"{_FILTER_YEARS.stop - 1}.",
+                        f"A {name} in a filter must be between {allowed.start} and "
+                        f"{allowed.stop - 1}.",
                         content_type="text/plain; charset=utf-8",
                     )
     return None
@@ -193,13 +199,13 @@ class ApiErrorMiddleware:
         """Refuse, before authentication or any database work, what no API view can serve:
         a method the view lacks (405, e.g. TRACE), a body over the view's limit by its
         Content-Length (413), a NUL character in the query string (400); on pages, also a
-        year filter out of a datetime's range and an admin changelist's id or number its
-        column cannot hold (400)."""
+        year, month or day filter out of a datetime's range and an admin changelist's id or
+        number its column cannot hold (400)."""
         view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
         if view_class is None or not request.path.startswith(_API_PREFIXES):
             return (
                 _unclean_form_refused(request)
-                or _year_out_of_range_refused(request)
+                or _date_part_out_of_range_refused(request)
                 or _admin_ids_refused(request, view_func)
             )
         allowed = _allowed_methods(view_class)

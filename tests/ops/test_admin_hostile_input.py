@@ -320,3 +320,26 @@ def test_a_chosen_id_beyond_its_column_in_an_inline_is_an_invalid_choice(superus
     )
     assert response.status_code == 200
     assert b"Select a valid choice." in response.content
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("started_at__month=99999999999999999999", b"A month in a filter must be between 1 and 12"),
+        ("started_at__month=12&started_at__day=-9999999999999999999", b"A day in a filter must"),
+        ("started_at__month=13", b"A month in a filter must be between 1 and 12"),
+    ],
+)
+def test_a_month_or_day_no_date_has_is_a_400(superuser_client, query, message):
+    """The date hierarchy builds a datetime of them: beyond a C long an OverflowError (500),
+    which Django does not catch as it catches a ValueError."""
+    response = superuser_client.get(f"/admin/consent/retentionrun/?started_at__year=2020&{query}")
+    assert response.status_code == 400
+    assert message in response.content
+
+
+def test_a_month_and_day_of_the_date_hierarchy_still_filter(superuser_client):
+    response = superuser_client.get(
+        "/admin/consent/retentionrun/?started_at__year=2020&started_at__month=2&started_at__day=29"
+    )
+    assert response.status_code == 200
