@@ -4,6 +4,7 @@ that refuse a hostile request before authentication (method, body size, query te
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import functools
 import logging
 import re
@@ -13,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.messages.middleware import MessageMiddleware
 from django.core.exceptions import FieldDoesNotExist, SuspiciousOperation, ValidationError
 from django.db import connection
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils import timezone
 
 from core.parsers import INVALID_TEXT_MESSAGE, body_limit, text_is_clean
 from ops.errors import (
@@ -84,28 +87,34 @@ def _unclean_form_refused(request: HttpRequest) -> HttpResponse | None:
 
 
 # A filter on the year of a date (`occurred_at__year=`, the admin's date hierarchy, `__year__gte=`)
-# becomes a range of datetimes: from 1 January of the year to 1 January of the next one.
-_YEAR_LOOKUP = re.compile(r"__(?:iso_)?year(?:__|$)")
-_FILTER_YEARS = range(1, 9999)
+# becomes a range of datetimes: from 1 January of the year to 1 January of the next one; the
+# date hierarchy builds a datetime from the year, month and day it is given.
+_DATE_PART_LOOKUP = re.compile(r"__(?:iso_)?(year|month|day)(?:__|$)")
+_FILTER_DATE_PARTS = {"year": range(1, 9999), "month": range(1, 13), "day": range(1, 32)}
 
 
-def _year_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
-    """Pages: a year filter that no datetime can bound (0, 9999, 10**11) is a 400. Django's
-    changelist checks a year's digits, not its range: the range it builds from such a year
-    overflows (ValueError, OverflowError) as a 500, on every admin with a date field."""
+def _date_part_out_of_range_refused(request: HttpRequest) -> HttpResponse | None:
+    """Pages: a year filter that no datetime can bound (0, 9999, 10**11), and a month or day
+    no date has, are a 400. Django's changelist checks their digits, not their range: the
+    range it builds from such a year overflows (ValueError, OverflowError) as a 500, on every
+    admin with a date field, and the date hierarchy's datetime from a month or day beyond a C
+    long too (OverflowError; it catches ValueError only)."""
     for key, values in request.GET.lists():
-        if not _YEAR_LOOKUP.search(key):
+        found = _DATE_PART_LOOKUP.search(key)
+        if found is None:
             continue
+        name = found.group(1)
+        allowed = _FILTER_DATE_PARTS[name]
         for value in values:
             for part in value.split(","):
                 try:
-                    year = int(part)
+                    number = int(part)
                 except ValueError:
                     continue  # not a number: the changelist refuses it as a bad filter
-                if year not in _FILTER_YEARS:
+                if number not in allowed:
                     return HttpResponseBadRequest(
-                        f"A year in a filter must be between {_FILTER_YEARS.start} and "
-                        f"{_FILTER_YEARS.stop - 1}.",
+                        f"A {name} in a filter must be between {allowed.start} and "
+                        f"{allowed.stop - 1}.",
                         content_type="text/plain; charset=utf-8",
                     )
     return None
@@ -169,6 +178,80 @@ def _admin_ids_refused(request: HttpRequest, view_func: Callable) -> HttpRespons
 
 _WHOLE_NUMBER = re.compile(r"^\s*[-+]?[0-9]+\s*$")
 
+# Lookups that run a regular expression in the database: the admin builds none, a pattern's
+# dialect differs by database (one valid here fails there), and SQLite runs Python's
+# backtracking `re` on every row.
+_PATTERN_LOOKUPS = frozenset({"regex", "iregex"})
+# Lookups that become LIKE on SQLite, whose patterns stop at 50,000 bytes.
+_LIKE_LOOKUPS = frozenset(
+    {"iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
+)
+_JSON_CONTAINMENT_LOOKUPS = frozenset({"contains", "contained_by"})
+# Longer than any column a search or a text filter compares with (e-mail addresses, names,
+# references), and far within SQLite's LIKE limit and its limit of query parameters (a
+# search becomes one LIKE per word and searched column).
+ADMIN_SEARCH_MAX_CHARS = 1000
+
+
+def _datetime_fits(field: Any, text: str) -> bool:
+    """False if `text` is a datetime of `field` that cannot be stored: one whose offset puts it
+    outside the years a datetime holds once in UTC (0001-01-01T00:00+14:00)."""
+    try:
+        value = field.to_python(text)
+    except ValidationError:
+        return True  # not a datetime: the changelist refuses it as a bad filter
+    if value is None:
+        return True
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+def _admin_filters_refused(request: HttpRequest, view_func: Callable) -> HttpResponse | None:
+    """Admin changelists: a filter or search the database would fail on as it runs the query
+    is a 400: a regex lookup, a JSON containment lookup where the database has none (SQLite),
+    a datetime its column cannot hold, a search term or text filter over
+    ADMIN_SEARCH_MAX_CHARS. Django builds such a query without complaint and it failed as a
+    500 (an invalid pattern; NotSupportedError; OverflowError; SQLite's LIKE pattern limit)."""
+    model_admin = getattr(view_func, "model_admin", None)
+    if model_admin is None or view_func.__name__ != "changelist_view":
+        return None
+    model = model_admin.model
+    terms = request.GET.getlist(SEARCH_VAR)
+    if request.method == "POST":
+        terms += request.POST.getlist(SEARCH_VAR)  # a search posted (PrivateSearchMixin)
+    if any(len(term) > ADMIN_SEARCH_MAX_CHARS for term in terms):
+        return _bad_filter(f"A search is at most {ADMIN_SEARCH_MAX_CHARS} characters.")
+    for key, values in request.GET.lists():
+        parts = set(key.split(LOOKUP_SEP))
+        if parts & _PATTERN_LOOKUPS:
+            return _bad_filter("The admin's lists are not filtered by regular expression.")
+        if parts & _LIKE_LOOKUPS and any(len(value) > ADMIN_SEARCH_MAX_CHARS for value in values):
+            return _bad_filter(f"A text filter is at most {ADMIN_SEARCH_MAX_CHARS} characters.")
+        field = _column_field(model, key)
+        if field is None:
+            continue
+        kind = field.get_internal_type()
+        if (
+            kind == "JSONField"
+            and parts & _JSON_CONTAINMENT_LOOKUPS
+            and not connection.features.supports_json_field_contains
+        ):
+            return _bad_filter("This database cannot filter a JSON column by containment.")
+        if kind == "DateTimeField" and not all(
+            _datetime_fits(field, part) for value in values for part in value.split(",")
+        ):
+            return _bad_filter("A date and time in a filter must be between years 1 and 9999.")
+    return None
+
+
+def _bad_filter(message: str) -> HttpResponse:
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
 
 class ApiErrorMiddleware:
     """Under /api/, an HTML error page from Django becomes the JSON error format."""
@@ -193,14 +276,16 @@ class ApiErrorMiddleware:
         """Refuse, before authentication or any database work, what no API view can serve:
         a method the view lacks (405, e.g. TRACE), a body over the view's limit by its
         Content-Length (413), a NUL character in the query string (400); on pages, also a
-        year filter out of a datetime's range and an admin changelist's id or number its
-        column cannot hold (400)."""
+        year, month or day filter out of a datetime's range, an admin changelist's id or
+        number its column cannot hold and a filter or search its database would fail on
+        (400)."""
         view_class = getattr(view_func, "cls", None)  # set by DRF's APIView.as_view
         if view_class is None or not request.path.startswith(_API_PREFIXES):
             return (
                 _unclean_form_refused(request)
-                or _year_out_of_range_refused(request)
+                or _date_part_out_of_range_refused(request)
                 or _admin_ids_refused(request, view_func)
+                or _admin_filters_refused(request, view_func)
             )
         allowed = _allowed_methods(view_class)
         if request.method not in allowed:

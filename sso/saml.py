@@ -9,7 +9,7 @@ import datetime as dt
 import shutil
 import time
 from dataclasses import dataclass
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
@@ -40,7 +40,7 @@ def idp_metadata(*, entity_id: str, sso_url: str, certificate: str) -> str:
         f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(entity_id)}>'
         '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
         '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
-        f"{_pem_body(certificate)}"
+        f"{escape(_pem_body(certificate))}"
         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         f'<md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" '
         f"Location={quoteattr(sso_url)}/>"
@@ -48,7 +48,10 @@ def idp_metadata(*, entity_id: str, sso_url: str, certificate: str) -> str:
     )
 
 
-def sp_config(*, provider, sp_entity_id: str, acs_url: str) -> SPConfig:
+def sp_config(*, provider, sp_entity_id: str, acs_url: str, with_idp: bool = True) -> SPConfig:
+    """The SP's configuration; with the IdP's metadata (from the admin's fields) unless
+    `with_idp` is false (the SP's own metadata needs none). SamlError if xmlsec1 is missing or
+    the IdP's fields make no metadata pysaml2 can read."""
     xmlsec = shutil.which("xmlsec1")
     if not xmlsec:
         raise SamlError("xmlsec1_missing")
@@ -75,11 +78,14 @@ def sp_config(*, provider, sp_entity_id: str, acs_url: str) -> SPConfig:
                 )
             ]
         }
-        if provider.certificate
+        if with_idp and provider.certificate
         else {},
     }
     config = SPConfig()
-    config.load(conf)
+    try:
+        config.load(conf)
+    except Exception as exc:  # pysaml2 raises many kinds on metadata it cannot parse
+        raise SamlError("idp_metadata_invalid") from exc
     return config
 
 
@@ -88,12 +94,16 @@ def sp_metadata(config: SPConfig) -> str:
 
 
 def login_redirect(config: SPConfig, *, idp_entity_id: str, relay_state: str) -> tuple[str, str]:
-    """(request id, URL to send the browser to) for an SP-initiated sign-in."""
+    """(request id, URL to send the browser to) for an SP-initiated sign-in; SamlError if the
+    IdP's fields name no place to send it (no certificate, no SSO URL, another entity id)."""
     client = Saml2Client(config=config)
-    request_id, info = client.prepare_for_authenticate(
-        entityid=idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT
-    )
-    location = dict(info["headers"])["Location"]
+    try:
+        request_id, info = client.prepare_for_authenticate(
+            entityid=idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT
+        )
+        location = dict(info["headers"])["Location"]
+    except Exception as exc:  # pysaml2 raises many kinds (SignOnError, TypeError on no URL)
+        raise SamlError("idp_not_configured") from exc
     return request_id, location
 
 

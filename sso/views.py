@@ -116,13 +116,14 @@ def _complete(request, provider, subject, email, groups, nxt) -> HttpResponse:
 _SAML_PENDING = "sso_saml_pending"
 
 
-def _saml_config(request: HttpRequest, provider: IdentityProvider):
+def _saml_config(request: HttpRequest, provider: IdentityProvider, *, with_idp: bool = True):
     from sso import saml
 
     return saml.sp_config(
         provider=provider,
         sp_entity_id=request.build_absolute_uri(reverse("sso:saml-metadata", args=[provider.slug])),
         acs_url=request.build_absolute_uri(reverse("sso:saml-acs", args=[provider.slug])),
+        with_idp=with_idp,
     )
 
 
@@ -131,7 +132,8 @@ def saml_metadata(request: HttpRequest, slug: str) -> HttpResponse:
 
     provider = _provider(slug, IdentityProvider.SAML)
     try:
-        body = saml.sp_metadata(_saml_config(request, provider))
+        # The SP's own metadata: published even before the IdP's fields are complete.
+        body = saml.sp_metadata(_saml_config(request, provider, with_idp=False))
     except saml.SamlError as exc:
         # An installation fault (xmlsec1 not installed), not the caller's: say so plainly.
         return HttpResponse(

@@ -56,3 +56,34 @@ def test_metadata_without_xmlsec1_is_a_plain_503_not_a_500(saml, monkeypatch):  
     response = Client().get("/sso/saml/corp-saml/metadata/")
     assert response.status_code == 503
     assert "xmlsec1_missing" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "start_at"),
+    [
+        ({}, "/admin/login/"),  # added in the admin, its IdP fields not filled in yet
+        ({"certificate": "MIIB", "entity_id": "https://idp.example"}, "/admin/login/"),  # no URL
+        (
+            {"certificate": "<x>&", "sso_url": "https://idp.example/sso", "entity_id": "e"},
+            "https://idp.example/sso?SAMLRequest=",
+        ),
+    ],
+    ids=["empty", "no-sso-url", "markup-as-certificate"],
+)
+def test_a_provider_whose_idp_fields_are_incomplete_answers_without_a_500(db, fields, start_at):
+    """pysaml2 raised SignOnError, TypeError, or SAMLError on the IdP metadata the fields made
+    (markup in the certificate went into it unescaped): a 500 on the provider's sign-in
+    button, for anyone. A sign-in that cannot start is refused and audited, a response is
+    refused, and the SP's own metadata does not depend on the IdP's fields."""
+    from sso.models import IdentityProvider
+
+    IdentityProvider.objects.create(kind="saml", name="Half done", slug="half", **fields)
+    client = Client()
+    start = client.get("/sso/saml/half/start/")
+    assert start.status_code == 302
+    assert start["Location"].startswith(start_at)
+    acs = client.post("/sso/saml/half/acs/", {"SAMLResponse": _b64(UNSIGNED)})
+    assert acs.status_code == 302
+    assert acs["Location"] == "/admin/login/"
+    assert "_auth_user_id" not in client.session
+    assert client.get("/sso/saml/half/metadata/").status_code == 200
