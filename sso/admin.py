@@ -15,6 +15,7 @@ from access.roles import DPO
 from access.scoping import allowed_regions
 from audit.actors import Actor
 from core.regions import KNOWN_REGIONS
+from sso import saml
 from sso.models import GroupMapping, IdentityProvider, SsoDomain
 from sso.services import scim_token_issue
 
@@ -76,6 +77,29 @@ class IdentityProviderForm(forms.ModelForm):
             "certificate",
             "groups_claim",
         ]
+
+    def clean(self):
+        """An enabled provider has what its sign-in needs (a provider being set up may be
+        saved incomplete while not enabled): SAML its IdP entity id, SSO URL and a readable
+        signing certificate; OpenID Connect its issuer and client id."""
+        data = super().clean()
+        if not data.get("enabled"):
+            return data
+        needed = {
+            IdentityProvider.SAML: ("entity_id", "sso_url", "certificate"),
+            IdentityProvider.OIDC: ("issuer", "client_id"),
+        }.get(data.get("kind", ""), ())
+        for name in needed:
+            if not data.get(name) and name not in self.errors:
+                self.add_error(name, "An enabled provider needs this to sign anyone in.")
+        certificate = data.get("certificate")
+        if (
+            data.get("kind") == IdentityProvider.SAML
+            and certificate
+            and not saml.certificate_readable(certificate)
+        ):
+            self.add_error("certificate", "This is not an X.509 certificate in PEM form.")
+        return data
 
     def save(self, commit=True):
         provider = super().save(commit=False)

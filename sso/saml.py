@@ -34,6 +34,18 @@ def _pem_body(certificate: str) -> str:
     return "".join(lines)
 
 
+def certificate_readable(certificate: str) -> bool:
+    """Whether `certificate` (PEM, with or without its BEGIN/END lines) is an X.509
+    certificate: the IdP's signing certificate an officer pastes into the provider's form."""
+    from cryptography import x509
+
+    try:
+        x509.load_der_x509_certificate(base64.b64decode(_pem_body(certificate), validate=True))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def idp_metadata(*, entity_id: str, sso_url: str, certificate: str) -> str:
     return (
         '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '

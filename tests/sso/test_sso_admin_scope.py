@@ -89,3 +89,45 @@ def test_an_officer_limited_to_some_regions_issues_no_scim_token(provider):
     page = _issue_scim_token(signed_in(make_staff(DPO)), provider)
     assert "SCIM token for corp (copy it now)" in page.content.decode()
     assert ScimToken.objects.filter(provider=provider).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_in_error"),
+    [
+        (
+            {
+                "kind": "saml",
+                "entity_id": "https://idp.example/e",
+                "sso_url": "https://idp.example/s",
+            },
+            "certificate",
+        ),
+        (
+            {
+                "kind": "saml",
+                "entity_id": "https://idp.example/e",
+                "sso_url": "https://idp.example/s",
+                "certificate": "<b>not a certificate</b>",
+            },
+            "certificate",
+        ),
+        ({"kind": "saml", "certificate": "x"}, "sso_url"),
+        ({"kind": "oidc", "issuer": "https://idp.example"}, "client_id"),
+    ],
+)
+def test_an_enabled_provider_without_what_its_sign_in_needs_is_refused_by_the_form(
+    roles, fields, field_in_error
+):
+    """A SAML provider saved without a certificate or SSO URL made every sign-in with it
+    fail: the form refuses it while enabled (a provider being set up is saved disabled)."""
+    dpo = signed_in(make_staff(DPO))
+    data = {"name": "New IdP", "slug": "new", "enabled": "on", "groups_claim": "groups", **fields}
+    data.update({f"mappings-{k}": v for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0"}.items()})
+    r = dpo.post("/admin/sso/identityprovider/add/", data)
+    assert r.status_code == 200
+    assert r.context["adminform"].form.errors.get(field_in_error), r.context[
+        "adminform"
+    ].form.errors
+    assert not IdentityProvider.objects.filter(slug="new").exists()
+    data.pop("enabled")  # saved while off: allowed, completed later
+    assert dpo.post("/admin/sso/identityprovider/add/", data).status_code == 302
