@@ -220,8 +220,9 @@ key, AES-GCM encryption of every value, blind indexes, one audit event per subje
 query, its lines' matching values encoded once, its blocked candidates (keyed blocking keys,
 `profiles.matching`) scored by the current Fellegi-Sunter model in memory after two more
 (`match_contested_batch`); the lines that certainly name a new person or certainly update one
-existing person are written together (one INSERT per table, its rows sent to PostgreSQL as one
-JSON text; attributes upserted in place; matching profiles and blocking keys written only where
+existing person are written together (per table, on PostgreSQL one COPY of the new rows and,
+for known people's rows, one INSERT ... ON CONFLICT with the rows as one JSON text, since
+2026-11-29 evening: before, every table's rows went the INSERT way; attributes upserted in place; matching profiles and blocking keys written only where
 they changed; one audit append, its chained rows inserted the same way; the chunk's long id and
 index lists sent as one JSON parameter, `core.bulk.any_of`), with the garbage collector's full passes kept off the
 process's long-lived objects during the import (`gc.freeze`), and only lines
