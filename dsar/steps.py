@@ -115,8 +115,18 @@ def _within(request: DataSubjectRequest, subject: Subject | None) -> bool:
 
 
 def _subject(request: DataSubjectRequest) -> Subject | None:
-    """The request's subject, if the request may act on it (else as if none was found)."""
-    return request.subject if _within(request, request.subject) else None
+    """The request's subject, if the request may act on it (else as if none was found). A
+    subject merged since the request named it is followed to the one it was merged into
+    (the same person, whose record now holds the data), and the request names that one from
+    then on: else an erasure erased the emptied record and closed as done while the person's
+    data stayed under the survivor."""
+    subject = request.subject
+    if subject is not None and subject.merged_into_id:
+        while subject.merged_into_id:
+            subject = Subject.objects.get(pk=subject.merged_into_id)
+        DataSubjectRequest.objects.filter(pk=request.pk).update(subject=subject)
+        request.subject = subject
+    return subject if _within(request, subject) else None
 
 
 def _actor(request: DataSubjectRequest) -> Actor:
@@ -254,7 +264,11 @@ def run_erase(request: DataSubjectRequest, step: RequestStep) -> dict[str, Any]:
         return {"subject_found": False}
     # Locked before the hold is read: a hold placed meanwhile (legal_hold_place locks the
     # subject too) is seen here, or waits until this erasure commits and is refused.
-    subject.status = Subject.objects.select_for_update().get(pk=subject.pk).status
+    locked = Subject.objects.select_for_update().get(pk=subject.pk)
+    if locked.merged_into_id:  # merged after it was read: erase the survivor
+        request.subject = locked
+        return run_erase(request, step)
+    subject.status = locked.status
     hold = LegalHold.objects.filter(subject=subject, released_at=None).first()
     if hold is not None:
         raise Blocked(f"legal hold: {hold.reason}")
@@ -546,10 +560,12 @@ def erase_batch(steps: list[RequestStep], each: Each) -> dict[int, Outcome]:
     for step in plain:
         step.request.subject.status = rows[step.request.subject_id][0]
     held = {pk for pk, (_status, on_hold) in rows.items() if on_hold}
+    # Merged after it was read: step by step (run_erase follows it to the survivor).
+    gone = (Subject.Status.ERASED, Subject.Status.MERGED)
     plain = [
         s
         for s in plain
-        if s.request.subject_id not in held and s.request.subject.status != Subject.Status.ERASED
+        if s.request.subject_id not in held and s.request.subject.status not in gone
     ]
     outcomes = each([s for s in steps if s not in plain])
     scopes: dict[tuple[str, ...] | None, list[RequestStep]] = {}
