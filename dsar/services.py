@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -412,7 +412,13 @@ def _start(request: DataSubjectRequest, actor: Actor) -> None:
 
 
 def _locked(request: DataSubjectRequest) -> DataSubjectRequest:
-    return DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+    """The request row locked for an officer's decision. A no-key update lock on PostgreSQL:
+    it orders decisions against each other and against status changes, but not against a
+    worker writing a row that names the request (a timeline entry takes a key-share lock on
+    it) while holding its step's row, which the decision then updates: with a full update
+    lock the two waited on each other until PostgreSQL aborted one (deadlock detected)."""
+    no_key = connection.features.has_select_for_no_key_update
+    return DataSubjectRequest.objects.select_for_update(no_key=no_key).get(pk=request.pk)
 
 
 def request_approve(

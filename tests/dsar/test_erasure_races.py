@@ -72,3 +72,35 @@ def test_a_legal_hold_placed_during_the_erase_step_is_never_a_hold_on_an_erased_
         assert held
         assert hold.error is None
         assert Identifier.objects.filter(subject=subject).exists()
+
+
+def test_an_officer_refusing_a_request_while_a_worker_completes_its_step_deadlocks_neither():
+    """The worker has settled its step (the step row locked) and writes the timeline row,
+    which names the request (a key-share lock on it); the officer has locked the request and
+    fails the steps left. A full row lock on the request made the two wait on each other
+    until PostgreSQL aborted one (deadlock detected); the officer's lock is a no-key update
+    lock, which a row naming the request does not wait for."""
+    from dsar import engine
+
+    subject = make_subject(region="EU", email="refused@example.com")
+    step_id = _erasure_at_its_erase_step(subject)
+    dsr = DataSubjectRequest.objects.get(steps__pk=step_id)
+    officer = Writer(lambda: services.request_deny(request=dsr, actor=OFFICER, reason="unfounded"))
+    original = engine.timeline_add
+
+    def after_the_step_is_settled(**kwargs):
+        if not officer.is_alive() and not officer.done.is_set():
+            officer.start()
+            until_done_or_waiting(officer.done)  # the officer holds the request, waits for a step
+        return original(**kwargs)
+
+    engine.timeline_add = after_the_step_is_settled
+    try:
+        outcome = engine.step_run(step_id=step_id, enqueue=False)
+    finally:
+        engine.timeline_add = original
+    officer.finish()
+    assert officer.error is None, officer.error
+    assert outcome == "done"
+    dsr.refresh_from_db()
+    assert dsr.status == DataSubjectRequest.Status.REJECTED
