@@ -77,7 +77,9 @@ def test_an_officer_edits_every_plain_object_by_clicks(live_server, roles, regim
     exception = RetentionException.objects.create(
         event_prefix="order.", regions=["EU"], reason="tax law", keep_days=3650
     )
-    idp = IdentityProvider.objects.create(name="Okta", slug="okta", kind="oidc")
+    idp = IdentityProvider.objects.create(
+        name="Okta", slug="okta", kind="oidc", issuer="https://okta.example", client_id="hub"
+    )
     domain = SsoDomain.objects.create(domain="example.com", provider=idp)
     mapping = GroupMapping.objects.create(provider=idp, value="privacy", role=DPO)
 
