@@ -284,9 +284,8 @@ def source_endpoint_changed(endpoint_id: Any) -> None:
     """A source's endpoint changed (saved, rotated, deactivated, deleted): once committed,
     replace its version so every process reads the row again on its next call. Replaced now
     too: a process reading in between keeps what it read for one version only."""
-    key = selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id)))
-    cache.set(key, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+    source_endpoint_changing(endpoint_id)
+    transaction.on_commit(lambda: source_endpoint_changing(endpoint_id))
 
 
 def source_actor(endpoint: SourceEndpoint) -> Actor:
