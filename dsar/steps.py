@@ -122,11 +122,17 @@ def _subject(request: DataSubjectRequest) -> Subject | None:
     data stayed under the survivor."""
     subject = request.subject
     if subject is not None and subject.merged_into_id:
-        while subject.merged_into_id:
-            subject = Subject.objects.get(pk=subject.merged_into_id)
+        subject = _survivor(subject)
         DataSubjectRequest.objects.filter(pk=request.pk).update(subject=subject)
         request.subject = subject
     return subject if _within(request, subject) else None
+
+
+def _survivor(subject: Subject) -> Subject:
+    """The subject `subject` was merged into, at the end of the chain (itself if not merged)."""
+    while subject.merged_into_id:
+        subject = Subject.objects.get(pk=subject.merged_into_id)
+    return subject
 
 
 def _actor(request: DataSubjectRequest) -> Actor:
@@ -156,8 +162,8 @@ def _locate(request: DataSubjectRequest, connectors: list[SystemConnector]) -> d
             regions=None if public else [request.region],
         )
         subject = min(found, key=lambda s: (s.region != request.region, s.created_at), default=None)
-        while subject is not None and subject.merged_into_id:
-            subject = subject.merged_into
+        if subject is not None:
+            subject = _survivor(subject)
         if not _within(request, subject):
             subject = None
         if subject is not None:
