@@ -127,14 +127,14 @@ def _match_profiles_write(
     if known:
         _match_rows_unchanged_drop(known, profiles, blocks)
     # New subjects' profiles are plain inserts (COPY on PostgreSQL); known ones' upserted.
-    changed = set(known)
+    known_ids = set(known)
     rows_insert(
         MatchProfile,
-        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk not in changed],
+        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk not in known_ids],
     )
     rows_insert(
         MatchProfile,
-        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk in changed],
+        [{"subject_id": pk, "encodings": f} for pk, f in profiles.items() if pk in known_ids],
         update=("encodings", "updated_at"),
     )
     rows_insert(MatchBlock, [{"subject_id": pk, "key": k} for pk, ks in blocks.items() for k in ks])
