@@ -6,13 +6,13 @@ import hashlib
 import uuid
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 
 from access.scoping import allowed_regions
 from activation.models import AudienceChange, Destination, InboxMessage, SourceEndpoint
 from consent.selectors import may_process_loaded
 from core.pagination import keyset_page
+from core.stamps import stamp_read_with
 from profiles.crypto.blind_index import normalize
 from profiles.models import Identifier, Subject
 
@@ -28,22 +28,19 @@ def source_endpoint_active(
     keys `also` read in the same cache round trip (e.g. its rate bucket). Kept in this process
     under the endpoint's version, a cache value that every save, rotation, deactivation and
     deletion replaces once committed (`services.source_endpoint_changed`): the version is read
-    before the row, so a change is seen on the very next call whichever process serves it."""
+    before the row, so a change is seen on the very next call whichever process serves it,
+    and it is a `core.stamps` value, so a cache that went back to an older version (under
+    which this process kept an older endpoint) moves it on instead of trusting it."""
     try:
         key = str(uuid.UUID(str(source_id)))
     except ValueError:
         return None, {}
-    version_key = ENDPOINT_VERSION_KEY.format(key)
-    found = cache.get_many([version_key, *also])
-    version = found.pop(version_key, None)
-    if version is None:  # first read, or evicted: a fresh version, then the row
-        cache.add(version_key, uuid.uuid4().hex, timeout=None)
-        version = cache.get(version_key)
+    version, found = stamp_read_with(ENDPOINT_VERSION_KEY.format(key), also)
     kept = _endpoints.get(key)
     if kept is not None and version is not None and kept[0] == version:
         return kept[1], found
     endpoint = SourceEndpoint.objects.filter(pk=key, active=True).first()
-    if version is not None:
+    if version is not None:  # the cache did not answer: nothing kept
         _endpoints[key] = (version, endpoint)
     return endpoint, found
 

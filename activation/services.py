@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import (
     DEFAULT_DB_ALIAS,
     IntegrityError,
@@ -45,6 +44,7 @@ from core.db import conflicted
 from core.db.pipeline import execute_together
 from core.errors import DomainError, ForbiddenError
 from core.parsers import json_loads_checked
+from core.stamps import stamp_move
 from core.wake import wake, wake_key, woken
 from profiles.models import SubjectKey
 from profiles.services import (
@@ -276,8 +276,7 @@ def source_endpoint_changing(endpoint_id: Any) -> None:
     this raises and nothing is written (a save outside a transaction commits before its
     post_save, whose move would fail: every process would keep the old endpoint, a
     deactivated source still accepted, once the cache answers again)."""
-    key = selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id)))
-    cache.set(key, uuid.uuid4().hex, timeout=None)
+    stamp_move(selectors.ENDPOINT_VERSION_KEY.format(uuid.UUID(str(endpoint_id))))
 
 
 def source_endpoint_changed(endpoint_id: Any) -> None:

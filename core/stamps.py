@@ -97,6 +97,18 @@ def stamp_read(key: str) -> str:
     return value
 
 
+def stamp_read_with(key: str, also: tuple[str, ...] = ()) -> tuple[str | None, dict[str, Any]]:
+    """A stamp of one object (not registered: a source endpoint's version, one per source)
+    and the cache values of the keys `also`, in one round trip, with the same checks as
+    `stamp_read`: created if the cache lost it, moved on if the cache went back."""
+    found = cache.get_many([key, *also])
+    value = found.pop(key, None)
+    if value is None:
+        cache.add(key, _new_value(key), timeout=None)
+        value = cache.get(key)
+    return _checked(key, value), found
+
+
 def stamp_move(key: str) -> None:
     """Replace the stamp: every process drops what it kept under the old value."""
     _moved(key)

@@ -374,6 +374,24 @@ def test_a_source_deactivated_by_a_data_migration_is_refused_once_migrate_ends(a
     assert post(api, source, {**IDENTIFY, "messageId": "g2"}).status_code == 401
 
 
+def test_a_deactivated_source_stays_refused_when_the_cache_goes_back(api, source):
+    """A cache restored from an older snapshot (or a replica that missed the last writes)
+    holds the endpoint's older version again, under which this process kept the endpoint as
+    it was (active): the version is moved on instead, and the row read again."""
+    from django.core.cache import cache
+
+    from activation.selectors import ENDPOINT_VERSION_KEY
+
+    key = ENDPOINT_VERSION_KEY.format(source.pk)
+    assert post(api, source, {**IDENTIFY, "messageId": "b1"}).status_code == 202  # kept now
+    before = cache.get(key)
+    source.active = False
+    source.save()  # moves the version on (this process has seen the newer one)
+    cache.set(key, before, timeout=None)  # the cache went back to when the source was active
+    assert post(api, source, {**IDENTIFY, "messageId": "b2"}).status_code == 401
+    assert cache.get(key) not in (None, before)
+
+
 def test_a_deactivation_the_cache_cannot_be_told_of_is_not_made(api, source, partitioned_cache):
     """With the shared cache unreachable the endpoint's version cannot move: a deactivation
     written anyway (a save outside a transaction commits before its post_save) would leave
