@@ -22,6 +22,9 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from audit.actors import Actor
+from audit.services import audit_record_list_read
+
 SEARCH_ID_VAR = "sid"
 SEARCH_FORM_MARKER = "_search"  # tells the search form's POST from the actions form's
 _RESOLVED = "_admin_search_term"
@@ -83,9 +86,13 @@ else:
 
 class PrivateSearchMixin(_AdminBase):
     """For ModelAdmins whose search takes personal data (e-mail, phone, name, identifiers):
-    searches by POST and an opaque short-lived id, never `?q=` in a URL."""
+    searches by POST and an opaque short-lived id, never `?q=` in a URL; each search shown is
+    audited as a read (who looked for whom: the list, how many rows it found, never the term),
+    whichever admin it is, so an admin made searchable by personal data is audited by its base
+    class. `search_audit_fields`: what the term is matched against, as field names."""
 
     change_list_template = "admin/private_search_change_list.html"
+    search_audit_fields: tuple[str, ...] = ("search",)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -98,7 +105,20 @@ class PrivateSearchMixin(_AdminBase):
         if SEARCH_ID_VAR in request.GET and admin_search_term(request) is None:
             messages.info(request, "That search has expired; please search again.")
             return self._search_redirect(request, "")
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and changelist is not None and changelist.query.strip():
+            self._search_audit(request, changelist.result_count)
+        return response
+
+    def _search_audit(self, request: HttpRequest, found: int) -> None:
+        audit_record_list_read(
+            actor=Actor.from_request(request),
+            object_type=self.model._meta.label_lower,
+            count=found,
+            fields=self.search_audit_fields,
+            reason="admin search",
+        )
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return PrivateSearchChangeList

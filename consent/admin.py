@@ -28,6 +28,7 @@ from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import allowed_regions
 from audit.actors import Actor
+from audit.services import audit_record
 from consent import services
 from consent.art30 import art30_csv, art30_record, data_map
 from consent.models import (
@@ -272,7 +273,26 @@ class ConsentPropertyAdmin(admin.ModelAdmin):
 
 
 class ReadOnly(ReadOnlyAdminMixin, ScopedAdmin):
-    pass
+    """The consent ledger and its projection: shown, never written; region-scoped. Opening
+    a row is an audited read of the person's consent (with its proof: browser, truncated IP
+    address, consent strings), as opening a profile is."""
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        row = (getattr(response, "context_data", None) or {}).get("original")
+        if request.method == "GET" and row is not None:
+            label = self.model._meta.label_lower
+            audit_record(
+                actor=Actor.from_request(request),
+                action=f"{label}.read",
+                object_type=label,
+                object_id=row.pk,
+                subject_id=row.subject_id,
+                region=getattr(row, "region", "") or "",
+                fields=[f.name for f in self.model._meta.concrete_fields],
+                reason="admin view",
+            )
+        return response
 
 
 class JurisdictionFilter(admin.SimpleListFilter):

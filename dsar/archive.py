@@ -361,6 +361,8 @@ _ACTION_WORDS = {
     "profiles.subject.read": "looked at your profile",
     "profiles.subject.timeline": "looked at the history of your profile",
     "profiles.event.list": "looked at your activity",
+    "consent.consentrecord.read": "looked at a record of your consent choices",
+    "consent.currentconsent.read": "looked at your current consent choices",
     "profiles.subject.rectify": "corrected your data",
     "profiles.subject.erase": "erased your data",
     "profiles.subject.merge": "joined two records of you into one",

@@ -23,9 +23,8 @@ from access.admin_base import (
     regions_within_editor,
 )
 from access.admin_filters import RegionFilter
-from access.admin_search import PrivateSearchMixin, admin_search_term
+from access.admin_search import PrivateSearchMixin
 from access.scoping import actor_for, allowed_regions
-from audit.services import audit_record_list_read
 from core.admin import LargeTableAdminMixin
 from profiles import selectors, services
 from profiles.models import (
@@ -46,6 +45,7 @@ class SubjectAdmin(PrivateSearchMixin, LargeTableAdminMixin, ScopedAdmin):
     list_filter = [RegionFilter, "status"]
     search_fields = ["id"]
     search_help_text = "Exact e-mail, phone (+country code), customer id or subject id."
+    search_audit_fields = ("identifier",)
     readonly_fields = [
         "id",
         "region",
@@ -63,20 +63,6 @@ class SubjectAdmin(PrivateSearchMixin, LargeTableAdminMixin, ScopedAdmin):
             return queryset, False
         found = selectors.subject_search_any(who=request.user, text=search_term)
         return queryset.filter(pk__in=found.values("pk")), False
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        term = (admin_search_term(request) or "").strip() if request.method == "GET" else ""
-        if term:
-            # A search by identifier is a read of personal data (who looked for whom).
-            found = selectors.subject_search_any(who=request.user, text=term).count()
-            audit_record_list_read(
-                actor=self.actor(request),
-                object_type="profiles.subject",
-                count=found,
-                fields=["identifier"],
-                reason="admin search",
-            )
-        return super().changelist_view(request, extra_context)
 
     @admin.display(description="Golden record")
     def golden_record(self, subject: Subject) -> str:

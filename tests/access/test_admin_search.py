@@ -20,6 +20,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.test import Client
 
+from audit.models import AuditEvent
 from tests.factories import make_staff, make_subject
 
 CANARY = "canary@example.org"
@@ -82,6 +83,9 @@ def _submit_search(client: Client, url: str, term: str):
         ("/admin/axes/accessfailurelog/", None),
         # Authenticator devices: searched by their staff member's username and e-mail.
         ("/admin/otp_totp/totpdevice/", None),
+        # The consent ledger and its projection: searched by subject and visitor id.
+        ("/admin/consent/consentrecord/", "DPO"),
+        ("/admin/consent/currentconsent/", "DPO"),
     ],
 )
 def test_a_search_by_e_mail_puts_the_value_in_no_url(client, roles, url, role):
@@ -103,6 +107,13 @@ def test_a_search_by_e_mail_puts_the_value_in_no_url(client, roles, url, role):
         assert [s.pk for s in response.context["cl"].result_list] == [subject.pk]
     hrefs = [part.split('"', 1)[0] for part in response.content.decode().split('href="')[1:]]
     _assert_absent(CANARY, hrefs)
+    # Who looked for whom: one audited read of the list (how many found), never the term.
+    audited = AuditEvent.objects.filter(reason="admin search")
+    label = response.context["cl"].model._meta.label_lower
+    assert [(e.action, e.object_type) for e in audited] == [(f"{label}.list", label)]
+    found = response.context["cl"].result_count
+    assert audited.get().object_id == f"page:{found}"
+    _assert_absent(CANARY, [str(v) for e in audited.values() for v in e.values()])
 
 
 @pytest.mark.django_db
