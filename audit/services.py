@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,25 @@ from audit.chain import GENESIS_HASH, link_hash
 from audit.models import AuditAlert, AuditEvent, PublishedHead
 from audit.verify import ChainReport, verify_chain
 from core.bulk import rows_insert
+
+# Contact details typed into a free-text reason (an officer's "called jane@example.org back"):
+# an audit row outlives every erasure (the chain cannot forget), so they are never stored.
+_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"'.]{2,}")
+_PHONE = re.compile(r"(?<![\w+])\+[\d\s().-]{8,}\d")  # international form: + and 9+ digits
+
+
+def reason_redacted(reason: str) -> str:
+    """`reason` with e-mail addresses and international phone numbers replaced by what they
+    were ("[e-mail address]", "[phone number]"); the rest (references such as DSR-2026-000123,
+    ticket numbers) kept as typed."""
+    if "@" in reason:
+        reason = _EMAIL.sub("[e-mail address]", reason)
+    if "+" in reason:
+        reason = _PHONE.sub(
+            lambda m: "[phone number]" if sum(c.isdigit() for c in m[0]) >= 9 else m[0], reason
+        )
+    return reason
+
 
 # Key of the PostgreSQL transaction-scoped advisory lock that serializes appends.
 _CHAIN_LOCK_KEY = 0x637573746F6469  # "custodi"
@@ -143,7 +163,7 @@ def _values(actor: Actor, entry: dict, sequence: int, now: Any) -> dict[str, Any
         "subject_id": subject_id or None,
         "region": entry.get("region") or "",
         "fields": sorted(set(entry.get("fields") or ())),
-        "reason": (entry.get("reason") or "")[:500],
+        "reason": reason_redacted(entry.get("reason") or "")[:500],
         "request_id": actor.request_id,
         "ip_truncated": actor.ip,
     }
