@@ -14,10 +14,10 @@ from django.utils import timezone
 from access import roles, tokens
 from access.models import ApiToken, UnmaskGrant
 from access.principals import principal_generation_bump
-from access.selectors import api_token_within
+from access.selectors import api_token_within, service_account_within
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
-from core.errors import DomainError, ForbiddenError
+from core.errors import DomainError, ForbiddenError, NotFoundError
 from core.regions import KNOWN_REGIONS
 
 TOKEN_SCOPES = (
@@ -96,7 +96,10 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """A new token for a service account; the raw secret is returned once and never stored.
     Refused for any other account (superusers and staff included) and for an expiry that has
-    already passed."""
+    already passed; a service account of regions outside the actor's is "not found", as a
+    missing one (`service_account_within`)."""
+    if not service_account_within(user, actor.regions):
+        raise NotFoundError("User not found.")
     refusals = api_token_refusals(user=user, expires_at=expires_at)
     if refusals:
         raise DomainError("This token cannot be created.", code="invalid", fields=refusals)
