@@ -27,6 +27,7 @@ from access.admin_search import PrivateSearchMixin, admin_search_term
 from access.scoping import actor_for, allowed_regions
 from audit.services import audit_record_list_read
 from core.admin import LargeTableAdminMixin
+from core.errors import DomainError
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -148,10 +149,16 @@ class MatchReviewAdmin(ScopedAdmin):
         return _explanation_table(review.explanation)
 
     def _decide(self, request: HttpRequest, queryset, accept: bool) -> None:
+        """Each review on its own: one decided meanwhile (a merge earlier in the same batch
+        closes the other reviews of the subject it merged) is named, the others still run."""
         actor = self.actor(request)
         done = 0
         for review in queryset.filter(status=MatchReview.Status.PENDING):
-            services.match_review_decide(review=review, accept=accept, actor=actor)
+            try:
+                services.match_review_decide(review=review, accept=accept, actor=actor)
+            except DomainError as exc:
+                messages.error(request, f"Review {review.pk}: {exc.message}")
+                continue
             done += 1
         messages.success(request, f"{done} match(es) {'merged' if accept else 'rejected'}.")
 
@@ -218,7 +225,11 @@ class MergeLineageAdmin(ScopedAdmin):
         actor = self.actor(request)
         done = 0
         for lineage in queryset.filter(split_at=None):
-            services.subject_split(lineage=lineage, actor=actor, reason="officer split")
+            try:
+                services.subject_split(lineage=lineage, actor=actor, reason="officer split")
+            except DomainError as exc:
+                messages.error(request, f"Merge {lineage.pk}: {exc.message}")
+                continue
             done += 1
         messages.success(request, f"{done} merge(s) split.")
         return None
