@@ -134,6 +134,14 @@ class ApiTokenForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        shape = services.api_token_shape_refusals(
+            scopes=cleaned.get("scopes") or [],
+            regions=cleaned.get("regions"),
+            all_regions=bool(cleaned.get("all_regions")),
+        )
+        for field, errors in shape.items():
+            if field not in self.errors:
+                self.add_error(field, errors)
         if cleaned.get("user") is not None:
             refusals = services.api_token_refusals(
                 user=cleaned["user"], expires_at=cleaned.get("expires_at")

@@ -117,3 +117,19 @@ def test_the_api_answers_another_regions_service_account_as_missing(api, service
     r = api.post("/api/v1/access/tokens/", body, format="json")
     assert r.status_code == 404, r.content
     assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("over", "shown"),
+    [
+        ({"regions": "XX, eu"}, "unknown: XX"),
+        ({"regions": ""}, "required unless all_regions"),
+        ({"regions": " , "}, "required unless all_regions"),
+    ],
+)
+def test_unknown_or_missing_regions_are_a_form_error_not_a_500(client, service, over, shown):
+    client.force_login(make_staff("DPO"))
+    r = _admin_add(client, service, **over)
+    assert r.status_code == 200
+    assert shown in r.content.decode()
+    assert not ApiToken.objects.exists()
