@@ -69,3 +69,42 @@ def test_a_refusal_raised_by_any_scoped_admins_action_is_a_message(roles, monkey
     r = _act(client, "/admin/profiles/matchreview/", "reject", review.pk)
     assert r.status_code == 200
     assert any("decided meanwhile" in m for m in _messages(r))
+
+
+def _merged_across(survivor_region: str, merged_region: str) -> MergeLineage:
+    """A Californian folded into an EU subject (or the reverse) by staff of every region."""
+    from audit.actors import Actor
+
+    survivor = make_subject(region=survivor_region, email="kept@example.com")
+    merged = make_subject(region=merged_region, email="folded@example.com")
+    return services.subjects_merge(
+        survivor=survivor,
+        merged=merged,
+        method="manual",
+        confidence=1.0,
+        signals=[],
+        actor=Actor.system("tests"),
+    )
+
+
+def test_an_eu_officer_cannot_split_a_californian_back_out_of_an_eu_subject(roles):
+    """The merge needed both regions; its undo rewrote the Californian's own row (active again,
+    moved to the EU) for an officer of the EU only."""
+    lineage = _merged_across("EU", "US-CA")
+    client = signed_in(make_staff("Privacy officer", regions=["EU"]))
+    r = _act(client, "/admin/profiles/mergelineage/", "split", lineage.pk)
+    assert r.status_code == 200
+    assert any("not found" in m for m in _messages(r)), _messages(r)
+    lineage.refresh_from_db()
+    assert lineage.split_at is None
+    folded = Subject.objects.get(pk=lineage.merged_subject_id)
+    assert (folded.status, folded.region) == (Subject.Status.MERGED, "US-CA")
+
+
+def test_an_officer_of_both_regions_splits_it(roles):
+    lineage = _merged_across("EU", "US-CA")
+    client = signed_in(make_staff("Privacy officer", regions=["EU", "US-CA"]))
+    _act(client, "/admin/profiles/mergelineage/", "split", lineage.pk)
+    lineage.refresh_from_db()
+    assert lineage.split_at is not None
+    assert Subject.objects.get(pk=lineage.merged_subject_id).status == Subject.Status.ACTIVE
