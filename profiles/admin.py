@@ -405,6 +405,24 @@ def system_regions(system: System) -> list[str] | None:
     return sorted(reached) or None
 
 
+def systems_open_to(user, rows):
+    """Of the systems `rows`, those `user` may give a part (a source, a destination): every
+    one to staff of every region; to an officer of some regions, a system of every region
+    (a part of theirs never hands it to them) or one reaching only their regions. A part on
+    another region's system widened its reach, so that region's officers could no longer
+    change or delete their own system."""
+    allowed = allowed_regions(user)
+    if allowed is None:
+        return rows
+    open_ = [
+        system.pk
+        for system in rows
+        if system.scope_regions is None
+        or set(system_regions(system) or ["every region"]) <= allowed
+    ]
+    return rows.filter(pk__in=open_)
+
+
 @admin.register(ImportJob)
 class ImportJobAdmin(RegionsWithinListMixin, admin.ModelAdmin):
     """Read-only; listed to and deleted by staff whose regions cover the job's (its creator's
