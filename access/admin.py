@@ -20,14 +20,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access import (
     admin_audit,  # noqa: F401  registers audit's screens (see the module)
-    roles,
     services,
 )
 from access.admin_base import ScopedAdmin
 from access.admin_search import PrivateSearchMixin
 from access.models import ApiToken, RegionScope, UnmaskGrant
 from access.scoping import actor_for, allowed_regions
-from access.selectors import api_tokens_visible
+from access.selectors import api_tokens_visible, service_accounts_visible
 from audit.actors import Actor
 from audit.services import audit_record
 from core.admin import ReadOnlyAdminMixin
@@ -117,26 +116,32 @@ class ApiTokenForm(forms.ModelForm):
         model = ApiToken
         fields = ["user", "name", "scopes", "all_regions", "regions", "expires_at"]
 
+    issuer: Actor | None = None  # set by the admin: the officer, with their regions
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "user" in self.fields:
             user_field = cast(forms.ModelChoiceField, self.fields["user"])
-            user_field.queryset = User.objects.filter(
-                is_active=True,
-                is_staff=False,
-                is_superuser=False,
-                groups__name=roles.SERVICE_ACCOUNT,
-            )
+            # Another region's service accounts are neither listed nor accepted (no issuer:
+            # none at all, failing closed).
+            regions = self.issuer.regions if self.issuer is not None else frozenset()
+            user_field.queryset = service_accounts_visible(regions=regions)
             user_field.help_text = "a service account (tokens are for no one else)"
 
     def clean_regions(self) -> list[str]:
         return [r.strip().upper() for r in self.cleaned_data["regions"].split(",") if r.strip()]
 
-    issuer: Actor | None = None  # set by the admin: the officer, with their regions
-
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
+        shape = services.api_token_shape_refusals(
+            scopes=cleaned.get("scopes") or [],
+            regions=cleaned.get("regions"),
+            all_regions=bool(cleaned.get("all_regions")),
+        )
+        for field, errors in shape.items():
+            if field not in self.errors:
+                self.add_error(field, errors)
         if cleaned.get("user") is not None:
             refusals = services.api_token_refusals(
                 user=cleaned["user"], expires_at=cleaned.get("expires_at")

@@ -17,13 +17,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 
 from access.scoping import actor_for, allowed_regions
 from audit.actors import Actor
+from core.errors import DomainError
 from core.regions import KNOWN_REGIONS
 
 
@@ -59,6 +60,15 @@ class ScopedAdmin(admin.ModelAdmin):
     def actor(self, request: HttpRequest) -> Actor:
         """The officer, with the regions they may write: what every admin write passes on."""
         return actor_for(request)
+
+    def response_action(self, request: HttpRequest, queryset, *args, **kwargs):
+        """A service's refusal inside an action (a row decided, merged or moved meanwhile) is
+        shown on the list as the API words it, never a 500."""
+        try:
+            return super().response_action(request, queryset, *args, **kwargs)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ScopedRawIdWidget(ForeignKeyRawIdWidget):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from access import roles
 from access.scoping import Principal, allowed_regions
 
 
@@ -55,5 +56,34 @@ def api_tokens_visible(*, user: Any, regions: frozenset[str] | None):
         token.pk
         for token in rows.select_related("user", "user__region_scope")
         if token.user_id == getattr(user, "pk", None) or api_token_within(token, regions)
+    ]
+    return rows.filter(pk__in=within)
+
+
+def service_account_within(user: Any, regions: frozenset[str] | None) -> bool:
+    """True if an officer seeing `regions` (None: every region) may name the service account
+    `user`: one of every region (a token issued to it reaches only the token's regions) or
+    one whose regions are all within theirs."""
+    if regions is None:
+        return True
+    reach = allowed_regions(user)
+    return reach is None or reach <= regions
+
+
+def service_accounts_visible(*, regions: frozenset[str] | None):
+    """The service accounts an officer seeing `regions` (None: every region) may issue tokens
+    to and see named: every region's, or theirs only (`service_account_within`). Usernames of
+    other regions' services stay hidden, as their tokens do (`api_tokens_visible`)."""
+    from django.contrib.auth import get_user_model
+
+    rows = get_user_model().objects.filter(
+        is_active=True, is_staff=False, is_superuser=False, groups__name=roles.SERVICE_ACCOUNT
+    )
+    if regions is None:
+        return rows
+    within = [
+        user.pk
+        for user in rows.select_related("region_scope")
+        if service_account_within(user, regions)
     ]
     return rows.filter(pk__in=within)

@@ -14,10 +14,10 @@ from django.utils import timezone
 from access import roles, tokens
 from access.models import ApiToken, UnmaskGrant
 from access.principals import principal_generation_bump
-from access.selectors import api_token_within
+from access.selectors import api_token_within, service_account_within
 from audit.actors import Actor
 from audit.services import audit_record, audit_subject_action
-from core.errors import DomainError, ForbiddenError
+from core.errors import DomainError, ForbiddenError, NotFoundError, echo
 from core.regions import KNOWN_REGIONS
 
 TOKEN_SCOPES = (
@@ -67,6 +67,26 @@ def api_token_refusals(*, user: Any, expires_at: dt.datetime | None) -> dict[str
     return refusals
 
 
+def api_token_shape_refusals(
+    *, scopes: list[str], regions: list[str] | None, all_regions: bool
+) -> dict[str, list[str]]:
+    """Why a token of these scopes and regions cannot exist, by field (empty: it can): known
+    scopes, at least one; known regions, at least one unless every region. The admin form
+    shows these reasons before anything is created."""
+    refusals: dict[str, list[str]] = {}
+    if not scopes or set(scopes) - set(TOKEN_SCOPES):
+        refusals["scopes"] = [f"choose from {', '.join(TOKEN_SCOPES)}"]
+    unknown = sorted(set(regions or []) - set(KNOWN_REGIONS))
+    if unknown:
+        refusals["regions"] = [
+            f"unknown: {', '.join(echo(r) for r in unknown)}; "
+            f"choose from {', '.join(KNOWN_REGIONS)}"
+        ]
+    elif not all_regions and not regions:
+        refusals["regions"] = ["required unless all_regions"]
+    return refusals
+
+
 def api_token_reach_refusals(
     *, actor: Actor, regions: list[str] | None, all_regions: bool
 ) -> dict[str, list[str]]:
@@ -96,34 +116,19 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """A new token for a service account; the raw secret is returned once and never stored.
     Refused for any other account (superusers and staff included) and for an expiry that has
-    already passed."""
+    already passed; a service account of regions outside the actor's is "not found", as a
+    missing one (`service_account_within`)."""
+    if not service_account_within(user, actor.regions):
+        raise NotFoundError("User not found.")
     refusals = api_token_refusals(user=user, expires_at=expires_at)
     if refusals:
         raise DomainError("This token cannot be created.", code="invalid", fields=refusals)
-    unknown = sorted(set(scopes) - set(TOKEN_SCOPES))
-    if unknown or not scopes:
-        raise DomainError(
-            "Unknown or missing scopes.",
-            code="invalid",
-            fields={"scopes": [f"choose from {', '.join(TOKEN_SCOPES)}"]},
-        )
-    if not all_regions and not regions:
-        raise DomainError(
-            "Give regions or all_regions.",
-            code="invalid",
-            fields={"regions": ["required unless all_regions"]},
-        )
-    unknown_regions = sorted(set(regions or []) - set(KNOWN_REGIONS))
-    if unknown_regions:
-        raise DomainError(
-            "Unknown regions.",
-            code="invalid",
-            fields={
-                "regions": [
-                    f"unknown: {', '.join(unknown_regions)}; choose from {', '.join(KNOWN_REGIONS)}"
-                ]
-            },
-        )
+    shape = api_token_shape_refusals(scopes=scopes, regions=regions, all_regions=all_regions)
+    if "scopes" in shape:
+        raise DomainError("Unknown or missing scopes.", code="invalid", fields=shape)
+    if shape:
+        message = "Unknown regions." if regions else "Give regions or all_regions."
+        raise DomainError(message, code="invalid", fields=shape)
     outside = api_token_reach_refusals(actor=actor, regions=regions, all_regions=all_regions)
     if outside:
         raise ForbiddenError(

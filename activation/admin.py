@@ -31,6 +31,8 @@ from consent.models import Purpose
 from core.admin import LargeTableAdminMixin, secret_shown_once
 from core.errors import DomainError
 from core.parsers import json_loads_checked
+from profiles.admin import systems_open_to
+from profiles.models import System
 
 _IDENTITY_KEYS = {"email": "email", "phone": "phone"}
 
@@ -109,6 +111,16 @@ class SourceEndpointAdmin(RegionsWithinListMixin, admin.ModelAdmin):
         ),
     ]
     actions = ["rotate_secret"]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "system":
+            systems = System.objects.filter(kind__in=[System.Kind.SOURCE, System.Kind.BOTH])
+            # A system holding a source already stays listed (the one being edited; any
+            # other is refused as taken), so an officer still edits their own source.
+            kwargs["queryset"] = systems_open_to(request.user, systems) | systems.filter(
+                source_endpoint__isnull=False
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="webhook URL (path)")
     def webhook_path(self, obj: SourceEndpoint) -> str:
@@ -420,7 +432,13 @@ class DestinationAdmin(admin.ModelAdmin):
         return allowed and (obj is None or _token_within(obj.token, request.user))
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        """Only tokens reaching no region outside the officer's own may pull a destination."""
+        """Only tokens reaching no region outside the officer's own may pull a destination;
+        only systems open to the officer take one (`systems_open_to`)."""
+        if db_field.name == "system":
+            systems = System.objects.filter(kind__in=[System.Kind.DESTINATION, System.Kind.BOTH])
+            kwargs["queryset"] = systems_open_to(request.user, systems) | systems.filter(
+                destination__isnull=False
+            )
         if db_field.name == "token":
             tokens = ApiToken.objects.select_related("user", "user__region_scope")
             kwargs["queryset"] = tokens.filter(

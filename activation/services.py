@@ -297,9 +297,18 @@ def source_actor(endpoint: SourceEndpoint) -> Actor:
     )
 
 
+def _placed(message: InboxMessage, endpoint: SourceEndpoint) -> None:
+    """The message's region becomes the one its call is processed in (its source's default
+    region now, which staff of every region may have changed since it was accepted): the
+    message is listed to that region's officers, not to those of a region its person is no
+    longer in. A source left with no region keeps it where it was."""
+    if endpoint.default_region:
+        message.region = endpoint.default_region
+
+
 def _dead(message: InboxMessage, reason: str) -> None:
     _dead_mark(message, reason)
-    message.save(update_fields=["status", "last_error", "attempts"])
+    message.save(update_fields=["status", "last_error", "attempts", "region"])
 
 
 def inbox_process(message_id: uuid.UUID | str) -> str:
@@ -320,6 +329,7 @@ def inbox_process(message_id: uuid.UUID | str) -> str:
             return message.status if message is not None else "missing"
         message.attempts += 1
         endpoint = message.source
+        _placed(message, endpoint)
         try:
             with transaction.atomic():
                 record = formats.to_record(endpoint, message.payload)
@@ -336,7 +346,14 @@ def inbox_process(message_id: uuid.UUID | str) -> str:
             return message.status
         _done_mark(message, result.subject_id, timezone.now())
         message.save(
-            update_fields=["status", "subject_id", "processed_at", "last_error", "attempts"]
+            update_fields=[
+                "status",
+                "subject_id",
+                "processed_at",
+                "last_error",
+                "attempts",
+                "region",
+            ]
         )
         return message.status
 
@@ -448,9 +465,14 @@ def inbox_process_batch(ids: list[uuid.UUID]) -> int:
         done: list[InboxMessage] = []
         actors: dict[Any, Actor] = {}  # per source: its system actor, with its regions
         by_source: dict[Any, list[_Call]] = {}
+        moved: dict[str, list[uuid.UUID]] = {}  # region -> messages placed in it anew
         for message in messages:
             if message.source_id not in actors:
                 actors[message.source_id] = source_actor(message.source)
+            accepted_in = message.region
+            _placed(message, message.source)
+            if message.region != accepted_in:
+                moved.setdefault(message.region, []).append(message.pk)
             try:
                 record = formats.to_record(message.source, message.payload)
                 parsed = parse_record(record)
@@ -463,6 +485,8 @@ def inbox_process_batch(ids: list[uuid.UUID]) -> int:
         for source_id, calls in by_source.items():
             done += _calls_ingest(calls[0].message.source, actors[source_id], calls, now)
         _settled_save(done, now)  # with one more attempt each
+        for region, moved_ids in moved.items():
+            InboxMessage.objects.filter(pk__in=moved_ids).update(region=region)
     return len(done)
 
 

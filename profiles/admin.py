@@ -26,6 +26,7 @@ from access.admin_filters import RegionFilter
 from access.admin_search import PrivateSearchMixin
 from access.scoping import actor_for, allowed_regions
 from core.admin import LargeTableAdminMixin
+from core.errors import DomainError
 from profiles import selectors, services
 from profiles.models import (
     DataCategory,
@@ -134,10 +135,16 @@ class MatchReviewAdmin(ScopedAdmin):
         return _explanation_table(review.explanation)
 
     def _decide(self, request: HttpRequest, queryset, accept: bool) -> None:
+        """Each review on its own: one decided meanwhile (a merge earlier in the same batch
+        closes the other reviews of the subject it merged) is named, the others still run."""
         actor = self.actor(request)
         done = 0
         for review in queryset.filter(status=MatchReview.Status.PENDING):
-            services.match_review_decide(review=review, accept=accept, actor=actor)
+            try:
+                services.match_review_decide(review=review, accept=accept, actor=actor)
+            except DomainError as exc:
+                messages.error(request, f"Review {review.pk}: {exc.message}")
+                continue
             done += 1
         messages.success(request, f"{done} match(es) {'merged' if accept else 'rejected'}.")
 
@@ -204,7 +211,11 @@ class MergeLineageAdmin(ScopedAdmin):
         actor = self.actor(request)
         done = 0
         for lineage in queryset.filter(split_at=None):
-            services.subject_split(lineage=lineage, actor=actor, reason="officer split")
+            try:
+                services.subject_split(lineage=lineage, actor=actor, reason="officer split")
+            except DomainError as exc:
+                messages.error(request, f"Merge {lineage.pk}: {exc.message}")
+                continue
             done += 1
         messages.success(request, f"{done} merge(s) split.")
         return None
@@ -378,6 +389,24 @@ def system_regions(system: System) -> list[str] | None:
                 return None
             reached |= {str(code).upper() for code in regions}
     return sorted(reached) or None
+
+
+def systems_open_to(user, rows):
+    """Of the systems `rows`, those `user` may give a part (a source, a destination): every
+    one to staff of every region; to an officer of some regions, a system of every region
+    (a part of theirs never hands it to them) or one reaching only their regions. A part on
+    another region's system widened its reach, so that region's officers could no longer
+    change or delete their own system."""
+    allowed = allowed_regions(user)
+    if allowed is None:
+        return rows
+    open_ = [
+        system.pk
+        for system in rows
+        if system.scope_regions is None
+        or set(system_regions(system) or ["every region"]) <= allowed
+    ]
+    return rows.filter(pk__in=open_)
 
 
 @admin.register(ImportJob)

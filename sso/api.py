@@ -21,6 +21,7 @@ from core.errors import DomainError
 from core.parsers import json_loads_checked
 from sso.models import IdentityProvider, ScimGroup, SsoIdentity
 from sso.services import (
+    SignInRefused,
     identity_groups_set,
     scim_group_create,
     scim_group_delete,
@@ -110,6 +111,8 @@ class ScimView(View):
                 return super().dispatch(request, *args, **kwargs)
         except ScimError as error:
             return _error(error.status, error.detail, error.scim_type)
+        except SignInRefused as refused:  # an address this provider may not take (409)
+            return _error(409, refused.message, "uniqueness")
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
         return _error(405, f"{request.method} is not supported here.")

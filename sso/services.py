@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from access.models import ApiToken, RegionScope
 from access.principals import principal_generation_bump
-from access.roles import ALL_ROLES
+from access.roles import ALL_ROLES, SERVICE_ACCOUNT
 from audit.actors import Actor
 from audit.services import audit_alert_raise, audit_record
 from core.errors import DomainError
@@ -83,11 +83,8 @@ def _user_for(provider: IdentityProvider, subject: str, email: str) -> tuple[Any
         return found.user, False
     user_model = get_user_model()
     user = user_model.objects.filter(email__iexact=email).first() if email else None
-    if user is not None and user.is_superuser:
-        # never hand a local superuser (the break-glass account) to an IdP identity
-        raise SignInRefused(
-            "This address belongs to a local administrator account.", code="local_superuser"
-        )
+    if user is not None:
+        _linkable_check(provider, user)
     created = user is None
     if user is None:
         username = (email or f"{provider.slug}-{subject}")[:140]
@@ -99,6 +96,26 @@ def _user_for(provider: IdentityProvider, subject: str, email: str) -> tuple[Any
         user.save()
     SsoIdentity.objects.create(provider=provider, subject=subject, user=user)
     return user, created
+
+
+def _linkable_check(provider: IdentityProvider, user: Any) -> None:
+    """An existing account an IdP identity may take by its e-mail address, or SignInRefused:
+    never a local superuser (the break-glass account), a service account (its API tokens
+    would act with the roles and regions the provider's mapping grants) or an account another
+    provider signs in (that provider's mapping decides its roles and regions, not this one's)."""
+    if user.is_superuser:
+        raise SignInRefused(
+            "This address belongs to a local administrator account.", code="local_superuser"
+        )
+    if user.groups.filter(name=SERVICE_ACCOUNT).exists():
+        raise SignInRefused(
+            "This address belongs to an account no provider signs in.", code="service_account"
+        )
+    if SsoIdentity.objects.filter(user=user).exclude(provider=provider).exists():
+        raise SignInRefused(
+            "This address belongs to an account another provider signs in.",
+            code="other_provider",
+        )
 
 
 def sso_sign_in(

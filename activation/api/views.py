@@ -193,12 +193,14 @@ class AudienceView(ScopedAPIView):
     def _changes(self, request: Request, destination: Destination, limit: int) -> Response:
         """The changes after `since`: those of the next sync already written, else (the client
         is at the head of the feed) of a sync now. A retried GET with the same cursor gets the
-        same changes and writes nothing more."""
+        same changes and writes nothing more. Only the destination's own token syncs: a person
+        signed in (an auditor's read-only role) reads the changes written, and never takes the
+        next ones away from the destination's push."""
         since = int_query_param(request, "since", minimum=0, default=0)
         changes = selectors.audience_changes(
             who=request, destination=destination, since=since, limit=limit
         )
-        if not changes:
+        if not changes and getattr(request, "auth", None) is not None:
             services.audience_sync(who=request, destination=destination)
             changes = selectors.audience_changes(
                 who=request, destination=destination, since=since, limit=limit

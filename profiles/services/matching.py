@@ -481,10 +481,10 @@ def match_model_estimate(*, actor: Actor, max_pairs: int = 200_000) -> MatchMode
     decided, labels = _decided_vectors()
     vectors = np.vstack([blocked, np.array(decided, dtype=int).reshape(-1, len(model.FIELDS))])
     if len(vectors) < MIN_PAIRS_TO_ESTIMATE or len(encodings) < 2:
+        # No count of subjects: the message is shown to officers of some regions only.
         raise ModelNotEstimable(
-            f"Not enough data to estimate a model: {len(vectors)} compared pair(s) among "
-            f"{len(encodings)} active subject(s), at least {MIN_PAIRS_TO_ESTIMATE} pairs needed; "
-            f"model v{version} stays in force."
+            f"Not enough data to estimate a model: {len(vectors)} compared pair(s), at least "
+            f"{MIN_PAIRS_TO_ESTIMATE} pairs needed; model v{version} stays in force."
         )
     known = np.concatenate([np.full(len(blocked), -1), np.array(labels, dtype=int)])
     randoms = _vectors(_random_pairs(list(encodings), 20_000), encodings)

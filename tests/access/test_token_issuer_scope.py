@@ -6,6 +6,8 @@ through the API."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from access.models import ApiToken
@@ -77,3 +79,57 @@ def test_an_officer_of_every_region_issues_an_every_region_token(api, service):
         f"/api/v1/profiles/subjects/{ca.pk}/", HTTP_AUTHORIZATION=f"Bearer {r.json()['token']}"
     )
     assert read.status_code == 200
+
+
+def _choices(page: str) -> set[str]:
+    """The usernames offered in the add form's user choice."""
+    return set(re.findall(r'<option value="\d+">([^<]+)</option>', page))
+
+
+def test_a_limited_officer_sees_and_names_only_service_accounts_within_their_regions(
+    client, service
+):
+    eu_service = make_staff("Service account", regions=["EU"], is_staff=False)
+    ca_service = make_staff("Service account", regions=["US-CA"], is_staff=False)
+    make_staff("Service account", regions=["EU", "US-CA"], is_staff=False)  # reaches US-CA too
+    client.force_login(make_staff("DPO", regions=["EU"]))
+    page = client.get("/admin/access/apitoken/add/").content.decode()
+    assert _choices(page) == {service.username, eu_service.username}
+    r = _admin_add(client, ca_service, regions="EU")
+    assert r.status_code == 200
+    assert "Select a valid choice" in r.content.decode()
+    assert ca_service.username not in _choices(r.content.decode())
+    assert not ApiToken.objects.exists()
+    assert _admin_add(client, eu_service, regions="EU").status_code == 302
+
+
+def test_an_officer_of_every_region_sees_every_service_account(client, service):
+    ca_service = make_staff("Service account", regions=["US-CA"], is_staff=False)
+    client.force_login(make_staff("DPO"))
+    page = client.get("/admin/access/apitoken/add/").content.decode()
+    assert _choices(page) == {service.username, ca_service.username}
+
+
+def test_the_api_answers_another_regions_service_account_as_missing(api, service):
+    ca_service = make_staff("Service account", regions=["US-CA"], is_staff=False)
+    api.force_authenticate(make_staff("DPO", regions=["EU"]))
+    body = {"user": ca_service.pk, "name": "x", "scopes": ["profiles:read"], "regions": ["EU"]}
+    r = api.post("/api/v1/access/tokens/", body, format="json")
+    assert r.status_code == 404, r.content
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("over", "shown"),
+    [
+        ({"regions": "XX, eu"}, "unknown: XX"),
+        ({"regions": ""}, "required unless all_regions"),
+        ({"regions": " , "}, "required unless all_regions"),
+    ],
+)
+def test_unknown_or_missing_regions_are_a_form_error_not_a_500(client, service, over, shown):
+    client.force_login(make_staff("DPO"))
+    r = _admin_add(client, service, **over)
+    assert r.status_code == 200
+    assert shown in r.content.decode()
+    assert not ApiToken.objects.exists()

@@ -80,3 +80,25 @@ def test_the_audience_export_of_a_clear_destination_needs_the_unmask_permission(
     assert "clear.person" not in response.content.decode()
     assert "needs the permission to view unmasked data" in response.content.decode()
     assert not AuditEvent.objects.filter(action="activation.audience.export").exists()
+
+
+def test_a_person_signed_in_reads_the_changes_feed_without_syncing_it(api, client, roles):
+    """A GET of `?since=` by a person signed in synced the destination within their regions:
+    an auditor's read-only role wrote its added/removed changes, which the destination's next
+    push then left out (a withdrawal never pushed). Only the destination's own token syncs."""
+    from activation.models import AudienceChange, AudienceMember
+
+    person = make_subject(region="EU", email="push.person@example.com")
+    destination = _destination(api, "marketing_email")
+    _record(person, "marketing_email", "granted")
+    client.force_login(make_staff("Auditor"))
+    url = f"/api/v1/destinations/{destination.pk}/audience/"
+    read = client.get(url, {"since": 0})
+    assert read.status_code == 200
+    assert read.json()["added"] == []
+    assert not AudienceChange.objects.exists()
+    assert not AudienceMember.objects.exists()
+    pulled = api.get(url, {"since": 0}).json()  # the destination's own token
+    assert [a["subject_id"] for a in pulled["added"]] == [str(person.pk)]
+    again = client.get(url, {"since": 0}).json()  # written now: the person signed in reads it
+    assert [a["subject_id"] for a in again["added"]] == [str(person.pk)]

@@ -111,3 +111,37 @@ def test_an_eu_dpo_cannot_delete_a_us_source_by_deleting_its_system(client, role
     response = client.post(f"/admin/profiles/system/{system.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not System.objects.filter(pk=system.pk).exists()
+
+
+@pytest.mark.parametrize("part", ["sourceendpoint", "destination"])
+def test_an_eu_officer_cannot_hang_a_part_on_a_californian_system(client, roles, part):
+    """A source or a destination widens the reach of the system it hangs on: an EU officer's
+    EU source on a Californian system took that system out of the hands of the Californian
+    officers (they no longer cover every region it reaches), a destination made it every
+    region's. A system of every region or of their own regions takes one."""
+    from activation.models import Destination
+    from consent.models import Purpose
+
+    kind = System.Kind.SOURCE if part == "sourceendpoint" else System.Kind.DESTINATION
+    us = System.objects.create(name="US shop", kind=kind, scope_regions=["US-CA"])
+    eu = System.objects.create(name="EU shop", kind=kind, scope_regions=["EU"])
+    anywhere = System.objects.create(name="Shop", kind=kind)
+    client.force_login(make_staff("Privacy officer", regions=["EU"]))
+    url = f"/admin/activation/{part}/add/"
+    page = client.get(url).content.decode()
+    assert f'<option value="{us.pk}">US shop</option>' not in page
+    assert f'<option value="{eu.pk}">EU shop</option>' in page
+    assert f'<option value="{anywhere.pk}">Shop</option>' in page
+    purpose = Purpose.objects.order_by("pk").first()
+    data = (
+        _form(us, '["EU"]')
+        if part == "sourceendpoint"
+        else {"system": us.pk, "purposes": [purpose.pk], "token": "", "push_webhook": ""}
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not SourceEndpoint.objects.exists()
+    assert not Destination.objects.exists()
+    client.force_login(make_staff("Privacy officer", regions=["US-CA"]))
+    assert 'name="_save"' in client.get(f"/admin/profiles/system/{us.pk}/change/").content.decode()

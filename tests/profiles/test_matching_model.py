@@ -447,6 +447,7 @@ def test_too_little_data_to_estimate_is_said_and_keeps_the_current_model(client)
     response = client.post("/admin/profiles/matchmodel/re-estimate/", follow=True)
     assert response.status_code == 200
     assert "Not enough data to estimate a model" in response.content.decode()
+    assert "active subject" not in response.content.decode()  # every region's count: not shown
     assert not MatchModel.objects.exists()
     with pytest.raises(ModelNotEstimable) as refused:
         match_model_estimate(actor=SYSTEM)

@@ -161,6 +161,31 @@ def test_an_idp_identity_never_takes_over_a_local_superuser(idp):
     assert AuditEvent.objects.get(action="sso.signin.failed").reason == "local_superuser"
 
 
+@pytest.mark.parametrize("account", ["service_account", "other_provider"])
+def test_an_idp_identity_never_takes_an_account_it_does_not_sign_in(idp, account):
+    """By its e-mail address, an identity of this provider took any local account: a service
+    account (its API tokens then acting with the roles and regions the mapping grants) or an
+    account another provider signs in (this provider's mapping replacing that one's roles and
+    regions: a US officer made an EU one, or the reverse)."""
+    from access.roles import DPO, SERVICE_ACCOUNT
+    from tests.factories import make_staff
+
+    if account == "service_account":
+        held = make_staff(SERVICE_ACCOUNT, email="alice@corp.example", is_staff=False)
+    else:
+        held = make_staff(DPO, regions=["US-CA"], email="alice@corp.example")
+        other = IdentityProvider.objects.create(kind="oidc", name="US IdP", slug="us")
+        SsoIdentity.objects.create(provider=other, subject="us-alice", user=held)
+    roles_before = _roles(held)
+    response, _ = _sign_in(Client(), idp)
+    assert response["Location"] == "/admin/login/"
+    assert not SsoIdentity.objects.filter(user=held, provider=idp.row).exists()
+    held.refresh_from_db()
+    assert _roles(held) == roles_before
+    assert held.region_scope.regions == ([] if account == "service_account" else ["US-CA"])
+    assert AuditEvent.objects.get(action="sso.signin.failed").reason == account
+
+
 @pytest.mark.parametrize("claim", [42, {"name": "privacy-officers"}, True])
 def test_a_groups_claim_of_another_shape_names_no_group(idp, claim):
     """The IdP signs the claim, but its shape is not ours to trust: no group, refused as one

@@ -301,3 +301,26 @@ def test_a_patch_with_one_bad_operation_applies_none_of_them(scim):
     )
     assert status == 400
     assert _roles(get_user_model().objects.get(email="dora@corp.example")) == set()
+
+
+@pytest.mark.parametrize("account", ["superuser", "service_account"])
+def test_a_scim_client_never_takes_an_account_it_may_not_manage(scim, account):
+    """A SCIM user created with the address of a local superuser or a service account was a
+    500 (the sign-in's refusal was not caught); it is a 409 and nothing is linked or changed."""
+    from tests.factories import make_staff
+
+    held = (
+        make_staff(None, email="dora@corp.example", is_superuser=True)
+        if account == "superuser"
+        else make_staff("Service account", email="dora@corp.example", is_staff=False)
+    )
+    status, body = scim(
+        "post",
+        "Users",
+        {"userName": "dora@corp.example", "emails": [{"value": "dora@corp.example"}]},
+    )
+    assert status == 409, body
+    assert body["scimType"] == "uniqueness"
+    held.refresh_from_db()
+    assert held.is_active
+    assert not held.sso_identities.exists()
