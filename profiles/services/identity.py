@@ -319,11 +319,12 @@ def match_reviews_rescore(*, actor: Actor) -> dict[str, int]:
 
 
 def subject_split(*, lineage: MergeLineage, actor: Actor, reason: str) -> Subject:
-    """Undo a wrong merge: the merged subject becomes active again with a new data key, and
-    the identifiers, attributes and events that came from it move back (re-encrypted under
-    the new key). Attributes the survivor kept its own value for were not moved and stay.
-    The lineage records the split; the pair is kept as a labelled non-match (a rejected
-    review) so the model learns from the mistake. Audited on both subjects. The actor's regions
+    """Undo a wrong merge: the merged subject becomes active again, in its own region, with a
+    new data key, and the identifiers, attributes and events that came from it move back
+    (re-encrypted under the new key; the identifiers into its region). Attributes the
+    survivor kept its own value for were not moved and stay. The lineage records the split;
+    the pair is kept as a labelled non-match (a rejected review) so the model learns from the
+    mistake. Audited on both subjects. The actor's regions
     must cover the survivor and the merged subject's own region (else 404), as the merge's."""
     survivor = lineage.survivor
     subject_scope_check(survivor, actor)
@@ -334,13 +335,21 @@ def subject_split(*, lineage: MergeLineage, actor: Actor, reason: str) -> Subjec
         restored = Subject.objects.get(pk=lineage.merged_subject_id)
         # Its own region until the split: a merge across regions needed both, so does its undo.
         subject_scope_check(restored, actor)
+        # Back in its own region (a merge never changed it): a Californian wrongly folded into
+        # an EU subject is a Californian again, under California's regime, and so are the
+        # identifiers moved back (refused, 409, if another subject of that region took one).
         Subject.objects.filter(pk=restored.pk).update(
-            status=Subject.Status.ACTIVE, merged_into=None, region=survivor.region
+            status=Subject.Status.ACTIVE, merged_into=None
         )
         restored.refresh_from_db()
         SubjectKey.create_for(restored.pk)
         restored.forget_data_key()
-        _rows_move(survivor, restored, across=False, only=lineage.moved_rows)
+        _rows_move(
+            survivor,
+            restored,
+            across=restored.region != survivor.region,
+            only=lineage.moved_rows,
+        )
         matching.match_profile_refresh(survivor)
         matching.match_profile_refresh(restored)
         lineage.split_at = timezone.now()

@@ -10,7 +10,7 @@ from django.contrib.admin import helpers
 
 from core.errors import ConflictError
 from profiles import services
-from profiles.models import MatchReview, MergeLineage, Subject
+from profiles.models import Identifier, MatchReview, MergeLineage, Subject
 from tests.factories import make_review_pair, make_staff, make_subject, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -107,4 +107,10 @@ def test_an_officer_of_both_regions_splits_it(roles):
     _act(client, "/admin/profiles/mergelineage/", "split", lineage.pk)
     lineage.refresh_from_db()
     assert lineage.split_at is not None
-    assert Subject.objects.get(pk=lineage.merged_subject_id).status == Subject.Status.ACTIVE
+    restored = Subject.objects.get(pk=lineage.merged_subject_id)
+    # A Californian again: its own region (and so California's regime), identifiers with it.
+    assert (restored.status, restored.region) == (Subject.Status.ACTIVE, "US-CA")
+    assert set(Identifier.objects.filter(subject=restored).values_list("region", flat=True)) == {
+        "US-CA"
+    }
+    assert not Identifier.objects.filter(subject_id=lineage.survivor_id, region="US-CA").exists()
