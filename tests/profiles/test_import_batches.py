@@ -341,6 +341,30 @@ def test_a_file_saved_with_a_byte_order_mark_imports_its_first_line():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        {"kind": "customer_id", "value": "\u200b"},  # zero-width space
+        {"kind": "customer_id", "value": "\ufeff "},  # a byte-order mark pasted from a file
+        {"kind": "customer_id", "value": "\x01\x02"},
+        {"kind": "device_id", "value": " \u2060\u200d "},
+    ],
+)
+def test_an_identifier_with_no_visible_character_is_a_line_error(identifier):
+    """It names nobody: taken as an id, every line carrying it would be one person."""
+    lines = [{"region": "EU", "identifiers": [identifier]} for _ in range(2)]
+    job = _import([*lines, _person("visible@example.com")])
+    assert (job.imported, job.failed) == (1, 2)
+    errors = ImportLineError.objects.filter(job=job)
+    assert [(e.line, e.code) for e in errors] == [
+        (1, "invalid_identifier"),
+        (2, "invalid_identifier"),
+    ]
+    assert Subject.objects.count() == 1
+    assert not Identifier.objects.exclude(kind="email").exists()
+
+
+@pytest.mark.django_db
 def test_an_upload_the_worker_cannot_find_fails_the_job_with_a_reason(settings):
     job = import_job_create(
         stream=io.BytesIO((json.dumps(_person("lost@example.com")) + "\n").encode()), actor=ACTOR
