@@ -365,6 +365,24 @@ def test_an_identifier_with_no_visible_character_is_a_line_error(identifier):
 
 
 @pytest.mark.django_db
+def test_a_line_listing_an_identity_twice_does_not_stop_the_import():
+    """Two lines of one person go the one-by-one way: writing the identity the second lists
+    twice raised an IntegrityError that rolled the chunk back on every run, and the job stayed
+    `running` for the sweeper to send again, forever."""
+    twice = _person("twice@example.com")
+    twice["identifiers"] += [
+        {"kind": "email", "value": "TWICE@example.com"},
+        {"kind": "customer_id", "value": "C-1"},
+        {"kind": "customer_id", "value": "C-1 "},
+    ]
+    job = _import([_person("twice@example.com"), twice, _person("after@example.com")])
+    assert (job.status, job.imported, job.failed) == ("done", 3, 0)
+    person = subjects_find_by_identifier(kind="email", value="twice@example.com").get()
+    kinds = sorted(person.identifiers.values_list("kind", flat=True))
+    assert kinds == ["customer_id", "email"]
+
+
+@pytest.mark.django_db
 def test_an_upload_the_worker_cannot_find_fails_the_job_with_a_reason(settings):
     job = import_job_create(
         stream=io.BytesIO((json.dumps(_person("lost@example.com")) + "\n").encode()), actor=ACTOR
