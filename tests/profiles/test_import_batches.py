@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -380,6 +381,48 @@ def test_a_line_listing_an_identity_twice_does_not_stop_the_import():
     person = subjects_find_by_identifier(kind="email", value="twice@example.com").get()
     kinds = sorted(person.identifiers.values_list("kind", flat=True))
     assert kinds == ["customer_id", "email"]
+
+
+def _refusing(monkeypatch, error: Exception) -> None:
+    """records_ingest raising `error` for any chunk holding poison@example.com's line."""
+    from profiles import services
+
+    real = services.records_ingest
+
+    def refusing(records, **kwargs):
+        if any(n == "poison@example.com" for r in records for _k, n, _i, _v in r.identifiers):
+            raise error
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(services, "records_ingest", refusing)
+
+
+@pytest.mark.django_db
+def test_a_line_whose_write_fails_is_a_line_error_and_the_rest_is_imported(monkeypatch):
+    """Whatever the cause (the identity listed twice in a record was one), a line whose write
+    raises is reported, found line by line, instead of rolling its chunk back on every run
+    while the job stays `running` and the rest of the file is never imported."""
+    _refusing(monkeypatch, IntegrityError("UNIQUE constraint failed"))
+    people = [_person("first@example.com"), _person("poison@example.com")]
+    job = _import([*people, _person("last@example.com")])
+    assert (job.status, job.imported, job.failed) == ("done", 2, 1)
+    error = ImportLineError.objects.get(job=job)
+    assert (error.line, error.code) == (2, "not_stored")
+    assert error.message == "The line could not be stored (IntegrityError)."
+    assert subjects_find_by_identifier(kind="email", value="last@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_a_lost_database_connection_leaves_the_chunk_for_the_next_run(monkeypatch):
+    """The database's state, not the line's: no line is failed, the job runs again."""
+    _refusing(monkeypatch, OperationalError("server closed the connection unexpectedly"))
+    body = "\n".join(json.dumps(_person(e)) for e in ("first@example.com", "poison@example.com"))
+    job = import_job_create(stream=io.BytesIO(body.encode()), actor=ACTOR)
+    with pytest.raises(OperationalError):
+        import_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.lines_done, job.failed) == ("running", 0, 0)
+    assert not ImportLineError.objects.exists()
 
 
 @pytest.mark.django_db
