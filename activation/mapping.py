@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from access.masking import mask_value
+from activation.identities import id_text
 from core.errors import DomainError
 from profiles.models import DataCategory, Identifier
 
@@ -145,7 +146,7 @@ def message_id(mapping: dict[str, Any], payload: Any) -> str:
         raise _bad("A call is a JSON object.", "body")
     path = mapping.get("message_id")
     value = _scalar(payload, path, "message_id") if isinstance(path, str) else None
-    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    text = (id_text(value) or "").strip()
     if not text or len(text) > 200:
         raise _bad(
             f"The message id (path {path}) is required: a string of at most 200 characters.",
@@ -158,8 +159,9 @@ def _identifiers(mapping: dict[str, Any], payload: Any) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     for n, entry in enumerate(mapping.get("identifiers", [])):
         value = _scalar(payload, entry["path"], f"identifiers[{n}]")
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-            item = {"kind": entry["kind"], "value": str(value)}
+        text = id_text(value)
+        if text is not None:
+            item = {"kind": entry["kind"], "value": text}
             if item not in found:
                 found.append(item)
     if not found:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from activation.identities import id_text
 from core.errors import DomainError
+from core.parsers import text_is_blank
 
 KINDS = ("identify", "track", "page", "alias")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -39,7 +41,7 @@ def call_kind(payload: Any) -> str:
 
 def message_id(payload: dict[str, Any]) -> str:
     value = payload.get("messageId")
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+    if not isinstance(value, str) or text_is_blank(value) or len(value) > 200:
         raise _bad("messageId is required (a string of at most 200 characters).", "messageId")
     return value.strip()
 
@@ -64,14 +66,14 @@ def _identifiers(payload: dict[str, Any], traits: dict[str, Any]) -> list[dict[s
         ("anonymousId", "device_id"),
         ("previousId", "device_id"),
     ):
-        value = payload.get(field_name)
-        if isinstance(value, (str, int)) and str(value).strip():
-            item = {"kind": kind, "value": str(value)}
+        text = id_text(payload.get(field_name))
+        if text is not None:
+            item = {"kind": kind, "value": text}
             if item not in found:
                 found.append(item)
     for trait, kind in _IDENTITY_TRAITS.items():
         value = traits.get(trait)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and not text_is_blank(value):
             found.append({"kind": kind, "value": value})
     if not found:
         raise _bad("userId or anonymousId is required.", "userId")

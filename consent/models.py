@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from access.scoping import ScopedManager
+from core.periods import at_most_days, at_most_months
 
 
 class Jurisdiction(models.Model):
@@ -31,12 +32,15 @@ class Jurisdiction(models.Model):
         default=False, help_text="an explicit opt-in after the signal may override GPC (CO, CT)"
     )
     consent_max_age_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="re-prompt after this; empty = no expiry"
+        null=True,
+        blank=True,
+        validators=[at_most_days],
+        help_text="re-prompt after this; empty = no expiry",
     )
-    dsar_deadline_days = models.PositiveIntegerField(default=0)
-    dsar_deadline_months = models.PositiveIntegerField(default=0)
-    dsar_extension_days = models.PositiveIntegerField(default=0)
-    dsar_extension_months = models.PositiveIntegerField(default=0)
+    dsar_deadline_days = models.PositiveIntegerField(default=0, validators=[at_most_days])
+    dsar_deadline_months = models.PositiveIntegerField(default=0, validators=[at_most_months])
+    dsar_extension_days = models.PositiveIntegerField(default=0, validators=[at_most_days])
+    dsar_extension_months = models.PositiveIntegerField(default=0, validators=[at_most_months])
     notes = models.TextField(blank=True)
     statute = models.CharField(max_length=200, blank=True, help_text="the law's citation")
     effective_date = models.DateField(
@@ -588,7 +592,8 @@ class RetentionPolicy(models.Model):
     )
     region = models.CharField(max_length=16, blank=True, help_text="empty = every region")
     max_age_days = models.PositiveIntegerField(
-        help_text="events by occurrence time, attributes by collection time"
+        validators=[at_most_days],
+        help_text="events by occurrence time, attributes by collection time",
     )
     action = models.CharField(max_length=9, choices=Action.choices, default=Action.DELETE)
     description = models.TextField(blank=True, help_text="why this period (law, contract, need)")

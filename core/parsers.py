@@ -39,6 +39,14 @@ def text_is_clean(value: str) -> bool:
     return _FORBIDDEN_TEXT.search(value) is None
 
 
+def text_is_blank(value: str) -> bool:
+    """True for text with no visible character: empty, or only spaces, control characters and
+    invisible format characters (a zero-width space, a byte-order mark), which `str.strip`
+    keeps. Such text names nothing: as an identifier it would make everyone who sends it one
+    person."""
+    return not any(ch.isprintable() and not ch.isspace() for ch in value)
+
+
 def json_depth_exceeds(text: str, limit: int) -> bool:
     """True when arrays and objects nest deeper than `limit` (brackets inside strings don't
     count). Linear in the text and iterative, so it is safe on any input."""

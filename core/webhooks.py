@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from django.utils.encoding import iri_to_uri
 
 SIGNATURE_HEADER = "Custodia-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
@@ -82,23 +86,26 @@ class Delivery:
 
 
 def deliver(url: str, payload: dict[str, Any], *, secret: str, timeout: float = 10) -> Delivery:
-    """POST `payload` as signed JSON. Never raises for network errors: returns a Delivery."""
+    """POST `payload` as signed JSON. Never raises for network errors, a reply that is no
+    HTTP, nor a URL urllib cannot send (a port that is no number): returns a Delivery whose
+    error names the cause's type, so the caller counts the attempt. A path or query outside
+    ASCII (a valid URL: `/hooks/über`) is sent percent-encoded, as a browser does."""
     if not secret:
         return Delivery(ok=False, status=None, error="no signing secret", body=b"")
-    body = encode(payload)
-    request = urllib.request.Request(  # noqa: S310 - URLs are registered by staff, http(s) only
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, body),
-            "User-Agent": "Custodia-Webhook/1",
-        },
-    )
     if not url.startswith(("http://", "https://")):
         return Delivery(ok=False, status=None, error="unsupported URL scheme", body=b"")
+    body = encode(payload)
     try:
+        request = urllib.request.Request(  # noqa: S310 - URLs are registered by staff, http(s) only
+            _ascii_url(url),
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(secret, body),
+                "User-Agent": "Custodia-Webhook/1",
+            },
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return Delivery(
                 ok=200 <= response.status < 300,
@@ -108,5 +115,18 @@ def deliver(url: str, payload: dict[str, Any], *, secret: str, timeout: float = 
             )
     except urllib.error.HTTPError as exc:
         return Delivery(ok=False, status=exc.code, error=f"HTTP {exc.code}", body=b"")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+        # HTTPException: a reply that is no HTTP (BadStatusLine), or a URL http.client refuses
+        # (InvalidURL: a port that is no number).
         return Delivery(ok=False, status=None, error=type(exc).__name__, body=b"")
+    except ValueError as exc:  # UnicodeError of a host name no resolver takes
+        return Delivery(ok=False, status=None, error=type(exc).__name__, body=b"")
+
+
+def _ascii_url(url: str) -> str:
+    """`url` with its path and query percent-encoded where they leave ASCII (http.client sends
+    them as ASCII); the host as it is (http.client and the resolver encode a name with IDNA)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(
+        parts._replace(path=iri_to_uri(parts.path), query=iri_to_uri(parts.query))
+    )

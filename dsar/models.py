@@ -16,6 +16,7 @@ from django.db import models
 from guardian.models import UserObjectPermissionBase
 
 from access.scoping import ScopedManager
+from core.periods import at_most_days, at_most_hours
 from dsar import deadlines
 from profiles.crypto.fields import EncryptedJSONField, EncryptedTextField
 from profiles.models import KeyOwner, Subject, System
@@ -227,7 +228,9 @@ class SystemConnector(models.Model):
     instructions = models.TextField(blank=True, help_text="for manual systems: what to do")
     timeout_seconds = models.PositiveIntegerField(default=10)
     callback_timeout_hours = models.PositiveIntegerField(
-        default=72, help_text="no callback within this time: the task fails and an officer is told"
+        default=72,
+        validators=[at_most_hours],
+        help_text="no callback within this time: the task fails and an officer is told",
     )
     active = models.BooleanField(default=True)
 
@@ -373,7 +376,7 @@ class RetentionException(models.Model):
     event_prefix = models.CharField(max_length=100, help_text="e.g. 'order.' keeps order events")
     regions = models.JSONField(default=list, blank=True, help_text="empty = every region")
     reason = models.CharField(max_length=300, help_text="the legal basis, e.g. 'tax law: 10 y'")
-    keep_days = models.PositiveIntegerField()
+    keep_days = models.PositiveIntegerField(validators=[at_most_days])
     active = models.BooleanField(default=True)
 
     def __str__(self) -> str:

@@ -43,6 +43,7 @@ from dsar.record import request_audit, request_mail, request_purge_contact, time
 from profiles.crypto.blind_index import InvalidIdentifier, index_of
 from profiles.crypto.keyring import blind_index_key
 from profiles.models import Subject
+from profiles.services import corrections_check
 
 Kind = DataSubjectRequest.Kind
 Status = DataSubjectRequest.Status
@@ -115,12 +116,12 @@ def _details(kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
             fields={"details": [f"at most {DETAILS_MAX_CHARS} characters as JSON"]},
         )
     if kind == Kind.RECTIFICATION:
-        corrections = details.get("corrections")
-        if not isinstance(corrections, dict) or not corrections:
+        try:
+            corrections_check(details.get("corrections"))
+        except DomainError as exc:
             raise RequestError(
-                "A rectification names the corrections: {attribute key: corrected value}.",
-                fields={"details.corrections": ["required"]},
-            )
+                exc.message, fields={"details.corrections": exc.fields["corrections"]}
+            ) from exc
     return details
 
 

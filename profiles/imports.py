@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -204,14 +204,35 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor) 
     and certain updates together, the lines the model merges into a known person or proposes
     for review too, the ambiguous ones one by one in their order); commit with the progress.
     A query budget that does not grow with the chunk's size, except for the lines that need
-    the one-by-one path."""
+    the one-by-one path.
+
+    If that fails for a reason other than the database's state (a lost connection, a lock
+    timeout: OperationalError, raised for the job to run again), the chunk is done again line
+    by line, and a line that fails again is a line error naming the error's type: one line the
+    code or the database cannot take would otherwise roll its chunk back on every run, and the
+    rest of the file would never be imported."""
+    try:
+        _chunk_commit(job, lines, actor, line_by_line=False)
+    except (OperationalError, InterfaceError, _Superseded):
+        raise
+    except Exception as exc:
+        logger.warning("import %s: a chunk failed (%s); line by line", job.pk, type(exc).__name__)
+        _chunk_commit(job, lines, actor, line_by_line=True)
+    job.lines_done = lines[-1][0]
+
+
+def _chunk_commit(
+    job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor, *, line_by_line: bool
+) -> None:
     from profiles import services
 
     with transaction.atomic():
         parsed, failed = _chunk_parse(job, lines, actor)
-        outcomes = services.records_ingest(
-            [record for _, _, record in parsed], actor=actor, source=job.source
-        )
+        if line_by_line:
+            outcomes = _lines_ingest(job, parsed, actor)
+        else:
+            records = [record for _, _, record in parsed]
+            outcomes = services.records_ingest(records, actor=actor, source=job.source)
         imported = 0
         for (line_no, _, _), outcome in zip(parsed, outcomes, strict=True):
             if isinstance(outcome, DomainError):
@@ -228,7 +249,29 @@ def _import_chunk(job: ImportJob, lines: list[tuple[int, bytes]], actor: Actor) 
         )
         if not held:
             raise _Superseded
-    job.lines_done = lines[-1][0]
+
+
+class LineNotStored(DomainError):
+    code = "not_stored"
+
+
+def _lines_ingest(job: ImportJob, parsed: list[tuple[int, dict, Any]], actor: Actor) -> list[Any]:
+    """`records_ingest` of each line on its own; a line that raises (other than for the
+    database's state) is LineNotStored, its error's type named, never its values."""
+    from profiles import services
+
+    outcomes: list[Any] = []
+    for line_no, _, record in parsed:
+        try:
+            with transaction.atomic():
+                outcomes += services.records_ingest([record], actor=actor, source=job.source)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            name = type(exc).__name__
+            logger.warning("import %s: line %s not stored (%s)", job.pk, line_no, name)
+            outcomes.append(LineNotStored(f"The line could not be stored ({name})."))
+    return outcomes
 
 
 def _chunk_parse(

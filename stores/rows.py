@@ -15,6 +15,7 @@ import decimal
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -277,24 +278,33 @@ def rows_find(
 
 
 def _plain(value: Any, kind: str) -> Any:
+    """`value` as JSON can hold it. A number JSON has no literal for (NaN, an infinity: a
+    float column, an unconstrained numeric, or NaN in JSON text a Python app wrote) is its
+    text, "NaN" or "Infinity": written as a number, data.json was no JSON a strict parser
+    reads, and an infinite decimal raised."""
     if value is None:
         return None
     if kind == "json" and isinstance(value, (str, bytes)):
         try:
-            return json.loads(value)
+            return json.loads(value, parse_constant=str)
         except ValueError:
             return value if isinstance(value, str) else base64.b64encode(value).decode()
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(decimal.Decimal(value))
     if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return str(value)
         return int(value) if value == value.to_integral_value() else str(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode()
     return value
 
 
-# Values of these exact types go to JSON as they are (checked by class: no call per cell).
-_AS_IS = frozenset({str, int, float, bool, type(None)})
+# Values of these exact types go to JSON as they are (checked by class: no call per cell); a
+# float is checked (NaN and infinities have no JSON literal).
+_AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def rows_where(found: Found, plans: list[TablePlan]) -> dict[str, dict[str, Any]]:

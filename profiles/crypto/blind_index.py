@@ -11,6 +11,7 @@ import unicodedata
 import phonenumbers
 
 from core.errors import DomainError
+from core.parsers import text_is_blank
 from profiles.crypto.keyring import blind_index_key
 
 IDENTIFIER_KINDS = ("email", "phone", "customer_id", "device_id")
@@ -48,7 +49,7 @@ def normalize(kind: str, value: str, *, default_region: str | None = None) -> st
             )
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if kind in ("customer_id", "device_id"):
-        if not text:
+        if text_is_blank(text):
             raise InvalidIdentifier("Identifier is empty.", fields={"value": ["empty"]})
         return text
     if kind == "name":

@@ -7,7 +7,12 @@ The public names are re-exported here, so `from profiles import services` and
 `from profiles.services import X` work for every caller."""
 
 from core.regions import KNOWN_REGIONS
-from profiles.services.erasure import subject_erase, subject_rectify, subjects_erase
+from profiles.services.erasure import (
+    corrections_check,
+    subject_erase,
+    subject_rectify,
+    subjects_erase,
+)
 from profiles.services.guards import RegionNotAllowed, region_check
 from profiles.services.identity import (
     match_review_decide,
@@ -72,6 +77,7 @@ __all__ = [
     "UpsertResult",
     "chunk_matches_plan",
     "chunk_matches_write",
+    "corrections_check",
     "event_dedup_key",
     "keys_create_for",
     "keys_depending_on",

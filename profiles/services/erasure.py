@@ -165,20 +165,40 @@ def _counts_by_subject(model: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]
     return {row["subject_id"]: row["n"] for row in rows.order_by()}
 
 
+CORRECTIONS_REQUIRED = "A rectification names the corrections: {attribute key: corrected value}."
+
+
+def corrections_check(corrections: Any) -> None:
+    """Raise DomainError (naming the field, never a value) unless `corrections` is what
+    `subject_rectify` can write: {attribute key: value}, keys lowercase slugs, values text,
+    numbers or booleans. Checked when a request is made, so a correction that cannot be written
+    is refused then, not failed on each of its step's attempts."""
+    if not isinstance(corrections, dict) or not corrections:
+        raise DomainError(CORRECTIONS_REQUIRED, fields={"corrections": ["required"]})
+    for key, value in corrections.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_-]{1,64}", key):
+            raise DomainError(
+                "Attribute keys are lowercase slugs.", fields={"corrections": ["invalid key"]}
+            )
+        if value is None or isinstance(value, (dict, list)):
+            raise DomainError(
+                "A corrected value is text, a number or a boolean.",
+                fields={"corrections": ["invalid value"]},
+            )
+
+
 def subject_rectify(
     *, subject: Subject, corrections: dict[str, Any], actor: Actor, reason: str
 ) -> list[str]:
     """Correct attribute values (Art. 16, CPRA right to correct): each key is set to its new
     value under the subject's key, with a new collection time. Audited with the keys changed
-    (never the values). Returns the keys changed. The subject must be in the actor's regions."""
+    (never the values). Returns the keys changed. The subject must be in the actor's regions;
+    the corrections as `corrections_check` says."""
     subject_scope_check(subject, actor)
+    corrections_check(corrections)
     changed = []
     with transaction.atomic():
         for key, value in corrections.items():
-            if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_-]{1,64}", key):
-                raise DomainError(
-                    "Attribute keys are lowercase slugs.", fields={"corrections": ["invalid key"]}
-                )
             attribute = Attribute.objects.filter(subject=subject, key=key).first()
             if attribute is None:
                 attribute = Attribute(id=uuid.uuid4(), subject=subject, key=key)

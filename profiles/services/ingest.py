@@ -93,9 +93,12 @@ def parse_record(record: Any, *, default_region: str = "") -> ParsedRecord:
 
 
 def _parse_identifiers(raw: Any, region: str) -> list[tuple[str, str, str, bool]]:
+    """The record's identities, each once: an identity listed twice (the same e-mail in two
+    spellings) is one, verified if either says so (written twice, it broke the identifier's
+    unique constraint)."""
     if not isinstance(raw, list) or not raw:
         raise _bad("At least one identifier is required.", "identifiers")
-    identifiers = []
+    identities: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
     for item in raw:
         if not isinstance(item, dict) or item.get("kind") not in IDENTIFIER_KINDS:
             raise _bad(
@@ -106,10 +109,11 @@ def _parse_identifiers(raw: Any, region: str) -> list[tuple[str, str, str, bool]
             raise _bad("Identifier value must be a string.", "identifiers")
         kind = item["kind"]
         normalized = normalize(kind, value, default_region=region)
-        identifiers.append(
-            (kind, normalized, blind_index(kind, normalized), bool(item.get("verified")))
-        )
-    return identifiers
+        index = blind_index(kind, normalized)
+        earlier = identities.get((kind, index))
+        verified = bool(item.get("verified")) or (earlier is not None and earlier[3])
+        identities[(kind, index)] = (kind, earlier[1] if earlier else normalized, index, verified)
+    return list(identities.values())
 
 
 def _parse_attributes(raw: Any) -> list[tuple[str, str, str]]:

@@ -106,6 +106,15 @@ def test_a_call_without_the_message_id_path_is_refused_at_intake(api, custom_sou
     assert not InboxMessage.objects.exists()
 
 
+@pytest.mark.parametrize("message_id", [True, False, "\u200b"])
+def test_a_message_id_that_is_no_id_is_refused_at_intake(api, custom_source, message_id):
+    """`true` as a message id would make every later call with `true` a replay, dropped."""
+    response = post(api, custom_source, {**ORDER, "id": message_id})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_payload"
+    assert not InboxMessage.objects.exists()
+
+
 def test_dead_letter_then_fix_the_mapping_in_the_admin_then_replay(
     api, custom_source, client, roles
 ):

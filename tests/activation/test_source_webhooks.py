@@ -136,6 +136,28 @@ def test_identify_track_alias_sequence_builds_one_subject(api, source):
     assert AuditEvent.objects.filter(actor_id=f"source:{source.system_id}").exists()
 
 
+@pytest.mark.parametrize("user_id", [True, "\u200b", "\ufeff"])
+def test_a_user_id_that_is_no_id_joins_nobody(api, source, user_id):
+    """`"userId": true` (or an invisible one) from two visitors is no identity they share:
+    each stays on their own device id, instead of both becoming one person."""
+    for n in (1, 2):
+        call = {**IDENTIFY, "messageId": f"m-{n}", "userId": user_id, "anonymousId": f"anon-{n}"}
+        call["traits"] = {"plan": "gold"}
+        assert post(api, source, call).status_code == 202
+    process_pending()
+    assert set(InboxMessage.objects.values_list("status", flat=True)) == {"done"}
+    assert holder("device_id", "anon-1").pk != holder("device_id", "anon-2").pk
+    assert not Identifier.objects.filter(kind="customer_id").exists()
+
+
+@pytest.mark.parametrize("message_id", ["\u200b", " \ufeff"])
+def test_an_invisible_message_id_is_refused_at_intake(api, source, message_id):
+    response = post(api, source, {**IDENTIFY, "messageId": message_id})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_payload"
+    assert not InboxMessage.objects.exists()
+
+
 def test_processing_twice_does_not_duplicate(api, source):
     post(api, source, {**IDENTIFY, "type": "track", "event": "Viewed"})
     message = InboxMessage.objects.get()

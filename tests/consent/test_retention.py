@@ -255,6 +255,26 @@ def test_a_marketing_analyst_cannot_see_or_apply_retention(url, events, roles):
     assert _left(events) == set(events)
 
 
+def test_a_period_beyond_a_century_is_a_form_error_not_a_500_in_the_preview(events, roles):
+    """1,000,000 days before today is before year 1: the cutoff overflowed, and the preview
+    (then every daily run) failed on the saved policy."""
+    client = _client(make_staff("Privacy officer", regions=["EU"]))
+    form = {"name": "forever", "target": "events", "region": "EU", "action": "delete"}
+    added = client.post("/admin/consent/retentionpolicy/add/", {**form, "max_age_days": 1_000_000})
+    assert added.status_code == 200
+    assert "At most 36525 days (100 years)." in added.content.decode()
+    assert not RetentionPolicy.objects.exists()
+    added = client.post("/admin/consent/retentionpolicy/add/", {**form, "max_age_days": 36_525})
+    assert added.status_code == 302
+    policy = RetentionPolicy.objects.get()
+    preview = client.post(
+        "/admin/consent/retentionpolicy/",
+        {"action": "preview", "_selected_action": [policy.pk]},
+    )
+    assert preview.status_code == 200
+    assert "forever" in preview.content.decode()
+
+
 def test_counts_are_given_per_region_of_the_subjects(events):
     assert retention_counts(policy=_behavioral_events_policy()) == {"EU": 1, "US-CA": 1}
 

@@ -95,6 +95,42 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(receiver):
     assert len(received) == 2
 
 
+def _analytics_granted() -> None:
+    consent_record(
+        purpose=Purpose.objects.get(slug="analytics"),
+        state="granted",
+        channel="api",
+        actor=SYSTEM,
+        subject=make_subject(),
+    )
+
+
+def test_a_valid_url_outside_ascii_is_delivered(receiver):
+    """`/hooks/über` is a valid URL (the admin's URLField takes it) that urllib could not
+    send: the delivery raised, its row stayed pending, leased again and again, its attempts
+    never counted."""
+    url, received, _ = receiver
+    hook = ConsentWebhook(name="CRM", url=f"{url}/über?land=österreich", secret="s3cret")
+    hook.full_clean()
+    hook.save()
+    _analytics_granted()
+    assert outbox_deliver() == 1
+    assert len(received) == 1
+    assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_a_url_that_cannot_be_sent_is_a_failed_attempt_not_a_crash(receiver):
+    url, received, _ = receiver
+    port_typo = url.replace("/hook", "x/hook")  # saved before URLs were checked: not a port
+    ConsentWebhook.objects.create(name="CRM", url=port_typo, secret="s3cret")
+    _analytics_granted()
+    assert outbox_deliver() == 0
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error == "InvalidURL"
+    assert not received
+
+
 def test_consents_past_the_regimes_maximum_age_are_flagged_for_a_new_prompt():
     subject = make_subject(region="EU")
     consent_record(

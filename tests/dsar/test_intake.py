@@ -237,6 +237,38 @@ def test_erasure_waits_for_an_officers_approval(api):
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize(
+    ("corrections", "problem"),
+    [
+        ({"city": None}, "invalid value"),
+        ({"city": {"name": "Lyon"}}, "invalid value"),
+        ({"city": ["Lyon"]}, "invalid value"),
+        ({"City": "Lyon"}, "invalid key"),
+        ({"c" * 65: "Lyon"}, "invalid key"),
+    ],
+)
+def test_a_correction_that_cannot_be_written_is_refused_at_intake(api, corrections, problem):
+    """Accepted, it failed the request's rectify step on every attempt (a null value broke
+    the attribute's NOT NULL, a key that is no slug was refused there), the request stuck in
+    progress; an object was written as its Python text."""
+    subject = make_subject(region="EU", city="Paris")
+    _, raw = make_token(["dsar:manage", "dsar:read"])
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    r = api.post(
+        "/api/v1/dsar/requests/",
+        {
+            "kind": "rectification",
+            "subject_id": str(subject.pk),
+            "details": {"corrections": corrections},
+        },
+        format="json",
+    )
+    assert r.status_code == 400, r.content
+    assert r.json()["error"]["fields"] == {"details.corrections": [problem]}
+    assert "Lyon" not in r.content.decode()
+    assert not DataSubjectRequest.objects.exists()
+
+
 def test_a_denial_needs_a_reason_and_closes_the_request(api):
     subject = make_subject(region="EU")
     dsr, _ = services.request_create(

@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from audit.actors import Actor
@@ -338,6 +339,90 @@ def test_a_file_saved_with_a_byte_order_mark_imports_its_first_line():
     job = import_job_create(stream=io.BytesIO(body), actor=ACTOR)
     job = import_job_run(job_id=str(job.pk))
     assert (job.imported, job.failed) == (2, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        {"kind": "customer_id", "value": "\u200b"},  # zero-width space
+        {"kind": "customer_id", "value": "\ufeff "},  # a byte-order mark pasted from a file
+        {"kind": "customer_id", "value": "\x01\x02"},
+        {"kind": "device_id", "value": " \u2060\u200d "},
+    ],
+)
+def test_an_identifier_with_no_visible_character_is_a_line_error(identifier):
+    """It names nobody: taken as an id, every line carrying it would be one person."""
+    lines = [{"region": "EU", "identifiers": [identifier]} for _ in range(2)]
+    job = _import([*lines, _person("visible@example.com")])
+    assert (job.imported, job.failed) == (1, 2)
+    errors = ImportLineError.objects.filter(job=job)
+    assert [(e.line, e.code) for e in errors] == [
+        (1, "invalid_identifier"),
+        (2, "invalid_identifier"),
+    ]
+    assert Subject.objects.count() == 1
+    assert not Identifier.objects.exclude(kind="email").exists()
+
+
+@pytest.mark.django_db
+def test_a_line_listing_an_identity_twice_does_not_stop_the_import():
+    """Two lines of one person go the one-by-one way: writing the identity the second lists
+    twice raised an IntegrityError that rolled the chunk back on every run, and the job stayed
+    `running` for the sweeper to send again, forever."""
+    twice = _person("twice@example.com")
+    twice["identifiers"] += [
+        {"kind": "email", "value": "TWICE@example.com"},
+        {"kind": "customer_id", "value": "C-1"},
+        {"kind": "customer_id", "value": "C-1 "},
+    ]
+    job = _import([_person("twice@example.com"), twice, _person("after@example.com")])
+    assert (job.status, job.imported, job.failed) == ("done", 3, 0)
+    person = subjects_find_by_identifier(kind="email", value="twice@example.com").get()
+    kinds = sorted(person.identifiers.values_list("kind", flat=True))
+    assert kinds == ["customer_id", "email"]
+
+
+def _refusing(monkeypatch, error: Exception) -> None:
+    """records_ingest raising `error` for any chunk holding poison@example.com's line."""
+    from profiles import services
+
+    real = services.records_ingest
+
+    def refusing(records, **kwargs):
+        if any(n == "poison@example.com" for r in records for _k, n, _i, _v in r.identifiers):
+            raise error
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(services, "records_ingest", refusing)
+
+
+@pytest.mark.django_db
+def test_a_line_whose_write_fails_is_a_line_error_and_the_rest_is_imported(monkeypatch):
+    """Whatever the cause (the identity listed twice in a record was one), a line whose write
+    raises is reported, found line by line, instead of rolling its chunk back on every run
+    while the job stays `running` and the rest of the file is never imported."""
+    _refusing(monkeypatch, IntegrityError("UNIQUE constraint failed"))
+    people = [_person("first@example.com"), _person("poison@example.com")]
+    job = _import([*people, _person("last@example.com")])
+    assert (job.status, job.imported, job.failed) == ("done", 2, 1)
+    error = ImportLineError.objects.get(job=job)
+    assert (error.line, error.code) == (2, "not_stored")
+    assert error.message == "The line could not be stored (IntegrityError)."
+    assert subjects_find_by_identifier(kind="email", value="last@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_a_lost_database_connection_leaves_the_chunk_for_the_next_run(monkeypatch):
+    """The database's state, not the line's: no line is failed, the job runs again."""
+    _refusing(monkeypatch, OperationalError("server closed the connection unexpectedly"))
+    body = "\n".join(json.dumps(_person(e)) for e in ("first@example.com", "poison@example.com"))
+    job = import_job_create(stream=io.BytesIO(body.encode()), actor=ACTOR)
+    with pytest.raises(OperationalError):
+        import_job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.lines_done, job.failed) == ("running", 0, 0)
+    assert not ImportLineError.objects.exists()
 
 
 @pytest.mark.django_db

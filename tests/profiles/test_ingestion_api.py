@@ -106,6 +106,23 @@ def test_an_event_time_no_database_can_store_is_a_400(writer, occurred_at):
     }
 
 
+def test_an_identity_listed_twice_in_a_record_is_written_once(writer):
+    """The same e-mail in two spellings (or twice) is one identity; writing it twice broke the
+    identifier's unique constraint, a 500."""
+    record = {
+        **RECORD,
+        "identifiers": [
+            {"kind": "email", "value": "Nina.Weber@Example.de"},
+            {"kind": "email", "value": " nina.weber@example.de", "verified": True},
+        ],
+    }
+    for status in (201, 200):  # new, then known (both write paths)
+        response = writer.post("/api/v1/profiles/subjects/upsert/", record, format="json")
+        assert response.status_code == status, response.json()
+    identifier = Identifier.objects.get()
+    assert (identifier.kind, identifier.verified) == ("email", True)
+
+
 def test_batch_is_idempotent_and_reports_each_record(writer):
     batch = {
         "idempotency_key": "import-2026-11-25-a",

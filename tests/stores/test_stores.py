@@ -227,6 +227,40 @@ def test_access_exports_exactly_the_subjects_rows(mapped_shop):
     ]
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is no JSON")
+
+
+def test_numbers_json_has_no_literal_for_are_exported_as_text(mapped_shop, target):
+    """NaN in a JSON column (Python's json.dumps writes it), an infinite number: data.json
+    held them as the bare literals NaN and Infinity, which no strict JSON parser reads (and an
+    infinite decimal failed the step). SQLite keeps any of them in any column."""
+    if target.dialect != "sqlite":
+        pytest.skip("the server's JSON and numeric columns refuse these values")
+    p = mapped_shop.table_prefix
+    customers = sa.table(
+        f"{p}customers", sa.column("preferences"), sa.column("loyalty_points"), sa.column("email")
+    )
+    with store_connection(mapped_shop, write=True) as conn:
+        conn.execute(
+            sa.update(customers)
+            .where(customers.c.email == ALICE)
+            .values(
+                preferences='{"score": NaN, "cap": -Infinity}',
+                loyalty_points=sa.literal_column("9e999"),
+            )
+        )
+    subject = make_subject(region="EU", email=ALICE)
+    dsr = drive(_request("access", subject))
+
+    assert dsr.status == DataSubjectRequest.Status.COMPLETED
+    zf = zipfile.ZipFile(io.BytesIO(archives.archive_open(dsr.archive)))
+    data = json.loads(zf.read("data.json"), parse_constant=_no_constant)
+    customer = data["stores"]["Legacy shop"][f"{p}customers"][0]
+    assert customer["preferences"] == {"score": "NaN", "cap": "-Infinity"}
+    assert customer["loyalty_points"] == "Infinity"
+
+
 def test_erasure_changes_exactly_the_subjects_rows_and_a_rerun_changes_nothing(mapped_shop):
     subject = make_subject(region="EU", email=ALICE)
     before = _snapshot(mapped_shop)
