@@ -87,14 +87,19 @@ def stamp_read(key: str) -> str:
         if key not in read:
             stamps_read_with([])
         value = read[key]
-    else:
-        value = _checked(key, cache.get(key))
+        if value is None:
+            value = read[key] = _present(key, None)
+        return value
+    return _present(key, cache.get(key))
+
+
+def _present(key: str, value: Any) -> Any:
+    """`value` as read from the cache, checked (`_checked`); a new one if the cache had none
+    (first read, or evicted: whatever was kept under the lost value is not trusted)."""
     if value is None:
         cache.add(key, _new_value(key), timeout=None)
-        value = _checked(key, cache.get(key))
-        if read is not None:
-            read[key] = value
-    return value
+        value = cache.get(key)
+    return _checked(key, value)
 
 
 def stamp_read_with(key: str, also: tuple[str, ...] = ()) -> tuple[str | None, dict[str, Any]]:
@@ -102,11 +107,7 @@ def stamp_read_with(key: str, also: tuple[str, ...] = ()) -> tuple[str | None, d
     and the cache values of the keys `also`, in one round trip, with the same checks as
     `stamp_read`: created if the cache lost it, moved on if the cache went back."""
     found = cache.get_many([key, *also])
-    value = found.pop(key, None)
-    if value is None:
-        cache.add(key, _new_value(key), timeout=None)
-        value = cache.get(key)
-    return _checked(key, value), found
+    return _present(key, found.pop(key, None)), found
 
 
 def stamp_move(key: str) -> None:
