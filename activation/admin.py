@@ -114,12 +114,7 @@ class SourceEndpointAdmin(RegionsWithinListMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "system":
-            systems = System.objects.filter(kind__in=[System.Kind.SOURCE, System.Kind.BOTH])
-            # A system holding a source already stays listed (the one being edited; any
-            # other is refused as taken), so an officer still edits their own source.
-            kwargs["queryset"] = systems_open_to(request.user, systems) | systems.filter(
-                source_endpoint__isnull=False
-            )
+            kwargs["queryset"] = _systems_offered(request, System.Kind.SOURCE, "source_endpoint")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="webhook URL (path)")
@@ -318,6 +313,14 @@ class InboxMessageAdmin(LargeTableAdminMixin, ScopedAdmin):
         messages.info(request, f"{done} message(s) queued again.")
 
 
+def _systems_offered(request: HttpRequest, kind: str, part: str):
+    """The systems of `kind` (or both kinds) an officer may hang a source or destination on
+    (`systems_open_to`), and those holding one already (`part`: the one being edited; any
+    other is refused as taken), so an officer still edits their own."""
+    systems = System.objects.filter(kind__in=[kind, System.Kind.BOTH])
+    return systems_open_to(request.user, systems) | systems.filter(**{f"{part}__isnull": False})
+
+
 def _members_within(user: Any) -> Q | None:
     """The audience members an officer may count: those of their regions (None: every one)."""
     allowed = allowed_regions(user)
@@ -435,10 +438,7 @@ class DestinationAdmin(admin.ModelAdmin):
         """Only tokens reaching no region outside the officer's own may pull a destination;
         only systems open to the officer take one (`systems_open_to`)."""
         if db_field.name == "system":
-            systems = System.objects.filter(kind__in=[System.Kind.DESTINATION, System.Kind.BOTH])
-            kwargs["queryset"] = systems_open_to(request.user, systems) | systems.filter(
-                destination__isnull=False
-            )
+            kwargs["queryset"] = _systems_offered(request, System.Kind.DESTINATION, "destination")
         if db_field.name == "token":
             tokens = ApiToken.objects.select_related("user", "user__region_scope")
             kwargs["queryset"] = tokens.filter(
