@@ -324,8 +324,8 @@ def subject_split(*, lineage: MergeLineage, actor: Actor, reason: str) -> Subjec
     (re-encrypted under the new key; the identifiers into its region). Attributes the
     survivor kept its own value for were not moved and stay. The lineage records the split;
     the pair is kept as a labelled non-match (a rejected review) so the model learns from the
-    mistake. Audited on both subjects. The actor's regions
-    must cover the survivor and the merged subject's own region (else 404), as the merge's."""
+    mistake. Audited on both subjects. The actor's regions must cover the survivor and the
+    merged subject's own region (else 404), as the merge's."""
     survivor = lineage.survivor
     subject_scope_check(survivor, actor)
     with transaction.atomic():
@@ -333,7 +333,7 @@ def subject_split(*, lineage: MergeLineage, actor: Actor, reason: str) -> Subjec
         if lineage.split_at is not None:
             raise DomainError("This merge was already split.", code="already_split", status=409)
         restored = Subject.objects.get(pk=lineage.merged_subject_id)
-        # Its own region until the split: a merge across regions needed both, so does its undo.
+        # A merge across regions needed both regions: so does its undo.
         subject_scope_check(restored, actor)
         # Back in its own region (a merge never changed it): a Californian wrongly folded into
         # an EU subject is a Californian again, under California's regime, and so are the
